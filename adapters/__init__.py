@@ -1,0 +1,1 @@
+"""Adapters: implementations of the driven ports (filled in by the engine issue)."""

@@ -1,0 +1,1 @@
+"""Entrypoints: the click CLI and the composition root."""

@@ -1,0 +1,1 @@
+"""Ports: driven-port protocols and the application service (filled in by the engine issue)."""
