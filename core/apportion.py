@@ -1,0 +1,199 @@
+"""The one apportionment kernel: every split in allot goes through here.
+
+``apportion(total, claims, step)`` divides ``total`` into multiples of ``step`` in proportion to ``claims``:
+
+- conservation: the shares sum to ``total`` exactly;
+- quota rule: each share is its exact quota ``total × claim / Σclaims`` rounded down or up to the step;
+- largest remainder (Hamilton): the steps left after rounding every quota down go to the largest remainders;
+- deterministic ties: equal remainders go first to the lower ``rank`` (priority ascending), then to the
+  earlier position in the input;
+- caps (optional): no share exceeds its cap; what a capped recipient cannot take is apportioned again over
+  the others, in proportion to their claims.
+
+The work happens in integers (``apportion_units``). The Decimal front end only converts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Final
+
+from core.errors import ApportionmentError, OffStep
+from core.numbers import check_decimal, check_positive, exact, from_units, to_units
+
+#: Inputs with more recipients than this take the fast path of ``_band``: a sample of the remainders
+#: narrows the competition for the leftover steps to a thin band, which alone is sorted.
+SAMPLED_SELECTION_ABOVE: Final = 4096
+
+
+def apportion_units(
+    total: int,
+    claims: Sequence[int],
+    *,
+    ranks: Sequence[int] | None = None,
+    caps: Sequence[int] | None = None,
+) -> list[int]:
+    """Split the whole number ``total`` over non-negative integer ``claims`` (see the module docstring)."""
+    if total < 0:
+        raise ApportionmentError("the total to split must not be negative", {"total": total})
+    if any(claim < 0 for claim in claims):
+        raise ApportionmentError(
+            "claims must not be negative",
+            {"negative_claims": [i for i, claim in enumerate(claims) if claim < 0]},
+        )
+    if sum(claims) == 0:
+        raise ApportionmentError(
+            "there is nothing to split by: every claim is zero",
+            {"total": total, "recipients": len(claims)},
+        )
+    if ranks is not None and len(ranks) != len(claims):
+        raise ApportionmentError("give one rank per claim", {"claims": len(claims), "ranks": len(ranks)})
+    if caps is None:
+        return _hamilton(total, claims, ranks)
+    return _capped(total, claims, ranks, caps)
+
+
+def _hamilton(
+    total: int,
+    claims: Sequence[int],
+    ranks: Sequence[int] | None,
+    band_of: Callable[[Sequence[int], int], tuple[int, int] | None] | None = None,
+) -> list[int]:
+    claim_sum = sum(claims)
+    remainders = [total * claim % claim_sum for claim in claims]
+    # Σ floor(quota) = total − Σremainder / Σclaims, so the number of steps left after rounding down is:
+    leftover = sum(remainders) // claim_sum
+    band = (band_of or _band)(remainders, leftover)
+    if band is not None:
+        low, high = band
+        # One pass rounds every quota down and already gives a step to each remainder above the band.
+        shares = [
+            total * claim // claim_sum + (remainder > high)
+            for claim, remainder in zip(claims, remainders, strict=True)
+        ]
+        still_to_give = total - sum(shares)
+        contenders = [i for i, remainder in enumerate(remainders) if low <= remainder <= high]
+        if 0 <= still_to_give <= len(contenders):
+            for index in _best(contenders, remainders, ranks, still_to_give):
+                shares[index] += 1
+            return shares
+    # Small input, or a sample that missed the boundary: every recipient contends.
+    shares = [total * claim // claim_sum for claim in claims]
+    for index in _best(list(range(len(claims))), remainders, ranks, leftover):
+        shares[index] += 1
+    return shares
+
+
+def _best(
+    contenders: list[int], remainders: Sequence[int], ranks: Sequence[int] | None, count: int
+) -> list[int]:
+    """The ``count`` contenders with the largest remainders; ties to the lower rank, then the lower index.
+
+    ``contenders`` must be in input order; two stable sorts then give exactly that tie-break.
+    """
+    if count == 0:
+        return []
+    if ranks is not None:
+        contenders.sort(key=ranks.__getitem__)
+    contenders.sort(key=remainders.__getitem__, reverse=True)
+    return contenders[:count]
+
+
+def _band(remainders: Sequence[int], count: int) -> tuple[int, int] | None:
+    """For large inputs, a band ``(low, high)`` of remainder values that holds the ``count``-th largest.
+
+    A regular sample of the remainders estimates where the boundary lies; recipients above the band
+    surely get a leftover step, those below surely do not, and only the band is sorted. The caller checks
+    that the band really holds the boundary and falls back to sorting everything if it does not:
+    slower, never wrong.
+    """
+    size = len(remainders)
+    if size <= SAMPLED_SELECTION_ABOVE or count == 0:
+        return None
+    sample = sorted(remainders[:: max(1, size // 16384)], reverse=True)
+    position = count * len(sample) // size
+    margin = 16 + 3 * int(len(sample) ** 0.5)  # six standard deviations of a quantile estimate
+    high = sample[max(0, position - margin)]
+    low = sample[min(len(sample) - 1, position + margin)]
+    return low, high
+
+
+def _capped(total: int, claims: Sequence[int], ranks: Sequence[int] | None, caps: Sequence[int]) -> list[int]:
+    if len(caps) != len(claims):
+        raise ApportionmentError("give one cap per claim", {"claims": len(claims), "caps": len(caps)})
+    if any(cap < 0 for cap in caps):
+        raise ApportionmentError("caps must not be negative", {"caps": list(caps)})
+    room = sum(cap for cap, claim in zip(caps, claims, strict=True) if claim > 0)
+    if room < total:
+        raise ApportionmentError(
+            f"the caps can hold at most {room} of the {total} to split",
+            {"total": total, "capacity": room},
+        )
+    shares = [0] * len(claims)
+    open_ = [i for i, claim in enumerate(claims) if claim > 0]
+    remaining = total
+    while True:
+        split = _hamilton(
+            remaining,
+            [claims[i] for i in open_],
+            None if ranks is None else [ranks[i] for i in open_],
+        )
+        over = [i for i, share in zip(open_, split, strict=True) if share > caps[i]]
+        if not over:
+            for i, share in zip(open_, split, strict=True):
+                shares[i] = share
+            return shares
+        # Whoever would get more than the cap gets exactly the cap; the rest is split again without them.
+        for i in over:
+            shares[i] = caps[i]
+            remaining -= caps[i]
+        capped = set(over)
+        open_ = [i for i in open_ if i not in capped]
+
+
+@exact
+def apportion(
+    total: Decimal,
+    claims: Sequence[Decimal],
+    step: Decimal = Decimal(1),
+    *,
+    ranks: Sequence[int] | None = None,
+    caps: Sequence[Decimal] | None = None,
+) -> list[Decimal]:
+    """Split ``total`` into multiples of ``step`` in proportion to ``claims``.
+
+    ``total`` must be a multiple of ``step`` (see ``split_off_step`` to set a sub-step leftover aside
+    explicitly). A cap that is not a multiple of the step is rounded down to one: no share exceeds it.
+
+    >>> [str(s) for s in apportion(Decimal("100.00"), [Decimal(1)] * 3, Decimal("0.01"))]
+    ['33.34', '33.33', '33.33']
+    """
+    check_positive(step, "step")
+    check_decimal(total, "total")
+    for claim in claims:
+        check_decimal(claim, "claim")
+    total_units = to_units(total, step, "total")
+    scale = max((-_exponent(claim) for claim in claims), default=0)
+    claim_units = [int(claim.scaleb(scale)) for claim in claims]
+    cap_units = None if caps is None else [int(cap // step) for cap in caps]
+    shares = apportion_units(total_units, claim_units, ranks=ranks, caps=cap_units)
+    return [from_units(share, step) for share in shares]
+
+
+@exact
+def split_off_step(total: Decimal, step: Decimal) -> tuple[Decimal, Decimal]:
+    """``(whole, leftover)``: the largest multiple of ``step`` not above ``total``, and what is left.
+
+    The leftover is returned so that the caller decides where it goes; it is never dropped.
+    """
+    if total < 0:
+        raise OffStep("cannot split a negative amount into steps", {"total": str(total)})
+    whole = (total // step) * step
+    return whole, total - whole
+
+
+def _exponent(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return min(exponent, 0)

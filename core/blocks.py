@@ -1,0 +1,290 @@
+"""Block trades allocated to accounts by an allocation key (seed 002, DESIGN §5).
+
+``allocate(request)`` is the one entry point: targets from the key (base + remainder, or the error
+account), margin handling, partial fills (``PRO_RATA`` or ``PRIORITY``) and average-price booking.
+Every split goes through ``core.apportion``; the result always sums to what was filled.
+"""
+
+from __future__ import annotations
+
+import decimal
+import enum
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import attrs
+
+from core.apportion import apportion
+from core.errors import MarginRejected, ValidationError
+from core.keys import AllocationKey, MarginHandling, UnitType
+from core.numbers import (
+    ONE,
+    ZERO,
+    check_decimal,
+    check_non_negative,
+    check_positive,
+    currency_exponent,
+    divide_to,
+    exact,
+    fmt,
+    from_units,
+    half_even_to,
+    minor_unit,
+    to_units,
+    whole_steps,
+)
+
+#: Average prices are booked with this many decimals (half-even).
+AVERAGE_PRICE_DECIMALS = 8
+
+
+class PartialFillPolicy(enum.Enum):
+    PRO_RATA = "PRO_RATA"  #: a partial fill is apportioned over the targets
+    PRIORITY = "PRIORITY"  #: participants are filled one after another in priority order
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_positive(value, attribute.name)
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_non_negative(value, attribute.name)
+
+
+def _optional_positive(
+    instance: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
+) -> None:
+    if value is not None:
+        check_positive(value, attribute.name)
+
+
+def _optional_non_negative(
+    instance: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
+) -> None:
+    if value is not None:
+        check_non_negative(value, attribute.name)
+
+
+@attrs.frozen
+class Execution:
+    """One execution of the block in the market."""
+
+    quantity: Decimal = attrs.field(validator=_positive)
+    price: Decimal = attrs.field(validator=_positive)
+
+
+@attrs.frozen
+class BlockRequest:
+    """A block of ``amount`` to allocate with ``key``; optionally partly filled, margin-checked and priced."""
+
+    key: AllocationKey
+    amount: Decimal = attrs.field(validator=_positive)
+    quantity_step: Decimal = attrs.field(default=ONE, validator=_positive)
+    filled: Decimal | None = attrs.field(default=None, validator=_optional_non_negative)
+    partial_fill_policy: PartialFillPolicy = PartialFillPolicy.PRO_RATA
+    price: Decimal | None = attrs.field(default=None, validator=_optional_positive)
+    contract_size: Decimal = attrs.field(default=ONE, validator=_positive)
+    buying_power: Mapping[str, Decimal] | None = None
+    fills: tuple[Execution, ...] = ()
+    currency: str = "EUR"
+
+
+@attrs.frozen
+class AccountAllocation:
+    """What one account receives. Price fields are set when executions were given."""
+
+    account_id: str
+    quantity: Decimal
+    average_price: Decimal | None = None
+    traded_value: Decimal | None = None
+
+
+@attrs.frozen
+class BlockAllocation:
+    """The outcome: ``allocations`` (key order) and ``error_account`` together hold ``allocated_amount``.
+
+    ``block_amount`` is the block after margin reduction; ``remainder`` what the key's base left over.
+    """
+
+    block_amount: Decimal
+    allocated_amount: Decimal
+    remainder: Decimal
+    allocations: tuple[AccountAllocation, ...]
+    error_account: AccountAllocation
+
+
+@attrs.frozen
+class Targets:
+    """DESIGN §5 steps 1–2: each participant's share of a full fill, and the error account's part."""
+
+    participants: tuple[Decimal, ...]
+    error: Decimal
+    remainder: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.participants, self.error)
+
+
+@exact
+def targets(key: AllocationKey, amount: Decimal, step: Decimal) -> Targets:
+    """Base by unit type, then the remainder to remainder accounts (by unit value) or to the error account."""
+    units = to_units(amount, step, "amount")
+    if key.unit_type is UnitType.PERCENTAGE:
+        base_units = [int(units * p.unit_value // 100) for p in key.participants]
+    else:
+        unit_values = [
+            to_units(p.unit_value, step, f"unit_value of {p.account_id}") for p in key.participants
+        ]
+        times = units // sum(unit_values)
+        base_units = [times * u for u in unit_values]
+    remainder = units - sum(base_units)
+    error = 0
+    takers = [i for i, p in enumerate(key.participants) if p.accept_remainder]
+    if takers and remainder:
+        extra = apportion(
+            from_units(remainder, step),
+            [key.participants[i].unit_value for i in takers],
+            step,
+            ranks=[key.participants[i].rank for i in takers],
+        )
+        for i, share in zip(takers, extra, strict=True):
+            base_units[i] += to_units(share, step)
+    else:
+        error = remainder
+    return Targets(
+        tuple(from_units(b, step) for b in base_units), from_units(error, step), from_units(remainder, step)
+    )
+
+
+@exact
+def apply_margin(
+    key: AllocationKey,
+    wanted: Targets,
+    buying_power: Mapping[str, Decimal],
+    price: Decimal,
+    contract_size: Decimal,
+    step: Decimal,
+) -> Targets:
+    """REJECT: refuse the block if any participant cannot pay for its target. REDUCE: cut those to what they
+    can pay for (rounded down to the step); the block shrinks by as much."""
+    missing = [p.account_id for p in key.participants if p.account_id not in buying_power]
+    if missing:
+        raise ValidationError(
+            "buying_power must name every participant", {"field": "buying_power", "missing": missing}
+        )
+    unit_cost = price * contract_size
+    short: list[dict[str, str]] = []
+    reduced: list[Decimal] = []
+    for participant, target in zip(key.participants, wanted.participants, strict=True):
+        power = check_decimal(
+            buying_power[participant.account_id], f"buying_power of {participant.account_id}"
+        )
+        affordable = from_units(whole_steps(max(power, ZERO), unit_cost * step), step)
+        if target * unit_cost > power:
+            short.append(
+                {
+                    "account_id": participant.account_id,
+                    "required": fmt(target * unit_cost),
+                    "buying_power": fmt(power),
+                    "affordable_quantity": fmt(affordable),
+                }
+            )
+        reduced.append(min(target, affordable))
+    if short and key.margin_handling is MarginHandling.REJECT:
+        raise MarginRejected(
+            f"{len(short)} participant(s) cannot pay for their share; the key rejects the whole block",
+            {"accounts": short},
+        )
+    return attrs.evolve(wanted, participants=tuple(reduced))
+
+
+@exact
+def distribute_fill(
+    key: AllocationKey, wanted: Targets, filled: Decimal, step: Decimal, policy: PartialFillPolicy
+) -> tuple[tuple[Decimal, ...], Decimal]:
+    """Share a fill of ``filled`` over the targets; returns (participants' quantities, error account's)."""
+    target_sum = sum(wanted.participants, ZERO)
+    if filled >= target_sum:
+        return wanted.participants, filled - target_sum
+    if policy is PartialFillPolicy.PRO_RATA:
+        ranks = [p.rank for p in key.participants]
+        if target_sum == 0:
+            return wanted.participants, filled
+        return tuple(apportion(filled, wanted.participants, step, ranks=ranks)), ZERO
+    order = sorted(range(len(key.participants)), key=lambda i: key.participants[i].rank)
+    quantities = [ZERO] * len(key.participants)
+    left = filled
+    for i in order:
+        quantities[i] = min(left, wanted.participants[i])
+        left -= quantities[i]
+    return tuple(quantities), ZERO
+
+
+@exact
+def book_prices(
+    quantities: Sequence[Decimal], executions: Sequence[Execution], contract_size: Decimal, currency: str
+) -> list[tuple[Decimal, Decimal]]:
+    """Average price and traded value per quantity: every account books at the block's volume-weighted
+    average price, and the block's traded value (half-even to the minor unit) is apportioned by quantity,
+    so the accounts' values sum exactly to the block's."""
+    executed = sum((e.quantity for e in executions), ZERO)
+    block_value = half_even_to(
+        sum((e.quantity * e.price for e in executions), ZERO) * contract_size, minor_unit(currency)
+    )
+    average = divide_to(
+        sum((e.quantity * e.price for e in executions), ZERO),
+        executed,
+        Decimal(1).scaleb(-AVERAGE_PRICE_DECIMALS),
+        decimal.ROUND_HALF_EVEN,
+    )
+    if not any(quantities):
+        return [(average, ZERO.quantize(minor_unit(currency))) for _ in quantities]
+    values = apportion(block_value, list(quantities), minor_unit(currency))
+    return [(average, value) for value in values]
+
+
+@exact
+def allocate(request: BlockRequest) -> BlockAllocation:
+    """Allocate a block trade with an allocation key (DESIGN §5)."""
+    key, step = request.key, request.quantity_step
+    currency_exponent(request.currency)
+    to_units(request.amount, step, "amount")
+    wanted = targets(key, request.amount, step)
+    if request.buying_power is not None:
+        if request.price is None:
+            raise ValidationError("margin handling needs an estimated price", {"field": "price"})
+        wanted = apply_margin(key, wanted, request.buying_power, request.price, request.contract_size, step)
+    block_amount = wanted.total
+    filled = _filled(request, block_amount)
+    quantities, error = distribute_fill(key, wanted, filled, step, request.partial_fill_policy)
+
+    everyone = [*quantities, error]
+    priced: list[tuple[Decimal | None, Decimal | None]] = [(None, None)] * len(everyone)
+    if request.fills:
+        priced = list(book_prices(everyone, request.fills, request.contract_size, request.currency))
+    accounts = [p.account_id for p in key.participants] + [key.error_account_id]
+    booked = [
+        AccountAllocation(account, quantity, price, value)
+        for account, quantity, (price, value) in zip(accounts, everyone, priced, strict=True)
+    ]
+    return BlockAllocation(block_amount, filled, wanted.remainder, tuple(booked[:-1]), booked[-1])
+
+
+def _filled(request: BlockRequest, block_amount: Decimal) -> Decimal:
+    executed = sum((e.quantity for e in request.fills), ZERO) if request.fills else None
+    filled = request.filled if request.filled is not None else executed
+    if filled is None:
+        return block_amount
+    if executed is not None and executed != filled:
+        raise ValidationError(
+            f"the fills add up to {fmt(executed)}, not the filled amount {fmt(filled)}",
+            {"field": "fills", "executed": fmt(executed), "filled": fmt(filled)},
+        )
+    to_units(filled, request.quantity_step, "filled")
+    if filled > block_amount:
+        raise ValidationError(
+            f"filled {fmt(filled)} is more than the block of {fmt(block_amount)}",
+            {"field": "filled", "filled": fmt(filled), "block_amount": fmt(block_amount)},
+        )
+    return filled

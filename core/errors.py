@@ -1,0 +1,103 @@
+"""One root error with a stable code, a message that says what to do, and details.
+
+Entrypoints map these in one place (HTTP status, CLI exit status). ``code`` values are part of the
+public contract: never rename one, add a new one instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class AllotError(Exception):
+    """Root of every error allot raises on purpose."""
+
+    code: ClassVar[str] = "ALLOT_ERROR"
+
+    def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, details={self.details!r})"
+        )
+
+
+class ValidationError(AllotError):
+    """The input is malformed: a missing field, a bad number, a value out of range."""
+
+    code = "VALIDATION_ERROR"
+
+
+class NotFound(AllotError):
+    code = "NOT_FOUND"
+
+
+class InsufficientFunds(AllotError):
+    code = "INSUFFICIENT_FUNDS"
+
+
+class InsufficientPosition(AllotError):
+    code = "INSUFFICIENT_POSITION"
+
+
+class NavLimitExceeded(AllotError):
+    code = "NAV_LIMIT_EXCEEDED"
+
+
+class BelowMinimumOrder(AllotError):
+    code = "BELOW_MINIMUM_ORDER"
+
+
+class MissingPrice(AllotError):
+    code = "MISSING_PRICE"
+
+
+class UnknownInstrument(AllotError):
+    code = "UNKNOWN_INSTRUMENT"
+
+
+class CurrencyMismatch(AllotError):
+    code = "CURRENCY_MISMATCH"
+
+
+class ApportionmentError(AllotError):
+    """The apportionment kernel was asked for something impossible (no claims, caps too small, ...)."""
+
+    code = "APPORTIONMENT_IMPOSSIBLE"
+
+
+class OffStep(AllotError):
+    """An amount is not a whole multiple of the step it must be split in."""
+
+    code = "NOT_A_MULTIPLE_OF_STEP"
+
+
+class MarginRejected(AllotError):
+    code = "MARGIN_REJECTED"
+
+
+class AllocationKeyNotUsable(AllotError):
+    code = "ALLOCATION_KEY_NOT_USABLE"
+
+
+class IllegalTransition(AllotError):
+    """A lifecycle was asked to make a move its transition table does not have. Nothing changed."""
+
+    code = "ILLEGAL_TRANSITION"
+
+    def __init__(self, lifecycle: str, state: str, event: str) -> None:
+        super().__init__(
+            f"{lifecycle} cannot {event} while {state}",
+            {"lifecycle": lifecycle, "state": state, "event": event},
+        )
+        self.lifecycle = lifecycle
+        self.state = state
+        self.event = event
+
+
+class NothingToTrade(AllotError):
+    code = "NOTHING_TO_TRADE"

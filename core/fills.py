@@ -1,0 +1,193 @@
+"""Applying a fill to an account (seed 004, DESIGN §7): new position, cash movement and a position event."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+import attrs
+
+from core.errors import InsufficientPosition, ValidationError
+from core.instruments import Instrument, Position, Side, check_quantity
+from core.numbers import ZERO, check_non_negative, check_positive, exact, half_even_to, minor_unit
+
+
+class PositionEventType(enum.Enum):
+    NEW = "NEW"  #: a position was opened
+    UPDATED = "UPDATED"  #: its quantity changed and is still above zero
+    DELETED = "DELETED"  #: it was closed to zero
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_non_negative(value, attribute.name)
+
+
+@attrs.frozen
+class CostSchedule:
+    """Trading costs: commission = max(minimum, rate × value); exchange fee = rate × value;
+    stamp duty = rate × value on buys only. Each is rounded half-even to the minor unit."""
+
+    commission_rate: Decimal = attrs.field(default=ZERO, validator=_non_negative)
+    commission_minimum: Decimal = attrs.field(default=ZERO, validator=_non_negative)
+    exchange_fee_rate: Decimal = attrs.field(default=ZERO, validator=_non_negative)
+    stamp_duty_rate: Decimal = attrs.field(default=ZERO, validator=_non_negative)
+    settlement_days: int = 2
+
+
+@attrs.frozen
+class Costs:
+    commission: Decimal
+    exchange_fee: Decimal
+    stamp_duty: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.commission + self.stamp_duty + self.exchange_fee
+
+
+@exact
+def trading_costs(schedule: CostSchedule, traded_value: Decimal, side: Side, currency: str) -> Costs:
+    unit = minor_unit(currency)
+    commission = max(schedule.commission_minimum, half_even_to(schedule.commission_rate * traded_value, unit))
+    stamp_duty = half_even_to(schedule.stamp_duty_rate * traded_value, unit) if side is Side.BUY else ZERO
+    return Costs(
+        commission=commission.quantize(unit),
+        exchange_fee=half_even_to(schedule.exchange_fee_rate * traded_value, unit),
+        stamp_duty=stamp_duty.quantize(unit),
+    )
+
+
+def value_date(trade_date: dt.date, settlement_days: int) -> dt.date:
+    """Trade date plus ``settlement_days`` business days (weekends skipped; holidays are not modelled)."""
+    if settlement_days < 0:
+        raise ValidationError("settlement_days must not be negative", {"field": "settlement_days"})
+    day = trade_date
+    left = settlement_days
+    while left:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
+@attrs.frozen
+class Fill:
+    """An execution of ``quantity`` at ``price`` for one account's order."""
+
+    order_id: str
+    account_id: str
+    instrument: Instrument
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    execution_time: dt.datetime
+    correlation_key: str | None = None
+    external_reference: str | None = None
+
+
+@attrs.frozen
+class AccountBook:
+    """The cash and positions of one account in one currency, and its next position-event sequence id."""
+
+    account_id: str
+    currency: str
+    cash: Decimal
+    positions: tuple[Position, ...] = ()
+    next_sequence_id: int = 1
+
+    def quantity_of(self, instrument_id: str) -> Decimal:
+        return next((p.quantity for p in self.positions if p.instrument_id == instrument_id), ZERO)
+
+
+@attrs.frozen
+class PositionEvent:
+    """Seed 004's position event, with the fields allot knows."""
+
+    event: PositionEventType
+    account_id: str
+    instrument_id: str
+    side: Side
+    fill_amount: Decimal
+    amount: Decimal
+    open_price: Decimal
+    traded_value: Decimal
+    commission: Decimal
+    exchange_fee: Decimal
+    stamp_duty: Decimal
+    total_cost: Decimal
+    currency: str
+    correlation_key: str | None
+    source_order_id: str
+    external_reference: str | None
+    execution_time: dt.datetime
+    value_date: dt.date
+    sequence_id: int
+
+
+@attrs.frozen
+class FillResult:
+    book: AccountBook
+    cash_movement: Decimal
+    event: PositionEvent
+
+
+@exact
+def apply_fill(book: AccountBook, fill: Fill, schedule: CostSchedule = CostSchedule()) -> FillResult:
+    """Book ``fill`` on ``book``: traded value = price × fill × contract size (half-even to the minor unit),
+    costs from ``schedule``; a buy pays value + costs, a sell receives value − costs. Selling more than
+    is held is refused (no short selling)."""
+    if fill.account_id != book.account_id:
+        raise ValidationError(
+            "the fill is for another account", {"fill": fill.account_id, "book": book.account_id}
+        )
+    check_positive(fill.quantity, "quantity")
+    check_positive(fill.price, "price")
+    check_quantity(fill.instrument, fill.quantity)
+    instrument_id = fill.instrument.instrument_id
+    held = book.quantity_of(instrument_id)
+    if fill.side is Side.SELL and fill.quantity > held:
+        raise InsufficientPosition(
+            f"cannot sell {fill.quantity} of {instrument_id}: the account holds {held}",
+            {"instrument_id": instrument_id, "held": str(held), "requested": str(fill.quantity)},
+        )
+    after = held + fill.quantity if fill.side is Side.BUY else held - fill.quantity
+    traded_value = half_even_to(
+        fill.price * fill.quantity * fill.instrument.contract_size, minor_unit(book.currency)
+    )
+    costs = trading_costs(schedule, traded_value, fill.side, book.currency)
+    movement = -(traded_value + costs.total) if fill.side is Side.BUY else traded_value - costs.total
+    kind = (
+        PositionEventType.NEW
+        if held == 0
+        else PositionEventType.DELETED
+        if after == 0
+        else PositionEventType.UPDATED
+    )
+    others = tuple(p for p in book.positions if p.instrument_id != instrument_id)
+    positions = others if after == 0 else (*others, Position(instrument_id, after))
+    new_book = attrs.evolve(
+        book, cash=book.cash + movement, positions=positions, next_sequence_id=book.next_sequence_id + 1
+    )
+    event = PositionEvent(
+        event=kind,
+        account_id=book.account_id,
+        instrument_id=instrument_id,
+        side=fill.side,
+        fill_amount=fill.quantity,
+        amount=after,
+        open_price=fill.price,
+        traded_value=traded_value,
+        commission=costs.commission,
+        exchange_fee=costs.exchange_fee,
+        stamp_duty=costs.stamp_duty,
+        total_cost=costs.total,
+        currency=book.currency,
+        correlation_key=fill.correlation_key,
+        source_order_id=fill.order_id,
+        external_reference=fill.external_reference,
+        execution_time=fill.execution_time,
+        value_date=value_date(fill.execution_time.date(), schedule.settlement_days),
+        sequence_id=book.next_sequence_id,
+    )
+    return FillResult(new_book, movement, event)

@@ -1,0 +1,167 @@
+"""Instruments, holdings and model portfolios (allocations)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+import attrs
+
+from core.errors import MissingPrice, UnknownInstrument, ValidationError
+from core.numbers import ONE, ZERO, check_decimal, check_non_negative, check_positive, exact, is_multiple
+
+
+class AssetType(enum.Enum):
+    STOCK = "STOCK"
+    ETF = "ETF"
+    BOND = "BOND"
+    FUND = "FUND"
+    FX_SPOT = "FX_SPOT"
+    CFD = "CFD"
+
+
+class Side(enum.Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_non_negative(value, attribute.name)
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_positive(value, attribute.name)
+
+
+def _positive_or_none(
+    instance: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
+) -> None:
+    if value is not None:
+        check_positive(value, attribute.name)
+
+
+def _identifier(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{attribute.name} must be a non-empty string", {"field": attribute.name})
+
+
+@attrs.frozen
+class Instrument:
+    """A tradable instrument. ``price`` is the current (estimated) price per unit; ``None`` if unknown."""
+
+    instrument_id: str = attrs.field(validator=_identifier)
+    price: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
+    quantity_step: Decimal = attrs.field(default=ONE, validator=_positive)
+    min_order_amount: Decimal = attrs.field(default=ZERO, validator=_non_negative)
+    contract_size: Decimal = attrs.field(default=ONE, validator=_positive)
+    currency: str | None = None
+    asset_type: AssetType = AssetType.STOCK
+
+    def priced(self) -> Decimal:
+        """The price, or a clear error if this instrument has none."""
+        if self.price is None:
+            raise MissingPrice(
+                f"instrument {self.instrument_id} has no price; set one before valuing or selling it",
+                {"instrument_id": self.instrument_id},
+            )
+        return self.price
+
+    @exact
+    def value_of(self, quantity: Decimal) -> Decimal:
+        """Market value of ``quantity`` units: quantity × price × contract size, exactly (not rounded)."""
+        return quantity * self.priced() * self.contract_size
+
+
+@attrs.frozen
+class Position:
+    """A holding of ``quantity`` units of one instrument."""
+
+    instrument_id: str = attrs.field(validator=_identifier)
+    quantity: Decimal = attrs.field(validator=_non_negative)
+
+
+@attrs.frozen
+class AllocationLine:
+    instrument_id: str = attrs.field(validator=_identifier)
+    weight: Decimal = attrs.field(validator=_positive)
+
+
+def _weights_sum_to_one(
+    instance: Allocation,
+    attribute: attrs.Attribute[tuple[AllocationLine, ...]],
+    lines: tuple[AllocationLine, ...],
+) -> None:
+    if not lines:
+        raise ValidationError("an allocation needs at least one instrument", {"field": "allocation"})
+    ids = [line.instrument_id for line in lines]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValidationError(
+            "each instrument may appear only once in an allocation",
+            {"field": "allocation", "duplicates": duplicates},
+        )
+    total = sum((line.weight for line in lines), ZERO)
+    if total != ONE:
+        raise ValidationError(
+            f"allocation weights must sum to exactly 1, not {total}",
+            {"field": "allocation", "sum": str(total)},
+        )
+
+
+@attrs.frozen
+class Allocation:
+    """A model portfolio: instruments with positive weights that sum to exactly 1."""
+
+    lines: tuple[AllocationLine, ...] = attrs.field(validator=_weights_sum_to_one)
+
+    @classmethod
+    def of(cls, weights: Mapping[str, Decimal]) -> Allocation:
+        """``Allocation.of({"AAA": Decimal("0.6"), "BBB": Decimal("0.4")})``."""
+        return cls(tuple(AllocationLine(i, w) for i, w in weights.items()))
+
+    def weight_of(self, instrument_id: str) -> Decimal:
+        return next((line.weight for line in self.lines if line.instrument_id == instrument_id), ZERO)
+
+
+@attrs.frozen
+class InstrumentTable:
+    """Instruments by id, with an error that names what is missing."""
+
+    by_id: Mapping[str, Instrument]
+
+    @classmethod
+    def of(cls, instruments: Iterable[Instrument]) -> InstrumentTable:
+        table: dict[str, Instrument] = {}
+        for instrument in instruments:
+            if instrument.instrument_id in table:
+                raise ValidationError(
+                    f"instrument {instrument.instrument_id} is described twice",
+                    {"field": "instruments", "instrument_id": instrument.instrument_id},
+                )
+            table[instrument.instrument_id] = instrument
+        return cls(table)
+
+    def __getitem__(self, instrument_id: str) -> Instrument:
+        try:
+            return self.by_id[instrument_id]
+        except KeyError:
+            raise UnknownInstrument(
+                f"instrument {instrument_id} is not described: add it to the instruments",
+                {"instrument_id": instrument_id},
+            ) from None
+
+
+def check_quantity(instrument: Instrument, quantity: Decimal, field: str = "quantity") -> Decimal:
+    check_decimal(quantity, field)
+    if not is_multiple(quantity, instrument.quantity_step):
+        raise ValidationError(
+            f"{field} {quantity} of {instrument.instrument_id} is not a multiple of its quantity step "
+            f"{instrument.quantity_step}",
+            {
+                "field": field,
+                "instrument_id": instrument.instrument_id,
+                "quantity_step": str(instrument.quantity_step),
+            },
+        )
+    return quantity

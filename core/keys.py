@@ -1,0 +1,145 @@
+"""Allocation keys (seed 002): who gets how much of a block trade.
+
+A key is never modified: "changing" one creates a new key and invalidates the old one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Collection
+from decimal import Decimal
+
+import attrs
+
+from core.errors import AllocationKeyNotUsable, ValidationError
+from core.lifecycle import ALLOCATION_KEY, KeyEvent, KeyStatus
+from core.numbers import ZERO, check_positive, fmt
+
+#: A one-time key that was never used expires this long after it was created.
+ONE_TIME_KEY_LIFETIME = dt.timedelta(days=7)
+
+
+class UnitType(enum.Enum):
+    PERCENTAGE = "PERCENTAGE"  #: unit values are percentages that sum to exactly 100
+    UNIT = "UNIT"  #: unit values are quantities; the block is expected to be a multiple of their sum
+
+
+class MarginHandling(enum.Enum):
+    REJECT = "REJECT"  #: reject the whole block if any participant cannot pay for its share
+    REDUCE = "REDUCE"  #: cut such participants to what they can pay for, and shrink the block
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_positive(value, attribute.name)
+
+
+@attrs.frozen
+class Participant:
+    """One participating account. ``priority`` (1 = first) is required when it accepts remainders."""
+
+    account_id: str
+    unit_value: Decimal = attrs.field(validator=_positive)
+    accept_remainder: bool = False
+    priority: int | None = None
+
+    @property
+    def rank(self) -> int:
+        """Priority as a sort key: unprioritised participants come after every prioritised one."""
+        return self.priority if self.priority is not None else 2**63
+
+
+def _participants(
+    instance: AllocationKey,
+    attribute: attrs.Attribute[tuple[Participant, ...]],
+    value: tuple[Participant, ...],
+) -> None:
+    if not value:
+        raise ValidationError("an allocation key needs at least one participant", {"field": "participants"})
+    accounts = [p.account_id for p in value]
+    repeated = sorted({a for a in accounts if accounts.count(a) > 1})
+    if repeated:
+        raise ValidationError(
+            "each account may participate only once in a key", {"field": "participants", "accounts": repeated}
+        )
+    for p in value:
+        if p.priority is not None and (isinstance(p.priority, bool) or p.priority < 1):
+            raise ValidationError(
+                f"priority of {p.account_id} must be a positive whole number (1 = first)",
+                {"field": "participants.priority", "account_id": p.account_id},
+            )
+        if p.accept_remainder and p.priority is None:
+            raise ValidationError(
+                f"{p.account_id} accepts remainders and so needs a priority",
+                {"field": "participants.priority", "account_id": p.account_id},
+            )
+    priorities = [p.priority for p in value if p.accept_remainder]
+    clashing = sorted({q for q in priorities if q is not None and priorities.count(q) > 1})
+    if clashing:
+        raise ValidationError(
+            "participants that accept remainders need unique priorities",
+            {"field": "participants.priority", "priorities": clashing},
+        )
+    if instance.unit_type is UnitType.PERCENTAGE:
+        total = sum((p.unit_value for p in value), ZERO)
+        if total != 100:
+            raise ValidationError(
+                f"percentage unit values must sum to exactly 100, not {fmt(total)}",
+                {"field": "participants.unit_value", "sum": fmt(total)},
+            )
+
+
+def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{attribute.name} must be a non-empty string", {"field": attribute.name})
+
+
+@attrs.frozen
+class AllocationKey:
+    """The definition of an allocation key (seed 002's AllocationKey with its ParticipatingAccountsInfo)."""
+
+    name: str = attrs.field(validator=_non_empty)
+    unit_type: UnitType
+    margin_handling: MarginHandling
+    one_time: bool
+    owner_account_id: str = attrs.field(validator=_non_empty)
+    error_account_id: str = attrs.field(validator=_non_empty)
+    participants: tuple[Participant, ...] = attrs.field(validator=_participants)
+
+    @property
+    def initial_status(self) -> KeyStatus:
+        return KeyStatus.ONE_TIME if self.one_time else KeyStatus.ACTIVE
+
+    @property
+    def remainder_participants(self) -> tuple[Participant, ...]:
+        return tuple(p for p in self.participants if p.accept_remainder)
+
+
+def effective_status(status: KeyStatus, created_at: dt.datetime, now: dt.datetime) -> KeyStatus:
+    """A one-time key left unused for a week is expired, whether or not anyone wrote that down yet."""
+    if status is KeyStatus.ONE_TIME and now >= created_at + ONE_TIME_KEY_LIFETIME:
+        return ALLOCATION_KEY.next(status, KeyEvent.EXPIRE)
+    return status
+
+
+def check_usable(
+    key: AllocationKey,
+    status: KeyStatus,
+    created_at: dt.datetime,
+    now: dt.datetime,
+    closed_accounts: Collection[str] = (),
+) -> KeyStatus:
+    """Raise unless the key can allocate a block now; return the status after this use."""
+    current = effective_status(status, created_at, now)
+    if current not in (KeyStatus.ACTIVE, KeyStatus.ONE_TIME):
+        raise AllocationKeyNotUsable(
+            f"allocation key {key.name!r} is {current.value} and cannot be used; create a new key",
+            {"status": current.value},
+        )
+    closed = sorted({p.account_id for p in key.participants} & set(closed_accounts))
+    if closed:
+        raise AllocationKeyNotUsable(
+            f"allocation key {key.name!r} is invalid: participant accounts are closed",
+            {"closed_accounts": closed},
+        )
+    return ALLOCATION_KEY.next(current, KeyEvent.USE)

@@ -1,0 +1,177 @@
+"""Exact numbers: currencies and their minor units, decimal bounds, integer units.
+
+Money and quantities are ``decimal.Decimal``; internally the core may count in integer units of a step
+(``amount / step``). Every rounding in the core is explicit (``round_to``); all other arithmetic runs in
+the ``EXACT`` context, which raises instead of rounding silently and refuses floats.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Final, ParamSpec, TypeVar
+
+from core.errors import OffStep, ValidationError
+
+#: ISO 4217 minor units of the most traded currencies (and a few with unusual exponents).
+MINOR_UNITS: Final[dict[str, int]] = {
+    "AED": 2, "ARS": 2, "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "CNY": 2, "COP": 2,
+    "CZK": 2, "DKK": 2, "EUR": 2, "GBP": 2, "HKD": 2, "HUF": 2, "IDR": 2, "ILS": 2, "INR": 2, "ISK": 0,
+    "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "MXN": 2, "MYR": 2, "NOK": 2, "NZD": 2, "OMR": 3, "PHP": 2,
+    "PLN": 2, "RON": 2, "SAR": 2, "SEK": 2, "SGD": 2, "THB": 2, "TND": 3, "TRY": 2, "TWD": 2, "USD": 2,
+    "VND": 0, "ZAR": 2,
+}  # fmt: skip
+
+MAX_INTEGER_DIGITS: Final = 18
+MAX_DECIMAL_PLACES: Final = 12
+
+#: Arithmetic context of the core: wide enough for any product of bounded inputs, and it traps
+#: rounding (Inexact), floats mixed into decimals (FloatOperation) and every invalid operation.
+EXACT: Final = decimal.Context(
+    prec=200,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emax=999_999,
+    Emin=-999_999,
+    traps=[
+        decimal.InvalidOperation,
+        decimal.DivisionByZero,
+        decimal.Overflow,
+        decimal.Inexact,
+        decimal.FloatOperation,
+    ],
+)
+_ROUNDING: Final = EXACT.copy()
+_ROUNDING.traps[decimal.Inexact] = False
+_ROUNDING.traps[decimal.Rounded] = False
+
+ZERO: Final = Decimal(0)
+ONE: Final = Decimal(1)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def exact(function: Callable[P, R]) -> Callable[P, R]:
+    """Run ``function`` in the EXACT context: any silent rounding or float raises."""
+
+    @functools.wraps(function)
+    def run_exactly(*args: P.args, **kwargs: P.kwargs) -> R:
+        with decimal.localcontext(EXACT):
+            return function(*args, **kwargs)
+
+    return run_exactly
+
+
+def currency_exponent(currency: str) -> int:
+    """The number of decimals of ``currency`` (ISO 4217), e.g. 2 for EUR, 0 for JPY, 3 for KWD."""
+    try:
+        return MINOR_UNITS[currency]
+    except KeyError:
+        raise ValidationError(
+            f"unknown currency {currency!r}: use an ISO 4217 code such as EUR, USD or JPY",
+            {"field": "currency", "value": currency, "known": sorted(MINOR_UNITS)},
+        ) from None
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency``: 0.01 for EUR, 1 for JPY, 0.001 for KWD."""
+    return Decimal(1).scaleb(-currency_exponent(currency))
+
+
+def check_decimal(value: Decimal, field: str) -> Decimal:
+    """Refuse non-finite values and anything beyond 18 integer digits or 12 decimals."""
+    if not isinstance(value, Decimal):
+        raise ValidationError(f"{field} must be a decimal number", {"field": field, "value": repr(value)})
+    if not value.is_finite():
+        raise ValidationError(f"{field} must be a finite number", {"field": field, "value": str(value)})
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite, checked above
+    decimals = max(0, -exponent)
+    integer_digits = max(0, len(digits) + exponent)
+    if decimals > MAX_DECIMAL_PLACES or integer_digits > MAX_INTEGER_DIGITS:
+        raise ValidationError(
+            f"{field} has too many digits: at most {MAX_INTEGER_DIGITS} before and "
+            f"{MAX_DECIMAL_PLACES} after the decimal point",
+            {"field": field, "value": str(value)},
+        )
+    return value
+
+
+def check_non_negative(value: Decimal, field: str) -> Decimal:
+    check_decimal(value, field)
+    if value < 0:
+        raise ValidationError(f"{field} must not be negative", {"field": field, "value": str(value)})
+    return value
+
+
+def check_positive(value: Decimal, field: str) -> Decimal:
+    check_decimal(value, field)
+    if value <= 0:
+        raise ValidationError(f"{field} must be greater than zero", {"field": field, "value": str(value)})
+    return value
+
+
+def check_cash(amount: Decimal, currency: str, field: str) -> Decimal:
+    """A cash amount may not carry more decimals than its currency has: we never round it for you."""
+    check_decimal(amount, field)
+    exponent = currency_exponent(currency)
+    if amount != amount.quantize(minor_unit(currency), context=_ROUNDING):
+        raise ValidationError(
+            f"{field} {amount} has more decimals than {currency} allows ({exponent})",
+            {"field": field, "value": str(amount), "currency": currency, "decimals": exponent},
+        )
+    return amount
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    with decimal.localcontext(EXACT):
+        return value % step == 0
+
+
+def to_units(value: Decimal, step: Decimal, field: str = "amount") -> int:
+    """``value / step`` as an int; ``value`` must be a whole multiple of ``step``."""
+    with decimal.localcontext(EXACT):
+        units, leftover = divmod(value, step)
+    if leftover:
+        raise OffStep(
+            f"{field} {value} is not a multiple of the step {step}",
+            {"field": field, "value": str(value), "step": str(step)},
+        )
+    return int(units)
+
+
+def from_units(units: int, step: Decimal) -> Decimal:
+    """``units × step``, exactly, written with the step's number of decimals."""
+    return EXACT.multiply(Decimal(units), step)
+
+
+def round_to(value: Decimal, step: Decimal, rounding: str) -> Decimal:
+    """Round ``value`` to a multiple of ``step`` with an explicit rounding mode (decimal.ROUND_*)."""
+    units = _ROUNDING.divide(value, step).quantize(ONE, rounding=rounding, context=_ROUNDING)
+    return from_units(int(units), step)
+
+
+def whole_steps(value: Decimal, step: Decimal) -> int:
+    """How many whole ``step``s fit in a non-negative ``value`` (rounded down, exactly)."""
+    with decimal.localcontext(EXACT):
+        return int(value // step)
+
+
+def divide_to(numerator: Decimal, denominator: Decimal, step: Decimal, rounding: str) -> Decimal:
+    """``numerator / denominator`` rounded to a multiple of ``step`` with an explicit rounding mode."""
+    return round_to(_ROUNDING.divide(numerator, denominator), step, rounding)
+
+
+def floor_to(value: Decimal, step: Decimal) -> Decimal:
+    return round_to(value, step, decimal.ROUND_FLOOR)
+
+
+def half_even_to(value: Decimal, step: Decimal) -> Decimal:
+    return round_to(value, step, decimal.ROUND_HALF_EVEN)
+
+
+def fmt(value: Decimal) -> str:
+    """Plain notation, never scientific: ``Decimal('1E+3')`` is written ``1000``."""
+    return format(value, "f")

@@ -1,0 +1,421 @@
+"""Portfolio orders (seed 000) and liquidation settlement (seed 001): from a client's intent to an order plan.
+
+``plan(request)`` is the one entry point; it dispatches on the order type to ``plan_buy``, ``plan_sell``,
+``plan_liquidation`` and ``plan_rebalancing``. Every split of cash goes through ``core.apportion``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+from collections.abc import Sequence
+from decimal import Decimal
+
+import attrs
+
+from core.apportion import apportion
+from core.errors import (
+    BelowMinimumOrder,
+    CurrencyMismatch,
+    InsufficientFunds,
+    NavLimitExceeded,
+    NothingToTrade,
+    ValidationError,
+)
+from core.instruments import Allocation, AllocationLine, Instrument, InstrumentTable, Position, Side
+from core.numbers import (
+    ONE,
+    ZERO,
+    check_cash,
+    check_non_negative,
+    currency_exponent,
+    divide_to,
+    exact,
+    floor_to,
+    fmt,
+    from_units,
+    minor_unit,
+    whole_steps,
+)
+
+
+class OrderType(enum.Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+    LIQUIDATION = "LIQUIDATION"
+    REBALANCING = "REBALANCING"
+
+
+class SkipReason(enum.Enum):
+    """Why an instrument got no order in a plan."""
+
+    BELOW_MINIMUM_ORDER = "BELOW_MINIMUM_ORDER"  #: its share is smaller than its min_order_amount
+    WITHIN_DRIFT_BAND = "WITHIN_DRIFT_BAND"  #: rebalancing: its weight is close enough to the target
+    BELOW_QUANTITY_STEP = "BELOW_QUANTITY_STEP"  #: rebalancing: the sell is smaller than one quantity step
+    NOTHING_TO_TRADE = "NOTHING_TO_TRADE"  #: its share rounds to zero
+    INSUFFICIENT_CASH = "INSUFFICIENT_CASH"  #: rebalancing: no cash left for this buy after the buffer
+
+
+@attrs.frozen
+class PlannedOrder:
+    """One individual order of a plan: a cash order (``cash_amount``) or a unit order (``quantity``)."""
+
+    instrument_id: str
+    side: Side
+    cash_amount: Decimal | None = None
+    quantity: Decimal | None = None
+
+
+@attrs.frozen
+class Skipped:
+    instrument_id: str
+    reason: SkipReason
+
+
+@attrs.frozen
+class OrderPlan:
+    """What a portfolio order turns into. Sells are always listed before buys."""
+
+    type: OrderType
+    currency: str
+    cash_amount: Decimal | None
+    orders: tuple[PlannedOrder, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+
+def _fraction(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_non_negative(value, attribute.name)
+    if value > ONE:
+        raise ValidationError(
+            f"{attribute.name} must be between 0 and 1", {"field": attribute.name, "value": fmt(value)}
+        )
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_non_negative(value, attribute.name)
+
+
+@attrs.frozen
+class Policy:
+    """Policy parameters of portfolio orders (DESIGN §4)."""
+
+    sell_nav_limit: Decimal = attrs.field(default=Decimal("0.9"), validator=_fraction)
+    cash_buffer: Decimal = attrs.field(default=ZERO, validator=_non_negative)
+    drift_band: Decimal = attrs.field(default=ZERO, validator=_fraction)
+
+
+@attrs.frozen
+class PortfolioRequest:
+    """A client's intent, as plain values. ``plan(request)`` turns it into an ``OrderPlan``."""
+
+    type: OrderType
+    currency: str
+    cash_amount: Decimal | None = None
+    allocation: tuple[AllocationLine, ...] = ()
+    instruments: tuple[Instrument, ...] = ()
+    positions: tuple[Position, ...] = ()
+    cash: Decimal | None = None
+    policy: Policy = Policy()
+
+
+def plan(request: PortfolioRequest) -> OrderPlan:
+    """Turn a portfolio order request into an order plan (or raise an ``AllotError`` saying why not)."""
+    currency_exponent(request.currency)
+    table = InstrumentTable.of(request.instruments)
+    for instrument in request.instruments:
+        if instrument.currency is not None and instrument.currency != request.currency:
+            raise CurrencyMismatch(
+                f"instrument {instrument.instrument_id} trades in {instrument.currency}, the order is in "
+                f"{request.currency}",
+                {"instrument_id": instrument.instrument_id, "currency": instrument.currency},
+            )
+    positions = _positions(request.positions)
+    if request.cash is not None:
+        check_cash(request.cash, request.currency, "cash")
+        check_non_negative(request.cash, "cash")
+    match request.type:
+        case OrderType.BUY:
+            return plan_buy(
+                _required_cash_amount(request), request.currency, _allocation(request), table, request.cash
+            )
+        case OrderType.SELL:
+            return plan_sell(
+                _required_cash_amount(request), request.currency, positions, table, request.policy
+            )
+        case OrderType.LIQUIDATION:
+            _must_be_absent(request, "cash_amount", "allocation")
+            return plan_liquidation(request.currency, positions)
+        case OrderType.REBALANCING:
+            _must_be_absent(request, "cash_amount")
+            cash = ZERO if request.cash is None else request.cash
+            return plan_rebalancing(
+                request.currency, _allocation(request), table, positions, cash, request.policy
+            )
+
+
+@exact
+def plan_buy(
+    cash_amount: Decimal,
+    currency: str,
+    allocation: Allocation,
+    instruments: InstrumentTable,
+    available_cash: Decimal | None = None,
+) -> OrderPlan:
+    """Nominal buy: ``cash_amount`` apportioned over the weights, in minor units.
+
+    Instruments whose share falls below their ``min_order_amount`` are dropped and the cash is apportioned
+    again over the rest, until every remaining share clears its minimum.
+    """
+    _check_order_cash(cash_amount, currency)
+    if available_cash is not None and cash_amount > available_cash:
+        raise InsufficientFunds(
+            f"the account has {fmt(available_cash)} {currency} available, {fmt(cash_amount)} was asked for",
+            {"requested": fmt(cash_amount), "available": fmt(available_cash), "currency": currency},
+        )
+    lines = list(allocation.lines)
+    skipped: list[Skipped] = []
+    while lines:
+        shares = apportion(cash_amount, [line.weight for line in lines], minor_unit(currency))
+        below = {
+            line.instrument_id
+            for line, share in zip(lines, shares, strict=True)
+            if share < instruments[line.instrument_id].min_order_amount
+        }
+        if not below:
+            break
+        skipped.extend(
+            Skipped(line.instrument_id, SkipReason.BELOW_MINIMUM_ORDER)
+            for line in lines
+            if line.instrument_id in below
+        )
+        lines = [line for line in lines if line.instrument_id not in below]
+    if not lines:
+        raise BelowMinimumOrder(
+            f"{fmt(cash_amount)} {currency} is too little: no instrument's share reaches its minimum order "
+            "amount",
+            {
+                "cash_amount": fmt(cash_amount),
+                "minimums": {
+                    i.instrument_id: fmt(instruments[i.instrument_id].min_order_amount)
+                    for i in allocation.lines
+                },
+            },
+        )
+    orders: list[PlannedOrder] = []
+    for line, share in zip(lines, shares, strict=True):
+        if share > 0:
+            orders.append(PlannedOrder(line.instrument_id, Side.BUY, cash_amount=share))
+        else:
+            skipped.append(Skipped(line.instrument_id, SkipReason.NOTHING_TO_TRADE))
+    return OrderPlan(OrderType.BUY, currency, cash_amount, tuple(orders), tuple(skipped))
+
+
+@exact
+def plan_sell(
+    cash_amount: Decimal,
+    currency: str,
+    positions: Sequence[Position],
+    instruments: InstrumentTable,
+    policy: Policy = Policy(),
+) -> OrderPlan:
+    """Nominal sell, pro rata to the market value of current holdings and never more than a holding is worth.
+
+    Refused with ``NAV_LIMIT_EXCEEDED`` above ``policy.sell_nav_limit`` (90 %) of the securities' value.
+    """
+    _check_order_cash(cash_amount, currency)
+    unit = minor_unit(currency)
+    held = [p for p in positions if p.quantity > 0]
+    values = [instruments[p.instrument_id].value_of(p.quantity) for p in held]
+    nav = sum(values, ZERO)
+    limit = nav * policy.sell_nav_limit
+    if cash_amount > limit:
+        maximum = floor_to(limit, unit)
+        raise NavLimitExceeded(
+            f"a nominal sell may not exceed {fmt(policy.sell_nav_limit * 100)} % of the portfolio's value: "
+            f"at most {fmt(maximum)} {currency} can be sold this way (use a liquidation to sell everything)",
+            {
+                "requested": fmt(cash_amount),
+                "nav": fmt(nav),
+                "limit": fmt(policy.sell_nav_limit),
+                "max_allowed": fmt(maximum),
+                "currency": currency,
+            },
+        )
+    shares = apportion(cash_amount, values, unit, caps=[floor_to(v, unit) for v in values])
+    orders: list[PlannedOrder] = []
+    skipped: list[Skipped] = []
+    for position, share in zip(held, shares, strict=True):
+        if share > 0:
+            orders.append(PlannedOrder(position.instrument_id, Side.SELL, cash_amount=share))
+        else:
+            skipped.append(Skipped(position.instrument_id, SkipReason.NOTHING_TO_TRADE))
+    return OrderPlan(OrderType.SELL, currency, cash_amount, tuple(orders), tuple(skipped))
+
+
+def plan_liquidation(currency: str, positions: Sequence[Position]) -> OrderPlan:
+    """Sell every position in full with unit orders. ``cash_amount`` is known only once all are filled."""
+    orders = tuple(
+        PlannedOrder(p.instrument_id, Side.SELL, quantity=p.quantity) for p in positions if p.quantity > 0
+    )
+    if not orders:
+        raise NothingToTrade("the account holds no positions: there is nothing to liquidate", {})
+    return OrderPlan(OrderType.LIQUIDATION, currency, None, orders)
+
+
+@exact
+def plan_rebalancing(
+    currency: str,
+    allocation: Allocation,
+    instruments: InstrumentTable,
+    positions: Sequence[Position],
+    cash: Decimal,
+    policy: Policy = Policy(),
+) -> OrderPlan:
+    """Realign holdings with the model: sells (unit orders, rounded down) first, then buys (cash orders).
+
+    Investable value = positions' value + cash − cash buffer, apportioned over the weights. Instruments
+    held but not in the model are sold in full. Buys are funded by cash above the buffer plus the estimated
+    sell proceeds, and scaled down (apportioned with caps) so that they never spend more than that.
+    """
+    unit = minor_unit(currency)
+    held = {p.instrument_id: p.quantity for p in positions if p.quantity > 0}
+    values = {i: instruments[i].value_of(q) for i, q in held.items()}
+    investable = sum(values.values(), ZERO) + cash - policy.cash_buffer
+    if investable <= 0:
+        raise InsufficientFunds(
+            f"nothing to invest: the cash buffer {fmt(policy.cash_buffer)} {currency} is as large as the "
+            "whole portfolio",
+            {"cash_buffer": fmt(policy.cash_buffer), "portfolio_value": fmt(investable + policy.cash_buffer)},
+        )
+    model_ids = [line.instrument_id for line in allocation.lines]
+    targets = apportion(floor_to(investable, unit), [line.weight for line in allocation.lines], unit)
+    sells: list[PlannedOrder] = []
+    skipped: list[Skipped] = []
+    wanted: list[tuple[str, Decimal]] = []
+
+    def sell(instrument: Instrument, amount: Decimal, in_full: bool) -> None:
+        price = instrument.priced() * instrument.contract_size
+        step = instrument.quantity_step
+        held_qty = held[instrument.instrument_id]
+        quantity = held_qty if in_full else min(held_qty, from_units(whole_steps(amount, price * step), step))
+        if quantity == 0:
+            skipped.append(Skipped(instrument.instrument_id, SkipReason.BELOW_QUANTITY_STEP))
+        elif instrument.value_of(quantity) < instrument.min_order_amount:
+            skipped.append(Skipped(instrument.instrument_id, SkipReason.BELOW_MINIMUM_ORDER))
+        else:
+            sells.append(PlannedOrder(instrument.instrument_id, Side.SELL, quantity=quantity))
+
+    for line, target in zip(allocation.lines, targets, strict=True):
+        instrument = instruments[line.instrument_id]
+        instrument.priced()
+        current = values.get(line.instrument_id, ZERO)
+        if abs(current - line.weight * investable) <= policy.drift_band * investable:
+            skipped.append(Skipped(line.instrument_id, SkipReason.WITHIN_DRIFT_BAND))
+        elif current > target:
+            sell(instrument, current - target, in_full=False)
+        else:
+            wanted.append((line.instrument_id, floor_to(target - current, unit)))
+    for instrument_id in held:
+        if instrument_id not in model_ids:
+            sell(instruments[instrument_id], values[instrument_id], in_full=True)
+
+    proceeds = sum((instruments[o.instrument_id].value_of(o.quantity or ZERO) for o in sells), ZERO)
+    funding = floor_to(max(ZERO, cash - policy.cash_buffer + proceeds), unit)
+    amounts = [amount for _, amount in wanted]
+    if sum(amounts, ZERO) > funding:
+        amounts = apportion(funding, amounts, unit, caps=amounts)
+    buys: list[PlannedOrder] = []
+    for (instrument_id, _), amount in zip(wanted, amounts, strict=True):
+        if amount == 0:
+            skipped.append(Skipped(instrument_id, SkipReason.INSUFFICIENT_CASH))
+        elif amount < instruments[instrument_id].min_order_amount:
+            skipped.append(Skipped(instrument_id, SkipReason.BELOW_MINIMUM_ORDER))
+        else:
+            buys.append(PlannedOrder(instrument_id, Side.BUY, cash_amount=amount))
+    return OrderPlan(OrderType.REBALANCING, currency, None, tuple(sells + buys), tuple(skipped))
+
+
+@attrs.frozen
+class FeeSchedule:
+    """An account's management fee: ``annual_rate`` (0.01 = 1 % a year), charged up to ``last_charged``."""
+
+    annual_rate: Decimal = attrs.field(validator=_fraction)
+    last_charged: dt.date
+
+
+@attrs.frozen
+class LiquidationSettlement:
+    gross_proceeds: Decimal
+    trading_costs: Decimal
+    management_fee: Decimal
+    cash_amount: Decimal
+
+
+@exact
+def management_fee(proceeds: Decimal, schedule: FeeSchedule | None, as_of: dt.date, currency: str) -> Decimal:
+    """proceeds × annual rate × days since the fee was last charged / 365, half-even to the minor unit."""
+    if schedule is None:
+        return ZERO.quantize(minor_unit(currency))
+    days = (as_of - schedule.last_charged).days
+    if days < 0:
+        raise ValidationError(
+            "the fee was last charged after the liquidation date",
+            {"last_charged": schedule.last_charged.isoformat(), "as_of": as_of.isoformat()},
+        )
+    return divide_to(
+        proceeds * schedule.annual_rate * days, Decimal(365), minor_unit(currency), decimal.ROUND_HALF_EVEN
+    )
+
+
+@exact
+def settle_liquidation(
+    gross_proceeds: Decimal,
+    trading_costs: Decimal,
+    fee_schedule: FeeSchedule | None,
+    as_of: dt.date,
+    currency: str,
+) -> LiquidationSettlement:
+    """The ``cash_amount`` of a liquidation once every sell is filled: proceeds − costs − management fee."""
+    check_cash(gross_proceeds, currency, "gross_proceeds")
+    check_cash(trading_costs, currency, "trading_costs")
+    fee = management_fee(gross_proceeds, fee_schedule, as_of, currency)
+    return LiquidationSettlement(gross_proceeds, trading_costs, fee, gross_proceeds - trading_costs - fee)
+
+
+def _check_order_cash(cash_amount: Decimal, currency: str) -> None:
+    check_cash(cash_amount, currency, "cash_amount")
+    if cash_amount <= 0:
+        raise ValidationError(
+            "cash_amount must be greater than zero", {"field": "cash_amount", "value": fmt(cash_amount)}
+        )
+
+
+def _required_cash_amount(request: PortfolioRequest) -> Decimal:
+    if request.cash_amount is None:
+        raise ValidationError(f"a {request.type.value} order needs a cash_amount", {"field": "cash_amount"})
+    return request.cash_amount
+
+
+def _allocation(request: PortfolioRequest) -> Allocation:
+    if not request.allocation:
+        raise ValidationError(f"a {request.type.value} order needs an allocation", {"field": "allocation"})
+    return Allocation(request.allocation)
+
+
+def _must_be_absent(request: PortfolioRequest, *fields: str) -> None:
+    for field in fields:
+        if getattr(request, field):
+            raise ValidationError(f"a {request.type.value} order takes no {field}", {"field": field})
+
+
+def _positions(positions: Sequence[Position]) -> list[Position]:
+    seen: set[str] = set()
+    for position in positions:
+        if position.instrument_id in seen:
+            raise ValidationError(
+                f"instrument {position.instrument_id} has two positions: give one per instrument",
+                {"field": "positions", "instrument_id": position.instrument_id},
+            )
+        seen.add(position.instrument_id)
+    return list(positions)
