@@ -1,0 +1,149 @@
+"""All conversion at the edges: one private cattrs converter between JSON and the core's value objects.
+
+Decimals travel as strings (``"400.00"``). JSON numbers are accepted too, but parsed exactly
+(``parse_float=Decimal``), never through float. Unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.preconf.json import make_converter
+
+from core.errors import AllotError, ValidationError
+from core.numbers import check_decimal, fmt
+
+T = TypeVar("T")
+
+
+class InvalidJson(ValidationError):
+    code = "INVALID_JSON"
+
+
+class UnreadableInput(ValidationError):
+    code = "UNREADABLE_INPUT"
+
+
+def _structure_decimal(value: object, _: type) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise ValidationError(
+            f"expected a decimal number written as a string, got {json.dumps(value, default=str)}"
+        )
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except InvalidOperation:
+        raise ValidationError(f"{value!r} is not a decimal number") from None
+    return check_decimal(number, "value")
+
+
+def _structure_enum(value: object, enum_type: type[enum.Enum]) -> enum.Enum:
+    if isinstance(value, str):
+        for member in enum_type:
+            if member.value == value.upper():
+                return member
+    allowed = ", ".join(str(m.value) for m in enum_type)
+    raise ValidationError(f"{json.dumps(value, default=str)} is not one of {allowed}")
+
+
+def _structure_str(value: object, _: type) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"expected a string, got {json.dumps(value, default=str)}")
+    return value
+
+
+def _structure_bool(value: object, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"expected true or false, got {json.dumps(value, default=str)}")
+    return value
+
+
+def _structure_int(value: object, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"expected a whole number, got {json.dumps(value, default=str)}")
+    return value
+
+
+def _structure_datetime(value: object, _: type) -> dt.datetime:
+    if not isinstance(value, str):
+        raise ValidationError("expected an RFC 3339 timestamp such as 2026-01-31T09:30:00Z")
+    moment = dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValidationError(f"timestamp {value} has no time zone; add Z for UTC")
+    return moment.astimezone(dt.UTC)
+
+
+def _unstructure_datetime(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _make() -> cattrs.Converter:
+    converter = make_converter(forbid_extra_keys=True)
+    converter.register_structure_hook(Decimal, _structure_decimal)
+    converter.register_unstructure_hook(Decimal, fmt)
+    converter.register_structure_hook(str, _structure_str)
+    converter.register_structure_hook(bool, _structure_bool)
+    converter.register_structure_hook(int, _structure_int)
+    converter.register_structure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum
+    )
+    converter.register_structure_hook(dt.datetime, _structure_datetime)
+    converter.register_unstructure_hook(dt.datetime, _unstructure_datetime)
+    converter.register_structure_hook(dt.date, lambda v, _: dt.date.fromisoformat(_structure_str(v, str)))
+    converter.register_unstructure_hook(dt.date, dt.date.isoformat)
+    return converter
+
+
+_CONVERTER = _make()
+
+
+def _describe(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, AllotError):
+        return exc.message
+    return cattrs.v.format_exception(exc, type_)
+
+
+def structure(data: object, type_: type[T]) -> T:
+    """Build a core value object from parsed JSON, or raise ``ValidationError`` naming every problem."""
+    try:
+        return _CONVERTER.structure(data, type_)
+    except cattrs.BaseValidationError as exc:
+        problems = cattrs.transform_error(exc, path="$", format_exception=_describe)
+        raise ValidationError(
+            "the request is invalid: " + "; ".join(problems), {"errors": problems}
+        ) from None
+    except AllotError:
+        raise
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValidationError(f"the request is invalid: {exc}", {"errors": [str(exc)]}) from None
+
+
+def unstructure(value: object) -> Any:
+    return _CONVERTER.unstructure(value)
+
+
+def _no_constants(name: str) -> object:
+    raise InvalidJson(f"{name} is not a number allot accepts", {"value": name})
+
+
+def parse_json(text: str) -> Any:
+    """Parse JSON exactly: numbers with a fraction become Decimals, NaN and Infinity are refused."""
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(
+            f"the request is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            {"line": exc.lineno, "column": exc.colno},
+        ) from None
+
+
+def dumps(value: object) -> str:
+    return json.dumps(unstructure(value), indent=2, ensure_ascii=False)
+
+
+def error_body(error: AllotError) -> dict[str, Any]:
+    return {"error": {"code": error.code, "message": error.message, "details": unstructure(error.details)}}

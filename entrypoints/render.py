@@ -1,0 +1,34 @@
+"""Human-readable output: plain-text tables with numbers aligned on the right."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from core.numbers import fmt
+
+
+def cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, Decimal):
+        return fmt(value)
+    if hasattr(value, "value"):
+        return str(value.value)
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A table whose numeric columns are right-aligned; ``None`` shows as ``-``."""
+    text = [[cell(v) for v in row] for row in rows]
+    numeric = [
+        bool(rows) and all(isinstance(row[i], Decimal | int) or row[i] is None for row in rows)
+        for i in range(len(headers))
+    ]
+    widths = [max([len(h)] + [len(r[i]) for r in text]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in text)])
