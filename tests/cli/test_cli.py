@@ -1,0 +1,230 @@
+"""The allot command: exit status and exact JSON, including bad input of every kind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from entrypoints.cli import main
+
+SAMPLES = Path(__file__).parents[2] / "entrypoints" / "samples"
+
+BUY: dict[str, Any] = {
+    "type": "BUY",
+    "currency": "EUR",
+    "cash_amount": "100.00",
+    "allocation": [
+        {"instrument_id": "A", "weight": "0.3333"},
+        {"instrument_id": "B", "weight": "0.3333"},
+        {"instrument_id": "C", "weight": "0.3334"},
+    ],
+    "instruments": [{"instrument_id": "A"}, {"instrument_id": "B"}, {"instrument_id": "C"}],
+}
+
+
+def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def split(request: object) -> tuple[int, Any, Any]:
+    code, out, err = run("split", "-", stdin=request if isinstance(request, str) else json.dumps(request))
+    return code, json.loads(out) if out else None, json.loads(err) if err else None
+
+
+def test_split_prints_the_plan_as_exact_json() -> None:
+    assert split(BUY) == (
+        0,
+        {
+            "type": "BUY",
+            "currency": "EUR",
+            "cash_amount": "100.00",
+            "orders": [
+                {"instrument_id": "A", "side": "BUY", "cash_amount": "33.33", "quantity": None},
+                {"instrument_id": "B", "side": "BUY", "cash_amount": "33.33", "quantity": None},
+                {"instrument_id": "C", "side": "BUY", "cash_amount": "33.34", "quantity": None},
+            ],
+            "skipped": [],
+        },
+        None,
+    )
+
+
+def test_json_numbers_are_accepted_and_parsed_exactly() -> None:
+    request = {**BUY, "cash_amount": 100.10}
+    text = json.dumps(request).replace('"0.3333"', "0.3333")
+    code, out, _ = split(text)
+    assert code == 0
+    # 100.10 × 0.3333 = 33.363…, × 0.3334 = 33.373…: the leftover cent goes to the largest remainder
+    assert [o["cash_amount"] for o in out["orders"]] == ["33.36", "33.36", "33.38"]
+
+
+def test_a_liquidation_lists_unit_orders() -> None:
+    code, out, _ = split(
+        {"type": "LIQUIDATION", "currency": "EUR", "positions": [{"instrument_id": "A", "quantity": "3"}]}
+    )
+    assert (code, out["orders"]) == (
+        0,
+        [{"instrument_id": "A", "side": "SELL", "cash_amount": None, "quantity": "3"}],
+    )
+
+
+def test_a_request_the_core_rejects_exits_1_with_the_error_on_stderr_and_nothing_on_stdout() -> None:
+    code, out, err = split({**BUY, "cash": "99.99"})
+    assert (code, out) == (1, None)
+    assert err == {
+        "error": {
+            "code": "INSUFFICIENT_FUNDS",
+            "message": "the account has 99.99 EUR available, 100.00 was asked for",
+            "details": {"requested": "100.00", "available": "99.99", "currency": "EUR"},
+        }
+    }
+
+
+def test_a_sell_beyond_the_nav_limit_exits_1_with_the_maximum_allowed() -> None:
+    code, _, err = run("split", str(SAMPLES / "sell_beyond_limit.json"))
+    body = json.loads(err)
+    assert (code, body["error"]["code"], body["error"]["details"]["max_allowed"]) == (
+        1,
+        "NAV_LIMIT_EXCEEDED",
+        "2312.79",
+    )
+
+
+BAD_INPUTS = {
+    "not JSON at all": ("{not json", "INVALID_JSON"),
+    "an unknown field": (json.dumps({**BUY, "colour": "red"}), "VALIDATION_ERROR"),
+    "a missing field": (json.dumps({k: v for k, v in BUY.items() if k != "currency"}), "VALIDATION_ERROR"),
+    "a value that is not a decimal": (json.dumps({**BUY, "cash_amount": "ten"}), "VALIDATION_ERROR"),
+    "a negative amount": (json.dumps({**BUY, "cash_amount": "-5.00"}), "VALIDATION_ERROR"),
+    "too many digits": (json.dumps({**BUY, "cash_amount": "1234567890123456789.00"}), "VALIDATION_ERROR"),
+    "too many decimals for the currency": (json.dumps({**BUY, "cash_amount": "1.001"}), "VALIDATION_ERROR"),
+    "NaN": (json.dumps(BUY).replace('"100.00"', "NaN"), "INVALID_JSON"),
+    "a boolean where a decimal belongs": (json.dumps({**BUY, "cash_amount": True}), "VALIDATION_ERROR"),
+    "an unknown order type": (json.dumps({**BUY, "type": "SHORT"}), "VALIDATION_ERROR"),
+    "an unknown currency": (json.dumps({**BUY, "currency": "EURO"}), "VALIDATION_ERROR"),
+    "weights that do not sum to one": (
+        json.dumps({**BUY, "allocation": [{"instrument_id": "A", "weight": "0.5"}]}),
+        "VALIDATION_ERROR",
+    ),
+    "a JSON array instead of an object": ("[1, 2]", "VALIDATION_ERROR"),
+    "an empty request": ("", "INVALID_JSON"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+def test_bad_input_exits_2_with_a_stable_code_and_no_traceback(kind: str) -> None:
+    text, expected_code = BAD_INPUTS[kind]
+    code, out, err = run("split", "-", stdin=text)
+    assert (code, out) == (2, "")
+    body = json.loads(err)
+    assert body["error"]["code"] == expected_code
+    assert body["error"]["message"]
+    assert "Traceback" not in err
+
+
+def test_a_missing_request_file_exits_2_as_unreadable_input(tmp_path: Path) -> None:
+    code, out, err = run("split", str(tmp_path / "nope.json"))
+    assert (code, out, json.loads(err)["error"]["code"]) == (2, "", "UNREADABLE_INPUT")
+
+
+def test_a_validation_error_names_the_field_path() -> None:
+    bad = {**BUY, "instruments": [{"instrument_id": "A", "price": "abc"}]}
+    _, _, err = split(bad)
+    assert "$.instruments[0].price" in err["error"]["message"]
+
+
+def allocate(request: object) -> tuple[int, Any, Any]:
+    code, out, err = run("allocate", "-", stdin=json.dumps(request))
+    return code, json.loads(out) if out else None, json.loads(err) if err else None
+
+
+def sample(name: str) -> Any:
+    return json.loads((SAMPLES / name).read_text())
+
+
+def test_allocate_prints_the_remainder_example_of_the_seed_as_exact_json() -> None:
+    code, out, _ = allocate(sample("block_remainder.json"))
+    assert (code, out) == (
+        0,
+        {
+            "block_amount": "65000",
+            "allocated_amount": "65000",
+            "remainder": "5000",
+            "allocations": [
+                {
+                    "account_id": "Demo_8328394",
+                    "quantity": "11667",
+                    "average_price": None,
+                    "traded_value": None,
+                },
+                {
+                    "account_id": "Demo_8328395",
+                    "quantity": "23333",
+                    "average_price": None,
+                    "traded_value": None,
+                },
+                {
+                    "account_id": "Demo_8328424",
+                    "quantity": "30000",
+                    "average_price": None,
+                    "traded_value": None,
+                },
+            ],
+            "error_account": {
+                "account_id": "ERROR_8393",
+                "quantity": "0",
+                "average_price": None,
+                "traded_value": None,
+            },
+        },
+    )
+
+
+def test_allocate_with_a_margin_reject_key_exits_1_listing_the_accounts() -> None:
+    request = {**sample("block_exact.json"), "price": "1", "buying_power": {
+        "Demo_8328394": "10000", "Demo_8328395": "100", "Demo_8328424": "30000"}}  # fmt: skip
+    code, _, err = allocate(request)
+    assert (code, err["error"]["code"]) == (1, "MARGIN_REJECTED")
+    assert [a["account_id"] for a in err["error"]["details"]["accounts"]] == ["Demo_8328395"]
+
+
+def test_allocate_refuses_a_key_whose_percentages_do_not_sum_to_100() -> None:
+    request = sample("block_percentage.json")
+    request["key"]["participants"][0]["unit_value"] = "26"
+    code, _, err = allocate(request)
+    assert (code, err["error"]["code"]) == (2, "VALIDATION_ERROR")
+
+
+def test_enum_values_are_accepted_in_any_case_as_the_seed_writes_them() -> None:
+    request = sample("block_percentage.json")
+    request["key"]["unit_type"] = "Percentage"
+    assert allocate(request)[0] == 0
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.json")))
+def test_every_shipped_sample_runs(name: str) -> None:
+    command = "allocate" if name.startswith("block_") else "split"
+    code, _, err = run(command, str(SAMPLES / name))
+    expected = 1 if name == "sell_beyond_limit.json" else 0
+    assert code == expected, err
+
+
+def test_the_demo_walks_through_every_capability() -> None:
+    code, out, _ = run("demo")
+    assert code == 0
+    for marker in (
+        "BUY", "SELL 400.00", "NAV_LIMIT_EXCEEDED", "LIQUIDATION", "REBALANCING", "11667", "ERROR_8393",
+        "PRO_RATA", "Margin REDUCE", "Average price", "portfolio order  FILLED", "ILLEGAL_TRANSITION",
+    ):  # fmt: skip
+        assert marker in out
+
+
+def test_help_explains_the_exit_statuses() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    assert "Exit status: 0 done, 1 the request was" in out

@@ -1,0 +1,199 @@
+"""Properties of portfolio splitting, block allocation, fills and lifecycles."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from core.blocks import BlockRequest, Execution, PartialFillPolicy, allocate, targets
+from core.errors import AllotError, IllegalTransition
+from core.fills import AccountBook, Fill, apply_fill
+from core.instruments import AllocationLine, Instrument, Side
+from core.keys import AllocationKey, MarginHandling, Participant, UnitType
+from core.lifecycle import LIFECYCLES, PORTFOLIO_ORDER, OrderState, PortfolioOrderState, follow_children
+from core.portfolio import OrderType, Policy, PortfolioRequest, plan
+from tests.property.strategies import decimals, holdings, instruments_and_allocation
+
+D = Decimal
+
+
+@given(instruments_and_allocation(), st.integers(1, 10**8))
+def test_a_buy_spends_exactly_the_cash_amount(
+    setup: tuple[list[Instrument], list[AllocationLine]], cents: int
+) -> None:
+    instruments, allocation = setup
+    amount = D(cents).scaleb(-2)
+    request = PortfolioRequest(OrderType.BUY, "EUR", amount, tuple(allocation), tuple(instruments))
+    try:
+        result = plan(request)
+    except AllotError as error:
+        assert error.code == "BELOW_MINIMUM_ORDER"
+        return
+    assert sum(o.cash_amount or D(0) for o in result.orders) == amount
+    minimums = {i.instrument_id: i.min_order_amount for i in instruments}
+    assert all((o.cash_amount or D(0)) >= minimums[o.instrument_id] for o in result.orders)
+
+
+@given(instruments_and_allocation(), st.data())
+def test_a_sell_never_exceeds_any_holding_and_sums_to_the_amount(
+    setup: tuple[list[Instrument], list[AllocationLine]], data: st.DataObject
+) -> None:
+    instruments, _ = setup
+    positions = data.draw(holdings(instruments))
+    values = {
+        p.instrument_id: next(i for i in instruments if i.instrument_id == p.instrument_id).value_of(
+            p.quantity
+        )
+        for p in positions
+    }
+    nav = sum(values.values(), D(0))
+    assume(nav * D("0.9") >= D("0.01"))
+    cents = data.draw(st.integers(1, int(nav * D("0.9") * 100)))
+    amount = D(cents).scaleb(-2)
+    result = plan(PortfolioRequest(OrderType.SELL, "EUR", amount, (), tuple(instruments), tuple(positions)))
+    assert sum(o.cash_amount or D(0) for o in result.orders) == amount
+    assert all((o.cash_amount or D(0)) <= values[o.instrument_id] for o in result.orders)
+
+
+@given(instruments_and_allocation(), st.data())
+def test_a_rebalance_never_overspends_and_never_sells_more_than_is_held(
+    setup: tuple[list[Instrument], list[AllocationLine]], data: st.DataObject
+) -> None:
+    instruments, allocation = setup
+    positions = data.draw(holdings(instruments))
+    cash = D(data.draw(st.integers(0, 10**7))).scaleb(-2)
+    buffer = D(data.draw(st.integers(0, 10**5))).scaleb(-2)
+    band = data.draw(st.sampled_from([D(0), D("0.01"), D("0.05")]))
+    request = PortfolioRequest(
+        OrderType.REBALANCING, "EUR", None, tuple(allocation), tuple(instruments), tuple(positions), cash,
+        Policy(cash_buffer=buffer, drift_band=band),
+    )  # fmt: skip
+    try:
+        result = plan(request)
+    except AllotError as error:
+        assert error.code == "INSUFFICIENT_FUNDS"
+        return
+    by_id = {i.instrument_id: i for i in instruments}
+    held = {p.instrument_id: p.quantity for p in positions}
+    sells = [o for o in result.orders if o.side is Side.SELL]
+    buys = [o for o in result.orders if o.side is Side.BUY]
+    assert result.orders == (*sells, *buys)
+    assert all(o.quantity is not None and 0 < o.quantity <= held[o.instrument_id] for o in sells)
+    proceeds = sum((by_id[o.instrument_id].value_of(o.quantity or D(0)) for o in sells), D(0))
+    spent = sum((o.cash_amount or D(0) for o in buys), D(0))
+    assert cash + proceeds - spent >= min(cash + proceeds, buffer)
+
+
+participants = st.lists(st.tuples(st.integers(1, 50000), st.booleans()), min_size=1, max_size=8).map(
+    lambda ps: tuple(
+        Participant(f"ACC{i}", D(u), accept, i + 1 if accept else None) for i, (u, accept) in enumerate(ps)
+    )
+)
+
+
+@given(participants, st.sampled_from(list(UnitType)), st.integers(1, 10**7), st.data())
+def test_a_block_allocation_hands_out_exactly_what_was_filled(
+    people: tuple[Participant, ...], unit_type: UnitType, amount: int, data: st.DataObject
+) -> None:
+    if unit_type is UnitType.PERCENTAGE:
+        shares = data.draw(st.lists(st.integers(1, 100), min_size=len(people), max_size=len(people)))
+        total = sum(shares)
+        percents = [D(s * 100) / D(total) for s in shares]
+        assume(all(p == p.quantize(D("0.0001")) for p in percents))
+        people = tuple(
+            Participant(p.account_id, pct, p.accept_remainder, p.priority)
+            for p, pct in zip(people, percents, strict=True)
+        )
+    key = AllocationKey("k", unit_type, MarginHandling.REJECT, False, "B", "E", people)
+    filled = data.draw(st.integers(0, amount))
+    policy = data.draw(st.sampled_from(list(PartialFillPolicy)))
+    result = allocate(BlockRequest(key, D(amount), filled=D(filled), partial_fill_policy=policy))
+    wanted = targets(key, D(amount), D(1))
+    got = [a.quantity for a in result.allocations]
+    assert sum(got) + result.error_account.quantity == D(filled)
+    assert all(q <= t for q, t in zip(got, wanted.participants, strict=True))
+    assert sum(wanted.participants) + wanted.error == D(amount)
+
+
+@given(
+    participants,
+    st.integers(1, 10**6),
+    st.lists(st.tuples(st.integers(1, 1000), decimals("0.0001", "999", 4)), min_size=1, max_size=5),
+)
+def test_accounts_traded_values_sum_exactly_to_the_blocks(
+    people: tuple[Participant, ...], amount: int, executions: list[tuple[int, Decimal]]
+) -> None:
+    key = AllocationKey("k", UnitType.UNIT, MarginHandling.REJECT, False, "B", "E", people)
+    fills = tuple(Execution(D(q), p) for q, p in executions)
+    executed = sum(f.quantity for f in fills)
+    assume(executed <= amount)
+    result = allocate(BlockRequest(key, D(amount), fills=fills, currency="EUR"))
+    block_value = sum((f.quantity * f.price for f in fills), D(0)).quantize(D("0.01"))
+    booked = [a.traded_value or D(0) for a in (*result.allocations, result.error_account)]
+    assert sum(booked) == block_value
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(list(Side)), st.integers(1, 100), decimals("0.01", "500", 2)), max_size=20
+    )
+)
+def test_fills_conserve_cash_and_positions(trades: list[tuple[Side, int, Decimal]]) -> None:
+    book = AccountBook("ACC", "EUR", D("0.00"))
+    instrument = Instrument("X", D(1))
+    net_quantity, net_cash = D(0), D(0)
+    for side, quantity, price in trades:
+        fill = Fill("o", "ACC", instrument, side, D(quantity), price, dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
+        try:
+            result = apply_fill(book, fill)
+        except AllotError as error:
+            assert error.code == "INSUFFICIENT_POSITION"
+            assert side is Side.SELL
+            assert D(quantity) > book.quantity_of("X")
+            continue
+        book = result.book
+        net_quantity += D(quantity) if side is Side.BUY else -D(quantity)
+        net_cash += result.cash_movement
+    assert book.quantity_of("X") == net_quantity
+    assert book.cash == net_cash
+
+
+all_moves = [
+    (lifecycle, state, event)
+    for lifecycle in LIFECYCLES
+    for state in type(lifecycle.initial)
+    for event in type(next(iter(lifecycle.table))[1])
+]
+
+
+@given(st.sampled_from(all_moves))
+def test_an_illegal_transition_raises_and_a_legal_one_follows_the_table(move: tuple[Any, Any, Any]) -> None:
+    lifecycle, state, event = move
+    table_before = dict(lifecycle.table)
+    if (state, event) in lifecycle.table:
+        assert lifecycle.next(state, event) is lifecycle.table[(state, event)]
+    else:
+        try:
+            lifecycle.next(state, event)
+        except IllegalTransition as error:
+            assert (error.state, error.event) == (state.value, event.value)
+        else:
+            raise AssertionError(f"{lifecycle.name}: {state} + {event} should be illegal")
+    assert dict(lifecycle.table) == table_before
+
+
+@given(st.sampled_from(list(PortfolioOrderState)), st.lists(st.sampled_from(list(OrderState)), max_size=6))
+def test_a_parent_follows_its_children_only_through_legal_steps(
+    state: PortfolioOrderState, children: list[OrderState]
+) -> None:
+    path = follow_children(PORTFOLIO_ORDER, state, children)
+    previous = state
+    for step in path:
+        assert step in {t for (s, _), t in PORTFOLIO_ORDER.table.items() if s is previous}
+        previous = step
+    if children and all(c is OrderState.FILLED for c in children) and state not in PORTFOLIO_ORDER.final:
+        assert path[-1] is PortfolioOrderState.FILLED

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.apportion import _hamilton, apportion, apportion_units, split_off_step
+from core.errors import ApportionmentError, OffStep
+
+D = Decimal
+
+
+def test_a_hundred_euros_over_three_equal_claims_gives_the_extra_cent_to_the_first() -> None:
+    assert apportion(D("100.00"), [D(1), D(1), D(1)], D("0.01")) == [D("33.34"), D("33.33"), D("33.33")]
+
+
+def test_the_leftover_step_goes_to_the_largest_remainder() -> None:
+    # quotas 1.4, 2.6, 6.0 → floors 1, 2, 6, one step left for the .6
+    assert apportion_units(10, [14, 26, 60]) == [1, 3, 6]
+
+
+def test_equal_remainders_go_to_the_lower_rank_first() -> None:
+    assert apportion_units(1, [1, 1, 1], ranks=[3, 1, 2]) == [0, 1, 0]
+
+
+def test_equal_remainders_and_equal_ranks_go_to_the_earlier_input() -> None:
+    assert apportion_units(2, [1, 1, 1], ranks=[5, 5, 5]) == [1, 1, 0]
+
+
+def test_a_capped_recipient_gets_its_cap_and_the_rest_is_split_among_the_others() -> None:
+    assert apportion_units(10, [1, 1, 8], caps=[5, 5, 3]) == [4, 3, 3]
+
+
+def test_caps_that_are_not_multiples_of_the_step_are_rounded_down() -> None:
+    assert apportion(D("1.00"), [D(1), D(1)], D("0.10"), caps=[D("0.35"), D(5)]) == [D("0.30"), D("0.70")]
+
+
+def test_fractional_claims_are_used_exactly() -> None:
+    assert apportion(D("1000.00"), [D("0.3333"), D("0.3333"), D("0.3334")], D("0.01")) == [
+        D("333.30"),
+        D("333.30"),
+        D("333.40"),
+    ]
+
+
+def test_zero_claims_get_nothing_even_when_capped_others_are_full() -> None:
+    assert apportion_units(4, [0, 2, 2], caps=[9, 2, 2]) == [0, 2, 2]
+
+
+def test_all_zero_claims_are_an_error() -> None:
+    with pytest.raises(ApportionmentError, match="every claim is zero"):
+        apportion_units(5, [0, 0])
+
+
+def test_a_negative_claim_is_an_error() -> None:
+    with pytest.raises(ApportionmentError, match="must not be negative") as caught:
+        apportion_units(5, [1, -1])
+    assert caught.value.details == {"negative_claims": [1]}
+
+
+def test_caps_too_small_for_the_total_are_an_error() -> None:
+    with pytest.raises(ApportionmentError, match="at most 4 of the 5") as caught:
+        apportion_units(5, [1, 1], caps=[2, 2])
+    assert caught.value.code == "APPORTIONMENT_IMPOSSIBLE"
+
+
+def test_a_total_off_the_step_is_an_error() -> None:
+    with pytest.raises(OffStep) as caught:
+        apportion(D("10.005"), [D(1)], D("0.01"))
+    assert caught.value.details == {"field": "total", "value": "10.005", "step": "0.01"}
+
+
+def test_split_off_step_returns_the_sub_step_leftover_instead_of_dropping_it() -> None:
+    assert split_off_step(D("10.005"), D("0.01")) == (D("10.00"), D("0.005"))
+
+
+def test_a_total_of_zero_gives_zero_shares() -> None:
+    assert apportion_units(0, [3, 4]) == [0, 0]
+
+
+def test_a_sampled_band_that_misses_the_boundary_falls_back_to_the_exact_answer() -> None:
+    claims = [7, 3, 5, 11, 13, 2, 9]
+
+    def wrong_band(remainders: object, count: int) -> tuple[int, int]:
+        return (10**9, 10**9)  # a band no remainder falls in
+
+    assert _hamilton(100, claims, None, band_of=wrong_band) == apportion_units(100, claims)
+
+
+def test_large_inputs_take_the_sampled_path_and_give_the_same_shares_as_a_full_sort() -> None:
+    claims = [(i * 7919) % 1000 + 1 for i in range(20_000)]
+
+    def no_band(remainders: object, count: int) -> None:
+        return None
+
+    assert apportion_units(1_000_003, claims) == _hamilton(1_000_003, claims, None, band_of=no_band)

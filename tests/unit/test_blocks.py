@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from core.blocks import (
+    AccountAllocation,
+    BlockRequest,
+    Execution,
+    PartialFillPolicy,
+    allocate,
+)
+from core.errors import AllocationKeyNotUsable, MarginRejected, OffStep, ValidationError
+from core.keys import AllocationKey, MarginHandling, Participant, UnitType, check_usable, effective_status
+from core.lifecycle import KeyStatus
+
+D = Decimal
+
+
+def key(
+    unit_type: UnitType = UnitType.UNIT,
+    *participants: tuple[str, str, bool, int | None],
+    margin: MarginHandling = MarginHandling.REJECT,
+) -> AllocationKey:
+    return AllocationKey(
+        "k",
+        unit_type,
+        margin,
+        False,
+        "BLOCK",
+        "ERROR",
+        tuple(Participant(a, D(u), r, p) for a, u, r, p in participants),
+    )
+
+
+UNIT_KEY = key(UnitType.UNIT, ("A1", "10000", False, 1), ("A2", "20000", False, 2), ("A3", "30000", False, 3))
+REMAINDER_KEY = key(
+    UnitType.UNIT, ("A1", "10000", True, 2), ("A2", "20000", True, 1), ("A3", "30000", False, 3)
+)
+PERCENT_KEY = key(UnitType.PERCENTAGE, ("A1", "25", False, 1), ("A2", "35", False, 2), ("A3", "40", False, 3))
+
+
+def quantities(request: BlockRequest) -> tuple[list[Decimal], Decimal]:
+    result = allocate(request)
+    return [a.quantity for a in result.allocations], result.error_account.quantity
+
+
+def test_a_block_of_exactly_the_key_sum_is_allocated_unit_for_unit() -> None:
+    assert quantities(BlockRequest(UNIT_KEY, D(60000))) == ([D(10000), D(20000), D(30000)], D(0))
+
+
+def test_a_remainder_without_remainder_accounts_goes_to_the_error_account() -> None:
+    assert quantities(BlockRequest(UNIT_KEY, D(65000))) == ([D(10000), D(20000), D(30000)], D(5000))
+
+
+def test_a_remainder_is_shared_by_remainder_accounts_in_proportion_to_their_units() -> None:
+    assert quantities(BlockRequest(REMAINDER_KEY, D(65000))) == ([D(11667), D(23333), D(30000)], D(0))
+
+
+def test_a_percentage_key_rounds_down_and_sends_the_rest_to_the_error_account() -> None:
+    assert quantities(BlockRequest(PERCENT_KEY, D(999))) == ([D(249), D(349), D(399)], D(2))
+
+
+def test_a_block_below_the_unit_sum_goes_wholly_to_the_remainder() -> None:
+    assert quantities(BlockRequest(UNIT_KEY, D(30000))) == ([D(0), D(0), D(0)], D(30000))
+
+
+def test_a_partial_fill_is_apportioned_over_the_targets_pro_rata() -> None:
+    assert quantities(BlockRequest(PERCENT_KEY, D(999), filled=D(500))) == ([D(125), D(175), D(200)], D(0))
+
+
+def test_a_partial_fill_beyond_the_participants_targets_goes_to_the_error_account() -> None:
+    assert quantities(BlockRequest(PERCENT_KEY, D(999), filled=D(998))) == ([D(249), D(349), D(399)], D(1))
+
+
+def test_a_partial_fill_by_priority_fills_participants_one_after_another() -> None:
+    request = BlockRequest(
+        REMAINDER_KEY, D(65000), filled=D(30000), partial_fill_policy=PartialFillPolicy.PRIORITY
+    )
+    # A2 (priority 1) gets its 23 333, A1 (priority 2) the remaining 6 667, A3 nothing
+    assert quantities(request) == ([D(6667), D(23333), D(0)], D(0))
+
+
+def test_a_fill_larger_than_the_block_is_refused() -> None:
+    with pytest.raises(ValidationError, match="more than the block"):
+        allocate(BlockRequest(UNIT_KEY, D(60000), filled=D(60001)))
+
+
+def test_a_block_off_the_quantity_step_is_refused() -> None:
+    with pytest.raises(OffStep):
+        allocate(BlockRequest(UNIT_KEY, D("60000.5")))
+
+
+def test_margin_reject_refuses_the_whole_block_and_lists_the_accounts() -> None:
+    power = {"A1": D("10000"), "A2": D("19999"), "A3": D("30000")}
+    with pytest.raises(MarginRejected) as caught:
+        allocate(BlockRequest(UNIT_KEY, D(60000), price=D(1), buying_power=power))
+    assert [a["account_id"] for a in caught.value.details["accounts"]] == ["A2"]
+
+
+def test_margin_reduce_cuts_participants_to_what_they_can_pay_for_and_shrinks_the_block() -> None:
+    reduce_key = key(UnitType.PERCENTAGE, ("A1", "25", False, 1), ("A2", "35", False, 2), ("A3", "40", False, 3),
+                     margin=MarginHandling.REDUCE)  # fmt: skip
+    power = {"A1": D("1000.00"), "A2": D("10000"), "A3": D("100000")}
+    result = allocate(BlockRequest(reduce_key, D(1000), price=D(10), buying_power=power))
+    assert [a.quantity for a in result.allocations] == [D(100), D(350), D(400)]
+    assert result.block_amount == D(850)
+
+
+def test_margin_handling_needs_buying_power_for_every_participant() -> None:
+    with pytest.raises(ValidationError, match="every participant"):
+        allocate(BlockRequest(UNIT_KEY, D(60000), price=D(1), buying_power={"A1": D(1)}))
+
+
+def test_margin_handling_needs_a_price() -> None:
+    with pytest.raises(ValidationError, match="estimated price"):
+        allocate(BlockRequest(UNIT_KEY, D(60000), buying_power={"A1": D(1), "A2": D(1), "A3": D(1)}))
+
+
+def test_accounts_book_the_average_price_and_their_values_sum_to_the_blocks() -> None:
+    fills = (Execution(D(200), D("1.1")), Execution(D(300), D("1.2")))
+    result = allocate(BlockRequest(PERCENT_KEY, D(999), filled=D(500), fills=fills))
+    assert [a.average_price for a in result.allocations] == [D("1.16")] * 3
+    assert [a.traded_value for a in result.allocations] == [D("145.00"), D("203.00"), D("232.00")]
+    assert result.error_account == AccountAllocation("ERROR", D(0), D("1.16"), D("0.00"))
+
+
+def test_fills_that_disagree_with_the_filled_amount_are_refused() -> None:
+    with pytest.raises(ValidationError, match="fills add up to 1"):
+        allocate(BlockRequest(UNIT_KEY, D(60000), filled=D(2), fills=(Execution(D(1), D(1)),)))
+
+
+def test_a_key_needs_at_least_one_participant() -> None:
+    with pytest.raises(ValidationError, match="at least one participant"):
+        key(UnitType.UNIT)
+
+
+def test_an_account_may_participate_only_once() -> None:
+    with pytest.raises(ValidationError, match="only once"):
+        key(UnitType.UNIT, ("A1", "1", False, None), ("A1", "2", False, None))
+
+
+def test_percentages_must_sum_to_exactly_one_hundred() -> None:
+    with pytest.raises(ValidationError, match="sum to exactly 100"):
+        key(UnitType.PERCENTAGE, ("A1", "50", False, None), ("A2", "49.99", False, None))
+
+
+def test_remainder_accounts_need_unique_priorities() -> None:
+    with pytest.raises(ValidationError, match="unique priorities"):
+        key(UnitType.UNIT, ("A1", "1", True, 1), ("A2", "1", True, 1))
+
+
+def test_a_remainder_account_without_priority_is_refused() -> None:
+    with pytest.raises(ValidationError, match="needs a priority"):
+        key(UnitType.UNIT, ("A1", "1", True, None))
+
+
+def test_a_zero_unit_value_is_refused() -> None:
+    with pytest.raises(ValidationError, match="greater than zero"):
+        key(UnitType.UNIT, ("A1", "0", False, None))
+
+
+CREATED = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def test_a_one_time_key_expires_seven_days_after_creation_if_unused() -> None:
+    assert (
+        effective_status(KeyStatus.ONE_TIME, CREATED, CREATED + dt.timedelta(days=6, hours=23))
+        is KeyStatus.ONE_TIME
+    )
+    assert effective_status(KeyStatus.ONE_TIME, CREATED, CREATED + dt.timedelta(days=7)) is KeyStatus.EXPIRED
+
+
+def test_an_active_key_never_expires() -> None:
+    assert effective_status(KeyStatus.ACTIVE, CREATED, CREATED + dt.timedelta(days=700)) is KeyStatus.ACTIVE
+
+
+def test_using_a_one_time_key_marks_it_used_and_a_used_key_is_unusable() -> None:
+    assert check_usable(UNIT_KEY, KeyStatus.ONE_TIME, CREATED, CREATED) is KeyStatus.USED
+    with pytest.raises(AllocationKeyNotUsable, match="USED"):
+        check_usable(UNIT_KEY, KeyStatus.USED, CREATED, CREATED)
+
+
+def test_a_deleted_key_is_unusable() -> None:
+    with pytest.raises(AllocationKeyNotUsable):
+        check_usable(UNIT_KEY, KeyStatus.DELETED, CREATED, CREATED)
+
+
+def test_a_key_with_a_closed_participant_account_is_invalid() -> None:
+    with pytest.raises(AllocationKeyNotUsable) as caught:
+        check_usable(UNIT_KEY, KeyStatus.ACTIVE, CREATED, CREATED, closed_accounts={"A2"})
+    assert caught.value.details == {"closed_accounts": ["A2"]}

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import IllegalTransition
+from core.lifecycle import (
+    ACCOUNT_LIQUIDATION,
+    ALLOCATION_KEY,
+    ORDER,
+    PORTFOLIO_ORDER,
+    Event,
+    KeyEvent,
+    KeyStatus,
+    LiquidationState,
+    OrderState,
+    PortfolioOrderState,
+    derive_state,
+    follow_children,
+    lifecycles_markdown,
+)
+
+P, Ord, L = PortfolioOrderState, OrderState, LiquidationState
+
+
+def test_a_portfolio_order_runs_new_submitted_processing_filled() -> None:
+    state = P.NEW
+    for event in (Event.SUBMIT, Event.START, Event.FILL):
+        state = PORTFOLIO_ORDER.next(state, event)
+    assert state is P.FILLED
+
+
+@pytest.mark.parametrize("state", [P.NEW, P.SUBMITTED])
+def test_the_client_may_cancel_a_portfolio_order_while_new_or_submitted(state: PortfolioOrderState) -> None:
+    assert PORTFOLIO_ORDER.next(state, Event.CANCEL) is P.CANCELLED
+
+
+def test_the_client_may_not_cancel_a_processing_portfolio_order() -> None:
+    with pytest.raises(IllegalTransition) as caught:
+        PORTFOLIO_ORDER.next(P.PROCESSING, Event.CANCEL)
+    assert caught.value.details == {"lifecycle": "portfolio order", "state": "PROCESSING", "event": "CANCEL"}
+
+
+def test_a_trading_partner_error_cancels_a_processing_portfolio_order() -> None:
+    assert PORTFOLIO_ORDER.next(P.PROCESSING, Event.FAIL) is P.CANCELLED
+
+
+def test_final_states_are_filled_and_cancelled() -> None:
+    assert PORTFOLIO_ORDER.final == {P.FILLED, P.CANCELLED}
+    assert ORDER.final == {Ord.FILLED, Ord.CANCELLED}
+
+
+def test_partial_fills_keep_an_order_processing() -> None:
+    assert ORDER.next(Ord.PROCESSING, Event.PARTIAL_FILL) is Ord.PROCESSING
+
+
+def test_an_account_liquidation_can_be_cancelled_by_the_client_only_while_new() -> None:
+    assert ACCOUNT_LIQUIDATION.next(L.NEW, Event.CANCEL) is L.CANCELLED
+    with pytest.raises(IllegalTransition):
+        ACCOUNT_LIQUIDATION.next(L.PROCESSING, Event.CANCEL)
+
+
+def test_a_one_time_key_can_be_used_once_and_an_active_key_forever() -> None:
+    assert ALLOCATION_KEY.next(KeyStatus.ONE_TIME, KeyEvent.USE) is KeyStatus.USED
+    assert ALLOCATION_KEY.next(KeyStatus.ACTIVE, KeyEvent.USE) is KeyStatus.ACTIVE
+    with pytest.raises(IllegalTransition):
+        ALLOCATION_KEY.next(KeyStatus.USED, KeyEvent.USE)
+
+
+def test_created_children_submit_the_portfolio_order() -> None:
+    assert follow_children(PORTFOLIO_ORDER, P.NEW, [Ord.NEW, Ord.NEW]) == (P.SUBMITTED,)
+
+
+def test_the_first_processing_child_starts_the_portfolio_order() -> None:
+    assert follow_children(PORTFOLIO_ORDER, P.SUBMITTED, [Ord.PROCESSING, Ord.NEW]) == (P.PROCESSING,)
+
+
+def test_all_children_filled_fill_the_portfolio_order_through_every_state() -> None:
+    assert follow_children(PORTFOLIO_ORDER, P.NEW, [Ord.FILLED, Ord.FILLED]) == (
+        P.SUBMITTED,
+        P.PROCESSING,
+        P.FILLED,
+    )
+
+
+def test_a_cancelled_child_of_a_live_order_is_a_trading_partner_error() -> None:
+    assert derive_state(PORTFOLIO_ORDER, P.PROCESSING, [Ord.FILLED, Ord.CANCELLED]) is P.CANCELLED
+
+
+def test_a_final_parent_does_not_move_whatever_its_children_do() -> None:
+    assert follow_children(PORTFOLIO_ORDER, P.CANCELLED, [Ord.FILLED]) == ()
+
+
+def test_a_liquidation_follows_its_children_without_a_submitted_step() -> None:
+    assert follow_children(ACCOUNT_LIQUIDATION, L.NEW, [Ord.FILLED]) == (L.PROCESSING, L.FILLED)
+
+
+def test_the_lifecycle_diagrams_in_the_docs_are_generated_from_the_tables() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "lifecycles.md"
+    assert docs.read_text(encoding="utf-8") == lifecycles_markdown(), (
+        "docs/lifecycles.md is stale: regenerate it with "
+        "python -c 'from core.lifecycle import lifecycles_markdown as m; print(m(), end=\"\")' > docs/lifecycles.md"
+    )
