@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from core.errors import IllegalTransition
@@ -18,7 +16,6 @@ from core.lifecycle import (
     PortfolioOrderState,
     derive_state,
     follow_children,
-    lifecycles_markdown,
 )
 
 P, Ord, L = PortfolioOrderState, OrderState, LiquidationState
@@ -94,11 +91,3 @@ def test_a_final_parent_does_not_move_whatever_its_children_do() -> None:
 
 def test_a_liquidation_follows_its_children_without_a_submitted_step() -> None:
     assert follow_children(ACCOUNT_LIQUIDATION, L.NEW, [Ord.FILLED]) == (L.PROCESSING, L.FILLED)
-
-
-def test_the_lifecycle_diagrams_in_the_docs_are_generated_from_the_tables() -> None:
-    docs = Path(__file__).parents[2] / "docs" / "lifecycles.md"
-    assert docs.read_text(encoding="utf-8") == lifecycles_markdown(), (
-        "docs/lifecycles.md is stale: regenerate it with "
-        "python -c 'from core.lifecycle import lifecycles_markdown as m; print(m(), end=\"\")' > docs/lifecycles.md"
-    )
