@@ -228,9 +228,10 @@ def plan_sell(
     held = [p for p in positions if p.quantity > 0]
     values = [instruments[p.instrument_id].value_of(p.quantity) for p in held]
     nav = sum(values, ZERO)
-    limit = nav * policy.sell_nav_limit
-    if cash_amount > limit:
-        maximum = floor_to(limit, unit)
+    caps = [floor_to(v, unit) for v in values]
+    # A holding can give at most its value in whole cents; with sub-cent holdings that is below 90 % of NAV.
+    maximum = min(floor_to(nav * policy.sell_nav_limit, unit), sum(caps, ZERO))
+    if cash_amount > maximum:
         raise NavLimitExceeded(
             f"a nominal sell may not exceed {fmt(policy.sell_nav_limit * 100)} % of the portfolio's value: "
             f"at most {fmt(maximum)} {currency} can be sold this way (use a liquidation to sell everything)",
@@ -242,7 +243,7 @@ def plan_sell(
                 "currency": currency,
             },
         )
-    shares = apportion(cash_amount, values, unit, caps=[floor_to(v, unit) for v in values])
+    shares = apportion(cash_amount, values, unit, caps=caps)
     orders: list[PlannedOrder] = []
     skipped: list[Skipped] = []
     for position, share in zip(held, shares, strict=True):

@@ -39,7 +39,7 @@ def test_a_buy_spends_exactly_the_cash_amount(
 
 
 @given(instruments_and_allocation(), st.data())
-def test_a_sell_never_exceeds_any_holding_and_sums_to_the_amount(
+def test_a_sell_up_to_the_limit_never_exceeds_any_holding_and_sums_to_the_amount(
     setup: tuple[list[Instrument], list[AllocationLine]], data: st.DataObject
 ) -> None:
     instruments, _ = setup
@@ -51,9 +51,10 @@ def test_a_sell_never_exceeds_any_holding_and_sums_to_the_amount(
         for p in positions
     }
     nav = sum(values.values(), D(0))
-    assume(nav * D("0.9") >= D("0.01"))
-    cents = data.draw(st.integers(1, int(nav * D("0.9") * 100)))
-    amount = D(cents).scaleb(-2)
+    whole_cents = sum((v.quantize(D("0.01"), rounding="ROUND_FLOOR") for v in values.values()), D(0))
+    maximum = min((nav * D("0.9")).quantize(D("0.01"), rounding="ROUND_FLOOR"), whole_cents)
+    assume(maximum >= D("0.01"))
+    amount = D(data.draw(st.integers(1, int(maximum * 100)))).scaleb(-2)
     result = plan(PortfolioRequest(OrderType.SELL, "EUR", amount, (), tuple(instruments), tuple(positions)))
     assert sum(o.cash_amount or D(0) for o in result.orders) == amount
     assert all((o.cash_amount or D(0)) <= values[o.instrument_id] for o in result.orders)

@@ -127,6 +127,21 @@ def test_a_sell_of_exactly_ninety_percent_of_nav_is_allowed() -> None:
     assert sum(o.cash_amount or D(0) for o in plan(sell("450.00")).orders) == D("450.00")
 
 
+def test_a_sell_of_sub_cent_holdings_is_limited_to_what_whole_cents_can_take() -> None:
+    # two holdings worth 0.009 and 0.015: 90 % of NAV is 0.0216, but whole cents can only take 0.01
+    dust = (Instrument("A", D("0.003")), Instrument("B", D("0.005")))
+    request = PortfolioRequest(
+        OrderType.SELL,
+        "EUR",
+        D("0.02"),
+        instruments=dust,
+        positions=(Position("A", D(3)), Position("B", D(3))),
+    )
+    with pytest.raises(NavLimitExceeded) as caught:
+        plan(request)
+    assert caught.value.details["max_allowed"] == "0.01"
+
+
 def test_the_nav_limit_is_a_policy_parameter() -> None:
     with pytest.raises(NavLimitExceeded):
         plan(sell("300.00", Policy(sell_nav_limit=D("0.5"))))
