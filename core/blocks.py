@@ -21,8 +21,6 @@ from core.numbers import (
     ONE,
     ZERO,
     check_decimal,
-    check_non_negative,
-    check_positive,
     currency_exponent,
     divide_to,
     exact,
@@ -33,6 +31,7 @@ from core.numbers import (
     to_units,
     whole_steps,
 )
+from core.validators import optional_non_negative, optional_positive, positive
 
 #: Average prices are booked with this many decimals (half-even).
 AVERAGE_PRICE_DECIMALS = 8
@@ -43,34 +42,12 @@ class PartialFillPolicy(enum.Enum):
     PRIORITY = "PRIORITY"  #: participants are filled one after another in priority order
 
 
-def _positive(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    check_positive(value, attribute.name)
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    check_non_negative(value, attribute.name)
-
-
-def _optional_positive(
-    instance: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
-) -> None:
-    if value is not None:
-        check_positive(value, attribute.name)
-
-
-def _optional_non_negative(
-    instance: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
-) -> None:
-    if value is not None:
-        check_non_negative(value, attribute.name)
-
-
 @attrs.frozen
 class Execution:
     """One execution of the block in the market."""
 
-    quantity: Decimal = attrs.field(validator=_positive)
-    price: Decimal = attrs.field(validator=_positive)
+    quantity: Decimal = attrs.field(validator=positive)
+    price: Decimal = attrs.field(validator=positive)
 
 
 @attrs.frozen
@@ -78,12 +55,12 @@ class BlockRequest:
     """A block of ``amount`` to allocate with ``key``; optionally partly filled, margin-checked and priced."""
 
     key: AllocationKey
-    amount: Decimal = attrs.field(validator=_positive)
-    quantity_step: Decimal = attrs.field(default=ONE, validator=_positive)
-    filled: Decimal | None = attrs.field(default=None, validator=_optional_non_negative)
+    amount: Decimal = attrs.field(validator=positive)
+    quantity_step: Decimal = attrs.field(default=ONE, validator=positive)
+    filled: Decimal | None = attrs.field(default=None, validator=optional_non_negative)
     partial_fill_policy: PartialFillPolicy = PartialFillPolicy.PRO_RATA
-    price: Decimal | None = attrs.field(default=None, validator=_optional_positive)
-    contract_size: Decimal = attrs.field(default=ONE, validator=_positive)
+    price: Decimal | None = attrs.field(default=None, validator=optional_positive)
+    contract_size: Decimal = attrs.field(default=ONE, validator=positive)
     buying_power: Mapping[str, Decimal] | None = None
     fills: tuple[Execution, ...] = ()
     currency: str = "EUR"

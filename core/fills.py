@@ -10,7 +10,8 @@ import attrs
 
 from core.errors import InsufficientPosition, ValidationError
 from core.instruments import Instrument, Position, Side, check_quantity
-from core.numbers import ZERO, check_non_negative, check_positive, exact, half_even_to, minor_unit
+from core.numbers import ZERO, check_positive, exact, half_even_to, minor_unit
+from core.validators import non_negative
 
 
 class PositionEventType(enum.Enum):
@@ -19,19 +20,15 @@ class PositionEventType(enum.Enum):
     DELETED = "DELETED"  #: it was closed to zero
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    check_non_negative(value, attribute.name)
-
-
 @attrs.frozen
 class CostSchedule:
     """Trading costs: commission = max(minimum, rate × value); exchange fee = rate × value;
     stamp duty = rate × value on buys only. Each is rounded half-even to the minor unit."""
 
-    commission_rate: Decimal = attrs.field(default=ZERO, validator=_non_negative)
-    commission_minimum: Decimal = attrs.field(default=ZERO, validator=_non_negative)
-    exchange_fee_rate: Decimal = attrs.field(default=ZERO, validator=_non_negative)
-    stamp_duty_rate: Decimal = attrs.field(default=ZERO, validator=_non_negative)
+    commission_rate: Decimal = attrs.field(default=ZERO, validator=non_negative)
+    commission_minimum: Decimal = attrs.field(default=ZERO, validator=non_negative)
+    exchange_fee_rate: Decimal = attrs.field(default=ZERO, validator=non_negative)
+    stamp_duty_rate: Decimal = attrs.field(default=ZERO, validator=non_negative)
     settlement_days: int = 2
 
 

@@ -9,7 +9,8 @@ from decimal import Decimal
 import attrs
 
 from core.errors import MissingPrice, UnknownInstrument, ValidationError
-from core.numbers import ONE, ZERO, check_decimal, check_non_negative, check_positive, exact, is_multiple
+from core.numbers import ONE, ZERO, check_decimal, exact, is_multiple
+from core.validators import non_empty, non_negative, optional_positive, positive
 
 
 class AssetType(enum.Enum):
@@ -26,35 +27,15 @@ class Side(enum.Enum):
     SELL = "SELL"
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    check_non_negative(value, attribute.name)
-
-
-def _positive(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    check_positive(value, attribute.name)
-
-
-def _positive_or_none(
-    instance: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
-) -> None:
-    if value is not None:
-        check_positive(value, attribute.name)
-
-
-def _identifier(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{attribute.name} must be a non-empty string", {"field": attribute.name})
-
-
 @attrs.frozen
 class Instrument:
     """A tradable instrument. ``price`` is the current (estimated) price per unit; ``None`` if unknown."""
 
-    instrument_id: str = attrs.field(validator=_identifier)
-    price: Decimal | None = attrs.field(default=None, validator=_positive_or_none)
-    quantity_step: Decimal = attrs.field(default=ONE, validator=_positive)
-    min_order_amount: Decimal = attrs.field(default=ZERO, validator=_non_negative)
-    contract_size: Decimal = attrs.field(default=ONE, validator=_positive)
+    instrument_id: str = attrs.field(validator=non_empty)
+    price: Decimal | None = attrs.field(default=None, validator=optional_positive)
+    quantity_step: Decimal = attrs.field(default=ONE, validator=positive)
+    min_order_amount: Decimal = attrs.field(default=ZERO, validator=non_negative)
+    contract_size: Decimal = attrs.field(default=ONE, validator=positive)
     currency: str | None = None
     asset_type: AssetType = AssetType.STOCK
 
@@ -77,14 +58,14 @@ class Instrument:
 class Position:
     """A holding of ``quantity`` units of one instrument."""
 
-    instrument_id: str = attrs.field(validator=_identifier)
-    quantity: Decimal = attrs.field(validator=_non_negative)
+    instrument_id: str = attrs.field(validator=non_empty)
+    quantity: Decimal = attrs.field(validator=non_negative)
 
 
 @attrs.frozen
 class AllocationLine:
-    instrument_id: str = attrs.field(validator=_identifier)
-    weight: Decimal = attrs.field(validator=_positive)
+    instrument_id: str = attrs.field(validator=non_empty)
+    weight: Decimal = attrs.field(validator=positive)
 
 
 def _weights_sum_to_one(

@@ -14,7 +14,8 @@ import attrs
 
 from core.errors import AllocationKeyNotUsable, ValidationError
 from core.lifecycle import ALLOCATION_KEY, KeyEvent, KeyStatus
-from core.numbers import ZERO, check_positive, fmt
+from core.numbers import ZERO, fmt
+from core.validators import non_empty, positive
 
 #: A one-time key that was never used expires this long after it was created.
 ONE_TIME_KEY_LIFETIME = dt.timedelta(days=7)
@@ -30,16 +31,12 @@ class MarginHandling(enum.Enum):
     REDUCE = "REDUCE"  #: cut such participants to what they can pay for, and shrink the block
 
 
-def _positive(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    check_positive(value, attribute.name)
-
-
 @attrs.frozen
 class Participant:
     """One participating account. ``priority`` (1 = first) is required when it accepts remainders."""
 
     account_id: str
-    unit_value: Decimal = attrs.field(validator=_positive)
+    unit_value: Decimal = attrs.field(validator=positive)
     accept_remainder: bool = False
     priority: int | None = None
 
@@ -89,21 +86,16 @@ def _participants(
             )
 
 
-def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{attribute.name} must be a non-empty string", {"field": attribute.name})
-
-
 @attrs.frozen
 class AllocationKey:
     """The definition of an allocation key (seed 002's AllocationKey with its ParticipatingAccountsInfo)."""
 
-    name: str = attrs.field(validator=_non_empty)
+    name: str = attrs.field(validator=non_empty)
     unit_type: UnitType
     margin_handling: MarginHandling
     one_time: bool
-    owner_account_id: str = attrs.field(validator=_non_empty)
-    error_account_id: str = attrs.field(validator=_non_empty)
+    owner_account_id: str = attrs.field(validator=non_empty)
+    error_account_id: str = attrs.field(validator=non_empty)
     participants: tuple[Participant, ...] = attrs.field(validator=_participants)
 
     @property

@@ -25,7 +25,6 @@ from core.errors import (
 )
 from core.instruments import Allocation, AllocationLine, Instrument, InstrumentTable, Position, Side
 from core.numbers import (
-    ONE,
     ZERO,
     check_cash,
     check_non_negative,
@@ -38,6 +37,7 @@ from core.numbers import (
     minor_unit,
     whole_steps,
 )
+from core.validators import fraction, non_negative
 
 
 class OrderType(enum.Enum):
@@ -84,25 +84,13 @@ class OrderPlan:
     skipped: tuple[Skipped, ...] = ()
 
 
-def _fraction(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    check_non_negative(value, attribute.name)
-    if value > ONE:
-        raise ValidationError(
-            f"{attribute.name} must be between 0 and 1", {"field": attribute.name, "value": fmt(value)}
-        )
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    check_non_negative(value, attribute.name)
-
-
 @attrs.frozen
 class Policy:
     """Policy parameters of portfolio orders (DESIGN §4)."""
 
-    sell_nav_limit: Decimal = attrs.field(default=Decimal("0.9"), validator=_fraction)
-    cash_buffer: Decimal = attrs.field(default=ZERO, validator=_non_negative)
-    drift_band: Decimal = attrs.field(default=ZERO, validator=_fraction)
+    sell_nav_limit: Decimal = attrs.field(default=Decimal("0.9"), validator=fraction)
+    cash_buffer: Decimal = attrs.field(default=ZERO, validator=non_negative)
+    drift_band: Decimal = attrs.field(default=ZERO, validator=fraction)
 
 
 @attrs.frozen
@@ -202,13 +190,8 @@ def plan_buy(
                 },
             },
         )
-    orders: list[PlannedOrder] = []
-    for line, share in zip(lines, shares, strict=True):
-        if share > 0:
-            orders.append(PlannedOrder(line.instrument_id, Side.BUY, cash_amount=share))
-        else:
-            skipped.append(Skipped(line.instrument_id, SkipReason.NOTHING_TO_TRADE))
-    return OrderPlan(OrderType.BUY, currency, cash_amount, tuple(orders), tuple(skipped))
+    orders, empty = _cash_orders(Side.BUY, [line.instrument_id for line in lines], shares)
+    return OrderPlan(OrderType.BUY, currency, cash_amount, orders, (*skipped, *empty))
 
 
 @exact
@@ -244,14 +227,8 @@ def plan_sell(
             },
         )
     shares = apportion(cash_amount, values, unit, caps=caps)
-    orders: list[PlannedOrder] = []
-    skipped: list[Skipped] = []
-    for position, share in zip(held, shares, strict=True):
-        if share > 0:
-            orders.append(PlannedOrder(position.instrument_id, Side.SELL, cash_amount=share))
-        else:
-            skipped.append(Skipped(position.instrument_id, SkipReason.NOTHING_TO_TRADE))
-    return OrderPlan(OrderType.SELL, currency, cash_amount, tuple(orders), tuple(skipped))
+    orders, skipped = _cash_orders(Side.SELL, [p.instrument_id for p in held], shares)
+    return OrderPlan(OrderType.SELL, currency, cash_amount, orders, skipped)
 
 
 def plan_liquidation(currency: str, positions: Sequence[Position]) -> OrderPlan:
@@ -341,7 +318,7 @@ def plan_rebalancing(
 class FeeSchedule:
     """An account's management fee: ``annual_rate`` (0.01 = 1 % a year), charged up to ``last_charged``."""
 
-    annual_rate: Decimal = attrs.field(validator=_fraction)
+    annual_rate: Decimal = attrs.field(validator=fraction)
     last_charged: dt.date
 
 
@@ -382,6 +359,23 @@ def settle_liquidation(
     check_cash(trading_costs, currency, "trading_costs")
     fee = management_fee(gross_proceeds, fee_schedule, as_of, currency)
     return LiquidationSettlement(gross_proceeds, trading_costs, fee, gross_proceeds - trading_costs - fee)
+
+
+def _cash_orders(
+    side: Side, instrument_ids: Sequence[str], shares: Sequence[Decimal]
+) -> tuple[tuple[PlannedOrder, ...], tuple[Skipped, ...]]:
+    """Cash orders for the non-zero shares; the instruments whose share is zero are reported as skipped."""
+    orders = tuple(
+        PlannedOrder(i, side, cash_amount=share)
+        for i, share in zip(instrument_ids, shares, strict=True)
+        if share
+    )
+    skipped = tuple(
+        Skipped(i, SkipReason.NOTHING_TO_TRADE)
+        for i, share in zip(instrument_ids, shares, strict=True)
+        if not share
+    )
+    return orders, skipped
 
 
 def _check_order_cash(cash_amount: Decimal, currency: str) -> None:

@@ -1,0 +1,46 @@
+"""attrs field validators shared by the core's value objects; each names the field in its error."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from core.errors import ValidationError
+from core.numbers import ONE, check_non_negative, check_positive, fmt
+
+
+def positive(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_positive(value, attribute.name)
+
+
+def non_negative(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_non_negative(value, attribute.name)
+
+
+def optional_positive(
+    instance: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
+) -> None:
+    if value is not None:
+        check_positive(value, attribute.name)
+
+
+def optional_non_negative(
+    instance: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
+) -> None:
+    if value is not None:
+        check_non_negative(value, attribute.name)
+
+
+def fraction(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    """Between 0 and 1 inclusive (a rate, a weight band, a share of NAV)."""
+    check_non_negative(value, attribute.name)
+    if value > ONE:
+        raise ValidationError(
+            f"{attribute.name} must be between 0 and 1", {"field": attribute.name, "value": fmt(value)}
+        )
+
+
+def non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{attribute.name} must be a non-empty string", {"field": attribute.name})
