@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.preconf.json import make_converter
 
 from core.errors import AllotError, ValidationError
@@ -81,6 +83,23 @@ def _unstructure_datetime(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _is_homogenous_tuple(type_: Any) -> bool:
+    args = get_args(type_)
+    return get_origin(type_) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _arrays_only(type_: Any, converter: cattrs.Converter) -> Callable[[object, Any], object]:
+    """Lists in the core are tuples; accept only a JSON array for them (a string is iterable, but wrong)."""
+    structure_items = homogenous_tuple_structure_factory(type_, converter)
+
+    def structure_array(value: object, _: Any) -> object:
+        if not isinstance(value, list):
+            raise ValidationError(f"expected a JSON array, got {json.dumps(value, default=str)}")
+        return structure_items(value, type_)
+
+    return structure_array
+
+
 def _make() -> cattrs.Converter:
     converter = make_converter(forbid_extra_keys=True)
     converter.register_structure_hook(Decimal, _structure_decimal)
@@ -91,6 +110,7 @@ def _make() -> cattrs.Converter:
     converter.register_structure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum
     )
+    converter.register_structure_hook_factory(_is_homogenous_tuple, _arrays_only)
     converter.register_structure_hook(dt.datetime, _structure_datetime)
     converter.register_unstructure_hook(dt.datetime, _unstructure_datetime)
     converter.register_structure_hook(dt.date, lambda v, _: dt.date.fromisoformat(_structure_str(v, str)))

@@ -112,6 +112,7 @@ BAD_INPUTS = {
         "VALIDATION_ERROR",
     ),
     "a JSON array instead of an object": ("[1, 2]", "VALIDATION_ERROR"),
+    "a string where a list belongs": (json.dumps({**BUY, "allocation": "abc"}), "VALIDATION_ERROR"),
     "an empty request": ("", "INVALID_JSON"),
 }
 
@@ -130,6 +131,11 @@ def test_bad_input_exits_2_with_a_stable_code_and_no_traceback(kind: str) -> Non
 def test_a_missing_request_file_exits_2_as_unreadable_input(tmp_path: Path) -> None:
     code, out, err = run("split", str(tmp_path / "nope.json"))
     assert (code, out, json.loads(err)["error"]["code"]) == (2, "", "UNREADABLE_INPUT")
+
+
+def test_a_string_where_a_list_belongs_is_named_once_with_its_path() -> None:
+    _, _, err = split({**BUY, "allocation": "abc"})
+    assert err["error"]["details"]["errors"] == ['expected a JSON array, got "abc" @ $.allocation']
 
 
 def test_a_validation_error_names_the_field_path() -> None:
