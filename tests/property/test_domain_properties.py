@@ -16,7 +16,7 @@ from core.instruments import AllocationLine, Instrument, Side
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import LIFECYCLES, PORTFOLIO_ORDER, OrderState, PortfolioOrderState, follow_children
 from core.portfolio import OrderType, Policy, PortfolioRequest, plan
-from tests.property.strategies import decimals, holdings, instruments_and_allocation
+from tests.property.strategies import decimals, holdings, instruments_and_allocation, weights
 
 D = Decimal
 
@@ -101,10 +101,7 @@ def test_a_block_allocation_hands_out_exactly_what_was_filled(
     people: tuple[Participant, ...], unit_type: UnitType, amount: int, data: st.DataObject
 ) -> None:
     if unit_type is UnitType.PERCENTAGE:
-        shares = data.draw(st.lists(st.integers(1, 100), min_size=len(people), max_size=len(people)))
-        total = sum(shares)
-        percents = [D(s * 100) / D(total) for s in shares]
-        assume(all(p == p.quantize(D("0.0001")) for p in percents))
+        percents = [w * 100 for w in data.draw(weights(len(people)))]  # sum to exactly 100
         people = tuple(
             Participant(p.account_id, pct, p.accept_remainder, p.priority)
             for p, pct in zip(people, percents, strict=True)
