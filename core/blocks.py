@@ -206,17 +206,10 @@ def book_prices(
     average price, and the block's traded value (half-even to the minor unit) is apportioned by quantity,
     so the accounts' values sum exactly to the block's."""
     executed = sum((e.quantity for e in executions), ZERO)
-    block_value = half_even_to(
-        sum((e.quantity * e.price for e in executions), ZERO) * contract_size, minor_unit(currency)
-    )
-    average = divide_to(
-        sum((e.quantity * e.price for e in executions), ZERO),
-        executed,
-        Decimal(1).scaleb(-AVERAGE_PRICE_DECIMALS),
-        decimal.ROUND_HALF_EVEN,
-    )
-    if not any(quantities):
-        return [(average, ZERO.quantize(minor_unit(currency))) for _ in quantities]
+    notional = sum((e.quantity * e.price for e in executions), ZERO)
+    block_value = half_even_to(notional * contract_size, minor_unit(currency))
+    step = Decimal(1).scaleb(-AVERAGE_PRICE_DECIMALS)
+    average = divide_to(notional, executed, step, decimal.ROUND_HALF_EVEN)
     values = apportion(block_value, list(quantities), minor_unit(currency))
     return [(average, value) for value in values]
 

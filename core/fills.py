@@ -10,7 +10,7 @@ import attrs
 
 from core.errors import InsufficientPosition, ValidationError
 from core.instruments import Instrument, Position, Side, check_quantity
-from core.numbers import ZERO, check_positive, exact, half_even_to, minor_unit
+from core.numbers import ZERO, check_cash, check_positive, exact, half_even_to, minor_unit
 from core.validators import non_negative
 
 
@@ -46,6 +46,7 @@ class Costs:
 @exact
 def trading_costs(schedule: CostSchedule, traded_value: Decimal, side: Side, currency: str) -> Costs:
     unit = minor_unit(currency)
+    check_cash(schedule.commission_minimum, currency, "commission_minimum")
     commission = max(schedule.commission_minimum, half_even_to(schedule.commission_rate * traded_value, unit))
     stamp_duty = half_even_to(schedule.stamp_duty_rate * traded_value, unit) if side is Side.BUY else ZERO
     return Costs(

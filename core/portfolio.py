@@ -286,7 +286,7 @@ def plan_rebalancing(
 
     for line, target in zip(allocation.lines, targets, strict=True):
         instrument = instruments[line.instrument_id]
-        instrument.priced()
+        instrument.priced()  # a model instrument without a price cannot be valued: refuse it up front
         current = values.get(line.instrument_id, ZERO)
         if abs(current - line.weight * investable) <= policy.drift_band * investable:
             skipped.append(Skipped(line.instrument_id, SkipReason.WITHIN_DRIFT_BAND))

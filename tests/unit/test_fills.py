@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import InsufficientPosition
+from core.errors import InsufficientPosition, ValidationError
 from core.fills import (
     AccountBook,
     CostSchedule,
@@ -52,6 +52,11 @@ def test_traded_value_is_price_times_fill_times_contract_size() -> None:
     future = Instrument("FDAX", D("18000.5"), contract_size=D(25))
     result = apply_fill(AccountBook("ACC", "EUR", D(0)), fill(Side.BUY, "2", "18000.5", future))
     assert result.event.traded_value == D("900025.00")
+
+
+def test_a_commission_minimum_with_more_decimals_than_the_currency_is_refused() -> None:
+    with pytest.raises(ValidationError, match="commission_minimum"):
+        trading_costs(CostSchedule(commission_minimum=D("4.995")), D("100.00"), Side.BUY, "EUR")
 
 
 def test_stamp_duty_is_charged_on_buys_only() -> None:
