@@ -199,6 +199,26 @@ def distribute_fill(
 
 
 @exact
+def allocate_fill(
+    key: AllocationKey,
+    wanted: Targets,
+    allocated: Sequence[Decimal],
+    fill: Decimal,
+    step: Decimal,
+    policy: PartialFillPolicy,
+) -> tuple[Decimal, ...]:
+    """Share one fill of a block over what each participant (key order) and the error account (last) have
+    still to receive, so that successive fills add up to the allocation of their sum's targets."""
+    remaining = Targets(
+        tuple(t - a for t, a in zip(wanted.participants, allocated, strict=False)),
+        wanted.error - allocated[-1] if allocated else wanted.error,
+        wanted.remainder,
+    )
+    quantities, error = distribute_fill(key, remaining, fill, step, policy)
+    return (*quantities, error)
+
+
+@exact
 def book_prices(
     quantities: Sequence[Decimal], executions: Sequence[Execution], contract_size: Decimal, currency: str
 ) -> list[tuple[Decimal, Decimal]]:

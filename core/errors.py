@@ -101,3 +101,27 @@ class IllegalTransition(AllotError):
 
 class NothingToTrade(AllotError):
     code = "NOTHING_TO_TRADE"
+
+
+class AccountClosed(AllotError):
+    code = "ACCOUNT_CLOSED"
+
+
+class IdempotencyKeyReused(AllotError):
+    """The idempotency key was first used for a different request."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class ConcurrentUpdate(AllotError):
+    """Someone else changed the record since it was read; nothing was written. Try again."""
+
+    code = "CONCURRENT_UPDATE"
+
+
+class SchemaTooNew(AllotError):
+    code = "SCHEMA_TOO_NEW"
+
+
+class UnsafeWebhookUrl(ValidationError):
+    code = "UNSAFE_WEBHOOK_URL"

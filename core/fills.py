@@ -82,6 +82,9 @@ class Fill:
     execution_time: dt.datetime
     correlation_key: str | None = None
     external_reference: str | None = None
+    #: The traded value to book, when it was apportioned from a block's value (DESIGN §5.6);
+    #: otherwise price × quantity × contract size, half-even to the minor unit.
+    booked_value: Decimal | None = None
 
 
 @attrs.frozen
@@ -150,9 +153,11 @@ def apply_fill(book: AccountBook, fill: Fill, schedule: CostSchedule = CostSched
             {"instrument_id": instrument_id, "held": str(held), "requested": str(fill.quantity)},
         )
     after = held + fill.quantity if fill.side is Side.BUY else held - fill.quantity
-    traded_value = half_even_to(
-        fill.price * fill.quantity * fill.instrument.contract_size, minor_unit(book.currency)
-    )
+    traded_value = fill.booked_value
+    if traded_value is None:
+        traded_value = half_even_to(
+            fill.price * fill.quantity * fill.instrument.contract_size, minor_unit(book.currency)
+        )
     costs = trading_costs(schedule, traded_value, fill.side, book.currency)
     movement = -(traded_value + costs.total) if fill.side is Side.BUY else traded_value - costs.total
     kind = (
