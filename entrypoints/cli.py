@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 import click
 
+from adapters.serialization import UnreadableInput, dumps, error_body, parse_json, structure
 from core.blocks import BlockRequest, allocate
 from core.errors import AllotError, ValidationError
 from core.portfolio import PortfolioRequest, plan
-from entrypoints.convert import UnreadableInput, dumps, error_body, parse_json, structure
 
 T = TypeVar("T")
 

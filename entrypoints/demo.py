@@ -8,13 +8,13 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any, TypeVar
 
+from adapters.serialization import parse_json, structure
 from core.blocks import BlockAllocation, BlockRequest, allocate
 from core.errors import AllotError
 from core.fills import AccountBook, CostSchedule, Fill, apply_fill
 from core.instruments import Instrument, Side
 from core.lifecycle import ORDER, PORTFOLIO_ORDER, Event, OrderState, PortfolioOrderState, follow_children
 from core.portfolio import FeeSchedule, OrderPlan, PortfolioRequest, plan, settle_liquidation
-from entrypoints.convert import parse_json, structure
 from entrypoints.render import table
 
 T = TypeVar("T")

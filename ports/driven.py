@@ -56,17 +56,28 @@ class Outbox(Protocol):
 
 
 class UnitOfWork(Protocol):
-    accounts: Repository[Account]
-    instruments: Repository[Instrument]
-    allocations: Repository[ModelPortfolio]
-    portfolio_orders: Repository[PortfolioOrder]
-    orders: Repository[Order]
-    liquidations: Repository[AccountLiquidation]
-    keys: Repository[StoredKey]
-    blocks: Repository[BlockOrder]
-    subscriptions: Repository[Subscription]
-    idempotency: Repository[IdempotencyRecord]
-    outbox: Outbox
+    @property
+    def accounts(self) -> Repository[Account]: ...
+    @property
+    def instruments(self) -> Repository[Instrument]: ...
+    @property
+    def allocations(self) -> Repository[ModelPortfolio]: ...
+    @property
+    def portfolio_orders(self) -> Repository[PortfolioOrder]: ...
+    @property
+    def orders(self) -> Repository[Order]: ...
+    @property
+    def liquidations(self) -> Repository[AccountLiquidation]: ...
+    @property
+    def keys(self) -> Repository[StoredKey]: ...
+    @property
+    def blocks(self) -> Repository[BlockOrder]: ...
+    @property
+    def subscriptions(self) -> Repository[Subscription]: ...
+    @property
+    def idempotency(self) -> Repository[IdempotencyRecord]: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
     def __enter__(self) -> Self: ...
 
@@ -110,3 +121,31 @@ class Venue(Protocol):
     def fill(self, instrument: Instrument, side: Side, quantity: Decimal) -> Decimal:
         """How much of ``quantity`` is executed now (a multiple of the quantity step, at most ``quantity``)."""
         ...
+
+
+#: Every repository of a unit of work: its attribute name, the record type it holds, and that type's id field.
+REPOSITORIES: dict[str, tuple[type, str]] = {
+    "accounts": (Account, "id"),
+    "instruments": (Instrument, "instrument_id"),
+    "allocations": (ModelPortfolio, "id"),
+    "portfolio_orders": (PortfolioOrder, "id"),
+    "orders": (Order, "id"),
+    "liquidations": (AccountLiquidation, "id"),
+    "keys": (StoredKey, "id"),
+    "blocks": (BlockOrder, "id"),
+    "subscriptions": (Subscription, "id"),
+    "idempotency": (IdempotencyRecord, "id"),
+}
+
+
+def field_text(record: object, name: str) -> str | None:
+    """A top-level field as the text a ``list(**where)`` filter compares it with (enums by value)."""
+    value = getattr(record, name, None)
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def topic_of(event_type: str) -> str:
+    """``PORTFOLIO_ORDER.SUBMITTED`` → ``PORTFOLIO_ORDER``."""
+    return event_type.split(".", 1)[0]

@@ -1,5 +1,7 @@
 """All conversion at the edges: one private cattrs converter between JSON and the core's value objects.
 
+Shared by the adapters (stored records, webhook bodies) and the entrypoints (requests and results).
+
 Decimals travel as strings (``"400.00"``). JSON numbers are accepted too, but parsed exactly
 (``parse_float=Decimal``), never through float. Unknown fields are refused.
 """
@@ -79,8 +81,9 @@ def _structure_datetime(value: object, _: type) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
-def _unstructure_datetime(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+def timestamp(moment: dt.datetime) -> str:
+    """UTC RFC 3339 with ``Z``."""
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _is_homogenous_tuple(type_: Any) -> bool:
@@ -112,7 +115,7 @@ def _make() -> cattrs.Converter:
     )
     converter.register_structure_hook_factory(_is_homogenous_tuple, _arrays_only)
     converter.register_structure_hook(dt.datetime, _structure_datetime)
-    converter.register_unstructure_hook(dt.datetime, _unstructure_datetime)
+    converter.register_unstructure_hook(dt.datetime, timestamp)
     converter.register_structure_hook(dt.date, lambda v, _: dt.date.fromisoformat(_structure_str(v, str)))
     converter.register_unstructure_hook(dt.date, dt.date.isoformat)
     return converter
@@ -167,3 +170,12 @@ def dumps(value: object) -> str:
 
 def error_body(error: AllotError) -> dict[str, Any]:
     return {"error": {"code": error.code, "message": error.message, "details": unstructure(error.details)}}
+
+
+def to_json(value: object) -> str:
+    """Compact JSON of any record or value object (for storage and webhook bodies)."""
+    return json.dumps(unstructure(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def from_json(text: str, type_: type[T]) -> T:
+    return _CONVERTER.structure(json.loads(text, parse_float=Decimal), type_)
