@@ -2,60 +2,47 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
 
-from adapters.serialization import UnreadableInput, dumps, error_body, parse_json, structure
+from adapters.serialization import dumps, structure
 from core.blocks import BlockRequest, allocate
-from core.errors import AllotError, ValidationError
 from core.portfolio import PortfolioRequest, plan
+from entrypoints.app import AllotGroup, App
+from entrypoints.cli_io import read_request
+from entrypoints.commands.accounts import accounts
+from entrypoints.commands.instruments import instruments, prices
+from entrypoints.commands.keys import blocks, keys
+from entrypoints.commands.market import events, market, webhooks
+from entrypoints.commands.orders import allocations, liquidations, orders
 
 T = TypeVar("T")
 
-#: Exit status for a request the core rejects (insufficient funds, NAV limit, ...).
-EXIT_REJECTED = 1
-#: Exit status for input that could not be read or is invalid (bad JSON, unknown field, bad number, ...).
-EXIT_INVALID = 2
-
-
-def fail(error: AllotError) -> None:
-    """The one error path: the error body on stderr, nothing on stdout, a stable exit status."""
-    click.echo(json.dumps(error_body(error), indent=2, ensure_ascii=False), err=True)
-    sys.exit(EXIT_INVALID if isinstance(error, ValidationError) else EXIT_REJECTED)
-
-
-def read_request(source: str) -> Any:
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UnreadableInput(f"cannot read the request {source}: {exc}", {"source": source}) from None
-    return parse_json(text)
-
 
 def run_json_command(source: str, request_type: type[T], handle: Callable[[T], object]) -> None:
-    try:
-        result = handle(structure(read_request(source), request_type))
-    except AllotError as error:
-        fail(error)
-    else:
-        click.echo(dumps(result))
+    click.echo(dumps(handle(structure(read_request(source), request_type))))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=AllotGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="allot-engine")
-def main() -> None:
+@click.option(
+    "--db", envvar="ALLOT_DB", metavar="PATH", help="SQLite database (default: $ALLOT_DB, else ./allot.db)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of tables.")
+@click.pass_context
+def main(ctx: click.Context, db: str | None, as_json: bool) -> None:
     """allot: split client intents into exact orders and allocate block trades, to the cent and the share.
 
     \b
-    Requests and results are JSON. Exit status: 0 done, 1 the request was
-    rejected (e.g. INSUFFICIENT_FUNDS), 2 the input is invalid. Errors are
-    printed to stderr as {"error": {"code", "message", "details"}}.
+    split and allocate are pure calculations (JSON in, JSON out). The resource
+    commands (accounts, orders, keys, market, webhooks, ...) keep state in a
+    SQLite file. Exit status: 0 done, 1 the request was rejected (e.g.
+    INSUFFICIENT_FUNDS), 2 the input is invalid. Errors are printed to stderr
+    as {"error": {"code", "message", "details"}}.
     """
+    ctx.obj = App(db, as_json)
 
 
 @main.command()
@@ -90,11 +77,33 @@ def allocate_command(request: str) -> None:
 
 
 @main.command()
-def demo() -> None:
+@click.option(
+    "--db", "demo_db", metavar="PATH", help="Run the story on this database (default: a temporary one)."
+)
+@click.option("--core-only", is_flag=True, help="Only the pure calculations, no database or webhooks.")
+def demo(demo_db: str | None, core_only: bool) -> None:
     """Walk through everything allot does, on sample data shipped with it."""
     from entrypoints.demo import run_demo
+    from entrypoints.story import run_story
 
     run_demo(click.echo)
+    if not core_only:
+        run_story(click.echo, demo_db)
 
+
+for group in (
+    accounts,
+    instruments,
+    prices,
+    allocations,
+    orders,
+    liquidations,
+    keys,
+    blocks,
+    market,
+    events,
+    webhooks,
+):
+    main.add_command(group)
 
 __all__ = ["main"]

@@ -297,6 +297,10 @@ class Engine:
         with self.uow() as uow:
             return require(uow.portfolio_orders, order_id, "portfolio order")
 
+    def find_portfolio_order(self, order_id: str) -> PortfolioOrder | None:
+        with self.uow() as uow:
+            return uow.portfolio_orders.get(order_id)
+
     def list_portfolio_orders(
         self, account_id: str | None = None, state: str | None = None
     ) -> list[PortfolioOrder]:
