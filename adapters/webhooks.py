@@ -141,9 +141,24 @@ class WebhookDeliverer:
                 (timestamp(self.clock.now()), limit),
             ).fetchall()
 
+    def current(self, seq: int, subscription_id: str) -> tuple[Any, ...] | None:
+        """The delivery as it stands now (a 410 earlier in the batch may have dropped it)."""
+        with self.database.lock:
+            row: tuple[Any, ...] | None = self.database.connection.execute(
+                "SELECT d.attempts, e.id, e.body, s.body FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+                "JOIN records s ON s.kind = 'subscriptions' AND s.id = d.subscription_id "
+                "WHERE d.event_seq = ? AND d.subscription_id = ? AND d.status = 'PENDING'",
+                (seq, subscription_id),
+            ).fetchone()
+        return row
+
     def deliver_due(self, limit: int = 100) -> DeliveryReport:
         report = DeliveryReport()
-        for seq, subscription_id, attempts, event_id, stored, subscription_body in self.due(limit):
+        for seq, subscription_id, *_ in self.due(limit):
+            row = self.current(seq, subscription_id)
+            if row is None:
+                continue
+            attempts, event_id, stored, subscription_body = row
             subscription = from_json(subscription_body, Subscription)
             if subscription.disabled_reason is not None:
                 self._finish(seq, subscription_id, "DROPPED")

@@ -107,3 +107,7 @@ for group in (
     main.add_command(group)
 
 __all__ = ["main"]
+
+
+if __name__ == "__main__":
+    main()

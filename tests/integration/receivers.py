@@ -1,0 +1,76 @@
+"""Real HTTP receivers on loopback for webhook tests: each path behaves differently."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import attrs
+
+
+@attrs.define
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: str
+
+
+@attrs.define
+class Receiver:
+    base: str
+    received: list[Received] = attrs.field(factory=list)
+    flaky_failures: int = 1
+    hang_seconds: float = 3.0
+    slow_seconds: float = 0.0
+
+    def on(self, path: str) -> list[Received]:
+        return [r for r in self.received if r.path == path]
+
+
+@contextmanager
+def receiver() -> Iterator[Receiver]:
+    state = Receiver("")
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+            with lock:
+                state.received.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                seen = len(state.on(self.path))
+            status = 204
+            if self.path == "/flaky" and seen <= state.flaky_failures:
+                status = 500
+            elif self.path == "/gone":
+                status = 410
+            elif self.path == "/redirect":
+                self.send_response(307)
+                self.send_header("location", "/ok")
+                self.end_headers()
+                return
+            elif self.path == "/hang":
+                time.sleep(state.hang_seconds)
+            elif self.path == "/slow":
+                time.sleep(state.slow_seconds)
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
