@@ -56,16 +56,16 @@ def refs(orders: Iterable[Order]) -> tuple[OrderRef, ...]:
 
 @exact
 def available_cash(account: Account, currency: str, open_orders: Iterable[Order]) -> Decimal:
-    """Cash not yet promised to open buy cash orders."""
-    reserved = sum(
-        (
-            o.cash_amount
-            for o in open_orders
-            if o.side is Side.BUY and o.cash_amount is not None and o.state in OPEN
-        ),
-        ZERO,
-    )
-    return account.cash_in(currency) - reserved
+    """Cash not yet promised: the balance less what open buy cash orders have still to spend."""
+    reserved = sum((unspent(o) for o in open_orders if o.state in OPEN), ZERO)
+    return max(ZERO, account.cash_in(currency) - reserved)
+
+
+def unspent(order: Order) -> Decimal:
+    """What a buy cash order may still spend (its amount less what its fills have traded)."""
+    if order.side is not Side.BUY or order.cash_amount is None:
+        return ZERO
+    return max(ZERO, order.cash_amount - order.traded_value)
 
 
 OPEN = frozenset({OrderState.NEW, OrderState.PROCESSING})
@@ -143,7 +143,13 @@ def cancel_orders(children: Sequence[Order], reason: str, now: dt.datetime, even
 def order_quantity(order: Order, instrument: Instrument, price: Decimal, held: Decimal) -> Decimal:
     """What a venue executes for ``order`` at ``price``: a unit order's quantity, or as many quantity steps
     as a cash order's amount buys (or sells) at that price, rounded down; never more than is held for a sell."""
-    return target_quantity(order, instrument, price, held) - order.filled_quantity
+    remaining = target_quantity(order, instrument, price, held) - order.filled_quantity
+    if order.side is Side.BUY and order.cash_amount is not None:
+        # A cash order never trades for more than its amount, even if the price moved between its fills.
+        step = instrument.quantity_step
+        affordable = from_units(whole_steps(unspent(order), price * instrument.contract_size * step), step)
+        remaining = min(remaining, affordable)
+    return remaining
 
 
 @exact
@@ -221,6 +227,12 @@ def execute(
     announcements.append(announce(filled))
     announcements.append(Announcement.of(result.event, result.event.event.value))
     return Execution(filled, with_book(account, result), result.event, tuple(announcements))
+
+
+def finish(order: Order, now: dt.datetime) -> tuple[Order, list[Announcement]]:
+    """A partly filled cash order whose remaining amount buys less than one step is done: FILLED."""
+    filled = attrs.evolve(order, state=ORDER.next(order.state, Event.FILL), updated_at=now)
+    return filled, [announce(filled)]
 
 
 def fail(order: Order, reason: str, now: dt.datetime) -> tuple[Order, list[Announcement]]:

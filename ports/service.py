@@ -518,7 +518,9 @@ class Engine:
         counts = {"executions": 0, "partial_fills": 0, "rejections": 0, "blocks_filled": 0}
         total = len(open_orders) + len(open_blocks)
         for done, order_id in enumerate(open_orders, 1):
-            counts[self._execute_order(order_id)] += 1
+            outcome = self._execute_order(order_id)
+            if outcome is not None:
+                counts[outcome] += 1
             if progress:
                 progress(done, total)
         for done, block_id in enumerate(open_blocks, len(open_orders) + 1):
@@ -527,9 +529,11 @@ class Engine:
                 progress(done, total)
         return MarketRun(**counts)
 
-    def _execute_order(self, order_id: str) -> str:
+    def _execute_order(self, order_id: str) -> str | None:
         with self.uow() as uow:
             order = require(uow.orders, order_id, "order")
+            if order.state not in engine.OPEN:
+                return None  # cancelled with its parent earlier in this run
             account = require(uow.accounts, order.account_id, "account")
             instrument = require(uow.instruments, order.instrument_id, "instrument")
             now = self.clock.now()
@@ -543,7 +547,10 @@ class Engine:
             else:
                 wanted = engine.order_quantity(order, instrument, quote.price, held)
                 filled = self.venue.fill(instrument, order.side, wanted) if wanted > 0 else ZERO
-                if wanted <= 0:
+                if wanted <= 0 and order.filled_quantity > 0:
+                    order, announcements = engine.finish(order, now)
+                    outcome = "executions"
+                elif wanted <= 0:
                     order, announcements = engine.fail(
                         order, f"the amount buys less than one quantity step at {quote.price}", now
                     )
