@@ -55,10 +55,9 @@ def refs(orders: Iterable[Order]) -> tuple[OrderRef, ...]:
 
 
 @exact
-def available_cash(account: Account, currency: str, open_orders: Iterable[Order]) -> Decimal:
-    """Cash not yet promised: the balance less what open buy cash orders have still to spend."""
-    reserved = sum((unspent(o) for o in open_orders if o.state in OPEN), ZERO)
-    return max(ZERO, account.cash_in(currency) - reserved)
+def available_cash(account: Account, currency: str) -> Decimal:
+    """Cash not yet promised: the balance less what open buy cash orders may still spend."""
+    return max(ZERO, account.cash_in(currency) - account.reserved_in(currency))
 
 
 def unspent(order: Order) -> Decimal:
@@ -66,6 +65,23 @@ def unspent(order: Order) -> Decimal:
     if order.side is not Side.BUY or order.cash_amount is None:
         return ZERO
     return max(ZERO, order.cash_amount - order.traded_value)
+
+
+def reservation(order: Order | None) -> Decimal:
+    """The cash an order holds back from its account: what it may still spend while it is open."""
+    return unspent(order) if order is not None and order.state in OPEN else ZERO
+
+
+@exact
+def reserve(account: Account, before: Order | None, after: Order) -> Account:
+    """Keep the account's reserved cash in step with one order's change (``before`` None: a new order)."""
+    delta = reservation(after) - reservation(before)
+    if not delta:
+        return account
+    return attrs.evolve(
+        account,
+        reserved={**account.reserved, account.currency: account.reserved_in(account.currency) + delta},
+    )
 
 
 OPEN = frozenset({OrderState.NEW, OrderState.PROCESSING})

@@ -38,9 +38,14 @@ class Account:
     status: AccountStatus = AccountStatus.ACTIVE
     next_sequence_id: int = 1
     created_at: dt.datetime | None = None
+    #: Cash promised to open buy cash orders, per currency (kept by ``core.engine.reserve``).
+    reserved: Mapping[str, Decimal] = attrs.field(factory=dict)
 
     def cash_in(self, currency: str) -> Decimal:
         return self.cash.get(currency, Decimal(0))
+
+    def reserved_in(self, currency: str) -> Decimal:
+        return self.reserved.get(currency, Decimal(0))
 
     def quantity_of(self, instrument_id: str) -> Decimal:
         return next((p.quantity for p in self.positions if p.instrument_id == instrument_id), Decimal(0))

@@ -160,8 +160,7 @@ class Engine:
             account = engine.check_open_account(require(uow.accounts, account_id, "account"))
             check_cash(abs(amount), account.currency, "amount")
             if amount < 0:
-                open_orders = uow.orders.list(account_id=account_id)
-                free = engine.available_cash(account, account.currency, open_orders)
+                free = engine.available_cash(account, account.currency)
                 engine.move_cash(
                     attrs.evolve(account, cash={account.currency: free}), account.currency, amount
                 )
@@ -182,7 +181,7 @@ class Engine:
         with self.uow() as uow:
             account = require(uow.accounts, account_id, "account")
             value = engine.nav(account, lambda i: require(uow.instruments, i, "instrument"))
-            free = engine.available_cash(account, account.currency, uow.orders.list(account_id=account_id))
+            free = engine.available_cash(account, account.currency)
         return AccountView(account, value, free)
 
     def list_accounts(self) -> list[Account]:
@@ -263,7 +262,7 @@ class Engine:
                 lines = require(uow.allocations, allocation_id, "allocation").lines
             ids = {line.instrument_id for line in lines} | {p.instrument_id for p in account.positions}
             instruments = tuple(require(uow.instruments, i, "instrument") for i in sorted(ids))
-            free = engine.available_cash(account, account.currency, uow.orders.list(account_id=account_id))
+            free = engine.available_cash(account, account.currency)
             order_plan = plan(
                 PortfolioRequest(
                     order_type,
@@ -288,6 +287,8 @@ class Engine:
             uow.portfolio_orders.add(submitted)
             for child in children:
                 uow.orders.add(child)
+                account = engine.reserve(account, None, child)
+            uow.accounts.update(account)
             self._publish(uow, announcements)
             self._remember(uow, idempotency_key, digest, submitted.id)
             uow.commit()
@@ -339,9 +340,13 @@ class Engine:
             return uow.orders.list(**where)
 
     def _store_orders(self, uow: UnitOfWork, orders: Iterable[Order]) -> None:
+        """Write changed orders, keeping their accounts' reserved cash in step."""
         for order in orders:
-            if order != uow.orders.get(order.id):
+            before = uow.orders.get(order.id)
+            if order != before:
                 uow.orders.update(order)
+                account = require(uow.accounts, order.account_id, "account")
+                uow.accounts.update(engine.reserve(account, before, order))
 
     # -- account liquidations ------------------------------------------------------------------------
 
@@ -482,10 +487,7 @@ class Engine:
             wanted = targets(key, amount, instrument.quantity_step)
             if side is Side.BUY and instrument.price is not None:
                 # Margin: each participant's buying power is its available cash.
-                power = {
-                    a.id: engine.available_cash(a, a.currency, uow.orders.list(account_id=a.id))
-                    for a in accounts.values()
-                }
+                power = {a.id: engine.available_cash(a, a.currency) for a in accounts.values()}
                 wanted = apply_margin(
                     key, wanted, power, instrument.price, instrument.contract_size, instrument.quantity_step
                 )
@@ -562,7 +564,7 @@ class Engine:
                     order, account, announcements = done.order, done.account, list(done.announcements)
                     uow.accounts.update(account)
                     outcome = "executions" if order.state is OrderState.FILLED else "partial_fills"
-            uow.orders.update(order)
+            self._store_orders(uow, [order])
             self._publish(uow, announcements)
             self._follow_parent(uow, order, now)
             uow.commit()

@@ -13,6 +13,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from adapters.memory import MemoryStore
 from adapters.venue import SimulatedVenue
+from core.engine import reservation
 from core.errors import AllotError
 from core.instruments import AllocationLine, Instrument, Side
 from core.lifecycle import ORDER, PORTFOLIO_ORDER, Event, OrderState, PortfolioOrderState
@@ -90,6 +91,11 @@ class EngineMachine(RuleBasedStateMachine):
         for o in self.orders():
             net[o.instrument_id] += o.filled_quantity if o.side is Side.BUY else -o.filled_quantity
         assert {p.instrument_id: p.quantity for p in account.positions} == {i: q for i, q in net.items() if q}
+
+    @invariant()
+    def reserved_cash_is_what_open_buys_may_still_spend(self) -> None:
+        account = self.engine.get_account("ACC").account
+        assert account.reserved_in("EUR") == sum((reservation(o) for o in self.orders()), D(0))
 
     @invariant()
     def no_order_is_in_an_impossible_state(self) -> None:
