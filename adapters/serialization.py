@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import json
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, cast, get_args, get_origin
 
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
@@ -81,6 +82,7 @@ def _structure_datetime(value: object, _: type) -> dt.datetime:
     return moment.astimezone(dt.UTC)
 
 
+@functools.lru_cache(maxsize=1024)
 def timestamp(moment: dt.datetime) -> str:
     """UTC RFC 3339 with ``Z``."""
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -177,5 +179,15 @@ def to_json(value: object) -> str:
     return json.dumps(unstructure(value), separators=(",", ":"), ensure_ascii=False)
 
 
+_STRUCTURED: dict[tuple[str, type], object] = {}
+
+
 def from_json(text: str, type_: type[T]) -> T:
-    return _CONVERTER.structure(json.loads(text, parse_float=Decimal), type_)
+    """A stored record from its JSON. Records are immutable, so equal texts share one (cached) object."""
+    key = (text, type_)
+    found = _STRUCTURED.get(key)
+    if found is None:
+        if len(_STRUCTURED) >= 8192:
+            _STRUCTURED.clear()
+        found = _STRUCTURED[key] = _CONVERTER.structure(json.loads(text, parse_float=Decimal), type_)
+    return cast(T, found)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -147,7 +148,7 @@ class SqliteRepository(Generic[T]):
             self._uow.connection.execute(
                 "INSERT INTO records (kind, id, version, account_id, state, client_reference, body) "
                 "VALUES (?, ?, 1, ?, ?, ?, ?)",
-                (self._kind, record_id, *self._columns(record), to_json(record)),
+                (self._kind, record_id, *self._columns(record), self._uow.json_of(record)),
             )
         except sqlite3.IntegrityError:
             raise ValidationError(f"{self._kind} {record_id} already exists", {"id": record_id}) from None
@@ -166,7 +167,7 @@ class SqliteRepository(Generic[T]):
         changed = self._uow.connection.execute(
             "UPDATE records SET version = version + 1, account_id = ?, state = ?, client_reference = ?, body = ? "
             "WHERE kind = ? AND id = ? AND version = ?",
-            (*self._columns(record), to_json(record), self._kind, record_id, expected),
+            (*self._columns(record), self._uow.json_of(record), self._kind, record_id, expected),
         ).rowcount
         if changed != 1:
             raise ConcurrentUpdate(
@@ -206,7 +207,7 @@ class SqliteOutbox:
         topic = topic_of(event.type)
         seq = connection.execute(
             "INSERT INTO events (id, type, topic, created_at, body) VALUES (?, ?, ?, ?, ?)",
-            (event.id, event.type, topic, timestamp(event.created_at), to_json(envelope(event))),
+            (event.id, event.type, topic, timestamp(event.created_at), self._envelope_json(event)),
         ).lastrowid
         if self._subscriptions is None:
             self._subscriptions = self._uow.subscriptions.list()
@@ -216,6 +217,10 @@ class SqliteOutbox:
                     "INSERT INTO deliveries (event_seq, subscription_id, status, next_attempt_at) VALUES (?, ?, 'PENDING', ?)",
                     (seq, subscription.id, timestamp(event.created_at)),
                 )
+
+    def _envelope_json(self, event: Event) -> str:
+        head = json.dumps({"id": event.id, "created_at": timestamp(event.created_at), "type": event.type})
+        return head[:-1] + ', "object": ' + self._uow.json_of(event.object) + "}"
 
     def list(self, after: int = 0, limit: int = 100, topic: str | None = None) -> list[tuple[int, Event]]:
         sql = "SELECT seq, body FROM events WHERE seq > ?"
@@ -286,9 +291,19 @@ class SqliteUnitOfWork:
         self.database = database
         self.connection = database.connection
         self.versions: dict[tuple[str, str], int] = {}
+        #: JSON of records written in this transaction, so that their events reuse it (id → (record, json)).
+        self.written: dict[int, tuple[object, str]] = {}
         for name, (record_type, id_field) in REPOSITORIES.items():
             setattr(self, name, SqliteRepository(self, name, record_type, id_field))
         self.outbox = SqliteOutbox(self)
+
+    def json_of(self, record: object) -> str:
+        """The record's JSON, computed once per transaction (a record and its event snapshot share it)."""
+        found = self.written.get(id(record))
+        if found is None or found[0] is not record:
+            found = (record, to_json(record))
+            self.written[id(record)] = found
+        return found[1]
 
     def __enter__(self) -> Self:
         self.database.lock.acquire()
@@ -307,5 +322,6 @@ class SqliteUnitOfWork:
     def commit(self) -> None:
         self.connection.execute("COMMIT")
         self.versions.clear()
+        self.written.clear()
         self.outbox = SqliteOutbox(self)
         self.connection.execute("BEGIN IMMEDIATE")

@@ -72,10 +72,18 @@ def reservation(order: Order | None) -> Decimal:
     return unspent(order) if order is not None and order.state in OPEN else ZERO
 
 
-@exact
+def reserve_new(account: Account, orders: Iterable[Order]) -> Account:
+    """Reserve the cash that new orders may spend."""
+    return _reserve_by(account, sum((reservation(o) for o in orders), ZERO))
+
+
 def reserve(account: Account, before: Order | None, after: Order) -> Account:
     """Keep the account's reserved cash in step with one order's change (``before`` None: a new order)."""
-    delta = reservation(after) - reservation(before)
+    return _reserve_by(account, reservation(after) - reservation(before))
+
+
+@exact
+def _reserve_by(account: Account, delta: Decimal) -> Account:
     if not delta:
         return account
     return attrs.evolve(

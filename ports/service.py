@@ -287,8 +287,7 @@ class Engine:
             uow.portfolio_orders.add(submitted)
             for child in children:
                 uow.orders.add(child)
-                account = engine.reserve(account, None, child)
-            uow.accounts.update(account)
+            uow.accounts.update(engine.reserve_new(account, children))
             self._publish(uow, announcements)
             self._remember(uow, idempotency_key, digest, submitted.id)
             uow.commit()

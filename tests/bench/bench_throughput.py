@@ -1,0 +1,103 @@
+"""Benchmark: placing BUY portfolio orders through the service on SQLite, against raw sqlite3.
+
+Not a test (pytest does not collect it). Run ``.venv/bin/python tests/bench/bench_throughput.py [--orders 2000]``.
+
+The service places ``--orders`` BUY orders of 20 instruments each, every order in its own transaction with
+its outbox events. In the same run, a raw ``sqlite3`` script writes the same rows (the portfolio order, 20
+orders, the account, 22 events) with the same transaction pattern into the same schema, with bodies
+prepared beforehand. It prints orders per second for both and the ratio. Target (issue 3): service ≥ 0.5 × raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+from adapters.sqlite import connect
+from core.instruments import AllocationLine, Instrument
+from core.portfolio import OrderType
+from entrypoints.bootstrap import sqlite_engine
+
+INSTRUMENTS = 20
+
+
+def service_run(folder: Path, orders: int) -> float:
+    engine, database = sqlite_engine(folder / "service.db")
+    engine.create_account("EUR", Decimal(orders) * 1000, account_id="ACC")
+    for i in range(INSTRUMENTS):
+        engine.add_instrument(Instrument(f"I{i:02}", Decimal("10.00") + i, Decimal("0.000001")))
+    weights = [Decimal("0.05")] * INSTRUMENTS
+    model = engine.create_allocation("twenty", [AllocationLine(f"I{i:02}", w) for i, w in enumerate(weights)])
+    started = time.perf_counter()
+    for n in range(orders):
+        engine.place_portfolio_order(
+            "ACC", OrderType.BUY, Decimal("1000.00"), model.id, idempotency_key=f"bench-{n}"
+        )
+    elapsed = time.perf_counter() - started
+    database.close()
+    return elapsed
+
+
+def raw_run(folder: Path, orders: int) -> float:
+    connection = connect(folder / "raw.db")
+    body = json.dumps(
+        {"id": "x", "account_id": "ACC", "state": "NEW", "cash_amount": "50.00", "padding": "p" * 300}
+    )
+    event = json.dumps({"id": "e", "type": "ORDER.NEW", "object": json.loads(body)})
+    connection.execute(
+        "INSERT INTO records (kind, id, version, body) VALUES ('accounts', 'ACC', 1, ?)", (body,)
+    )
+    started = time.perf_counter()
+    for n in range(orders):
+        connection.execute("BEGIN IMMEDIATE")
+        ids = [str(uuid.uuid4()) for _ in range(INSTRUMENTS + 1)]
+        connection.execute(
+            "INSERT INTO records (kind, id, version, account_id, state, client_reference, body) VALUES (?, ?, 1, ?, ?, ?, ?)",
+            ("idempotency", f"bench-{n}", None, None, None, body),
+        )
+        connection.execute(
+            "INSERT INTO records (kind, id, version, account_id, state, client_reference, body) VALUES (?, ?, 1, ?, ?, ?, ?)",
+            ("portfolio_orders", ids[0], "ACC", "SUBMITTED", None, body),
+        )
+        for child in ids[1:]:
+            connection.execute(
+                "INSERT INTO records (kind, id, version, account_id, state, client_reference, body) VALUES (?, ?, 1, ?, ?, ?, ?)",
+                ("orders", child, "ACC", "NEW", ids[0], body),
+            )
+        connection.execute(
+            "UPDATE records SET version = version + 1, body = ? WHERE kind = 'accounts' AND id = 'ACC'",
+            (body,),
+        )
+        for _ in range(INSTRUMENTS + 2):
+            connection.execute(
+                "INSERT INTO events (id, type, topic, created_at, body) VALUES (?, 'ORDER.NEW', 'ORDER', '2026-11-21T00:00:00Z', ?)",
+                (str(uuid.uuid4()), event),
+            )
+        connection.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="allot-bench-") as folder:
+        service = service_run(Path(folder), args.orders)
+        raw = raw_run(Path(folder), args.orders)
+    service_rate, raw_rate = args.orders / service, args.orders / raw
+    print(f"{args.orders} BUY orders of {INSTRUMENTS} instruments, one transaction each")
+    print(f"service  {service:8.2f} s  {service_rate:8.1f} orders/s")
+    print(f"raw      {raw:8.2f} s  {raw_rate:8.1f} orders/s")
+    print(f"service / raw = {service_rate / raw_rate:.2f}  (target ≥ 0.5)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
