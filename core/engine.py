@@ -153,6 +153,22 @@ def follow(
     return updated, announcements
 
 
+def cancel_by_client(
+    parent: R, children: Sequence[Order], now: dt.datetime
+) -> tuple[R, list[Order], list[Announcement]]:
+    """The client cancels a portfolio order or account liquidation (where its lifecycle allows) and its
+    open orders with it; returns the parent, its orders and what to announce (orders first)."""
+    lifecycle: Any = PORTFOLIO_ORDER if isinstance(parent, PortfolioOrder) else ACCOUNT_LIQUIDATION
+    state = lifecycle.next(parent.state, Event.CANCEL)
+    reason = "cancelled by the client"
+    cancelled_children = cancel_orders(children, reason, now, Event.CANCEL)
+    cancelled = attrs.evolve(
+        parent, state=state, orders=refs(cancelled_children), reason=reason, updated_at=now
+    )
+    changed: list[Order] = [c for c, before in zip(cancelled_children, children, strict=True) if c != before]
+    return cancelled, cancelled_children, [*(announce(c) for c in changed), announce(cancelled)]
+
+
 def cancel_orders(children: Sequence[Order], reason: str, now: dt.datetime, event: Event) -> list[Order]:
     """Cancel every order that is still open; the others are returned as they are."""
     return [
@@ -168,6 +184,9 @@ def order_quantity(order: Order, instrument: Instrument, price: Decimal, held: D
     """What a venue executes for ``order`` at ``price``: a unit order's quantity, or as many quantity steps
     as a cash order's amount buys (or sells) at that price, rounded down; never more than is held for a sell."""
     remaining = target_quantity(order, instrument, price, held) - order.filled_quantity
+    if order.side is Side.SELL:
+        # Other sells may have sold part of the holding since this order's quantity was fixed.
+        remaining = min(remaining, held)
     if order.side is Side.BUY and order.cash_amount is not None:
         # A cash order never trades for more than its amount, even if the price moved between its fills.
         step = instrument.quantity_step
@@ -251,6 +270,14 @@ def execute(
     announcements.append(announce(filled))
     announcements.append(Announcement.of(result.event, result.event.event.value))
     return Execution(filled, with_book(account, result), result.event, tuple(announcements))
+
+
+def unfillable(order: Order, held: Decimal, price: Decimal) -> str:
+    """Why an order with nothing to execute is cancelled."""
+    if order.side is Side.SELL and held <= 0:
+        return f"the account no longer holds {order.instrument_id}"
+    verb = "buys" if order.side is Side.BUY else "sells"
+    return f"the amount {verb} less than one quantity step at {price}"
 
 
 def finish(order: Order, now: dt.datetime) -> tuple[Order, list[Announcement]]:

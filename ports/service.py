@@ -31,10 +31,8 @@ from core.fills import CostSchedule
 from core.instruments import Allocation, AllocationLine, Instrument, Side
 from core.keys import AllocationKey, check_usable, effective_status
 from core.lifecycle import (
-    ACCOUNT_LIQUIDATION,
     ALLOCATION_KEY,
     BLOCK_ORDER,
-    PORTFOLIO_ORDER,
     KeyEvent,
     KeyStatus,
     LiquidationState,
@@ -312,21 +310,12 @@ class Engine:
         """Client cancellation: only while NEW or SUBMITTED; its orders are cancelled with it."""
         with self.uow() as uow:
             order = require(uow.portfolio_orders, order_id, "portfolio order")
-            now = self.clock.now()
-            state = PORTFOLIO_ORDER.next(order.state, Move.CANCEL)
-            children = engine.cancel_orders(
-                uow.orders.list(client_reference=order_id), "cancelled by the client", now, Move.CANCEL
-            )
-            cancelled = attrs.evolve(
-                order,
-                state=state,
-                orders=engine.refs(children),
-                reason="cancelled by the client",
-                updated_at=now,
+            cancelled, children, announcements = engine.cancel_by_client(
+                order, uow.orders.list(client_reference=order_id), self.clock.now()
             )
             self._store_orders(uow, children)
             uow.portfolio_orders.update(cancelled)
-            self._publish(uow, [*(engine.announce(c) for c in children), engine.announce(cancelled)])
+            self._publish(uow, announcements)
             uow.commit()
         return cancelled
 
@@ -377,23 +366,15 @@ class Engine:
             return require(uow.liquidations, liquidation_id, "account liquidation")
 
     def cancel_liquidation(self, liquidation_id: str) -> AccountLiquidation:
+        """Client cancellation: only while NEW; its orders are cancelled with it."""
         with self.uow() as uow:
             liquidation = require(uow.liquidations, liquidation_id, "account liquidation")
-            now = self.clock.now()
-            state = ACCOUNT_LIQUIDATION.next(liquidation.state, Move.CANCEL)
-            children = engine.cancel_orders(
-                uow.orders.list(client_reference=liquidation_id), "cancelled by the client", now, Move.CANCEL
-            )
-            cancelled = attrs.evolve(
-                liquidation,
-                state=state,
-                orders=engine.refs(children),
-                reason="cancelled by the client",
-                updated_at=now,
+            cancelled, children, announcements = engine.cancel_by_client(
+                liquidation, uow.orders.list(client_reference=liquidation_id), self.clock.now()
             )
             self._store_orders(uow, children)
             uow.liquidations.update(cancelled)
-            self._publish(uow, [*(engine.announce(c) for c in children), engine.announce(cancelled)])
+            self._publish(uow, announcements)
             uow.commit()
         return cancelled
 
@@ -553,7 +534,7 @@ class Engine:
                     outcome = "executions"
                 elif wanted <= 0:
                     order, announcements = engine.fail(
-                        order, f"the amount buys less than one quantity step at {quote.price}", now
+                        order, engine.unfillable(order, held, quote.price), now
                     )
                 elif filled == 0:
                     order, announcements = engine.start(order, now)
