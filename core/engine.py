@@ -236,10 +236,10 @@ def execute(
 ) -> Execution:
     """Book an execution of ``quantity`` at ``price`` on the order and its account.
 
-    The order is FILLED once its whole target quantity is executed, else it stays PROCESSING (partial fill).
+    The order is FILLED once nothing is left to execute at this price (its whole quantity, or for a cash order
+    whatever its remaining amount still buys), else it stays PROCESSING (partial fill).
     """
     target = target_quantity(order, instrument, price, account.quantity_of(instrument.instrument_id))
-    complete = order.filled_quantity + quantity >= target
     started, announcements = start(order, now)
     if order.quantity is None:
         started = attrs.evolve(started, target_quantity=target)
@@ -259,13 +259,18 @@ def execute(
         ),
         account.costs,
     )
-    filled = attrs.evolve(
+    progressed = attrs.evolve(
         started,
-        state=ORDER.next(started.state, Event.FILL if complete else Event.PARTIAL_FILL),
         filled_quantity=started.filled_quantity + quantity,
         traded_value=started.traded_value + result.event.traded_value,
         total_cost=started.total_cost + result.event.total_cost,
         updated_at=now,
+    )
+    complete = (
+        order_quantity(progressed, instrument, price, result.book.quantity_of(instrument.instrument_id)) <= 0
+    )
+    filled = attrs.evolve(
+        progressed, state=ORDER.next(started.state, Event.FILL if complete else Event.PARTIAL_FILL)
     )
     announcements.append(announce(filled))
     announcements.append(Announcement.of(result.event, result.event.event.value))

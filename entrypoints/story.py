@@ -217,6 +217,8 @@ def summarise(echo: Echo, got: Receiver) -> None:
     )
     counts = Counter(t.split(".")[0] for t in got.received)
     echo(", ".join(f"{topic} {counts[topic]}" for topic in TOPICS))
-    echo("types in order: " + " ".join(got.received[:24]) + (" …" if len(got.received) > 24 else ""))
+    echo("types in the order received:")
+    for start in range(0, len(got.received), 6):
+        echo("  " + "  ".join(got.received[start : start + 6]))
     if got.verified != len(got.received):
         raise SystemExit("some webhook signatures did not verify")
