@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
 
 from adapters.serialization import dumps, structure
 from core.blocks import BlockRequest, allocate
+from core.errors import ValidationError
 from core.portfolio import PortfolioRequest, plan
 from entrypoints.app import AllotGroup, App
 from entrypoints.cli_io import read_request
@@ -86,6 +88,11 @@ def demo(demo_db: str | None, core_only: bool) -> None:
     from entrypoints.demo import run_demo
     from entrypoints.story import run_story
 
+    if demo_db and Path(demo_db).exists():
+        raise ValidationError(
+            f"the demo writes its own story: give --db a new file, not {demo_db}",
+            {"field": "db", "path": demo_db},
+        )
     run_demo(click.echo)
     if not core_only:
         run_story(click.echo, demo_db)

@@ -234,3 +234,18 @@ def test_help_explains_the_exit_statuses() -> None:
     code, out, _ = run("--help")
     assert code == 0
     assert "Exit status: 0 done, 1 the request was" in out
+
+
+def test_the_demo_refuses_to_write_its_story_into_an_existing_database(tmp_path: Path) -> None:
+    existing = tmp_path / "mine.db"
+    existing.write_bytes(b"")
+    code, out, err = run("demo", "--db", str(existing))
+    assert (code, out, json.loads(err)["error"]["code"]) == (2, "", "VALIDATION_ERROR")
+
+
+def test_the_demo_ends_with_every_webhook_verified() -> None:
+    code, out, _ = run("demo")
+    summary = next(line for line in out.splitlines() if "signatures verified" in line)
+    received, verified = int(summary.split()[0]), int(summary.split(",")[1].split()[0])
+    assert code == 0
+    assert received == verified > 100
