@@ -145,7 +145,7 @@ class SqliteRepository(Generic[T]):
     def add(self, record: T) -> None:
         record_id = getattr(record, self._id_field)
         try:
-            self._uow.connection.execute(
+            self._uow.writing().execute(
                 "INSERT INTO records (kind, id, version, account_id, state, client_reference, body) "
                 "VALUES (?, ?, 1, ?, ?, ?, ?)",
                 (self._kind, record_id, *self._columns(record), self._uow.json_of(record)),
@@ -164,11 +164,15 @@ class SqliteRepository(Generic[T]):
             if row is None:
                 raise NotFound(f"{self._kind} {record_id} does not exist", {"id": record_id})
             expected = row[0]
-        changed = self._uow.connection.execute(
-            "UPDATE records SET version = version + 1, account_id = ?, state = ?, client_reference = ?, body = ? "
-            "WHERE kind = ? AND id = ? AND version = ?",
-            (*self._columns(record), self._uow.json_of(record), self._kind, record_id, expected),
-        ).rowcount
+        changed = (
+            self._uow.writing()
+            .execute(
+                "UPDATE records SET version = version + 1, account_id = ?, state = ?, client_reference = ?, body = ? "
+                "WHERE kind = ? AND id = ? AND version = ?",
+                (*self._columns(record), self._uow.json_of(record), self._kind, record_id, expected),
+            )
+            .rowcount
+        )
         if changed != 1:
             raise ConcurrentUpdate(
                 f"{self._kind} {record_id} was changed by someone else since it was read; try again",
@@ -203,7 +207,7 @@ class SqliteOutbox:
         self._subscriptions: list[Subscription] | None = None
 
     def add(self, event: Event) -> None:
-        connection = self._uow.connection
+        connection = self._uow.writing()
         topic = topic_of(event.type)
         seq = connection.execute(
             "INSERT INTO events (id, type, topic, created_at, body) VALUES (?, ?, ?, ?, ?)",
@@ -324,4 +328,9 @@ class SqliteUnitOfWork:
         self.versions.clear()
         self.written.clear()
         self.outbox = SqliteOutbox(self)
-        self.connection.execute("BEGIN IMMEDIATE")
+
+    def writing(self) -> sqlite3.Connection:
+        """The connection, inside a write transaction (a new one if this unit of work already committed)."""
+        if not self.connection.in_transaction:
+            self.connection.execute("BEGIN IMMEDIATE")
+        return self.connection
