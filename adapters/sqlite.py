@@ -236,16 +236,6 @@ class SqliteOutbox:
         return [(seq, event_from_envelope(parse_json(body))) for seq, body in rows]
 
 
-def envelope(event: Event) -> dict[str, Any]:
-    """The seeds' envelope (without ``webhook_id``, which is per subscription)."""
-    return {
-        "id": event.id,
-        "created_at": timestamp(event.created_at),
-        "type": event.type,
-        "object": event.object,
-    }
-
-
 def event_from_envelope(body: dict[str, Any]) -> Event:
     created = dt.datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
     return Event(body["id"], created, body["type"], body["object"])

@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 import attrs
 
+from core.blocks import Targets, apply_margin, targets
 from core.errors import AccountClosed, InsufficientFunds, NothingToTrade
-from core.fills import AccountBook, Fill, FillResult, PositionEvent, apply_fill
+from core.fills import AccountBook, Fill, FillResult, apply_fill
 from core.instruments import Instrument, Side
+from core.keys import AllocationKey
 from core.lifecycle import (
     ACCOUNT_LIQUIDATION,
     ORDER,
@@ -28,7 +30,7 @@ from core.lifecycle import (
     follow_children,
 )
 from core.numbers import ZERO, exact, floor_to, from_units, minor_unit, whole_steps
-from core.portfolio import FeeSchedule, LiquidationSettlement, OrderPlan, settle_liquidation
+from core.portfolio import FeeSchedule, LiquidationSettlement, OrderPlan, OrderType, settle_liquidation
 from core.records import TOPIC_OF, Account, AccountLiquidation, AccountStatus, Order, OrderRef, PortfolioOrder
 
 R = TypeVar("R", PortfolioOrder, AccountLiquidation)
@@ -153,6 +155,50 @@ def follow(
     return updated, announcements
 
 
+def block_targets(
+    key: AllocationKey, amount: Decimal, instrument: Instrument, side: Side, accounts: Iterable[Account]
+) -> Targets:
+    """What each participant of a block should get: the key's targets, and for a priced buy the key's margin
+    handling, with each participant's available cash as its buying power."""
+    wanted = targets(key, amount, instrument.quantity_step)
+    if side is not Side.BUY or instrument.price is None:
+        return wanted
+    power = {a.id: available_cash(a, a.currency) for a in accounts}
+    return apply_margin(
+        key, wanted, power, instrument.price, instrument.contract_size, instrument.quantity_step
+    )
+
+
+def follow_parent(
+    parent: R, siblings: Sequence[Order], fees: FeeSchedule | None, now: dt.datetime
+) -> tuple[R, list[Order], list[Announcement]]:
+    """A parent after one of its orders changed: it follows its orders (``follow``); once FILLED a liquidation
+    (either kind) gets its cash amount; once cancelled by an error at the trading partner its other open
+    orders are cancelled with it, filled ones stay. Returns the parent, its orders and what to announce
+    (the orders' cancellations first)."""
+
+    def settled(record: R) -> R:
+        if isinstance(record, PortfolioOrder) and record.type is not OrderType.LIQUIDATION:
+            return record
+        settlement = settle(siblings, fees, now.date(), record.currency)
+        if isinstance(record, AccountLiquidation):
+            return attrs.evolve(
+                record, cash_amount=settlement.cash_amount, management_fee=settlement.management_fee
+            )
+        return attrs.evolve(record, cash_amount=settlement.cash_amount)
+
+    updated: R
+    path: list[Announcement]
+    updated, path = follow(parent, siblings, now, settled)
+    announcements = path
+    children = list(siblings)
+    if updated.state in (PortfolioOrderState.CANCELLED, LiquidationState.CANCELLED):
+        children = cancel_orders(siblings, updated.reason or "error at the trading partner", now, Event.FAIL)
+        changed: list[Order] = [c for c, before in zip(children, siblings, strict=True) if c != before]
+        announcements = [*(announce(c) for c in changed), *path]
+    return attrs.evolve(updated, orders=refs(children)), children, announcements
+
+
 def cancel_by_client(
     parent: R, children: Sequence[Order], now: dt.datetime
 ) -> tuple[R, list[Order], list[Announcement]]:
@@ -214,7 +260,6 @@ class Execution:
 
     order: Order
     account: Account
-    position_event: PositionEvent | None
     announcements: tuple[Announcement, ...]
 
 
@@ -274,7 +319,7 @@ def execute(
     )
     announcements.append(announce(filled))
     announcements.append(Announcement.of(result.event, result.event.event.value))
-    return Execution(filled, with_book(account, result), result.event, tuple(announcements))
+    return Execution(filled, with_book(account, result), tuple(announcements))
 
 
 def unfillable(order: Order, held: Decimal, price: Decimal) -> str:
@@ -328,7 +373,7 @@ def move_cash(account: Account, currency: str, amount: Decimal) -> Account:
 
 @exact
 def nav(account: Account, price_of: Callable[[str], Instrument]) -> Decimal:
-    """Market value of the securities (rounded half-even to the minor unit for display)."""
+    """Market value of the securities, rounded down to the minor unit for display."""
     total = sum((price_of(p.instrument_id).value_of(p.quantity) for p in account.positions), ZERO)
     return (
         floor_to(total, minor_unit(account.currency))

@@ -6,10 +6,11 @@ The service decides nothing itself; ``core`` does (``core.engine``, ``core.portf
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 
@@ -21,9 +22,7 @@ from core.blocks import (
     PartialFillPolicy,
     allocate,
     allocate_fill,
-    apply_margin,
     book_prices,
-    targets,
 )
 from core.engine import Announcement
 from core.errors import IdempotencyKeyReused, NotFound, ValidationError
@@ -464,13 +463,7 @@ class Engine:
             closed = [a.id for a in accounts.values() if a.status is not AccountStatus.ACTIVE]
             status = check_usable(key, stored.status, stored.created_at, now, closed)
             instrument = require(uow.instruments, instrument_id, "instrument")
-            wanted = targets(key, amount, instrument.quantity_step)
-            if side is Side.BUY and instrument.price is not None:
-                # Margin: each participant's buying power is its available cash.
-                power = {a.id: engine.available_cash(a, a.currency) for a in accounts.values()}
-                wanted = apply_margin(
-                    key, wanted, power, instrument.price, instrument.contract_size, instrument.quantity_step
-                )
+            wanted = engine.block_targets(key, amount, instrument, side, accounts.values())
             block = BlockOrder(
                 self.ids.new_id(), key_id, key.owner_account_id, instrument_id, side, wanted.total,
                 OrderState.NEW, now, now, partial_fill_policy=policy, targets=wanted,
@@ -550,55 +543,26 @@ class Engine:
             uow.commit()
         return outcome
 
-    def _follow_parent(self, uow: UnitOfWork, order: Order, now: Any) -> None:
-        if order.client_reference is None:
+    def _follow_parent(self, uow: UnitOfWork, order: Order, now: dt.datetime) -> None:
+        """Move the order's portfolio order or account liquidation along with it (block orders move alone)."""
+        reference = order.client_reference
+        if reference is None:
             return
-        siblings = uow.orders.list(client_reference=order.client_reference)
-        portfolio = uow.portfolio_orders.get(order.client_reference)
+        siblings = uow.orders.list(client_reference=reference)
+        portfolio = uow.portfolio_orders.get(reference)
         if portfolio is not None:
-            account = require(uow.accounts, portfolio.account_id, "account")
-
-            def settle_portfolio(p: PortfolioOrder) -> PortfolioOrder:
-                if p.type is not OrderType.LIQUIDATION:
-                    return p
-                settled = engine.settle(siblings, account.fee_schedule, now.date(), p.currency)
-                return attrs.evolve(p, cash_amount=settled.cash_amount)
-
-            updated, announcements = engine.follow(portfolio, siblings, now, settle_portfolio)
-            siblings = self._cancel_siblings(
-                uow, updated.state is PortfolioOrderState.CANCELLED, siblings, updated.reason, now
-            )
-            uow.portfolio_orders.update(attrs.evolve(updated, orders=engine.refs(siblings)))
-            self._publish(uow, announcements)
-            return
-        liquidation = uow.liquidations.get(order.client_reference)
-        if liquidation is not None:
-            account = require(uow.accounts, liquidation.account_id, "account")
-
-            def settle_liquidation(item: AccountLiquidation) -> AccountLiquidation:
-                settled = engine.settle(siblings, account.fee_schedule, now.date(), item.currency)
-                return attrs.evolve(
-                    item, cash_amount=settled.cash_amount, management_fee=settled.management_fee
-                )
-
-            updated_l, announcements = engine.follow(liquidation, siblings, now, settle_liquidation)
-            siblings = self._cancel_siblings(
-                uow, updated_l.state is LiquidationState.CANCELLED, siblings, updated_l.reason, now
-            )
-            uow.liquidations.update(attrs.evolve(updated_l, orders=engine.refs(siblings)))
-            self._publish(uow, announcements)
-
-    def _cancel_siblings(
-        self, uow: UnitOfWork, parent_cancelled: bool, siblings: list[Order], reason: str | None, now: Any
-    ) -> list[Order]:
-        """A trading-partner error cancels the parent; its other open orders go with it, filled ones stay."""
-        if not parent_cancelled:
-            return siblings
-        cancelled = engine.cancel_orders(siblings, reason or "error at the trading partner", now, Move.FAIL)
-        changed = [c for c, s in zip(cancelled, siblings, strict=True) if c != s]
-        self._store_orders(uow, changed)
-        self._publish(uow, [engine.announce(c) for c in changed])
-        return cancelled
+            fees = require(uow.accounts, portfolio.account_id, "account").fee_schedule
+            updated, children, announcements = engine.follow_parent(portfolio, siblings, fees, now)
+            uow.portfolio_orders.update(updated)
+        else:
+            liquidation = uow.liquidations.get(reference)
+            if liquidation is None:
+                return
+            fees = require(uow.accounts, liquidation.account_id, "account").fee_schedule
+            updated_l, children, announcements = engine.follow_parent(liquidation, siblings, fees, now)
+            uow.liquidations.update(updated_l)
+        self._store_orders(uow, children)
+        self._publish(uow, announcements)
 
     def _execute_block(self, block_id: str) -> str:
         with self.uow() as uow:
