@@ -1,4 +1,4 @@
-"""Block trades allocated to accounts by an allocation key (seed 002, DESIGN §5).
+"""Block trades allocated to accounts by an allocation key.
 
 ``allocate(request)`` is the one entry point: targets from the key (base + remainder, or the error
 account), margin handling, partial fills (``PRO_RATA`` or ``PRIORITY``) and average-price booking.
@@ -92,7 +92,8 @@ class BlockAllocation:
 
 @attrs.frozen
 class Targets:
-    """DESIGN §5 steps 1–2: each participant's share of a full fill, and the error account's part."""
+    """Each participant's share of a full fill (the key's base plus its part of the remainder), and the error
+    account's part."""
 
     participants: tuple[Decimal, ...]
     error: Decimal
@@ -236,7 +237,7 @@ def book_prices(
 
 @exact
 def allocate(request: BlockRequest) -> BlockAllocation:
-    """Allocate a block trade with an allocation key (DESIGN §5)."""
+    """Allocate a block trade with an allocation key: targets, margin handling, the fill, prices."""
     key, step = request.key, request.quantity_step
     currency_exponent(request.currency)
     to_units(request.amount, step, "amount")

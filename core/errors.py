@@ -33,7 +33,15 @@ class ValidationError(AllotError):
 
 
 class NotFound(AllotError):
+    """A record the request names does not exist."""
+
     code = "NOT_FOUND"
+
+
+class AlreadyExists(AllotError):
+    """A record with this id (or, for model portfolios, this name) exists already; nothing was written."""
+
+    code = "ALREADY_EXISTS"
 
 
 class InsufficientFunds(AllotError):
@@ -56,7 +64,9 @@ class MissingPrice(AllotError):
     code = "MISSING_PRICE"
 
 
-class UnknownInstrument(AllotError):
+class UnknownInstrument(ValidationError):
+    """The request names an instrument it does not describe."""
+
     code = "UNKNOWN_INSTRUMENT"
 
 
@@ -70,7 +80,7 @@ class ApportionmentError(AllotError):
     code = "APPORTIONMENT_IMPOSSIBLE"
 
 
-class OffStep(AllotError):
+class OffStep(ValidationError):
     """An amount is not a whole multiple of the step it must be split in."""
 
     code = "NOT_A_MULTIPLE_OF_STEP"
@@ -107,6 +117,12 @@ class AccountClosed(AllotError):
     code = "ACCOUNT_CLOSED"
 
 
+class AccountNotEmpty(AllotError):
+    """An account is closed only once it holds nothing."""
+
+    code = "ACCOUNT_NOT_EMPTY"
+
+
 class IdempotencyKeyReused(AllotError):
     """The idempotency key was first used for a different request."""
 
@@ -119,7 +135,28 @@ class ConcurrentUpdate(AllotError):
     code = "CONCURRENT_UPDATE"
 
 
-class SchemaTooNew(AllotError):
+class StorageError(AllotError):
+    """The store itself failed (read-only file, disk full, I/O error, busy beyond the timeout): nothing of the
+    request was written. Fix the storage and run the command again."""
+
+    code = "STORAGE_ERROR"
+
+
+class DatabaseNotFound(StorageError):
+    """A command that only reads was pointed at a database file that does not exist (it is never created for it),
+    or the folder a new database should go in does not exist."""
+
+    code = "DATABASE_NOT_FOUND"
+
+
+class NotAnAllotDatabase(StorageError):
+    """The file is not an allot database (another program's SQLite file, not SQLite at all, a directory).
+    It is left untouched."""
+
+    code = "NOT_AN_ALLOT_DATABASE"
+
+
+class SchemaTooNew(StorageError):
     code = "SCHEMA_TOO_NEW"
 
 

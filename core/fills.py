@@ -1,4 +1,4 @@
-"""Applying a fill to an account (seed 004, DESIGN §7): new position, cash movement and a position event."""
+"""Applying a fill to an account: the new position, the cash movement and a position event."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ class Fill:
     execution_time: dt.datetime
     correlation_key: str | None = None
     external_reference: str | None = None
-    #: The traded value to book, when it was apportioned from a block's value (DESIGN §5.6);
+    #: The traded value to book, when it was apportioned from a block execution's value over its accounts;
     #: otherwise price × quantity × contract size, half-even to the minor unit.
     booked_value: Decimal | None = None
 
@@ -103,7 +103,7 @@ class AccountBook:
 
 @attrs.frozen
 class PositionEvent:
-    """Seed 004's position event, with the fields allot knows."""
+    """A position event: what one fill did to one account's position, with the fields allot knows."""
 
     event: PositionEventType
     account_id: str

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 import attrs
 
-from core.errors import MissingPrice, UnknownInstrument, ValidationError
-from core.numbers import ONE, ZERO, check_decimal, exact, is_multiple
+from core.errors import CurrencyMismatch, MissingPrice, UnknownInstrument, ValidationError
+from core.numbers import ONE, ZERO, check_decimal, check_positive, currency_exponent, exact, is_multiple
 from core.validators import non_empty, non_negative, optional_positive, positive
 
 
@@ -27,6 +28,11 @@ class Side(enum.Enum):
     SELL = "SELL"
 
 
+def _known_currency(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None:
+        currency_exponent(value)
+
+
 @attrs.frozen
 class Instrument:
     """A tradable instrument. ``price`` is the current (estimated) price per unit; ``None`` if unknown."""
@@ -36,7 +42,8 @@ class Instrument:
     quantity_step: Decimal = attrs.field(default=ONE, validator=positive)
     min_order_amount: Decimal = attrs.field(default=ZERO, validator=non_negative)
     contract_size: Decimal = attrs.field(default=ONE, validator=positive)
-    currency: str | None = None
+    #: The currency it is quoted and traded in; ``None`` until the first account trades it (see ``traded_in``).
+    currency: str | None = attrs.field(default=None, validator=_known_currency)
     asset_type: AssetType = AssetType.STOCK
 
     def priced(self) -> Decimal:
@@ -52,6 +59,29 @@ class Instrument:
     def value_of(self, quantity: Decimal) -> Decimal:
         """Market value of ``quantity`` units: quantity × price × contract size, exactly (not rounded)."""
         return quantity * self.priced() * self.contract_size
+
+
+def traded_in(instrument: Instrument, currency: str) -> Instrument:
+    """The instrument as an account in ``currency`` trades it: one added without a currency takes the currency
+    of the first account that trades it (a price means nothing without one); one quoted in another currency is
+    refused, so that an amount is never booked in a currency it was not priced in."""
+    if instrument.currency is None:
+        return attrs.evolve(instrument, currency=currency)
+    if instrument.currency != currency:
+        raise CurrencyMismatch(
+            f"instrument {instrument.instrument_id} trades in {instrument.currency}, the account is in {currency}",
+            {
+                "instrument_id": instrument.instrument_id,
+                "currency": instrument.currency,
+                "account_currency": currency,
+            },
+        )
+    return instrument
+
+
+def repriced(instrument: Instrument, price: Decimal) -> Instrument:
+    """The instrument at a new price (greater than zero)."""
+    return attrs.evolve(instrument, price=check_positive(price, "price"))
 
 
 @attrs.frozen
@@ -75,8 +105,8 @@ def _weights_sum_to_one(
 ) -> None:
     if not lines:
         raise ValidationError("an allocation needs at least one instrument", {"field": "allocation"})
-    ids = [line.instrument_id for line in lines]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    counts = Counter(line.instrument_id for line in lines)
+    duplicates = sorted(i for i, n in counts.items() if n > 1)
     if duplicates:
         raise ValidationError(
             "each instrument may appear only once in an allocation",

@@ -1,4 +1,4 @@
-"""Allocation keys (seed 002): who gets how much of a block trade.
+"""Allocation keys: who gets how much of a block trade.
 
 A key is never modified: "changing" one creates a new key and invalidates the old one.
 """
@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections import Counter
 from collections.abc import Collection
 from decimal import Decimal
 
 import attrs
 
 from core.errors import AllocationKeyNotUsable, ValidationError
-from core.lifecycle import ALLOCATION_KEY, KeyEvent, KeyStatus
+from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
 from core.numbers import ZERO, fmt
 from core.validators import non_empty, positive
 
@@ -53,8 +54,8 @@ def _participants(
 ) -> None:
     if not value:
         raise ValidationError("an allocation key needs at least one participant", {"field": "participants"})
-    accounts = [p.account_id for p in value]
-    repeated = sorted({a for a in accounts if accounts.count(a) > 1})
+    counts = Counter(p.account_id for p in value)
+    repeated = sorted(a for a, n in counts.items() if n > 1)
     if repeated:
         raise ValidationError(
             "each account may participate only once in a key", {"field": "participants", "accounts": repeated}
@@ -70,8 +71,8 @@ def _participants(
                 f"{p.account_id} accepts remainders and so needs a priority",
                 {"field": "participants.priority", "account_id": p.account_id},
             )
-    priorities = [p.priority for p in value if p.accept_remainder]
-    clashing = sorted({q for q in priorities if q is not None and priorities.count(q) > 1})
+    priorities = Counter(p.priority for p in value if p.accept_remainder and p.priority is not None)
+    clashing = sorted(q for q, n in priorities.items() if n > 1)
     if clashing:
         raise ValidationError(
             "participants that accept remainders need unique priorities",
@@ -88,7 +89,8 @@ def _participants(
 
 @attrs.frozen
 class AllocationKey:
-    """The definition of an allocation key (seed 002's AllocationKey with its ParticipatingAccountsInfo)."""
+    """The definition of an allocation key: its participating accounts, the block (owner) account the block is
+    placed on, and the error account that takes what the participants do not."""
 
     name: str = attrs.field(validator=non_empty)
     unit_type: UnitType
@@ -97,6 +99,27 @@ class AllocationKey:
     owner_account_id: str = attrs.field(validator=non_empty)
     error_account_id: str = attrs.field(validator=non_empty)
     participants: tuple[Participant, ...] = attrs.field(validator=_participants)
+
+    def __attrs_post_init__(self) -> None:
+        # The block and error accounts stand apart from the participants: an account that is both would receive
+        # the remainder as a participant and as the error account, and no one could tell the two apart.
+        members = {p.account_id for p in self.participants}
+        for role, account_id in (("error", self.error_account_id), ("owner (block)", self.owner_account_id)):
+            if account_id in members:
+                raise ValidationError(
+                    f"the {role} account {account_id} cannot also be a participant of the key",
+                    {"field": "participants", "account_id": account_id},
+                )
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        """Every account the key names: owner, error account, then the participants in key order."""
+        return (self.owner_account_id, self.error_account_id, *(p.account_id for p in self.participants))
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """The accounts a block is allocated to: the participants in key order, then the error account."""
+        return (*(p.account_id for p in self.participants), self.error_account_id)
 
     @property
     def initial_status(self) -> KeyStatus:
@@ -110,7 +133,7 @@ class AllocationKey:
 def effective_status(status: KeyStatus, created_at: dt.datetime, now: dt.datetime) -> KeyStatus:
     """A one-time key left unused for a week is expired, whether or not anyone wrote that down yet."""
     if status is KeyStatus.ONE_TIME and now >= created_at + ONE_TIME_KEY_LIFETIME:
-        return ALLOCATION_KEY.next(status, KeyEvent.EXPIRE)
+        return ALLOCATION_KEY.next(status, KeyTrigger.EXPIRE)
     return status
 
 
@@ -128,10 +151,10 @@ def check_usable(
             f"allocation key {key.name!r} is {current.value} and cannot be used; create a new key",
             {"status": current.value},
         )
-    closed = sorted({p.account_id for p in key.participants} & set(closed_accounts))
+    closed = sorted(set(key.recipients) & set(closed_accounts))
     if closed:
         raise AllocationKeyNotUsable(
-            f"allocation key {key.name!r} is invalid: participant accounts are closed",
+            f"allocation key {key.name!r} is invalid: accounts it allocates to are closed",
             {"closed_accounts": closed},
         )
-    return ALLOCATION_KEY.next(current, KeyEvent.USE)
+    return ALLOCATION_KEY.next(current, KeyTrigger.USE)

@@ -1,6 +1,6 @@
-"""Lifecycles as data: one transition table ``{(state, event): next_state}`` per aggregate.
+"""Lifecycles as data: one transition table ``{(state, trigger): next_state}`` per aggregate.
 
-An illegal move raises ``IllegalTransition`` naming the state and the event; since states are plain values
+An illegal move raises ``IllegalTransition`` naming the state and the trigger; since states are plain values
 and ``next`` is a pure function, nothing has changed when it raises. The diagrams in ``docs/lifecycles.md``
 are generated from these tables (``lifecycles_markdown()``).
 """
@@ -16,7 +16,9 @@ import attrs
 from core.errors import IllegalTransition
 
 
-class Event(enum.Enum):
+class Trigger(enum.Enum):
+    """What moves an order-like lifecycle from one state to the next."""
+
     SUBMIT = "SUBMIT"  #: all individual orders were created
     START = "START"  #: execution began (the first individual order is processing)
     PARTIAL_FILL = "PARTIAL_FILL"  #: part of the quantity was executed
@@ -25,13 +27,21 @@ class Event(enum.Enum):
     FAIL = "FAIL"  #: an error at the trading partner cancelled it
 
 
-class KeyEvent(enum.Enum):
+class KeyTrigger(enum.Enum):
+    """What moves an allocation key from one status to the next."""
+
     USE = "USE"
     DELETE = "DELETE"
     EXPIRE = "EXPIRE"
 
 
-class PortfolioOrderState(enum.Enum):
+class ParentState(enum.Enum):
+    """States of the records that own individual orders: portfolio orders and account liquidations.
+
+    One set of states for both, so that the rules of a parent following its orders are written once; each
+    keeps its own transition table (an account liquidation never passes through SUBMITTED).
+    """
+
     NEW = "NEW"
     SUBMITTED = "SUBMITTED"
     PROCESSING = "PROCESSING"
@@ -39,16 +49,15 @@ class PortfolioOrderState(enum.Enum):
     CANCELLED = "CANCELLED"
 
 
+#: The states of a portfolio order.
+PortfolioOrderState = ParentState
+#: The states of an account liquidation (never SUBMITTED).
+LiquidationState = ParentState
+
+
 class OrderState(enum.Enum):
     """States of an individual order and of a block order."""
 
-    NEW = "NEW"
-    PROCESSING = "PROCESSING"
-    FILLED = "FILLED"
-    CANCELLED = "CANCELLED"
-
-
-class LiquidationState(enum.Enum):
     NEW = "NEW"
     PROCESSING = "PROCESSING"
     FILLED = "FILLED"
@@ -99,61 +108,60 @@ def _table(*rows: tuple[Sequence[S], E, S]) -> dict[tuple[S, E], S]:
     return {(source, event): target for sources, event, target in rows for source in sources}
 
 
-P, Ord, L, K = PortfolioOrderState, OrderState, LiquidationState, KeyStatus
-
-PORTFOLIO_ORDER: Lifecycle[PortfolioOrderState, Event] = Lifecycle(
+PORTFOLIO_ORDER: Lifecycle[PortfolioOrderState, Trigger] = Lifecycle(
     "portfolio order",
-    P.NEW,
+    ParentState.NEW,
     _table(
-        ([P.NEW], Event.SUBMIT, P.SUBMITTED),
-        ([P.SUBMITTED], Event.START, P.PROCESSING),
-        ([P.PROCESSING], Event.FILL, P.FILLED),
-        ([P.NEW, P.SUBMITTED], Event.CANCEL, P.CANCELLED),
-        ([P.NEW, P.SUBMITTED, P.PROCESSING], Event.FAIL, P.CANCELLED),
+        ([ParentState.NEW], Trigger.SUBMIT, ParentState.SUBMITTED),
+        ([ParentState.SUBMITTED], Trigger.START, ParentState.PROCESSING),
+        ([ParentState.PROCESSING], Trigger.FILL, ParentState.FILLED),
+        ([ParentState.NEW, ParentState.SUBMITTED], Trigger.CANCEL, ParentState.CANCELLED),
+        (
+            [ParentState.NEW, ParentState.SUBMITTED, ParentState.PROCESSING],
+            Trigger.FAIL,
+            ParentState.CANCELLED,
+        ),
     ),
 )
 
-ORDER: Lifecycle[OrderState, Event] = Lifecycle(
+ORDER: Lifecycle[OrderState, Trigger] = Lifecycle(
     "order",
-    Ord.NEW,
+    OrderState.NEW,
     _table(
-        ([Ord.NEW], Event.START, Ord.PROCESSING),
-        ([Ord.PROCESSING], Event.PARTIAL_FILL, Ord.PROCESSING),
-        ([Ord.PROCESSING], Event.FILL, Ord.FILLED),
-        ([Ord.NEW, Ord.PROCESSING], Event.CANCEL, Ord.CANCELLED),
-        ([Ord.NEW, Ord.PROCESSING], Event.FAIL, Ord.CANCELLED),
+        ([OrderState.NEW], Trigger.START, OrderState.PROCESSING),
+        ([OrderState.PROCESSING], Trigger.PARTIAL_FILL, OrderState.PROCESSING),
+        ([OrderState.PROCESSING], Trigger.FILL, OrderState.FILLED),
+        ([OrderState.NEW, OrderState.PROCESSING], Trigger.CANCEL, OrderState.CANCELLED),
+        ([OrderState.NEW, OrderState.PROCESSING], Trigger.FAIL, OrderState.CANCELLED),
     ),
 )
 
-BLOCK_ORDER: Lifecycle[OrderState, Event] = attrs.evolve(ORDER, name="block order")
+BLOCK_ORDER: Lifecycle[OrderState, Trigger] = attrs.evolve(ORDER, name="block order")
 
-ACCOUNT_LIQUIDATION: Lifecycle[LiquidationState, Event] = Lifecycle(
+ACCOUNT_LIQUIDATION: Lifecycle[LiquidationState, Trigger] = Lifecycle(
     "account liquidation",
-    L.NEW,
+    ParentState.NEW,
     _table(
-        ([L.NEW], Event.START, L.PROCESSING),
-        ([L.PROCESSING], Event.FILL, L.FILLED),
-        ([L.NEW], Event.CANCEL, L.CANCELLED),
-        ([L.NEW, L.PROCESSING], Event.FAIL, L.CANCELLED),
+        ([ParentState.NEW], Trigger.START, ParentState.PROCESSING),
+        ([ParentState.PROCESSING], Trigger.FILL, ParentState.FILLED),
+        ([ParentState.NEW], Trigger.CANCEL, ParentState.CANCELLED),
+        ([ParentState.NEW, ParentState.PROCESSING], Trigger.FAIL, ParentState.CANCELLED),
     ),
 )
 
-ALLOCATION_KEY: Lifecycle[KeyStatus, KeyEvent] = Lifecycle(
+ALLOCATION_KEY: Lifecycle[KeyStatus, KeyTrigger] = Lifecycle(
     "allocation key",
-    K.ACTIVE,
+    KeyStatus.ACTIVE,
     _table(
-        ([K.ACTIVE], KeyEvent.USE, K.ACTIVE),
-        ([K.ONE_TIME], KeyEvent.USE, K.USED),
-        ([K.ONE_TIME], KeyEvent.EXPIRE, K.EXPIRED),
-        ([K.ACTIVE, K.ONE_TIME], KeyEvent.DELETE, K.DELETED),
+        ([KeyStatus.ACTIVE], KeyTrigger.USE, KeyStatus.ACTIVE),
+        ([KeyStatus.ONE_TIME], KeyTrigger.USE, KeyStatus.USED),
+        ([KeyStatus.ONE_TIME], KeyTrigger.EXPIRE, KeyStatus.EXPIRED),
+        ([KeyStatus.ACTIVE, KeyStatus.ONE_TIME], KeyTrigger.DELETE, KeyStatus.DELETED),
     ),
 )
 
 LIFECYCLES: tuple[
-    Lifecycle[PortfolioOrderState, Event]
-    | Lifecycle[OrderState, Event]
-    | Lifecycle[LiquidationState, Event]
-    | Lifecycle[KeyStatus, KeyEvent],
+    Lifecycle[ParentState, Trigger] | Lifecycle[OrderState, Trigger] | Lifecycle[KeyStatus, KeyTrigger],
     ...,
 ] = (
     PORTFOLIO_ORDER,
@@ -164,39 +172,54 @@ LIFECYCLES: tuple[
 )
 
 
-def follow_children(
-    lifecycle: Lifecycle[S, Event], current: S, children: Sequence[OrderState]
-) -> tuple[S, ...]:
-    """The states a parent (portfolio order, account liquidation) passes through to agree with its children.
+def states_of(lifecycle: Lifecycle[S, E]) -> tuple[S, ...]:
+    """Every state a lifecycle can be in, in the order they first appear in its table."""
+    seen = [lifecycle.initial]
+    for (source, _), target in lifecycle.table.items():
+        seen += [source, target]
+    return tuple(dict.fromkeys(seen))
 
-    Returns the path in order, empty when nothing changes: created children submit the parent (where the
-    lifecycle has that step), the first child processing starts it, all children filled fill it, and a child
-    cancelled while the parent is live means an error at the trading partner, which cancels it.
-    Every step goes through the table, so the path is always legal.
+
+def follow_steps(
+    lifecycle: Lifecycle[S, Trigger], current: S, children: Sequence[OrderState]
+) -> tuple[tuple[Trigger, S], ...]:
+    """The moves a parent (portfolio order, account liquidation) makes to agree with its children, in order,
+    each as (trigger, state reached); empty when nothing changes.
+
+    Created children submit the parent (where the lifecycle has that step), the first child processing starts
+    it, all children filled fill it, and a child cancelled while the parent is live means an error at the
+    trading partner, which cancels it. Every step goes through the table, so the path is always legal.
     """
     if current in lifecycle.final or not children:
         return ()
-    path: list[S] = []
+    path: list[tuple[Trigger, S]] = []
     state = current
 
-    def move(event: Event) -> None:
+    def move(trigger: Trigger) -> None:
         nonlocal state
-        state = lifecycle.next(state, event)
-        path.append(state)
+        state = lifecycle.next(state, trigger)
+        path.append((trigger, state))
 
-    if lifecycle.allows(state, Event.SUBMIT):
-        move(Event.SUBMIT)
+    if lifecycle.allows(state, Trigger.SUBMIT):
+        move(Trigger.SUBMIT)
     if any(child is OrderState.CANCELLED for child in children):
-        move(Event.FAIL)
+        move(Trigger.FAIL)
         return tuple(path)
-    if any(child is not OrderState.NEW for child in children) and lifecycle.allows(state, Event.START):
-        move(Event.START)
+    if any(child is not OrderState.NEW for child in children) and lifecycle.allows(state, Trigger.START):
+        move(Trigger.START)
     if all(child is OrderState.FILLED for child in children):
-        move(Event.FILL)
+        move(Trigger.FILL)
     return tuple(path)
 
 
-def derive_state(lifecycle: Lifecycle[S, Event], current: S, children: Sequence[OrderState]) -> S:
+def follow_children(
+    lifecycle: Lifecycle[S, Trigger], current: S, children: Sequence[OrderState]
+) -> tuple[S, ...]:
+    """The states a parent passes through to agree with its children (see ``follow_steps``)."""
+    return tuple(state for _, state in follow_steps(lifecycle, current, children))
+
+
+def derive_state(lifecycle: Lifecycle[S, Trigger], current: S, children: Sequence[OrderState]) -> S:
     """The parent's state once it agrees with its children."""
     path = follow_children(lifecycle, current, children)
     return path[-1] if path else current
@@ -213,3 +236,7 @@ def lifecycles_markdown() -> str:
     for lifecycle in LIFECYCLES:
         parts += [f"## {lifecycle.name.capitalize()}", "", "```mermaid", lifecycle.mermaid(), "```", ""]
     return "\n".join(parts)
+
+
+#: The states an account liquidation can be in (it shares its state type with portfolio orders).
+LIQUIDATION_STATES: tuple[ParentState, ...] = states_of(ACCOUNT_LIQUIDATION)

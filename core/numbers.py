@@ -125,6 +125,13 @@ def check_cash(amount: Decimal, currency: str, field: str) -> Decimal:
     return amount
 
 
+def as_cash(amount: Decimal, currency: str, field: str) -> Decimal:
+    """``amount`` written with exactly the currency's minor units (``10`` EUR → ``10.00``), never rounded:
+    an amount with more decimals than the currency has is refused (``check_cash``)."""
+    check_cash(amount, currency, field)
+    return amount.quantize(minor_unit(currency), context=EXACT)
+
+
 def is_multiple(value: Decimal, step: Decimal) -> bool:
     with decimal.localcontext(EXACT):
         return value % step == 0

@@ -1,4 +1,4 @@
-"""Portfolio orders (seed 000) and liquidation settlement (seed 001): from a client's intent to an order plan.
+"""Portfolio orders and liquidation settlement: from a client's intent to an order plan.
 
 ``plan(request)`` is the one entry point; it dispatches on the order type to ``plan_buy``, ``plan_sell``,
 ``plan_liquidation`` and ``plan_rebalancing``. Every split of cash goes through ``core.apportion``.
@@ -26,6 +26,7 @@ from core.errors import (
 from core.instruments import Allocation, AllocationLine, Instrument, InstrumentTable, Position, Side
 from core.numbers import (
     ZERO,
+    as_cash,
     check_cash,
     check_non_negative,
     currency_exponent,
@@ -86,7 +87,8 @@ class OrderPlan:
 
 @attrs.frozen
 class Policy:
-    """Policy parameters of portfolio orders (DESIGN §4)."""
+    """Policy parameters of portfolio orders: the share of NAV a nominal sell may take, the cash a rebalancing
+    keeps, and the drift band inside which a rebalancing leaves an instrument alone."""
 
     sell_nav_limit: Decimal = attrs.field(default=Decimal("0.9"), validator=fraction)
     cash_buffer: Decimal = attrs.field(default=ZERO, validator=non_negative)
@@ -387,9 +389,10 @@ def _check_order_cash(cash_amount: Decimal, currency: str) -> None:
 
 
 def _required_cash_amount(request: PortfolioRequest) -> Decimal:
+    """The order's cash amount, written with the currency's minor units (``10`` EUR is ``10.00``)."""
     if request.cash_amount is None:
         raise ValidationError(f"a {request.type.value} order needs a cash_amount", {"field": "cash_amount"})
-    return request.cash_amount
+    return as_cash(request.cash_amount, request.currency, "cash_amount")
 
 
 def _allocation(request: PortfolioRequest) -> Allocation:

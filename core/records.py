@@ -1,25 +1,28 @@
 """The engine's aggregates as immutable records: what is stored, versioned and announced.
 
-Records carry no behaviour beyond derived values; ``core.engine`` holds the decisions over them. Ids and
-timestamps are always passed in: the core never makes or reads them.
+Records hold data and values derived from it; the decisions over them live in one core module per aggregate
+(``core.accounts``, ``core.orders``, ``core.portfolio_orders``, ``core.liquidations``, ``core.allocation_keys``,
+``core.block_orders``). Ids and timestamps are always passed in: the core never makes or reads them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Final
 
 import attrs
 
 from core.blocks import PartialFillPolicy, Targets
 from core.fills import CostSchedule, PositionEvent
-from core.instruments import AllocationLine, Position, Side
+from core.instruments import AllocationLine, Instrument, Position, Side
 from core.keys import AllocationKey
-from core.lifecycle import KeyStatus, LiquidationState, OrderState, PortfolioOrderState
+from core.lifecycle import KeyStatus, OrderState, ParentState
+from core.numbers import ZERO
 from core.portfolio import FeeSchedule, OrderType, Policy, Skipped
+from core.validators import non_empty
 
 
 class AccountStatus(enum.Enum):
@@ -29,7 +32,7 @@ class AccountStatus(enum.Enum):
 
 @attrs.frozen
 class Account:
-    id: str
+    id: str = attrs.field(validator=non_empty)
     currency: str
     cash: Mapping[str, Decimal]
     positions: tuple[Position, ...] = ()
@@ -38,31 +41,45 @@ class Account:
     status: AccountStatus = AccountStatus.ACTIVE
     next_sequence_id: int = 1
     created_at: dt.datetime | None = None
-    #: Cash promised to open buy cash orders, per currency (kept by ``core.engine.reserve``).
+    #: Cash promised to open buy cash orders, per currency (kept in step by ``core.accounts.reserve``).
     reserved: Mapping[str, Decimal] = attrs.field(factory=dict)
 
     def cash_in(self, currency: str) -> Decimal:
-        return self.cash.get(currency, Decimal(0))
+        return self.cash.get(currency, ZERO)
 
     def reserved_in(self, currency: str) -> Decimal:
-        return self.reserved.get(currency, Decimal(0))
+        return self.reserved.get(currency, ZERO)
 
     def quantity_of(self, instrument_id: str) -> Decimal:
-        return next((p.quantity for p in self.positions if p.instrument_id == instrument_id), Decimal(0))
+        return next((p.quantity for p in self.positions if p.instrument_id == instrument_id), ZERO)
 
 
 @attrs.frozen
 class ModelPortfolio:
-    """A named allocation (model portfolio) that portfolio orders refer to by id."""
+    """A named allocation (model portfolio) that portfolio orders refer to by id or by name."""
 
     id: str
-    name: str
+    name: str = attrs.field(validator=non_empty)
     lines: tuple[AllocationLine, ...]
+
+
+class ParentKind(enum.Enum):
+    """What created an individual order."""
+
+    PORTFOLIO_ORDER = "PORTFOLIO_ORDER"
+    ACCOUNT_LIQUIDATION = "ACCOUNT_LIQUIDATION"
+    BLOCK_ORDER = "BLOCK_ORDER"
 
 
 @attrs.frozen
 class Order:
-    """An individual order: a cash order (``cash_amount``) or a unit order (``quantity``)."""
+    """An individual order: a cash order (``cash_amount``) or a unit order (``quantity``).
+
+    ``parent_kind`` and ``parent_order_id`` say which portfolio order, account liquidation or block order created
+    it. ``client_reference`` (the parent's id for portfolio orders and liquidations) and ``correlation_key`` (the
+    block's id for allocated orders) are the fields the outside world traces orders by; the engine itself links
+    orders to their parent by ``parent_order_id`` only.
+    """
 
     id: str
     account_id: str
@@ -73,11 +90,13 @@ class Order:
     state: OrderState
     created_at: dt.datetime
     updated_at: dt.datetime
+    parent_kind: ParentKind | None = None
+    parent_order_id: str | None = None
     client_reference: str | None = None
     correlation_key: str | None = None
-    filled_quantity: Decimal = Decimal(0)
-    traded_value: Decimal = Decimal(0)
-    total_cost: Decimal = Decimal(0)
+    filled_quantity: Decimal = ZERO
+    traded_value: Decimal = ZERO
+    total_cost: Decimal = ZERO
     #: For a cash order, the quantity its amount bought (or sold) at the first execution's price.
     target_quantity: Decimal | None = None
     reason: str | None = None
@@ -85,7 +104,7 @@ class Order:
 
 @attrs.frozen
 class OrderRef:
-    """How a parent lists its orders (as the seeds' nested ``orders`` array)."""
+    """How a parent lists its orders (as the documents' nested ``orders`` array)."""
 
     id: str
     side: Side
@@ -100,13 +119,20 @@ class PortfolioOrder:
     currency: str
     cash_amount: Decimal | None
     allocation_id: str | None
-    state: PortfolioOrderState
+    state: ParentState
     created_at: dt.datetime
     updated_at: dt.datetime
     orders: tuple[OrderRef, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     policy: Policy = Policy()
+    #: A LIQUIDATION's management fee, known once every sell is filled.
+    management_fee: Decimal | None = None
     reason: str | None = None
+
+    @property
+    def settles_when_filled(self) -> bool:
+        """Only a LIQUIDATION learns its cash amount from its fills; the other types were given one."""
+        return self.type is OrderType.LIQUIDATION
 
 
 @attrs.frozen
@@ -114,13 +140,17 @@ class AccountLiquidation:
     id: str
     account_id: str
     currency: str
-    state: LiquidationState
+    state: ParentState
     created_at: dt.datetime
     updated_at: dt.datetime
     orders: tuple[OrderRef, ...] = ()
     cash_amount: Decimal | None = None
     management_fee: Decimal | None = None
     reason: str | None = None
+
+    @property
+    def settles_when_filled(self) -> bool:
+        return True
 
 
 @attrs.frozen
@@ -133,6 +163,8 @@ class StoredKey:
 
 @attrs.frozen
 class BlockOrder:
+    """A block trade placed on the key's owner account and allocated out to the participants."""
+
     id: str
     key_id: str
     account_id: str
@@ -142,11 +174,15 @@ class BlockOrder:
     state: OrderState
     created_at: dt.datetime
     updated_at: dt.datetime
-    filled_quantity: Decimal = Decimal(0)
+    #: The currency traded values are booked in (the instrument's, or the accounts' for an instrument without one).
+    currency: str = "EUR"
+    filled_quantity: Decimal = ZERO
     partial_fill_policy: PartialFillPolicy = PartialFillPolicy.PRO_RATA
     #: What each participant (in key order) should get of a full fill, and the error account's part.
     targets: Targets | None = None
-    #: What each participant (key order) and the error account (last) have received so far.
+    #: The accounts the block is allocated to: the key's participants in key order, then its error account.
+    recipients: tuple[str, ...] = ()
+    #: What each recipient (in the order of ``recipients``) has received so far.
     allocated: tuple[Decimal, ...] = ()
     orders: tuple[OrderRef, ...] = ()
     reason: str | None = None
@@ -164,16 +200,6 @@ class Subscription:
 
 
 @attrs.frozen
-class Event:
-    """The seeds' webhook envelope, minus ``webhook_id`` (set per subscription on delivery)."""
-
-    id: str
-    created_at: dt.datetime
-    type: str
-    object: Any
-
-
-@attrs.frozen
 class IdempotencyRecord:
     """What an idempotency key was first used for: the request's fingerprint and the id it created."""
 
@@ -182,7 +208,28 @@ class IdempotencyRecord:
     result_id: str
 
 
-TOPIC_OF: Mapping[type, str] = {
+#: The records that own individual orders and move with them (``core.parents``).
+ParentRecord = PortfolioOrder | AccountLiquidation
+
+#: Everything a unit of work stores.
+Record = (
+    Account
+    | Instrument
+    | ModelPortfolio
+    | PortfolioOrder
+    | Order
+    | AccountLiquidation
+    | StoredKey
+    | BlockOrder
+    | Subscription
+    | IdempotencyRecord
+)
+
+#: Everything an event can carry as its ``object``: the record as committed, or a position event.
+Announced = PortfolioOrder | Order | AccountLiquidation | BlockOrder | StoredKey | PositionEvent
+
+#: The topic of each announced type: an event's type is ``<TOPIC>.<STATE>``.
+TOPIC_OF: Final[Mapping[type, str]] = {
     PortfolioOrder: "PORTFOLIO_ORDER",
     Order: "ORDER",
     AccountLiquidation: "ACCOUNT_LIQUIDATION",
@@ -190,3 +237,54 @@ TOPIC_OF: Mapping[type, str] = {
     StoredKey: "ALLOCATION_KEY",
     PositionEvent: "POSITION",
 }
+#: Which type an event of each topic carries.
+TYPE_OF_TOPIC: Final[Mapping[str, type]] = {topic: kind for kind, topic in TOPIC_OF.items()}
+#: Every topic a webhook subscription may choose.
+TOPICS: Final[tuple[str, ...]] = tuple(TOPIC_OF.values())
+
+
+@attrs.frozen
+class Announcement:
+    """What a decision announces: ``<TOPIC>.<STATE>`` and the snapshot it carries (the record as committed)."""
+
+    type: str
+    object: Announced
+
+    @classmethod
+    def of(cls, record: Announced, state: str) -> Announcement:
+        return cls(f"{TOPIC_OF[type(record)]}.{state}", record)
+
+
+@attrs.frozen
+class Event:
+    """A committed announcement: the documents' webhook envelope, minus ``webhook_id`` (set per subscription
+    when delivered)."""
+
+    id: str
+    created_at: dt.datetime
+    type: str
+    object: Announced
+
+    @property
+    def topic(self) -> str:
+        """``PORTFOLIO_ORDER.SUBMITTED`` → ``PORTFOLIO_ORDER``."""
+        return topic_of(self.type)
+
+
+def topic_of(event_type: str) -> str:
+    return event_type.split(".", 1)[0]
+
+
+def announce(record: PortfolioOrder | Order | AccountLiquidation | BlockOrder) -> Announcement:
+    """The announcement of a record's current state: ``ORDER.FILLED`` with the order as it is now."""
+    return Announcement.of(record, record.state.value)
+
+
+def refs(orders: Iterable[Order]) -> tuple[OrderRef, ...]:
+    """How a parent lists its orders."""
+    return tuple(OrderRef(o.id, o.side, o.state) for o in orders)
+
+
+def subject_of(announced: Announced) -> str:
+    """The id of what an event is about (for a position event: the order whose fill it records)."""
+    return announced.source_order_id if isinstance(announced, PositionEvent) else announced.id

@@ -42,5 +42,11 @@ def fraction(instance: object, attribute: attrs.Attribute[Decimal], value: Decim
 
 
 def non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    check_text(value, attribute.name)
+
+
+def check_text(value: str, field: str) -> str:
+    """A name, id or key given by a person: a string with something other than blanks in it."""
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{attribute.name} must be a non-empty string", {"field": attribute.name})
+        raise ValidationError(f"{field} must not be empty", {"field": field})
+    return value

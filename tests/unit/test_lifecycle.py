@@ -8,12 +8,12 @@ from core.lifecycle import (
     ALLOCATION_KEY,
     ORDER,
     PORTFOLIO_ORDER,
-    Event,
-    KeyEvent,
     KeyStatus,
+    KeyTrigger,
     LiquidationState,
     OrderState,
     PortfolioOrderState,
+    Trigger,
     derive_state,
     follow_children,
 )
@@ -23,24 +23,24 @@ P, Ord, L = PortfolioOrderState, OrderState, LiquidationState
 
 def test_a_portfolio_order_runs_new_submitted_processing_filled() -> None:
     state = P.NEW
-    for event in (Event.SUBMIT, Event.START, Event.FILL):
+    for event in (Trigger.SUBMIT, Trigger.START, Trigger.FILL):
         state = PORTFOLIO_ORDER.next(state, event)
     assert state is P.FILLED
 
 
 @pytest.mark.parametrize("state", [P.NEW, P.SUBMITTED])
 def test_the_client_may_cancel_a_portfolio_order_while_new_or_submitted(state: PortfolioOrderState) -> None:
-    assert PORTFOLIO_ORDER.next(state, Event.CANCEL) is P.CANCELLED
+    assert PORTFOLIO_ORDER.next(state, Trigger.CANCEL) is P.CANCELLED
 
 
 def test_the_client_may_not_cancel_a_processing_portfolio_order() -> None:
     with pytest.raises(IllegalTransition) as caught:
-        PORTFOLIO_ORDER.next(P.PROCESSING, Event.CANCEL)
+        PORTFOLIO_ORDER.next(P.PROCESSING, Trigger.CANCEL)
     assert caught.value.details == {"lifecycle": "portfolio order", "state": "PROCESSING", "event": "CANCEL"}
 
 
 def test_a_trading_partner_error_cancels_a_processing_portfolio_order() -> None:
-    assert PORTFOLIO_ORDER.next(P.PROCESSING, Event.FAIL) is P.CANCELLED
+    assert PORTFOLIO_ORDER.next(P.PROCESSING, Trigger.FAIL) is P.CANCELLED
 
 
 def test_final_states_are_filled_and_cancelled() -> None:
@@ -49,20 +49,20 @@ def test_final_states_are_filled_and_cancelled() -> None:
 
 
 def test_partial_fills_keep_an_order_processing() -> None:
-    assert ORDER.next(Ord.PROCESSING, Event.PARTIAL_FILL) is Ord.PROCESSING
+    assert ORDER.next(Ord.PROCESSING, Trigger.PARTIAL_FILL) is Ord.PROCESSING
 
 
 def test_an_account_liquidation_can_be_cancelled_by_the_client_only_while_new() -> None:
-    assert ACCOUNT_LIQUIDATION.next(L.NEW, Event.CANCEL) is L.CANCELLED
+    assert ACCOUNT_LIQUIDATION.next(L.NEW, Trigger.CANCEL) is L.CANCELLED
     with pytest.raises(IllegalTransition):
-        ACCOUNT_LIQUIDATION.next(L.PROCESSING, Event.CANCEL)
+        ACCOUNT_LIQUIDATION.next(L.PROCESSING, Trigger.CANCEL)
 
 
 def test_a_one_time_key_can_be_used_once_and_an_active_key_forever() -> None:
-    assert ALLOCATION_KEY.next(KeyStatus.ONE_TIME, KeyEvent.USE) is KeyStatus.USED
-    assert ALLOCATION_KEY.next(KeyStatus.ACTIVE, KeyEvent.USE) is KeyStatus.ACTIVE
+    assert ALLOCATION_KEY.next(KeyStatus.ONE_TIME, KeyTrigger.USE) is KeyStatus.USED
+    assert ALLOCATION_KEY.next(KeyStatus.ACTIVE, KeyTrigger.USE) is KeyStatus.ACTIVE
     with pytest.raises(IllegalTransition):
-        ALLOCATION_KEY.next(KeyStatus.USED, KeyEvent.USE)
+        ALLOCATION_KEY.next(KeyStatus.USED, KeyTrigger.USE)
 
 
 def test_created_children_submit_the_portfolio_order() -> None:

@@ -1,0 +1,64 @@
+"""Allocation keys as stored records: created, invalidated, replaced, used by a block, expired.
+
+A key is never modified: "changing" one creates a new key and invalidates the old one in the same step. Every
+status a key takes is announced (``ALLOCATION_KEY.<STATUS>``) with the key as it now stands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from core.accounts import check_open
+from core.decisions import Changes, Decision
+from core.keys import AllocationKey, effective_status
+from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
+from core.records import Account, Announcement, StoredKey
+
+
+def announce_key(stored: StoredKey) -> Announcement:
+    return Announcement.of(stored, stored.status.value)
+
+
+def create(
+    key: AllocationKey, accounts: Iterable[Account], *, key_id: str, now: dt.datetime
+) -> Decision[StoredKey]:
+    """Store a new key; every account it names must be open."""
+    for account in accounts:
+        check_open(account)
+    stored = StoredKey(key_id, key, key.initial_status, now)
+    return Decision(stored, Changes.of(created=[stored], announced=[announce_key(stored)]))
+
+
+def current(stored: StoredKey, now: dt.datetime) -> StoredKey:
+    """The key as it stands at ``now``: a one-time key left unused for a week reads as EXPIRED."""
+    return attrs.evolve(stored, status=effective_status(stored.status, stored.created_at, now))
+
+
+def listed(keys: Iterable[StoredKey], statuses: Sequence[KeyStatus], now: dt.datetime) -> list[StoredKey]:
+    """The keys in the given statuses, as they stand at ``now``."""
+    return [k for k in (current(stored, now) for stored in keys) if k.status in statuses]
+
+
+def delete(stored: StoredKey, now: dt.datetime) -> Decision[StoredKey]:
+    """Invalidate a key: it stays readable by id and can no longer be used."""
+    deleted = attrs.evolve(stored, status=ALLOCATION_KEY.next(current(stored, now).status, KeyTrigger.DELETE))
+    return Decision(deleted, Changes.of(updated=[deleted], announced=[announce_key(deleted)]))
+
+
+def replace(
+    old: StoredKey, key: AllocationKey, accounts: Iterable[Account], *, key_id: str, now: dt.datetime
+) -> Decision[StoredKey]:
+    """'Change' a key: the new key is created and the old one invalidated together."""
+    deleted = delete(old, now)
+    created = create(key, accounts, key_id=key_id, now=now)
+    return Decision(
+        created.result,
+        Changes.of(
+            created=created.changes.created,
+            updated=deleted.changes.updated,
+            announced=[*deleted.changes.announced, *created.changes.announced],
+        ),
+    )

@@ -1,0 +1,218 @@
+"""Block orders as records: placed on the key's owner account, executed in the market, allocated out at once.
+
+Placing checks everything that would make the block impossible to carry out, so that a block the market cannot
+execute is refused before it exists: the key must be usable, every account it allocates to open and in the
+instrument's currency, the amount greater than zero and a whole number of quantity steps, a buy within each
+participant's buying power (the key's margin handling), and a sell within what each account holds.
+
+Each execution is shared over what every recipient has still to receive (the block's partial-fill policy), and
+booked at once as one FILLED order per account with the block's id as correlation key, at the execution's price;
+the execution's traded value is apportioned over the accounts so that their values sum exactly to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+
+import attrs
+
+from core.accounts import available_cash, check_open
+from core.allocation_keys import announce_key
+from core.blocks import (
+    Execution,
+    PartialFillPolicy,
+    Targets,
+    allocate_fill,
+    apply_margin,
+    book_prices,
+    targets,
+)
+from core.decisions import Changes, Decision
+from core.errors import CurrencyMismatch, InsufficientPosition, NothingToTrade
+from core.instruments import Instrument, Side, traded_in
+from core.keys import AllocationKey, check_usable
+from core.lifecycle import BLOCK_ORDER, OrderState, Trigger
+from core.numbers import ZERO, check_positive, fmt, to_units
+from core.orders import allocated, book
+from core.records import Account, AccountStatus, Announcement, BlockOrder, Order, StoredKey, announce, refs
+
+CLIENT_CANCELLED = "cancelled by the client"
+
+
+def block_currency(instrument: Instrument, accounts: Mapping[str, Account]) -> str:
+    """The one currency of the accounts a block allocates to, which the instrument must trade in too."""
+    currencies = sorted({a.currency for a in accounts.values()})
+    if len(currencies) != 1:
+        raise CurrencyMismatch(
+            "the accounts of the key hold different currencies; a block books one currency",
+            {"currencies": {a.id: a.currency for a in accounts.values()}},
+        )
+    traded_in(instrument, currencies[0])
+    return currencies[0]
+
+
+def block_targets(
+    key: AllocationKey, amount: Decimal, instrument: Instrument, side: Side, accounts: Mapping[str, Account]
+) -> Targets:
+    """What each participant of a block should get: the key's targets, and for a priced buy the key's margin
+    handling, with each participant's available cash as its buying power."""
+    wanted = targets(key, amount, instrument.quantity_step)
+    if side is not Side.BUY or instrument.price is None:
+        return wanted
+    power = {p.account_id: available_cash(accounts[p.account_id]) for p in key.participants}
+    return apply_margin(
+        key, wanted, power, instrument.price, instrument.contract_size, instrument.quantity_step
+    )
+
+
+def check_holdings(
+    key: AllocationKey, wanted: Targets, instrument: Instrument, accounts: Mapping[str, Account]
+) -> None:
+    """A sell block may not ask an account to sell more than it holds (the error account included)."""
+    parts = zip(key.recipients, (*wanted.participants, wanted.error), strict=True)
+    short = [
+        {"account_id": account_id, "to_sell": fmt(part), "held": fmt(held)}
+        for account_id, part in parts
+        if part > (held := accounts[account_id].quantity_of(instrument.instrument_id))
+    ]
+    if short:
+        raise InsufficientPosition(
+            f"{len(short)} account(s) of the key hold less {instrument.instrument_id} than the block would sell",
+            {"instrument_id": instrument.instrument_id, "accounts": short},
+        )
+
+
+def place(
+    stored: StoredKey,
+    accounts: Mapping[str, Account],
+    instrument: Instrument,
+    side: Side,
+    amount: Decimal,
+    policy: PartialFillPolicy,
+    *,
+    block_id: str,
+    now: dt.datetime,
+) -> Decision[BlockOrder]:
+    """Place a block on the key's owner account (see the module docstring for what is checked)."""
+    key = stored.key
+    check_positive(amount, "amount")
+    to_units(amount, instrument.quantity_step, "amount")
+    recipients = {account_id: accounts[account_id] for account_id in key.recipients}
+    closed = [a.id for a in recipients.values() if a.status is not AccountStatus.ACTIVE]
+    status = check_usable(key, stored.status, stored.created_at, now, closed)
+    check_open(accounts[key.owner_account_id])
+    currency = block_currency(instrument, recipients)
+    priced = traded_in(instrument, currency)
+    wanted = block_targets(key, amount, priced, side, recipients)
+    if wanted.total <= 0:
+        raise NothingToTrade(
+            "no participant can take any of the block",
+            {"amount": fmt(amount), "instrument_id": instrument.instrument_id},
+        )
+    if side is Side.SELL:
+        check_holdings(key, wanted, priced, recipients)
+    block = BlockOrder(
+        block_id,
+        stored.id,
+        key.owner_account_id,
+        instrument.instrument_id,
+        side,
+        wanted.total,
+        OrderState.NEW,
+        now,
+        now,
+        currency=currency,
+        partial_fill_policy=policy,
+        targets=wanted,
+        recipients=key.recipients,
+        allocated=tuple(ZERO for _ in key.recipients),
+    )
+    used = attrs.evolve(stored, status=status)
+    key_changes = [used] if used != stored else []
+    return Decision(
+        block,
+        Changes.of(
+            created=[block],
+            updated=[*key_changes, *([priced] if priced != instrument else [])],
+            announced=[announce(block), *(announce_key(k) for k in key_changes)],
+        ),
+    )
+
+
+def cancel(block: BlockOrder, now: dt.datetime) -> Decision[BlockOrder]:
+    """The client cancels a block that is not finished; what was already allocated stays with the accounts."""
+    cancelled = attrs.evolve(
+        block, state=BLOCK_ORDER.next(block.state, Trigger.CANCEL), reason=CLIENT_CANCELLED, updated_at=now
+    )
+    return Decision(cancelled, Changes.of(updated=[cancelled], announced=[announce(cancelled)]))
+
+
+def fail(block: BlockOrder, reason: str, now: dt.datetime) -> Decision[BlockOrder]:
+    """The trading partner refused the block (or what is left of it): it is cancelled with the reason."""
+    failed = attrs.evolve(
+        block, state=BLOCK_ORDER.next(block.state, Trigger.FAIL), reason=reason, updated_at=now
+    )
+    return Decision(failed, Changes.of(updated=[failed], announced=[announce(failed)]))
+
+
+def remaining(block: BlockOrder) -> Decimal:
+    """What the market has still to execute of the block."""
+    return block.amount - block.filled_quantity
+
+
+def execute(
+    block: BlockOrder,
+    key: AllocationKey,
+    instrument: Instrument,
+    accounts: Mapping[str, Account],
+    price: Decimal,
+    filled: Decimal,
+    *,
+    ids: Iterator[str],
+    now: dt.datetime,
+) -> Decision[BlockOrder]:
+    """Book an execution of ``filled`` at ``price`` and allocate it out to the accounts at once."""
+    assert block.targets is not None  # every placed block stores its targets
+    announcements: list[Announcement] = []
+    started = block
+    if block.state is OrderState.NEW:
+        started = attrs.evolve(block, state=BLOCK_ORDER.next(block.state, Trigger.START), updated_at=now)
+        announcements.append(announce(started))
+    if not filled:
+        return Decision(
+            started, Changes.of(updated=[started] if started != block else [], announced=announcements)
+        )
+    shares = allocate_fill(
+        key, block.targets, block.allocated, filled, instrument.quantity_step, block.partial_fill_policy
+    )
+    values = book_prices(shares, [Execution(filled, price)], instrument.contract_size, block.currency)
+    children: list[Order] = []
+    booked_accounts: list[Account] = []
+    for account_id, quantity, (_, value) in zip(block.recipients, shares, values, strict=True):
+        if not quantity:
+            continue
+        child = allocated(
+            block.id, account_id, instrument.instrument_id, block.side, quantity, next(ids), now
+        )
+        done = book(child, accounts[account_id], instrument, quantity, price, now, booked_value=value)
+        children.append(done.order)
+        booked_accounts.append(done.account)
+        announcements.extend(done.announcements)
+    filled_quantity = block.filled_quantity + filled
+    after = attrs.evolve(
+        started,
+        state=BLOCK_ORDER.next(
+            started.state, Trigger.FILL if filled_quantity >= block.amount else Trigger.PARTIAL_FILL
+        ),
+        filled_quantity=filled_quantity,
+        allocated=tuple(a + s for a, s in zip(block.allocated, shares, strict=True)),
+        orders=block.orders + refs(children),
+        updated_at=now,
+    )
+    announcements.append(announce(after))
+    return Decision(
+        after,
+        Changes.of(created=children, updated=[after, *booked_accounts], announced=announcements),
+    )

@@ -1,0 +1,43 @@
+"""Account liquidations: every position sold in full with unit orders; the cash amount is known once all are filled."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import attrs
+
+from core.accounts import check_open
+from core.decisions import Changes, Decision
+from core.lifecycle import LiquidationState
+from core.orders import from_plan
+from core.parents import cancel_by_client, followed_changes
+from core.portfolio import plan_liquidation
+from core.records import Account, AccountLiquidation, Order, ParentKind, announce, refs
+
+
+def create(
+    account: Account, *, liquidation_id: str, ids: Iterator[str], now: dt.datetime
+) -> Decision[AccountLiquidation]:
+    """A liquidation in NEW with one unit sell per position; announces ``ACCOUNT_LIQUIDATION.NEW`` and each
+    ``ORDER.NEW``. It moves to PROCESSING with its first order."""
+    check_open(account)
+    order_plan = plan_liquidation(account.currency, account.positions)
+    new = AccountLiquidation(liquidation_id, account.id, account.currency, LiquidationState.NEW, now, now)
+    children = from_plan(order_plan, account.id, ParentKind.ACCOUNT_LIQUIDATION, liquidation_id, ids, now)
+    listed = attrs.evolve(new, orders=refs(children))
+    return Decision(
+        listed,
+        Changes.of(
+            created=[listed, *children],
+            announced=[announce(new), *(announce(c) for c in children)],
+        ),
+    )
+
+
+def cancel(
+    liquidation: AccountLiquidation, children: list[Order], account: Account, now: dt.datetime
+) -> Decision[AccountLiquidation]:
+    """The client cancels the liquidation (only while NEW) and its open orders with it."""
+    followed = cancel_by_client(liquidation, children, now)
+    return Decision(followed.parent, followed_changes(followed, children, account))

@@ -1,0 +1,198 @@
+"""The market: what a run executes, and the decision for each order and block once the venue has answered.
+
+For each open order (and each open block) a run asks the venue for a quote, works out what to execute at that
+price (``order_request``, ``block_request``), lets the venue fill some or all of it, and books the outcome in one
+decision (``execute_order``, ``execute_block``). A refusal by the trading partner — or anything that makes the
+execution impossible — cancels what was refused, with its reason, and the run goes on with the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+
+import attrs
+
+from core import block_orders, orders
+from core.accounts import OPEN, reserve
+from core.decisions import Changes, Decision
+from core.errors import ValidationError
+from core.instruments import Instrument
+from core.keys import AllocationKey
+from core.lifecycle import OrderState
+from core.numbers import ZERO, fmt, is_multiple
+from core.parents import follow
+from core.records import Account, Announcement, BlockOrder, Order, ParentRecord
+
+PARTNER_REFUSED = "rejected by the trading partner"
+
+
+@attrs.frozen
+class Quote:
+    """The venue's price for an instrument, or why it will not trade it."""
+
+    price: Decimal | None
+    rejection: str | None = None
+
+    @classmethod
+    def refused(cls, reason: str) -> Quote:
+        return cls(None, reason)
+
+
+class Outcome(enum.Enum):
+    FILLED = "FILLED"  #: nothing is left to execute
+    PARTLY_FILLED = "PARTLY_FILLED"  #: still open: part (or none) of it was executed this time
+    CANCELLED = "CANCELLED"  #: refused by the trading partner, or nothing of it could be executed
+    NOT_OPEN = "NOT_OPEN"  #: it was finished before its turn came (e.g. cancelled with its parent): untouched
+
+
+@attrs.frozen
+class Executed:
+    """What one run did to one order or block."""
+
+    id: str
+    outcome: Outcome
+    reason: str | None = None
+
+
+@attrs.frozen
+class Failure:
+    """An order or block a run could neither execute nor cancel (its record changed meanwhile, the store failed);
+    it is left as it was, for the next run."""
+
+    id: str
+    code: str
+    message: str
+
+
+@attrs.frozen
+class MarketRun:
+    """What one run of the market did, order by order and block by block."""
+
+    orders: tuple[Executed, ...] = ()
+    blocks: tuple[Executed, ...] = ()
+    failures: tuple[Failure, ...] = ()
+
+    def count(self, outcome: Outcome, blocks: bool = False) -> int:
+        return sum(1 for e in (self.blocks if blocks else self.orders) if e.outcome is outcome)
+
+    @property
+    def cancelled(self) -> tuple[Executed, ...]:
+        return tuple(e for e in (*self.orders, *self.blocks) if e.outcome is Outcome.CANCELLED)
+
+
+def due(open_orders: Iterable[Order], open_blocks: Iterable[BlockOrder]) -> tuple[list[str], list[str]]:
+    """The orders and blocks a run executes, oldest first: open orders that execute on their own (not those
+    allocated out of a block, which move with it), and open blocks."""
+    return (
+        [o.id for o in open_orders if orders.executes_on_its_own(o)],
+        [b.id for b in open_blocks if b.state in OPEN],
+    )
+
+
+def order_request(order: Order, account: Account, instrument: Instrument, quote: Quote) -> Decimal:
+    """What to ask the venue to fill for ``order`` at the quoted price; nothing when it would not quote."""
+    if quote.price is None or order.state not in OPEN:
+        return ZERO
+    held = account.quantity_of(instrument.instrument_id)
+    return orders.quantity_to_execute(order, instrument, quote.price, held)
+
+
+def block_request(block: BlockOrder, quote: Quote) -> Decimal:
+    """What to ask the venue to fill for a block: all that is left of it, or nothing without a quote."""
+    if quote.price is None or block.state not in OPEN:
+        return ZERO
+    return block_orders.remaining(block)
+
+
+def check_fill(filled: Decimal, requested: Decimal, step: Decimal, what: str) -> None:
+    """The venue may fill part of what was asked, in whole quantity steps, never more."""
+    if not ZERO <= filled <= requested or not is_multiple(filled, step):
+        raise ValidationError(
+            f"the venue filled {fmt(filled)} of {what}, asked for {fmt(requested)} in steps of {fmt(step)}",
+            {"filled": fmt(filled), "requested": fmt(requested), "quantity_step": fmt(step)},
+        )
+
+
+def execute_order(
+    order: Order,
+    account: Account,
+    instrument: Instrument,
+    quote: Quote,
+    filled: Decimal,
+    parent: ParentRecord | None,
+    siblings: Sequence[Order],
+    now: dt.datetime,
+) -> Decision[Executed]:
+    """Book what the venue did with ``order`` (``filled`` of ``order_request``), and move its parent with it.
+
+    A quote refused cancels the order with the reason (the parent follows: an error at the trading partner
+    cancels it and its other open orders). With nothing left to execute, a partly filled order is FILLED and an
+    untouched one is cancelled with the reason. Cash held back for the order follows what it may still spend.
+    """
+    if order.state not in OPEN:
+        return Decision(Executed(order.id, Outcome.NOT_OPEN), Changes())
+    requested = order_request(order, account, instrument, quote)
+    check_fill(filled, requested, instrument.quantity_step, f"order {order.id}")
+    booked_account = account
+    announcements: list[Announcement]
+    if quote.price is None:
+        after, announcements = orders.fail(order, quote.rejection or PARTNER_REFUSED, now)
+    elif requested <= 0 and order.filled_quantity > 0:
+        after, announcements = orders.finish(order, now)
+    elif requested <= 0:
+        reason = orders.unfillable(order, account.quantity_of(instrument.instrument_id), quote.price)
+        after, announcements = orders.fail(order, reason, now)
+    elif filled <= 0:
+        after, announcements = orders.start(order, now)
+    else:
+        booked = orders.book(order, account, instrument, filled, quote.price, now)
+        after, booked_account, announcements = booked.order, booked.account, list(booked.announcements)
+    held = reserve(booked_account, [order], [after])
+    before = list(siblings) if parent is not None else [order]
+    current = [after if o.id == order.id else o for o in before]
+    moved_parent: list[ParentRecord] = []
+    if parent is not None:
+        followed = follow(parent, current, account.fee_schedule, now)
+        held = reserve(held, current, followed.orders)
+        current = list(followed.orders)
+        announcements += followed.announcements
+        moved_parent = [followed.parent] if followed.parent != parent else []
+    outcome = {
+        OrderState.FILLED: Outcome.FILLED,
+        OrderState.CANCELLED: Outcome.CANCELLED,
+    }.get(after.state, Outcome.PARTLY_FILLED)
+    moved = [o for o, was in zip(current, before, strict=True) if o != was]
+    return Decision(
+        Executed(order.id, outcome, after.reason if outcome is Outcome.CANCELLED else None),
+        Changes.of(
+            updated=[*moved, *moved_parent, *([held] if held != account else [])],
+            announced=announcements,
+        ),
+    )
+
+
+def execute_block(
+    block: BlockOrder,
+    key: AllocationKey,
+    instrument: Instrument,
+    accounts: Mapping[str, Account],
+    quote: Quote,
+    filled: Decimal,
+    *,
+    ids: Iterator[str],
+    now: dt.datetime,
+) -> Decision[Executed]:
+    """Book what the venue did with a block (``filled`` of ``block_request``) and allocate it out at once; a
+    refused quote cancels the block with the reason (what was allocated before stays with the accounts)."""
+    if block.state not in OPEN:
+        return Decision(Executed(block.id, Outcome.NOT_OPEN), Changes())
+    if quote.price is None:
+        failed = block_orders.fail(block, quote.rejection or PARTNER_REFUSED, now)
+        return Decision(Executed(block.id, Outcome.CANCELLED, failed.result.reason), failed.changes)
+    check_fill(filled, block_request(block, quote), instrument.quantity_step, f"block {block.id}")
+    done = block_orders.execute(block, key, instrument, accounts, quote.price, filled, ids=ids, now=now)
+    outcome = Outcome.FILLED if done.result.state is OrderState.FILLED else Outcome.PARTLY_FILLED
+    return Decision(Executed(block.id, outcome), done.changes)

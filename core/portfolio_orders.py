@@ -1,0 +1,99 @@
+"""Portfolio orders as records: placed (planned, split into individual orders, submitted) and cancelled."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+
+import attrs
+
+from core.accounts import available_cash, check_open, reserve
+from core.decisions import Changes, Decision
+from core.errors import NothingToTrade
+from core.instruments import Instrument, traded_in
+from core.lifecycle import PORTFOLIO_ORDER, PortfolioOrderState, Trigger
+from core.orders import from_plan
+from core.parents import cancel_by_client, followed_changes
+from core.portfolio import OrderType, Policy, PortfolioRequest, plan
+from core.records import Account, ModelPortfolio, Order, ParentKind, PortfolioOrder, announce, refs
+
+
+def instruments_needed(account: Account, allocation: ModelPortfolio | None) -> list[str]:
+    """The instruments a portfolio order of this account may trade: the model's and those the account holds."""
+    lines = allocation.lines if allocation is not None else ()
+    return sorted({line.instrument_id for line in lines} | {p.instrument_id for p in account.positions})
+
+
+def place(
+    account: Account,
+    order_type: OrderType,
+    cash_amount: Decimal | None,
+    allocation: ModelPortfolio | None,
+    policy: Policy,
+    instruments: Mapping[str, Instrument],
+    *,
+    order_id: str,
+    ids: Iterator[str],
+    now: dt.datetime,
+) -> Decision[PortfolioOrder]:
+    """Plan the order over the account's available cash and holdings and split it into individual orders.
+
+    Announces ``PORTFOLIO_ORDER.NEW`` (no orders yet), ``ORDER.NEW`` for each individual order, then
+    ``PORTFOLIO_ORDER.SUBMITTED`` with its orders. The cash the buys may spend is held back on the account.
+    Instruments added without a currency take the account's.
+    """
+    check_open(account)
+    currency = account.currency
+    priced = {i: traded_in(instrument, currency) for i, instrument in instruments.items()}
+    order_plan = plan(
+        PortfolioRequest(
+            order_type,
+            currency,
+            cash_amount,
+            allocation.lines if allocation is not None else (),
+            tuple(priced.values()),
+            account.positions,
+            available_cash(account),
+            policy,
+        )
+    )
+    if not order_plan.orders:
+        raise NothingToTrade(
+            "the plan has no orders to place", {"skipped": [s.instrument_id for s in order_plan.skipped]}
+        )
+    new = PortfolioOrder(
+        order_id,
+        account.id,
+        order_type,
+        currency,
+        order_plan.cash_amount,
+        allocation.id if allocation is not None else None,
+        PortfolioOrderState.NEW,
+        now,
+        now,
+        skipped=order_plan.skipped,
+        policy=policy,
+    )
+    children = from_plan(order_plan, account.id, ParentKind.PORTFOLIO_ORDER, order_id, ids, now)
+    submitted = attrs.evolve(
+        new, state=PORTFOLIO_ORDER.next(new.state, Trigger.SUBMIT), orders=refs(children), updated_at=now
+    )
+    adopted = [i for key, i in priced.items() if i != instruments[key]]
+    return Decision(
+        submitted,
+        Changes.of(
+            created=[submitted, *children],
+            updated=[reserve(account, [], children), *adopted],
+            announced=[announce(new), *(announce(c) for c in children), announce(submitted)],
+        ),
+    )
+
+
+def cancel(
+    order: PortfolioOrder, children: list[Order], account: Account, now: dt.datetime
+) -> Decision[PortfolioOrder]:
+    """The client cancels the order (only while NEW or SUBMITTED) and its open orders with it; the cash they held
+    back is released."""
+    followed = cancel_by_client(order, children, now)
+    return Decision(followed.parent, followed_changes(followed, children, account))

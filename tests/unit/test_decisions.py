@@ -1,0 +1,218 @@
+"""The engine's decisions as pure functions: plain records in, a decision out, no storage, no clock, no ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+
+from core import accounts, block_orders, market, portfolio_orders
+from core.blocks import PartialFillPolicy
+from core.decisions import Decision
+from core.errors import (
+    AccountNotEmpty,
+    CurrencyMismatch,
+    InsufficientFunds,
+    InsufficientPosition,
+    ValidationError,
+)
+from core.fills import CostSchedule
+from core.instruments import AllocationLine, Instrument, Position, Side
+from core.keys import AllocationKey, MarginHandling, Participant, UnitType
+from core.lifecycle import KeyStatus, OrderState, ParentState
+from core.market import Outcome, Quote
+from core.portfolio import OrderType, Policy
+from core.records import Account, BlockOrder, ModelPortfolio, Order, PortfolioOrder, StoredKey
+
+NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
+Dec = Decimal
+
+
+def account(
+    account_id: str = "ACC", opening: str = "1000.00", currency: str = "EUR", **changes: Any
+) -> Account:
+    opened = accounts.open_account(account_id, currency, Dec(opening), None, CostSchedule(), NOW).result
+    return attrs.evolve(opened, **changes)
+
+
+def test_opening_cash_is_kept_with_the_currencys_minor_units() -> None:
+    assert account(opening="10").cash == {"EUR": Dec("10.00")}
+    assert account(opening="10", currency="JPY").cash == {"JPY": Dec("10")}
+
+
+@pytest.mark.parametrize("cash", ["-5", "-0.01"])
+def test_opening_cash_below_zero_is_refused(cash: str) -> None:
+    with pytest.raises(ValidationError, match="cash must not be negative"):
+        account(opening=cash)
+
+
+def test_a_withdrawal_may_take_only_what_open_orders_do_not_hold_back() -> None:
+    holding = account(reserved={"EUR": Dec("600.00")})
+    with pytest.raises(InsufficientFunds) as refused:
+        accounts.withdraw(holding, Dec("400.01"))
+    assert refused.value.details["available"] == "400.00"
+    assert accounts.withdraw(holding, Dec("400")).result.cash == {"EUR": Dec("600.00")}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"positions": (Position("AAA", Dec(1)),)},
+        {"cash": {"EUR": Dec("0.01")}},
+        {"cash": {"EUR": Dec(0)}, "reserved": {"EUR": Dec("5.00")}},
+    ],
+)
+def test_an_account_is_closed_only_once_it_holds_nothing(changes: dict[str, Any]) -> None:
+    with pytest.raises(AccountNotEmpty):
+        accounts.close(account(**changes))
+    assert accounts.close(account(opening="0")).result.status.value == "CLOSED"
+
+
+def model() -> ModelPortfolio:
+    return ModelPortfolio(
+        "M", "growth", (AllocationLine("AAA", Dec("0.5")), AllocationLine("BBB", Dec("0.5")))
+    )
+
+
+def priced(currency: str | None = None) -> dict[str, Instrument]:
+    return {i: Instrument(i, Dec("10.00"), Dec("0.01"), currency=currency) for i in ("AAA", "BBB")}
+
+
+def place(
+    owner: Account, amount: str = "100.00", instruments: dict[str, Instrument] | None = None
+) -> PortfolioOrder:
+    return portfolio_orders.place(
+        owner, OrderType.BUY, Dec(amount), model(), Policy(), instruments or priced(),
+        order_id="P", ids=iter(["O1", "O2"]), now=NOW,
+    ).result  # fmt: skip
+
+
+def test_placing_holds_back_the_cash_the_buys_may_spend_and_links_the_orders_to_their_parent() -> None:
+    decision = portfolio_orders.place(
+        account(), OrderType.BUY, Dec("100.00"), model(), Policy(), priced(),
+        order_id="P", ids=iter(["O1", "O2"]), now=NOW,
+    )  # fmt: skip
+    children = [r for r in decision.changes.created if isinstance(r, Order)]
+    assert {(o.parent_order_id, o.client_reference) for o in children} == {("P", "P")}
+    held = next(r for r in decision.changes.updated if isinstance(r, Account))
+    assert held.reserved == {"EUR": Dec("100.00")}
+    assert [a.type for a in decision.changes.announced] == [
+        "PORTFOLIO_ORDER.NEW", "ORDER.NEW", "ORDER.NEW", "PORTFOLIO_ORDER.SUBMITTED",
+    ]  # fmt: skip
+
+
+def test_instruments_without_a_currency_take_the_accounts_and_are_stored_with_it() -> None:
+    decision = portfolio_orders.place(
+        account(), OrderType.BUY, Dec("100.00"), model(), Policy(), priced(None),
+        order_id="P", ids=iter(["O1", "O2"]), now=NOW,
+    )  # fmt: skip
+    adopted = [r for r in decision.changes.updated if isinstance(r, Instrument)]
+    assert [(i.instrument_id, i.currency) for i in adopted] == [("AAA", "EUR"), ("BBB", "EUR")]
+
+
+def test_an_instrument_in_another_currency_than_the_account_is_refused() -> None:
+    with pytest.raises(CurrencyMismatch):
+        place(account(), instruments=priced("USD"))
+
+
+def key(*participants: Participant, error: str = "ERR") -> StoredKey:
+    definition = AllocationKey("k", UnitType.UNIT, MarginHandling.REJECT, False, "BLK", error, participants)
+    return StoredKey("K", definition, KeyStatus.ACTIVE, NOW)
+
+
+def block_accounts(currency: str = "EUR", held: str = "0") -> dict[str, Account]:
+    positions = (Position("X", Dec(held)),) if Dec(held) else ()
+    return {
+        a: account(a, "1000000", currency, positions=positions if a != "BLK" else ())
+        for a in ("BLK", "ERR", "A1", "A2")
+    }
+
+
+def place_block(side: Side, amount: str, held: str = "0", currency: str = "EUR") -> Decision[BlockOrder]:
+    return block_orders.place(
+        key(Participant("A1", Dec(10)), Participant("A2", Dec(20))), block_accounts(currency, held),
+        Instrument("X", Dec("3.33")), side, Dec(amount), PartialFillPolicy.PRO_RATA, block_id="B", now=NOW,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("amount", ["0", "-5", "-30"])
+def test_a_block_must_be_for_more_than_nothing(amount: str) -> None:
+    with pytest.raises(ValidationError, match="greater than zero"):
+        place_block(Side.BUY, amount)
+
+
+def test_a_sell_block_is_refused_when_an_account_holds_less_than_its_part() -> None:
+    with pytest.raises(InsufficientPosition) as refused:
+        place_block(Side.SELL, "95", held="30")
+    assert refused.value.details["accounts"] == [{"account_id": "A2", "to_sell": "60", "held": "30"}]
+    assert place_block(Side.SELL, "90", held="60").result.state is OrderState.NEW
+
+
+def test_a_block_in_yen_books_whole_yen_apportioned_over_the_accounts() -> None:
+    placed = place_block(Side.BUY, "90", currency="JPY").result
+    executed = block_orders.execute(
+        placed, key(Participant("A1", Dec(10)), Participant("A2", Dec(20))).key, Instrument("X", Dec("3.33"), currency="JPY"),
+        block_accounts("JPY"), Dec("3.33"), Dec(90), ids=iter(["C1", "C2"]), now=NOW,
+    )  # fmt: skip
+    children = [r for r in executed.changes.created if isinstance(r, Order)]
+    # 90 × 3.33 = 299.7 → 300 yen, 30 : 60 → 100 and 200
+    assert [(o.account_id, o.traded_value) for o in children] == [("A1", Dec(100)), ("A2", Dec(200))]
+
+
+def test_an_error_account_that_is_also_a_participant_is_refused() -> None:
+    with pytest.raises(ValidationError, match="error account A1 cannot also be a participant"):
+        key(Participant("A1", Dec(10)), error="A1")
+
+
+def test_a_refused_quote_cancels_the_order_its_parent_and_its_open_siblings_and_frees_their_cash() -> None:
+    owner = account()
+    parent = place(owner)
+    placed = portfolio_orders.place(
+        owner,
+        OrderType.BUY,
+        Dec("100.00"),
+        model(),
+        Policy(),
+        priced("EUR"),
+        order_id="P",
+        ids=iter(["O1", "O2"]),
+        now=NOW,
+    )
+    children = [r for r in placed.changes.created if isinstance(r, Order)]
+    holding = next(r for r in placed.changes.updated if isinstance(r, Account))
+    decision = market.execute_order(
+        children[0],
+        holding,
+        priced("EUR")["AAA"],
+        Quote.refused("closed today"),
+        Dec(0),
+        parent,
+        children,
+        NOW,
+    )
+    assert (decision.result.outcome, decision.result.reason) == (Outcome.CANCELLED, "closed today")
+    updated = decision.changes.updated
+    assert {o.id: o.state for o in updated if isinstance(o, Order)} == {
+        "O1": OrderState.CANCELLED,
+        "O2": OrderState.CANCELLED,
+    }
+    assert [p.state for p in updated if isinstance(p, PortfolioOrder)] == [ParentState.CANCELLED]
+    assert [a.reserved for a in updated if isinstance(a, Account)] == [{"EUR": Dec("0.00")}]
+    assert [a.type for a in decision.changes.announced] == [
+        "ORDER.CANCELLED",
+        "ORDER.CANCELLED",
+        "PORTFOLIO_ORDER.CANCELLED",
+    ]
+
+
+def test_a_venue_that_fills_more_than_was_asked_is_not_believed() -> None:
+    owner = account()
+    parent = place(owner)
+    order = Order("O1", "ACC", "AAA", Side.BUY, Dec("50.00"), None, OrderState.NEW, NOW, NOW)
+    with pytest.raises(ValidationError, match="the venue filled 6"):
+        market.execute_order(
+            order, owner, priced("EUR")["AAA"], Quote(Dec("10.00")), Dec(6), parent, [order], NOW
+        )
