@@ -1,19 +1,24 @@
-"""Driven ports: what the application service needs from the outside world, as protocols.
+"""Driven ports: what the application needs from the outside world, as protocols.
 
-Storage is a unit of work with one repository per aggregate and an outbox: a state change and its events
-are committed together or not at all. Time and ids come from ports too, so the core never makes them.
+Storage is a unit of work with one repository per aggregate and an outbox: a state change and its events are
+committed together or not at all, and each committed event is fanned out to the subscriptions of its topic.
+Webhook delivery has a port of its own (the delivery queue, kept by the storage adapter, and the sender, which
+knows HTTP and signing). The venue, the clock, ids and the jitter of retries come from ports too, so the core
+never makes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Final, Protocol, Self, TypeVar
 
 import attrs
 
 from core.instruments import Instrument, Side
+from core.market import Quote
 from core.records import (
     Account,
     AccountLiquidation,
@@ -23,9 +28,11 @@ from core.records import (
     ModelPortfolio,
     Order,
     PortfolioOrder,
+    Record,
     StoredKey,
     Subscription,
 )
+from core.webhooks import AttemptDecision, EventQuery, Outcome
 
 T = TypeVar("T")
 
@@ -36,10 +43,11 @@ class Repository(Protocol[T]):
     def get(self, record_id: str) -> T | None: ...
 
     def add(self, record: T) -> None:
-        """Insert a new record (an existing id is an error)."""
+        """Insert a new record; an existing id raises ``AlreadyExists``."""
 
     def update(self, record: T) -> None:
-        """Replace a record read in this unit of work; raises ``ConcurrentUpdate`` if it changed since."""
+        """Replace a record; raises ``NotFound`` if there is none, and ``ConcurrentUpdate`` if another unit of
+        work committed a change to it after this one read it."""
 
     def list(self, **where: str) -> list[T]:
         """Records whose top-level fields equal the given values (enums by value), oldest first."""
@@ -48,14 +56,22 @@ class Repository(Protocol[T]):
 
 class Outbox(Protocol):
     def add(self, event: Event) -> None:
-        """Record an event; it is published (and fanned out to subscriptions) only if the unit commits."""
+        """Record an event. It is published only if the unit of work commits, and then fanned out: one pending
+        delivery for every subscription of its topic that is active at that moment."""
 
-    def list(self, after: int = 0, limit: int = 100, topic: str | None = None) -> list[tuple[int, Event]]:
-        """Committed events with their sequence numbers, in commit order."""
+    def list(self, query: EventQuery) -> list[tuple[int, Event]]:
+        """Committed events with their sequence numbers, in commit order; each event's object is the record
+        as it was committed (the same type on every adapter)."""
         ...
 
 
 class UnitOfWork(Protocol):
+    """One transaction: what it reads is one consistent state, and what it writes is committed together.
+
+    Two units of work that change the same record concurrently cannot both commit: the second gets
+    ``ConcurrentUpdate`` and nothing of it is written (the application runs it again on fresh data).
+    """
+
     @property
     def accounts(self) -> Repository[Account]: ...
     @property
@@ -93,6 +109,73 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
 
 
+@attrs.frozen
+class Delivery:
+    """One event to deliver to one subscription, and how many attempts it has had."""
+
+    sequence: int
+    event: Event
+    subscription: Subscription
+    attempts: int
+
+
+@attrs.frozen
+class SendResult:
+    """What one HTTP attempt got: a status code, or the error that stopped it."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@attrs.frozen
+class Attempt:
+    """One delivery attempt, as the delivery log keeps it."""
+
+    event_id: str
+    subscription_id: str
+    attempt: int
+    at: dt.datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    outcome: Outcome
+
+
+class DeliveryQueue(Protocol):
+    """The webhook deliveries the outbox fanned out, kept by the storage adapter."""
+
+    def due(self, now: dt.datetime, limit: int) -> list[Delivery]:
+        """Pending deliveries whose next attempt is due, oldest event first."""
+        ...
+
+    def pending(self, delivery: Delivery) -> Delivery | None:
+        """The delivery as it stands now, if it is still pending for an active subscription."""
+        ...
+
+    def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:
+        """Log the attempt and carry out the decision: delivered, retried after ``decision.delay``, or given up;
+        a ``disable_reason`` disables the subscription and drops its pending deliveries (in one transaction)."""
+
+    def disable(self, subscription_id: str, reason: str) -> None:
+        """Stop delivering to a subscription: it is marked disabled and its pending deliveries are dropped."""
+
+    def log(self, limit: int) -> list[Attempt]:
+        """The latest attempts, newest first."""
+        ...
+
+
+class WebhookSender(Protocol):
+    """Sends one delivery over HTTP, signed; never raises for a problem of the endpoint (it is in the result)."""
+
+    def send(self, delivery: Delivery, timeout: float) -> SendResult: ...
+
+
+class WebhookUrlGuard(Protocol):
+    def __call__(self, url: str, allow_private_network: bool) -> None:
+        """Raise ``UnsafeWebhookUrl`` unless ``url`` may receive webhooks."""
+
+
 class Clock(Protocol):
     def now(self) -> dt.datetime:
         """The current time, timezone-aware UTC."""
@@ -105,12 +188,10 @@ class IdGenerator(Protocol):
         ...
 
 
-@attrs.frozen
-class Quote:
-    """The venue's price for an instrument, or why it will not trade it."""
-
-    price: Decimal | None
-    rejection: str | None = None
+class Jitter(Protocol):
+    def draw(self) -> float:
+        """A random number in [-1, 1] that spreads retry delays."""
+        ...
 
 
 class Venue(Protocol):
@@ -119,23 +200,42 @@ class Venue(Protocol):
     def quote(self, instrument: Instrument, side: Side) -> Quote: ...
 
     def fill(self, instrument: Instrument, side: Side, quantity: Decimal) -> Decimal:
-        """How much of ``quantity`` is executed now (a multiple of the quantity step, at most ``quantity``)."""
+        """How much of ``quantity`` is executed now: a multiple of the quantity step, at most ``quantity``
+        (nothing when asked for nothing)."""
         ...
 
 
-#: Every repository of a unit of work: its attribute name, the record type it holds, and that type's id field.
-REPOSITORIES: dict[str, tuple[type, str]] = {
-    "accounts": (Account, "id"),
-    "instruments": (Instrument, "instrument_id"),
-    "allocations": (ModelPortfolio, "id"),
-    "portfolio_orders": (PortfolioOrder, "id"),
-    "orders": (Order, "id"),
-    "liquidations": (AccountLiquidation, "id"),
-    "keys": (StoredKey, "id"),
-    "blocks": (BlockOrder, "id"),
-    "subscriptions": (Subscription, "id"),
-    "idempotency": (IdempotencyRecord, "id"),
-}
+@attrs.frozen
+class Table:
+    """How a repository stores its records: the unit of work's attribute, the record type, its id field, and
+    what a person calls one of them."""
+
+    name: str
+    record_type: type
+    id_field: str
+    noun: str
+
+
+#: Every repository of a unit of work.
+TABLES: Final[tuple[Table, ...]] = (
+    Table("accounts", Account, "id", "account"),
+    Table("instruments", Instrument, "instrument_id", "instrument"),
+    Table("allocations", ModelPortfolio, "id", "model portfolio"),
+    Table("portfolio_orders", PortfolioOrder, "id", "portfolio order"),
+    Table("orders", Order, "id", "order"),
+    Table("liquidations", AccountLiquidation, "id", "account liquidation"),
+    Table("keys", StoredKey, "id", "allocation key"),
+    Table("blocks", BlockOrder, "id", "block order"),
+    Table("subscriptions", Subscription, "id", "webhook subscription"),
+    Table("idempotency", IdempotencyRecord, "id", "idempotency key"),
+)
+#: The table of each record type.
+TABLE_OF: Final[Mapping[type, Table]] = {table.record_type: table for table in TABLES}
+
+
+def record_id(record: Record) -> str:
+    value: str = getattr(record, TABLE_OF[type(record)].id_field)
+    return value
 
 
 def field_text(record: object, name: str) -> str | None:
@@ -144,8 +244,3 @@ def field_text(record: object, name: str) -> str | None:
     if value is None:
         return None
     return str(getattr(value, "value", value))
-
-
-def topic_of(event_type: str) -> str:
-    """``PORTFOLIO_ORDER.SUBMITTED`` → ``PORTFOLIO_ORDER``."""
-    return event_type.split(".", 1)[0]

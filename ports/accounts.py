@@ -1,0 +1,64 @@
+"""Accounts: open, deposit, withdraw, close, and read them with their value and available cash."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core import accounts
+from core.accounts import AccountView
+from core.fills import CostSchedule
+from core.numbers import ZERO
+from core.portfolio import FeeSchedule
+from core.records import Account
+from ports.driven import UnitOfWork
+from ports.use_cases import UseCases, require, transaction
+
+
+class Accounts(UseCases):
+    @transaction
+    def open(
+        self,
+        uow: UnitOfWork,
+        currency: str,
+        cash: Decimal = ZERO,
+        fee_schedule: FeeSchedule | None = None,
+        costs: CostSchedule = CostSchedule(),
+        account_id: str | None = None,
+    ) -> Account:
+        """Open an account (its id chosen, or a new one); an id that exists is ``ALREADY_EXISTS``."""
+        now = self.now()
+        chosen = account_id if account_id is not None else self.new_id()
+        return self.save(uow, accounts.open_account(chosen, currency, cash, fee_schedule, costs, now), now)
+
+    @transaction
+    def deposit(self, uow: UnitOfWork, account_id: str, amount: Decimal) -> Account:
+        decision = accounts.deposit(require(uow.accounts, account_id, "account"), amount)
+        return self.save(uow, decision, self.now())
+
+    @transaction
+    def withdraw(self, uow: UnitOfWork, account_id: str, amount: Decimal) -> Account:
+        decision = accounts.withdraw(require(uow.accounts, account_id, "account"), amount)
+        return self.save(uow, decision, self.now())
+
+    @transaction
+    def close(self, uow: UnitOfWork, account_id: str) -> Account:
+        decision = accounts.close(require(uow.accounts, account_id, "account"))
+        return self.save(uow, decision, self.now())
+
+    @transaction
+    def show(self, uow: UnitOfWork, account_id: str) -> AccountView:
+        """The account with the market value of its securities and the cash it may still spend."""
+        account = require(uow.accounts, account_id, "account")
+        held = {
+            p.instrument_id: require(uow.instruments, p.instrument_id, "instrument")
+            for p in account.positions
+        }
+        return accounts.view(account, held)
+
+    @transaction
+    def get(self, uow: UnitOfWork, account_id: str) -> Account:
+        return require(uow.accounts, account_id, "account")
+
+    @transaction
+    def all(self, uow: UnitOfWork) -> list[Account]:
+        return uow.accounts.list()

@@ -1,0 +1,71 @@
+"""Block orders: placed on a key's owner account, allocated out by the market, cancelled, read."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from core import block_orders
+from core.blocks import PartialFillPolicy
+from core.idempotency import check_key, fingerprint
+from core.instruments import Side
+from core.records import BlockOrder, Order
+from ports.driven import UnitOfWork
+from ports.use_cases import UseCases, require, transaction
+
+
+@attrs.frozen
+class BlockView:
+    """A block with the orders it was allocated to."""
+
+    block: BlockOrder
+    orders: tuple[Order, ...]
+
+
+class Blocks(UseCases):
+    @transaction
+    def place(
+        self,
+        uow: UnitOfWork,
+        key_id: str,
+        instrument_id: str,
+        side: Side,
+        amount: Decimal,
+        policy: PartialFillPolicy = PartialFillPolicy.PRO_RATA,
+        idempotency_key: str | None = None,
+    ) -> BlockOrder:
+        """Place a block; everything that would make it impossible to execute is refused now."""
+        key = check_key(idempotency_key)
+        request = fingerprint("block order", key_id, instrument_id, side, amount, policy)
+        replayed = self.replay(uow, key, request)
+        if replayed is not None:
+            return require(uow.blocks, replayed, "block order")
+        stored = require(uow.keys, key_id, "allocation key")
+        accounts = {a: require(uow.accounts, a, "account") for a in stored.key.accounts}
+        instrument = require(uow.instruments, instrument_id, "instrument")
+        now = self.now()
+        decision = block_orders.place(
+            stored, accounts, instrument, side, amount, policy, block_id=self.new_id(), now=now
+        )
+        self.remember(uow, key, request, decision.result.id)
+        return self.save(uow, decision, now)
+
+    @transaction
+    def cancel(self, uow: UnitOfWork, block_id: str) -> BlockOrder:
+        """The client cancels a block that is not finished; what was allocated so far stays allocated."""
+        now = self.now()
+        return self.save(uow, block_orders.cancel(require(uow.blocks, block_id, "block order"), now), now)
+
+    @transaction
+    def get(self, uow: UnitOfWork, block_id: str) -> BlockOrder:
+        return require(uow.blocks, block_id, "block order")
+
+    @transaction
+    def show(self, uow: UnitOfWork, block_id: str) -> BlockView:
+        block = require(uow.blocks, block_id, "block order")
+        return BlockView(block, tuple(uow.orders.list(parent_order_id=block.id)))
+
+    @transaction
+    def all(self, uow: UnitOfWork, state: str | None = None) -> list[BlockOrder]:
+        return uow.blocks.list(**({"state": state} if state is not None else {}))

@@ -1,0 +1,110 @@
+"""The market: one run executes every open order and block once at the venue, each in its own transaction.
+
+Anything that makes one execution impossible (the trading partner refuses it, an account no longer holds what a
+sell needs) cancels that order or block with the reason; the run goes on with the others and reports all of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from core import market
+from core.errors import AllotError, ConcurrentUpdate, NotFound, StorageError
+from core.lifecycle import OrderState
+from core.market import Executed, Failure, MarketRun, Quote
+from core.records import AccountLiquidation, Order, ParentKind, ParentRecord, PortfolioOrder
+from ports.driven import Repository, UnitOfWork
+from ports.use_cases import UseCases, require, transaction
+
+Progress = Callable[[int, int], None]
+
+#: Where the parent of an individual order is stored, by kind (orders of a block move with their block).
+PARENTS: Mapping[
+    ParentKind, Callable[[UnitOfWork], Repository[PortfolioOrder] | Repository[AccountLiquidation]]
+] = {
+    ParentKind.PORTFOLIO_ORDER: lambda uow: uow.portfolio_orders,
+    ParentKind.ACCOUNT_LIQUIDATION: lambda uow: uow.liquidations,
+}
+
+
+def parent_of(uow: UnitOfWork, order: Order) -> tuple[ParentRecord | None, list[Order]]:
+    """The order's portfolio order or account liquidation, and all its orders in the order they were made."""
+    if order.parent_kind is None or order.parent_order_id is None:
+        return None, []
+    parent = PARENTS[order.parent_kind](uow).get(order.parent_order_id)
+    if parent is None:
+        raise NotFound(
+            f"the parent {order.parent_order_id} of order {order.id} does not exist", {"id": order.id}
+        )
+    return parent, uow.orders.list(parent_order_id=parent.id)
+
+
+class Market(UseCases):
+    def run(self, progress: Progress | None = None) -> MarketRun:
+        """Execute every open order and block once; report what happened to each, and what could not be done.
+
+        An order or block whose execution is refused (by the trading partner or by a rule of the core) is
+        cancelled with the reason; one the store could not write is left as it was and listed as a failure."""
+        order_ids, block_ids = self._due()
+        total = len(order_ids) + len(block_ids)
+        done: dict[str, list[Executed]] = {"orders": [], "blocks": []}
+        failures: list[Failure] = []
+        work: list[tuple[str, str, Callable[[str, str | None], Executed]]]
+        work = [("orders", i, self._execute_order) for i in order_ids]
+        work += [("blocks", i, self._execute_block) for i in block_ids]
+        for count, (kind, record_id, execute) in enumerate(work, 1):
+            try:
+                try:
+                    done[kind].append(execute(record_id, None))
+                except (StorageError, ConcurrentUpdate):
+                    raise
+                except AllotError as refused:
+                    done[kind].append(execute(record_id, refused.message))
+            except AllotError as error:
+                failures.append(Failure(record_id, error.code, error.message))
+            if progress is not None:
+                progress(count, total)
+        return MarketRun(tuple(done["orders"]), tuple(done["blocks"]), tuple(failures))
+
+    @transaction
+    def _due(self, uow: UnitOfWork) -> tuple[list[str], list[str]]:
+        open_states = (OrderState.NEW.value, OrderState.PROCESSING.value)
+        open_orders = [o for state in open_states for o in uow.orders.list(state=state)]
+        open_blocks = [b for state in open_states for b in uow.blocks.list(state=state)]
+        open_orders.sort(key=lambda o: o.created_at)
+        open_blocks.sort(key=lambda b: b.created_at)
+        return market.due(open_orders, open_blocks)
+
+    @transaction
+    def _execute_order(self, uow: UnitOfWork, order_id: str, refusal: str | None) -> Executed:
+        """Execute one order at the venue; with a ``refusal``, cancel it for that reason instead."""
+        order = require(uow.orders, order_id, "order")
+        account = require(uow.accounts, order.account_id, "account")
+        instrument = require(uow.instruments, order.instrument_id, "instrument")
+        parent, siblings = parent_of(uow, order)
+        quote = (
+            Quote.refused(refusal) if refusal is not None else self.ports.venue.quote(instrument, order.side)
+        )
+        request = market.order_request(order, account, instrument, quote)
+        filled = self.ports.venue.fill(instrument, order.side, request)
+        now = self.now()
+        decision = market.execute_order(order, account, instrument, quote, filled, parent, siblings, now)
+        return self.save(uow, decision, now)
+
+    @transaction
+    def _execute_block(self, uow: UnitOfWork, block_id: str, refusal: str | None) -> Executed:
+        """Execute what is left of a block and allocate it out; with a ``refusal``, cancel it instead."""
+        block = require(uow.blocks, block_id, "block order")
+        key = require(uow.keys, block.key_id, "allocation key").key
+        instrument = require(uow.instruments, block.instrument_id, "instrument")
+        accounts = {a: require(uow.accounts, a, "account") for a in block.recipients}
+        quote = (
+            Quote.refused(refusal) if refusal is not None else self.ports.venue.quote(instrument, block.side)
+        )
+        request = market.block_request(block, quote)
+        filled = self.ports.venue.fill(instrument, block.side, request)
+        now = self.now()
+        decision = market.execute_block(
+            block, key, instrument, accounts, quote, filled, ids=self.fresh_ids(), now=now
+        )
+        return self.save(uow, decision, now)

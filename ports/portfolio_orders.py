@@ -1,0 +1,75 @@
+"""Portfolio orders: placed (split into individual orders at once), cancelled, read with their orders."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core import portfolio_orders
+from core.idempotency import check_key, fingerprint
+from core.portfolio import OrderType, Policy
+from core.records import Order, PortfolioOrder
+from ports.allocations import find_model
+from ports.driven import UnitOfWork
+from ports.use_cases import UseCases, require, transaction
+
+
+class PortfolioOrders(UseCases):
+    @transaction
+    def place(
+        self,
+        uow: UnitOfWork,
+        account_id: str,
+        order_type: OrderType,
+        cash_amount: Decimal | None = None,
+        allocation: str | None = None,
+        policy: Policy = Policy(),
+        idempotency_key: str | None = None,
+    ) -> PortfolioOrder:
+        """Place a portfolio order (``allocation`` is a model portfolio's id or name). Placing again with the same
+        idempotency key and request returns the first order."""
+        key = check_key(idempotency_key)
+        model = find_model(uow, allocation) if allocation is not None else None
+        model_id = model.id if model is not None else None
+        request = fingerprint("portfolio order", account_id, order_type, cash_amount, model_id, policy)
+        replayed = self.replay(uow, key, request)
+        if replayed is not None:
+            return require(uow.portfolio_orders, replayed, "portfolio order")
+        account = require(uow.accounts, account_id, "account")
+        needed = portfolio_orders.instruments_needed(account, model)
+        instruments = {i: require(uow.instruments, i, "instrument") for i in needed}
+        now = self.now()
+        decision = portfolio_orders.place(
+            account, order_type, cash_amount, model, policy, instruments,
+            order_id=self.new_id(), ids=self.fresh_ids(), now=now,
+        )  # fmt: skip
+        self.remember(uow, key, request, decision.result.id)
+        return self.save(uow, decision, now)
+
+    @transaction
+    def cancel(self, uow: UnitOfWork, order_id: str) -> PortfolioOrder:
+        """The client cancels (only while NEW or SUBMITTED); its orders are cancelled with it."""
+        order = require(uow.portfolio_orders, order_id, "portfolio order")
+        children = uow.orders.list(parent_order_id=order.id)
+        account = require(uow.accounts, order.account_id, "account")
+        now = self.now()
+        return self.save(uow, portfolio_orders.cancel(order, children, account, now), now)
+
+    @transaction
+    def get(self, uow: UnitOfWork, order_id: str) -> PortfolioOrder:
+        return require(uow.portfolio_orders, order_id, "portfolio order")
+
+    @transaction
+    def find(self, uow: UnitOfWork, order_id: str) -> PortfolioOrder | None:
+        return uow.portfolio_orders.get(order_id)
+
+    @transaction
+    def all(
+        self, uow: UnitOfWork, account_id: str | None = None, state: str | None = None
+    ) -> list[PortfolioOrder]:
+        where = {k: v for k, v in (("account_id", account_id), ("state", state)) if v is not None}
+        return uow.portfolio_orders.list(**where)
+
+    @transaction
+    def orders_of(self, uow: UnitOfWork, parent_id: str) -> list[Order]:
+        """The individual orders a portfolio order, an account liquidation or a block order created."""
+        return uow.orders.list(parent_order_id=parent_id)

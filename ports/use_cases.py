@@ -1,0 +1,127 @@
+"""What every use case shares: the driven ports, one transaction per use case, storing a decision.
+
+A use case reads: load what it needs, make one core call that returns a ``Decision``, store it and return its
+result. ``@transaction`` runs the use case in a unit of work, commits it, and runs it again on fresh data if
+another writer changed a record it read in the meantime (``ConcurrentUpdate``), a few times at most.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterator
+from typing import Concatenate, Final, ParamSpec, TypeVar, cast
+
+import attrs
+
+from core.decisions import Changes, Decision
+from core.errors import ConcurrentUpdate, NotFound
+from core.idempotency import replayed
+from core.records import Event, IdempotencyRecord, Record
+from ports.driven import (
+    TABLE_OF,
+    Clock,
+    DeliveryQueue,
+    IdGenerator,
+    Jitter,
+    Repository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    Venue,
+    WebhookSender,
+    WebhookUrlGuard,
+)
+
+T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+U = TypeVar("U", bound="UseCases")
+
+#: How many times a use case runs before a conflict with other writers is reported.
+ATTEMPTS: Final = 8
+
+
+@attrs.frozen
+class DrivenPorts:
+    """Everything the application drives, as the composition root wired it."""
+
+    unit_of_work: UnitOfWorkFactory
+    venue: Venue
+    clock: Clock
+    ids: IdGenerator
+    deliveries: DeliveryQueue
+    sender: WebhookSender
+    url_guard: WebhookUrlGuard
+    jitter: Jitter
+
+
+def transaction(use_case: Callable[Concatenate[U, UnitOfWork, P], R]) -> Callable[Concatenate[U, P], R]:
+    """Run the use case in its own unit of work and commit it; on ``ConcurrentUpdate`` run it again."""
+
+    @functools.wraps(use_case)
+    def in_unit_of_work(self: U, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with self.ports.unit_of_work() as uow:
+                    result = use_case(self, uow, *args, **kwargs)
+                    uow.commit()
+                    return result
+            except ConcurrentUpdate:
+                if attempt == ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    return in_unit_of_work
+
+
+def require(repository: Repository[T], record_id: str, what: str) -> T:
+    """The record, or ``NotFound`` naming what is missing."""
+    record = repository.get(record_id)
+    if record is None:
+        raise NotFound(f"{what} {record_id} does not exist", {"kind": what, "id": record_id})
+    return record
+
+
+@attrs.frozen
+class UseCases:
+    """The use cases of one aggregate; every module of the application layer has one such class."""
+
+    ports: DrivenPorts
+
+    def now(self) -> dt.datetime:
+        return self.ports.clock.now()
+
+    def new_id(self) -> str:
+        return self.ports.ids.new_id()
+
+    def fresh_ids(self) -> Iterator[str]:
+        """A supply of new ids, for a decision that creates an unknown number of records."""
+        return iter(self.ports.ids.new_id, None)
+
+    def save(self, uow: UnitOfWork, decision: Decision[T], now: dt.datetime) -> T:
+        """Store what the decision changes and publish what it announces (stamped ``now``); return its result."""
+        self.store(uow, decision.changes, now)
+        return decision.result
+
+    def store(self, uow: UnitOfWork, changes: Changes, now: dt.datetime) -> None:
+        for record in changes.created:
+            repository(uow, record).add(record)
+        for record in changes.updated:
+            repository(uow, record).update(record)
+        for announcement in changes.announced:
+            uow.outbox.add(Event(self.new_id(), now, announcement.type, announcement.object))
+
+    def replay(self, uow: UnitOfWork, key: str | None, request: str) -> str | None:
+        """The id an idempotency key already created for this same request (``None`` for no key or a new one)."""
+        if key is None:
+            return None
+        return replayed(uow.idempotency.get(key), key, request)
+
+    def remember(self, uow: UnitOfWork, key: str | None, request: str, result_id: str) -> None:
+        if key is not None:
+            uow.idempotency.add(IdempotencyRecord(key, request, result_id))
+
+
+def repository(uow: UnitOfWork, record: Record) -> Repository[Record]:
+    """The repository a record is stored in."""
+    return cast("Repository[Record]", getattr(uow, TABLE_OF[type(record)].name))
