@@ -1,16 +1,23 @@
-"""In-memory storage: dicts behind a lock, for tests and for embedding the engine without a database.
+"""In-memory storage: for tests and for embedding the engine without a database.
 
-A unit of work works on copies of the tables and swaps them in on commit, so an abandoned unit of work
-leaves nothing behind, exactly like a rolled-back SQLite transaction. Units of work are serialised by a lock.
+The store keeps committed state as immutable snapshots: a commit replaces the tables it changed with new copies,
+so a unit of work reads one consistent state from the moment it began, like a SQLite read transaction. Writes
+stay in the unit of work until it commits; the commit checks, under a lock, that no record it updates or adds
+was committed by someone else since it read it (else ``ConcurrentUpdate`` and nothing is written), then swaps
+in the new state, appends the events and fans each one out to the active subscriptions of its topic.
+The delivery queue of those events is kept here too.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-from core.errors import ConcurrentUpdate, NotFound, ValidationError
+import attrs
+
+from core.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from core.instruments import Instrument
 from core.records import (
     Account,
@@ -24,65 +31,128 @@ from core.records import (
     StoredKey,
     Subscription,
 )
-from ports.driven import REPOSITORIES, field_text, topic_of
+from core.webhooks import AttemptDecision, EventQuery
+from ports.driven import TABLES, Attempt, Delivery, Table, field_text
 
 T = TypeVar("T")
+#: One table: record id → (version, record), in insertion order.
+Rows = dict[str, tuple[int, Any]]
+
+
+@attrs.define
+class DeliveryState:
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
 
 
 class MemoryStore:
-    """The shared state: one table per repository (id → (version, record)) and the committed events."""
+    """The committed state: one table per repository, the events in commit order, the delivery queue."""
 
     def __init__(self) -> None:
-        self.tables: dict[str, dict[str, tuple[int, Any]]] = {name: {} for name in REPOSITORIES}
+        self.tables: dict[str, Rows] = {table.name: {} for table in TABLES}
         self.events: list[Event] = []
+        self.deliveries: dict[tuple[int, str], DeliveryState] = {}
+        self.attempts: list[Attempt] = []
         self.lock = threading.RLock()
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
 
+    def commit(self, writes: dict[str, dict[str, tuple[int | None, Any]]], events: list[Event]) -> None:
+        """Apply a unit of work's writes (``None`` version: an insert) unless someone committed first."""
+        with self.lock:
+            for name, rows in writes.items():
+                committed = self.tables[name]
+                for record_id, (read_version, _) in rows.items():
+                    now = committed.get(record_id)
+                    current = None if now is None else now[0]
+                    if current != read_version:
+                        raise ConcurrentUpdate(
+                            f"{name} {record_id} was changed by someone else since it was read; try again",
+                            {"kind": name, "id": record_id},
+                        )
+            tables = dict(self.tables)
+            for name, rows in writes.items():
+                table = dict(tables[name])
+                for record_id, (read_version, record) in rows.items():
+                    table[record_id] = ((read_version or 0) + 1, record)
+                tables[name] = table
+            self.tables = tables
+            subscriptions = [s for _, s in tables["subscriptions"].values() if s.disabled_reason is None]
+            for event in events:
+                self.events.append(event)
+                for subscription in subscriptions:
+                    if event.topic in subscription.topics:
+                        key = (len(self.events), subscription.id)
+                        self.deliveries[key] = DeliveryState("PENDING", 0, event.created_at)
+
+    def replace(self, name: str, record_id: str, record: Any) -> None:
+        """Replace a committed record outside a unit of work (the delivery queue disabling a subscription)."""
+        with self.lock:
+            table = dict(self.tables[name])
+            version, _ = table[record_id]
+            table[record_id] = (version + 1, record)
+            self.tables = {**self.tables, name: table}
+
 
 class MemoryRepository(Generic[T]):
-    def __init__(self, table: dict[str, tuple[int, T]], id_field: str, kind: str) -> None:
+    def __init__(self, uow: MemoryUnitOfWork, table: Table) -> None:
+        self._uow = uow
         self._table = table
-        self._id_field = id_field
-        self._kind = kind
+
+    @property
+    def _base(self) -> Rows:
+        return self._uow.snapshot[self._table.name]
+
+    @property
+    def _writes(self) -> dict[str, tuple[int | None, Any]]:
+        return self._uow.writes.setdefault(self._table.name, {})
 
     def get(self, record_id: str) -> T | None:
-        found = self._table.get(record_id)
+        written = self._uow.writes.get(self._table.name, {}).get(record_id)
+        if written is not None:
+            record: T = written[1]
+            return record
+        found = self._base.get(record_id)
         return None if found is None else found[1]
 
     def add(self, record: T) -> None:
-        record_id = getattr(record, self._id_field)
-        if record_id in self._table:
-            raise ValidationError(f"{self._kind} {record_id} already exists", {"id": record_id})
-        self._table[record_id] = (1, record)
+        record_id = getattr(record, self._table.id_field)
+        if self.get(record_id) is not None:
+            raise AlreadyExists(f"{self._table.noun} {record_id} already exists", {"id": record_id})
+        self._writes[record_id] = (None, record)
 
     def update(self, record: T) -> None:
-        record_id = getattr(record, self._id_field)
-        if record_id not in self._table:
-            raise NotFound(f"{self._kind} {record_id} does not exist", {"id": record_id})
-        version, _ = self._table[record_id]
-        self._table[record_id] = (version + 1, record)
+        record_id = getattr(record, self._table.id_field)
+        written = self._writes.get(record_id)
+        if written is not None:
+            self._writes[record_id] = (written[0], record)
+            return
+        found = self._base.get(record_id)
+        if found is None:
+            raise NotFound(f"{self._table.noun} {record_id} does not exist", {"id": record_id})
+        self._writes[record_id] = (found[0], record)
 
     def list(self, **where: str) -> list[T]:
-        return [
-            record
-            for _, record in self._table.values()
-            if all(field_text(record, name) == value for name, value in where.items())
-        ]
+        writes = self._uow.writes.get(self._table.name, {})
+        merged = [writes.get(record_id, row)[1] for record_id, row in self._base.items()]
+        merged += [record for record_id, (_, record) in writes.items() if record_id not in self._base]
+        return [r for r in merged if all(field_text(r, name) == value for name, value in where.items())]
 
 
 class MemoryOutbox:
-    def __init__(self, committed: list[Event], pending: list[Event]) -> None:
-        self._committed = committed
-        self._pending = pending
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
 
     def add(self, event: Event) -> None:
-        self._pending.append(event)
+        self._uow.events.append(event)
 
-    def list(self, after: int = 0, limit: int = 100, topic: str | None = None) -> list[tuple[int, Event]]:
-        numbered = list(enumerate(self._committed, 1))[after:]
-        return [(n, e) for n, e in numbered if topic is None or topic_of(e.type) == topic][:limit]
+    def list(self, query: EventQuery) -> list[tuple[int, Event]]:
+        committed = self._uow.store.events[query.after : self._uow.event_count]
+        numbered = enumerate(committed, query.after + 1)
+        chosen = [(n, e) for n, e in numbered if query.topic is None or e.topic == query.topic]
+        return chosen[: query.limit]
 
 
 class MemoryUnitOfWork:
@@ -99,34 +169,88 @@ class MemoryUnitOfWork:
     outbox: MemoryOutbox
 
     def __init__(self, store: MemoryStore) -> None:
-        self._store = store
-        self._tables: dict[str, dict[str, tuple[int, Any]]] = {}
-        self._pending: list[Event] = []
+        self.store = store
+        self.snapshot: dict[str, Rows] = store.tables
+        #: How many events were committed when this unit of work began (the event list only grows).
+        self.event_count = 0
+        self.writes: dict[str, dict[str, tuple[int | None, Any]]] = {}
+        self.events: list[Event] = []
+        for table in TABLES:
+            setattr(self, table.name, MemoryRepository(self, table))
+        self.outbox = MemoryOutbox(self)
 
     def __enter__(self) -> Self:
-        self._store.lock.acquire()
         self._begin()
         return self
 
     def _begin(self) -> None:
-        self._tables = {name: dict(table) for name, table in self._store.tables.items()}
-        self._pending = []
-        for name, (_, id_field) in REPOSITORIES.items():
-            setattr(self, name, MemoryRepository(self._tables[name], id_field, name))
-        self.outbox = MemoryOutbox(self._store.events, self._pending)
+        with self.store.lock:
+            self.snapshot = self.store.tables
+            self.event_count = len(self.store.events)
+        self.writes = {}
+        self.events = []
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        self._store.lock.release()
+        self.writes = {}
+        self.events = []
 
     def commit(self) -> None:
-        for name, table in self._tables.items():
-            committed = self._store.tables[name]
-            for record_id, (version, _) in table.items():
-                before = committed.get(record_id)
-                if before is not None and before[0] >= version and table[record_id] is not before:
-                    raise ConcurrentUpdate(f"{name} {record_id} changed since it was read", {"id": record_id})
-        self._store.tables = self._tables
-        self._store.events.extend(self._pending)
-        self._begin()
+        try:
+            self.store.commit(self.writes, self.events)
+        finally:
+            self._begin()
+
+
+class MemoryDeliveryQueue:
+    """The delivery queue of a ``MemoryStore``."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def _delivery(self, key: tuple[int, str], state: DeliveryState) -> Delivery | None:
+        found = self._store.tables["subscriptions"].get(key[1])
+        if found is None or found[1].disabled_reason is not None or state.status != "PENDING":
+            return None
+        return Delivery(key[0], self._store.events[key[0] - 1], found[1], state.attempts)
+
+    def due(self, now: dt.datetime, limit: int) -> list[Delivery]:
+        with self._store.lock:
+            ready = sorted(
+                key
+                for key, state in self._store.deliveries.items()
+                if state.status == "PENDING" and state.next_attempt_at <= now
+            )
+            found = [self._delivery(key, self._store.deliveries[key]) for key in ready]
+        return [d for d in found if d is not None][:limit]
+
+    def pending(self, delivery: Delivery) -> Delivery | None:
+        key = (delivery.sequence, delivery.subscription.id)
+        with self._store.lock:
+            state = self._store.deliveries.get(key)
+            return None if state is None else self._delivery(key, state)
+
+    def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:
+        with self._store.lock:
+            self._store.attempts.append(attempt)
+            state = self._store.deliveries[(delivery.sequence, delivery.subscription.id)]
+            state.attempts = attempt.attempt
+            state.status = decision.delivery_status
+            state.next_attempt_at = attempt.at + dt.timedelta(seconds=decision.delay)
+            if decision.disable_reason is not None:
+                self.disable(delivery.subscription.id, decision.disable_reason)
+
+    def disable(self, subscription_id: str, reason: str) -> None:
+        with self._store.lock:
+            _, subscription = self._store.tables["subscriptions"][subscription_id]
+            self._store.replace(
+                "subscriptions", subscription_id, attrs.evolve(subscription, disabled_reason=reason)
+            )
+            for (_, owner), state in self._store.deliveries.items():
+                if owner == subscription_id and state.status == "PENDING":
+                    state.status = "DROPPED"
+
+    def log(self, limit: int) -> list[Attempt]:
+        with self._store.lock:
+            return list(reversed(self._store.attempts))[:limit]

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast, get_args, get_origin
 
+import attrs
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
+from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
 
 from core.errors import AllotError, ValidationError
@@ -36,9 +38,7 @@ class UnreadableInput(ValidationError):
 
 def _structure_decimal(value: object, _: type) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise ValidationError(
-            f"expected a decimal number written as a string, got {json.dumps(value, default=str)}"
-        )
+        raise ValidationError(f"expected a decimal number written as a string, got {_shown(value)}")
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
     except InvalidOperation:
@@ -52,24 +52,24 @@ def _structure_enum(value: object, enum_type: type[enum.Enum]) -> enum.Enum:
             if member.value == value.upper():
                 return member
     allowed = ", ".join(str(m.value) for m in enum_type)
-    raise ValidationError(f"{json.dumps(value, default=str)} is not one of {allowed}")
+    raise ValidationError(f"{_shown(value)} is not one of {allowed}")
 
 
 def _structure_str(value: object, _: type) -> str:
     if not isinstance(value, str):
-        raise ValidationError(f"expected a string, got {json.dumps(value, default=str)}")
+        raise ValidationError(f"expected a string, got {_shown(value)}")
     return value
 
 
 def _structure_bool(value: object, _: type) -> bool:
     if not isinstance(value, bool):
-        raise ValidationError(f"expected true or false, got {json.dumps(value, default=str)}")
+        raise ValidationError(f"expected true or false, got {_shown(value)}")
     return value
 
 
 def _structure_int(value: object, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"expected a whole number, got {json.dumps(value, default=str)}")
+        raise ValidationError(f"expected a whole number, got {_shown(value)}")
     return value
 
 
@@ -99,10 +99,28 @@ def _arrays_only(type_: Any, converter: cattrs.Converter) -> Callable[[object, A
 
     def structure_array(value: object, _: Any) -> object:
         if not isinstance(value, list):
-            raise ValidationError(f"expected a JSON array, got {json.dumps(value, default=str)}")
+            raise ValidationError(f"expected a JSON array, got {_shown(value)}")
         return structure_items(value, type_)
 
     return structure_array
+
+
+def _objects_only(type_: Any, converter: cattrs.Converter) -> Callable[[object, Any], object]:
+    """Records and requests are JSON objects; anything else is named as such (not "'list' has no attribute")."""
+    structure_fields = make_dict_structure_fn(type_, converter, _cattrs_forbid_extra_keys=True)
+
+    def structure_object(value: object, _: Any) -> object:
+        if not isinstance(value, dict):
+            raise ValidationError(f"expected a JSON object, got {_shown(value)}")
+        return structure_fields(value, type_)
+
+    return structure_object
+
+
+def _shown(value: object) -> str:
+    """A value as JSON, cut short if long, for an error message."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _make() -> cattrs.Converter:
@@ -116,6 +134,7 @@ def _make() -> cattrs.Converter:
         lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _structure_enum
     )
     converter.register_structure_hook_factory(_is_homogenous_tuple, _arrays_only)
+    converter.register_structure_hook_factory(attrs.has, _objects_only)
     converter.register_structure_hook(dt.datetime, _structure_datetime)
     converter.register_unstructure_hook(dt.datetime, timestamp)
     converter.register_structure_hook(dt.date, lambda v, _: dt.date.fromisoformat(_structure_str(v, str)))
@@ -177,6 +196,11 @@ def error_body(error: AllotError) -> dict[str, Any]:
 def to_json(value: object) -> str:
     """Compact JSON of any record or value object (for storage and webhook bodies)."""
     return json.dumps(unstructure(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def from_data(data: object, type_: type[T]) -> T:
+    """A stored value from parsed JSON that allot wrote itself (trusted: no user-facing error wrapping)."""
+    return _CONVERTER.structure(data, type_)
 
 
 _STRUCTURED: dict[tuple[str, type], object] = {}

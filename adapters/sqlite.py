@@ -1,29 +1,49 @@
-"""SQLite storage, the embedded default: records as JSON documents, a transactional outbox, webhook deliveries.
+"""SQLite storage, the embedded default: records as JSON documents, a transactional outbox, the delivery queue.
 
-- WAL journal, ``BEGIN IMMEDIATE`` transactions (writers queue instead of failing), a busy timeout;
-- a ``version`` column on every record for optimistic concurrency;
-- events are written to the ``events`` table in the same transaction as the state change, and fanned out to
-  a ``deliveries`` row per matching webhook subscription, so nothing is announced that was not committed and
-  nothing committed goes unannounced;
-- the schema is created and migrated here (``schema_version``); a database written by a newer allot is refused.
+- The file has an identity (``PRAGMA application_id``) and a schema version: another program's SQLite file, a file
+  that is not SQLite at all, or a directory is refused untouched (``NOT_AN_ALLOT_DATABASE``); a database written by
+  a newer allot is ``SCHEMA_TOO_NEW``; an older one is migrated. A missing file is created only when asked to
+  (``create=True``), so a command that only reads never leaves an empty database behind a mistyped path.
+- WAL journal and a busy timeout. A unit of work is one transaction that reads one snapshot; if another
+  connection commits while it is open, its first write fails and it raises ``ConcurrentUpdate`` with nothing
+  written (the application runs the use case again; that next transaction takes the write lock up front, so it
+  waits its turn instead of conflicting again). A ``version`` column guards every update as well.
+- Events are written to ``events`` in the same transaction as the state change and fanned out to a ``deliveries``
+  row per active subscription of their topic: nothing is announced that was not committed, and nothing committed
+  goes unannounced.
+- Every SQLite error leaves as an ``AllotError`` with a stable code (``STORAGE_ERROR`` and its kinds), never raw.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Final, Generic, Self, TypeVar
+from urllib.parse import quote
 
-from adapters.serialization import from_json, parse_json, timestamp, to_json
-from core.errors import ConcurrentUpdate, NotFound, SchemaTooNew, ValidationError
+import attrs
+
+from adapters.serialization import from_data, from_json, structure, timestamp, to_json
+from core.errors import (
+    AllotError,
+    AlreadyExists,
+    ConcurrentUpdate,
+    DatabaseNotFound,
+    NotAnAllotDatabase,
+    NotFound,
+    SchemaTooNew,
+    StorageError,
+)
 from core.instruments import Instrument
 from core.records import (
+    TYPE_OF_TOPIC,
     Account,
     AccountLiquidation,
     BlockOrder,
@@ -34,16 +54,21 @@ from core.records import (
     PortfolioOrder,
     StoredKey,
     Subscription,
+    topic_of,
 )
-from ports.driven import REPOSITORIES, field_text, topic_of
+from core.webhooks import AttemptDecision, EventQuery, Outcome
+from ports.driven import TABLES, Attempt, Delivery, Table, field_text
 
 T = TypeVar("T")
+R = TypeVar("R")
 
-#: Columns that ``list(**where)`` can filter on through an index; other fields go through json_extract.
-INDEXED = ("account_id", "state", "client_reference")
+#: ``PRAGMA application_id`` of an allot database: "alot" in ASCII.
+APPLICATION_ID: Final = 0x616C6F74
+#: Columns that ``list(**where)`` filters through an index; other fields go through json_extract.
+INDEXED: Final = ("account_id", "state", "parent_order_id")
+BUSY_TIMEOUT_MS: Final = 30_000
 
-MIGRATIONS: tuple[str, ...] = (
-    """
+SCHEMA_1: Final = """
     CREATE TABLE records (
         kind TEXT NOT NULL,
         id TEXT NOT NULL,
@@ -86,39 +111,156 @@ MIGRATIONS: tuple[str, ...] = (
         duration_ms INTEGER NOT NULL,
         outcome TEXT NOT NULL
     );
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
+"""
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (creating and migrating if needed) an allot database."""
-    connection = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
-    connection.execute("PRAGMA busy_timeout = 30000")
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = NORMAL")
-    connection.execute("PRAGMA foreign_keys = ON")
-    migrate(connection)
+def _schema_1(connection: sqlite3.Connection) -> None:
+    for statement in SCHEMA_1.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
+def _schema_2(connection: sqlite3.Connection) -> None:
+    """Orders name their parent in ``parent_order_id`` and ``parent_kind`` (the column follows); a block keeps
+    the accounts it allocates to and the currency it books."""
+    connection.execute("ALTER TABLE records ADD COLUMN parent_order_id TEXT")
+    connection.execute(
+        """
+        UPDATE records SET parent_order_id = client_reference, body = json_set(body,
+            '$.parent_order_id', client_reference,
+            '$.parent_kind', (SELECT CASE p.kind WHEN 'portfolio_orders' THEN 'PORTFOLIO_ORDER'
+                                                 WHEN 'liquidations' THEN 'ACCOUNT_LIQUIDATION'
+                                                 ELSE 'BLOCK_ORDER' END
+                              FROM records p WHERE p.id = records.client_reference
+                              AND p.kind IN ('portfolio_orders', 'liquidations', 'blocks')))
+        WHERE kind = 'orders' AND client_reference IS NOT NULL
+        """
+    )
+    connection.execute("DROP INDEX records_reference")
+    connection.execute("ALTER TABLE records DROP COLUMN client_reference")
+    connection.execute("CREATE INDEX records_parent ON records (kind, parent_order_id)")
+    blocks = connection.execute("SELECT id, body FROM records WHERE kind = 'blocks'").fetchall()
+    for block_id, body in blocks:
+        block = json.loads(body)
+        key = json.loads(_body(connection, "keys", block["key_id"]))["key"]
+        recipients = [p["account_id"] for p in key["participants"]] + [key["error_account_id"]]
+        instrument = json.loads(_body(connection, "instruments", block["instrument_id"]))
+        account = json.loads(_body(connection, "accounts", key["error_account_id"]))
+        block["recipients"] = recipients
+        block["currency"] = instrument.get("currency") or account["currency"]
+        connection.execute(
+            "UPDATE records SET body = ? WHERE kind = 'blocks' AND id = ?", (json.dumps(block), block_id)
+        )
+
+
+def _body(connection: sqlite3.Connection, kind: str, record_id: str) -> str:
+    row = connection.execute(
+        "SELECT body FROM records WHERE kind = ? AND id = ?", (kind, record_id)
+    ).fetchone()
+    return str(row[0]) if row is not None else "{}"
+
+
+#: Each schema version's migration from the one before; the last one's number is the current schema.
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_schema_1, _schema_2)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def translate(error: sqlite3.Error, path: Path) -> AllotError:
+    """An SQLite error as an ``AllotError`` that says what went wrong and what to do."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    details = {"path": str(path), "sqlite_error": name or type(error).__name__}
+    if name in ("SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY"):
+        return ConcurrentUpdate("another writer changed the database at the same time; try again", details)
+    if name.startswith("SQLITE_READONLY"):
+        return StorageError(f"the database {path} is read-only here: allot cannot write to it", details)
+    if name == "SQLITE_FULL":
+        return StorageError(f"the disk holding {path} is full: nothing was written", details)
+    if name == "SQLITE_NOTADB":
+        return NotAnAllotDatabase(f"{path} is not an allot database (it is not an SQLite file)", details)
+    if name.startswith("SQLITE_CORRUPT"):
+        return StorageError(f"the database {path} is damaged: restore it from a backup", details)
+    return StorageError(f"the database {path} could not be used: {error}", details)
+
+
+@contextlib.contextmanager
+def storage_errors(path: Path) -> Iterator[None]:
+    """Turn any SQLite error raised inside into an ``AllotError``."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise translate(error, path) from error
+
+
+def connect(path: str | Path, create: bool = True) -> sqlite3.Connection:
+    """Open the allot database at ``path``: check what the file is before anything is written, create it (if
+    ``create`` and it does not exist yet), migrate it to the current schema."""
+    path = Path(path)
+    if path.is_dir():
+        raise NotAnAllotDatabase(f"{path} is a directory, not a database file", {"path": str(path)})
+    if not path.exists():
+        if not create:
+            raise DatabaseNotFound(
+                f"there is no allot database at {path}: check --db (a command that changes something creates it)",
+                {"path": str(path)},
+            )
+        if not path.parent.is_dir():
+            raise DatabaseNotFound(
+                f"the folder {path.parent} does not exist: create it or give --db another path",
+                {"path": str(path)},
+            )
+    uri = f"file:{quote(str(path.resolve()))}?mode={'rwc' if create else 'rw'}"
+    with storage_errors(path):
+        connection = sqlite3.connect(
+            uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+    try:
+        with storage_errors(path):
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _identify_and_migrate(connection, path, create)
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        connection.close()
+        raise
     return connection
 
 
-def migrate(connection: sqlite3.Connection) -> None:
+def _identify_and_migrate(connection: sqlite3.Connection, path: Path, create: bool) -> None:
+    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    # Databases of the first allot release carried no application id; they are recognised by their tables.
+    first_release = application_id == 0 and {"schema_version", "records", "events", "deliveries"} <= tables
+    empty = application_id == 0 and not tables
+    if empty and not create:
+        raise NotAnAllotDatabase(
+            f"{path} is empty, not an allot database yet (a command that changes something sets it up)",
+            {"path": str(path)},
+        )
+    if application_id != APPLICATION_ID and not (first_release or empty):
+        raise NotAnAllotDatabase(
+            f"{path} is another program's SQLite database, not an allot database; it was left untouched",
+            {"path": str(path), "application_id": application_id},
+        )
+    current = 0
+    if "schema_version" in tables:
+        current = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"this database was written by a newer allot (schema {current}, this allot knows {SCHEMA_VERSION}); "
+            "upgrade allot to open it",
+            {"database_schema": current, "supported_schema": SCHEMA_VERSION},
+        )
+    if current == SCHEMA_VERSION and application_id == APPLICATION_ID:
+        return
+    connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("BEGIN IMMEDIATE")
     try:
         connection.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
-        current = row[0] or 0
-        if current > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"this database was written by a newer allot (schema {current}, this allot knows {SCHEMA_VERSION}); "
-                "upgrade allot to open it",
-                {"database_schema": current, "supported_schema": SCHEMA_VERSION},
-            )
+        current = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
         for version in range(current + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[version - 1].split(";"):
-                if statement.strip():
-                    connection.execute(statement)
+            MIGRATIONS[version - 1](connection)
             connection.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
@@ -126,56 +268,51 @@ def migrate(connection: sqlite3.Connection) -> None:
 
 
 class SqliteRepository(Generic[T]):
-    def __init__(self, uow: SqliteUnitOfWork, kind: str, record_type: type[T], id_field: str) -> None:
+    def __init__(self, uow: SqliteUnitOfWork, table: Table) -> None:
         self._uow = uow
-        self._kind = kind
-        self._type = record_type
-        self._id_field = id_field
+        self._kind = table.name
+        self._type: type[T] = table.record_type
+        self._table = table
 
     def _load(self, record_id: str, version: int, body: str) -> T:
         self._uow.versions[(self._kind, record_id)] = version
         return from_json(body, self._type)
 
     def get(self, record_id: str) -> T | None:
-        row = self._uow.connection.execute(
+        row = self._uow.read(
             "SELECT version, body FROM records WHERE kind = ? AND id = ?", (self._kind, record_id)
         ).fetchone()
         return None if row is None else self._load(record_id, row[0], row[1])
 
     def add(self, record: T) -> None:
-        record_id = getattr(record, self._id_field)
-        try:
-            self._uow.writing().execute(
-                "INSERT INTO records (kind, id, version, account_id, state, client_reference, body) "
-                "VALUES (?, ?, 1, ?, ?, ?, ?)",
-                (self._kind, record_id, *self._columns(record), self._uow.json_of(record)),
-            )
-        except sqlite3.IntegrityError:
-            raise ValidationError(f"{self._kind} {record_id} already exists", {"id": record_id}) from None
+        record_id = getattr(record, self._table.id_field)
+        inserted = self._uow.write(
+            "INSERT INTO records (kind, id, version, account_id, state, parent_order_id, body) "
+            "VALUES (?, ?, 1, ?, ?, ?, ?) ON CONFLICT (kind, id) DO NOTHING",
+            (self._kind, record_id, *self._columns(record), self._uow.json_of(record)),
+        ).rowcount
+        if inserted != 1:
+            raise AlreadyExists(f"{self._table.noun} {record_id} already exists", {"id": record_id})
         self._uow.versions[(self._kind, record_id)] = 1
 
     def update(self, record: T) -> None:
-        record_id = getattr(record, self._id_field)
+        record_id = getattr(record, self._table.id_field)
         expected = self._uow.versions.get((self._kind, record_id))
         if expected is None:
-            row = self._uow.connection.execute(
+            row = self._uow.read(
                 "SELECT version FROM records WHERE kind = ? AND id = ?", (self._kind, record_id)
             ).fetchone()
             if row is None:
-                raise NotFound(f"{self._kind} {record_id} does not exist", {"id": record_id})
+                raise NotFound(f"{self._table.noun} {record_id} does not exist", {"id": record_id})
             expected = row[0]
-        changed = (
-            self._uow.writing()
-            .execute(
-                "UPDATE records SET version = version + 1, account_id = ?, state = ?, client_reference = ?, body = ? "
-                "WHERE kind = ? AND id = ? AND version = ?",
-                (*self._columns(record), self._uow.json_of(record), self._kind, record_id, expected),
-            )
-            .rowcount
-        )
+        changed = self._uow.write(
+            "UPDATE records SET version = version + 1, account_id = ?, state = ?, parent_order_id = ?, body = ? "
+            "WHERE kind = ? AND id = ? AND version = ?",
+            (*self._columns(record), self._uow.json_of(record), self._kind, record_id, expected),
+        ).rowcount
         if changed != 1:
             raise ConcurrentUpdate(
-                f"{self._kind} {record_id} was changed by someone else since it was read; try again",
+                f"{self._table.noun} {record_id} was changed by someone else since it was read; try again",
                 {"kind": self._kind, "id": record_id},
             )
         self._uow.versions[(self._kind, record_id)] = expected + 1
@@ -190,14 +327,14 @@ class SqliteRepository(Generic[T]):
                 sql += " AND json_extract(body, ?) = ?"
                 params.append(f"$.{name}")
             params.append(value)
-        rows = self._uow.connection.execute(sql + " ORDER BY rowid", params).fetchall()
+        rows = self._uow.read(sql + " ORDER BY rowid", params).fetchall()
         return [self._load(row[0], row[1], row[2]) for row in rows]
 
     def _columns(self, record: T) -> tuple[str | None, str | None, str | None]:
         return (
             field_text(record, "account_id"),
             field_text(record, "state"),
-            field_text(record, "client_reference"),
+            field_text(record, "parent_order_id"),
         )
 
 
@@ -207,9 +344,8 @@ class SqliteOutbox:
         self._subscriptions: list[Subscription] | None = None
 
     def add(self, event: Event) -> None:
-        connection = self._uow.writing()
-        topic = topic_of(event.type)
-        seq = connection.execute(
+        topic = event.topic
+        seq = self._uow.write(
             "INSERT INTO events (id, type, topic, created_at, body) VALUES (?, ?, ?, ?, ?)",
             (event.id, event.type, topic, timestamp(event.created_at), self._envelope_json(event)),
         ).lastrowid
@@ -217,8 +353,9 @@ class SqliteOutbox:
             self._subscriptions = self._uow.subscriptions.list()
         for subscription in self._subscriptions:
             if subscription.disabled_reason is None and topic in subscription.topics:
-                connection.execute(
-                    "INSERT INTO deliveries (event_seq, subscription_id, status, next_attempt_at) VALUES (?, ?, 'PENDING', ?)",
+                self._uow.write(
+                    "INSERT INTO deliveries (event_seq, subscription_id, status, next_attempt_at) "
+                    "VALUES (?, ?, 'PENDING', ?)",
                     (seq, subscription.id, timestamp(event.created_at)),
                 )
 
@@ -226,46 +363,62 @@ class SqliteOutbox:
         head = json.dumps({"id": event.id, "created_at": timestamp(event.created_at), "type": event.type})
         return head[:-1] + ', "object": ' + self._uow.json_of(event.object) + "}"
 
-    def list(self, after: int = 0, limit: int = 100, topic: str | None = None) -> list[tuple[int, Event]]:
+    def list(self, query: EventQuery) -> list[tuple[int, Event]]:
         sql = "SELECT seq, body FROM events WHERE seq > ?"
-        params: list[Any] = [after]
-        if topic is not None:
+        params: list[Any] = [query.after]
+        if query.topic is not None:
             sql += " AND topic = ?"
-            params.append(topic)
-        rows = self._uow.connection.execute(sql + " ORDER BY seq LIMIT ?", [*params, limit]).fetchall()
-        return [(seq, event_from_envelope(parse_json(body))) for seq, body in rows]
+            params.append(query.topic)
+        rows = self._uow.read(sql + " ORDER BY seq LIMIT ?", [*params, query.limit]).fetchall()
+        return [(seq, event_from_envelope(body)) for seq, body in rows]
 
 
-def event_from_envelope(body: dict[str, Any]) -> Event:
-    created = dt.datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
-    return Event(body["id"], created, body["type"], body["object"])
+def event_from_envelope(text: str) -> Event:
+    """An event from its stored envelope, its object as the record type of its topic."""
+    envelope = json.loads(text, parse_float=Decimal)
+    kind = TYPE_OF_TOPIC[topic_of(envelope["type"])]
+    return Event(
+        envelope["id"],
+        structure(envelope["created_at"], dt.datetime),
+        envelope["type"],
+        from_data(envelope["object"], kind),
+    )
 
 
 class SqliteDatabase:
     """One connection to one database file, shared by the units of work of this process (one at a time)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path)
-        self.connection = connect(path)
+        self.connection = connect(self.path, create)
         self.lock = threading.RLock()
+        #: Set when a unit of work lost a conflict: the next one takes the write lock up front.
+        self.take_write_lock = False
 
     def unit_of_work(self) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self)
 
     def close(self) -> None:
-        self.connection.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction outside the repositories (the webhook delivery queue)."""
         with self.lock:
-            self.connection.execute("BEGIN IMMEDIATE")
+            self.connection.close()
+
+    def run(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self.connection.execute(sql, params)
+        except sqlite3.Error as error:
+            raise translate(error, self.path) from error
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction outside the repositories (the delivery queue)."""
+        with self.lock:
+            self.run("BEGIN IMMEDIATE")
             try:
-                yield self.connection
+                yield
             except BaseException:
-                self.connection.execute("ROLLBACK")
+                self.run("ROLLBACK")
                 raise
-            self.connection.execute("COMMIT")
+            self.run("COMMIT")
 
 
 class SqliteUnitOfWork:
@@ -287,8 +440,8 @@ class SqliteUnitOfWork:
         self.versions: dict[tuple[str, str], int] = {}
         #: JSON of records written in this transaction, so that their events reuse it (id → (record, json)).
         self.written: dict[int, tuple[object, str]] = {}
-        for name, (record_type, id_field) in REPOSITORIES.items():
-            setattr(self, name, SqliteRepository(self, name, record_type, id_field))
+        for table in TABLES:
+            setattr(self, table.name, SqliteRepository(self, table))
         self.outbox = SqliteOutbox(self)
 
     def json_of(self, record: object) -> str:
@@ -301,26 +454,140 @@ class SqliteUnitOfWork:
 
     def __enter__(self) -> Self:
         self.database.lock.acquire()
-        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            self._begin()
+        except BaseException:
+            self.database.lock.release()
+            raise
         return self
+
+    def _begin(self) -> None:
+        immediate, self.database.take_write_lock = self.database.take_write_lock, False
+        self.database.run("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         try:
             if self.connection.in_transaction:
-                self.connection.execute("ROLLBACK")
+                self.database.run("ROLLBACK")
         finally:
             self.database.lock.release()
 
+    def read(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        if not self.connection.in_transaction:
+            self._begin()
+        return self.database.run(sql, params)
+
+    def write(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """Run a write in this transaction; losing a race to another writer is ``ConcurrentUpdate``."""
+        if not self.connection.in_transaction:
+            self._begin()
+        try:
+            return self.database.run(sql, params)
+        except ConcurrentUpdate:
+            self.database.take_write_lock = True
+            raise
+
     def commit(self) -> None:
-        self.connection.execute("COMMIT")
+        if self.connection.in_transaction:
+            try:
+                self.database.run("COMMIT")
+            except ConcurrentUpdate:
+                self.database.take_write_lock = True
+                raise
         self.versions.clear()
         self.written.clear()
         self.outbox = SqliteOutbox(self)
 
-    def writing(self) -> sqlite3.Connection:
-        """The connection, inside a write transaction (a new one if this unit of work already committed)."""
-        if not self.connection.in_transaction:
-            self.connection.execute("BEGIN IMMEDIATE")
-        return self.connection
+
+class SqliteDeliveryQueue:
+    """The delivery queue kept in the same database as the outbox."""
+
+    def __init__(self, database: SqliteDatabase) -> None:
+        self._database = database
+
+    _SELECT: Final = (
+        "SELECT d.event_seq, d.attempts, e.body, s.body FROM deliveries d "
+        "JOIN events e ON e.seq = d.event_seq "
+        "JOIN records s ON s.kind = 'subscriptions' AND s.id = d.subscription_id "
+    )
+
+    def _delivery(self, row: tuple[Any, ...]) -> Delivery | None:
+        subscription = from_json(row[3], Subscription)
+        if subscription.disabled_reason is not None:
+            return None
+        return Delivery(row[0], event_from_envelope(row[2]), subscription, row[1])
+
+    def due(self, now: dt.datetime, limit: int) -> list[Delivery]:
+        with self._database.lock:
+            rows = self._database.run(
+                self._SELECT
+                + "WHERE d.status = 'PENDING' AND d.next_attempt_at <= ? ORDER BY d.event_seq LIMIT ?",
+                (timestamp(now), limit),
+            ).fetchall()
+        return [d for d in (self._delivery(row) for row in rows) if d is not None]
+
+    def pending(self, delivery: Delivery) -> Delivery | None:
+        with self._database.lock:
+            row = self._database.run(
+                self._SELECT + "WHERE d.event_seq = ? AND d.subscription_id = ? AND d.status = 'PENDING'",
+                (delivery.sequence, delivery.subscription.id),
+            ).fetchone()
+        return None if row is None else self._delivery(row)
+
+    def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:
+        with self._database.transaction():
+            self._database.run(
+                "INSERT INTO delivery_log (event_id, subscription_id, attempt, at, status_code, error, duration_ms, "
+                "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    attempt.event_id, attempt.subscription_id, attempt.attempt, timestamp(attempt.at),
+                    attempt.status_code, attempt.error, attempt.duration_ms, attempt.outcome.value,
+                ),
+            )  # fmt: skip
+            self._database.run(
+                "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ? "
+                "WHERE event_seq = ? AND subscription_id = ?",
+                (
+                    decision.delivery_status,
+                    attempt.attempt,
+                    timestamp(attempt.at + dt.timedelta(seconds=decision.delay)),
+                    delivery.sequence,
+                    delivery.subscription.id,
+                ),
+            )
+            if decision.disable_reason is not None:
+                self._disable(delivery.subscription.id, decision.disable_reason)
+
+    def disable(self, subscription_id: str, reason: str) -> None:
+        with self._database.transaction():
+            self._disable(subscription_id, reason)
+
+    def _disable(self, subscription_id: str, reason: str) -> None:
+        row = self._database.run(
+            "SELECT body FROM records WHERE kind = 'subscriptions' AND id = ?", (subscription_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"webhook subscription {subscription_id} does not exist", {"id": subscription_id})
+        disabled = attrs.evolve(from_json(row[0], Subscription), disabled_reason=reason)
+        self._database.run(
+            "UPDATE records SET body = ?, version = version + 1 WHERE kind = 'subscriptions' AND id = ?",
+            (to_json(disabled), subscription_id),
+        )
+        self._database.run(
+            "UPDATE deliveries SET status = 'DROPPED' WHERE subscription_id = ? AND status = 'PENDING'",
+            (subscription_id,),
+        )
+
+    def log(self, limit: int) -> list[Attempt]:
+        with self._database.lock:
+            rows = self._database.run(
+                "SELECT event_id, subscription_id, attempt, at, status_code, error, duration_ms, outcome "
+                "FROM delivery_log ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            Attempt(e, s, n, structure(at, dt.datetime), code, error, ms, Outcome(outcome))
+            for e, s, n, at, code, error, ms, outcome in rows
+        ]

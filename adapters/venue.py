@@ -7,9 +7,20 @@ from decimal import Decimal
 
 import attrs
 
+from core.errors import ValidationError
 from core.instruments import Instrument, Side
-from core.numbers import ZERO, floor_to
-from ports.driven import Quote
+from core.market import Quote
+from core.numbers import ONE, ZERO, check_decimal, floor_to, fmt
+
+
+def _ratio(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_decimal(value, attribute.name)
+    if not ZERO < value <= ONE:
+        raise ValidationError(
+            f"the partial fill ratio is the share of each order executed per run: more than 0, at most 1, "
+            f"not {fmt(value)}",
+            {"field": "partial_fill_ratio", "value": fmt(value)},
+        )
 
 
 @attrs.frozen
@@ -18,18 +29,18 @@ class SimulatedVenue:
     what is asked each time (rounded down to the quantity step; the whole rest once that would be nothing);
     instruments in ``reject`` are refused, which cancels their orders as an error at the trading partner."""
 
-    partial_fill_ratio: Decimal = Decimal(1)
+    partial_fill_ratio: Decimal = attrs.field(default=ONE, validator=_ratio)
     reject: Collection[str] = frozenset()
 
     def quote(self, instrument: Instrument, side: Side) -> Quote:
         if instrument.instrument_id in self.reject:
-            return Quote(None, f"the trading partner rejected {instrument.instrument_id}")
+            return Quote.refused(f"the trading partner rejected {instrument.instrument_id}")
         if instrument.price is None:
-            return Quote(None, f"no price for {instrument.instrument_id}")
+            return Quote.refused(f"no price for {instrument.instrument_id}")
         return Quote(instrument.price)
 
     def fill(self, instrument: Instrument, side: Side, quantity: Decimal) -> Decimal:
-        if self.partial_fill_ratio >= 1:
+        if self.partial_fill_ratio >= 1 or quantity <= 0:
             return quantity
         part = floor_to(quantity * self.partial_fill_ratio, instrument.quantity_step)
         return part if part > ZERO else quantity

@@ -1,52 +1,40 @@
-"""HTTP webhooks: Standard Webhooks signatures, a safe URL check, and the delivery worker.
+"""HTTP webhooks: Standard Webhooks signatures, a safe URL check, and the sender.
 
-Delivery is at least once, from the SQLite outbox: a delivery is marked done only after the endpoint
-answered 2xx, so a worker killed mid-flight delivers again after a restart, with the same ``webhook-id``.
-Redirects are never followed (``http.client`` does not), every request has an explicit timeout, and each
-attempt is written to the delivery log.
+This adapter knows HTTP and signing only; which deliveries are due and what follows an attempt are the delivery
+queue's (kept by the storage adapter) and the core's. Redirects are never followed (``http.client`` does not) and
+every request has an explicit timeout.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
 import http.client
 import ipaddress
 import json
-import random
 import secrets
 import socket
-import sqlite3
-import threading
 import time
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import attrs
 
-from adapters.serialization import from_json, timestamp, to_json
-from core.errors import UnsafeWebhookUrl
-from core.records import Subscription
-from core.webhooks import DEFAULT_SCHEDULE, Outcome, after_attempt
-from ports.driven import Clock
+from adapters.serialization import timestamp, unstructure
+from core.errors import AllotError, UnsafeWebhookUrl
+from core.webhooks import SECRET_PREFIX, secret_key
+from ports.driven import Delivery, SendResult
 
 
 def new_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` + base64 of 24 random bytes."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def _key(secret: str) -> bytes:
-    return base64.b64decode(secret.removeprefix("whsec_"))
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 def sign(secret: str, message_id: str, sent_at: int, body: str) -> str:
     """``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body`` with the secret's key."""
-    digest = hmac.new(_key(secret), f"{message_id}.{sent_at}.{body}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(secret_key(secret), f"{message_id}.{sent_at}.{body}".encode(), hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 
@@ -87,13 +75,6 @@ def check_webhook_url(url: str, allow_private_network: bool) -> None:
         )
 
 
-@attrs.frozen
-class DeliveryReport:
-    delivered: int = 0
-    retrying: int = 0
-    failed: int = 0
-
-
 def post(url: str, body: str, headers: Mapping[str, str], timeout: float) -> int:
     """POST once; returns the status code (redirects are returned, not followed)."""
     parts = urlsplit(url)
@@ -111,156 +92,35 @@ def post(url: str, body: str, headers: Mapping[str, str], timeout: float) -> int
         connection.close()
 
 
-class DeliveryStore(Protocol):
-    """The SQLite database the outbox lives in (``adapters.sqlite.SqliteDatabase``)."""
+def body_of(delivery: Delivery) -> str:
+    """The webhook body: the event's envelope with ``webhook_id`` set to the subscription."""
+    envelope = {
+        "id": delivery.event.id,
+        "created_at": timestamp(delivery.event.created_at),
+        "type": delivery.event.type,
+        "object": unstructure(delivery.event.object),
+        "webhook_id": delivery.subscription.id,
+    }
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
-    @property
-    def lock(self) -> threading.RLock: ...
-    @property
-    def connection(self) -> sqlite3.Connection: ...
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
+@attrs.frozen
+class HttpWebhookSender:
+    """Signs a delivery (Standard Webhooks) and POSTs it. A problem of the endpoint or of the subscription's own
+    settings (a bad URL, a bad secret) comes back as the attempt's error, never as an exception, so that one bad
+    subscription cannot stop the deliveries of the others."""
 
-@attrs.define
-class WebhookDeliverer:
-    """Delivers due webhooks from the outbox, one attempt each per call of ``deliver_due``."""
-
-    database: DeliveryStore
-    clock: Clock
-    schedule: tuple[float, ...] = DEFAULT_SCHEDULE
-    timeout: float = 10.0
-    rng: random.Random = attrs.field(factory=random.Random)
-
-    def due(self, limit: int) -> list[tuple[Any, ...]]:
-        with self.database.lock:
-            return self.database.connection.execute(
-                "SELECT d.event_seq, d.subscription_id, d.attempts, e.id, e.body, s.body "
-                "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                "JOIN records s ON s.kind = 'subscriptions' AND s.id = d.subscription_id "
-                "WHERE d.status = 'PENDING' AND d.next_attempt_at <= ? ORDER BY d.event_seq LIMIT ?",
-                (timestamp(self.clock.now()), limit),
-            ).fetchall()
-
-    def current(self, seq: int, subscription_id: str) -> tuple[Any, ...] | None:
-        """The delivery as it stands now (a 410 earlier in the batch may have dropped it)."""
-        with self.database.lock:
-            row: tuple[Any, ...] | None = self.database.connection.execute(
-                "SELECT d.attempts, e.id, e.body, s.body FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                "JOIN records s ON s.kind = 'subscriptions' AND s.id = d.subscription_id "
-                "WHERE d.event_seq = ? AND d.subscription_id = ? AND d.status = 'PENDING'",
-                (seq, subscription_id),
-            ).fetchone()
-        return row
-
-    def deliver_due(self, limit: int = 100) -> DeliveryReport:
-        report = DeliveryReport()
-        for seq, subscription_id, *_ in self.due(limit):
-            row = self.current(seq, subscription_id)
-            if row is None:
-                continue
-            attempts, event_id, stored, subscription_body = row
-            subscription = from_json(subscription_body, Subscription)
-            if subscription.disabled_reason is not None:
-                self._finish(seq, subscription_id, "DROPPED")
-                continue
-            envelope = json.loads(stored)
-            envelope["webhook_id"] = subscription_id
-            body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
-            sent_at = int(self.clock.now().timestamp())
+    def send(self, delivery: Delivery, timeout: float) -> SendResult:
+        started = time.monotonic()
+        try:
+            body = body_of(delivery)
+            sent_at = int(time.time())
             headers = {
-                "webhook-id": event_id,
+                "webhook-id": delivery.event.id,
                 "webhook-timestamp": str(sent_at),
-                "webhook-signature": sign(subscription.secret, event_id, sent_at, body),
+                "webhook-signature": sign(delivery.subscription.secret, delivery.event.id, sent_at, body),
             }
-            started = time.monotonic()
-            status: int | None
-            try:
-                status, error = post(subscription.url, body, headers, self.timeout), None
-            except (OSError, http.client.HTTPException) as exc:
-                status, error = None, f"{type(exc).__name__}: {exc}"
-            elapsed = int((time.monotonic() - started) * 1000)
-            decision = after_attempt(status, attempts + 1, self.schedule, self.rng.uniform(-1, 1))
-            self._record(
-                seq,
-                event_id,
-                subscription,
-                attempts + 1,
-                status,
-                error,
-                elapsed,
-                decision.outcome,
-                decision.delay,
-            )
-            if decision.outcome is Outcome.DELIVERED:
-                report = attrs.evolve(report, delivered=report.delivered + 1)
-            elif decision.outcome is Outcome.RETRY:
-                report = attrs.evolve(report, retrying=report.retrying + 1)
-            else:
-                report = attrs.evolve(report, failed=report.failed + 1)
-        return report
-
-    def _finish(self, seq: int, subscription_id: str, status: str) -> None:
-        with self.database.transaction() as connection:
-            connection.execute(
-                "UPDATE deliveries SET status = ? WHERE event_seq = ? AND subscription_id = ?",
-                (status, seq, subscription_id),
-            )
-
-    def _record(
-        self,
-        seq: int,
-        event_id: str,
-        subscription: Subscription,
-        attempt: int,
-        status: int | None,
-        error: str | None,
-        elapsed: int,
-        outcome: Outcome,
-        delay: float,
-    ) -> None:
-        now = self.clock.now()
-        with self.database.transaction() as connection:
-            connection.execute(
-                "INSERT INTO delivery_log (event_id, subscription_id, attempt, at, status_code, error, duration_ms, outcome) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (event_id, subscription.id, attempt, timestamp(now), status, error, elapsed, outcome.value),
-            )
-            new_status = {Outcome.DELIVERED: "DELIVERED", Outcome.RETRY: "PENDING"}.get(outcome, "FAILED")
-            connection.execute(
-                "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ? WHERE event_seq = ? AND subscription_id = ?",
-                (new_status, attempt, timestamp(now + dt.timedelta(seconds=delay)), seq, subscription.id),
-            )
-            if outcome in (Outcome.GONE, Outcome.GIVE_UP):
-                reason = (
-                    "the endpoint answered 410 Gone"
-                    if outcome is Outcome.GONE
-                    else f"gave up after {attempt} attempts"
-                )
-                disabled = attrs.evolve(subscription, disabled_reason=reason)
-                connection.execute(
-                    "UPDATE records SET body = ?, version = version + 1 WHERE kind = 'subscriptions' AND id = ?",
-                    (to_json(disabled), subscription.id),
-                )
-                connection.execute(
-                    "UPDATE deliveries SET status = 'DROPPED' WHERE subscription_id = ? AND status = 'PENDING'",
-                    (subscription.id,),
-                )
-
-    def log(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self.database.lock:
-            rows = self.database.connection.execute(
-                "SELECT event_id, subscription_id, attempt, at, status_code, error, duration_ms, outcome "
-                "FROM delivery_log ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        names = (
-            "event_id",
-            "subscription_id",
-            "attempt",
-            "at",
-            "status_code",
-            "error",
-            "duration_ms",
-            "outcome",
-        )
-        return [dict(zip(names, row, strict=True)) for row in rows]
+            status, error = post(delivery.subscription.url, body, headers, timeout), None
+        except (OSError, http.client.HTTPException, ValueError, AllotError) as exc:
+            status, error = None, f"{type(exc).__name__}: {exc}"
+        return SendResult(status, error, int((time.monotonic() - started) * 1000))

@@ -1,137 +1,352 @@
-"""One contract for the storage port, run against every adapter: memory and SQLite."""
+"""One contract for the storage ports — unit of work, repositories, outbox with fan-out, delivery queue — run
+against every adapter. An adapter's test class only says how to build two handles on one fresh store (two
+connections to one SQLite file; the same in-memory store twice), so that concurrent writers can be tested."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
-from adapters.memory import MemoryStore
-from adapters.sqlite import SqliteDatabase
-from core.errors import NotFound, ValidationError
+from adapters.memory import MemoryDeliveryQueue, MemoryStore
+from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue
+from core.errors import AlreadyExists, ConcurrentUpdate, NotFound
+from core.fills import PositionEvent, PositionEventType
 from core.instruments import Instrument, Side
 from core.lifecycle import OrderState
-from core.records import Account, Event, Order
-from ports.driven import UnitOfWork
+from core.records import Account, Event, Order, ParentKind, Subscription
+from core.webhooks import AttemptDecision, EventQuery, Outcome, after_attempt
+from ports.driven import Attempt, DeliveryQueue, UnitOfWorkFactory
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
-Factory = Callable[[], UnitOfWork]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    if request.param == "memory":
-        yield MemoryStore().unit_of_work
-    else:
-        database = SqliteDatabase(tmp_path / "contract.db")
-        yield database.unit_of_work
-        database.close()
+@attrs.frozen
+class Handle:
+    """One way into a store: its units of work and its delivery queue."""
+
+    unit_of_work: UnitOfWorkFactory
+    deliveries: DeliveryQueue
 
 
 def account(account_id: str = "A1", cash: str = "100.00") -> Account:
     return Account(account_id, "EUR", {"EUR": Decimal(cash)}, created_at=NOW)
 
 
-def order(order_id: str, state: OrderState = OrderState.NEW, reference: str = "P1") -> Order:
+def order(order_id: str, state: OrderState = OrderState.NEW, parent: str = "P1") -> Order:
     return Order(
-        order_id, "A1", "X", Side.BUY, Decimal("10.00"), None, state, NOW, NOW, client_reference=reference
-    )
+        order_id, "A1", "X", Side.BUY, Decimal("10.00"), None, state, NOW, NOW,
+        parent_kind=ParentKind.PORTFOLIO_ORDER, parent_order_id=parent, client_reference=parent,
+    )  # fmt: skip
 
 
-def test_a_committed_record_reads_back_equal(uow: Factory) -> None:
-    with uow() as work:
-        work.accounts.add(account())
-        work.commit()
-    with uow() as work:
-        assert work.accounts.get("A1") == account()
+def subscription(subscription_id: str, *topics: str, disabled: str | None = None) -> Subscription:
+    return Subscription(subscription_id, f"https://example.com/{subscription_id}", topics, "whsec_x", NOW,
+                        disabled_reason=disabled)  # fmt: skip
 
 
-def test_what_is_not_committed_is_not_kept(uow: Factory) -> None:
-    with uow() as work:
-        work.accounts.add(account())
-        work.outbox.add(Event("E1", NOW, "ORDER.NEW", {"id": "x"}))
-    with uow() as work:
-        assert work.accounts.get("A1") is None
-        assert work.outbox.list() == []
+def order_event(event_id: str, order_id: str = "O1") -> Event:
+    return Event(event_id, NOW, "ORDER.NEW", order(order_id))
 
 
-def test_an_error_inside_the_unit_of_work_rolls_everything_back(uow: Factory) -> None:
-    def fail_midway() -> None:
-        with uow() as work:
+def position_event(event_id: str) -> Event:
+    position = PositionEvent(
+        PositionEventType.NEW, "A1", "X", Side.BUY, Decimal(3), Decimal(3), Decimal("1.50"), Decimal("4.50"),
+        Decimal(0), Decimal(0), Decimal(0), Decimal(0), "EUR", None, "O1", None, NOW, NOW.date(), 1,
+    )  # fmt: skip
+    return Event(event_id, NOW, "POSITION.NEW", position)
+
+
+class StorageContract:
+    """What every storage adapter promises. Each adapter's subclass provides the fixture ``handles``: two handles
+    on one fresh store."""
+
+    @pytest.fixture
+    def store(self, handles: tuple[Handle, Handle]) -> Handle:
+        return handles[0]
+
+    # -- records -------------------------------------------------------------------------------------
+
+    def test_a_committed_record_reads_back_equal(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
             work.accounts.add(account())
-            raise RuntimeError("boom")
+            work.commit()
+        with store.unit_of_work() as work:
+            assert work.accounts.get("A1") == account()
 
-    with pytest.raises(RuntimeError):
-        fail_midway()
-    with uow() as work:
-        assert work.accounts.list() == []
+    def test_what_is_not_committed_is_not_kept(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.accounts.add(account())
+            work.outbox.add(order_event("E1"))
+        with store.unit_of_work() as work:
+            assert work.accounts.get("A1") is None
+            assert work.outbox.list(EventQuery()) == []
 
+    def test_an_error_inside_the_unit_of_work_rolls_everything_back(self, store: Handle) -> None:
+        def fail_midway() -> None:
+            with store.unit_of_work() as work:
+                work.accounts.add(account())
+                raise RuntimeError("boom")
 
-def test_a_unit_of_work_reads_its_own_writes(uow: Factory) -> None:
-    with uow() as work:
-        work.accounts.add(account())
-        assert work.accounts.get("A1") == account()
+        with pytest.raises(RuntimeError):
+            fail_midway()
+        with store.unit_of_work() as work:
+            assert work.accounts.list() == []
 
+    def test_a_unit_of_work_reads_its_own_writes(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.accounts.add(account())
+            work.accounts.update(account(cash="7.00"))
+            assert work.accounts.get("A1") == account(cash="7.00")
+            assert work.accounts.list() == [account(cash="7.00")]
 
-def test_adding_an_existing_id_is_refused(uow: Factory) -> None:
-    with uow() as work:
-        work.accounts.add(account())
-        with pytest.raises(ValidationError):
+    def test_adding_an_existing_id_is_refused_as_already_existing(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.accounts.add(account())
+            work.commit()
+        with store.unit_of_work() as work, pytest.raises(AlreadyExists, match="account A1 already exists"):
             work.accounts.add(account())
 
+    def test_updating_a_missing_record_is_not_found(self, store: Handle) -> None:
+        with store.unit_of_work() as work, pytest.raises(NotFound):
+            work.accounts.update(account("nope"))
 
-def test_updating_a_missing_record_is_not_found(uow: Factory) -> None:
-    with uow() as work, pytest.raises(NotFound):
-        work.accounts.update(account("nope"))
+    def test_an_update_replaces_the_record(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.accounts.add(account())
+            work.commit()
+        with store.unit_of_work() as work:
+            work.accounts.update(account(cash="5.00"))
+            work.commit()
+        with store.unit_of_work() as work:
+            assert work.accounts.get("A1") == account(cash="5.00")
+
+    def test_list_filters_on_fields_and_keeps_insertion_order(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            for order_id, state, parent in (
+                ("O1", OrderState.NEW, "P1"),
+                ("O2", OrderState.FILLED, "P1"),
+                ("O3", OrderState.NEW, "P2"),
+            ):
+                work.orders.add(order(order_id, state, parent))
+            work.commit()
+        with store.unit_of_work() as work:
+            assert [o.id for o in work.orders.list()] == ["O1", "O2", "O3"]
+            assert [o.id for o in work.orders.list(state="NEW")] == ["O1", "O3"]
+            assert [o.id for o in work.orders.list(parent_order_id="P1", state="FILLED")] == ["O2"]
+            assert [o.id for o in work.orders.list(instrument_id="X")] == ["O1", "O2", "O3"]
+
+    def test_records_keyed_by_another_field_are_stored_by_it(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.instruments.add(Instrument("ISIN1", Decimal("9.99")))
+            work.commit()
+        with store.unit_of_work() as work:
+            assert work.instruments.get("ISIN1") == Instrument("ISIN1", Decimal("9.99"))
+
+    # -- concurrency ---------------------------------------------------------------------------------
+
+    def test_two_writers_of_one_record_one_wins_the_other_gets_a_conflict(
+        self, handles: tuple[Handle, Handle]
+    ) -> None:
+        first, second = handles
+        with first.unit_of_work() as work:
+            work.accounts.add(account(cash="100.00"))
+            work.commit()
+        with first.unit_of_work() as one, second.unit_of_work() as other:
+            mine = one.accounts.get("A1")
+            theirs = other.accounts.get("A1")
+            assert mine == theirs == account(cash="100.00")
+            one.accounts.update(account(cash="90.00"))
+            one.commit()
+
+            def write_over_it() -> None:  # an adapter may refuse at the write or at the commit
+                other.accounts.update(account(cash="80.00"))
+                other.commit()
+
+            with pytest.raises(ConcurrentUpdate):
+                write_over_it()
+        with second.unit_of_work() as work:
+            assert work.accounts.get("A1") == account(cash="90.00")
+
+    def test_a_conflicting_unit_of_work_writes_nothing_at_all(self, handles: tuple[Handle, Handle]) -> None:
+        first, second = handles
+        with first.unit_of_work() as work:
+            work.accounts.add(account())
+            work.commit()
+        with first.unit_of_work() as one, second.unit_of_work() as other:
+            one.accounts.get("A1")
+            other.accounts.get("A1")
+            one.accounts.update(account(cash="1.00"))
+            one.commit()
+
+            def write_over_it() -> None:
+                other.outbox.add(order_event("E-lost"))
+                other.accounts.add(account("A2"))
+                other.accounts.update(account(cash="2.00"))
+                other.commit()
+
+            with pytest.raises(ConcurrentUpdate):
+                write_over_it()
+        with second.unit_of_work() as work:
+            assert work.accounts.get("A2") is None
+            assert work.outbox.list(EventQuery()) == []
+
+    # -- outbox and fan-out --------------------------------------------------------------------------
+
+    def test_events_are_listed_in_commit_order_with_sequence_numbers_and_topics(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.outbox.add(order_event("E1"))
+            work.outbox.add(position_event("E2"))
+            work.commit()
+        with store.unit_of_work() as work:
+            assert [(seq, e.id) for seq, e in work.outbox.list(EventQuery())] == [(1, "E1"), (2, "E2")]
+            assert [e.id for _, e in work.outbox.list(EventQuery(topic="POSITION"))] == ["E2"]
+            assert [e.id for _, e in work.outbox.list(EventQuery(after=1))] == ["E2"]
+            assert [e.id for _, e in work.outbox.list(EventQuery(limit=1))] == ["E1"]
+
+    def test_an_event_comes_back_with_its_object_as_the_record_it_carried(self, store: Handle) -> None:
+        sent = [order_event("E1"), position_event("E2")]
+        with store.unit_of_work() as work:
+            for event in sent:
+                work.outbox.add(event)
+            work.commit()
+        with store.unit_of_work() as work:
+            assert [e for _, e in work.outbox.list(EventQuery())] == sent
+
+    def test_an_event_is_delivered_to_every_active_subscription_of_its_topic(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.subscriptions.add(subscription("S1", "ORDER"))
+            work.subscriptions.add(subscription("S2", "ORDER", "POSITION"))
+            work.subscriptions.add(subscription("S3", "POSITION"))
+            work.subscriptions.add(subscription("S4", "ORDER", disabled="removed"))
+            work.commit()
+        with store.unit_of_work() as work:
+            work.outbox.add(order_event("E1"))
+            work.outbox.add(position_event("E2"))
+            work.commit()
+        due = store.deliveries.due(NOW, 100)
+        assert sorted((d.event.id, d.subscription.id) for d in due) == [
+            ("E1", "S1"), ("E1", "S2"), ("E2", "S2"), ("E2", "S3"),
+        ]  # fmt: skip
+        assert {d.event for d in due} == {order_event("E1"), position_event("E2")}
+        assert {d.attempts for d in due} == {0}
+
+    def test_a_subscription_receives_only_events_committed_after_it(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.outbox.add(order_event("E-before"))
+            work.commit()
+        with store.unit_of_work() as work:
+            work.subscriptions.add(subscription("S1", "ORDER"))
+            work.commit()
+        with store.unit_of_work() as work:
+            work.outbox.add(order_event("E-after", "O2"))
+            work.commit()
+        assert [d.event.id for d in store.deliveries.due(NOW, 100)] == ["E-after"]
+
+    def test_an_event_not_committed_is_never_delivered(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.subscriptions.add(subscription("S1", "ORDER"))
+            work.commit()
+        with store.unit_of_work() as work:
+            work.outbox.add(order_event("E1"))
+        assert store.deliveries.due(NOW, 100) == []
+
+    # -- the delivery queue --------------------------------------------------------------------------
+
+    def deliver_one(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.subscriptions.add(subscription("S1", "ORDER"))
+            work.subscriptions.add(subscription("S2", "ORDER"))
+            work.commit()
+        with store.unit_of_work() as work:
+            work.outbox.add(order_event("E1"))
+            work.outbox.add(order_event("E2", "O2"))
+            work.commit()
+
+    def attempt(self, delivery_event: str, subscription_id: str, number: int, outcome: Outcome) -> Attempt:
+        return Attempt(delivery_event, subscription_id, number, NOW, 500, None, 3, outcome)
+
+    def test_a_delivery_to_retry_is_due_again_only_after_its_delay(self, store: Handle) -> None:
+        self.deliver_one(store)
+        first = store.deliveries.due(NOW, 1)[0]
+        decision = AttemptDecision(Outcome.RETRY, 60.0)
+        store.deliveries.record_attempt(
+            first, self.attempt(first.event.id, first.subscription.id, 1, Outcome.RETRY), decision
+        )
+        waiting = [
+            (d.event.id, d.subscription.id) for d in store.deliveries.due(NOW + dt.timedelta(seconds=59), 100)
+        ]
+        assert (first.event.id, first.subscription.id) not in waiting
+        again = store.deliveries.due(NOW + dt.timedelta(seconds=60), 100)
+        retried = [
+            d for d in again if (d.event.id, d.subscription.id) == (first.event.id, first.subscription.id)
+        ]
+        assert [d.attempts for d in retried] == [1]
+
+    def test_a_delivered_delivery_is_never_due_again(self, store: Handle) -> None:
+        self.deliver_one(store)
+        first = store.deliveries.due(NOW, 1)[0]
+        store.deliveries.record_attempt(
+            first,
+            self.attempt(first.event.id, first.subscription.id, 1, Outcome.DELIVERED),
+            after_attempt(200, 1),
+        )
+        later = store.deliveries.due(NOW + dt.timedelta(days=30), 100)
+        assert (first.event.id, first.subscription.id) not in [(d.event.id, d.subscription.id) for d in later]
+        assert store.deliveries.pending(first) is None
+        assert len(later) == 3
+
+    def test_a_gone_endpoint_disables_its_subscription_and_drops_its_pending_deliveries(
+        self, store: Handle
+    ) -> None:
+        self.deliver_one(store)
+        first = next(d for d in store.deliveries.due(NOW, 100) if d.subscription.id == "S1")
+        decision = after_attempt(410, 1)
+        store.deliveries.record_attempt(
+            first, self.attempt(first.event.id, "S1", 1, decision.outcome), decision
+        )
+        assert {d.subscription.id for d in store.deliveries.due(NOW, 100)} == {"S2"}
+        with store.unit_of_work() as work:
+            disabled = work.subscriptions.get("S1")
+        assert disabled is not None
+        assert disabled.disabled_reason == "the endpoint answered 410 Gone"
+
+    def test_a_disabled_subscription_has_no_pending_delivery(self, store: Handle) -> None:
+        self.deliver_one(store)
+        due = store.deliveries.due(NOW, 100)
+        store.deliveries.disable("S2", "removed by a test")
+        assert [d.subscription.id for d in due if store.deliveries.pending(d) is not None] == ["S1", "S1"]
+
+    def test_the_log_lists_attempts_newest_first(self, store: Handle) -> None:
+        self.deliver_one(store)
+        for number, delivery in enumerate(store.deliveries.due(NOW, 2), 1):
+            attempt = self.attempt(delivery.event.id, delivery.subscription.id, number, Outcome.RETRY)
+            store.deliveries.record_attempt(delivery, attempt, AttemptDecision(Outcome.RETRY, 5.0))
+        assert [a.attempt for a in store.deliveries.log(10)] == [2, 1]
+        assert len(store.deliveries.log(1)) == 1
 
 
-def test_an_update_replaces_the_record(uow: Factory) -> None:
-    with uow() as work:
-        work.accounts.add(account())
-        work.commit()
-    with uow() as work:
-        work.accounts.get("A1")
-        work.accounts.update(account(cash="5.00"))
-        work.commit()
-    with uow() as work:
-        found = work.accounts.get("A1")
-        assert found is not None
-        assert found.cash == {"EUR": Decimal("5.00")}
+class TestMemoryStorage(StorageContract):
+    @pytest.fixture
+    def handles(self) -> tuple[Handle, Handle]:
+        store = MemoryStore()
+        return (
+            Handle(store.unit_of_work, MemoryDeliveryQueue(store)),
+            Handle(store.unit_of_work, MemoryDeliveryQueue(store)),
+        )
 
 
-def test_list_filters_on_fields_and_keeps_insertion_order(uow: Factory) -> None:
-    with uow() as work:
-        for order_id, state, reference in (
-            ("O1", OrderState.NEW, "P1"),
-            ("O2", OrderState.FILLED, "P1"),
-            ("O3", OrderState.NEW, "P2"),
-        ):
-            work.orders.add(order(order_id, state, reference))
-        work.commit()
-    with uow() as work:
-        assert [o.id for o in work.orders.list()] == ["O1", "O2", "O3"]
-        assert [o.id for o in work.orders.list(state="NEW")] == ["O1", "O3"]
-        assert [o.id for o in work.orders.list(client_reference="P1", state="FILLED")] == ["O2"]
-        assert [o.id for o in work.orders.list(instrument_id="X")] == ["O1", "O2", "O3"]
-
-
-def test_records_keyed_by_another_field_are_stored_by_it(uow: Factory) -> None:
-    with uow() as work:
-        work.instruments.add(Instrument("ISIN1", Decimal("9.99")))
-        work.commit()
-    with uow() as work:
-        assert work.instruments.get("ISIN1") == Instrument("ISIN1", Decimal("9.99"))
-
-
-def test_events_are_listed_in_commit_order_with_sequence_numbers_and_topics(uow: Factory) -> None:
-    with uow() as work:
-        work.outbox.add(Event("E1", NOW, "ORDER.NEW", {"id": "o"}))
-        work.outbox.add(Event("E2", NOW, "PORTFOLIO_ORDER.NEW", {"id": "p"}))
-        work.commit()
-    with uow() as work:
-        assert [(seq, e.id) for seq, e in work.outbox.list()] == [(1, "E1"), (2, "E2")]
-        assert [e.id for _, e in work.outbox.list(topic="PORTFOLIO_ORDER")] == ["E2"]
-        assert [e.id for _, e in work.outbox.list(after=1)] == ["E2"]
+class TestSqliteStorage(StorageContract):
+    @pytest.fixture
+    def handles(self, tmp_path: Path) -> Iterator[tuple[Handle, Handle]]:
+        first, second = SqliteDatabase(tmp_path / "contract.db"), SqliteDatabase(tmp_path / "contract.db")
+        yield (
+            Handle(first.unit_of_work, SqliteDeliveryQueue(first)),
+            Handle(second.unit_of_work, SqliteDeliveryQueue(second)),
+        )
+        first.close()
+        second.close()
