@@ -1,17 +1,29 @@
-"""The one composition root: wires adapters to the service. Nothing happens at import time."""
+"""The one composition root: wires adapters to the application. Nothing happens at import time.
+
+::
+
+    from entrypoints.bootstrap import sqlite_application
+
+    with sqlite_application("allot.db") as app:
+        app.accounts.open("EUR", Decimal("1000.00"), account_id="ACC-1")
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Collection
+from decimal import Decimal
 from pathlib import Path
 
-from adapters.memory import MemoryStore
-from adapters.sqlite import SqliteDatabase
-from adapters.system import SystemClock, UuidGenerator
+from adapters.memory import MemoryDeliveryQueue, MemoryStore
+from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue
+from adapters.system import RandomJitter, SystemClock, UuidGenerator
 from adapters.venue import SimulatedVenue
-from adapters.webhooks import check_webhook_url
-from ports.driven import Clock, IdGenerator, UnitOfWorkFactory, Venue
-from ports.service import Engine
+from adapters.webhooks import HttpWebhookSender, check_webhook_url
+from core.numbers import ONE
+from ports.application import Application
+from ports.driven import Clock, DeliveryQueue, IdGenerator, Jitter, UnitOfWorkFactory
+from ports.use_cases import DrivenPorts
 
 DEFAULT_DB = "allot.db"
 
@@ -21,30 +33,62 @@ def database_path(option: str | None) -> Path:
     return Path(option or os.environ.get("ALLOT_DB") or DEFAULT_DB)
 
 
-def sqlite_engine(
+def sqlite_application(
     path: str | Path,
-    venue: Venue | None = None,
+    *,
+    create: bool = True,
+    partial_fill_ratio: Decimal = ONE,
+    reject: Collection[str] = (),
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
-) -> tuple[Engine, SqliteDatabase]:
-    database = SqliteDatabase(path)
-    return _engine(database.unit_of_work, venue, clock, ids), database
+    jitter: Jitter | None = None,
+) -> Application:
+    """The application on the SQLite database at ``path`` (created if missing, unless ``create`` is false).
+
+    The simulated venue executes ``partial_fill_ratio`` of each order per market run and refuses the
+    instruments in ``reject``. ``close()`` the application (or use it in a ``with`` block) when done.
+    """
+    database = SqliteDatabase(path, create)
+    return _application(
+        database.unit_of_work, SqliteDeliveryQueue(database), partial_fill_ratio, reject, clock, ids, jitter,
+        on_close=database.close,
+    )  # fmt: skip
 
 
-def memory_engine(
-    venue: Venue | None = None, clock: Clock | None = None, ids: IdGenerator | None = None
-) -> tuple[Engine, MemoryStore]:
-    store = MemoryStore()
-    return _engine(store.unit_of_work, venue, clock, ids), store
+def memory_application(
+    store: MemoryStore | None = None,
+    *,
+    partial_fill_ratio: Decimal = ONE,
+    reject: Collection[str] = (),
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    jitter: Jitter | None = None,
+) -> Application:
+    """The application on an in-memory store (a new one, or ``store`` to share it with another application)."""
+    store = store or MemoryStore()
+    return _application(
+        store.unit_of_work, MemoryDeliveryQueue(store), partial_fill_ratio, reject, clock, ids, jitter
+    )
 
 
-def _engine(
-    uow: UnitOfWorkFactory, venue: Venue | None, clock: Clock | None, ids: IdGenerator | None
-) -> Engine:
-    return Engine(
-        uow=uow,
-        venue=venue or SimulatedVenue(),
+def _application(
+    unit_of_work: UnitOfWorkFactory,
+    deliveries: DeliveryQueue,
+    partial_fill_ratio: Decimal,
+    reject: Collection[str],
+    clock: Clock | None,
+    ids: IdGenerator | None,
+    jitter: Jitter | None,
+    on_close: Callable[[], None] = lambda: None,
+) -> Application:
+    ports = DrivenPorts(
+        unit_of_work=unit_of_work,
+        venue=SimulatedVenue(partial_fill_ratio, frozenset(reject)),
         clock=clock or SystemClock(),
         ids=ids or UuidGenerator(),
+        deliveries=deliveries,
+        sender=HttpWebhookSender(),
         url_guard=check_webhook_url,
+        jitter=jitter or RandomJitter(),
     )
+    return Application(ports, on_close)

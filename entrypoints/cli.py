@@ -1,4 +1,4 @@
-"""The ``allot`` command. Thin click commands; every decision is a core call; one error path."""
+"""The ``allot`` command: one module per command group, thin commands, one error path (``entrypoints.session``)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,28 @@ from adapters.serialization import dumps, structure
 from core.blocks import BlockRequest, allocate
 from core.errors import ValidationError
 from core.portfolio import PortfolioRequest, plan
-from entrypoints.app import AllotGroup, App
 from entrypoints.cli_io import read_request
 from entrypoints.commands.accounts import accounts
-from entrypoints.commands.instruments import instruments, prices
-from entrypoints.commands.keys import blocks, keys
-from entrypoints.commands.market import events, market, webhooks
-from entrypoints.commands.orders import allocations, liquidations, orders
+from entrypoints.commands.allocations import allocations
+from entrypoints.commands.blocks import blocks
+from entrypoints.commands.events import events
+from entrypoints.commands.instruments import instruments
+from entrypoints.commands.keys import keys
+from entrypoints.commands.liquidations import liquidations
+from entrypoints.commands.market import market
+from entrypoints.commands.orders import orders
+from entrypoints.commands.prices import prices
+from entrypoints.commands.webhooks import webhooks
+from entrypoints.session import AllotGroup, Session
 
 T = TypeVar("T")
 
 
-def run_json_command(source: str, request_type: type[T], handle: Callable[[T], object]) -> None:
+def run_json_command(
+    session: Session, source: str, request_type: type[T], handle: Callable[[T], object]
+) -> None:
+    """A pure calculation: JSON in, JSON out; its errors are JSON too."""
+    session.as_json = True
     click.echo(dumps(handle(structure(read_request(source), request_type))))
 
 
@@ -32,24 +42,33 @@ def run_json_command(source: str, request_type: type[T], handle: Callable[[T], o
 @click.option(
     "--db", envvar="ALLOT_DB", metavar="PATH", help="SQLite database (default: $ALLOT_DB, else ./allot.db)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of tables.")
-@click.pass_context
-def main(ctx: click.Context, db: str | None, as_json: bool) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable JSON instead of tables, errors included."
+)
+@click.pass_obj
+def main(session: Session, db: str | None, as_json: bool) -> None:
     """allot: split client intents into exact orders and allocate block trades, to the cent and the share.
 
     \b
-    split and allocate are pure calculations (JSON in, JSON out). The resource
-    commands (accounts, orders, keys, market, webhooks, ...) keep state in a
-    SQLite file. Exit status: 0 done, 1 the request was rejected (e.g.
-    INSUFFICIENT_FUNDS), 2 the input is invalid. Errors are printed to stderr
-    as {"error": {"code", "message", "details"}}.
+    split and allocate are pure calculations (JSON in, JSON out). The other
+    commands keep state in a SQLite file (--db); commands that only read
+    never create it. Output is a table; --json (before or after the command)
+    prints JSON instead, errors included.
+
+    \b
+    Exit status: 0 done; 1 the request was refused (e.g. INSUFFICIENT_FUNDS,
+    ALREADY_EXISTS, ILLEGAL_TRANSITION); 2 the input or usage is wrong
+    (nothing was written); 3 the database could not be used (missing, not an
+    allot database, read-only, damaged); 130 interrupted.
     """
-    ctx.obj = App(db, as_json)
+    session.db = db
+    session.as_json = session.as_json or as_json
 
 
 @main.command()
 @click.argument("request", metavar="REQUEST")
-def split(request: str) -> None:
+@click.pass_obj
+def split(session: Session, request: str) -> None:
     """Split a portfolio order into individual orders.
 
     REQUEST is a JSON file (or - for stdin) with "type" (BUY, SELL, LIQUIDATION,
@@ -60,12 +79,13 @@ def split(request: str) -> None:
     \b
     Example:  allot split buy.json
     """
-    run_json_command(request, PortfolioRequest, plan)
+    run_json_command(session, request, PortfolioRequest, plan)
 
 
 @main.command(name="allocate")
 @click.argument("request", metavar="REQUEST")
-def allocate_command(request: str) -> None:
+@click.pass_obj
+def allocate_command(session: Session, request: str) -> None:
     """Allocate a block trade over accounts with an allocation key.
 
     REQUEST is a JSON file (or - for stdin) with "key", "amount", and optionally
@@ -75,12 +95,12 @@ def allocate_command(request: str) -> None:
     and "currency". Prints each account's quantity, average price and traded
     value, and what went to the error account.
     """
-    run_json_command(request, BlockRequest, allocate)
+    run_json_command(session, request, BlockRequest, allocate)
 
 
 @main.command()
 @click.option(
-    "--db", "demo_db", metavar="PATH", help="Run the story on this database (default: a temporary one)."
+    "--db", "demo_db", metavar="PATH", help="Run the story on this new database (default: a temporary one)."
 )
 @click.option("--core-only", is_flag=True, help="Only the pure calculations, no database or webhooks.")
 def demo(demo_db: str | None, core_only: bool) -> None:

@@ -13,7 +13,7 @@ from core.blocks import BlockAllocation, BlockRequest, allocate
 from core.errors import AllotError
 from core.fills import AccountBook, CostSchedule, Fill, apply_fill
 from core.instruments import Instrument, Side
-from core.lifecycle import ORDER, PORTFOLIO_ORDER, Event, OrderState, PortfolioOrderState, follow_children
+from core.lifecycle import ORDER, PORTFOLIO_ORDER, OrderState, PortfolioOrderState, Trigger, follow_children
 from core.portfolio import FeeSchedule, OrderPlan, PortfolioRequest, plan, settle_liquidation
 from entrypoints.render import table
 
@@ -143,7 +143,7 @@ def trace_lifecycle(echo: Echo) -> None:
         ("IE00B3F81R35", Decimal("113.37"), Decimal("4.410338")),
     ]
     for index, (instrument_id, price, quantity) in enumerate(fills):
-        children[index] = ORDER.next(children[index], Event.START)
+        children[index] = ORDER.next(children[index], Trigger.START)
         rows.append([f"order {index + 1}", children[index].value, ""])
         settle_parent()
         result = apply_fill(
@@ -161,7 +161,7 @@ def trace_lifecycle(echo: Echo) -> None:
             CostSchedule(commission_rate=Decimal("0.001"), commission_minimum=Decimal("1.00")),
         )
         book = result.book
-        children[index] = ORDER.next(children[index], Event.FILL)
+        children[index] = ORDER.next(children[index], Trigger.FILL)
         event = result.event
         rows.append(
             [
@@ -177,6 +177,6 @@ def trace_lifecycle(echo: Echo) -> None:
     assert all(c is OrderState.FILLED for c in children)
     echo(f"  cash left on the account: {book.cash} EUR; positions: {len(book.positions)}")
     try:
-        PORTFOLIO_ORDER.next(state, Event.CANCEL)
+        PORTFOLIO_ORDER.next(state, Trigger.CANCEL)
     except AllotError as error:
         rejected(echo, error)

@@ -1,4 +1,4 @@
-"""``allot accounts``: create, deposit, withdraw, show, list, close."""
+"""``allot accounts``: create, show, list, deposit, withdraw, close."""
 
 from __future__ import annotations
 
@@ -7,27 +7,32 @@ from decimal import Decimal
 
 import click
 
+from core.accounts import AccountView
 from core.portfolio import FeeSchedule
-from entrypoints.app import AllotGroup, App, decimal_callback, pass_app, rows_table
-from ports.service import AccountView
+from entrypoints.params import DECIMAL, TEXT
+from entrypoints.session import Session, rows_table, with_session
 
 
-@click.group(cls=AllotGroup)
+@click.group()
 def accounts() -> None:
-    """Accounts: cash, positions, NAV, fee schedule."""
+    """Accounts: cash, positions, market value, fee schedule."""
 
 
 @accounts.command()
-@click.option("--currency", required=True, help="ISO 4217 code, e.g. EUR.")
-@click.option("--cash", callback=decimal_callback, default="0", show_default=True, help="Opening cash.")
-@click.option("--id", "account_id", help="Choose the id (default: a new UUID).")
 @click.option(
-    "--fee-rate", callback=decimal_callback, help="Annual management fee rate, e.g. 0.0075 for 0.75 %."
+    "--currency", required=True, type=TEXT, help="ISO 4217 code, e.g. EUR (the account's only currency)."
 )
-@click.option("--fee-since", type=click.DateTime(["%Y-%m-%d"]), help="Date the fee was last charged.")
-@pass_app
+@click.option("--cash", type=DECIMAL, default="0", show_default=True, help="Opening cash, 0 or more.")
+@click.option("--id", "account_id", type=TEXT, help="Choose the id (default: a new UUID).")
+@click.option("--fee-rate", type=DECIMAL, help="Annual management fee rate, e.g. 0.0075 for 0.75 %.")
+@click.option(
+    "--fee-since",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="With --fee-rate: the day the fee was last charged (default: today).",
+)
+@with_session
 def create(
-    app: App,
+    session: Session,
     currency: str,
     cash: Decimal,
     account_id: str | None,
@@ -35,63 +40,70 @@ def create(
     fee_since: dt.datetime | None,
 ) -> None:
     """Open an account."""
-    fees = FeeSchedule(fee_rate, (fee_since or dt.datetime.now()).date()) if fee_rate is not None else None
-    account = app.engine.create_account(currency.upper(), cash, fees, account_id=account_id)
-    app.emit(account, lambda: f"account {account.id} opened with {cash} {account.currency}")
+    if fee_since is not None and fee_rate is None:
+        raise click.UsageError("--fee-since goes with --fee-rate")
+    since = fee_since.date() if fee_since is not None else dt.datetime.now(dt.UTC).date()
+    fees = FeeSchedule(fee_rate, since) if fee_rate is not None else None
+    account = session.open(writes=True).accounts.open(currency.upper(), cash, fees, account_id=account_id)
+    session.emit(
+        account,
+        lambda: f"account {account.id} opened with {account.cash_in(account.currency)} {account.currency}",
+    )
 
 
-def _view(view: AccountView) -> str:
+def describe(view: AccountView) -> str:
     a = view.account
     lines = [
         f"account {a.id} ({a.status.value})",
-        f"cash {a.cash_in(a.currency)} {a.currency}, available {view.available_cash}, securities (NAV) {view.nav}",
+        f"cash {a.cash_in(a.currency)} {a.currency}, available {view.available_cash}, "
+        f"securities (NAV) {view.nav} {a.currency}",
     ]
     rows = [[p.instrument_id, p.quantity] for p in a.positions]
     return "\n".join([*lines, rows_table(["instrument", "quantity"], rows)])
 
 
 @accounts.command()
-@click.argument("account_id")
-@pass_app
-def show(app: App, account_id: str) -> None:
-    """Cash, positions and NAV of an account."""
-    view = app.engine.get_account(account_id)
-    app.emit(view, lambda: _view(view))
+@click.argument("account_id", type=TEXT)
+@with_session
+def show(session: Session, account_id: str) -> None:
+    """Cash, available cash, positions and NAV of an account."""
+    view = session.open(writes=False).accounts.show(account_id)
+    session.emit(view, lambda: describe(view))
 
 
 @accounts.command(name="list")
-@pass_app
-def list_(app: App) -> None:
+@with_session
+def list_(session: Session) -> None:
     """Every account."""
-    found = app.engine.list_accounts()
+    found = session.open(writes=False).accounts.all()
     rows = [[a.id, a.currency, a.cash_in(a.currency), len(a.positions), a.status.value] for a in found]
-    app.emit(found, lambda: rows_table(["account", "currency", "cash", "positions", "status"], rows))
+    session.emit(found, lambda: rows_table(["account", "currency", "cash", "positions", "status"], rows))
 
 
 @accounts.command()
-@click.argument("account_id")
-@click.argument("amount", callback=decimal_callback)
-@pass_app
-def deposit(app: App, account_id: str, amount: Decimal) -> None:
+@click.argument("account_id", type=TEXT)
+@click.argument("amount", type=DECIMAL)
+@with_session
+def deposit(session: Session, account_id: str, amount: Decimal) -> None:
     """Add cash to an account."""
-    account = app.engine.deposit(account_id, amount)
-    app.emit(account, lambda: f"cash is now {account.cash_in(account.currency)} {account.currency}")
+    account = session.open(writes=True).accounts.deposit(account_id, amount)
+    session.emit(account, lambda: f"cash is now {account.cash_in(account.currency)} {account.currency}")
 
 
 @accounts.command()
-@click.argument("account_id")
-@click.argument("amount", callback=decimal_callback)
-@pass_app
-def withdraw(app: App, account_id: str, amount: Decimal) -> None:
+@click.argument("account_id", type=TEXT)
+@click.argument("amount", type=DECIMAL)
+@with_session
+def withdraw(session: Session, account_id: str, amount: Decimal) -> None:
     """Take cash out (never more than is available after open buy orders)."""
-    account = app.engine.withdraw(account_id, amount)
-    app.emit(account, lambda: f"cash is now {account.cash_in(account.currency)} {account.currency}")
+    account = session.open(writes=True).accounts.withdraw(account_id, amount)
+    session.emit(account, lambda: f"cash is now {account.cash_in(account.currency)} {account.currency}")
 
 
 @accounts.command()
-@click.argument("account_id")
-@pass_app
-def close(app: App, account_id: str) -> None:
-    """Close an empty account (keys that name it become unusable)."""
-    account = app.engine.close_account(account_id)
-    app.emit(account, lambda: f"account {account.id} closed")
+@click.argument("account_id", type=TEXT)
+@with_session
+def close(session: Session, account_id: str) -> None:
+    """Close an account that holds nothing (keys that name it become unusable)."""
+    account = session.open(writes=True).accounts.close(account_id)
+    session.emit(account, lambda: f"account {account.id} closed")

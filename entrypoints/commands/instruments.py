@@ -1,4 +1,4 @@
-"""``allot instruments`` and ``allot prices``."""
+"""``allot instruments``: create, show, list."""
 
 from __future__ import annotations
 
@@ -6,70 +6,81 @@ from decimal import Decimal
 
 import click
 
-from core.instruments import Instrument
-from entrypoints.app import AllotGroup, App, decimal_callback, pass_app, rows_table
+from core.instruments import AssetType, Instrument
+from entrypoints.params import DECIMAL, TEXT, choice
+from entrypoints.session import Session, rows_table, with_session
+
+#: An instrument with every default, to show the defaults without repeating them.
+DEFAULTS = Instrument("-")
+HEADERS = ["instrument", "price", "currency", "step", "min order", "contract size", "asset type"]
 
 
-@click.group(cls=AllotGroup)
+def row(i: Instrument) -> list[object]:
+    return [
+        i.instrument_id,
+        i.price,
+        i.currency,
+        i.quantity_step,
+        i.min_order_amount,
+        i.contract_size,
+        i.asset_type,
+    ]
+
+
+@click.group()
 def instruments() -> None:
     """Tradable instruments."""
 
 
 @instruments.command()
-@click.argument("instrument_id")
-@click.option("--price", callback=decimal_callback, help="Current price per unit.")
+@click.argument("instrument_id", type=TEXT)
+@click.option("--price", type=DECIMAL, help="Current price per unit (the simulated venue trades at it).")
+@click.option("--step", type=DECIMAL, default=str(DEFAULTS.quantity_step), show_default=True,
+              help="Quantity step: 1 for whole units, 0.000001 for fractional.")  # fmt: skip
+@click.option("--min-order", type=DECIMAL, default=str(DEFAULTS.min_order_amount), show_default=True,
+              help="Minimum order amount (cash).")  # fmt: skip
+@click.option("--contract-size", type=DECIMAL, default=str(DEFAULTS.contract_size), show_default=True)
 @click.option(
-    "--step",
-    callback=decimal_callback,
-    default="1",
-    show_default=True,
-    help="Quantity step (0.000001 for fractional).",
+    "--currency", type=TEXT, help="Trading currency (default: that of the first account trading it)."
 )
-@click.option(
-    "--min-order",
-    callback=decimal_callback,
-    default="0",
-    show_default=True,
-    help="Minimum order amount (cash).",
-)
-@click.option("--contract-size", callback=decimal_callback, default="1", show_default=True)
-@click.option("--currency", help="Trading currency (default: the order's).")
-@pass_app
-def add(
-    app: App,
+@click.option("--asset-type", type=choice(AssetType), default=DEFAULTS.asset_type.value, show_default=True)
+@with_session
+def create(
+    session: Session,
     instrument_id: str,
     price: Decimal | None,
     step: Decimal,
     min_order: Decimal,
     contract_size: Decimal,
     currency: str | None,
+    asset_type: AssetType,
 ) -> None:
     """Add an instrument."""
-    instrument = app.engine.add_instrument(
-        Instrument(instrument_id, price, step, min_order, contract_size, currency)
+    instrument = Instrument(
+        instrument_id,
+        price,
+        step,
+        min_order,
+        contract_size,
+        currency.upper() if currency else None,
+        asset_type,
     )
-    app.emit(instrument, lambda: f"instrument {instrument.instrument_id} added")
+    added = session.open(writes=True).instruments.add(instrument)
+    session.emit(added, lambda: rows_table(HEADERS, [row(added)]))
+
+
+@instruments.command()
+@click.argument("instrument_id", type=TEXT)
+@with_session
+def show(session: Session, instrument_id: str) -> None:
+    """One instrument."""
+    found = session.open(writes=False).instruments.get(instrument_id)
+    session.emit(found, lambda: rows_table(HEADERS, [row(found)]))
 
 
 @instruments.command(name="list")
-@pass_app
-def list_(app: App) -> None:
+@with_session
+def list_(session: Session) -> None:
     """Every instrument with its price."""
-    found = app.engine.list_instruments()
-    rows = [[i.instrument_id, i.price, i.quantity_step, i.min_order_amount, i.contract_size] for i in found]
-    app.emit(found, lambda: rows_table(["instrument", "price", "step", "min order", "contract size"], rows))
-
-
-@click.group(cls=AllotGroup)
-def prices() -> None:
-    """The price table the simulated venue trades at."""
-
-
-@prices.command(name="set")
-@click.argument("instrument_id")
-@click.argument("price", callback=decimal_callback)
-@pass_app
-def set_(app: App, instrument_id: str, price: Decimal) -> None:
-    """Set an instrument's price."""
-    instrument = app.engine.set_price(instrument_id, price)
-    app.emit(instrument, lambda: f"{instrument.instrument_id} is now {instrument.price}")
+    found = session.open(writes=False).instruments.all()
+    session.emit(found, lambda: rows_table(HEADERS, [row(i) for i in found]))

@@ -1,4 +1,4 @@
-"""``allot keys`` and ``allot blocks``: allocation keys and block orders."""
+"""``allot keys``: allocation keys, how block trades are split over accounts."""
 
 from __future__ import annotations
 
@@ -7,81 +7,25 @@ from decimal import Decimal
 import click
 
 from adapters.serialization import structure
-from core.blocks import BlockAllocation, PartialFillPolicy
-from core.instruments import Side
+from core.blocks import BlockAllocation
+from core.instruments import Instrument
 from core.keys import AllocationKey
 from core.lifecycle import KeyStatus
-from core.records import BlockOrder, StoredKey
-from entrypoints.app import AllotGroup, App, decimal_callback, pass_app, rows_table
+from core.records import StoredKey
 from entrypoints.cli_io import read_request
+from entrypoints.params import DECIMAL, TEXT, choice
+from entrypoints.session import Session, rows_table, with_session
+
+#: The quantity step an instrument has unless it says otherwise.
+DEFAULT_STEP = Instrument("-").quantity_step
+HEADERS = ["key", "name", "unit type", "margin", "status", "owner", "error account", "participants"]
 
 
-@click.group(cls=AllotGroup)
-def keys() -> None:
-    """Allocation keys: how block trades are split over accounts."""
-
-
-def _key_row(stored: StoredKey) -> list[object]:
+def key_row(stored: StoredKey) -> list[object]:
     key = stored.key
     values = " / ".join(f"{p.account_id} {p.unit_value}" for p in key.participants)
-    return [stored.id, key.name, key.unit_type.value, key.margin_handling.value, stored.status.value, values]
-
-
-KEY_HEADERS = ["key", "name", "unit type", "margin", "status", "participants"]
-
-
-@keys.command()
-@click.argument("request", metavar="KEY.json")
-@pass_app
-def create(app: App, request: str) -> None:
-    """Create a key from JSON (a file or -): name, unit_type, margin_handling, one_time, owner_account_id,
-    error_account_id, participants [{account_id, unit_value, accept_remainder, priority}]."""
-    stored = app.engine.create_key(structure(read_request(request), AllocationKey))
-    app.emit(stored, lambda: rows_table(KEY_HEADERS, [_key_row(stored)]))
-
-
-@keys.command(name="list")
-@click.option(
-    "--status",
-    "statuses",
-    multiple=True,
-    type=click.Choice([s.value for s in KeyStatus], case_sensitive=False),
-    help="Repeat; default ACTIVE. One-time keys only when asked for.",
-)
-@pass_app
-def list_(app: App, statuses: tuple[str, ...]) -> None:
-    """Keys (ACTIVE by default)."""
-    chosen = [KeyStatus(s.upper()) for s in statuses] or [KeyStatus.ACTIVE]
-    found = app.engine.list_keys(chosen)
-    app.emit(found, lambda: rows_table(KEY_HEADERS, [_key_row(k) for k in found]))
-
-
-@keys.command()
-@click.argument("key_id")
-@pass_app
-def show(app: App, key_id: str) -> None:
-    """One key, whatever its status."""
-    stored = app.engine.get_key(key_id)
-    app.emit(stored, lambda: rows_table(KEY_HEADERS, [_key_row(stored)]))
-
-
-@keys.command()
-@click.argument("key_id")
-@pass_app
-def delete(app: App, key_id: str) -> None:
-    """Invalidate a key (it stays readable by id)."""
-    stored = app.engine.delete_key(key_id)
-    app.emit(stored, lambda: f"key {stored.id} is {stored.status.value}")
-
-
-@keys.command()
-@click.argument("key_id")
-@click.argument("request", metavar="KEY.json")
-@pass_app
-def replace(app: App, key_id: str, request: str) -> None:
-    """'Change' a key: create the new one and invalidate the old one together."""
-    stored = app.engine.replace_key(key_id, structure(read_request(request), AllocationKey))
-    app.emit(stored, lambda: f"key {key_id} is DELETED; its replacement is {stored.id}")
+    return [stored.id, key.name, key.unit_type, key.margin_handling, stored.status, key.owner_account_id,
+            key.error_account_id, values]  # fmt: skip
 
 
 def allocation_table(result: BlockAllocation) -> str:
@@ -90,67 +34,74 @@ def allocation_table(result: BlockAllocation) -> str:
     return rows_table(["account", "quantity"], rows)
 
 
+@click.group()
+def keys() -> None:
+    """Allocation keys: how block trades are split over accounts."""
+
+
 @keys.command()
-@click.argument("key_id")
-@click.argument("amount", callback=decimal_callback)
-@click.option("--step", callback=decimal_callback, default="1", show_default=True, help="Quantity step.")
-@pass_app
-def preview(app: App, key_id: str, amount: Decimal, step: Decimal) -> None:
-    """Show how a key would distribute AMOUNT."""
-    result = app.engine.preview_key(key_id, amount, step)
-    app.emit(result, lambda: allocation_table(result))
+@click.argument("request", metavar="KEY.json")
+@with_session
+def create(session: Session, request: str) -> None:
+    """Create a key from JSON (a file, or - for stdin): name, unit_type (PERCENTAGE or UNIT), margin_handling
+    (REJECT or REDUCE), one_time, owner_account_id, error_account_id, and participants
+    [{account_id, unit_value, accept_remainder, priority}]."""
+    key = structure(read_request(request), AllocationKey)
+    stored = session.open(writes=True).keys.create(key)
+    session.emit(stored, lambda: rows_table(HEADERS, [key_row(stored)]))
 
 
-@click.group(cls=AllotGroup)
-def blocks() -> None:
-    """Block orders allocated to accounts by a key."""
+@keys.command(name="list")
+@click.option("--status", "statuses", multiple=True, type=choice(KeyStatus),
+              help="Repeat; default ACTIVE (one-time keys only when asked for).")  # fmt: skip
+@with_session
+def list_(session: Session, statuses: tuple[KeyStatus, ...]) -> None:
+    """Keys (ACTIVE ones unless --status says otherwise)."""
+    found = session.open(writes=False).keys.all(statuses or (KeyStatus.ACTIVE,))
+    session.emit(found, lambda: rows_table(HEADERS, [key_row(k) for k in found]))
 
 
-def _block(block: BlockOrder) -> str:
-    head = (
-        f"{block.id}  {block.state.value}  {block.side.value} {block.amount} {block.instrument_id}, "
-        f"filled {block.filled_quantity}"
-    )
-    return (
-        head + "\n" + rows_table(["allocated order", "state"], [[o.id, o.state.value] for o in block.orders])
-    )
+@keys.command()
+@click.argument("key_id", type=TEXT)
+@with_session
+def show(session: Session, key_id: str) -> None:
+    """One key, whatever its status."""
+    stored = session.open(writes=False).keys.get(key_id)
+    session.emit(stored, lambda: rows_table(HEADERS, [key_row(stored)]))
 
 
-@blocks.command()
-@click.argument("key_id")
-@click.argument("instrument_id")
+@keys.command()
+@click.argument("key_id", type=TEXT)
+@with_session
+def delete(session: Session, key_id: str) -> None:
+    """Invalidate a key (it stays readable by id)."""
+    stored = session.open(writes=True).keys.delete(key_id)
+    session.emit(stored, lambda: f"key {stored.id} is {stored.status.value}")
+
+
+@keys.command()
+@click.argument("key_id", type=TEXT)
+@click.argument("request", metavar="KEY.json")
+@with_session
+def replace(session: Session, key_id: str, request: str) -> None:
+    """'Change' a key: create the new one and invalidate the old one together."""
+    key = structure(read_request(request), AllocationKey)
+    stored = session.open(writes=True).keys.replace(key_id, key)
+    session.emit(stored, lambda: f"key {key_id} is DELETED; its replacement is {stored.id}")
+
+
+@keys.command()
+@click.argument("key_id", type=TEXT)
+@click.argument("amount", type=DECIMAL)
 @click.option(
-    "--side", type=click.Choice(["BUY", "SELL"], case_sensitive=False), default="BUY", show_default=True
-)
-@click.option("--amount", callback=decimal_callback, required=True)
-@click.option(
-    "--policy",
-    type=click.Choice([p.value for p in PartialFillPolicy], case_sensitive=False),
-    default="PRO_RATA",
+    "--step",
+    type=DECIMAL,
+    default=str(DEFAULT_STEP),
     show_default=True,
+    help="Quantity step of the instrument.",
 )
-@click.option("--idempotency-key")
-@pass_app
-def place(
-    app: App,
-    key_id: str,
-    instrument_id: str,
-    side: str,
-    amount: Decimal,
-    policy: str,
-    idempotency_key: str | None,
-) -> None:
-    """Place a block order; margin handling is applied at once, fills are allocated by `market run`."""
-    block = app.engine.place_block_order(
-        key_id, instrument_id, Side(side.upper()), amount, PartialFillPolicy(policy.upper()), idempotency_key
-    )
-    app.emit(block, lambda: _block(block))
-
-
-@blocks.command(name="show")
-@click.argument("block_id")
-@pass_app
-def show_block(app: App, block_id: str) -> None:
-    """A block order and the orders it was allocated to."""
-    block = app.engine.get_block_order(block_id)
-    app.emit(block, lambda: _block(block))
+@with_session
+def preview(session: Session, key_id: str, amount: Decimal, step: Decimal) -> None:
+    """Show how a key would distribute AMOUNT (nothing is placed)."""
+    result = session.open(writes=False).keys.preview(key_id, amount, step)
+    session.emit(result, lambda: allocation_table(result))

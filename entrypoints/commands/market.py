@@ -1,149 +1,49 @@
-"""``allot market``, ``allot events`` and ``allot webhooks``."""
+"""``allot market``: the simulated venue."""
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import click
 
-from adapters.system import SystemClock
-from adapters.venue import SimulatedVenue
-from adapters.webhooks import WebhookDeliverer, new_secret
-from entrypoints.app import AllotGroup, App, decimal_callback, pass_app, progress_reporter, rows_table
+from core.market import MarketRun, Outcome
+from core.numbers import ONE
+from entrypoints.params import DECIMAL, TEXT
+from entrypoints.session import Session, with_session
 
 
-@click.group(cls=AllotGroup)
+def progress(done: int, total: int) -> None:
+    """Progress on stderr, so that stdout stays clean for --json."""
+    click.echo(f"\rexecuting {done}/{total}", err=True, nl=done >= total)
+
+
+def summary(run: MarketRun) -> str:
+    lines = [
+        f"orders: {run.count(Outcome.FILLED)} filled, {run.count(Outcome.PARTLY_FILLED)} partly filled, "
+        f"{run.count(Outcome.CANCELLED)} cancelled",
+        f"blocks: {run.count(Outcome.FILLED, blocks=True)} filled, "
+        f"{run.count(Outcome.PARTLY_FILLED, blocks=True)} partly filled, {run.count(Outcome.CANCELLED, blocks=True)} cancelled",
+    ]
+    lines += [f"cancelled {e.id}: {e.reason}" for e in run.cancelled]
+    lines += [f"not executed {f.id}: {f.message} ({f.code})" for f in run.failures]
+    return "\n".join(lines)
+
+
+@click.group()
 def market() -> None:
     """The simulated venue."""
 
 
 @market.command()
-@click.option(
-    "--partial-fill-ratio",
-    callback=decimal_callback,
-    default="1",
-    show_default=True,
-    help="Share of each order executed per run.",
-)
-@click.option(
-    "--reject",
-    multiple=True,
-    metavar="INSTRUMENT",
-    help="Repeat; the trading partner refuses these (orders are cancelled).",
-)
-@pass_app
-def run(app: App, partial_fill_ratio: Decimal, reject: tuple[str, ...]) -> None:
-    """Execute every open order and block order once at the price table."""
-    app.venue = SimulatedVenue(partial_fill_ratio, frozenset(reject))
-    result = app.engine.run_market(progress_reporter("executing"))
-    app.emit(
-        result,
-        lambda: (
-            f"{result.executions} filled, {result.partial_fills} partly filled, {result.rejections} rejected, "
-            f"{result.blocks_filled} blocks filled"
-        ),
-    )
-
-
-@click.group(cls=AllotGroup)
-def events() -> None:
-    """The outbox: every state change, as announced."""
-
-
-@events.command(name="list")
-@click.option(
-    "--after", type=int, default=0, show_default=True, help="Only events after this sequence number."
-)
-@click.option("--limit", type=int, default=100, show_default=True)
-@click.option("--topic", help="PORTFOLIO_ORDER, ORDER, ACCOUNT_LIQUIDATION, BLOCK_ORDER, POSITION ...")
-@pass_app
-def list_(app: App, after: int, limit: int, topic: str | None) -> None:
-    """Committed events in order."""
-    found = app.engine.list_events(after, limit, topic.upper() if topic else None)
-    rows = [
-        [seq, e.created_at.isoformat(timespec="seconds"), e.type, _object_id(e.object)] for seq, e in found
-    ]
-    app.emit(
-        [{"seq": seq, "event": e} for seq, e in found],
-        lambda: rows_table(["seq", "created_at", "type", "object"], rows),
-    )
-
-
-def _object_id(value: object) -> str:
-    if isinstance(value, dict):
-        return str(value.get("id") or value.get("source_order_id") or "")
-    return str(getattr(value, "id", ""))
-
-
-@click.group(cls=AllotGroup)
-def webhooks() -> None:
-    """Webhook subscriptions and delivery (Standard Webhooks signatures)."""
-
-
-@webhooks.command()
-@click.argument("url")
-@click.option(
-    "--topic", "topics", multiple=True, required=True, help="Repeat: PORTFOLIO_ORDER, ORDER, POSITION, ..."
-)
-@click.option("--secret", help="whsec_... (default: a new random secret, printed once).")
-@click.option("--allow-private-network", is_flag=True, help="Allow hosts on loopback or private networks.")
-@pass_app
-def add(app: App, url: str, topics: tuple[str, ...], secret: str | None, allow_private_network: bool) -> None:
-    """Subscribe URL to topics."""
-    subscription = app.engine.add_subscription(url, topics, secret or new_secret(), allow_private_network)
-    app.emit(subscription, lambda: f"subscription {subscription.id} → {url}\nsecret {subscription.secret}")
-
-
-@webhooks.command(name="list")
-@pass_app
-def list_subscriptions(app: App) -> None:
-    """Every subscription."""
-    found = app.engine.list_subscriptions()
-    rows = [[s.id, s.url, ",".join(s.topics), s.disabled_reason or "active"] for s in found]
-    app.emit(found, lambda: rows_table(["subscription", "url", "topics", "status"], rows))
-
-
-@webhooks.command()
-@click.argument("subscription_id")
-@pass_app
-def remove(app: App, subscription_id: str) -> None:
-    """Stop delivering to a subscription."""
-    subscription = app.engine.remove_subscription(subscription_id)
-    app.emit(subscription, lambda: f"subscription {subscription.id} removed")
-
-
-@webhooks.command()
-@click.option("--loop", is_flag=True, help="Keep delivering until nothing is due (or --max-seconds pass).")
-@click.option(
-    "--interval", type=float, default=1.0, show_default=True, help="Seconds between rounds with --loop."
-)
-@click.option("--max-seconds", type=float, default=60.0, show_default=True)
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds an endpoint may take.")
-@pass_app
-def deliver(app: App, loop: bool, interval: float, max_seconds: float, timeout: float) -> None:
-    """Deliver due webhooks from the outbox (at least once; retries with backoff)."""
-    deliverer = WebhookDeliverer(app.database, SystemClock(), timeout=timeout)
-    deadline = time.monotonic() + max_seconds
-    totals = [0, 0, 0]
-    while True:
-        report = deliverer.deliver_due()
-        totals = [totals[0] + report.delivered, totals[1] + report.retrying, totals[2] + report.failed]
-        if not loop or time.monotonic() >= deadline or not deliverer.due(1):
-            break
-        time.sleep(interval)
-    summary = {"delivered": totals[0], "retrying": totals[1], "failed": totals[2]}
-    app.emit(summary, lambda: f"{totals[0]} delivered, {totals[1]} to retry, {totals[2]} failed")
-
-
-@webhooks.command()
-@click.option("--limit", type=int, default=50, show_default=True)
-@pass_app
-def log(app: App, limit: int) -> None:
-    """The delivery log: one line per attempt, newest first."""
-    entries = WebhookDeliverer(app.database, SystemClock()).log(limit)
-    rows = [
-        [e["at"], e["event_id"], e["attempt"], e["status_code"], e["outcome"], e["error"] or ""]
-        for e in entries
-    ]
-    app.emit(entries, lambda: rows_table(["at", "event", "attempt", "status", "outcome", "error"], rows))
+@click.option("--partial-fill-ratio", type=DECIMAL, default=str(ONE), show_default=True,
+              help="Share of each order executed in this run: more than 0, at most 1.")  # fmt: skip
+@click.option("--reject", multiple=True, type=TEXT, metavar="INSTRUMENT",
+              help="Repeat; the trading partner refuses these (their orders are cancelled).")  # fmt: skip
+@with_session
+def run(session: Session, partial_fill_ratio: Decimal, reject: tuple[str, ...]) -> None:
+    """Execute every open order and block order once at the price table. What the venue refuses is cancelled
+    with its reason; the rest of the run goes on. Exit status 0 even when some orders were cancelled."""
+    app = session.open(writes=True, partial_fill_ratio=partial_fill_ratio, reject=reject)
+    app.instruments.check_known(reject)
+    result = app.market.run(progress)
+    session.emit(result, lambda: summary(result))

@@ -1,4 +1,4 @@
-"""``allot allocations``, ``allot orders`` and ``allot liquidations``."""
+"""``allot orders``: portfolio orders (BUY, SELL, LIQUIDATION, REBALANCING) and their individual orders."""
 
 from __future__ import annotations
 
@@ -7,201 +7,121 @@ from decimal import Decimal
 import attrs
 import click
 
-from core.instruments import AllocationLine
+from core.lifecycle import ParentState
 from core.portfolio import OrderType, Policy
 from core.records import AccountLiquidation, Order, PortfolioOrder
-from entrypoints.app import AllotGroup, App, decimal_callback, pass_app, rows_table, to_decimal
+from entrypoints.params import DECIMAL, TEXT, choice
 from entrypoints.render import table
-from ports.service import Engine
+from entrypoints.session import Session, rows_table, with_session
+from ports.application import Application
+
+POLICY = Policy()
 
 
-@click.group(cls=AllotGroup)
-def allocations() -> None:
-    """Model portfolios that BUY and REBALANCING orders follow."""
-
-
-@allocations.command()
-@click.argument("name")
-@click.option(
-    "--line",
-    "lines",
-    multiple=True,
-    required=True,
-    metavar="INSTRUMENT=WEIGHT",
-    help="Repeat; weights sum to 1.",
-)
-@pass_app
-def create(app: App, name: str, lines: tuple[str, ...]) -> None:
-    """Create a model portfolio, e.g. --line IE00B4L5Y983=0.6 --line IE00B3F81R35=0.4."""
-    parsed = []
-    for line in lines:
-        instrument_id, _, weight = line.partition("=")
-        parsed.append(AllocationLine(instrument_id, to_decimal(weight, "weight")))
-    model = app.engine.create_allocation(name, parsed)
-    app.emit(model, lambda: f"allocation {model.id} ({model.name}) created")
-
-
-@allocations.command(name="list")
-@pass_app
-def list_allocations(app: App) -> None:
-    """Every model portfolio."""
-    found = app.engine.list_allocations()
+def children(app: Application, parent_id: str) -> str:
+    found = app.portfolio_orders.orders_of(parent_id)
     rows = [
-        [m.id, m.name, ", ".join(f"{line.instrument_id} {line.weight}" for line in m.lines)] for m in found
-    ]
-    app.emit(found, lambda: rows_table(["allocation", "name", "weights"], rows))
-
-
-def children(engine: Engine, parent_id: str) -> str:
-    found = engine.list_orders(client_reference=parent_id)
-    rows = [
-        [o.id, o.side, o.instrument_id, o.cash_amount, o.quantity, o.filled_quantity, o.state.value, o.reason]
+        [o.id, o.side, o.instrument_id, o.cash_amount, o.quantity, o.filled_quantity, o.state, o.reason]
         for o in found
     ]
     return rows_table(["order", "side", "instrument", "cash", "quantity", "filled", "state", "reason"], rows)
 
 
-def describe(engine: Engine, record: PortfolioOrder | AccountLiquidation) -> str:
+def describe(app: Application, record: PortfolioOrder | AccountLiquidation) -> str:
+    """A portfolio order or an account liquidation with its orders."""
     head = f"{record.id}  {record.state.value}"
     if isinstance(record, PortfolioOrder):
-        head += f"  {record.type.value} {record.cash_amount if record.cash_amount is not None else ''} {record.currency}"
-    elif record.cash_amount is not None:
+        amount = "" if record.cash_amount is None else f" {record.cash_amount}"
+        head += f"  {record.type.value}{amount} {record.currency}"
+    if record.cash_amount is not None and record.management_fee is not None:
         head += (
             f"  cash_amount {record.cash_amount} {record.currency} (management fee {record.management_fee})"
         )
     if record.reason:
         head += f"  ({record.reason})"
-    return head + "\n" + children(engine, record.id)
+    return head + "\n" + children(app, record.id)
 
 
-@click.group(cls=AllotGroup)
+def describe_order(order: Order) -> str:
+    return table(
+        ["field", "value"], [[name, value] for name, value in attrs.asdict(order, recurse=False).items()]
+    )
+
+
+@click.group()
 def orders() -> None:
-    """Portfolio orders (BUY, SELL, LIQUIDATION, REBALANCING) and their individual orders."""
+    """Portfolio orders and their individual orders."""
 
 
 @orders.command()
-@click.argument("account_id")
-@click.option(
-    "--type",
-    "order_type",
-    type=click.Choice([t.value for t in OrderType], case_sensitive=False),
-    required=True,
-)
-@click.option("--amount", callback=decimal_callback, help="Cash amount (BUY and SELL).")
-@click.option("--allocation", "allocation_id", help="Model portfolio id (BUY and REBALANCING).")
-@click.option(
-    "--cash-buffer",
-    callback=decimal_callback,
-    default="0",
-    show_default=True,
-    help="REBALANCING: cash to keep.",
-)
-@click.option(
-    "--drift-band",
-    callback=decimal_callback,
-    default="0",
-    show_default=True,
-    help="REBALANCING: weight tolerance.",
-)
-@click.option(
-    "--nav-limit",
-    callback=decimal_callback,
-    default="0.9",
-    show_default=True,
-    help="SELL: largest share of NAV.",
-)
-@click.option("--idempotency-key", help="Placing again with the same key returns the first order.")
-@pass_app
-def place(
-    app: App,
+@click.argument("account_id", type=TEXT)
+@click.option("--type", "order_type", type=choice(OrderType), required=True)
+@click.option("--amount", type=DECIMAL, help="Cash amount (BUY and SELL), in the account's currency.")
+@click.option("--allocation", type=TEXT, help="Model portfolio, by id or name (BUY and REBALANCING).")
+@click.option("--cash-buffer", type=DECIMAL, default=str(POLICY.cash_buffer), show_default=True,
+              help="REBALANCING: cash to keep.")  # fmt: skip
+@click.option("--drift-band", type=DECIMAL, default=str(POLICY.drift_band), show_default=True,
+              help="REBALANCING: weight tolerance.")  # fmt: skip
+@click.option("--nav-limit", type=DECIMAL, default=str(POLICY.sell_nav_limit), show_default=True,
+              help="SELL: largest share of the securities' value.")  # fmt: skip
+@click.option("--idempotency-key", type=TEXT, help="Placing again with the same key returns the first order.")
+@with_session
+def create(
+    session: Session,
     account_id: str,
-    order_type: str,
+    order_type: OrderType,
     amount: Decimal | None,
-    allocation_id: str | None,
+    allocation: str | None,
     cash_buffer: Decimal,
     drift_band: Decimal,
     nav_limit: Decimal,
     idempotency_key: str | None,
 ) -> None:
     """Place a portfolio order; it is split into individual orders at once (SUBMITTED)."""
-    order = app.engine.place_portfolio_order(
+    app = session.open(writes=True)
+    order = app.portfolio_orders.place(
         account_id,
-        OrderType(order_type.upper()),
+        order_type,
         amount,
-        allocation_id,
+        allocation,
         Policy(nav_limit, cash_buffer, drift_band),
         idempotency_key,
     )
-    app.emit(order, lambda: describe(app.engine, order))
+    session.emit(order, lambda: describe(app, order))
 
 
 @orders.command()
-@click.argument("order_id")
-@pass_app
-def show(app: App, order_id: str) -> None:
+@click.argument("order_id", type=TEXT)
+@with_session
+def show(session: Session, order_id: str) -> None:
     """A portfolio order with its individual orders (or one individual order)."""
-    match = app.engine.find_portfolio_order(order_id)
-    if match is None:
-        single: Order = app.engine.get_order(order_id)
-        fields = [[name, value] for name, value in attrs.asdict(single, recurse=False).items()]
-        app.emit(single, lambda: table(["field", "value"], fields))
+    app = session.open(writes=False)
+    found = app.portfolio_orders.find(order_id)
+    if found is None:
+        single = app.queries.order(order_id)
+        session.emit(single, lambda: describe_order(single))
         return
-    app.emit(match, lambda: describe(app.engine, match))
+    session.emit(found, lambda: describe(app, found))
 
 
 @orders.command(name="list")
-@click.option("--account", "account_id")
-@click.option(
-    "--state",
-    type=click.Choice(["NEW", "SUBMITTED", "PROCESSING", "FILLED", "CANCELLED"], case_sensitive=False),
-)
-@pass_app
-def list_orders(app: App, account_id: str | None, state: str | None) -> None:
-    """Portfolio orders, by account and state."""
-    found = app.engine.list_portfolio_orders(account_id, state.upper() if state else None)
-    rows = [[o.id, o.account_id, o.type.value, o.cash_amount, o.state.value, len(o.orders)] for o in found]
-    app.emit(
+@click.option("--account", "account_id", type=TEXT)
+@click.option("--state", type=choice(ParentState))
+@with_session
+def list_(session: Session, account_id: str | None, state: ParentState | None) -> None:
+    """Portfolio orders, of one account and in one state if asked."""
+    found = session.open(writes=False).portfolio_orders.all(account_id, state.value if state else None)
+    rows = [[o.id, o.account_id, o.type, o.cash_amount, o.state, len(o.orders)] for o in found]
+    session.emit(
         found, lambda: rows_table(["portfolio order", "account", "type", "cash", "state", "orders"], rows)
     )
 
 
 @orders.command()
-@click.argument("order_id")
-@pass_app
-def cancel(app: App, order_id: str) -> None:
-    """Cancel a portfolio order (only while NEW or SUBMITTED)."""
-    order = app.engine.cancel_portfolio_order(order_id)
-    app.emit(order, lambda: describe(app.engine, order))
-
-
-@click.group(cls=AllotGroup)
-def liquidations() -> None:
-    """Account liquidations: sell every position in full."""
-
-
-@liquidations.command(name="create")
-@click.argument("account_id")
-@click.option("--idempotency-key")
-@pass_app
-def create_liquidation(app: App, account_id: str, idempotency_key: str | None) -> None:
-    """Liquidate an account: one unit sell per position."""
-    liquidation = app.engine.create_liquidation(account_id, idempotency_key)
-    app.emit(liquidation, lambda: describe(app.engine, liquidation))
-
-
-@liquidations.command(name="show")
-@click.argument("liquidation_id")
-@pass_app
-def show_liquidation(app: App, liquidation_id: str) -> None:
-    """A liquidation with its orders and, once filled, its cash amount."""
-    liquidation = app.engine.get_liquidation(liquidation_id)
-    app.emit(liquidation, lambda: describe(app.engine, liquidation))
-
-
-@liquidations.command(name="cancel")
-@click.argument("liquidation_id")
-@pass_app
-def cancel_liquidation(app: App, liquidation_id: str) -> None:
-    """Cancel a liquidation (only while NEW)."""
-    liquidation = app.engine.cancel_liquidation(liquidation_id)
-    app.emit(liquidation, lambda: describe(app.engine, liquidation))
+@click.argument("order_id", type=TEXT)
+@with_session
+def cancel(session: Session, order_id: str) -> None:
+    """Cancel a portfolio order (only while NEW or SUBMITTED) and its orders."""
+    app = session.open(writes=True)
+    order = app.portfolio_orders.cancel(order_id)
+    session.emit(order, lambda: describe(app, order))

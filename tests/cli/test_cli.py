@@ -233,13 +233,13 @@ def test_the_demo_walks_through_every_capability() -> None:
 def test_help_explains_the_exit_statuses() -> None:
     code, out, _ = run("--help")
     assert code == 0
-    assert "Exit status: 0 done, 1 the request was" in out
+    assert "Exit status: 0 done; 1 the request was refused" in out
 
 
 def test_the_demo_refuses_to_write_its_story_into_an_existing_database(tmp_path: Path) -> None:
     existing = tmp_path / "mine.db"
     existing.write_bytes(b"")
-    code, out, err = run("demo", "--db", str(existing))
+    code, out, err = run("--json", "demo", "--db", str(existing))
     assert (code, out, json.loads(err)["error"]["code"]) == (2, "", "VALIDATION_ERROR")
 
 

@@ -3,143 +3,149 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
-import pytest
-from click.testing import CliRunner
-
-from entrypoints.cli import main
+from tests.cli.conftest import KEY, Allot, setup_key, setup_portfolio
 
 
-@pytest.fixture
-def allot(tmp_path: Path) -> Any:
-    database = str(tmp_path / "ops.db")
-
-    def run(*args: str, expect: int = 0) -> Any:
-        result = CliRunner().invoke(main, ["--db", database, *args])
-        assert result.exit_code == expect, result.stdout + result.stderr
-        if "--json" in args and expect == 0:
-            return json.loads(result.stdout)
-        return result.stdout if expect == 0 else json.loads(result.stderr)
-
-    return run
-
-
-def setup_portfolio(allot: Any) -> str:
-    allot("accounts", "create", "--currency", "EUR", "--cash", "5000.00", "--id", "ACC")
-    allot("instruments", "add", "AAA", "--price", "10.00", "--step", "0.001")
-    allot("instruments", "add", "BBB", "--price", "25.00")
-    model = allot("allocations", "create", "60/40", "--line", "AAA=0.6", "--line", "BBB=0.4", "--json")
-    return str(model["id"])
-
-
-def test_an_operator_places_a_buy_runs_the_market_and_sees_it_filled(allot: Any) -> None:
-    model = setup_portfolio(allot)
-    placed = allot(
-        "orders", "place", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", model, "--json"
-    )
-    assert placed["state"] == "SUBMITTED"
-    assert "2 filled" in allot("market", "run")
-    shown = allot("orders", "show", placed["id"], "--json")
-    assert shown["state"] == "FILLED"
-    account = allot("accounts", "show", "ACC", "--json")
-    assert account["nav"] == "1000.00"
-    assert account["account"]["cash"] == {"EUR": "4000.00"}
-
-
-def test_tables_are_the_default_and_json_can_come_before_the_command(allot: Any) -> None:
+def test_an_operator_places_a_buy_runs_the_market_and_sees_it_filled(allot: Allot) -> None:
     setup_portfolio(allot)
-    table = allot("instruments", "list")
-    assert table.splitlines()[0].split() == [
-        "instrument",
-        "price",
-        "step",
-        "min",
-        "order",
-        "contract",
-        "size",
-    ]
-    assert [i["instrument_id"] for i in allot("--json", "instruments", "list")] == ["AAA", "BBB"]
+    placed = allot.json(
+        "orders", "create", "ACC", "--type", "BUY", "--amount", "1000", "--allocation", "60/40"
+    )
+    assert (placed["state"], placed["cash_amount"]) == ("SUBMITTED", "1000.00")
+    assert "orders: 2 filled" in allot("market", "run").out
+    assert allot.json("orders", "show", placed["id"])["state"] == "FILLED"
+    account = allot.json("accounts", "show", "ACC")
+    assert (account["nav"], account["account"]["cash"]) == ("1000.00", {"EUR": "4000.00"})
 
 
-def test_a_refused_cancellation_exits_1_with_the_error(allot: Any) -> None:
-    model = setup_portfolio(allot)
-    placed = allot(
-        "orders", "place", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", model, "--json"
+def test_tables_are_the_default_and_json_can_come_before_the_command(allot: Allot) -> None:
+    setup_portfolio(allot)
+    header = allot("instruments", "list").out.splitlines()[0]
+    assert header.split("  ")[0] == "instrument"
+    assert "contract size" in header
+    assert [i["instrument_id"] for i in allot("--json", "instruments", "list").data] == ["AAA", "BBB"]
+
+
+def test_a_model_portfolio_is_shown_by_name_or_id(allot: Allot) -> None:
+    setup_portfolio(allot)
+    by_name = allot.json("allocations", "show", "60/40")
+    assert allot.json("allocations", "show", by_name["id"]) == by_name
+    assert [line["weight"] for line in by_name["lines"]] == ["0.6", "0.4"]
+
+
+def test_a_refused_cancellation_exits_1_with_the_error(allot: Allot) -> None:
+    setup_portfolio(allot)
+    placed = allot.json(
+        "orders", "create", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", "60/40"
     )
     allot("market", "run", "--partial-fill-ratio", "0.5")
-    error = allot("orders", "cancel", placed["id"], expect=1)
-    assert error["error"]["code"] == "ILLEGAL_TRANSITION"
+    refused = allot("orders", "cancel", placed["id"], "--json", expect=1)
+    assert refused.error["code"] == "ILLEGAL_TRANSITION"
+    assert refused.out == ""
 
 
-def test_an_idempotency_key_reused_for_another_request_exits_1(allot: Any) -> None:
-    model = setup_portfolio(allot)
-    allot(
-        "orders",
-        "place",
-        "ACC",
-        "--type",
-        "BUY",
-        "--amount",
-        "10.00",
-        "--allocation",
-        model,
-        "--idempotency-key",
-        "k1",
-    )
-    error = allot(
-        "orders",
-        "place",
-        "ACC",
-        "--type",
-        "BUY",
-        "--amount",
-        "20.00",
-        "--allocation",
-        model,
-        "--idempotency-key",
-        "k1",
-        expect=1,
-    )
-    assert error["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
-
-
-def test_a_bad_decimal_option_exits_2(allot: Any) -> None:
+def test_errors_are_one_sentence_without_json_and_a_body_with_it(allot: Allot) -> None:
     setup_portfolio(allot)
-    error = allot("accounts", "deposit", "ACC", "1,5", expect=2)
-    assert error["error"]["code"] == "VALIDATION_ERROR"
+    plain = allot("accounts", "show", "NOPE", expect=1)
+    assert plain.err == "allot: account NOPE does not exist (NOT_FOUND)\n"
+    assert allot("accounts", "show", "NOPE", "--json", expect=1).error == {
+        "code": "NOT_FOUND",
+        "message": "account NOPE does not exist",
+        "details": {"kind": "account", "id": "NOPE"},
+    }
 
 
-def test_an_unknown_account_exits_1_as_not_found(allot: Any) -> None:
-    assert allot("accounts", "show", "NOPE", expect=1)["error"]["code"] == "NOT_FOUND"
+def test_an_idempotency_key_reused_for_another_request_exits_1(allot: Allot) -> None:
+    setup_portfolio(allot)
+    first = ("orders", "create", "ACC", "--type", "BUY", "--allocation", "60/40", "--idempotency-key", "k1")
+    allot(*first, "--amount", "10.00")
+    assert allot(*first, "--amount", "20.00", "--json", expect=1).error["code"] == "IDEMPOTENCY_KEY_REUSED"
 
 
-def test_keys_blocks_and_events_from_the_command_line(allot: Any, tmp_path: Path) -> None:
-    for account in ("BLOCK", "ERR", "P1", "P2"):
-        allot("accounts", "create", "--currency", "EUR", "--cash", "100000.00", "--id", account)
-    allot("instruments", "add", "FX", "--price", "1.00")
-    key = {
-        "name": "half", "unit_type": "PERCENTAGE", "margin_handling": "REJECT", "one_time": False,
-        "owner_account_id": "BLOCK", "error_account_id": "ERR",
-        "participants": [{"account_id": "P1", "unit_value": "50"}, {"account_id": "P2", "unit_value": "50"}],
-    }  # fmt: skip
-    (tmp_path / "key.json").write_text(json.dumps(key))
-    stored = allot("keys", "create", str(tmp_path / "key.json"), "--json")
-    preview = allot("keys", "preview", stored["id"], "101", "--json")
-    assert [a["quantity"] for a in preview["allocations"]] == ["50", "50"]
-    assert preview["error_account"]["quantity"] == "1"
-    block = allot("blocks", "place", stored["id"], "FX", "--amount", "101", "--json")
+def test_an_account_that_exists_already_exits_1(allot: Allot) -> None:
+    setup_portfolio(allot)
+    again = allot("accounts", "create", "--currency", "EUR", "--id", "ACC", "--json", expect=1)
+    assert again.error["code"] == "ALREADY_EXISTS"
+
+
+def test_keys_blocks_and_events_from_the_command_line(allot: Allot) -> None:
+    key = setup_key(allot)
+    preview = allot.json("keys", "preview", key, "95")
+    assert [a["quantity"] for a in preview["allocations"]] == ["30", "60"]
+    assert preview["error_account"]["quantity"] == "5"
+    block = allot.json("blocks", "create", key, "FX", "--amount", "95")
     allot("market", "run")
-    assert allot("blocks", "show", block["id"], "--json")["state"] == "FILLED"
-    types = [e["event"]["type"] for e in allot("events", "list", "--topic", "BLOCK_ORDER", "--json")]
+    shown = allot.json("blocks", "show", block["id"])["block"]
+    assert shown["state"] == "FILLED"
+    assert list(zip(shown["recipients"], shown["allocated"], strict=True)) == [
+        ("P1", "30"),
+        ("P2", "60"),
+        ("ERR", "5"),
+    ]
+    table = allot("blocks", "show", block["id"]).out.splitlines()
+    assert [line.split()[:3] for line in table[3:]][-1] == ["ERR", "(error", "account)"]
+    types = [e["event"]["type"] for e in allot.json("events", "list", "--topic", "BLOCK_ORDER")]
     assert types == ["BLOCK_ORDER.NEW", "BLOCK_ORDER.PROCESSING", "BLOCK_ORDER.FILLED"]
-    listed = allot("keys", "list", "--json")
-    assert [k["id"] for k in listed] == [stored["id"]]
+    assert [k["id"] for k in allot.json("keys", "list")] == [key]
+    assert [b["id"] for b in allot.json("blocks", "list", "--state", "FILLED")] == [block["id"]]
 
 
-def test_webhook_subscriptions_refuse_private_hosts_without_the_flag(allot: Any) -> None:
-    error = allot("webhooks", "add", "http://127.0.0.1:9/x", "--topic", "ORDER", expect=2)
-    assert error["error"]["code"] == "UNSAFE_WEBHOOK_URL"
-    allot("webhooks", "add", "http://127.0.0.1:9/x", "--topic", "ORDER", "--allow-private-network")
-    assert "127.0.0.1" in allot("webhooks", "list")
+def test_a_block_is_cancelled_from_the_command_line(allot: Allot) -> None:
+    key = setup_key(allot)
+    block = allot.json("blocks", "create", key, "FX", "--amount", "90")
+    assert allot.json("blocks", "cancel", block["id"])["state"] == "CANCELLED"
+    assert "blocks: 0 filled" in allot("market", "run").out
+
+
+def test_an_oversized_sell_block_is_refused_and_later_runs_still_work(allot: Allot) -> None:
+    key = setup_key(allot)
+    refused = allot(
+        "blocks", "create", key, "FX", "--side", "sell", "--amount", "1000000", "--json", expect=1
+    )
+    assert refused.error["code"] == "INSUFFICIENT_POSITION"
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "100", "--allocation", "60/40")
+    assert "orders: 2 filled" in allot("market", "run").out
+
+
+def test_the_market_run_summary_names_what_the_venue_refused(allot: Allot) -> None:
+    setup_portfolio(allot)
+    placed = allot.json(
+        "orders", "create", "ACC", "--type", "BUY", "--amount", "100", "--allocation", "60/40"
+    )
+    summary = allot("market", "run", "--reject", "BBB").out
+    refused = placed["orders"][1]["id"]
+    assert f"cancelled {refused}: the trading partner rejected BBB" in summary
+    assert "orders: 1 filled, 0 partly filled, 1 cancelled" in summary
+
+
+def test_liquidations_are_listed(allot: Allot) -> None:
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "100", "--allocation", "60/40")
+    allot("market", "run")
+    liquidation = allot.json("liquidations", "create", "ACC")
+    allot("market", "run")
+    listed = allot.json("liquidations", "list", "--account", "ACC", "--state", "filled")
+    assert [(x["id"], x["cash_amount"]) for x in listed] == [
+        (liquidation["id"], "85.00")
+    ]  # 6 AAA at 10.00 and 1 BBB at 25.00
+
+
+def test_webhook_subscriptions_refuse_private_hosts_without_the_flag(allot: Allot) -> None:
+    refused = allot("webhooks", "create", "http://127.0.0.1:9/x", "--topic", "ORDER", "--json", expect=2)
+    assert refused.error["code"] == "UNSAFE_WEBHOOK_URL"
+    allot("webhooks", "create", "http://127.0.0.1:9/x", "--topic", "order", "--allow-private-network")
+    assert "127.0.0.1" in allot("webhooks", "list").out
+
+
+def test_a_write_command_says_when_it_creates_the_database(allot: Allot) -> None:
+    created = allot("accounts", "create", "--currency", "EUR")
+    assert created.err == f"allot: created a new database at {allot.database}\n"
+    assert allot("accounts", "create", "--currency", "EUR").err == ""
+
+
+def test_the_key_file_format_is_the_json_of_the_documents(allot: Allot) -> None:
+    key = setup_key(allot, {**KEY, "unit_type": "Unit", "margin_handling": "Reject"})
+    assert allot.json("keys", "show", key)["key"]["unit_type"] == "UNIT"
+    assert json.loads(allot("keys", "show", key, "--json").out)["status"] == "ACTIVE"

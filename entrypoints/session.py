@@ -1,0 +1,167 @@
+"""What every command of one ``allot`` run shares: the database it opens, the output mode, and the one error path.
+
+Exit status: 0 done; 1 the request was refused (a business rule: insufficient funds, already exists, illegal
+transition, a conflict); 2 the input or the usage is wrong (nothing was written); 3 the database could not be used
+(missing, not an allot database, read-only, damaged, disk full); 130 interrupted (Ctrl-C); 70 an internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, Final, NoReturn
+
+import attrs
+import click
+
+from adapters.serialization import dumps, error_body
+from core.errors import AllotError, StorageError, ValidationError
+from core.numbers import ONE
+from entrypoints.bootstrap import database_path, sqlite_application
+from entrypoints.render import table
+from ports.application import Application
+
+EXIT_REFUSED: Final = 1
+EXIT_INVALID: Final = 2
+EXIT_STORAGE: Final = 3
+EXIT_INTERNAL: Final = 70
+EXIT_INTERRUPTED: Final = 130
+
+
+@attrs.define
+class Session:
+    """One run of the command: ``--db``, ``--json``, and the application once a command opened it."""
+
+    db: str | None = None
+    as_json: bool = False
+    _app: Application | None = None
+
+    def open(
+        self, writes: bool, partial_fill_ratio: Decimal = ONE, reject: Sequence[str] = ()
+    ) -> Application:
+        """The application on the database. A command that only reads (``writes`` false) never creates a
+        database; one that writes creates it if missing, and says so on stderr."""
+        if self._app is None:
+            path = database_path(self.db)
+            created = writes and not path.exists()
+            self._app = sqlite_application(
+                path, create=writes, partial_fill_ratio=partial_fill_ratio, reject=reject
+            )
+            if created and not self.as_json:
+                click.echo(f"allot: created a new database at {path}", err=True)
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
+    def emit(self, value: object, human: Callable[[], str]) -> None:
+        """Print ``value`` as JSON under ``--json``, else the human-readable text."""
+        click.echo(dumps(value) if self.as_json else human())
+
+
+def with_session(command: Callable[..., None]) -> Callable[..., None]:
+    """Hand the command the ``Session``, and accept ``--json`` after the command too (``allot orders list --json``)."""
+
+    @functools.wraps(command)
+    def run(ctx: click.Context, /, *args: Any, as_json: bool, **kwargs: Any) -> None:
+        session = ctx.find_object(Session)
+        if session is None:
+            session = ctx.ensure_object(Session)
+        session.as_json = session.as_json or as_json
+        command(session, *args, **kwargs)
+
+    json_option = click.option(
+        "--json", "as_json", is_flag=True, help="Machine-readable JSON instead of a table."
+    )
+    return json_option(click.pass_context(run))
+
+
+def exit_status(error: AllotError) -> int:
+    if isinstance(error, StorageError):
+        return EXIT_STORAGE
+    if isinstance(error, ValidationError):
+        return EXIT_INVALID
+    return EXIT_REFUSED
+
+
+def report(error: AllotError, as_json: bool) -> NoReturn:
+    """The one error path: the error on stderr (a sentence, or its JSON body), nothing on stdout, a stable status."""
+    if as_json:
+        click.echo(json.dumps(error_body(error), indent=2, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"allot: {error.message} ({error.code})", err=True)
+    sys.exit(exit_status(error))
+
+
+def report_usage(error: click.ClickException, as_json: bool) -> NoReturn:
+    """A usage error (unknown option, missing argument, a value the parameter refuses): exit status 2."""
+    if as_json:
+        code = "VALIDATION_ERROR" if isinstance(error, click.BadParameter) else "USAGE_ERROR"
+        body = {"error": {"code": code, "message": error.format_message(), "details": {}}}
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False), err=True)
+    else:
+        error.show()
+    sys.exit(EXIT_INVALID)
+
+
+def report_internal(error: BaseException, as_json: bool) -> NoReturn:
+    """A bug: say so in one sentence; the traceback only with ``ALLOT_DEBUG=1``."""
+    if os.environ.get("ALLOT_DEBUG"):
+        traceback.print_exception(error)
+    message = f"allot failed unexpectedly ({type(error).__name__}: {error}); run again with ALLOT_DEBUG=1 for details"
+    if as_json:
+        body = {"error": {"code": "INTERNAL_ERROR", "message": message, "details": {}}}
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"allot: {message} (INTERNAL_ERROR)", err=True)
+    sys.exit(EXIT_INTERNAL)
+
+
+class AllotGroup(click.Group):
+    """The top-level group: every way a run can end goes through one place — done, refused, bad input, storage,
+    interrupted — and none of them shows a traceback."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        arguments = list(sys.argv[1:] if args is None else args)
+        session = Session(as_json="--json" in arguments)
+        try:
+            status = super().main(
+                arguments,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                obj=session,
+                **extra,
+            )
+        except AllotError as error:
+            report(error, session.as_json)
+        except click.ClickException as error:
+            report_usage(error, session.as_json)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("allot: interrupted; nothing of the interrupted step was written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as error:
+            report_internal(error, session.as_json)
+        finally:
+            session.close()
+        sys.exit(status if isinstance(status, int) else 0)
+
+
+def rows_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    return table(headers, rows) if rows else "(none)"

@@ -1,0 +1,164 @@
+"""Every input the command must refuse: exit status 2, a clear message, and nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import KEY, Allot, setup_key, setup_portfolio
+
+
+@pytest.fixture
+def ready(allot: Allot) -> Allot:
+    """A database with a portfolio and a UNIT key 10 / 20 already in it."""
+    setup_portfolio(allot)
+    setup_key(allot)
+    return allot
+
+
+def key_id(allot: Allot) -> str:
+    return str(allot.json("keys", "list")[0]["id"])
+
+
+def refused(allot: Allot, *args: str, code: str, says: str, stdin: str | None = None) -> None:
+    """The command exits 2 with ``code`` and a message that says ``says``, and the database is unchanged."""
+    before = allot.state()
+    ran = allot(*args, "--json", expect=2, stdin=stdin)
+    assert ran.error["code"] == code, ran
+    assert says in ran.error["message"], ran.error["message"]
+    assert ran.out == ""
+    assert allot.state() == before
+    plain = allot(*args, expect=2, stdin=stdin)
+    assert plain.err.strip(), plain
+    assert plain.out == ""
+
+
+def test_opening_cash_below_zero_is_refused(ready: Allot) -> None:
+    refused(ready, "accounts", "create", "--currency", "EUR", "--cash", "-5", "--id", "NEG",
+            code="VALIDATION_ERROR", says="cash must not be negative")  # fmt: skip
+
+
+@pytest.mark.parametrize("amount", ["0", "-5"])
+def test_a_block_of_nothing_or_less_is_refused(ready: Allot, amount: str) -> None:
+    refused(ready, "blocks", "create", key_id(ready), "FX", "--amount", amount,
+            code="VALIDATION_ERROR", says="amount must be greater than zero")  # fmt: skip
+
+
+def test_a_block_of_nothing_is_refused_with_a_percentage_key_too(allot: Allot) -> None:
+    key = {**KEY, "unit_type": "PERCENTAGE", "participants": [
+        {"account_id": "P1", "unit_value": "40"}, {"account_id": "P2", "unit_value": "60"}]}  # fmt: skip
+    percentage = setup_key(allot, key)
+    refused(allot, "blocks", "create", percentage, "FX", "--amount", "-5",
+            code="VALIDATION_ERROR", says="greater than zero")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "1_0.00",
+        "１０.００",
+        "١٠",
+        "1E+2",
+        "1e2",
+        "10,00",
+        ".5",
+        "5.",
+        "+5",
+        "0x10",
+        "NaN",
+        "Infinity",
+        " 10",
+        "",
+    ],
+)
+def test_an_amount_not_written_as_plain_ascii_digits_is_refused(ready: Allot, amount: str) -> None:
+    refused(ready, "orders", "create", "ACC", "--type", "BUY", "--allocation", "60/40", "--amount", amount,
+            code="VALIDATION_ERROR", says="is not a decimal number")  # fmt: skip
+
+
+def test_an_amount_with_too_many_digits_is_refused(ready: Allot) -> None:
+    refused(ready, "accounts", "deposit", "ACC", "1" * 19, code="VALIDATION_ERROR", says="too many digits")
+
+
+def test_an_unknown_webhook_topic_is_refused(ready: Allot) -> None:
+    refused(ready, "webhooks", "create", "http://127.0.0.1:9/x", "--topic", "NOPE", "--allow-private-network",
+            code="VALIDATION_ERROR", says="NOPE")  # fmt: skip
+
+
+@pytest.mark.parametrize("limit", ["-5", "0", "10001", "ten"])
+def test_an_events_limit_outside_one_to_ten_thousand_is_refused(ready: Allot, limit: str) -> None:
+    refused(ready, "events", "list", "--limit", limit, code="VALIDATION_ERROR", says=limit)
+
+
+@pytest.mark.parametrize("ratio", ["2", "0", "-0.5", "1.0001"])
+def test_a_partial_fill_ratio_outside_zero_to_one_is_refused(ready: Allot, ratio: str) -> None:
+    ready("orders", "create", "ACC", "--type", "BUY", "--amount", "100", "--allocation", "60/40")
+    refused(ready, "market", "run", "--partial-fill-ratio", ratio,
+            code="VALIDATION_ERROR", says="partial fill ratio")  # fmt: skip
+
+
+def test_rejecting_an_instrument_that_does_not_exist_is_refused(ready: Allot) -> None:
+    ready("orders", "create", "ACC", "--type", "BUY", "--amount", "100", "--allocation", "60/40")
+    refused(ready, "market", "run", "--reject", "NOPE", code="UNKNOWN_INSTRUMENT", says="NOPE")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("accounts", "create", "--currency", "EUR", "--id", ""),
+        ("accounts", "create", "--currency", "EUR", "--id", "   "),
+        ("allocations", "create", "", "--line", "AAA=1"),
+        (
+            "orders",
+            "create",
+            "ACC",
+            "--type",
+            "BUY",
+            "--amount",
+            "1",
+            "--allocation",
+            "60/40",
+            "--idempotency-key",
+            "",
+        ),
+        ("liquidations", "create", "ACC", "--idempotency-key", " "),
+        ("accounts", "show", ""),
+    ],
+)
+def test_an_empty_id_name_or_idempotency_key_is_refused(ready: Allot, command: tuple[str, ...]) -> None:
+    refused(ready, *command, code="VALIDATION_ERROR", says="must not be empty")
+
+
+def test_a_key_whose_error_account_is_also_a_participant_is_refused(ready: Allot) -> None:
+    key = {**KEY, "error_account_id": "P1"}
+    refused(ready, "keys", "create", "-", stdin=json.dumps(key),
+            code="VALIDATION_ERROR", says="error account P1 cannot also be a participant")  # fmt: skip
+
+
+def test_a_model_portfolio_line_without_a_weight_is_refused(ready: Allot) -> None:
+    refused(ready, "allocations", "create", "odd", "--line", "AAA",
+            code="VALIDATION_ERROR", says="INSTRUMENT=WEIGHT")  # fmt: skip
+
+
+def test_an_unknown_option_is_a_usage_error_in_json_too(ready: Allot) -> None:
+    refused(ready, "accounts", "list", "--colour", "red", code="USAGE_ERROR", says="--colour")
+
+
+def test_an_unknown_command_is_a_usage_error(ready: Allot) -> None:
+    refused(ready, "acounts", "list", code="USAGE_ERROR", says="acounts")
+
+
+def test_an_unknown_currency_is_refused(ready: Allot) -> None:
+    refused(
+        ready, "accounts", "create", "--currency", "EURO", code="VALIDATION_ERROR", says="unknown currency"
+    )
+
+
+def test_an_order_type_that_does_not_exist_is_refused(ready: Allot) -> None:
+    refused(ready, "orders", "create", "ACC", "--type", "SHORT", code="VALIDATION_ERROR", says="SHORT")
+
+
+def test_splitting_a_json_array_says_an_object_was_expected(ready: Allot) -> None:
+    ran = ready("split", "-", stdin="[]", expect=2)
+    assert json.loads(ran.err)["error"]["message"] == "expected a JSON object, got []"
