@@ -1,4 +1,4 @@
-"""Test doubles that are real adapters of their ports: a clock you move by hand and predictable ids."""
+"""Test doubles that are real adapters of their ports: a clock you move by hand, predictable ids, no jitter."""
 
 from __future__ import annotations
 
@@ -30,3 +30,13 @@ class SequentialIds:
 
     def new_id(self) -> str:
         return f"{self.prefix}-{next(self.counter)}"
+
+
+@attrs.define
+class FixedJitter:
+    """A Jitter that always draws the same number (0: delays exactly as scheduled)."""
+
+    value: float = 0.0
+
+    def draw(self) -> float:
+        return self.value

@@ -1,4 +1,4 @@
-"""The application service over in-memory adapters: every use case, no I/O."""
+"""Every use case of the application, on the in-memory store and on SQLite."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.memory import MemoryStore
-from adapters.venue import SimulatedVenue
 from core.errors import (
     AccountClosed,
+    AccountNotEmpty,
     AllocationKeyNotUsable,
+    AlreadyExists,
+    CurrencyMismatch,
     IdempotencyKeyReused,
     IllegalTransition,
     InsufficientFunds,
+    InsufficientPosition,
     NavLimitExceeded,
     NotFound,
     ValidationError,
@@ -21,213 +23,282 @@ from core.errors import (
 from core.instruments import AllocationLine, Instrument, Side
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import KeyStatus, LiquidationState, OrderState, PortfolioOrderState
+from core.market import Outcome
 from core.portfolio import OrderType
-from ports.service import Engine
-from tests.fakes import ManualClock, SequentialIds
+from core.records import BlockOrder, Order, PortfolioOrder, subject_of
+from core.webhooks import EventQuery
+from ports.application import Application
+from tests.application.conftest import World
 
 D = Decimal
 
 
 @pytest.fixture
-def engine() -> Engine:
-    store = MemoryStore()
-    service = Engine(store.unit_of_work, SimulatedVenue(), ManualClock(), SequentialIds())
-    service.create_account("EUR", D("10000.00"), account_id="ACC")
-    service.add_instrument(Instrument("AAA", D("10.00"), D("0.001")))
-    service.add_instrument(Instrument("BBB", D("25.00"), D("1")))
+def app(world: World) -> Application:
+    service = world.open()
+    service.accounts.open("EUR", D("10000.00"), account_id="ACC")
+    service.instruments.add(Instrument("AAA", D("10.00"), D("0.001")))
+    service.instruments.add(Instrument("BBB", D("25.00"), D("1")))
     return service
 
 
-def model(engine: Engine) -> str:
-    return engine.create_allocation(
+def model(app: Application) -> str:
+    return app.allocations.create(
         "60/40", [AllocationLine("AAA", D("0.6")), AllocationLine("BBB", D("0.4"))]
     ).id
 
 
-def event_types(engine: Engine, record_id: str) -> list[str]:
-    return [e.type for _, e in engine.list_events(limit=10_000) if getattr(e.object, "id", None) == record_id]
+def event_types(app: Application, record_id: str) -> list[str]:
+    events = app.queries.events(EventQuery(limit=10_000))
+    return [e.type for _, e in events if subject_of(e.object) == record_id]
 
 
-def test_a_buy_is_submitted_with_its_orders_and_filled_by_the_market(engine: Engine) -> None:
-    order = engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
+def test_a_buy_is_submitted_with_its_orders_and_filled_by_the_market(app: Application) -> None:
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
     assert order.state is PortfolioOrderState.SUBMITTED
     assert [(o.state, o.side) for o in order.orders] == [(OrderState.NEW, Side.BUY)] * 2
-    engine.run_market()
-    assert engine.get_portfolio_order(order.id).state is PortfolioOrderState.FILLED
-    view = engine.get_account("ACC")
+    run = app.market.run()
+    assert run.count(Outcome.FILLED) == 2
+    assert app.portfolio_orders.get(order.id).state is PortfolioOrderState.FILLED
+    view = app.accounts.show("ACC")
     # AAA: 600.00 / 10.00 = 60 units; BBB: 400.00 / 25.00 = 16 units
     assert [(p.instrument_id, p.quantity) for p in view.account.positions] == [
         ("AAA", D("60.000")),
         ("BBB", D(16)),
     ]
-    assert view.account.cash_in("EUR") == D("9000.00")
+    assert (view.account.cash_in("EUR"), view.nav, view.available_cash) == (
+        D("9000.00"),
+        D("1000.00"),
+        D("9000.00"),
+    )
 
 
-def test_every_transition_of_a_portfolio_order_is_announced_exactly_once(engine: Engine) -> None:
-    order = engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    engine.run_market()
-    assert event_types(engine, order.id) == [
+def test_a_model_portfolio_can_be_named_instead_of_quoted_by_id(app: Application) -> None:
+    model(app)
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("100.00"), "60/40")
+    assert order.allocation_id == app.allocations.get("60/40").id
+
+
+def test_two_model_portfolios_cannot_share_a_name(app: Application) -> None:
+    model(app)
+    with pytest.raises(AlreadyExists):
+        model(app)
+
+
+def test_a_model_portfolio_of_unknown_instruments_is_refused(app: Application) -> None:
+    with pytest.raises(ValidationError, match="GHOST"):
+        app.allocations.create("ghost", [AllocationLine("GHOST", D(1))])
+
+
+def test_every_transition_of_a_portfolio_order_is_announced_exactly_once(app: Application) -> None:
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    app.market.run()
+    assert event_types(app, order.id) == [
         "PORTFOLIO_ORDER.NEW",
         "PORTFOLIO_ORDER.SUBMITTED",
         "PORTFOLIO_ORDER.PROCESSING",
         "PORTFOLIO_ORDER.FILLED",
     ]
-    child = order.orders[0].id
-    assert event_types(engine, child) == ["ORDER.NEW", "ORDER.PROCESSING", "ORDER.FILLED"]
+    assert event_types(app, order.orders[0].id) == [
+        "ORDER.NEW",
+        "ORDER.PROCESSING",
+        "ORDER.FILLED",
+        "POSITION.NEW",
+    ]
 
 
-def test_the_new_event_carries_an_empty_order_list_and_submitted_carries_the_orders(engine: Engine) -> None:
-    order = engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    events = [e.object for _, e in engine.list_events() if getattr(e.object, "id", None) == order.id]
-    assert (len(events[0].orders), len(events[1].orders)) == (0, 2)
+def test_events_carry_the_records_themselves_on_every_storage(app: Application) -> None:
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    objects = [e.object for _, e in app.queries.events(EventQuery(limit=100))]
+    assert [type(o) for o in objects] == [PortfolioOrder, Order, Order, PortfolioOrder]
+    first, last = objects[0], objects[-1]
+    assert isinstance(first, PortfolioOrder)
+    assert last == order
+    assert (len(first.orders), len(order.orders)) == (0, 2)
 
 
-def test_individual_orders_carry_the_portfolio_order_id_as_client_reference(engine: Engine) -> None:
-    order = engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    assert {engine.get_order(o.id).client_reference for o in order.orders} == {order.id}
+def test_individual_orders_name_their_portfolio_order_as_parent_and_client_reference(
+    app: Application,
+) -> None:
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    children = app.portfolio_orders.orders_of(order.id)
+    assert {(o.parent_order_id, o.client_reference) for o in children} == {(order.id, order.id)}
 
 
-def test_a_buy_beyond_the_available_cash_is_refused_and_creates_nothing(engine: Engine) -> None:
+def test_a_buy_beyond_the_available_cash_is_refused_and_creates_nothing(app: Application) -> None:
     with pytest.raises(InsufficientFunds):
-        engine.place_portfolio_order("ACC", OrderType.BUY, D("10000.01"), model(engine))
-    assert engine.list_portfolio_orders() == []
-    assert engine.list_events() == []
+        app.portfolio_orders.place("ACC", OrderType.BUY, D("10000.01"), model(app))
+    assert app.portfolio_orders.all() == []
+    assert app.queries.events() == []
 
 
-def test_cash_promised_to_open_buys_is_not_available_twice(engine: Engine) -> None:
-    allocation = model(engine)
-    engine.place_portfolio_order("ACC", OrderType.BUY, D("6000.00"), allocation)
+def test_cash_promised_to_open_buys_is_not_available_twice(app: Application) -> None:
+    allocation = model(app)
+    app.portfolio_orders.place("ACC", OrderType.BUY, D("6000.00"), allocation)
     with pytest.raises(InsufficientFunds):
-        engine.place_portfolio_order("ACC", OrderType.BUY, D("4000.01"), allocation)
+        app.portfolio_orders.place("ACC", OrderType.BUY, D("4000.01"), allocation)
 
 
-def test_the_same_idempotency_key_and_request_return_the_first_order(engine: Engine) -> None:
-    allocation = model(engine)
-    first = engine.place_portfolio_order("ACC", OrderType.BUY, D("100.00"), allocation, idempotency_key="k")
-    again = engine.place_portfolio_order("ACC", OrderType.BUY, D("100.00"), allocation, idempotency_key="k")
+def test_the_same_idempotency_key_and_request_return_the_first_order(app: Application) -> None:
+    allocation = model(app)
+    first = app.portfolio_orders.place("ACC", OrderType.BUY, D("100.00"), allocation, idempotency_key="k")
+    again = app.portfolio_orders.place("ACC", OrderType.BUY, D("100.00"), "60/40", idempotency_key="k")
     assert again == first
-    assert len(engine.list_portfolio_orders()) == 1
+    assert len(app.portfolio_orders.all()) == 1
 
 
-def test_the_same_idempotency_key_with_another_request_is_refused(engine: Engine) -> None:
-    allocation = model(engine)
-    engine.place_portfolio_order("ACC", OrderType.BUY, D("100.00"), allocation, idempotency_key="k")
+def test_the_same_idempotency_key_with_another_request_is_refused(app: Application) -> None:
+    allocation = model(app)
+    app.portfolio_orders.place("ACC", OrderType.BUY, D("100.00"), allocation, idempotency_key="k")
     with pytest.raises(IdempotencyKeyReused):
-        engine.place_portfolio_order("ACC", OrderType.BUY, D("200.00"), allocation, idempotency_key="k")
+        app.portfolio_orders.place("ACC", OrderType.BUY, D("200.00"), allocation, idempotency_key="k")
 
 
-def test_a_submitted_order_can_be_cancelled_with_its_orders(engine: Engine) -> None:
-    order = engine.place_portfolio_order("ACC", OrderType.BUY, D("100.00"), model(engine))
-    cancelled = engine.cancel_portfolio_order(order.id)
+def test_an_empty_idempotency_key_is_refused(app: Application) -> None:
+    with pytest.raises(ValidationError, match="idempotency key"):
+        app.portfolio_orders.place("ACC", OrderType.BUY, D("100.00"), model(app), idempotency_key=" ")
+
+
+def test_a_submitted_order_can_be_cancelled_with_its_orders(app: Application) -> None:
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("100.00"), model(app))
+    cancelled = app.portfolio_orders.cancel(order.id)
     assert cancelled.state is PortfolioOrderState.CANCELLED
     assert {o.state for o in cancelled.orders} == {OrderState.CANCELLED}
-    assert engine.run_market().executions == 0
+    assert app.accounts.show("ACC").available_cash == D("10000.00")
+    assert app.market.run().orders == ()
 
 
-def test_a_processing_order_cannot_be_cancelled_and_nothing_changes(engine: Engine) -> None:
-    order = engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    engine.venue = SimulatedVenue(partial_fill_ratio=D("0.5"))
-    engine.run_market()
-    before = engine.get_portfolio_order(order.id)
-    events_before = engine.list_events(limit=10_000)
+def test_a_processing_order_cannot_be_cancelled_and_nothing_changes(world: World, app: Application) -> None:
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    world.open(partial_fill_ratio="0.5").market.run()
+    before = app.portfolio_orders.get(order.id)
+    events_before = app.queries.events(EventQuery(limit=10_000))
     with pytest.raises(IllegalTransition):
-        engine.cancel_portfolio_order(order.id)
-    assert engine.get_portfolio_order(order.id) == before
-    assert engine.list_events(limit=10_000) == events_before
+        app.portfolio_orders.cancel(order.id)
+    assert app.portfolio_orders.get(order.id) == before
+    assert app.queries.events(EventQuery(limit=10_000)) == events_before
 
 
-def test_partial_fills_keep_orders_processing_until_the_rest_is_filled(engine: Engine) -> None:
-    order = engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    engine.venue = SimulatedVenue(partial_fill_ratio=D("0.5"))
-    assert engine.run_market().partial_fills == 2
-    assert engine.get_portfolio_order(order.id).state is PortfolioOrderState.PROCESSING
-    engine.venue = SimulatedVenue()
-    engine.run_market()
-    assert engine.get_portfolio_order(order.id).state is PortfolioOrderState.FILLED
-    assert [engine.get_order(o.id).filled_quantity for o in order.orders] == [D("60.000"), D(16)]
+def test_partial_fills_keep_orders_processing_until_the_rest_is_filled(
+    world: World, app: Application
+) -> None:
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    assert world.open(partial_fill_ratio="0.5").market.run().count(Outcome.PARTLY_FILLED) == 2
+    assert app.portfolio_orders.get(order.id).state is PortfolioOrderState.PROCESSING
+    app.market.run()
+    assert app.portfolio_orders.get(order.id).state is PortfolioOrderState.FILLED
+    assert [app.queries.order(o.id).filled_quantity for o in order.orders] == [D("60.000"), D(16)]
 
 
 def test_a_rejection_at_the_trading_partner_cancels_the_portfolio_order_with_the_reason(
-    engine: Engine,
+    world: World, app: Application
 ) -> None:
-    order = engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    engine.venue = SimulatedVenue(reject={"BBB"})
-    engine.run_market()
-    final = engine.get_portfolio_order(order.id)
-    assert final.state is PortfolioOrderState.CANCELLED
-    assert final.reason == "the trading partner rejected BBB"
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    run = world.open(reject=("BBB",)).market.run()
+    assert [(e.outcome, e.reason) for e in run.cancelled] == [
+        (Outcome.CANCELLED, "the trading partner rejected BBB")
+    ]
+    final = app.portfolio_orders.get(order.id)
+    assert (final.state, final.reason) == (PortfolioOrderState.CANCELLED, "the trading partner rejected BBB")
     assert [o.state for o in final.orders] == [OrderState.FILLED, OrderState.CANCELLED]
+    assert app.accounts.show("ACC").account.reserved_in("EUR") == 0
 
 
-def test_a_sell_beyond_ninety_percent_of_nav_is_refused(engine: Engine) -> None:
-    engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    engine.run_market()
+def test_a_sell_beyond_ninety_percent_of_nav_is_refused(app: Application) -> None:
+    app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    app.market.run()
     with pytest.raises(NavLimitExceeded):
-        engine.place_portfolio_order("ACC", OrderType.SELL, D("900.01"))
+        app.portfolio_orders.place("ACC", OrderType.SELL, D("900.01"))
 
 
-def test_a_liquidation_order_sells_everything_and_reports_its_cash_amount(engine: Engine) -> None:
-    engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    engine.run_market()
-    order = engine.place_portfolio_order("ACC", OrderType.LIQUIDATION)
-    engine.run_market()
-    final = engine.get_portfolio_order(order.id)
-    assert (final.state, final.cash_amount) == (PortfolioOrderState.FILLED, D("1000.00"))
-    assert engine.get_account("ACC").account.positions == ()
+def test_a_cash_amount_is_kept_with_the_currencys_minor_units(app: Application) -> None:
+    order = app.portfolio_orders.place("ACC", OrderType.BUY, D("100"), model(app))
+    assert str(order.cash_amount) == "100.00"
 
 
-def test_an_account_liquidation_runs_new_processing_filled_with_its_cash_amount(engine: Engine) -> None:
-    engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    engine.run_market()
-    liquidation = engine.create_liquidation("ACC")
+def test_a_liquidation_order_sells_everything_and_reports_its_cash_amount(app: Application) -> None:
+    app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    app.market.run()
+    order = app.portfolio_orders.place("ACC", OrderType.LIQUIDATION)
+    app.market.run()
+    final = app.portfolio_orders.get(order.id)
+    assert (final.state, final.cash_amount, final.management_fee) == (
+        PortfolioOrderState.FILLED,
+        D("1000.00"),
+        D("0.00"),
+    )
+    assert app.accounts.show("ACC").account.positions == ()
+
+
+def test_an_account_liquidation_runs_new_processing_filled_with_its_cash_amount(app: Application) -> None:
+    app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    app.market.run()
+    liquidation = app.liquidations.create("ACC")
     assert liquidation.cash_amount is None
-    engine.run_market()
-    final = engine.get_liquidation(liquidation.id)
+    app.market.run()
+    final = app.liquidations.get(liquidation.id)
     assert (final.state, final.cash_amount) == (LiquidationState.FILLED, D("1000.00"))
-    assert event_types(engine, liquidation.id) == [
+    assert event_types(app, liquidation.id) == [
         "ACCOUNT_LIQUIDATION.NEW",
         "ACCOUNT_LIQUIDATION.PROCESSING",
         "ACCOUNT_LIQUIDATION.FILLED",
     ]
+    assert [x.id for x in app.liquidations.all(account_id="ACC")] == [liquidation.id]
 
 
-def test_an_account_liquidation_can_be_cancelled_only_while_new(engine: Engine) -> None:
-    engine.place_portfolio_order("ACC", OrderType.BUY, D("1000.00"), model(engine))
-    engine.run_market()
-    liquidation = engine.create_liquidation("ACC")
-    assert engine.cancel_liquidation(liquidation.id).state is LiquidationState.CANCELLED
-    second = engine.create_liquidation("ACC")
-    engine.venue = SimulatedVenue(partial_fill_ratio=D("0.5"))
-    engine.run_market()
+def test_an_account_liquidation_can_be_cancelled_only_while_new(world: World, app: Application) -> None:
+    app.portfolio_orders.place("ACC", OrderType.BUY, D("1000.00"), model(app))
+    app.market.run()
+    liquidation = app.liquidations.create("ACC")
+    assert app.liquidations.cancel(liquidation.id).state is LiquidationState.CANCELLED
+    second = app.liquidations.create("ACC")
+    world.open(partial_fill_ratio="0.5").market.run()
     with pytest.raises(IllegalTransition):
-        engine.cancel_liquidation(second.id)
+        app.liquidations.cancel(second.id)
 
 
-def test_withdrawing_more_than_is_available_is_refused(engine: Engine) -> None:
-    engine.place_portfolio_order("ACC", OrderType.BUY, D("6000.00"), model(engine))
+def test_withdrawing_more_than_is_available_is_refused(app: Application) -> None:
+    app.portfolio_orders.place("ACC", OrderType.BUY, D("6000.00"), model(app))
     with pytest.raises(InsufficientFunds):
-        engine.withdraw("ACC", D("4000.01"))
-    assert engine.withdraw("ACC", D("4000.00")).cash_in("EUR") == D("6000.00")
+        app.accounts.withdraw("ACC", D("4000.01"))
+    assert app.accounts.withdraw("ACC", D("4000.00")).cash_in("EUR") == D("6000.00")
 
 
-def test_an_unknown_account_is_not_found(engine: Engine) -> None:
+def test_an_account_opened_with_negative_cash_is_refused(app: Application) -> None:
+    with pytest.raises(ValidationError, match="must not be negative"):
+        app.accounts.open("EUR", D("-5"), account_id="NEG")
     with pytest.raises(NotFound):
-        engine.get_account("nobody")
+        app.accounts.get("NEG")
 
 
-def test_a_closed_account_cannot_trade(engine: Engine) -> None:
-    engine.create_account("EUR", account_id="EMPTY")
-    engine.close_account("EMPTY")
+def test_an_account_id_that_exists_is_refused_as_already_existing(app: Application) -> None:
+    with pytest.raises(AlreadyExists):
+        app.accounts.open("EUR", account_id="ACC")
+
+
+def test_an_unknown_account_is_not_found(app: Application) -> None:
+    with pytest.raises(NotFound):
+        app.accounts.show("nobody")
+
+
+def test_a_closed_account_cannot_trade(app: Application) -> None:
+    app.accounts.open("EUR", account_id="EMPTY")
+    app.accounts.close("EMPTY")
     with pytest.raises(AccountClosed):
-        engine.deposit("EMPTY", D("1.00"))
+        app.accounts.deposit("EMPTY", D("1.00"))
+
+
+def test_an_account_that_holds_anything_cannot_be_closed(app: Application) -> None:
+    with pytest.raises(AccountNotEmpty, match="still holds"):
+        app.accounts.close("ACC")
 
 
 @pytest.fixture
-def block_engine(engine: Engine) -> Engine:
+def blocks(app: Application) -> Application:
     for account_id in ("BLOCK", "ERROR", "P1", "P2", "P3"):
-        engine.create_account("EUR", D("100000.00"), account_id=account_id)
-    engine.add_instrument(Instrument("FX", D("1.00"), D("1")))
-    return engine
+        app.accounts.open("EUR", D("100000.00"), account_id=account_id)
+    app.instruments.add(Instrument("FX", D("1.00"), D("1")))
+    return app
 
 
 def remainder_key(one_time: bool = True) -> AllocationKey:
@@ -237,74 +308,189 @@ def remainder_key(one_time: bool = True) -> AllocationKey:
     )  # fmt: skip
 
 
-def test_a_block_order_is_allocated_by_its_key_with_the_block_as_correlation_key(
-    block_engine: Engine,
-) -> None:
-    key = block_engine.create_key(remainder_key())
-    block = block_engine.place_block_order(key.id, "FX", Side.BUY, D(65000))
-    block_engine.run_market()
-    final = block_engine.get_block_order(block.id)
-    assert final.state is OrderState.FILLED
-    allocated = [block_engine.get_order(o.id) for o in final.orders]
-    assert [(o.account_id, o.quantity, o.correlation_key) for o in allocated] == [
-        ("P1", D(11667), block.id),
-        ("P2", D(23333), block.id),
-        ("P3", D(30000), block.id),
+def test_a_block_order_is_allocated_by_its_key_with_the_block_as_correlation_key(blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key())
+    block = blocks.blocks.place(key.id, "FX", Side.BUY, D(65000))
+    blocks.market.run()
+    view = blocks.blocks.show(block.id)
+    assert view.block.state is OrderState.FILLED
+    assert [(o.account_id, o.quantity, o.correlation_key, o.parent_order_id) for o in view.orders] == [
+        ("P1", D(11667), block.id, block.id),
+        ("P2", D(23333), block.id, block.id),
+        ("P3", D(30000), block.id, block.id),
     ]
+    assert view.block.recipients == ("P1", "P2", "P3", "ERROR")
 
 
-def test_partial_block_fills_add_up_to_the_keys_allocation(block_engine: Engine) -> None:
-    key = block_engine.create_key(remainder_key())
-    block = block_engine.place_block_order(key.id, "FX", Side.BUY, D(65000))
-    block_engine.venue = SimulatedVenue(partial_fill_ratio=D("0.3"))
-    block_engine.run_market()
-    block_engine.venue = SimulatedVenue()
-    block_engine.run_market()
-    final = block_engine.get_block_order(block.id)
+def test_partial_block_fills_add_up_to_the_keys_allocation(world: World, blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key())
+    block = blocks.blocks.place(key.id, "FX", Side.BUY, D(65000))
+    world.open(partial_fill_ratio="0.3").market.run()
+    blocks.market.run()
+    final = blocks.blocks.get(block.id)
     assert final.allocated == (D(11667), D(23333), D(30000), D(0))
-    positions = {a: block_engine.get_account(a).account.quantity_of("FX") for a in ("P1", "P2", "P3")}
+    positions = {a: blocks.accounts.get(a).quantity_of("FX") for a in ("P1", "P2", "P3")}
     assert positions == {"P1": D(11667), "P2": D(23333), "P3": D(30000)}
 
 
-def test_a_one_time_key_can_place_one_block_only(block_engine: Engine) -> None:
-    key = block_engine.create_key(remainder_key())
-    block_engine.place_block_order(key.id, "FX", Side.BUY, D(60000))
-    assert block_engine.get_key(key.id).status is KeyStatus.USED
+def test_a_block_between_yen_accounts_books_whole_yen(app: Application) -> None:
+    for account_id in ("JB", "JE", "J1", "J2"):
+        app.accounts.open("JPY", D(10_000_000), account_id=account_id)
+    app.instruments.add(Instrument("T7203", D("2843.17"), D("1")))
+    key = app.keys.create(AllocationKey(
+        "yen", UnitType.UNIT, MarginHandling.REJECT, False, "JB", "JE",
+        (Participant("J1", D(101)), Participant("J2", D(250))),
+    ))  # fmt: skip
+    block = app.blocks.place(key.id, "T7203", Side.BUY, D(351))
+    assert block.currency == "JPY"
+    assert app.instruments.get("T7203").currency == "JPY"
+    app.market.run()
+    orders = app.blocks.show(block.id).orders
+    # 351 × 2843.17 = 997 952.67 JPY, booked as 997 953 whole yen and apportioned 101 : 250
+    assert [o.traded_value for o in orders] == [D(287160), D(710793)]
+    assert sum(o.traded_value for o in orders) == D(997953)
+    assert [app.accounts.get(a).cash_in("JPY") for a in ("J1", "J2")] == [D(9712840), D(9289207)]
+
+
+def test_an_instrument_quoted_in_another_currency_than_the_accounts_is_refused(blocks: Application) -> None:
+    blocks.instruments.add(Instrument("USDX", D("1.00"), currency="USD"))
+    key = blocks.keys.create(remainder_key(one_time=False))
+    with pytest.raises(CurrencyMismatch):
+        blocks.blocks.place(key.id, "USDX", Side.BUY, D(60000))
+    assert blocks.blocks.all() == []
+
+
+@pytest.mark.parametrize("amount", [D(0), D(-5)])
+def test_a_block_of_nothing_or_less_is_refused_and_nothing_is_stored(
+    blocks: Application, amount: Decimal
+) -> None:
+    key = blocks.keys.create(remainder_key(one_time=False))
+    with pytest.raises(ValidationError, match="greater than zero"):
+        blocks.blocks.place(key.id, "FX", Side.BUY, amount)
+    assert blocks.blocks.all() == []
+    assert [e.type for _, e in blocks.queries.events(EventQuery(topic="BLOCK_ORDER"))] == []
+
+
+def test_a_sell_block_larger_than_the_holdings_is_refused_at_placement(blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key(one_time=False))
+    with pytest.raises(InsufficientPosition) as refused:
+        blocks.blocks.place(key.id, "FX", Side.SELL, D(1_000_000))
+    assert [a["account_id"] for a in refused.value.details["accounts"]] == ["P1", "P2", "P3"]
+    assert blocks.blocks.all() == []
+
+
+def test_a_block_the_market_cannot_execute_is_cancelled_and_the_run_goes_on(blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key(one_time=False))
+    blocks.blocks.place(key.id, "FX", Side.BUY, D(60000))
+    blocks.market.run()
+    sell = blocks.blocks.place(key.id, "FX", Side.SELL, D(60000))
+    for account_id in ("P1", "P2", "P3"):
+        blocks.liquidations.create(account_id)
+    run = blocks.market.run()
+    assert run.count(Outcome.FILLED) == 3
+    assert [(e.id, e.outcome) for e in run.blocks] == [(sell.id, Outcome.CANCELLED)]
+    cancelled = blocks.blocks.get(sell.id)
+    assert cancelled.state is OrderState.CANCELLED
+    assert cancelled.reason is not None
+    assert "holds" in cancelled.reason
+
+
+def test_a_block_can_be_cancelled_by_the_client_before_it_is_filled(blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key(one_time=False))
+    block = blocks.blocks.place(key.id, "FX", Side.BUY, D(60000))
+    cancelled = blocks.blocks.cancel(block.id)
+    assert (cancelled.state, cancelled.reason) == (OrderState.CANCELLED, "cancelled by the client")
+    assert blocks.market.run().blocks == ()
+    with pytest.raises(IllegalTransition):
+        blocks.blocks.cancel(block.id)
+
+
+def test_block_orders_are_listed_by_state(blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key(one_time=False))
+    first = blocks.blocks.place(key.id, "FX", Side.BUY, D(60000))
+    blocks.market.run()
+    second = blocks.blocks.place(key.id, "FX", Side.BUY, D(60000))
+    assert [b.id for b in blocks.blocks.all()] == [first.id, second.id]
+    assert [b.id for b in blocks.blocks.all(state="NEW")] == [second.id]
+
+
+def test_a_one_time_key_can_place_one_block_only(blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key())
+    blocks.blocks.place(key.id, "FX", Side.BUY, D(60000))
+    assert blocks.keys.get(key.id).status is KeyStatus.USED
     with pytest.raises(AllocationKeyNotUsable):
-        block_engine.place_block_order(key.id, "FX", Side.BUY, D(60000))
+        blocks.blocks.place(key.id, "FX", Side.BUY, D(60000))
 
 
-def test_one_time_keys_are_listed_only_when_asked_for(block_engine: Engine) -> None:
-    one_time = block_engine.create_key(remainder_key())
-    active = block_engine.create_key(remainder_key(one_time=False))
-    assert [k.id for k in block_engine.list_keys()] == [active.id]
-    assert [k.id for k in block_engine.list_keys([KeyStatus.ONE_TIME])] == [one_time.id]
+def test_key_statuses_are_announced(blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key())
+    blocks.blocks.place(key.id, "FX", Side.BUY, D(60000))
+    events = blocks.queries.events(EventQuery(topic="ALLOCATION_KEY"))
+    assert [e.type for _, e in events] == ["ALLOCATION_KEY.ONE_TIME", "ALLOCATION_KEY.USED"]
 
 
-def test_replacing_a_key_creates_a_new_one_and_invalidates_the_old(block_engine: Engine) -> None:
-    old = block_engine.create_key(remainder_key(one_time=False))
-    new = block_engine.replace_key(old.id, remainder_key(one_time=False))
-    assert block_engine.get_key(old.id).status is KeyStatus.DELETED
-    assert block_engine.get_key(new.id).key.name == old.key.name
+def test_one_time_keys_are_listed_only_when_asked_for(blocks: Application) -> None:
+    one_time = blocks.keys.create(remainder_key())
+    active = blocks.keys.create(remainder_key(one_time=False))
+    assert [k.id for k in blocks.keys.all()] == [active.id]
+    assert [k.id for k in blocks.keys.all([KeyStatus.ONE_TIME])] == [one_time.id]
+
+
+def test_a_one_time_key_unused_for_a_week_reads_as_expired(world: World, blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key())
+    world.clock.advance(days=7)
+    assert blocks.keys.get(key.id).status is KeyStatus.EXPIRED
     with pytest.raises(AllocationKeyNotUsable):
-        block_engine.place_block_order(old.id, "FX", Side.BUY, D(60000))
+        blocks.blocks.place(key.id, "FX", Side.BUY, D(60000))
 
 
-def test_a_key_naming_an_unknown_account_is_refused(block_engine: Engine) -> None:
+def test_replacing_a_key_creates_a_new_one_and_invalidates_the_old(blocks: Application) -> None:
+    old = blocks.keys.create(remainder_key(one_time=False))
+    new = blocks.keys.replace(old.id, remainder_key(one_time=False))
+    assert blocks.keys.get(old.id).status is KeyStatus.DELETED
+    assert blocks.keys.get(new.id).key.name == old.key.name
+    with pytest.raises(AllocationKeyNotUsable):
+        blocks.blocks.place(old.id, "FX", Side.BUY, D(60000))
+
+
+def test_a_key_naming_an_unknown_account_is_refused(blocks: Application) -> None:
     key = AllocationKey(
         "k", UnitType.UNIT, MarginHandling.REJECT, False, "BLOCK", "ERROR", (Participant("GHOST", D(1)),)
     )
     with pytest.raises(NotFound):
-        block_engine.create_key(key)
+        blocks.keys.create(key)
 
 
-def test_a_key_preview_shows_the_distribution_without_placing_anything(block_engine: Engine) -> None:
-    key = block_engine.create_key(remainder_key(one_time=False))
-    preview = block_engine.preview_key(key.id, D(65000))
+def test_a_key_preview_shows_the_distribution_without_placing_anything(blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key(one_time=False))
+    preview = blocks.keys.preview(key.id, D(65000))
     assert [a.quantity for a in preview.allocations] == [D(11667), D(23333), D(30000)]
-    assert block_engine.get_key(key.id).status is KeyStatus.ACTIVE
+    assert blocks.keys.get(key.id).status is KeyStatus.ACTIVE
+    assert blocks.blocks.all() == []
 
 
-def test_a_subscription_needs_topics(engine: Engine) -> None:
-    with pytest.raises(ValidationError):
-        engine.add_subscription("https://example.com/hook", [], "whsec_AAAA")
+def test_an_instrument_without_a_currency_takes_the_first_trading_accounts(app: Application) -> None:
+    app.instruments.add(Instrument("CCC", D("5.00")))
+    app.allocations.create("all ccc", [AllocationLine("CCC", D(1))])
+    app.portfolio_orders.place("ACC", OrderType.BUY, D("50.00"), "all ccc")
+    assert app.instruments.get("CCC").currency == "EUR"
+    app.accounts.open("USD", D("100.00"), account_id="YANKEE")
+    with pytest.raises(CurrencyMismatch):
+        app.portfolio_orders.place("YANKEE", OrderType.BUY, D("50.00"), "all ccc")
+
+
+def test_a_subscription_needs_known_topics(app: Application) -> None:
+    with pytest.raises(ValidationError, match="at least one topic"):
+        app.webhooks.subscribe("https://example.com/hook", [], "whsec_" + "A" * 32)
+    with pytest.raises(ValidationError, match="unknown topic NOPE"):
+        app.webhooks.subscribe("https://example.com/hook", ["NOPE"], "whsec_" + "A" * 32)
+    assert app.webhooks.all() == []
+
+
+def test_a_block_snapshot_in_its_event_equals_the_stored_block(blocks: Application) -> None:
+    key = blocks.keys.create(remainder_key())
+    block = blocks.blocks.place(key.id, "FX", Side.BUY, D(65000))
+    blocks.market.run()
+    announced = [e.object for _, e in blocks.queries.events(EventQuery(limit=1000, topic="BLOCK_ORDER"))]
+    assert isinstance(announced[-1], BlockOrder)
+    assert announced[-1] == blocks.blocks.get(block.id)

@@ -1,7 +1,9 @@
-"""SQLite for real: schema versions, two processes writing at once, a process killed before its commit."""
+"""SQLite for real: the file's identity, schema versions and migration, two processes writing at once, a process
+killed before its commit, and every kind of file that is not an allot database."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -11,17 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from adapters.sqlite import SCHEMA_VERSION, SqliteDatabase
-from core.errors import SchemaTooNew
+from adapters.sqlite import APPLICATION_ID, SCHEMA_1, SCHEMA_VERSION, SqliteDatabase
+from core.errors import DatabaseNotFound, NotAnAllotDatabase, SchemaTooNew
 from core.instruments import AllocationLine, Instrument
-from entrypoints.bootstrap import sqlite_engine
+from core.lifecycle import OrderState
+from core.records import ParentKind
+from core.webhooks import EventQuery
+from entrypoints.bootstrap import sqlite_application
 
 
-def test_a_new_database_gets_the_current_schema(tmp_path: Path) -> None:
+def test_a_new_database_gets_the_current_schema_and_allots_identity(tmp_path: Path) -> None:
     SqliteDatabase(tmp_path / "a.db").close()
     with sqlite3.connect(tmp_path / "a.db") as connection:
         assert connection.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
 
 
 def test_opening_a_database_twice_migrates_nothing_twice(tmp_path: Path) -> None:
@@ -39,52 +45,143 @@ def test_a_database_written_by_a_newer_allot_is_refused_clearly(tmp_path: Path) 
         SqliteDatabase(tmp_path / "a.db")
 
 
+def test_another_programs_sqlite_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "theirs.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE customers (name TEXT)")
+        connection.execute("INSERT INTO customers VALUES ('Ada')")
+    connection.close()
+    before = path.read_bytes()
+    with pytest.raises(NotAnAllotDatabase, match="another program's SQLite database"):
+        SqliteDatabase(path)
+    assert path.read_bytes() == before
+    assert not Path(str(path) + "-wal").exists()
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    path.write_text("hi\n")
+    with pytest.raises(NotAnAllotDatabase, match="not an allot database"):
+        SqliteDatabase(path)
+    assert path.read_text() == "hi\n"
+
+
+def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
+    with pytest.raises(NotAnAllotDatabase, match="is a directory"):
+        SqliteDatabase(tmp_path)
+
+
+def test_a_database_that_only_reads_is_never_created(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseNotFound, match="no allot database"):
+        SqliteDatabase(tmp_path / "typo.db", create=False)
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_database_in_a_missing_folder_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseNotFound, match="does not exist"):
+        SqliteDatabase(tmp_path / "nowhere" / "x.db")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_an_empty_file_is_set_up_by_a_writer_but_refused_to_a_reader(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.write_bytes(b"")
+    with pytest.raises(NotAnAllotDatabase, match="empty"):
+        SqliteDatabase(path, create=False)
+    SqliteDatabase(path).close()
+    SqliteDatabase(path, create=False).close()
+
+
+def first_release_database(path: Path) -> None:
+    """A database as the first allot release wrote it: schema 1, no application id, parents in client_reference."""
+
+    def body(**fields: object) -> str:
+        return json.dumps(fields)
+
+    with sqlite3.connect(path) as connection:
+        connection.executescript(SCHEMA_1)
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version VALUES (1)")
+        now = "2026-11-20T09:30:00Z"
+        rows = [
+            ("accounts", "ACC", "ACC", None, None, body(id="ACC", currency="USD", cash={"USD": "10.00"})),
+            ("instruments", "FX", None, None, None, body(instrument_id="FX", price="1.00")),
+            ("portfolio_orders", "P1", "ACC", "SUBMITTED", None, body(
+                id="P1", account_id="ACC", type="BUY", currency="USD", cash_amount="5.00", allocation_id=None,
+                state="SUBMITTED", created_at=now, updated_at=now)),
+            ("orders", "O1", "ACC", "NEW", "P1", body(
+                id="O1", account_id="ACC", instrument_id="FX", side="BUY", cash_amount="5.00", quantity=None,
+                state="NEW", created_at=now, updated_at=now, client_reference="P1")),
+        ]  # fmt: skip
+        connection.executemany(
+            "INSERT INTO records (kind, id, version, account_id, state, client_reference, body) "
+            "VALUES (?, ?, 1, ?, ?, ?, ?)",
+            rows,
+        )
+    connection.close()
+
+
+def test_a_database_of_the_first_release_is_migrated_with_its_orders_linked_to_their_parents(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    first_release_database(path)
+    with sqlite_application(path, create=False) as app:
+        order = app.queries.order("O1")
+        assert (order.parent_kind, order.parent_order_id, order.state) == (
+            ParentKind.PORTFOLIO_ORDER, "P1", OrderState.NEW,
+        )  # fmt: skip
+        assert [o.id for o in app.portfolio_orders.orders_of("P1")] == ["O1"]
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
+
+
 PLACE_500 = textwrap.dedent(
     """
     import sys
     from decimal import Decimal
     from core.portfolio import OrderType
-    from entrypoints.bootstrap import sqlite_engine
+    from entrypoints.bootstrap import sqlite_application
 
-    engine, database = sqlite_engine(sys.argv[1])
-    account, allocation = sys.argv[2], sys.argv[3]
-    for i in range(500):
-        engine.place_portfolio_order(account, OrderType.BUY, Decimal("1.00"), allocation, idempotency_key=f"{account}-{i}")
-    database.close()
+    with sqlite_application(sys.argv[1]) as app:
+        account = sys.argv[2]
+        for i in range(500):
+            app.portfolio_orders.place(account, OrderType.BUY, Decimal("1.00"), "half", idempotency_key=f"{account}-{i}")
     """
 )
 
 
 def test_two_processes_placing_500_orders_each_store_all_1000_and_none_twice(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
-    engine, database = sqlite_engine(path)
-    for account_id in ("ACC-A", "ACC-B"):
-        engine.create_account("EUR", Decimal("10000.00"), account_id=account_id)
-    engine.add_instrument(Instrument("AAA", Decimal("10.00"), Decimal("0.001")))
-    engine.add_instrument(Instrument("BBB", Decimal("20.00"), Decimal("0.001")))
-    model = engine.create_allocation(
-        "half", [AllocationLine("AAA", Decimal("0.5")), AllocationLine("BBB", Decimal("0.5"))]
-    )
-    database.close()
+    with sqlite_application(path) as app:
+        for account_id in ("ACC-A", "ACC-B"):
+            app.accounts.open("EUR", Decimal("10000.00"), account_id=account_id)
+        app.instruments.add(Instrument("AAA", Decimal("10.00"), Decimal("0.001"), currency="EUR"))
+        app.instruments.add(Instrument("BBB", Decimal("20.00"), Decimal("0.001"), currency="EUR"))
+        app.allocations.create(
+            "half", [AllocationLine("AAA", Decimal("0.5")), AllocationLine("BBB", Decimal("0.5"))]
+        )
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", PLACE_500, str(path), account, model.id], stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", PLACE_500, str(path), account], stderr=subprocess.PIPE, text=True
         )
         for account in ("ACC-A", "ACC-B")
     ]
     errors = [worker.communicate(timeout=240)[1] for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], errors
-    assert not any("locked" in e for e in errors)
-    engine, database = sqlite_engine(path)
-    orders = engine.list_portfolio_orders()
-    assert len(orders) == 1000
-    assert len({o.id for o in orders}) == 1000
-    assert {a: len(engine.list_portfolio_orders(account_id=a)) for a in ("ACC-A", "ACC-B")} == {
-        "ACC-A": 500,
-        "ACC-B": 500,
-    }
-    assert len(engine.list_events(limit=10_000, topic="PORTFOLIO_ORDER")) == 2000
-    database.close()
+    with sqlite_application(path, create=False) as app:
+        orders = app.portfolio_orders.all()
+        assert len(orders) == 1000
+        assert len({o.id for o in orders}) == 1000
+        assert {a: len(app.portfolio_orders.all(account_id=a)) for a in ("ACC-A", "ACC-B")} == {
+            "ACC-A": 500,
+            "ACC-B": 500,
+        }
+        assert len(app.queries.events(EventQuery(limit=10_000, topic="PORTFOLIO_ORDER"))) == 2000
+        assert {a: app.accounts.show(a).available_cash for a in ("ACC-A", "ACC-B")} == {
+            "ACC-A": Decimal("9500.00"),
+            "ACC-B": Decimal("9500.00"),
+        }
 
 
 KILL_BEFORE_COMMIT = textwrap.dedent(
@@ -92,13 +189,16 @@ KILL_BEFORE_COMMIT = textwrap.dedent(
     import datetime as dt, os, signal, sys
     from decimal import Decimal
     from adapters.sqlite import SqliteDatabase
-    from core.records import Account, Event
+    from core.records import Account, Event, Order
+    from core.instruments import Side
+    from core.lifecycle import OrderState
 
     database = SqliteDatabase(sys.argv[1])
     now = dt.datetime.now(dt.UTC)
     with database.unit_of_work() as work:
         work.accounts.add(Account("GHOST", "EUR", {"EUR": Decimal("1.00")}))
-        work.outbox.add(Event("E-GHOST", now, "ACCOUNT.NEW", {"id": "GHOST"}))
+        order = Order("O", "GHOST", "X", Side.BUY, Decimal("1.00"), None, OrderState.NEW, now, now)
+        work.outbox.add(Event("E-GHOST", now, "ORDER.NEW", order))
         os.kill(os.getpid(), signal.SIGKILL)
         work.commit()
     """
@@ -110,7 +210,6 @@ def test_a_process_killed_between_a_state_change_and_its_commit_leaves_neither(t
     SqliteDatabase(path).close()
     result = subprocess.run([sys.executable, "-c", KILL_BEFORE_COMMIT, str(path)], timeout=60)
     assert result.returncode == -9
-    engine, database = sqlite_engine(path)
-    assert engine.list_accounts() == []
-    assert engine.list_events() == []
-    database.close()
+    with sqlite_application(path, create=False) as app:
+        assert app.accounts.all() == []
+        assert app.queries.events() == []

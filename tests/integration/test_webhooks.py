@@ -15,16 +15,14 @@ from pathlib import Path
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from adapters.sqlite import SqliteDatabase
-from adapters.system import SystemClock
-from adapters.venue import SimulatedVenue
-from adapters.webhooks import WebhookDeliverer, check_webhook_url, new_secret
+from adapters.webhooks import check_webhook_url, new_secret
 from core.errors import UnsafeWebhookUrl
 from core.instruments import AllocationLine, Instrument
 from core.portfolio import OrderType
-from entrypoints.bootstrap import sqlite_engine
-from ports.service import Engine
-from tests.fakes import ManualClock
+from core.webhooks import DeliveryReport, EventQuery
+from entrypoints.bootstrap import sqlite_application
+from ports.application import Application
+from tests.fakes import FixedJitter, ManualClock
 from tests.integration.receivers import Receiver, receiver
 
 SECRET = new_secret()
@@ -37,33 +35,32 @@ def hooks() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[Engine, SqliteDatabase, ManualClock]]:
-    clock = ManualClock()
-    engine, database = sqlite_engine(tmp_path / "hooks.db", SimulatedVenue(), clock)
-    engine.create_account("EUR", Decimal("1000.00"), account_id="ACC")
-    engine.add_instrument(Instrument("AAA", Decimal("10.00")))
-    yield engine, database, clock
-    database.close()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
-def announce_something(engine: Engine, count: int = 1) -> None:
-    model = engine.create_allocation("all in", [AllocationLine("AAA", Decimal(1))])
+@pytest.fixture
+def app(tmp_path: Path, clock: ManualClock) -> Iterator[Application]:
+    with sqlite_application(tmp_path / "hooks.db", clock=clock, jitter=FixedJitter()) as opened:
+        opened.accounts.open("EUR", Decimal("1000.00"), account_id="ACC")
+        opened.instruments.add(Instrument("AAA", Decimal("10.00")))
+        yield opened
+
+
+def announce_something(app: Application, count: int = 1) -> None:
+    model = app.allocations.create(f"all in {count}", [AllocationLine("AAA", Decimal(1))])
     for _ in range(count):
-        engine.place_portfolio_order("ACC", OrderType.BUY, Decimal("10.00"), model.id)
+        app.portfolio_orders.place("ACC", OrderType.BUY, Decimal("10.00"), model.id)
 
 
-def subscribe(engine: Engine, hooks: Receiver, path: str) -> None:
-    engine.add_subscription(hooks.base + path, ["PORTFOLIO_ORDER"], SECRET, allow_private_network=True)
+def subscribe(app: Application, hooks: Receiver, path: str) -> None:
+    app.webhooks.subscribe(hooks.base + path, ["PORTFOLIO_ORDER"], SECRET, allow_private_network=True)
 
 
-def test_every_delivery_is_signed_as_standard_webhooks_verifies_it(
-    setup: tuple[Engine, SqliteDatabase, ManualClock], hooks: Receiver
-) -> None:
-    engine, database, _ = setup
-    subscribe(engine, hooks, "/ok")
-    announce_something(engine)
-    # Standard Webhooks checks the timestamp against the real time, so this one delivers on the system clock.
-    assert WebhookDeliverer(database, SystemClock()).deliver_due().delivered == 2
+def test_every_delivery_is_signed_as_standard_webhooks_verifies_it(app: Application, hooks: Receiver) -> None:
+    subscribe(app, hooks, "/ok")
+    announce_something(app)
+    assert app.webhooks.deliver_due().delivered == 2
     for delivery in hooks.on("/ok"):
         payload = Webhook(SECRET).verify(delivery.body, delivery.headers)
         assert payload["type"] in ("PORTFOLIO_ORDER.NEW", "PORTFOLIO_ORDER.SUBMITTED")
@@ -72,74 +69,61 @@ def test_every_delivery_is_signed_as_standard_webhooks_verifies_it(
 
 
 def test_a_receiver_that_fails_once_gets_the_same_webhook_again_after_the_backoff(
-    setup: tuple[Engine, SqliteDatabase, ManualClock], hooks: Receiver
+    app: Application, clock: ManualClock, hooks: Receiver
 ) -> None:
-    engine, database, clock = setup
-    subscribe(engine, hooks, "/flaky")
-    announce_something(engine)
-    deliverer = WebhookDeliverer(database, clock, schedule=(60.0, 120.0))
-    first = deliverer.deliver_due()
+    subscribe(app, hooks, "/flaky")
+    announce_something(app)
+    first = app.webhooks.deliver_due(schedule=(60.0, 120.0))
     assert (first.delivered, first.retrying) == (1, 1)
-    assert deliverer.deliver_due().delivered == 0  # not due yet: backoff
+    assert app.webhooks.deliver_due(schedule=(60.0, 120.0)).delivered == 0  # not due yet: backoff
     clock.advance(seconds=80)
-    assert deliverer.deliver_due().delivered == 1
+    assert app.webhooks.deliver_due(schedule=(60.0, 120.0)).delivered == 1
     attempts = hooks.on("/flaky")
     assert attempts[0].headers["webhook-id"] == attempts[2].headers["webhook-id"]
-    assert [e["outcome"] for e in reversed(deliverer.log())] == ["RETRY", "DELIVERED", "DELIVERED"]
+    assert [a.outcome.value for a in reversed(app.webhooks.log())] == ["RETRY", "DELIVERED", "DELIVERED"]
 
 
-def test_a_410_disables_the_endpoint_at_once(
-    setup: tuple[Engine, SqliteDatabase, ManualClock], hooks: Receiver
-) -> None:
-    engine, database, clock = setup
-    subscribe(engine, hooks, "/gone")
-    announce_something(engine)
-    report = WebhookDeliverer(database, clock).deliver_due()
+def test_a_410_disables_the_endpoint_at_once(app: Application, hooks: Receiver) -> None:
+    subscribe(app, hooks, "/gone")
+    announce_something(app)
+    report = app.webhooks.deliver_due()
     assert report.failed == 1
     assert len(hooks.on("/gone")) == 1
-    assert engine.list_subscriptions()[0].disabled_reason == "the endpoint answered 410 Gone"
-    announce_something(engine)
-    assert WebhookDeliverer(database, clock).deliver_due().delivered == 0
+    assert app.webhooks.all()[0].disabled_reason == "the endpoint answered 410 Gone"
+    announce_something(app, count=2)
+    assert app.webhooks.deliver_due() == DeliveryReport()
+    assert len(hooks.on("/gone")) == 1
 
 
-def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(
-    setup: tuple[Engine, SqliteDatabase, ManualClock], hooks: Receiver
-) -> None:
-    engine, database, clock = setup
-    subscribe(engine, hooks, "/redirect")
-    announce_something(engine)
-    report = WebhookDeliverer(database, clock).deliver_due()
+def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(app: Application, hooks: Receiver) -> None:
+    subscribe(app, hooks, "/redirect")
+    announce_something(app)
+    report = app.webhooks.deliver_due()
     assert report.retrying == 2
     assert hooks.on("/ok") == []
 
 
-def test_a_receiver_that_hangs_past_the_timeout_is_retried_later(
-    setup: tuple[Engine, SqliteDatabase, ManualClock], hooks: Receiver
-) -> None:
-    engine, database, clock = setup
+def test_a_receiver_that_hangs_past_the_timeout_is_retried_later(app: Application, hooks: Receiver) -> None:
     hooks.hang_seconds = 2.0
-    subscribe(engine, hooks, "/hang")
-    announce_something(engine)
-    deliverer = WebhookDeliverer(database, clock, timeout=0.3)
+    subscribe(app, hooks, "/hang")
+    announce_something(app)
     started = time.monotonic()
-    report = deliverer.deliver_due()
+    report = app.webhooks.deliver_due(timeout=0.3)
     assert report.retrying == 2
     assert time.monotonic() - started < 1.9
-    assert "timed out" in (deliverer.log()[0]["error"] or "")
+    assert "timed out" in (app.webhooks.log()[0].error or "")
 
 
 def test_an_endpoint_is_disabled_when_the_schedule_is_exhausted(
-    setup: tuple[Engine, SqliteDatabase, ManualClock], hooks: Receiver
+    app: Application, clock: ManualClock, hooks: Receiver
 ) -> None:
-    engine, database, clock = setup
     hooks.flaky_failures = 100
-    subscribe(engine, hooks, "/flaky")
-    announce_something(engine)
-    deliverer = WebhookDeliverer(database, clock, schedule=(1.0,))
-    deliverer.deliver_due()
+    subscribe(app, hooks, "/flaky")
+    announce_something(app)
+    app.webhooks.deliver_due(schedule=(1.0,))
     clock.advance(seconds=5)
-    assert deliverer.deliver_due().failed >= 1
-    assert engine.list_subscriptions()[0].disabled_reason == "gave up after 2 attempts"
+    assert app.webhooks.deliver_due(schedule=(1.0,)).failed >= 1
+    assert app.webhooks.all()[0].disabled_reason == "gave up after 2 attempts"
 
 
 def test_urls_must_be_http_and_private_hosts_need_the_explicit_setting() -> None:
@@ -152,13 +136,12 @@ def test_urls_must_be_http_and_private_hosts_need_the_explicit_setting() -> None
 
 def test_a_worker_killed_mid_delivery_loses_nothing_after_a_restart(tmp_path: Path, hooks: Receiver) -> None:
     path = tmp_path / "kill.db"
-    engine, database = sqlite_engine(path)
-    engine.create_account("EUR", Decimal("1000.00"), account_id="ACC")
-    engine.add_instrument(Instrument("AAA", Decimal("10.00")))
-    subscribe(engine, hooks, "/slow")
-    announce_something(engine, count=30)
-    expected = {e.id for _, e in engine.list_events(limit=1000, topic="PORTFOLIO_ORDER")}
-    database.close()
+    with sqlite_application(path) as app:
+        app.accounts.open("EUR", Decimal("1000.00"), account_id="ACC")
+        app.instruments.add(Instrument("AAA", Decimal("10.00")))
+        subscribe(app, hooks, "/slow")
+        announce_something(app, count=30)
+        expected = {e.id for _, e in app.queries.events(EventQuery(limit=1000, topic="PORTFOLIO_ORDER"))}
     hooks.slow_seconds = 0.02
     command = [
         sys.executable,
