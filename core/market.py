@@ -18,7 +18,7 @@ import attrs
 from core import block_orders, orders
 from core.accounts import OPEN, reserve
 from core.decisions import Changes, Decision
-from core.errors import ValidationError
+from core.errors import AllotError, ConcurrentUpdate, StorageError, ValidationError
 from core.instruments import Instrument
 from core.keys import AllocationKey
 from core.lifecycle import OrderState
@@ -81,6 +81,15 @@ class MarketRun:
     @property
     def cancelled(self) -> tuple[Executed, ...]:
         return tuple(e for e in (*self.orders, *self.blocks) if e.outcome is Outcome.CANCELLED)
+
+
+def refusal(error: AllotError) -> str | None:
+    """Why an execution that raised ``error`` cannot be carried out, so that the order or block is cancelled with
+    that reason; ``None`` for a failure of the store or a conflict with another writer, after which it is left
+    as it was for a later run."""
+    if isinstance(error, StorageError | ConcurrentUpdate):
+        return None
+    return error.message
 
 
 def due(open_orders: Iterable[Order], open_blocks: Iterable[BlockOrder]) -> tuple[list[str], list[str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from core import market
-from core.errors import AllotError, ConcurrentUpdate, NotFound, StorageError
+from core.errors import AllotError, NotFound
 from core.lifecycle import OrderState
 from core.market import Executed, Failure, MarketRun, Quote
 from core.records import AccountLiquidation, Order, ParentKind, ParentRecord, PortfolioOrder
@@ -54,17 +54,24 @@ class Market(UseCases):
         work += [("blocks", i, self._execute_block) for i in block_ids]
         for count, (kind, record_id, execute) in enumerate(work, 1):
             try:
-                try:
-                    done[kind].append(execute(record_id, None))
-                except (StorageError, ConcurrentUpdate):
-                    raise
-                except AllotError as refused:
-                    done[kind].append(execute(record_id, refused.message))
+                done[kind].append(self._attempt(execute, record_id))
             except AllotError as error:
                 failures.append(Failure(record_id, error.code, error.message))
             if progress is not None:
                 progress(count, total)
         return MarketRun(tuple(done["orders"]), tuple(done["blocks"]), tuple(failures))
+
+    @staticmethod
+    def _attempt(execute: Callable[[str, str | None], Executed], record_id: str) -> Executed:
+        """Execute at the venue; if that is impossible, cancel with the reason (the core says which errors
+        mean impossible), else let the error through."""
+        try:
+            return execute(record_id, None)
+        except AllotError as error:
+            reason = market.refusal(error)
+            if reason is None:
+                raise
+            return execute(record_id, reason)
 
     @transaction
     def _due(self, uow: UnitOfWork) -> tuple[list[str], list[str]]:

@@ -14,9 +14,11 @@ from core.blocks import PartialFillPolicy
 from core.decisions import Decision
 from core.errors import (
     AccountNotEmpty,
+    ConcurrentUpdate,
     CurrencyMismatch,
     InsufficientFunds,
     InsufficientPosition,
+    StorageError,
     ValidationError,
 )
 from core.fills import CostSchedule
@@ -216,3 +218,11 @@ def test_a_venue_that_fills_more_than_was_asked_is_not_believed() -> None:
         market.execute_order(
             order, owner, priced("EUR")["AAA"], Quote(Dec("10.00")), Dec(6), parent, [order], NOW
         )
+
+
+def test_a_rule_that_makes_an_execution_impossible_cancels_it_but_a_storage_failure_does_not() -> None:
+    assert market.refusal(InsufficientPosition("cannot sell 3 of X: the account holds 1")) == (
+        "cannot sell 3 of X: the account holds 1"
+    )
+    assert market.refusal(StorageError("the disk is full")) is None
+    assert market.refusal(ConcurrentUpdate("changed meanwhile")) is None
