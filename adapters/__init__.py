@@ -1,1 +1,1 @@
-"""Adapters: implementations of the driven ports (filled in by the engine issue)."""
+"""Adapters: implementations of the driven ports (storage, webhooks, the simulated venue, the system clock and ids)."""

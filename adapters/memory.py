@@ -2,14 +2,15 @@
 
 The store keeps committed state as immutable snapshots: a commit replaces the tables it changed with new copies,
 so a unit of work reads one consistent state from the moment it began, like a SQLite read transaction. Writes
-stay in the unit of work until it commits; the commit checks, under a lock, that no record it updates or adds
-was committed by someone else since it read it (else ``ConcurrentUpdate`` and nothing is written), then swaps
-in the new state, appends the events and fans each one out to the active subscriptions of its topic.
+stay in the unit of work until it commits; the commit checks, under a lock, that nothing was committed since the
+unit of work began (else ``ConcurrentUpdate`` and nothing is written: first committer wins, as on SQLite), then
+swaps in the new state, appends the events and fans each one out to the active subscriptions of its topic.
 The delivery queue of those events is kept here too.
 """
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import threading
 from types import TracebackType
@@ -31,8 +32,8 @@ from core.records import (
     StoredKey,
     Subscription,
 )
-from core.webhooks import AttemptDecision, EventQuery
-from ports.driven import TABLES, Attempt, Delivery, Table, field_text
+from core.webhooks import Attempt, AttemptDecision, EventQuery
+from ports.driven import TABLES, Delivery, Match, Table, matches
 
 T = TypeVar("T")
 #: One table: record id → (version, record), in insertion order.
@@ -59,19 +60,24 @@ class MemoryStore:
     def unit_of_work(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
 
-    def commit(self, writes: dict[str, dict[str, tuple[int | None, Any]]], events: list[Event]) -> None:
-        """Apply a unit of work's writes (``None`` version: an insert) unless someone committed first."""
+    def commit(
+        self,
+        snapshot: dict[str, Rows],
+        writes: dict[str, dict[str, tuple[int | None, Any]]],
+        events: list[Event],
+    ) -> None:
+        """Apply a unit of work's writes (``None`` version: an insert) and events, unless anything was committed
+        after it took ``snapshot``: what it decided may rest on what it read, so it must run again on fresh data
+        (first committer wins, as with SQLite)."""
         with self.lock:
-            for name, rows in writes.items():
-                committed = self.tables[name]
-                for record_id, (read_version, _) in rows.items():
-                    now = committed.get(record_id)
-                    current = None if now is None else now[0]
-                    if current != read_version:
-                        raise ConcurrentUpdate(
-                            f"{name} {record_id} was changed by someone else since it was read; try again",
-                            {"kind": name, "id": record_id},
-                        )
+            if not writes and not events:
+                return
+            if self.tables is not snapshot:
+                changed = sorted(f"{name} {record_id}" for name, rows in writes.items() for record_id in rows)
+                raise ConcurrentUpdate(
+                    "someone else wrote to the store since this unit of work read it; try again",
+                    {"writes": changed[:10]},
+                )
             tables = dict(self.tables)
             for name, rows in writes.items():
                 table = dict(tables[name])
@@ -134,11 +140,14 @@ class MemoryRepository(Generic[T]):
             raise NotFound(f"{self._table.noun} {record_id} does not exist", {"id": record_id})
         self._writes[record_id] = (found[0], record)
 
-    def list(self, **where: str) -> list[T]:
+    def list(self, **where: Match) -> list[T]:
         writes = self._uow.writes.get(self._table.name, {})
         merged = [writes.get(record_id, row)[1] for record_id, row in self._base.items()]
         merged += [record for record_id, (_, record) in writes.items() if record_id not in self._base]
-        return [r for r in merged if all(field_text(r, name) == value for name, value in where.items())]
+        return [r for r in merged if matches(r, where)]
+
+    def ids(self, **where: Match) -> builtins.list[str]:
+        return [getattr(r, self._table.id_field) for r in self.list(**where)]
 
 
 class MemoryOutbox:
@@ -198,7 +207,7 @@ class MemoryUnitOfWork:
 
     def commit(self) -> None:
         try:
-            self.store.commit(self.writes, self.events)
+            self.store.commit(self.snapshot, self.writes, self.events)
         finally:
             self._begin()
 

@@ -13,7 +13,7 @@ import enum
 import functools
 import json
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar, cast, get_args, get_origin
 
 import attrs
@@ -23,7 +23,7 @@ from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
 
 from core.errors import AllotError, ValidationError
-from core.numbers import check_decimal, fmt
+from core.numbers import check_decimal, fmt, parse_decimal
 
 T = TypeVar("T")
 
@@ -37,13 +37,12 @@ class UnreadableInput(ValidationError):
 
 
 def _structure_decimal(value: object, _: type) -> Decimal:
+    """A decimal from a JSON string written plainly (as on the command line), or from a JSON number."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise ValidationError(f"expected a decimal number written as a string, got {_shown(value)}")
-    try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation:
-        raise ValidationError(f"{value!r} is not a decimal number") from None
-    return check_decimal(number, "value")
+    if isinstance(value, str):
+        return parse_decimal(value, "value")
+    return check_decimal(Decimal(value), "value")
 
 
 def _structure_enum(value: object, enum_type: type[enum.Enum]) -> enum.Enum:
@@ -183,6 +182,8 @@ def parse_json(text: str) -> Any:
             f"the request is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
             {"line": exc.lineno, "column": exc.colno},
         ) from None
+    except RecursionError:
+        raise InvalidJson("the request is nested too deeply to be read", {}) from None
 
 
 def dumps(value: object) -> str:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime as dt
 import json
@@ -56,8 +57,8 @@ from core.records import (
     Subscription,
     topic_of,
 )
-from core.webhooks import AttemptDecision, EventQuery, Outcome
-from ports.driven import TABLES, Attempt, Delivery, Table, field_text
+from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery
+from ports.driven import TABLES, Delivery, Match, Table, field_text
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -179,6 +180,14 @@ def translate(error: sqlite3.Error, path: Path) -> AllotError:
         return NotAnAllotDatabase(f"{path} is not an allot database (it is not an SQLite file)", details)
     if name.startswith("SQLITE_CORRUPT"):
         return StorageError(f"the database {path} is damaged: restore it from a backup", details)
+    if name.startswith("SQLITE_CANTOPEN"):
+        return StorageError(
+            f"cannot open the database {path}: check that allot may read and write its folder", details
+        )
+    if name.startswith("SQLITE_IOERR"):
+        return StorageError(
+            f"reading or writing {path} failed (is the disk full or failing?): {error}", details
+        )
     return StorageError(f"the database {path} could not be used: {error}", details)
 
 
@@ -276,7 +285,7 @@ class SqliteRepository(Generic[T]):
 
     def _load(self, record_id: str, version: int, body: str) -> T:
         self._uow.versions[(self._kind, record_id)] = version
-        return from_json(body, self._type)
+        return decoded(body, self._type, f"{self._table.noun} {record_id}", self._uow.database.path)
 
     def get(self, record_id: str) -> T | None:
         row = self._uow.read(
@@ -317,18 +326,26 @@ class SqliteRepository(Generic[T]):
             )
         self._uow.versions[(self._kind, record_id)] = expected + 1
 
-    def list(self, **where: str) -> list[T]:
-        sql = "SELECT id, version, body FROM records WHERE kind = ?"
-        params: list[Any] = [self._kind]
-        for name, value in where.items():
-            if name in INDEXED:
-                sql += f" AND {name} = ?"
-            else:
-                sql += " AND json_extract(body, ?) = ?"
-                params.append(f"$.{name}")
-            params.append(value)
-        rows = self._uow.read(sql + " ORDER BY rowid", params).fetchall()
+    def list(self, **where: Match) -> list[T]:
+        rows = self._select("id, version, body", where)
         return [self._load(row[0], row[1], row[2]) for row in rows]
+
+    def ids(self, **where: Match) -> builtins.list[str]:
+        return [row[0] for row in self._select("id", where)]
+
+    def _select(self, columns: str, where: dict[str, Match]) -> builtins.list[tuple[Any, ...]]:
+        sql = f"SELECT {columns} FROM records WHERE kind = ?"
+        params: list[Any] = [self._kind]
+        for name, wanted in where.items():
+            values = wanted if isinstance(wanted, tuple) else (wanted,)
+            marks = ", ".join("?" for _ in values)
+            if name in INDEXED:
+                sql += f" AND {name} IN ({marks})"
+            else:
+                sql += f" AND json_extract(body, ?) IN ({marks})"
+                params.append(f"$.{name}")
+            params.extend(values)
+        return self._uow.read(sql + " ORDER BY rowid", params).fetchall()
 
     def _columns(self, record: T) -> tuple[str | None, str | None, str | None]:
         return (
@@ -356,7 +373,7 @@ class SqliteOutbox:
                 self._uow.write(
                     "INSERT INTO deliveries (event_seq, subscription_id, status, next_attempt_at) "
                     "VALUES (?, ?, 'PENDING', ?)",
-                    (seq, subscription.id, timestamp(event.created_at)),
+                    (seq, subscription.id, sortable(event.created_at)),
                 )
 
     def _envelope_json(self, event: Event) -> str:
@@ -370,19 +387,41 @@ class SqliteOutbox:
             sql += " AND topic = ?"
             params.append(query.topic)
         rows = self._uow.read(sql + " ORDER BY seq LIMIT ?", [*params, query.limit]).fetchall()
-        return [(seq, event_from_envelope(body)) for seq, body in rows]
+        return [(seq, event_from_envelope(body, self._uow.database.path)) for seq, body in rows]
 
 
-def event_from_envelope(text: str) -> Event:
-    """An event from its stored envelope, its object as the record type of its topic."""
-    envelope = json.loads(text, parse_float=Decimal)
-    kind = TYPE_OF_TOPIC[topic_of(envelope["type"])]
-    return Event(
-        envelope["id"],
-        structure(envelope["created_at"], dt.datetime),
-        envelope["type"],
-        from_data(envelope["object"], kind),
+def decoded(text: str, type_: type[T], what: str, path: Path) -> T:
+    """A stored record from its JSON; one that cannot be read back is a damaged database, said so plainly."""
+    try:
+        return from_json(text, type_)
+    except Exception as error:  # any way a stored document can be broken: bad JSON, a missing or wrong field
+        raise damaged(what, path, error) from error
+
+
+def damaged(what: str, path: Path, error: Exception) -> StorageError:
+    return StorageError(
+        f"the stored {what} in {path} is damaged and cannot be read: restore the database from a backup",
+        {"path": str(path), "record": what, "problem": f"{type(error).__name__}: {error}"[:200]},
     )
+
+
+def event_from_envelope(text: str, path: Path) -> Event:
+    """An event from its stored envelope, its object as the record type of its topic."""
+    try:
+        envelope = json.loads(text, parse_float=Decimal)
+        return Event(
+            id=envelope["id"],
+            created_at=structure(envelope["created_at"], dt.datetime),
+            type=envelope["type"],
+            object=from_data(envelope["object"], TYPE_OF_TOPIC[topic_of(envelope["type"])]),
+        )
+    except Exception as error:  # as in ``decoded``
+        raise damaged("event", path, error) from error
+
+
+def sortable(moment: dt.datetime) -> str:
+    """A UTC time as text that sorts as the time does (always with microseconds): for due-time comparisons."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class SqliteDatabase:
@@ -471,6 +510,9 @@ class SqliteUnitOfWork:
         try:
             if self.connection.in_transaction:
                 self.database.run("ROLLBACK")
+        except StorageError:
+            if error is None:
+                raise  # with an error already on its way out, a failed rollback must not hide it
         finally:
             self.database.lock.release()
 
@@ -514,17 +556,23 @@ class SqliteDeliveryQueue:
     )
 
     def _delivery(self, row: tuple[Any, ...]) -> Delivery | None:
-        subscription = from_json(row[3], Subscription)
+        path = self._database.path
+        subscription = decoded(row[3], Subscription, "webhook subscription", path)
         if subscription.disabled_reason is not None:
             return None
-        return Delivery(row[0], event_from_envelope(row[2]), subscription, row[1])
+        return Delivery(
+            sequence=row[0],
+            event=event_from_envelope(row[2], path),
+            subscription=subscription,
+            attempts=row[1],
+        )
 
     def due(self, now: dt.datetime, limit: int) -> list[Delivery]:
         with self._database.lock:
             rows = self._database.run(
                 self._SELECT
                 + "WHERE d.status = 'PENDING' AND d.next_attempt_at <= ? ORDER BY d.event_seq LIMIT ?",
-                (timestamp(now), limit),
+                (sortable(now), limit),
             ).fetchall()
         return [d for d in (self._delivery(row) for row in rows) if d is not None]
 
@@ -552,7 +600,7 @@ class SqliteDeliveryQueue:
                 (
                     decision.delivery_status,
                     attempt.attempt,
-                    timestamp(attempt.at + dt.timedelta(seconds=decision.delay)),
+                    sortable(attempt.at + dt.timedelta(seconds=decision.delay)),
                     delivery.sequence,
                     delivery.subscription.id,
                 ),
@@ -570,7 +618,9 @@ class SqliteDeliveryQueue:
         ).fetchone()
         if row is None:
             raise NotFound(f"webhook subscription {subscription_id} does not exist", {"id": subscription_id})
-        disabled = attrs.evolve(from_json(row[0], Subscription), disabled_reason=reason)
+        disabled = attrs.evolve(
+            decoded(row[0], Subscription, "webhook subscription", self._database.path), disabled_reason=reason
+        )
         self._database.run(
             "UPDATE records SET body = ?, version = version + 1 WHERE kind = 'subscriptions' AND id = ?",
             (to_json(disabled), subscription_id),
@@ -588,6 +638,34 @@ class SqliteDeliveryQueue:
                 (limit,),
             ).fetchall()
         return [
-            Attempt(e, s, n, structure(at, dt.datetime), code, error, ms, Outcome(outcome))
-            for e, s, n, at, code, error, ms, outcome in rows
+            Attempt(
+                event_id=event_id,
+                subscription_id=subscription_id,
+                attempt=number,
+                at=structure(at, dt.datetime),
+                status_code=code,
+                error=error,
+                duration_ms=duration,
+                outcome=DeliveryOutcome(outcome),
+            )
+            for event_id, subscription_id, number, at, code, error, duration, outcome in rows
         ]
+
+
+def remove_if_unused(path: Path) -> bool:
+    """Delete a database file (and its WAL files) that holds no record and no event, as a command that created it
+    and then failed leaves it; a database anyone wrote to is kept. Returns whether it was removed."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True)
+        ) as db:
+            used = db.execute(
+                "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM events)"
+            ).fetchone()
+            if used[0]:
+                return False
+    except sqlite3.Error:
+        return False
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    return True

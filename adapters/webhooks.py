@@ -57,13 +57,19 @@ def verify(
 def check_webhook_url(url: str, allow_private_network: bool) -> None:
     """Only http(s) URLs, and only hosts that resolve to global addresses unless private networks are allowed
     (a local receiver needs that setting)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parsing the port checks it (1 to 65535)
+    except ValueError as error:
+        raise UnsafeWebhookUrl(f"webhook URL {url!r} cannot be read: {error}", {"url": url}) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeWebhookUrl(f"webhook URL {url!r} must be an http or https URL with a host", {"url": url})
+    if port == 0:
+        raise UnsafeWebhookUrl(f"webhook URL {url!r} has port 0", {"url": url})
     if allow_private_network:
         return
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443)}
     except OSError:
         raise UnsafeWebhookUrl(f"webhook host {parts.hostname} does not resolve", {"url": url}) from None
     private = sorted(str(a) for a in addresses if not ipaddress.ip_address(str(a).split("%")[0]).is_global)

@@ -82,8 +82,8 @@ def withdraw(account: Account, amount: Decimal) -> Decision[Account]:
     if taken > available:
         raise InsufficientFunds(
             f"account {account.id} has {fmt(available)} {account.currency} available "
-            f"(cash {fmt(account.cash_in(account.currency))}, held back for open orders "
-            f"{fmt(account.reserved_in(account.currency))}); cannot withdraw {fmt(taken)}",
+            f"(cash {fmt(money(account, account.cash_in(account.currency)))}, held back for open orders "
+            f"{fmt(money(account, account.reserved_in(account.currency)))}); cannot withdraw {fmt(taken)}",
             {"available": fmt(available), "requested": fmt(taken), "currency": account.currency},
         )
     updated = _with_cash(account, account.cash_in(account.currency) - taken)
@@ -110,8 +110,9 @@ def close(account: Account) -> Decision[Account]:
 
 @exact
 def available_cash(account: Account) -> Decimal:
-    """Cash not yet promised: the balance less what open buy orders may still spend."""
-    return max(ZERO, account.cash_in(account.currency) - account.reserved_in(account.currency))
+    """Cash not yet promised: the balance less what open buy orders may still spend, in minor units."""
+    free = max(ZERO, account.cash_in(account.currency) - account.reserved_in(account.currency))
+    return as_cash(free, account.currency, "available cash")
 
 
 @exact
@@ -150,3 +151,8 @@ def reserve(account: Account, before: Iterable[Order], after: Iterable[Order]) -
 
 def _with_cash(account: Account, balance: Decimal) -> Account:
     return attrs.evolve(account, cash={**account.cash, account.currency: balance})
+
+
+def money(account: Account, amount: Decimal) -> Decimal:
+    """An amount of the account's currency, written with its minor units."""
+    return as_cash(amount, account.currency, "amount")

@@ -13,6 +13,7 @@ import attrs
 
 from core.accounts import check_open
 from core.decisions import Changes, Decision
+from core.errors import CurrencyMismatch
 from core.keys import AllocationKey, effective_status
 from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
 from core.records import Account, Announcement, StoredKey
@@ -25,16 +26,26 @@ def announce_key(stored: StoredKey) -> Announcement:
 def create(
     key: AllocationKey, accounts: Iterable[Account], *, key_id: str, now: dt.datetime
 ) -> Decision[StoredKey]:
-    """Store a new key; every account it names must be open."""
-    for account in accounts:
+    """Store a new key; every account it names must be open and hold the same currency (a block books one)."""
+    named = list(accounts)
+    for account in named:
         check_open(account)
-    stored = StoredKey(key_id, key, key.initial_status, now)
+    if len({a.currency for a in named}) > 1:
+        raise CurrencyMismatch(
+            "the accounts of a key must all hold the same currency: a block books one currency",
+            {"currencies": {a.id: a.currency for a in named}},
+        )
+    stored = StoredKey(id=key_id, key=key, status=key.initial_status, created_at=now)
     return Decision(stored, Changes.of(created=[stored], announced=[announce_key(stored)]))
 
 
 def current(stored: StoredKey, now: dt.datetime) -> StoredKey:
     """The key as it stands at ``now``: a one-time key left unused for a week reads as EXPIRED."""
     return attrs.evolve(stored, status=effective_status(stored.status, stored.created_at, now))
+
+
+#: The statuses of the keys listed unless others are asked for: one-time keys are listed only when asked for.
+LISTED_BY_DEFAULT: tuple[KeyStatus, ...] = (KeyStatus.ACTIVE,)
 
 
 def listed(keys: Iterable[StoredKey], statuses: Sequence[KeyStatus], now: dt.datetime) -> list[StoredKey]:

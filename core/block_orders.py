@@ -35,10 +35,8 @@ from core.instruments import Instrument, Side, traded_in
 from core.keys import AllocationKey, check_usable
 from core.lifecycle import BLOCK_ORDER, OrderState, Trigger
 from core.numbers import ZERO, check_positive, fmt, to_units
-from core.orders import allocated, book
+from core.orders import CLIENT_CANCELLED, allocated, book
 from core.records import Account, AccountStatus, Announcement, BlockOrder, Order, StoredKey, announce, refs
-
-CLIENT_CANCELLED = "cancelled by the client"
 
 
 def block_currency(instrument: Instrument, accounts: Mapping[str, Account]) -> str:
@@ -56,14 +54,15 @@ def block_currency(instrument: Instrument, accounts: Mapping[str, Account]) -> s
 def block_targets(
     key: AllocationKey, amount: Decimal, instrument: Instrument, side: Side, accounts: Mapping[str, Account]
 ) -> Targets:
-    """What each participant of a block should get: the key's targets, and for a priced buy the key's margin
-    handling, with each participant's available cash as its buying power."""
+    """What each participant of a block should get: the key's targets, and for a buy the key's margin handling,
+    with each participant's available cash as its buying power at the instrument's price (a buy block needs one:
+    ``MISSING_PRICE`` otherwise)."""
     wanted = targets(key, amount, instrument.quantity_step)
-    if side is not Side.BUY or instrument.price is None:
+    if side is not Side.BUY:
         return wanted
     power = {p.account_id: available_cash(accounts[p.account_id]) for p in key.participants}
     return apply_margin(
-        key, wanted, power, instrument.price, instrument.contract_size, instrument.quantity_step
+        key, wanted, power, instrument.priced(), instrument.contract_size, instrument.quantity_step
     )
 
 
@@ -114,15 +113,15 @@ def place(
     if side is Side.SELL:
         check_holdings(key, wanted, priced, recipients)
     block = BlockOrder(
-        block_id,
-        stored.id,
-        key.owner_account_id,
-        instrument.instrument_id,
-        side,
-        wanted.total,
-        OrderState.NEW,
-        now,
-        now,
+        id=block_id,
+        key_id=stored.id,
+        account_id=key.owner_account_id,
+        instrument_id=instrument.instrument_id,
+        side=side,
+        amount=wanted.total,
+        state=OrderState.NEW,
+        created_at=now,
+        updated_at=now,
         currency=currency,
         partial_fill_policy=policy,
         targets=wanted,
@@ -174,7 +173,6 @@ def execute(
     now: dt.datetime,
 ) -> Decision[BlockOrder]:
     """Book an execution of ``filled`` at ``price`` and allocate it out to the accounts at once."""
-    assert block.targets is not None  # every placed block stores its targets
     announcements: list[Announcement] = []
     started = block
     if block.state is OrderState.NEW:

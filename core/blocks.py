@@ -42,6 +42,10 @@ class PartialFillPolicy(enum.Enum):
     PRIORITY = "PRIORITY"  #: participants are filled one after another in priority order
 
 
+#: How a partial fill is shared unless the block says otherwise.
+DEFAULT_POLICY = PartialFillPolicy.PRO_RATA
+
+
 @attrs.frozen
 class Execution:
     """One execution of the block in the market."""
@@ -58,12 +62,13 @@ class BlockRequest:
     amount: Decimal = attrs.field(validator=positive)
     quantity_step: Decimal = attrs.field(default=ONE, validator=positive)
     filled: Decimal | None = attrs.field(default=None, validator=optional_non_negative)
-    partial_fill_policy: PartialFillPolicy = PartialFillPolicy.PRO_RATA
+    partial_fill_policy: PartialFillPolicy = DEFAULT_POLICY
     price: Decimal | None = attrs.field(default=None, validator=optional_positive)
     contract_size: Decimal = attrs.field(default=ONE, validator=positive)
     buying_power: Mapping[str, Decimal] | None = None
     fills: tuple[Execution, ...] = ()
-    currency: str = "EUR"
+    #: The currency of the traded values; needed with ``fills``.
+    currency: str | None = None
 
 
 @attrs.frozen
@@ -239,7 +244,6 @@ def book_prices(
 def allocate(request: BlockRequest) -> BlockAllocation:
     """Allocate a block trade with an allocation key: targets, margin handling, the fill, prices."""
     key, step = request.key, request.quantity_step
-    currency_exponent(request.currency)
     to_units(request.amount, step, "amount")
     wanted = targets(key, request.amount, step)
     if request.buying_power is not None:
@@ -253,6 +257,11 @@ def allocate(request: BlockRequest) -> BlockAllocation:
     everyone = [*quantities, error]
     priced: list[tuple[Decimal | None, Decimal | None]] = [(None, None)] * len(everyone)
     if request.fills:
+        if request.currency is None:
+            raise ValidationError(
+                "give the currency of the traded values with the fills", {"field": "currency"}
+            )
+        currency_exponent(request.currency)
         priced = list(book_prices(everyone, request.fills, request.contract_size, request.currency))
     accounts = [p.account_id for p in key.participants] + [key.error_account_id]
     booked = [

@@ -32,8 +32,8 @@ class ValidationError(AllotError):
     code = "VALIDATION_ERROR"
 
 
-class NotFound(AllotError):
-    """A record the request names does not exist."""
+class NotFound(ValidationError):
+    """A record the request names does not exist (a mistyped id is bad input, like any other)."""
 
     code = "NOT_FOUND"
 

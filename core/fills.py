@@ -149,8 +149,13 @@ def apply_fill(book: AccountBook, fill: Fill, schedule: CostSchedule = CostSched
     held = book.quantity_of(instrument_id)
     if fill.side is Side.SELL and fill.quantity > held:
         raise InsufficientPosition(
-            f"cannot sell {fill.quantity} of {instrument_id}: the account holds {held}",
-            {"instrument_id": instrument_id, "held": str(held), "requested": str(fill.quantity)},
+            f"cannot sell {fill.quantity} of {instrument_id} for account {book.account_id}: it holds {held}",
+            {
+                "account_id": book.account_id,
+                "instrument_id": instrument_id,
+                "held": str(held),
+                "requested": str(fill.quantity),
+            },
         )
     after = held + fill.quantity if fill.side is Side.BUY else held - fill.quantity
     traded_value = fill.booked_value

@@ -10,7 +10,16 @@ from decimal import Decimal
 import attrs
 
 from core.errors import CurrencyMismatch, MissingPrice, UnknownInstrument, ValidationError
-from core.numbers import ONE, ZERO, check_decimal, check_positive, currency_exponent, exact, is_multiple
+from core.numbers import (
+    ONE,
+    ZERO,
+    check_cash,
+    check_decimal,
+    check_positive,
+    currency_exponent,
+    exact,
+    is_multiple,
+)
 from core.validators import non_empty, non_negative, optional_positive, positive
 
 
@@ -46,6 +55,10 @@ class Instrument:
     currency: str | None = attrs.field(default=None, validator=_known_currency)
     asset_type: AssetType = AssetType.STOCK
 
+    def __attrs_post_init__(self) -> None:
+        if self.currency is not None:
+            _min_order_in_minor_units(self, self.currency)
+
     def priced(self) -> Decimal:
         """The price, or a clear error if this instrument has none."""
         if self.price is None:
@@ -61,11 +74,25 @@ class Instrument:
         return quantity * self.priced() * self.contract_size
 
 
+def _min_order_in_minor_units(instrument: Instrument, currency: str) -> None:
+    check_cash(instrument.min_order_amount, currency, "min_order_amount")
+
+
+def check_known(instrument_ids: Iterable[str], found: Iterable[str]) -> None:
+    """Refuse instrument ids a request names that do not exist (``UNKNOWN_INSTRUMENT``, bad input)."""
+    unknown = sorted(set(instrument_ids) - set(found))
+    if unknown:
+        raise UnknownInstrument(
+            f"no instrument {', '.join(unknown)}: see allot instruments list", {"instruments": unknown}
+        )
+
+
 def traded_in(instrument: Instrument, currency: str) -> Instrument:
     """The instrument as an account in ``currency`` trades it: one added without a currency takes the currency
     of the first account that trades it (a price means nothing without one); one quoted in another currency is
     refused, so that an amount is never booked in a currency it was not priced in."""
     if instrument.currency is None:
+        _min_order_in_minor_units(instrument, currency)
         return attrs.evolve(instrument, currency=currency)
     if instrument.currency != currency:
         raise CurrencyMismatch(

@@ -36,7 +36,7 @@ class MarginHandling(enum.Enum):
 class Participant:
     """One participating account. ``priority`` (1 = first) is required when it accepts remainders."""
 
-    account_id: str
+    account_id: str = attrs.field(validator=non_empty)
     unit_value: Decimal = attrs.field(validator=positive)
     accept_remainder: bool = False
     priority: int | None = None

@@ -23,7 +23,14 @@ def create(
     ``ORDER.NEW``. It moves to PROCESSING with its first order."""
     check_open(account)
     order_plan = plan_liquidation(account.currency, account.positions)
-    new = AccountLiquidation(liquidation_id, account.id, account.currency, LiquidationState.NEW, now, now)
+    new = AccountLiquidation(
+        id=liquidation_id,
+        account_id=account.id,
+        currency=account.currency,
+        state=LiquidationState.NEW,
+        created_at=now,
+        updated_at=now,
+    )
     children = from_plan(order_plan, account.id, ParentKind.ACCOUNT_LIQUIDATION, liquidation_id, ids, now)
     listed = attrs.evolve(new, orders=refs(children))
     return Decision(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
@@ -24,7 +24,7 @@ from core.keys import AllocationKey
 from core.lifecycle import OrderState
 from core.numbers import ZERO, fmt, is_multiple
 from core.parents import follow
-from core.records import Account, Announcement, BlockOrder, Order, ParentRecord
+from core.records import Account, Announcement, BlockOrder, Order, ParentKind, ParentRecord
 
 PARTNER_REFUSED = "rejected by the trading partner"
 
@@ -41,11 +41,11 @@ class Quote:
         return cls(None, reason)
 
 
-class Outcome(enum.Enum):
+class RunOutcome(enum.Enum):
     FILLED = "FILLED"  #: nothing is left to execute
     PARTLY_FILLED = "PARTLY_FILLED"  #: still open: part (or none) of it was executed this time
     CANCELLED = "CANCELLED"  #: refused by the trading partner, or nothing of it could be executed
-    NOT_OPEN = "NOT_OPEN"  #: it was finished before its turn came (e.g. cancelled with its parent): untouched
+    SKIPPED = "SKIPPED"  #: not executed on its own: finished before its turn came, or moves with its block
 
 
 @attrs.frozen
@@ -53,7 +53,7 @@ class Executed:
     """What one run did to one order or block."""
 
     id: str
-    outcome: Outcome
+    outcome: RunOutcome
     reason: str | None = None
 
 
@@ -75,12 +75,12 @@ class MarketRun:
     blocks: tuple[Executed, ...] = ()
     failures: tuple[Failure, ...] = ()
 
-    def count(self, outcome: Outcome, blocks: bool = False) -> int:
+    def count(self, outcome: RunOutcome, blocks: bool = False) -> int:
         return sum(1 for e in (self.blocks if blocks else self.orders) if e.outcome is outcome)
 
     @property
     def cancelled(self) -> tuple[Executed, ...]:
-        return tuple(e for e in (*self.orders, *self.blocks) if e.outcome is Outcome.CANCELLED)
+        return tuple(e for e in (*self.orders, *self.blocks) if e.outcome is RunOutcome.CANCELLED)
 
 
 def refusal(error: AllotError) -> str | None:
@@ -92,13 +92,10 @@ def refusal(error: AllotError) -> str | None:
     return error.message
 
 
-def due(open_orders: Iterable[Order], open_blocks: Iterable[BlockOrder]) -> tuple[list[str], list[str]]:
-    """The orders and blocks a run executes, oldest first: open orders that execute on their own (not those
-    allocated out of a block, which move with it), and open blocks."""
-    return (
-        [o.id for o in open_orders if orders.executes_on_its_own(o)],
-        [b.id for b in open_blocks if b.state in OPEN],
-    )
+#: What a run executes: orders and blocks in these states ...
+RUN_STATES: tuple[str, ...] = tuple(sorted(state.value for state in OPEN))
+#: ... and of the orders, those made by these parents (orders allocated out of a block move with their block).
+RUN_PARENTS: tuple[str, ...] = (ParentKind.PORTFOLIO_ORDER.value, ParentKind.ACCOUNT_LIQUIDATION.value)
 
 
 def order_request(order: Order, account: Account, instrument: Instrument, quote: Quote) -> Decimal:
@@ -141,8 +138,8 @@ def execute_order(
     cancels it and its other open orders). With nothing left to execute, a partly filled order is FILLED and an
     untouched one is cancelled with the reason. Cash held back for the order follows what it may still spend.
     """
-    if order.state not in OPEN:
-        return Decision(Executed(order.id, Outcome.NOT_OPEN), Changes())
+    if not orders.executes_on_its_own(order):
+        return Decision(Executed(order.id, RunOutcome.SKIPPED), Changes())
     requested = order_request(order, account, instrument, quote)
     check_fill(filled, requested, instrument.quantity_step, f"order {order.id}")
     booked_account = account
@@ -170,12 +167,12 @@ def execute_order(
         announcements += followed.announcements
         moved_parent = [followed.parent] if followed.parent != parent else []
     outcome = {
-        OrderState.FILLED: Outcome.FILLED,
-        OrderState.CANCELLED: Outcome.CANCELLED,
-    }.get(after.state, Outcome.PARTLY_FILLED)
+        OrderState.FILLED: RunOutcome.FILLED,
+        OrderState.CANCELLED: RunOutcome.CANCELLED,
+    }.get(after.state, RunOutcome.PARTLY_FILLED)
     moved = [o for o, was in zip(current, before, strict=True) if o != was]
     return Decision(
-        Executed(order.id, outcome, after.reason if outcome is Outcome.CANCELLED else None),
+        Executed(order.id, outcome, after.reason if outcome is RunOutcome.CANCELLED else None),
         Changes.of(
             updated=[*moved, *moved_parent, *([held] if held != account else [])],
             announced=announcements,
@@ -197,11 +194,11 @@ def execute_block(
     """Book what the venue did with a block (``filled`` of ``block_request``) and allocate it out at once; a
     refused quote cancels the block with the reason (what was allocated before stays with the accounts)."""
     if block.state not in OPEN:
-        return Decision(Executed(block.id, Outcome.NOT_OPEN), Changes())
+        return Decision(Executed(block.id, RunOutcome.SKIPPED), Changes())
     if quote.price is None:
         failed = block_orders.fail(block, quote.rejection or PARTNER_REFUSED, now)
-        return Decision(Executed(block.id, Outcome.CANCELLED, failed.result.reason), failed.changes)
+        return Decision(Executed(block.id, RunOutcome.CANCELLED, failed.result.reason), failed.changes)
     check_fill(filled, block_request(block, quote), instrument.quantity_step, f"block {block.id}")
     done = block_orders.execute(block, key, instrument, accounts, quote.price, filled, ids=ids, now=now)
-    outcome = Outcome.FILLED if done.result.state is OrderState.FILLED else Outcome.PARTLY_FILLED
+    outcome = RunOutcome.FILLED if done.result.state is OrderState.FILLED else RunOutcome.PARTLY_FILLED
     return Decision(Executed(block.id, outcome), done.changes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import decimal
 import functools
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Final, ParamSpec, TypeVar
@@ -48,6 +49,10 @@ _ROUNDING.traps[decimal.Rounded] = False
 
 ZERO: Final = Decimal(0)
 ONE: Final = Decimal(1)
+
+#: How a decimal is written in text: ASCII digits, an optional minus sign, at most one decimal point with digits
+#: on both sides. No exponent, no separators, no digits of other scripts, no blanks around it.
+PLAIN_DECIMAL: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -99,6 +104,17 @@ def check_decimal(value: Decimal, field: str) -> Decimal:
     return value
 
 
+def parse_decimal(text: str, field: str) -> Decimal:
+    """A decimal written as plain text (see ``PLAIN_DECIMAL``), exactly, within the bounds of ``check_decimal``."""
+    if not PLAIN_DECIMAL.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValidationError(
+            f"{shown!r} is not a decimal number: write digits 0-9 with an optional point, e.g. 1000.50",
+            {"field": field, "value": shown},
+        )
+    return check_decimal(Decimal(text), field)
+
+
 def check_non_negative(value: Decimal, field: str) -> Decimal:
     check_decimal(value, field)
     if value < 0:
@@ -129,7 +145,8 @@ def as_cash(amount: Decimal, currency: str, field: str) -> Decimal:
     """``amount`` written with exactly the currency's minor units (``10`` EUR → ``10.00``), never rounded:
     an amount with more decimals than the currency has is refused (``check_cash``)."""
     check_cash(amount, currency, field)
-    return amount.quantize(minor_unit(currency), context=EXACT)
+    written = amount.quantize(minor_unit(currency), context=EXACT)
+    return written.copy_abs() if written.is_zero() else written  # never "-0.00"
 
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:

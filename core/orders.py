@@ -13,13 +13,17 @@ from decimal import Decimal
 
 import attrs
 
-from core.accounts import OPEN, unspent
+from core.accounts import OPEN, check_open, unspent
+from core.errors import InsufficientFunds
 from core.fills import AccountBook, Fill, FillResult, apply_fill
 from core.instruments import Instrument, Side
 from core.lifecycle import ORDER, OrderState, Trigger
-from core.numbers import ZERO, exact, from_units, whole_steps
+from core.numbers import ZERO, exact, fmt, from_units, whole_steps
 from core.portfolio import OrderPlan
 from core.records import Account, Announcement, Order, ParentKind, announce
+
+#: The reason recorded on whatever the client cancels.
+CLIENT_CANCELLED = "cancelled by the client"
 
 
 def from_plan(
@@ -80,7 +84,10 @@ def allocated(
 
 def executes_on_its_own(order: Order) -> bool:
     """An open order the market executes by itself: orders allocated out of a block move with their block."""
-    return order.state in OPEN and order.parent_kind is not ParentKind.BLOCK_ORDER
+    return order.state in OPEN and order.parent_kind in (
+        ParentKind.PORTFOLIO_ORDER,
+        ParentKind.ACCOUNT_LIQUIDATION,
+    )
 
 
 @exact
@@ -141,8 +148,11 @@ def book(
     """Book an execution of ``quantity`` at ``price`` on the order and its account.
 
     The order is FILLED once nothing is left to execute at this price (its whole quantity, or for a cash order
-    whatever its remaining amount still buys), else it stays PROCESSING (a partial fill).
+    whatever its remaining amount still buys), else it stays PROCESSING (a partial fill). A closed account does not
+    trade, and a buy never takes an account's cash below zero (``INSUFFICIENT_FUNDS``): the price may have risen,
+    or the cash have been withdrawn, since the order was placed.
     """
+    check_open(account)
     held = account.quantity_of(instrument.instrument_id)
     target = target_quantity(order, instrument, price, held)
     started, announcements = start(order, now)
@@ -164,6 +174,12 @@ def book(
         ),
         account.costs,
     )
+    if result.book.cash < 0:
+        raise InsufficientFunds(
+            f"account {account.id} has {fmt(book_of(account).cash)} {account.currency}; buying {fmt(quantity)} "
+            f"{instrument.instrument_id} at {fmt(price)} costs {fmt(-result.cash_movement)}",
+            {"account_id": account.id, "cost": fmt(-result.cash_movement), "currency": account.currency},
+        )
     progressed = attrs.evolve(
         started,
         filled_quantity=started.filled_quantity + quantity,

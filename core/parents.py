@@ -19,7 +19,7 @@ from core.accounts import reserve
 from core.decisions import Changes
 from core.lifecycle import ACCOUNT_LIQUIDATION, PORTFOLIO_ORDER, Lifecycle, ParentState, Trigger, follow_steps
 from core.numbers import ZERO
-from core.orders import cancel_open
+from core.orders import CLIENT_CANCELLED, cancel_open
 from core.portfolio import FeeSchedule, settle_liquidation
 from core.records import (
     Account,
@@ -41,7 +41,6 @@ LIFECYCLE_OF: Mapping[type, Lifecycle[ParentState, Trigger]] = {
 }
 
 PARTNER_ERROR = "error at the trading partner"
-CLIENT_CANCELLED = "cancelled by the client"
 
 
 @attrs.frozen

@@ -63,15 +63,15 @@ def place(
             "the plan has no orders to place", {"skipped": [s.instrument_id for s in order_plan.skipped]}
         )
     new = PortfolioOrder(
-        order_id,
-        account.id,
-        order_type,
-        currency,
-        order_plan.cash_amount,
-        allocation.id if allocation is not None else None,
-        PortfolioOrderState.NEW,
-        now,
-        now,
+        id=order_id,
+        account_id=account.id,
+        type=order_type,
+        currency=currency,
+        cash_amount=order_plan.cash_amount,
+        allocation_id=allocation.id if allocation is not None else None,
+        state=PortfolioOrderState.NEW,
+        created_at=now,
+        updated_at=now,
         skipped=order_plan.skipped,
         policy=policy,
     )

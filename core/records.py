@@ -15,12 +15,12 @@ from typing import Final
 
 import attrs
 
-from core.blocks import PartialFillPolicy, Targets
+from core.blocks import DEFAULT_POLICY, PartialFillPolicy, Targets
 from core.fills import CostSchedule, PositionEvent
 from core.instruments import AllocationLine, Instrument, Position, Side
 from core.keys import AllocationKey
 from core.lifecycle import KeyStatus, OrderState, ParentState
-from core.numbers import ZERO
+from core.numbers import ZERO, check_decimal
 from core.portfolio import FeeSchedule, OrderType, Policy, Skipped
 from core.validators import non_empty
 
@@ -30,11 +30,19 @@ class AccountStatus(enum.Enum):
     CLOSED = "CLOSED"
 
 
+def _balances(
+    instance: object, attribute: attrs.Attribute[Mapping[str, Decimal]], value: Mapping[str, Decimal]
+) -> None:
+    """Balances stay within the bounds of every decimal allot reads, so a record it writes can always be read."""
+    for currency, amount in value.items():
+        check_decimal(amount, f"{attribute.name} in {currency}")
+
+
 @attrs.frozen
 class Account:
     id: str = attrs.field(validator=non_empty)
     currency: str
-    cash: Mapping[str, Decimal]
+    cash: Mapping[str, Decimal] = attrs.field(validator=_balances)
     positions: tuple[Position, ...] = ()
     fee_schedule: FeeSchedule | None = None
     costs: CostSchedule = CostSchedule()
@@ -42,7 +50,7 @@ class Account:
     next_sequence_id: int = 1
     created_at: dt.datetime | None = None
     #: Cash promised to open buy cash orders, per currency (kept in step by ``core.accounts.reserve``).
-    reserved: Mapping[str, Decimal] = attrs.field(factory=dict)
+    reserved: Mapping[str, Decimal] = attrs.field(factory=dict, validator=_balances)
 
     def cash_in(self, currency: str) -> Decimal:
         return self.cash.get(currency, ZERO)
@@ -161,7 +169,7 @@ class StoredKey:
     created_at: dt.datetime
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class BlockOrder:
     """A block trade placed on the key's owner account and allocated out to the participants."""
 
@@ -174,12 +182,12 @@ class BlockOrder:
     state: OrderState
     created_at: dt.datetime
     updated_at: dt.datetime
-    #: The currency traded values are booked in (the instrument's, or the accounts' for an instrument without one).
-    currency: str = "EUR"
-    filled_quantity: Decimal = ZERO
-    partial_fill_policy: PartialFillPolicy = PartialFillPolicy.PRO_RATA
+    #: The currency traded values are booked in: the instrument's, which is the accounts'.
+    currency: str
     #: What each participant (in key order) should get of a full fill, and the error account's part.
-    targets: Targets | None = None
+    targets: Targets
+    filled_quantity: Decimal = ZERO
+    partial_fill_policy: PartialFillPolicy = DEFAULT_POLICY
     #: The accounts the block is allocated to: the key's participants in key order, then its error account.
     recipients: tuple[str, ...] = ()
     #: What each recipient (in the order of ``recipients``) has received so far.

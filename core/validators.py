@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 
 import attrs
@@ -45,8 +46,23 @@ def non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> 
     check_text(value, attribute.name)
 
 
+#: Unicode categories no name, id or key may contain: control and format characters (invisible ones such as
+#: zero-width spaces and direction overrides included), line and paragraph separators, surrogates, private use
+#: and unassigned code points.
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
 def check_text(value: str, field: str) -> str:
-    """A name, id or key given by a person: a string with something other than blanks in it."""
+    """A name, id or key given by a person: visible characters, not empty, no blanks at either end (two ids that
+    look alike must be alike)."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{field} must not be empty", {"field": field})
+    if value != value.strip():
+        raise ValidationError(f"{field} must not start or end with blanks", {"field": field})
+    hidden = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in _HIDDEN})
+    if hidden:
+        raise ValidationError(
+            f"{field} must not contain invisible or control characters ({', '.join(hidden[:5])})",
+            {"field": field, "characters": hidden},
+        )
     return value

@@ -30,6 +30,8 @@ MAX_EVENT_PAGE: Final = 10_000
 DEFAULT_TIMEOUT: Final = 10.0
 #: Deliveries one round attempts at most.
 DEFAULT_ROUND: Final = 100
+#: Attempts the delivery log shows unless asked for more.
+LOG_PAGE: Final = 50
 REMOVED = "removed"
 
 
@@ -76,7 +78,12 @@ def subscribe(
     check_text(url, "url")
     secret_key(secret)
     subscription = Subscription(
-        subscription_id, url, check_topics(topics), secret, now, allow_private_network
+        id=subscription_id,
+        url=url,
+        topics=check_topics(topics),
+        secret=secret,
+        created_at=now,
+        allow_private_network=allow_private_network,
     )
     return Decision(subscription, Changes.of(created=[subscription]))
 
@@ -118,7 +125,7 @@ class EventQuery:
     topic: str | None = attrs.field(default=None, converter=_upper, validator=_topic)
 
 
-class Outcome(enum.Enum):
+class DeliveryOutcome(enum.Enum):
     DELIVERED = "DELIVERED"  #: the endpoint answered 2xx
     RETRY = "RETRY"  #: try again after ``delay``
     GIVE_UP = "GIVE_UP"  #: the schedule is exhausted: the endpoint is disabled
@@ -130,14 +137,16 @@ class AttemptDecision:
     """What follows an attempt: the outcome, the delay before the next one, and why the subscription is
     disabled (when it is)."""
 
-    outcome: Outcome
+    outcome: DeliveryOutcome
     delay: float = 0.0
     disable_reason: str | None = None
 
     @property
     def delivery_status(self) -> str:
         """What the delivery is after this attempt: DELIVERED, still PENDING (a retry), or FAILED."""
-        return {Outcome.DELIVERED: "DELIVERED", Outcome.RETRY: "PENDING"}.get(self.outcome, "FAILED")
+        return {DeliveryOutcome.DELIVERED: "DELIVERED", DeliveryOutcome.RETRY: "PENDING"}.get(
+            self.outcome, "FAILED"
+        )
 
 
 def after_attempt(
@@ -150,12 +159,14 @@ def after_attempt(
     a timeout or a connection error). ``jitter`` in [-1, 1] spreads the delay by up to ±20 %.
     Redirects are failures: a webhook is never followed to another address."""
     if status_code is not None and 200 <= status_code < 300:
-        return AttemptDecision(Outcome.DELIVERED)
+        return AttemptDecision(DeliveryOutcome.DELIVERED)
     if status_code == 410:
-        return AttemptDecision(Outcome.GONE, disable_reason="the endpoint answered 410 Gone")
+        return AttemptDecision(DeliveryOutcome.GONE, disable_reason="the endpoint answered 410 Gone")
     if attempts > len(schedule):
-        return AttemptDecision(Outcome.GIVE_UP, disable_reason=f"gave up after {attempts} attempts")
-    return AttemptDecision(Outcome.RETRY, schedule[attempts - 1] * (1 + 0.2 * max(-1.0, min(1.0, jitter))))
+        return AttemptDecision(DeliveryOutcome.GIVE_UP, disable_reason=f"gave up after {attempts} attempts")
+    return AttemptDecision(
+        DeliveryOutcome.RETRY, schedule[attempts - 1] * (1 + 0.2 * max(-1.0, min(1.0, jitter)))
+    )
 
 
 @attrs.frozen
@@ -171,9 +182,51 @@ class DeliveryReport:
             self.delivered + other.delivered, self.retrying + other.retrying, self.failed + other.failed
         )
 
-    def counting(self, outcome: Outcome) -> DeliveryReport:
-        if outcome is Outcome.DELIVERED:
+    def counting(self, outcome: DeliveryOutcome) -> DeliveryReport:
+        if outcome is DeliveryOutcome.DELIVERED:
             return attrs.evolve(self, delivered=self.delivered + 1)
-        if outcome is Outcome.RETRY:
+        if outcome is DeliveryOutcome.RETRY:
             return attrs.evolve(self, retrying=self.retrying + 1)
         return attrs.evolve(self, failed=self.failed + 1)
+
+
+@attrs.frozen
+class Attempt:
+    """One delivery attempt, as the delivery log keeps it."""
+
+    event_id: str
+    subscription_id: str
+    attempt: int
+    at: dt.datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    outcome: DeliveryOutcome
+
+
+def judge_attempt(
+    event_id: str,
+    subscription_id: str,
+    attempts_before: int,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+    *,
+    at: dt.datetime,
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE,
+    jitter: float = 0.0,
+) -> tuple[Attempt, AttemptDecision]:
+    """What one more attempt of a delivery that had ``attempts_before`` got, and what follows from it."""
+    number = attempts_before + 1
+    decision = after_attempt(status_code, number, schedule, jitter)
+    attempt = Attempt(
+        event_id=event_id,
+        subscription_id=subscription_id,
+        attempt=number,
+        at=at,
+        status_code=status_code,
+        error=error,
+        duration_ms=duration_ms,
+        outcome=decision.outcome,
+    )
+    return attempt, decision

@@ -16,13 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from adapters.memory import MemoryDeliveryQueue, MemoryStore
-from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue
+from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue, remove_if_unused
 from adapters.system import RandomJitter, SystemClock, UuidGenerator
 from adapters.venue import SimulatedVenue
 from adapters.webhooks import HttpWebhookSender, check_webhook_url
 from core.numbers import ONE
 from ports.application import Application
-from ports.driven import Clock, DeliveryQueue, IdGenerator, Jitter, UnitOfWorkFactory
+from ports.driven import Clock, DeliveryQueue, IdGenerator, Jitter, UnitOfWorkFactory, Venue
 from ports.use_cases import DrivenPorts
 
 DEFAULT_DB = "allot.db"
@@ -48,11 +48,19 @@ def sqlite_application(
     The simulated venue executes ``partial_fill_ratio`` of each order per market run and refuses the
     instruments in ``reject``. ``close()`` the application (or use it in a ``with`` block) when done.
     """
+    venue = SimulatedVenue(
+        partial_fill_ratio, frozenset(reject)
+    )  # refuse bad settings before touching the file
     database = SqliteDatabase(path, create)
     return _application(
-        database.unit_of_work, SqliteDeliveryQueue(database), partial_fill_ratio, reject, clock, ids, jitter,
+        database.unit_of_work,
+        SqliteDeliveryQueue(database),
+        venue,
+        clock,
+        ids,
+        jitter,
         on_close=database.close,
-    )  # fmt: skip
+    )
 
 
 def memory_application(
@@ -65,17 +73,20 @@ def memory_application(
     jitter: Jitter | None = None,
 ) -> Application:
     """The application on an in-memory store (a new one, or ``store`` to share it with another application)."""
+    venue = SimulatedVenue(partial_fill_ratio, frozenset(reject))
     store = store or MemoryStore()
-    return _application(
-        store.unit_of_work, MemoryDeliveryQueue(store), partial_fill_ratio, reject, clock, ids, jitter
-    )
+    return _application(store.unit_of_work, MemoryDeliveryQueue(store), venue, clock, ids, jitter)
+
+
+def discard_if_unused(path: str | Path) -> bool:
+    """Remove a database that a failed command created and left empty (see ``adapters.sqlite.remove_if_unused``)."""
+    return remove_if_unused(Path(path))
 
 
 def _application(
     unit_of_work: UnitOfWorkFactory,
     deliveries: DeliveryQueue,
-    partial_fill_ratio: Decimal,
-    reject: Collection[str],
+    venue: Venue,
     clock: Clock | None,
     ids: IdGenerator | None,
     jitter: Jitter | None,
@@ -83,7 +94,7 @@ def _application(
 ) -> Application:
     ports = DrivenPorts(
         unit_of_work=unit_of_work,
-        venue=SimulatedVenue(partial_fill_ratio, frozenset(reject)),
+        venue=venue,
         clock=clock or SystemClock(),
         ids=ids or UuidGenerator(),
         deliveries=deliveries,

@@ -10,7 +10,7 @@ import click
 
 from adapters.serialization import dumps, structure
 from core.blocks import BlockRequest, allocate
-from core.errors import ValidationError
+from core.errors import DatabaseNotFound, ValidationError
 from core.portfolio import PortfolioRequest, plan
 from entrypoints.cli_io import read_request
 from entrypoints.commands.accounts import accounts
@@ -57,12 +57,17 @@ def main(session: Session, db: str | None, as_json: bool) -> None:
 
     \b
     Exit status: 0 done; 1 the request was refused (e.g. INSUFFICIENT_FUNDS,
-    ALREADY_EXISTS, ILLEGAL_TRANSITION); 2 the input or usage is wrong
-    (nothing was written); 3 the database could not be used (missing, not an
-    allot database, read-only, damaged); 130 interrupted.
+    ALREADY_EXISTS, ILLEGAL_TRANSITION); 2 the input or usage is wrong, e.g.
+    NOT_FOUND (nothing was written); 3 the database could not be used
+    (missing, not an allot database, read-only, damaged); 70 a bug; 74 the
+    output could not be written; 130 interrupted.
     """
+    if db == "":
+        raise click.BadParameter(
+            "give a path, or leave --db out for $ALLOT_DB or ./allot.db", param_hint="--db"
+        )
     session.db = db
-    session.as_json = session.as_json or as_json
+    session.as_json = as_json
 
 
 @main.command()
@@ -112,6 +117,11 @@ def demo(demo_db: str | None, core_only: bool) -> None:
         raise ValidationError(
             f"the demo writes its own story: give --db a new file, not {demo_db}",
             {"field": "db", "path": demo_db},
+        )
+    if demo_db and not Path(demo_db).parent.is_dir():
+        raise DatabaseNotFound(
+            f"the folder {Path(demo_db).parent} does not exist: create it or give --db another path",
+            {"path": demo_db},
         )
     run_demo(click.echo)
     if not core_only:

@@ -1,12 +1,12 @@
-"""Typed command-line parameters: strict decimals, non-empty text, choices taken from the core's enums.
+"""Typed command-line parameters: strict decimals, names and ids, model portfolio lines, choices from the core.
 
-A value click refuses here is a usage error: exit status 2, nothing written.
+A value refused here is a usage error: exit status 2, nothing written. The rules are the core's own
+(``core.numbers.parse_decimal``, ``core.validators.check_text``), so the command line and JSON requests agree.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -14,12 +14,14 @@ import click
 
 from core.errors import AllotError
 from core.instruments import AllocationLine
-from core.numbers import check_decimal
+from core.numbers import parse_decimal
+from core.validators import check_text
 
 E = TypeVar("E", bound=enum.Enum)
 
-#: ASCII digits, an optional minus sign and at most one decimal point: no exponent, no separators, no other digits.
-_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+
+def _field(param: click.Parameter | None, default: str) -> str:
+    return param.name if param is not None and param.name else default
 
 
 class DecimalType(click.ParamType[Decimal, Any]):
@@ -31,38 +33,31 @@ class DecimalType(click.ParamType[Decimal, Any]):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Decimal:
         if isinstance(value, Decimal):
             return value
-        text = str(value)
-        if not _DECIMAL.fullmatch(text):
-            self.fail(
-                f"{text!r} is not a decimal number: write digits 0-9 with an optional point, e.g. 1000.50",
-                param,
-                ctx,
-            )
         try:
-            return check_decimal(Decimal(text), param.name if param is not None and param.name else "value")
+            return parse_decimal(str(value), _field(param, "value"))
         except AllotError as error:
             self.fail(error.message, param, ctx)
 
 
 class TextType(click.ParamType[str, Any]):
-    """A name, id or key: anything but empty or blank."""
+    """A name, id or key: visible characters, not empty, no blanks at either end."""
 
     name = "text"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value)
-        if not text.strip():
-            self.fail("must not be empty", param, ctx)
-        return text
+        try:
+            text.encode("utf-8")
+            return check_text(text, _field(param, "text"))
+        except UnicodeEncodeError:
+            self.fail("is not valid text (the bytes are not UTF-8)", param, ctx)
+        except AllotError as error:
+            self.fail(error.message, param, ctx)
 
 
 def choice(enum_type: type[E], exclude: tuple[E, ...] = ()) -> click.Choice[E]:
     """One of an enum's members, written in any case (``buy``, ``BUY``)."""
     return click.Choice([m for m in enum_type if m not in exclude], case_sensitive=False)
-
-
-DECIMAL = DecimalType()
-TEXT = TextType()
 
 
 class LineType(click.ParamType[AllocationLine, Any]):
@@ -74,12 +69,14 @@ class LineType(click.ParamType[AllocationLine, Any]):
         if isinstance(value, AllocationLine):
             return value
         instrument_id, separator, weight = str(value).partition("=")
-        if not separator or not instrument_id.strip():
+        if not separator:
             self.fail(f"{value!r} is not INSTRUMENT=WEIGHT, e.g. IE00B4L5Y983=0.6", param, ctx)
         try:
-            return AllocationLine(instrument_id, DECIMAL.convert(weight, param, ctx))
+            return AllocationLine(check_text(instrument_id, "instrument"), parse_decimal(weight, "weight"))
         except AllotError as error:
-            self.fail(error.message, param, ctx)
+            self.fail(f"{value!r}: {error.message}", param, ctx)
 
 
+DECIMAL = DecimalType()
+TEXT = TextType()
 LINE = LineType()

@@ -2,11 +2,13 @@
 
 Exit status: 0 done; 1 the request was refused (a business rule: insufficient funds, already exists, illegal
 transition, a conflict); 2 the input or the usage is wrong (nothing was written); 3 the database could not be used
-(missing, not an allot database, read-only, damaged, disk full); 130 interrupted (Ctrl-C); 70 an internal error.
+(missing, not an allot database, read-only, damaged, disk full); 70 an internal error; 74 the output could not be
+written; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -14,6 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import attrs
@@ -22,7 +25,7 @@ import click
 from adapters.serialization import dumps, error_body
 from core.errors import AllotError, StorageError, ValidationError
 from core.numbers import ONE
-from entrypoints.bootstrap import database_path, sqlite_application
+from entrypoints.bootstrap import database_path, discard_if_unused, sqlite_application
 from entrypoints.render import table
 from ports.application import Application
 
@@ -30,36 +33,49 @@ EXIT_REFUSED: Final = 1
 EXIT_INVALID: Final = 2
 EXIT_STORAGE: Final = 3
 EXIT_INTERNAL: Final = 70
+EXIT_OUTPUT: Final = 74
 EXIT_INTERRUPTED: Final = 130
 
 
 @attrs.define
 class Session:
-    """One run of the command: ``--db``, ``--json``, and the application once a command opened it."""
+    """One run of the command: ``--db``, ``--json``, and the application once a command opened it.
+
+    ``as_json`` comes from the parsed options; ``json_hint`` is a guess from the raw arguments, so that an error in
+    parsing them is still reported the way the caller asked for.
+    """
 
     db: str | None = None
     as_json: bool = False
+    json_hint: bool = False
     _app: Application | None = None
+    #: The database this run created: it is removed again if the command fails.
+    _created: Path | None = None
 
     def open(
         self, writes: bool, partial_fill_ratio: Decimal = ONE, reject: Sequence[str] = ()
     ) -> Application:
         """The application on the database. A command that only reads (``writes`` false) never creates a
-        database; one that writes creates it if missing, and says so on stderr."""
+        database; one that writes creates it if missing (and says so on stderr, unless ``--json``)."""
         if self._app is None:
             path = database_path(self.db)
-            created = writes and not path.exists()
+            existed = path.exists()
             self._app = sqlite_application(
                 path, create=writes, partial_fill_ratio=partial_fill_ratio, reject=reject
             )
-            if created and not self.as_json:
-                click.echo(f"allot: created a new database at {path}", err=True)
+            self._created = None if existed else path
         return self._app
 
-    def close(self) -> None:
+    def close(self, succeeded: bool) -> None:
+        """Release the database. One this run created is removed again if the command failed and nothing was
+        written to it, so that a refused command leaves nothing behind."""
         if self._app is not None:
             self._app.close()
             self._app = None
+        if self._created is not None and not succeeded:
+            discard_if_unused(self._created)
+        elif self._created is not None and not self.as_json:
+            click.echo(f"allot: created a new database at {self._created}", err=True)
 
     def emit(self, value: object, human: Callable[[], str]) -> None:
         """Print ``value`` as JSON under ``--json``, else the human-readable text."""
@@ -103,12 +119,33 @@ def report(error: AllotError, as_json: bool) -> NoReturn:
 def report_usage(error: click.ClickException, as_json: bool) -> NoReturn:
     """A usage error (unknown option, missing argument, a value the parameter refuses): exit status 2."""
     if as_json:
-        code = "VALIDATION_ERROR" if isinstance(error, click.BadParameter) else "USAGE_ERROR"
+        refused_value = isinstance(error, click.BadParameter) and not isinstance(
+            error, click.MissingParameter
+        )
+        code = "VALIDATION_ERROR" if refused_value else "USAGE_ERROR"
         body = {"error": {"code": code, "message": error.format_message(), "details": {}}}
         click.echo(json.dumps(body, indent=2, ensure_ascii=False), err=True)
     else:
         error.show()
     sys.exit(EXIT_INVALID)
+
+
+def report_interrupted(as_json: bool) -> NoReturn:
+    """Ctrl-C: the step under way was rolled back; what finished before it stays."""
+    message = "interrupted: the step under way was not written; what finished before it was"
+    if as_json:
+        body = {"error": {"code": "INTERRUPTED", "message": message, "details": {}}}
+        click.echo(json.dumps(body, indent=2, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"allot: {message} (INTERRUPTED)", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def report_output(error: OSError) -> NoReturn:
+    """The output could not be written (a closed pipe, a full disk); the work itself was done or refused."""
+    with contextlib.suppress(OSError):
+        click.echo(f"allot: cannot write the output: {error.strerror or error} (OUTPUT_ERROR)", err=True)
+    sys.exit(EXIT_OUTPUT)
 
 
 def report_internal(error: BaseException, as_json: bool) -> NoReturn:
@@ -138,7 +175,8 @@ class AllotGroup(click.Group):
         **extra: Any,
     ) -> Any:
         arguments = list(sys.argv[1:] if args is None else args)
-        session = Session(as_json="--json" in arguments)
+        session = Session(json_hint="--json" in arguments)
+        succeeded = False
         try:
             status = super().main(
                 arguments,
@@ -149,17 +187,19 @@ class AllotGroup(click.Group):
                 obj=session,
                 **extra,
             )
+            succeeded = not status
         except AllotError as error:
             report(error, session.as_json)
         except click.ClickException as error:
-            report_usage(error, session.as_json)
+            report_usage(error, session.as_json or session.json_hint)
         except (click.Abort, KeyboardInterrupt):
-            click.echo("allot: interrupted; nothing of the interrupted step was written", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            report_interrupted(session.as_json)
+        except OSError as error:
+            report_output(error)
         except Exception as error:
             report_internal(error, session.as_json)
         finally:
-            session.close()
+            session.close(succeeded)
         sys.exit(status if isinstance(status, int) else 0)
 
 

@@ -25,12 +25,11 @@ from core.portfolio import FeeSchedule, OrderType, Policy
 from core.records import subject_of
 from core.webhooks import EventQuery
 from entrypoints.bootstrap import sqlite_application
+from entrypoints.demo import Echo, heading
 from entrypoints.render import table
 from ports.application import Application
 
-Echo = Callable[[str], None]
-D = Decimal
-TOPICS = ("PORTFOLIO_ORDER", "ORDER", "ACCOUNT_LIQUIDATION", "BLOCK_ORDER", "POSITION")
+STORY_TOPICS = ("PORTFOLIO_ORDER", "ORDER", "ACCOUNT_LIQUIDATION", "BLOCK_ORDER", "POSITION")
 
 
 @attrs.define
@@ -72,12 +71,6 @@ def receiver(secret: str) -> Iterator[tuple[str, Receiver]]:
         server.server_close()
 
 
-def heading(echo: Echo, title: str) -> None:
-    echo("")
-    echo(title)
-    echo("=" * len(title))
-
-
 def events(app: Application, topic: str | None = None) -> list[str]:
     """Every event type in the outbox (of one topic), oldest first."""
     return [e.type for _, e in app.queries.events(EventQuery(limit=10_000, topic=topic))]
@@ -109,21 +102,25 @@ def run_partly(path: Path, ratio: str) -> None:
 def tell(echo: Echo, engine: Application, url: str, secret: str, path: Path) -> None:
     heading(echo, "11. The engine: the same rules, with state, on SQLite")
     echo(f"database {path}; webhooks to {url} (a receiver on loopback that verifies every signature)")
-    engine.webhooks.subscribe(url, TOPICS, secret, allow_private_network=True)
+    engine.webhooks.subscribe(url, STORY_TOPICS, secret, allow_private_network=True)
     since = dt.date.today() - dt.timedelta(days=91)
-    client = engine.accounts.open("EUR", D("20000.00"), FeeSchedule(D("0.01"), since), account_id="CLIENT-1")
+    client = engine.accounts.open(
+        "EUR", Decimal("20000.00"), FeeSchedule(Decimal("0.01"), since), account_id="CLIENT-1"
+    )
     for instrument_id, price, step in (
         ("WORLD", "98.42", "0.000001"),
         ("BONDS", "113.37", "0.000001"),
         ("GOLD", "31.05", "0.001"),
     ):
-        engine.instruments.add(Instrument(instrument_id, D(price), D(step), D("1.00"), currency="EUR"))
+        engine.instruments.add(
+            Instrument(instrument_id, Decimal(price), Decimal(step), Decimal("1.00"), currency="EUR")
+        )
     model = engine.allocations.create(
         "growth",
         [
-            AllocationLine("WORLD", D("0.6")),
-            AllocationLine("BONDS", D("0.3")),
-            AllocationLine("GOLD", D("0.1")),
+            AllocationLine("WORLD", Decimal("0.6")),
+            AllocationLine("BONDS", Decimal("0.3")),
+            AllocationLine("GOLD", Decimal("0.1")),
         ],
     )
 
@@ -138,25 +135,28 @@ def tell(echo: Echo, engine: Application, url: str, secret: str, path: Path) -> 
     echo("")
     trace(
         "BUY 10 000.00 EUR into 'growth'",
-        lambda: engine.portfolio_orders.place(client.id, OrderType.BUY, D("10000.00"), model.name),
+        lambda: engine.portfolio_orders.place(client.id, OrderType.BUY, Decimal("10000.00"), model.name),
     )
-    trace("SELL 2 000.00 EUR", lambda: engine.portfolio_orders.place(client.id, OrderType.SELL, D("2000.00")))
+    trace(
+        "SELL 2 000.00 EUR",
+        lambda: engine.portfolio_orders.place(client.id, OrderType.SELL, Decimal("2000.00")),
+    )
     try:
-        engine.portfolio_orders.place(client.id, OrderType.SELL, D("9000.00"))
+        engine.portfolio_orders.place(client.id, OrderType.SELL, Decimal("9000.00"))
     except AllotError as error:
         echo(f"{'SELL 9 000.00 EUR':<38} refused: {error.code}, at most {error.details['max_allowed']} EUR")
-    engine.instruments.set_price("WORLD", D("112.80"))
+    engine.instruments.set_price("WORLD", Decimal("112.80"))
     trace(
         "REBALANCING after WORLD rose 14.6 %",
         lambda: engine.portfolio_orders.place(
-            client.id, OrderType.REBALANCING, None, model.name, Policy(cash_buffer=D("5000.00"))
+            client.id, OrderType.REBALANCING, None, model.name, Policy(cash_buffer=Decimal("5000.00"))
         ),
     )
 
-    pending = engine.portfolio_orders.place(client.id, OrderType.BUY, D("500.00"), model.name)
+    pending = engine.portfolio_orders.place(client.id, OrderType.BUY, Decimal("500.00"), model.name)
     engine.portfolio_orders.cancel(pending.id)
     echo(f"{'BUY 500.00, cancelled while SUBMITTED':<38} {states(engine, pending.id)}")
-    busy = engine.portfolio_orders.place(client.id, OrderType.BUY, D("600.00"), model.name)
+    busy = engine.portfolio_orders.place(client.id, OrderType.BUY, Decimal("600.00"), model.name)
     run_partly(path, "0.5")
     try:
         engine.portfolio_orders.cancel(busy.id)
@@ -170,8 +170,10 @@ def tell(echo: Echo, engine: Application, url: str, secret: str, path: Path) -> 
     )
 
     heading(echo, "12. An account liquidation")
-    other = engine.accounts.open("EUR", D("5000.00"), FeeSchedule(D("0.0075"), since), account_id="CLIENT-2")
-    bought = engine.portfolio_orders.place(other.id, OrderType.BUY, D("4000.00"), model.name)
+    other = engine.accounts.open(
+        "EUR", Decimal("5000.00"), FeeSchedule(Decimal("0.0075"), since), account_id="CLIENT-2"
+    )
+    bought = engine.portfolio_orders.place(other.id, OrderType.BUY, Decimal("4000.00"), model.name)
     engine.market.run()
     liquidation = engine.liquidations.create(other.id)
     engine.market.run()
@@ -184,16 +186,16 @@ def tell(echo: Echo, engine: Application, url: str, secret: str, path: Path) -> 
 
     heading(echo, "13. A block order with a remainder key and a partial fill")
     for account_id in ("BlockTrade8393", "ERROR_8393", "Demo_8328394", "Demo_8328395", "Demo_8328424"):
-        engine.accounts.open("USD", D("100000.00"), account_id=account_id)
-    engine.instruments.add(Instrument("EURUSD", D("1.0842"), D("1"), currency="USD"))
+        engine.accounts.open("USD", Decimal("100000.00"), account_id=account_id)
+    engine.instruments.add(Instrument("EURUSD", Decimal("1.0842"), Decimal("1"), currency="USD"))
     key = engine.keys.create(
         AllocationKey(
             "10-20-30WithRemainder", UnitType.UNIT, MarginHandling.REJECT, True, "BlockTrade8393", "ERROR_8393",
-            (Participant("Demo_8328394", D(10000), True, 2), Participant("Demo_8328395", D(20000), True, 1),
-             Participant("Demo_8328424", D(30000), False, 3)),
+            (Participant("Demo_8328394", Decimal(10000), True, 2), Participant("Demo_8328395", Decimal(20000), True, 1),
+             Participant("Demo_8328424", Decimal(30000), False, 3)),
         )
     )  # fmt: skip
-    block = engine.blocks.place(key.id, "EURUSD", Side.BUY, D(65000))
+    block = engine.blocks.place(key.id, "EURUSD", Side.BUY, Decimal(65000))
     run_partly(path, "0.4")
     engine.market.run()
     view = engine.blocks.show(block.id)
@@ -214,7 +216,7 @@ def summarise(echo: Echo, got: Receiver) -> None:
         f"{len(got.received)} received, {got.verified} signatures verified, {len(set(got.ids))} distinct webhook ids"
     )
     counts = Counter(t.split(".")[0] for t in got.received)
-    echo(", ".join(f"{topic} {counts[topic]}" for topic in TOPICS))
+    echo(", ".join(f"{topic} {counts[topic]}" for topic in STORY_TOPICS))
     echo("types in the order received:")
     for start in range(0, len(got.received), 6):
         echo("  " + "  ".join(got.received[start : start + 6]))

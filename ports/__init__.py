@@ -1,1 +1,1 @@
-"""Ports: driven-port protocols and the application service (filled in by the engine issue)."""
+"""Ports: the driven ports the application needs, and the application layer (one module of use cases per aggregate)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core import allocations
-from core.errors import NotFound
 from core.instruments import AllocationLine
 from core.records import ModelPortfolio
 from ports.driven import UnitOfWork
@@ -13,14 +12,8 @@ from ports.use_cases import UseCases, transaction
 
 
 def find_model(uow: UnitOfWork, reference: str) -> ModelPortfolio:
-    """The model portfolio with this id, else the one with this name."""
-    found = uow.allocations.get(reference) or next(iter(uow.allocations.list(name=reference)), None)
-    if found is None:
-        raise NotFound(
-            f"model portfolio {reference} does not exist (give its id or its name)",
-            {"kind": "model portfolio", "id": reference},
-        )
-    return found
+    """The model portfolio a person means by ``reference`` (its id or its name)."""
+    return allocations.find(reference, uow.allocations.get(reference), uow.allocations.list(name=reference))
 
 
 class Allocations(UseCases):
@@ -31,7 +24,8 @@ class Allocations(UseCases):
             name,
             lines,
             known_instruments={i for i in {line.instrument_id for line in lines} if uow.instruments.get(i)},
-            taken_names={m.name for m in uow.allocations.list(name=name)},
+            same_name=uow.allocations.list(name=name),
+            same_id=uow.allocations.get(name),
             model_id=self.new_id(),
         )
         return self.save(uow, decision, self.now())

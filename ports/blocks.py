@@ -7,7 +7,7 @@ from decimal import Decimal
 import attrs
 
 from core import block_orders
-from core.blocks import PartialFillPolicy
+from core.blocks import DEFAULT_POLICY, PartialFillPolicy
 from core.idempotency import check_key, fingerprint
 from core.instruments import Side
 from core.records import BlockOrder, Order
@@ -32,7 +32,7 @@ class Blocks(UseCases):
         instrument_id: str,
         side: Side,
         amount: Decimal,
-        policy: PartialFillPolicy = PartialFillPolicy.PRO_RATA,
+        policy: PartialFillPolicy = DEFAULT_POLICY,
         idempotency_key: str | None = None,
     ) -> BlockOrder:
         """Place a block; everything that would make it impossible to execute is refused now."""

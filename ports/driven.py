@@ -9,6 +9,7 @@ never makes them.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
@@ -32,9 +33,11 @@ from core.records import (
     StoredKey,
     Subscription,
 )
-from core.webhooks import AttemptDecision, EventQuery, Outcome
+from core.webhooks import Attempt, AttemptDecision, EventQuery
 
 T = TypeVar("T")
+#: What a ``list`` filter compares a field with: one value, or any of several.
+Match = str | tuple[str, ...]
 
 
 class Repository(Protocol[T]):
@@ -49,8 +52,13 @@ class Repository(Protocol[T]):
         """Replace a record; raises ``NotFound`` if there is none, and ``ConcurrentUpdate`` if another unit of
         work committed a change to it after this one read it."""
 
-    def list(self, **where: str) -> list[T]:
-        """Records whose top-level fields equal the given values (enums by value), oldest first."""
+    def list(self, **where: Match) -> list[T]:
+        """Records whose top-level fields equal the given values (enums by value; a tuple: any of its values),
+        oldest first."""
+        ...
+
+    def ids(self, **where: Match) -> builtins.list[str]:
+        """The ids of the records ``list`` would return, without reading the records themselves."""
         ...
 
 
@@ -126,20 +134,6 @@ class SendResult:
     status_code: int | None
     error: str | None
     duration_ms: int
-
-
-@attrs.frozen
-class Attempt:
-    """One delivery attempt, as the delivery log keeps it."""
-
-    event_id: str
-    subscription_id: str
-    attempt: int
-    at: dt.datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-    outcome: Outcome
 
 
 class DeliveryQueue(Protocol):
@@ -244,3 +238,12 @@ def field_text(record: object, name: str) -> str | None:
     if value is None:
         return None
     return str(getattr(value, "value", value))
+
+
+def matches(record: object, where: dict[str, Match]) -> bool:
+    """Whether a record passes a ``list(**where)`` filter."""
+    for name, wanted in where.items():
+        text = field_text(record, name)
+        if text not in (wanted if isinstance(wanted, tuple) else (wanted,)):
+            return False
+    return True

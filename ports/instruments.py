@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from core.decisions import Changes, Decision
-from core.errors import UnknownInstrument
-from core.instruments import Instrument, repriced
+from core import price_table
+from core.instruments import Instrument, check_known
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, require, transaction
 
@@ -16,12 +15,12 @@ class Instruments(UseCases):
     @transaction
     def add(self, uow: UnitOfWork, instrument: Instrument) -> Instrument:
         """Add an instrument; an id that exists is ``ALREADY_EXISTS`` (set a new price with ``set_price``)."""
-        return self.save(uow, Decision(instrument, Changes.of(created=[instrument])), self.now())
+        return self.save(uow, price_table.add(instrument), self.now())
 
     @transaction
     def set_price(self, uow: UnitOfWork, instrument_id: str, price: Decimal) -> Instrument:
-        updated = repriced(require(uow.instruments, instrument_id, "instrument"), price)
-        return self.save(uow, Decision(updated, Changes.of(updated=[updated])), self.now())
+        decision = price_table.set_price(require(uow.instruments, instrument_id, "instrument"), price)
+        return self.save(uow, decision, self.now())
 
     @transaction
     def get(self, uow: UnitOfWork, instrument_id: str) -> Instrument:
@@ -34,8 +33,5 @@ class Instruments(UseCases):
     @transaction
     def check_known(self, uow: UnitOfWork, instrument_ids: Iterable[str]) -> None:
         """Refuse instrument ids that name nothing (``UNKNOWN_INSTRUMENT``, a problem of the input)."""
-        unknown = sorted({i for i in instrument_ids if uow.instruments.get(i) is None})
-        if unknown:
-            raise UnknownInstrument(
-                f"no instrument {', '.join(unknown)}: see allot instruments list", {"instruments": unknown}
-            )
+        named = set(instrument_ids)
+        check_known(named, {i for i in named if uow.instruments.get(i) is not None})

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from core import allocation_keys
+from core.allocation_keys import LISTED_BY_DEFAULT
 from core.blocks import BlockAllocation, BlockRequest, allocate
 from core.keys import AllocationKey
 from core.lifecycle import KeyStatus
@@ -32,7 +33,7 @@ class Keys(UseCases):
         return allocation_keys.current(require(uow.keys, key_id, "allocation key"), self.now())
 
     @transaction
-    def all(self, uow: UnitOfWork, statuses: Sequence[KeyStatus] = (KeyStatus.ACTIVE,)) -> list[StoredKey]:
+    def all(self, uow: UnitOfWork, statuses: Sequence[KeyStatus] = LISTED_BY_DEFAULT) -> list[StoredKey]:
         """Keys in the given statuses: ACTIVE by default, one-time keys only when asked for."""
         return allocation_keys.listed(uow.keys.list(), statuses, self.now())
 

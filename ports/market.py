@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 
 from core import market
 from core.errors import AllotError, NotFound
-from core.lifecycle import OrderState
 from core.market import Executed, Failure, MarketRun, Quote
 from core.records import AccountLiquidation, Order, ParentKind, ParentRecord, PortfolioOrder
 from ports.driven import Repository, UnitOfWork
@@ -57,6 +56,8 @@ class Market(UseCases):
                 done[kind].append(self._attempt(execute, record_id))
             except AllotError as error:
                 failures.append(Failure(record_id, error.code, error.message))
+            except Exception as error:  # one broken record must not stop the run for the others
+                failures.append(Failure(record_id, "INTERNAL_ERROR", f"{type(error).__name__}: {error}"))
             if progress is not None:
                 progress(count, total)
         return MarketRun(tuple(done["orders"]), tuple(done["blocks"]), tuple(failures))
@@ -75,12 +76,10 @@ class Market(UseCases):
 
     @transaction
     def _due(self, uow: UnitOfWork) -> tuple[list[str], list[str]]:
-        open_states = (OrderState.NEW.value, OrderState.PROCESSING.value)
-        open_orders = [o for state in open_states for o in uow.orders.list(state=state)]
-        open_blocks = [b for state in open_states for b in uow.blocks.list(state=state)]
-        open_orders.sort(key=lambda o: o.created_at)
-        open_blocks.sort(key=lambda b: b.created_at)
-        return market.due(open_orders, open_blocks)
+        """The ids of what the run executes, oldest first (only ids: a record is read in its own transaction, so
+        one that cannot be read fails alone)."""
+        orders = uow.orders.ids(state=market.RUN_STATES, parent_kind=market.RUN_PARENTS)
+        return orders, uow.blocks.ids(state=market.RUN_STATES)
 
     @transaction
     def _execute_order(self, uow: UnitOfWork, order_id: str, refusal: str | None) -> Executed:

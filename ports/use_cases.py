@@ -109,7 +109,10 @@ class UseCases:
         for record in changes.updated:
             repository(uow, record).update(record)
         for announcement in changes.announced:
-            uow.outbox.add(Event(self.new_id(), now, announcement.type, announcement.object))
+            event = Event(
+                id=self.new_id(), created_at=now, type=announcement.type, object=announcement.object
+            )
+            uow.outbox.add(event)
 
     def replay(self, uow: UnitOfWork, key: str | None, request: str) -> str | None:
         """The id an idempotency key already created for this same request (``None`` for no key or a new one)."""

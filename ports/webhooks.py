@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from core import webhooks
 from core.records import Subscription
-from core.webhooks import DEFAULT_ROUND, DEFAULT_SCHEDULE, DEFAULT_TIMEOUT, DeliveryReport
-from ports.driven import Attempt, UnitOfWork
+from core.webhooks import DEFAULT_ROUND, DEFAULT_SCHEDULE, DEFAULT_TIMEOUT, LOG_PAGE, Attempt, DeliveryReport
+from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, require, transaction
 
 
@@ -36,6 +36,10 @@ class Webhooks(UseCases):
         return self.save(uow, webhooks.unsubscribe(subscription), self.now())
 
     @transaction
+    def get(self, uow: UnitOfWork, subscription_id: str) -> Subscription:
+        return require(uow.subscriptions, subscription_id, "webhook subscription")
+
+    @transaction
     def all(self, uow: UnitOfWork) -> list[Subscription]:
         return uow.subscriptions.list()
 
@@ -57,12 +61,17 @@ class Webhooks(UseCases):
             if delivery is None:
                 continue  # its subscription was disabled earlier in this round
             result = self.ports.sender.send(delivery, timeout)
-            number = delivery.attempts + 1
-            decision = webhooks.after_attempt(result.status_code, number, schedule, self.ports.jitter.draw())
-            attempt = Attempt(
-                delivery.event.id, delivery.subscription.id, number, self.now(),
-                result.status_code, result.error, result.duration_ms, decision.outcome,
-            )  # fmt: skip
+            attempt, decision = webhooks.judge_attempt(
+                delivery.event.id,
+                delivery.subscription.id,
+                delivery.attempts,
+                result.status_code,
+                result.error,
+                result.duration_ms,
+                at=self.now(),
+                schedule=schedule,
+                jitter=self.ports.jitter.draw(),
+            )
             queue.record_attempt(delivery, attempt, decision)
             report = report.counting(decision.outcome)
         return report
@@ -71,5 +80,5 @@ class Webhooks(UseCases):
         """How many deliveries are due now (up to ``limit``)."""
         return len(self.ports.deliveries.due(self.now(), limit))
 
-    def log(self, limit: int = 100) -> list[Attempt]:
+    def log(self, limit: int = LOG_PAGE) -> list[Attempt]:
         return self.ports.deliveries.log(limit)

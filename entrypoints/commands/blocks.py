@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import click
 
-from core.blocks import PartialFillPolicy
+from core.blocks import DEFAULT_POLICY, PartialFillPolicy
 from core.instruments import Side
 from core.lifecycle import OrderState
 from core.numbers import ZERO
@@ -27,8 +27,7 @@ def headline(block: BlockOrder) -> str:
 def describe(view: BlockView) -> str:
     """The block, then one line per account it allocates to: its target, what it received, its orders."""
     block = view.block
-    wanted = block.targets
-    targets = (*wanted.participants, wanted.error) if wanted else tuple(ZERO for _ in block.recipients)
+    targets = (*block.targets.participants, block.targets.error)
     rows = []
     for index, (account_id, target, received) in enumerate(
         zip(block.recipients, targets, block.allocated, strict=True)
@@ -53,7 +52,7 @@ def blocks() -> None:
 @click.option(
     "--amount", type=DECIMAL, required=True, help="Quantity of the block, a whole number of quantity steps."
 )
-@click.option("--policy", type=choice(PartialFillPolicy), default=PartialFillPolicy.PRO_RATA.value, show_default=True,
+@click.option("--policy", type=choice(PartialFillPolicy), default=DEFAULT_POLICY.value, show_default=True,
               help="How a partial fill is shared.")  # fmt: skip
 @click.option("--idempotency-key", type=TEXT, help="Placing again with the same key returns the first block.")
 @with_session

@@ -7,6 +7,7 @@ from decimal import Decimal
 import click
 
 from adapters.serialization import structure
+from core.allocation_keys import LISTED_BY_DEFAULT
 from core.blocks import BlockAllocation
 from core.instruments import Instrument
 from core.keys import AllocationKey
@@ -57,7 +58,7 @@ def create(session: Session, request: str) -> None:
 @with_session
 def list_(session: Session, statuses: tuple[KeyStatus, ...]) -> None:
     """Keys (ACTIVE ones unless --status says otherwise)."""
-    found = session.open(writes=False).keys.all(statuses or (KeyStatus.ACTIVE,))
+    found = session.open(writes=False).keys.all(statuses or LISTED_BY_DEFAULT)
     session.emit(found, lambda: rows_table(HEADERS, [key_row(k) for k in found]))
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import click
 
-from core.market import MarketRun, Outcome
+from core.market import MarketRun, RunOutcome
 from core.numbers import ONE
 from entrypoints.params import DECIMAL, TEXT
 from entrypoints.session import Session, with_session
@@ -19,10 +19,10 @@ def progress(done: int, total: int) -> None:
 
 def summary(run: MarketRun) -> str:
     lines = [
-        f"orders: {run.count(Outcome.FILLED)} filled, {run.count(Outcome.PARTLY_FILLED)} partly filled, "
-        f"{run.count(Outcome.CANCELLED)} cancelled",
-        f"blocks: {run.count(Outcome.FILLED, blocks=True)} filled, "
-        f"{run.count(Outcome.PARTLY_FILLED, blocks=True)} partly filled, {run.count(Outcome.CANCELLED, blocks=True)} cancelled",
+        f"orders: {run.count(RunOutcome.FILLED)} filled, {run.count(RunOutcome.PARTLY_FILLED)} partly filled, "
+        f"{run.count(RunOutcome.CANCELLED)} cancelled",
+        f"blocks: {run.count(RunOutcome.FILLED, blocks=True)} filled, "
+        f"{run.count(RunOutcome.PARTLY_FILLED, blocks=True)} partly filled, {run.count(RunOutcome.CANCELLED, blocks=True)} cancelled",
     ]
     lines += [f"cancelled {e.id}: {e.reason}" for e in run.cancelled]
     lines += [f"not executed {f.id}: {f.message} ({f.code})" for f in run.failures]
@@ -45,5 +45,5 @@ def run(session: Session, partial_fill_ratio: Decimal, reject: tuple[str, ...]) 
     with its reason; the rest of the run goes on. Exit status 0 even when some orders were cancelled."""
     app = session.open(writes=True, partial_fill_ratio=partial_fill_ratio, reject=reject)
     app.instruments.check_known(reject)
-    result = app.market.run(progress)
+    result = app.market.run(None if session.as_json else progress)
     session.emit(result, lambda: summary(result))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import attrs
 import click
 
 from adapters.webhooks import new_secret
-from core.records import TOPICS
-from core.webhooks import DEFAULT_TIMEOUT, DeliveryReport
+from core.records import TOPICS, Subscription
+from core.webhooks import DEFAULT_TIMEOUT, LOG_PAGE, MAX_EVENT_PAGE, DeliveryReport
 from entrypoints.params import TEXT
 from entrypoints.session import Session, rows_table, with_session
 
@@ -40,13 +41,33 @@ def create(
     )
 
 
+def without_secret(subscription: Subscription) -> Subscription:
+    """A subscription as it is shown after it was created: its secret is printed only once, then only hinted at."""
+    return attrs.evolve(subscription, secret=subscription.secret[:10] + "…")
+
+
+HEADERS = ["subscription", "url", "topics", "status"]
+
+
+def row(s: Subscription) -> list[object]:
+    return [s.id, s.url, ",".join(s.topics), s.disabled_reason or "active"]
+
+
 @webhooks.command(name="list")
 @with_session
 def list_(session: Session) -> None:
-    """Every subscription."""
-    found = session.open(writes=False).webhooks.all()
-    rows = [[s.id, s.url, ",".join(s.topics), s.disabled_reason or "active"] for s in found]
-    session.emit(found, lambda: rows_table(["subscription", "url", "topics", "status"], rows))
+    """Every subscription (secrets only hinted at)."""
+    found = [without_secret(s) for s in session.open(writes=False).webhooks.all()]
+    session.emit(found, lambda: rows_table(HEADERS, [row(s) for s in found]))
+
+
+@webhooks.command()
+@click.argument("subscription_id", type=TEXT)
+@with_session
+def show(session: Session, subscription_id: str) -> None:
+    """One subscription (its secret only hinted at)."""
+    found = without_secret(session.open(writes=False).webhooks.get(subscription_id))
+    session.emit(found, lambda: rows_table(HEADERS, [row(found)]))
 
 
 @webhooks.command()
@@ -82,7 +103,7 @@ def deliver(session: Session, loop: bool, interval: float, max_seconds: float, t
 
 
 @webhooks.command()
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_EVENT_PAGE), default=LOG_PAGE, show_default=True)
 @with_session
 def log(session: Session, limit: int) -> None:
     """The delivery log: one line per attempt, newest first."""

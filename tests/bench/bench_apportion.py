@@ -5,7 +5,7 @@ Not a test (pytest does not collect it). Run ``make bench`` or
 
 For each size it draws random claims, apportions a total with ``core.apportion_units`` and with the NumPy
 reference below, checks that both give identical shares, and prints the best time of ``--repeat`` runs of
-each, the ratio core / NumPy, and the peak memory of one core run (tracemalloc). Targets (issue 2):
+each, the ratio core / NumPy, and the peak memory of one core run (tracemalloc). Targets:
 at 1 000 000 claims ratio ≤ 4 (moonshot ≤ 3), time(1 000 000) / time(100 000) ≤ 12, peak memory < 500 MB.
 """
 

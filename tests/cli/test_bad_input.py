@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,100 @@ def test_an_order_type_that_does_not_exist_is_refused(ready: Allot) -> None:
 def test_splitting_a_json_array_says_an_object_was_expected(ready: Allot) -> None:
     ran = ready("split", "-", stdin="[]", expect=2)
     assert json.loads(ran.err)["error"]["message"] == "expected a JSON object, got []"
+
+
+@pytest.mark.parametrize("value", ["1_0000", "１００００", "1E+4", " 10000", "10000\n", "٣٠"])
+def test_a_json_request_writes_decimals_as_plainly_as_the_command_line(ready: Allot, value: str) -> None:
+    key = {
+        **KEY,
+        "participants": [{"account_id": "P1", "unit_value": value}, {"account_id": "P2", "unit_value": "20"}],
+    }
+    refused(
+        ready,
+        "keys",
+        "create",
+        "-",
+        stdin=json.dumps(key),
+        code="VALIDATION_ERROR",
+        says="is not a decimal number",
+    )
+
+
+@pytest.mark.parametrize(
+    "account_id",
+    ["A\nFAKE  EUR 99999.00", "zero\u200bwidth", "right\u202eleft", " padded", "padded ", "bell\x07"],
+)
+def test_an_id_with_invisible_characters_or_blanks_around_it_is_refused(
+    ready: Allot, account_id: str
+) -> None:
+    refused(
+        ready,
+        "accounts",
+        "create",
+        "--currency",
+        "EUR",
+        "--id",
+        account_id,
+        code="VALIDATION_ERROR",
+        says="id",
+    )
+
+
+def test_an_id_that_is_not_utf8_is_refused(ready: Allot) -> None:
+    undecodable = b"\xff\xfe".decode("utf-8", "surrogateescape")
+    refused(ready, "accounts", "create", "--currency", "EUR", "--id", undecodable,
+            code="VALIDATION_ERROR", says="not valid text")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "says"), [("http://[::1", "cannot be read"), ("http://127.0.0.1:99999/x", "cannot be read")]
+)
+def test_a_webhook_url_that_cannot_be_read_is_refused(ready: Allot, url: str, says: str) -> None:
+    refused(ready, "webhooks", "create", url, "--topic", "ORDER", "--allow-private-network",
+            code="UNSAFE_WEBHOOK_URL", says=says)  # fmt: skip
+
+
+def test_json_nested_too_deeply_is_refused(ready: Allot) -> None:
+    refused(ready, "keys", "create", "-", stdin="[" * 100_000, code="INVALID_JSON", says="nested too deeply")
+
+
+def test_an_empty_db_path_is_refused(ready: Allot) -> None:
+    ran = ready.__class__(ready.database)("--db", "", "accounts", "list", "--json", expect=2)
+    assert ran.error["code"] == "VALIDATION_ERROR"
+
+
+def test_a_missing_argument_is_a_usage_error_in_json(ready: Allot) -> None:
+    assert ready("split", "--json", expect=2).error["code"] == "USAGE_ERROR"
+
+
+def test_json_as_the_value_of_an_option_does_not_switch_the_output(ready: Allot) -> None:
+    ran = ready("accounts", "create", "--currency", "EUR", "--id", "--json")
+    assert ran.out.startswith("account --json opened")
+
+
+def test_a_participant_without_an_account_is_refused_as_bad_input(ready: Allot) -> None:
+    key = {**KEY, "participants": [{"account_id": "", "unit_value": "10"}]}
+    refused(
+        ready, "keys", "create", "-", stdin=json.dumps(key), code="VALIDATION_ERROR", says="must not be empty"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("market", "run", "--partial-fill-ratio", "2"),
+        ("market", "run", "--reject", "NOPE"),
+        ("accounts", "create", "--currency", "EUR", "--cash", "-5"),
+        ("accounts", "create", "--currency", "XXX"),
+        ("accounts", "deposit", "NOPE", "5"),
+        ("orders", "cancel", "NOPE"),
+    ],
+)
+def test_a_refused_command_on_a_new_path_leaves_no_database_behind(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    fresh = Allot(tmp_path / "typo.db")
+    for output in ((), ("--json",)):
+        ran = fresh(*command, *output, expect=None)
+        assert ran.code in (1, 2), ran
+        assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -153,7 +153,7 @@ def sample(name: str) -> Any:
     return json.loads((SAMPLES / name).read_text())
 
 
-def test_allocate_prints_the_remainder_example_of_the_seed_as_exact_json() -> None:
+def test_allocate_prints_the_remainder_example_of_block_trading_as_exact_json() -> None:
     code, out, _ = allocate(sample("block_remainder.json"))
     assert (code, out) == (
         0,
@@ -206,7 +206,7 @@ def test_allocate_refuses_a_key_whose_percentages_do_not_sum_to_100() -> None:
     assert (code, err["error"]["code"]) == (2, "VALIDATION_ERROR")
 
 
-def test_enum_values_are_accepted_in_any_case_as_the_seed_writes_them() -> None:
+def test_enum_values_are_accepted_in_any_case_as_the_documents_write_them() -> None:
     request = sample("block_percentage.json")
     request["key"]["unit_type"] = "Percentage"
     assert allocate(request)[0] == 0

@@ -47,9 +47,9 @@ def test_a_refused_cancellation_exits_1_with_the_error(allot: Allot) -> None:
 
 def test_errors_are_one_sentence_without_json_and_a_body_with_it(allot: Allot) -> None:
     setup_portfolio(allot)
-    plain = allot("accounts", "show", "NOPE", expect=1)
+    plain = allot("accounts", "show", "NOPE", expect=2)
     assert plain.err == "allot: account NOPE does not exist (NOT_FOUND)\n"
-    assert allot("accounts", "show", "NOPE", "--json", expect=1).error == {
+    assert allot("accounts", "show", "NOPE", "--json", expect=2).error == {
         "code": "NOT_FOUND",
         "message": "account NOPE does not exist",
         "details": {"kind": "account", "id": "NOPE"},

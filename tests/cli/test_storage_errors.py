@@ -4,16 +4,18 @@ writes nothing, and never shows a traceback. Interruptions and bugs end the same
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ports.market import Market
-from tests.cli.conftest import Allot, setup_portfolio
+from tests.cli.conftest import Allot, setup_key, setup_portfolio
 
 
 def storage_error(allot: Allot, *args: str, code: str, says: str) -> None:
@@ -113,3 +115,69 @@ def test_an_unexpected_failure_is_one_sentence_with_a_way_to_see_more(
     ran = allot("market", "run", "--json", expect=70)
     assert ran.error["code"] == "INTERNAL_ERROR"
     assert "ALLOT_DEBUG=1" in ran.error["message"]
+
+
+def damage(allot: Allot, kind: str, record_id: str, body: str) -> None:
+    with contextlib.closing(sqlite3.connect(allot.database)) as connection, connection:
+        connection.execute("UPDATE records SET body = ? WHERE kind = ? AND id = ?", (body, kind, record_id))
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["{", '{"id": "ACC"}', '{"id": "ACC", "currency": "EUR", "cash": {"EUR": "5"}, "status": "BROKE"}'],
+)
+def test_a_damaged_record_is_a_storage_error_not_a_crash(allot: Allot, body: str) -> None:
+    setup_portfolio(allot)
+    damage(allot, "accounts", "ACC", body)
+    storage_error(allot, "accounts", "list", code="STORAGE_ERROR", says="account ACC")
+
+
+def test_a_damaged_block_does_not_stop_the_market_run_for_the_other_orders(allot: Allot) -> None:
+    key = setup_key(allot)
+    block = allot.json("blocks", "create", key, "FX", "--amount", "90")
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "100", "--allocation", "60/40")
+    with contextlib.closing(sqlite3.connect(allot.database)) as connection, connection:
+        connection.execute(
+            "UPDATE records SET body = json_set(body, '$.targets', json('null')) WHERE kind = 'blocks' AND id = ?",
+            (block["id"],),
+        )
+    summary = allot("market", "run").out
+    assert "orders: 2 filled" in summary
+    assert f"not executed {block['id']}: the stored block order {block['id']}" in summary
+
+
+def test_a_full_output_device_is_said_in_one_sentence(tmp_path: Path) -> None:
+    allot_command = [str(Path(sys.executable).parent / "allot"), "--db", str(tmp_path / "x.db")]
+    subprocess.run(
+        [*allot_command, "accounts", "create", "--currency", "EUR"], check=True, capture_output=True
+    )
+    with open("/dev/full", "w") as full:
+        ran = subprocess.run(
+            [*allot_command, "accounts", "list"], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert ran.returncode == 74
+    assert ran.stderr.startswith("allot: cannot write the output")
+    assert "Traceback" not in ran.stderr
+
+
+def test_a_closed_standard_input_is_unreadable_input(tmp_path: Path) -> None:
+    allot_command = [str(Path(sys.executable).parent / "allot"), "split", "-"]
+    ran = subprocess.run(allot_command, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert ran.returncode == 2
+    closed = subprocess.run(
+        ["bash", "-c", f"{allot_command[0]} split - <&-"], capture_output=True, text=True, check=False
+    )
+    assert (closed.returncode, json.loads(closed.stderr)["error"]["code"]) == (2, "UNREADABLE_INPUT")
+
+
+def test_a_webhook_secret_is_shown_once_and_then_only_hinted_at(allot: Allot) -> None:
+    created = allot.json(
+        "webhooks", "create", "http://127.0.0.1:9/x", "--topic", "ORDER", "--allow-private-network"
+    )
+    secret = created["secret"]
+    assert len(secret) > 30
+    listed = allot.json("webhooks", "list")
+    shown = allot.json("webhooks", "show", created["id"])
+    assert [s["secret"] for s in listed] == [shown["secret"]] == [secret[:10] + "…"]
+    assert secret not in allot("webhooks", "list").out

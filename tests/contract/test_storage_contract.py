@@ -19,8 +19,8 @@ from core.fills import PositionEvent, PositionEventType
 from core.instruments import Instrument, Side
 from core.lifecycle import OrderState
 from core.records import Account, Event, Order, ParentKind, Subscription
-from core.webhooks import AttemptDecision, EventQuery, Outcome, after_attempt
-from ports.driven import Attempt, DeliveryQueue, UnitOfWorkFactory
+from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery, after_attempt
+from ports.driven import DeliveryQueue, UnitOfWorkFactory
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 
@@ -140,6 +140,20 @@ class StorageContract:
             assert [o.id for o in work.orders.list(parent_order_id="P1", state="FILLED")] == ["O2"]
             assert [o.id for o in work.orders.list(instrument_id="X")] == ["O1", "O2", "O3"]
 
+    def test_a_filter_may_name_several_values_and_ids_come_in_the_same_order(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            for order_id, state in (
+                ("O1", OrderState.NEW),
+                ("O2", OrderState.FILLED),
+                ("O3", OrderState.PROCESSING),
+            ):
+                work.orders.add(order(order_id, state))
+            work.commit()
+        with store.unit_of_work() as work:
+            assert [o.id for o in work.orders.list(state=("NEW", "PROCESSING"))] == ["O1", "O3"]
+            assert work.orders.ids(state=("NEW", "PROCESSING"), parent_kind="PORTFOLIO_ORDER") == ["O1", "O3"]
+            assert work.orders.ids(parent_kind="BLOCK_ORDER") == []
+
     def test_records_keyed_by_another_field_are_stored_by_it(self, store: Handle) -> None:
         with store.unit_of_work() as work:
             work.instruments.add(Instrument("ISIN1", Decimal("9.99")))
@@ -194,6 +208,25 @@ class StorageContract:
         with second.unit_of_work() as work:
             assert work.accounts.get("A2") is None
             assert work.outbox.list(EventQuery()) == []
+
+    def test_two_writers_deciding_on_the_same_reads_cannot_both_commit(
+        self, handles: tuple[Handle, Handle]
+    ) -> None:
+        first, second = handles
+        with first.unit_of_work() as one, second.unit_of_work() as other:
+            # Both see that no account A1 exists, and each decides to open one under its own id.
+            assert one.accounts.list(id="A1") == other.accounts.list(id="A1") == []
+            one.accounts.add(account("A2"))
+            one.commit()
+
+            def decide_on_stale_reads() -> None:
+                other.accounts.add(account("A3"))
+                other.commit()
+
+            with pytest.raises(ConcurrentUpdate):
+                decide_on_stale_reads()
+        with second.unit_of_work() as work:
+            assert [a.id for a in work.accounts.list()] == ["A2"]
 
     # -- outbox and fan-out --------------------------------------------------------------------------
 
@@ -267,15 +300,17 @@ class StorageContract:
             work.outbox.add(order_event("E2", "O2"))
             work.commit()
 
-    def attempt(self, delivery_event: str, subscription_id: str, number: int, outcome: Outcome) -> Attempt:
+    def attempt(
+        self, delivery_event: str, subscription_id: str, number: int, outcome: DeliveryOutcome
+    ) -> Attempt:
         return Attempt(delivery_event, subscription_id, number, NOW, 500, None, 3, outcome)
 
     def test_a_delivery_to_retry_is_due_again_only_after_its_delay(self, store: Handle) -> None:
         self.deliver_one(store)
         first = store.deliveries.due(NOW, 1)[0]
-        decision = AttemptDecision(Outcome.RETRY, 60.0)
+        decision = AttemptDecision(DeliveryOutcome.RETRY, 60.0)
         store.deliveries.record_attempt(
-            first, self.attempt(first.event.id, first.subscription.id, 1, Outcome.RETRY), decision
+            first, self.attempt(first.event.id, first.subscription.id, 1, DeliveryOutcome.RETRY), decision
         )
         waiting = [
             (d.event.id, d.subscription.id) for d in store.deliveries.due(NOW + dt.timedelta(seconds=59), 100)
@@ -287,12 +322,17 @@ class StorageContract:
         ]
         assert [d.attempts for d in retried] == [1]
 
+    def test_a_delivery_is_due_from_the_very_moment_it_was_scheduled_for(self, store: Handle) -> None:
+        self.deliver_one(store)
+        assert len(store.deliveries.due(NOW + dt.timedelta(microseconds=500_000), 100)) == 4
+        assert store.deliveries.due(NOW - dt.timedelta(microseconds=1), 100) == []
+
     def test_a_delivered_delivery_is_never_due_again(self, store: Handle) -> None:
         self.deliver_one(store)
         first = store.deliveries.due(NOW, 1)[0]
         store.deliveries.record_attempt(
             first,
-            self.attempt(first.event.id, first.subscription.id, 1, Outcome.DELIVERED),
+            self.attempt(first.event.id, first.subscription.id, 1, DeliveryOutcome.DELIVERED),
             after_attempt(200, 1),
         )
         later = store.deliveries.due(NOW + dt.timedelta(days=30), 100)
@@ -324,8 +364,8 @@ class StorageContract:
     def test_the_log_lists_attempts_newest_first(self, store: Handle) -> None:
         self.deliver_one(store)
         for number, delivery in enumerate(store.deliveries.due(NOW, 2), 1):
-            attempt = self.attempt(delivery.event.id, delivery.subscription.id, number, Outcome.RETRY)
-            store.deliveries.record_attempt(delivery, attempt, AttemptDecision(Outcome.RETRY, 5.0))
+            attempt = self.attempt(delivery.event.id, delivery.subscription.id, number, DeliveryOutcome.RETRY)
+            store.deliveries.record_attempt(delivery, attempt, AttemptDecision(DeliveryOutcome.RETRY, 5.0))
         assert [a.attempt for a in store.deliveries.log(10)] == [2, 1]
         assert len(store.deliveries.log(1)) == 1
 

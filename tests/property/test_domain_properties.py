@@ -18,24 +18,22 @@ from core.lifecycle import LIFECYCLES, PORTFOLIO_ORDER, OrderState, PortfolioOrd
 from core.portfolio import OrderType, Policy, PortfolioRequest, plan
 from tests.property.strategies import decimals, holdings, instruments_and_allocation, weights
 
-D = Decimal
-
 
 @given(instruments_and_allocation(), st.integers(1, 10**8))
 def test_a_buy_spends_exactly_the_cash_amount(
     setup: tuple[list[Instrument], list[AllocationLine]], cents: int
 ) -> None:
     instruments, allocation = setup
-    amount = D(cents).scaleb(-2)
+    amount = Decimal(cents).scaleb(-2)
     request = PortfolioRequest(OrderType.BUY, "EUR", amount, tuple(allocation), tuple(instruments))
     try:
         result = plan(request)
     except AllotError as error:
         assert error.code == "BELOW_MINIMUM_ORDER"
         return
-    assert sum(o.cash_amount or D(0) for o in result.orders) == amount
+    assert sum(o.cash_amount or Decimal(0) for o in result.orders) == amount
     minimums = {i.instrument_id: i.min_order_amount for i in instruments}
-    assert all((o.cash_amount or D(0)) >= minimums[o.instrument_id] for o in result.orders)
+    assert all((o.cash_amount or Decimal(0)) >= minimums[o.instrument_id] for o in result.orders)
 
 
 @given(instruments_and_allocation(), st.data())
@@ -50,14 +48,16 @@ def test_a_sell_up_to_the_limit_never_exceeds_any_holding_and_sums_to_the_amount
         )
         for p in positions
     }
-    nav = sum(values.values(), D(0))
-    whole_cents = sum((v.quantize(D("0.01"), rounding="ROUND_FLOOR") for v in values.values()), D(0))
-    maximum = min((nav * D("0.9")).quantize(D("0.01"), rounding="ROUND_FLOOR"), whole_cents)
-    assume(maximum >= D("0.01"))
-    amount = D(data.draw(st.integers(1, int(maximum * 100)))).scaleb(-2)
+    nav = sum(values.values(), Decimal(0))
+    whole_cents = sum(
+        (v.quantize(Decimal("0.01"), rounding="ROUND_FLOOR") for v in values.values()), Decimal(0)
+    )
+    maximum = min((nav * Decimal("0.9")).quantize(Decimal("0.01"), rounding="ROUND_FLOOR"), whole_cents)
+    assume(maximum >= Decimal("0.01"))
+    amount = Decimal(data.draw(st.integers(1, int(maximum * 100)))).scaleb(-2)
     result = plan(PortfolioRequest(OrderType.SELL, "EUR", amount, (), tuple(instruments), tuple(positions)))
-    assert sum(o.cash_amount or D(0) for o in result.orders) == amount
-    assert all((o.cash_amount or D(0)) <= values[o.instrument_id] for o in result.orders)
+    assert sum(o.cash_amount or Decimal(0) for o in result.orders) == amount
+    assert all((o.cash_amount or Decimal(0)) <= values[o.instrument_id] for o in result.orders)
 
 
 @given(instruments_and_allocation(), st.data())
@@ -66,9 +66,9 @@ def test_a_rebalance_never_overspends_and_never_sells_more_than_is_held(
 ) -> None:
     instruments, allocation = setup
     positions = data.draw(holdings(instruments))
-    cash = D(data.draw(st.integers(0, 10**7))).scaleb(-2)
-    buffer = D(data.draw(st.integers(0, 10**5))).scaleb(-2)
-    band = data.draw(st.sampled_from([D(0), D("0.01"), D("0.05")]))
+    cash = Decimal(data.draw(st.integers(0, 10**7))).scaleb(-2)
+    buffer = Decimal(data.draw(st.integers(0, 10**5))).scaleb(-2)
+    band = data.draw(st.sampled_from([Decimal(0), Decimal("0.01"), Decimal("0.05")]))
     request = PortfolioRequest(
         OrderType.REBALANCING, "EUR", None, tuple(allocation), tuple(instruments), tuple(positions), cash,
         Policy(cash_buffer=buffer, drift_band=band),
@@ -84,14 +84,15 @@ def test_a_rebalance_never_overspends_and_never_sells_more_than_is_held(
     buys = [o for o in result.orders if o.side is Side.BUY]
     assert result.orders == (*sells, *buys)
     assert all(o.quantity is not None and 0 < o.quantity <= held[o.instrument_id] for o in sells)
-    proceeds = sum((by_id[o.instrument_id].value_of(o.quantity or D(0)) for o in sells), D(0))
-    spent = sum((o.cash_amount or D(0) for o in buys), D(0))
+    proceeds = sum((by_id[o.instrument_id].value_of(o.quantity or Decimal(0)) for o in sells), Decimal(0))
+    spent = sum((o.cash_amount or Decimal(0) for o in buys), Decimal(0))
     assert cash + proceeds - spent >= min(cash + proceeds, buffer)
 
 
 participants = st.lists(st.tuples(st.integers(1, 50000), st.booleans()), min_size=1, max_size=8).map(
     lambda ps: tuple(
-        Participant(f"ACC{i}", D(u), accept, i + 1 if accept else None) for i, (u, accept) in enumerate(ps)
+        Participant(f"ACC{i}", Decimal(u), accept, i + 1 if accept else None)
+        for i, (u, accept) in enumerate(ps)
     )
 )
 
@@ -109,12 +110,12 @@ def test_a_block_allocation_hands_out_exactly_what_was_filled(
     key = AllocationKey("k", unit_type, MarginHandling.REJECT, False, "B", "E", people)
     filled = data.draw(st.integers(0, amount))
     policy = data.draw(st.sampled_from(list(PartialFillPolicy)))
-    result = allocate(BlockRequest(key, D(amount), filled=D(filled), partial_fill_policy=policy))
-    wanted = targets(key, D(amount), D(1))
+    result = allocate(BlockRequest(key, Decimal(amount), filled=Decimal(filled), partial_fill_policy=policy))
+    wanted = targets(key, Decimal(amount), Decimal(1))
     got = [a.quantity for a in result.allocations]
-    assert sum(got) + result.error_account.quantity == D(filled)
+    assert sum(got) + result.error_account.quantity == Decimal(filled)
     assert all(q <= t for q, t in zip(got, wanted.participants, strict=True))
-    assert sum(wanted.participants) + wanted.error == D(amount)
+    assert sum(wanted.participants) + wanted.error == Decimal(amount)
 
 
 @given(
@@ -126,12 +127,12 @@ def test_accounts_traded_values_sum_exactly_to_the_blocks(
     people: tuple[Participant, ...], amount: int, executions: list[tuple[int, Decimal]]
 ) -> None:
     key = AllocationKey("k", UnitType.UNIT, MarginHandling.REJECT, False, "B", "E", people)
-    fills = tuple(Execution(D(q), p) for q, p in executions)
+    fills = tuple(Execution(Decimal(q), p) for q, p in executions)
     executed = sum(f.quantity for f in fills)
     assume(executed <= amount)
-    result = allocate(BlockRequest(key, D(amount), fills=fills, currency="EUR"))
-    block_value = sum((f.quantity * f.price for f in fills), D(0)).quantize(D("0.01"))
-    booked = [a.traded_value or D(0) for a in (*result.allocations, result.error_account)]
+    result = allocate(BlockRequest(key, Decimal(amount), fills=fills, currency="EUR"))
+    block_value = sum((f.quantity * f.price for f in fills), Decimal(0)).quantize(Decimal("0.01"))
+    booked = [a.traded_value or Decimal(0) for a in (*result.allocations, result.error_account)]
     assert sum(booked) == block_value
 
 
@@ -141,20 +142,22 @@ def test_accounts_traded_values_sum_exactly_to_the_blocks(
     )
 )
 def test_fills_conserve_cash_and_positions(trades: list[tuple[Side, int, Decimal]]) -> None:
-    book = AccountBook("ACC", "EUR", D("0.00"))
-    instrument = Instrument("X", D(1))
-    net_quantity, net_cash = D(0), D(0)
+    book = AccountBook("ACC", "EUR", Decimal("0.00"))
+    instrument = Instrument("X", Decimal(1))
+    net_quantity, net_cash = Decimal(0), Decimal(0)
     for side, quantity, price in trades:
-        fill = Fill("o", "ACC", instrument, side, D(quantity), price, dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
+        fill = Fill(
+            "o", "ACC", instrument, side, Decimal(quantity), price, dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+        )
         try:
             result = apply_fill(book, fill)
         except AllotError as error:
             assert error.code == "INSUFFICIENT_POSITION"
             assert side is Side.SELL
-            assert D(quantity) > book.quantity_of("X")
+            assert Decimal(quantity) > book.quantity_of("X")
             continue
         book = result.book
-        net_quantity += D(quantity) if side is Side.BUY else -D(quantity)
+        net_quantity += Decimal(quantity) if side is Side.BUY else -Decimal(quantity)
         net_cash += result.cash_movement
     assert book.quantity_of("X") == net_quantity
     assert book.cash == net_cash

@@ -27,8 +27,7 @@ from entrypoints.bootstrap import memory_application, sqlite_application
 from ports.application import Application
 from tests.fakes import ManualClock, SequentialIds
 
-D = Decimal
-START_CASH = D("5000.00")
+START_CASH = Decimal("5000.00")
 EXPECTED_REFUSALS = {
     "INSUFFICIENT_FUNDS",
     "NAV_LIMIT_EXCEEDED",
@@ -49,11 +48,13 @@ class EngineMachine(RuleBasedStateMachine):
         self.apps: list[Application] = []
         self.app = self.open()
         self.app.accounts.open("EUR", START_CASH, account_id="ACC")
-        self.app.instruments.add(Instrument("AAA", D("12.34"), D("0.001")))
-        self.app.instruments.add(Instrument("BBB", D("56.78"), D("1")))
-        self.app.allocations.create("m", [AllocationLine("AAA", D("0.7")), AllocationLine("BBB", D("0.3"))])
+        self.app.instruments.add(Instrument("AAA", Decimal("12.34"), Decimal("0.001")))
+        self.app.instruments.add(Instrument("BBB", Decimal("56.78"), Decimal("1")))
+        self.app.allocations.create(
+            "m", [AllocationLine("AAA", Decimal("0.7")), AllocationLine("BBB", Decimal("0.3"))]
+        )
 
-    def open(self, ratio: Decimal = D(1), reject: tuple[str, ...] = ()) -> Application:
+    def open(self, ratio: Decimal = Decimal(1), reject: tuple[str, ...] = ()) -> Application:
         if self.storage == "memory":
             app = memory_application(
                 self.memory_store, partial_fill_ratio=ratio, reject=reject, clock=self.clock, ids=self.ids
@@ -80,14 +81,14 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(cents=st.integers(1, 300_000))
     def place_buy(self, cents: int) -> None:
         try:
-            self.app.portfolio_orders.place("ACC", OrderType.BUY, D(cents).scaleb(-2), "m")
+            self.app.portfolio_orders.place("ACC", OrderType.BUY, Decimal(cents).scaleb(-2), "m")
         except AllotError as error:
             self.refused(error)
 
     @rule(cents=st.integers(1, 300_000))
     def place_sell(self, cents: int) -> None:
         try:
-            self.app.portfolio_orders.place("ACC", OrderType.SELL, D(cents).scaleb(-2))
+            self.app.portfolio_orders.place("ACC", OrderType.SELL, Decimal(cents).scaleb(-2))
         except AllotError as error:
             self.refused(error)
 
@@ -101,7 +102,8 @@ class EngineMachine(RuleBasedStateMachine):
             self.refused(error)
 
     @rule(
-        ratio=st.sampled_from([D(1), D("0.5"), D("0.25")]), reject=st.sampled_from([(), ("AAA",), ("BBB",)])
+        ratio=st.sampled_from([Decimal(1), Decimal("0.5"), Decimal("0.25")]),
+        reject=st.sampled_from([(), ("AAA",), ("BBB",)]),
     )
     def run_market(self, ratio: Decimal, reject: tuple[str, ...]) -> None:
         with self.open(ratio, reject) as market_app:
@@ -115,8 +117,8 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def cash_and_positions_are_conserved(self) -> None:
         account = self.app.accounts.get("ACC")
-        bought = sum((o.traded_value for o in self.orders() if o.side is Side.BUY), D(0))
-        sold = sum((o.traded_value for o in self.orders() if o.side is Side.SELL), D(0))
+        bought = sum((o.traded_value for o in self.orders() if o.side is Side.BUY), Decimal(0))
+        sold = sum((o.traded_value for o in self.orders() if o.side is Side.SELL), Decimal(0))
         assert account.cash_in("EUR") == START_CASH - bought + sold
         assert account.cash_in("EUR") >= 0
         net: dict[str, Decimal] = defaultdict(Decimal)
@@ -127,7 +129,7 @@ class EngineMachine(RuleBasedStateMachine):
     @invariant()
     def held_back_cash_is_what_open_buys_may_still_spend(self) -> None:
         account = self.app.accounts.get("ACC")
-        may_spend = D(0)
+        may_spend = Decimal(0)
         for o in self.orders():
             if (
                 o.side is Side.BUY

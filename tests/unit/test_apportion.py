@@ -7,11 +7,13 @@ import pytest
 from core.apportion import _hamilton, apportion, apportion_units, split_off_step
 from core.errors import ApportionmentError, OffStep
 
-D = Decimal
-
 
 def test_a_hundred_euros_over_three_equal_claims_gives_the_extra_cent_to_the_first() -> None:
-    assert apportion(D("100.00"), [D(1), D(1), D(1)], D("0.01")) == [D("33.34"), D("33.33"), D("33.33")]
+    assert apportion(Decimal("100.00"), [Decimal(1), Decimal(1), Decimal(1)], Decimal("0.01")) == [
+        Decimal("33.34"),
+        Decimal("33.33"),
+        Decimal("33.33"),
+    ]
 
 
 def test_the_leftover_step_goes_to_the_largest_remainder() -> None:
@@ -32,14 +34,18 @@ def test_a_capped_recipient_gets_its_cap_and_the_rest_is_split_among_the_others(
 
 
 def test_caps_that_are_not_multiples_of_the_step_are_rounded_down() -> None:
-    assert apportion(D("1.00"), [D(1), D(1)], D("0.10"), caps=[D("0.35"), D(5)]) == [D("0.30"), D("0.70")]
+    assert apportion(
+        Decimal("1.00"), [Decimal(1), Decimal(1)], Decimal("0.10"), caps=[Decimal("0.35"), Decimal(5)]
+    ) == [Decimal("0.30"), Decimal("0.70")]
 
 
 def test_fractional_claims_are_used_exactly() -> None:
-    assert apportion(D("1000.00"), [D("0.3333"), D("0.3333"), D("0.3334")], D("0.01")) == [
-        D("333.30"),
-        D("333.30"),
-        D("333.40"),
+    assert apportion(
+        Decimal("1000.00"), [Decimal("0.3333"), Decimal("0.3333"), Decimal("0.3334")], Decimal("0.01")
+    ) == [
+        Decimal("333.30"),
+        Decimal("333.30"),
+        Decimal("333.40"),
     ]
 
 
@@ -66,12 +72,12 @@ def test_caps_too_small_for_the_total_are_an_error() -> None:
 
 def test_a_total_off_the_step_is_an_error() -> None:
     with pytest.raises(OffStep) as caught:
-        apportion(D("10.005"), [D(1)], D("0.01"))
+        apportion(Decimal("10.005"), [Decimal(1)], Decimal("0.01"))
     assert caught.value.details == {"field": "total", "value": "10.005", "step": "0.01"}
 
 
 def test_split_off_step_returns_the_sub_step_leftover_instead_of_dropping_it() -> None:
-    assert split_off_step(D("10.005"), D("0.01")) == (D("10.00"), D("0.005"))
+    assert split_off_step(Decimal("10.005"), Decimal("0.01")) == (Decimal("10.00"), Decimal("0.005"))
 
 
 def test_a_total_of_zero_gives_zero_shares() -> None:

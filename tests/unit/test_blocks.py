@@ -16,8 +16,6 @@ from core.errors import AllocationKeyNotUsable, MarginRejected, OffStep, Validat
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType, check_usable, effective_status
 from core.lifecycle import KeyStatus
 
-D = Decimal
-
 
 def key(
     unit_type: UnitType = UnitType.UNIT,
@@ -31,7 +29,7 @@ def key(
         False,
         "BLOCK",
         "ERROR",
-        tuple(Participant(a, D(u), r, p) for a, u, r, p in participants),
+        tuple(Participant(a, Decimal(u), r, p) for a, u, r, p in participants),
     )
 
 
@@ -48,88 +46,123 @@ def quantities(request: BlockRequest) -> tuple[list[Decimal], Decimal]:
 
 
 def test_a_block_of_exactly_the_key_sum_is_allocated_unit_for_unit() -> None:
-    assert quantities(BlockRequest(UNIT_KEY, D(60000))) == ([D(10000), D(20000), D(30000)], D(0))
+    assert quantities(BlockRequest(UNIT_KEY, Decimal(60000))) == (
+        [Decimal(10000), Decimal(20000), Decimal(30000)],
+        Decimal(0),
+    )
 
 
 def test_a_remainder_without_remainder_accounts_goes_to_the_error_account() -> None:
-    assert quantities(BlockRequest(UNIT_KEY, D(65000))) == ([D(10000), D(20000), D(30000)], D(5000))
+    assert quantities(BlockRequest(UNIT_KEY, Decimal(65000))) == (
+        [Decimal(10000), Decimal(20000), Decimal(30000)],
+        Decimal(5000),
+    )
 
 
 def test_a_remainder_is_shared_by_remainder_accounts_in_proportion_to_their_units() -> None:
-    assert quantities(BlockRequest(REMAINDER_KEY, D(65000))) == ([D(11667), D(23333), D(30000)], D(0))
+    assert quantities(BlockRequest(REMAINDER_KEY, Decimal(65000))) == (
+        [Decimal(11667), Decimal(23333), Decimal(30000)],
+        Decimal(0),
+    )
 
 
 def test_a_percentage_key_rounds_down_and_sends_the_rest_to_the_error_account() -> None:
-    assert quantities(BlockRequest(PERCENT_KEY, D(999))) == ([D(249), D(349), D(399)], D(2))
+    assert quantities(BlockRequest(PERCENT_KEY, Decimal(999))) == (
+        [Decimal(249), Decimal(349), Decimal(399)],
+        Decimal(2),
+    )
 
 
 def test_a_block_below_the_unit_sum_goes_wholly_to_the_remainder() -> None:
-    assert quantities(BlockRequest(UNIT_KEY, D(30000))) == ([D(0), D(0), D(0)], D(30000))
+    assert quantities(BlockRequest(UNIT_KEY, Decimal(30000))) == (
+        [Decimal(0), Decimal(0), Decimal(0)],
+        Decimal(30000),
+    )
 
 
 def test_a_partial_fill_is_apportioned_over_the_targets_pro_rata() -> None:
-    assert quantities(BlockRequest(PERCENT_KEY, D(999), filled=D(500))) == ([D(125), D(175), D(200)], D(0))
+    assert quantities(BlockRequest(PERCENT_KEY, Decimal(999), filled=Decimal(500))) == (
+        [Decimal(125), Decimal(175), Decimal(200)],
+        Decimal(0),
+    )
 
 
 def test_a_partial_fill_beyond_the_participants_targets_goes_to_the_error_account() -> None:
-    assert quantities(BlockRequest(PERCENT_KEY, D(999), filled=D(998))) == ([D(249), D(349), D(399)], D(1))
+    assert quantities(BlockRequest(PERCENT_KEY, Decimal(999), filled=Decimal(998))) == (
+        [Decimal(249), Decimal(349), Decimal(399)],
+        Decimal(1),
+    )
 
 
 def test_a_partial_fill_by_priority_fills_participants_one_after_another() -> None:
     request = BlockRequest(
-        REMAINDER_KEY, D(65000), filled=D(30000), partial_fill_policy=PartialFillPolicy.PRIORITY
+        REMAINDER_KEY, Decimal(65000), filled=Decimal(30000), partial_fill_policy=PartialFillPolicy.PRIORITY
     )
     # A2 (priority 1) gets its 23 333, A1 (priority 2) the remaining 6 667, A3 nothing
-    assert quantities(request) == ([D(6667), D(23333), D(0)], D(0))
+    assert quantities(request) == ([Decimal(6667), Decimal(23333), Decimal(0)], Decimal(0))
 
 
 def test_a_fill_larger_than_the_block_is_refused() -> None:
     with pytest.raises(ValidationError, match="more than the block"):
-        allocate(BlockRequest(UNIT_KEY, D(60000), filled=D(60001)))
+        allocate(BlockRequest(UNIT_KEY, Decimal(60000), filled=Decimal(60001)))
 
 
 def test_a_block_off_the_quantity_step_is_refused() -> None:
     with pytest.raises(OffStep):
-        allocate(BlockRequest(UNIT_KEY, D("60000.5")))
+        allocate(BlockRequest(UNIT_KEY, Decimal("60000.5")))
 
 
 def test_margin_reject_refuses_the_whole_block_and_lists_the_accounts() -> None:
-    power = {"A1": D("10000"), "A2": D("19999"), "A3": D("30000")}
+    power = {"A1": Decimal("10000"), "A2": Decimal("19999"), "A3": Decimal("30000")}
     with pytest.raises(MarginRejected) as caught:
-        allocate(BlockRequest(UNIT_KEY, D(60000), price=D(1), buying_power=power))
+        allocate(BlockRequest(UNIT_KEY, Decimal(60000), price=Decimal(1), buying_power=power))
     assert [a["account_id"] for a in caught.value.details["accounts"]] == ["A2"]
 
 
 def test_margin_reduce_cuts_participants_to_what_they_can_pay_for_and_shrinks_the_block() -> None:
     reduce_key = key(UnitType.PERCENTAGE, ("A1", "25", False, 1), ("A2", "35", False, 2), ("A3", "40", False, 3),
                      margin=MarginHandling.REDUCE)  # fmt: skip
-    power = {"A1": D("1000.00"), "A2": D("10000"), "A3": D("100000")}
-    result = allocate(BlockRequest(reduce_key, D(1000), price=D(10), buying_power=power))
-    assert [a.quantity for a in result.allocations] == [D(100), D(350), D(400)]
-    assert result.block_amount == D(850)
+    power = {"A1": Decimal("1000.00"), "A2": Decimal("10000"), "A3": Decimal("100000")}
+    result = allocate(BlockRequest(reduce_key, Decimal(1000), price=Decimal(10), buying_power=power))
+    assert [a.quantity for a in result.allocations] == [Decimal(100), Decimal(350), Decimal(400)]
+    assert result.block_amount == Decimal(850)
 
 
 def test_margin_handling_needs_buying_power_for_every_participant() -> None:
     with pytest.raises(ValidationError, match="every participant"):
-        allocate(BlockRequest(UNIT_KEY, D(60000), price=D(1), buying_power={"A1": D(1)}))
+        allocate(BlockRequest(UNIT_KEY, Decimal(60000), price=Decimal(1), buying_power={"A1": Decimal(1)}))
 
 
 def test_margin_handling_needs_a_price() -> None:
     with pytest.raises(ValidationError, match="estimated price"):
-        allocate(BlockRequest(UNIT_KEY, D(60000), buying_power={"A1": D(1), "A2": D(1), "A3": D(1)}))
+        allocate(
+            BlockRequest(
+                UNIT_KEY, Decimal(60000), buying_power={"A1": Decimal(1), "A2": Decimal(1), "A3": Decimal(1)}
+            )
+        )
 
 
 def test_accounts_book_the_average_price_and_their_values_sum_to_the_blocks() -> None:
-    fills = (Execution(D(200), D("1.1")), Execution(D(300), D("1.2")))
-    result = allocate(BlockRequest(PERCENT_KEY, D(999), filled=D(500), fills=fills))
-    assert [a.average_price for a in result.allocations] == [D("1.16")] * 3
-    assert [a.traded_value for a in result.allocations] == [D("145.00"), D("203.00"), D("232.00")]
-    assert result.error_account == AccountAllocation("ERROR", D(0), D("1.16"), D("0.00"))
+    fills = (Execution(Decimal(200), Decimal("1.1")), Execution(Decimal(300), Decimal("1.2")))
+    result = allocate(
+        BlockRequest(PERCENT_KEY, Decimal(999), filled=Decimal(500), fills=fills, currency="EUR")
+    )
+    assert [a.average_price for a in result.allocations] == [Decimal("1.16")] * 3
+    assert [a.traded_value for a in result.allocations] == [
+        Decimal("145.00"),
+        Decimal("203.00"),
+        Decimal("232.00"),
+    ]
+    assert result.error_account == AccountAllocation("ERROR", Decimal(0), Decimal("1.16"), Decimal("0.00"))
 
 
 def test_fills_that_disagree_with_the_filled_amount_are_refused() -> None:
     with pytest.raises(ValidationError, match="fills add up to 1"):
-        allocate(BlockRequest(UNIT_KEY, D(60000), filled=D(2), fills=(Execution(D(1), D(1)),)))
+        allocate(
+            BlockRequest(
+                UNIT_KEY, Decimal(60000), filled=Decimal(2), fills=(Execution(Decimal(1), Decimal(1)),)
+            )
+        )
 
 
 def test_a_key_needs_at_least_one_participant() -> None:
@@ -192,3 +225,9 @@ def test_a_key_with_a_closed_participant_account_is_invalid() -> None:
     with pytest.raises(AllocationKeyNotUsable) as caught:
         check_usable(UNIT_KEY, KeyStatus.ACTIVE, CREATED, CREATED, closed_accounts={"A2"})
     assert caught.value.details == {"closed_accounts": ["A2"]}
+
+
+def test_prices_need_the_currency_of_the_traded_values() -> None:
+    fills = (Execution(Decimal(200), Decimal("1.1")),)
+    with pytest.raises(ValidationError, match="currency"):
+        allocate(BlockRequest(PERCENT_KEY, Decimal(999), filled=Decimal(200), fills=fills))

@@ -11,7 +11,7 @@ import pytest
 
 from core import accounts, block_orders, market, portfolio_orders
 from core.blocks import PartialFillPolicy
-from core.decisions import Decision
+from core.decisions import Changes, Decision
 from core.errors import (
     AccountNotEmpty,
     ConcurrentUpdate,
@@ -25,24 +25,23 @@ from core.fills import CostSchedule
 from core.instruments import AllocationLine, Instrument, Position, Side
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import KeyStatus, OrderState, ParentState
-from core.market import Outcome, Quote
+from core.market import Quote, RunOutcome
 from core.portfolio import OrderType, Policy
-from core.records import Account, BlockOrder, ModelPortfolio, Order, PortfolioOrder, StoredKey
+from core.records import Account, BlockOrder, ModelPortfolio, Order, ParentKind, PortfolioOrder, StoredKey
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
-Dec = Decimal
 
 
 def account(
     account_id: str = "ACC", opening: str = "1000.00", currency: str = "EUR", **changes: Any
 ) -> Account:
-    opened = accounts.open_account(account_id, currency, Dec(opening), None, CostSchedule(), NOW).result
+    opened = accounts.open_account(account_id, currency, Decimal(opening), None, CostSchedule(), NOW).result
     return attrs.evolve(opened, **changes)
 
 
 def test_opening_cash_is_kept_with_the_currencys_minor_units() -> None:
-    assert account(opening="10").cash == {"EUR": Dec("10.00")}
-    assert account(opening="10", currency="JPY").cash == {"JPY": Dec("10")}
+    assert account(opening="10").cash == {"EUR": Decimal("10.00")}
+    assert account(opening="10", currency="JPY").cash == {"JPY": Decimal("10")}
 
 
 @pytest.mark.parametrize("cash", ["-5", "-0.01"])
@@ -52,19 +51,19 @@ def test_opening_cash_below_zero_is_refused(cash: str) -> None:
 
 
 def test_a_withdrawal_may_take_only_what_open_orders_do_not_hold_back() -> None:
-    holding = account(reserved={"EUR": Dec("600.00")})
+    holding = account(reserved={"EUR": Decimal("600.00")})
     with pytest.raises(InsufficientFunds) as refused:
-        accounts.withdraw(holding, Dec("400.01"))
+        accounts.withdraw(holding, Decimal("400.01"))
     assert refused.value.details["available"] == "400.00"
-    assert accounts.withdraw(holding, Dec("400")).result.cash == {"EUR": Dec("600.00")}
+    assert accounts.withdraw(holding, Decimal("400")).result.cash == {"EUR": Decimal("600.00")}
 
 
 @pytest.mark.parametrize(
     "changes",
     [
-        {"positions": (Position("AAA", Dec(1)),)},
-        {"cash": {"EUR": Dec("0.01")}},
-        {"cash": {"EUR": Dec(0)}, "reserved": {"EUR": Dec("5.00")}},
+        {"positions": (Position("AAA", Decimal(1)),)},
+        {"cash": {"EUR": Decimal("0.01")}},
+        {"cash": {"EUR": Decimal(0)}, "reserved": {"EUR": Decimal("5.00")}},
     ],
 )
 def test_an_account_is_closed_only_once_it_holds_nothing(changes: dict[str, Any]) -> None:
@@ -75,32 +74,32 @@ def test_an_account_is_closed_only_once_it_holds_nothing(changes: dict[str, Any]
 
 def model() -> ModelPortfolio:
     return ModelPortfolio(
-        "M", "growth", (AllocationLine("AAA", Dec("0.5")), AllocationLine("BBB", Dec("0.5")))
+        "M", "growth", (AllocationLine("AAA", Decimal("0.5")), AllocationLine("BBB", Decimal("0.5")))
     )
 
 
 def priced(currency: str | None = None) -> dict[str, Instrument]:
-    return {i: Instrument(i, Dec("10.00"), Dec("0.01"), currency=currency) for i in ("AAA", "BBB")}
+    return {i: Instrument(i, Decimal("10.00"), Decimal("0.01"), currency=currency) for i in ("AAA", "BBB")}
 
 
 def place(
     owner: Account, amount: str = "100.00", instruments: dict[str, Instrument] | None = None
 ) -> PortfolioOrder:
     return portfolio_orders.place(
-        owner, OrderType.BUY, Dec(amount), model(), Policy(), instruments or priced(),
+        owner, OrderType.BUY, Decimal(amount), model(), Policy(), instruments or priced(),
         order_id="P", ids=iter(["O1", "O2"]), now=NOW,
     ).result  # fmt: skip
 
 
 def test_placing_holds_back_the_cash_the_buys_may_spend_and_links_the_orders_to_their_parent() -> None:
     decision = portfolio_orders.place(
-        account(), OrderType.BUY, Dec("100.00"), model(), Policy(), priced(),
+        account(), OrderType.BUY, Decimal("100.00"), model(), Policy(), priced(),
         order_id="P", ids=iter(["O1", "O2"]), now=NOW,
     )  # fmt: skip
     children = [r for r in decision.changes.created if isinstance(r, Order)]
     assert {(o.parent_order_id, o.client_reference) for o in children} == {("P", "P")}
     held = next(r for r in decision.changes.updated if isinstance(r, Account))
-    assert held.reserved == {"EUR": Dec("100.00")}
+    assert held.reserved == {"EUR": Decimal("100.00")}
     assert [a.type for a in decision.changes.announced] == [
         "PORTFOLIO_ORDER.NEW", "ORDER.NEW", "ORDER.NEW", "PORTFOLIO_ORDER.SUBMITTED",
     ]  # fmt: skip
@@ -108,7 +107,7 @@ def test_placing_holds_back_the_cash_the_buys_may_spend_and_links_the_orders_to_
 
 def test_instruments_without_a_currency_take_the_accounts_and_are_stored_with_it() -> None:
     decision = portfolio_orders.place(
-        account(), OrderType.BUY, Dec("100.00"), model(), Policy(), priced(None),
+        account(), OrderType.BUY, Decimal("100.00"), model(), Policy(), priced(None),
         order_id="P", ids=iter(["O1", "O2"]), now=NOW,
     )  # fmt: skip
     adopted = [r for r in decision.changes.updated if isinstance(r, Instrument)]
@@ -126,7 +125,7 @@ def key(*participants: Participant, error: str = "ERR") -> StoredKey:
 
 
 def block_accounts(currency: str = "EUR", held: str = "0") -> dict[str, Account]:
-    positions = (Position("X", Dec(held)),) if Dec(held) else ()
+    positions = (Position("X", Decimal(held)),) if Decimal(held) else ()
     return {
         a: account(a, "1000000", currency, positions=positions if a != "BLK" else ())
         for a in ("BLK", "ERR", "A1", "A2")
@@ -135,8 +134,8 @@ def block_accounts(currency: str = "EUR", held: str = "0") -> dict[str, Account]
 
 def place_block(side: Side, amount: str, held: str = "0", currency: str = "EUR") -> Decision[BlockOrder]:
     return block_orders.place(
-        key(Participant("A1", Dec(10)), Participant("A2", Dec(20))), block_accounts(currency, held),
-        Instrument("X", Dec("3.33")), side, Dec(amount), PartialFillPolicy.PRO_RATA, block_id="B", now=NOW,
+        key(Participant("A1", Decimal(10)), Participant("A2", Decimal(20))), block_accounts(currency, held),
+        Instrument("X", Decimal("3.33")), side, Decimal(amount), PartialFillPolicy.PRO_RATA, block_id="B", now=NOW,
     )  # fmt: skip
 
 
@@ -156,17 +155,17 @@ def test_a_sell_block_is_refused_when_an_account_holds_less_than_its_part() -> N
 def test_a_block_in_yen_books_whole_yen_apportioned_over_the_accounts() -> None:
     placed = place_block(Side.BUY, "90", currency="JPY").result
     executed = block_orders.execute(
-        placed, key(Participant("A1", Dec(10)), Participant("A2", Dec(20))).key, Instrument("X", Dec("3.33"), currency="JPY"),
-        block_accounts("JPY"), Dec("3.33"), Dec(90), ids=iter(["C1", "C2"]), now=NOW,
+        placed, key(Participant("A1", Decimal(10)), Participant("A2", Decimal(20))).key, Instrument("X", Decimal("3.33"), currency="JPY"),
+        block_accounts("JPY"), Decimal("3.33"), Decimal(90), ids=iter(["C1", "C2"]), now=NOW,
     )  # fmt: skip
     children = [r for r in executed.changes.created if isinstance(r, Order)]
     # 90 × 3.33 = 299.7 → 300 yen, 30 : 60 → 100 and 200
-    assert [(o.account_id, o.traded_value) for o in children] == [("A1", Dec(100)), ("A2", Dec(200))]
+    assert [(o.account_id, o.traded_value) for o in children] == [("A1", Decimal(100)), ("A2", Decimal(200))]
 
 
 def test_an_error_account_that_is_also_a_participant_is_refused() -> None:
     with pytest.raises(ValidationError, match="error account A1 cannot also be a participant"):
-        key(Participant("A1", Dec(10)), error="A1")
+        key(Participant("A1", Decimal(10)), error="A1")
 
 
 def test_a_refused_quote_cancels_the_order_its_parent_and_its_open_siblings_and_frees_their_cash() -> None:
@@ -175,7 +174,7 @@ def test_a_refused_quote_cancels_the_order_its_parent_and_its_open_siblings_and_
     placed = portfolio_orders.place(
         owner,
         OrderType.BUY,
-        Dec("100.00"),
+        Decimal("100.00"),
         model(),
         Policy(),
         priced("EUR"),
@@ -190,19 +189,19 @@ def test_a_refused_quote_cancels_the_order_its_parent_and_its_open_siblings_and_
         holding,
         priced("EUR")["AAA"],
         Quote.refused("closed today"),
-        Dec(0),
+        Decimal(0),
         parent,
         children,
         NOW,
     )
-    assert (decision.result.outcome, decision.result.reason) == (Outcome.CANCELLED, "closed today")
+    assert (decision.result.outcome, decision.result.reason) == (RunOutcome.CANCELLED, "closed today")
     updated = decision.changes.updated
     assert {o.id: o.state for o in updated if isinstance(o, Order)} == {
         "O1": OrderState.CANCELLED,
         "O2": OrderState.CANCELLED,
     }
     assert [p.state for p in updated if isinstance(p, PortfolioOrder)] == [ParentState.CANCELLED]
-    assert [a.reserved for a in updated if isinstance(a, Account)] == [{"EUR": Dec("0.00")}]
+    assert [a.reserved for a in updated if isinstance(a, Account)] == [{"EUR": Decimal("0.00")}]
     assert [a.type for a in decision.changes.announced] == [
         "ORDER.CANCELLED",
         "ORDER.CANCELLED",
@@ -213,10 +212,14 @@ def test_a_refused_quote_cancels_the_order_its_parent_and_its_open_siblings_and_
 def test_a_venue_that_fills_more_than_was_asked_is_not_believed() -> None:
     owner = account()
     parent = place(owner)
-    order = Order("O1", "ACC", "AAA", Side.BUY, Dec("50.00"), None, OrderState.NEW, NOW, NOW)
+    order = Order(
+        id="O1", account_id="ACC", instrument_id="AAA", side=Side.BUY, cash_amount=Decimal("50.00"), quantity=None,
+        state=OrderState.NEW, created_at=NOW, updated_at=NOW, parent_kind=ParentKind.PORTFOLIO_ORDER,
+        parent_order_id="P",
+    )  # fmt: skip
     with pytest.raises(ValidationError, match="the venue filled 6"):
         market.execute_order(
-            order, owner, priced("EUR")["AAA"], Quote(Dec("10.00")), Dec(6), parent, [order], NOW
+            order, owner, priced("EUR")["AAA"], Quote(Decimal("10.00")), Decimal(6), parent, [order], NOW
         )
 
 
@@ -226,3 +229,15 @@ def test_a_rule_that_makes_an_execution_impossible_cancels_it_but_a_storage_fail
     )
     assert market.refusal(StorageError("the disk is full")) is None
     assert market.refusal(ConcurrentUpdate("changed meanwhile")) is None
+
+
+def test_an_order_allocated_out_of_a_block_is_not_executed_on_its_own() -> None:
+    owner = account()
+    child = Order(
+        id="C1", account_id="ACC", instrument_id="AAA", side=Side.BUY, cash_amount=None, quantity=Decimal(1),
+        state=OrderState.NEW, created_at=NOW, updated_at=NOW, parent_kind=ParentKind.BLOCK_ORDER, parent_order_id="B",
+    )  # fmt: skip
+    decision = market.execute_order(
+        child, owner, priced("EUR")["AAA"], Quote(Decimal(10)), Decimal(0), None, [], NOW
+    )
+    assert (decision.result.outcome, decision.changes) == (RunOutcome.SKIPPED, Changes())

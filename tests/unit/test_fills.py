@@ -17,74 +17,75 @@ from core.fills import (
 )
 from core.instruments import Instrument, Position, Side
 
-D = Decimal
 FRIDAY = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
-SHARE = Instrument("NESN", D("98.50"), contract_size=D(1))
+SHARE = Instrument("NESN", Decimal("98.50"), contract_size=Decimal(1))
 SCHEDULE = CostSchedule(
-    commission_rate=D("0.001"),
-    commission_minimum=D("5.00"),
-    exchange_fee_rate=D("0.0001"),
-    stamp_duty_rate=D("0.005"),
+    commission_rate=Decimal("0.001"),
+    commission_minimum=Decimal("5.00"),
+    exchange_fee_rate=Decimal("0.0001"),
+    stamp_duty_rate=Decimal("0.005"),
 )
 
 
 def fill(side: Side, quantity: str, price: str = "98.50", instrument: Instrument = SHARE) -> Fill:
-    return Fill("order-1", "ACC", instrument, side, D(quantity), D(price), FRIDAY, "block-1", "ref-1")
+    return Fill(
+        "order-1", "ACC", instrument, side, Decimal(quantity), Decimal(price), FRIDAY, "block-1", "ref-1"
+    )
 
 
 def test_buying_into_an_empty_account_opens_a_position_with_a_new_event() -> None:
-    result = apply_fill(AccountBook("ACC", "EUR", D("10000.00")), fill(Side.BUY, "10"), SCHEDULE)
+    result = apply_fill(AccountBook("ACC", "EUR", Decimal("10000.00")), fill(Side.BUY, "10"), SCHEDULE)
     event = result.event
-    assert (event.event, event.fill_amount, event.amount) == (PositionEventType.NEW, D(10), D(10))
-    assert event.traded_value == D("985.00")
+    assert (event.event, event.fill_amount, event.amount) == (PositionEventType.NEW, Decimal(10), Decimal(10))
+    assert event.traded_value == Decimal("985.00")
     # commission max(5.00, 0.985) = 5.00; exchange fee 0.0985 → 0.10; stamp duty 4.925 → 4.92 (half-even)
     assert (event.commission, event.exchange_fee, event.stamp_duty, event.total_cost) == (
-        D("5.00"),
-        D("0.10"),
-        D("4.92"),
-        D("10.02"),
+        Decimal("5.00"),
+        Decimal("0.10"),
+        Decimal("4.92"),
+        Decimal("10.02"),
     )
-    assert result.cash_movement == D("-995.02")
-    assert result.book.cash == D("9004.98")
+    assert result.cash_movement == Decimal("-995.02")
+    assert result.book.cash == Decimal("9004.98")
 
 
 def test_traded_value_is_price_times_fill_times_contract_size() -> None:
-    future = Instrument("FDAX", D("18000.5"), contract_size=D(25))
-    result = apply_fill(AccountBook("ACC", "EUR", D(0)), fill(Side.BUY, "2", "18000.5", future))
-    assert result.event.traded_value == D("900025.00")
+    future = Instrument("FDAX", Decimal("18000.5"), contract_size=Decimal(25))
+    result = apply_fill(AccountBook("ACC", "EUR", Decimal(0)), fill(Side.BUY, "2", "18000.5", future))
+    assert result.event.traded_value == Decimal("900025.00")
 
 
 def test_a_commission_minimum_with_more_decimals_than_the_currency_is_refused() -> None:
     with pytest.raises(ValidationError, match="commission_minimum"):
-        trading_costs(CostSchedule(commission_minimum=D("4.995")), D("100.00"), Side.BUY, "EUR")
+        trading_costs(CostSchedule(commission_minimum=Decimal("4.995")), Decimal("100.00"), Side.BUY, "EUR")
 
 
 def test_stamp_duty_is_charged_on_buys_only() -> None:
-    assert trading_costs(SCHEDULE, D("1000.00"), Side.SELL, "EUR").stamp_duty == D("0.00")
+    assert trading_costs(SCHEDULE, Decimal("1000.00"), Side.SELL, "EUR").stamp_duty == Decimal("0.00")
 
 
 def test_a_partial_sell_updates_the_position_and_credits_value_minus_costs() -> None:
-    book = AccountBook("ACC", "EUR", D("0.00"), (Position("NESN", D(10)),))
+    book = AccountBook("ACC", "EUR", Decimal("0.00"), (Position("NESN", Decimal(10)),))
     result = apply_fill(book, fill(Side.SELL, "4"), SCHEDULE)
-    assert (result.event.event, result.event.amount) == (PositionEventType.UPDATED, D(6))
-    assert result.cash_movement == D("394.00") - D("5.00") - D("0.04")
+    assert (result.event.event, result.event.amount) == (PositionEventType.UPDATED, Decimal(6))
+    assert result.cash_movement == Decimal("394.00") - Decimal("5.00") - Decimal("0.04")
 
 
 def test_selling_everything_deletes_the_position() -> None:
-    book = AccountBook("ACC", "EUR", D("0.00"), (Position("NESN", D(10)),))
+    book = AccountBook("ACC", "EUR", Decimal("0.00"), (Position("NESN", Decimal(10)),))
     result = apply_fill(book, fill(Side.SELL, "10"))
     assert result.event.event is PositionEventType.DELETED
     assert result.book.positions == ()
 
 
 def test_selling_more_than_is_held_is_refused() -> None:
-    book = AccountBook("ACC", "EUR", D("0.00"), (Position("NESN", D(3)),))
+    book = AccountBook("ACC", "EUR", Decimal("0.00"), (Position("NESN", Decimal(3)),))
     with pytest.raises(InsufficientPosition):
         apply_fill(book, fill(Side.SELL, "4"))
 
 
 def test_events_carry_references_and_an_increasing_sequence_id() -> None:
-    first = apply_fill(AccountBook("ACC", "EUR", D("5000.00")), fill(Side.BUY, "1"))
+    first = apply_fill(AccountBook("ACC", "EUR", Decimal("5000.00")), fill(Side.BUY, "1"))
     second = apply_fill(first.book, fill(Side.BUY, "1"))
     assert (first.event.sequence_id, second.event.sequence_id) == (1, 2)
     assert (second.event.correlation_key, second.event.source_order_id, second.event.external_reference) == (

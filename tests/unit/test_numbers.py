@@ -7,14 +7,12 @@ import pytest
 from core.errors import OffStep, ValidationError
 from core.numbers import MINOR_UNITS, check_cash, check_decimal, fmt, minor_unit, to_units
 
-D = Decimal
-
 
 @pytest.mark.parametrize(
     ("currency", "unit"), [("EUR", "0.01"), ("JPY", "1"), ("KWD", "0.001"), ("CLP", "1")]
 )
 def test_minor_units_follow_iso_4217(currency: str, unit: str) -> None:
-    assert minor_unit(currency) == D(unit)
+    assert minor_unit(currency) == Decimal(unit)
 
 
 def test_at_least_thirty_currencies_are_known() -> None:
@@ -28,34 +26,34 @@ def test_an_unknown_currency_is_a_validation_error() -> None:
 
 def test_a_cash_amount_with_too_many_decimals_is_refused_not_rounded() -> None:
     with pytest.raises(ValidationError, match="more decimals than EUR allows"):
-        check_cash(D("10.001"), "EUR", "cash_amount")
+        check_cash(Decimal("10.001"), "EUR", "cash_amount")
 
 
 def test_a_yen_amount_with_decimals_is_refused() -> None:
     with pytest.raises(ValidationError):
-        check_cash(D("100.5"), "JPY", "cash_amount")
+        check_cash(Decimal("100.5"), "JPY", "cash_amount")
 
 
 def test_trailing_zeros_beyond_the_minor_unit_are_fine() -> None:
-    assert check_cash(D("10.000"), "EUR", "cash_amount") == D("10.000")
+    assert check_cash(Decimal("10.000"), "EUR", "cash_amount") == Decimal("10.000")
 
 
 @pytest.mark.parametrize("value", ["1234567890123456789", "0.0000000000001", "NaN", "Infinity"])
 def test_decimals_beyond_the_bounds_are_refused(value: str) -> None:
     with pytest.raises(ValidationError):
-        check_decimal(D(value), "amount")
+        check_decimal(Decimal(value), "amount")
 
 
 def test_the_largest_allowed_decimal_passes() -> None:
-    assert check_decimal(D("123456789012345678.123456789012"), "amount") == D(
+    assert check_decimal(Decimal("123456789012345678.123456789012"), "amount") == Decimal(
         "123456789012345678.123456789012"
     )
 
 
 def test_to_units_refuses_a_value_off_the_step() -> None:
     with pytest.raises(OffStep):
-        to_units(D("1.5"), D(1))
+        to_units(Decimal("1.5"), Decimal(1))
 
 
 def test_plain_notation_never_uses_an_exponent() -> None:
-    assert fmt(D("1E+3")) == "1000"
+    assert fmt(Decimal("1E+3")) == "1000"

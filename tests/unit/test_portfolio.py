@@ -29,11 +29,9 @@ from core.portfolio import (
     settle_liquidation,
 )
 
-D = Decimal
-
 
 def lines(**weights: str) -> tuple[AllocationLine, ...]:
-    return tuple(AllocationLine(i, D(w)) for i, w in weights.items())
+    return tuple(AllocationLine(i, Decimal(w)) for i, w in weights.items())
 
 
 def buy(
@@ -42,34 +40,34 @@ def buy(
     *instruments: Instrument,
     available: str | None = None,
 ) -> PortfolioRequest:
-    cash = None if available is None else D(available)
-    return PortfolioRequest(OrderType.BUY, "EUR", D(amount), allocation, instruments, cash=cash)
+    cash = None if available is None else Decimal(available)
+    return PortfolioRequest(OrderType.BUY, "EUR", Decimal(amount), allocation, instruments, cash=cash)
 
 
-A, B, C = Instrument("A", D("10")), Instrument("B", D("20")), Instrument("C", D("50"))
+A, B, C = Instrument("A", Decimal("10")), Instrument("B", Decimal("20")), Instrument("C", Decimal("50"))
 
 
 def test_a_buy_splits_the_cash_over_the_weights_to_the_cent() -> None:
     result = plan(buy("1000.00", lines(A="0.5", B="0.3", C="0.2"), A, B, C))
     assert result.orders == (
-        PlannedOrder("A", Side.BUY, cash_amount=D("500.00")),
-        PlannedOrder("B", Side.BUY, cash_amount=D("300.00")),
-        PlannedOrder("C", Side.BUY, cash_amount=D("200.00")),
+        PlannedOrder("A", Side.BUY, cash_amount=Decimal("500.00")),
+        PlannedOrder("B", Side.BUY, cash_amount=Decimal("300.00")),
+        PlannedOrder("C", Side.BUY, cash_amount=Decimal("200.00")),
     )
 
 
 def test_a_buy_drops_instruments_below_their_minimum_and_resplits_the_cash() -> None:
-    small = Instrument("C", D("50"), min_order_amount=D("250"))
+    small = Instrument("C", Decimal("50"), min_order_amount=Decimal("250"))
     result = plan(buy("1000.00", lines(A="0.5", B="0.3", C="0.2"), A, B, small))
     assert result.orders == (
-        PlannedOrder("A", Side.BUY, cash_amount=D("625.00")),
-        PlannedOrder("B", Side.BUY, cash_amount=D("375.00")),
+        PlannedOrder("A", Side.BUY, cash_amount=Decimal("625.00")),
+        PlannedOrder("B", Side.BUY, cash_amount=Decimal("375.00")),
     )
     assert result.skipped == (Skipped("C", SkipReason.BELOW_MINIMUM_ORDER),)
 
 
 def test_a_buy_where_nothing_clears_its_minimum_is_refused() -> None:
-    pricey = [Instrument(i, D(1), min_order_amount=D("600")) for i in "AB"]
+    pricey = [Instrument(i, Decimal(1), min_order_amount=Decimal("600")) for i in "AB"]
     with pytest.raises(BelowMinimumOrder):
         plan(buy("1000.00", lines(A="0.5", B="0.5"), *pricey))
 
@@ -92,7 +90,7 @@ def test_weights_that_do_not_sum_to_one_are_refused() -> None:
 
 def test_an_instrument_in_another_currency_is_refused() -> None:
     with pytest.raises(CurrencyMismatch):
-        plan(buy("10.00", lines(A="1"), Instrument("A", D(1), currency="USD")))
+        plan(buy("10.00", lines(A="1"), Instrument("A", Decimal(1), currency="USD")))
 
 
 def test_an_allocation_naming_an_undescribed_instrument_is_refused() -> None:
@@ -100,19 +98,19 @@ def test_an_allocation_naming_an_undescribed_instrument_is_refused() -> None:
         plan(buy("10.00", lines(A="0.5", B="0.5"), A))
 
 
-HOLDINGS = (Position("A", D(30)), Position("B", D(10)))  # worth 300 and 200
+HOLDINGS = (Position("A", Decimal(30)), Position("B", Decimal(10)))  # worth 300 and 200
 
 
 def sell(cash: str, policy: Policy = Policy()) -> PortfolioRequest:
     return PortfolioRequest(
-        OrderType.SELL, "EUR", D(cash), instruments=(A, B), positions=HOLDINGS, policy=policy
+        OrderType.SELL, "EUR", Decimal(cash), instruments=(A, B), positions=HOLDINGS, policy=policy
     )
 
 
 def test_a_sell_is_split_pro_rata_to_the_market_value_of_holdings() -> None:
     assert plan(sell("400.00")).orders == (
-        PlannedOrder("A", Side.SELL, cash_amount=D("240.00")),
-        PlannedOrder("B", Side.SELL, cash_amount=D("160.00")),
+        PlannedOrder("A", Side.SELL, cash_amount=Decimal("240.00")),
+        PlannedOrder("B", Side.SELL, cash_amount=Decimal("160.00")),
     )
 
 
@@ -124,18 +122,18 @@ def test_a_sell_above_ninety_percent_of_nav_is_refused_with_the_maximum_allowed(
 
 
 def test_a_sell_of_exactly_ninety_percent_of_nav_is_allowed() -> None:
-    assert sum(o.cash_amount or D(0) for o in plan(sell("450.00")).orders) == D("450.00")
+    assert sum(o.cash_amount or Decimal(0) for o in plan(sell("450.00")).orders) == Decimal("450.00")
 
 
 def test_a_sell_of_sub_cent_holdings_is_limited_to_what_whole_cents_can_take() -> None:
     # two holdings worth 0.009 and 0.015: 90 % of NAV is 0.0216, but whole cents can only take 0.01
-    dust = (Instrument("A", D("0.003")), Instrument("B", D("0.005")))
+    dust = (Instrument("A", Decimal("0.003")), Instrument("B", Decimal("0.005")))
     request = PortfolioRequest(
         OrderType.SELL,
         "EUR",
-        D("0.02"),
+        Decimal("0.02"),
         instruments=dust,
-        positions=(Position("A", D(3)), Position("B", D(3))),
+        positions=(Position("A", Decimal(3)), Position("B", Decimal(3))),
     )
     with pytest.raises(NavLimitExceeded) as caught:
         plan(request)
@@ -144,22 +142,28 @@ def test_a_sell_of_sub_cent_holdings_is_limited_to_what_whole_cents_can_take() -
 
 def test_the_nav_limit_is_a_policy_parameter() -> None:
     with pytest.raises(NavLimitExceeded):
-        plan(sell("300.00", Policy(sell_nav_limit=D("0.5"))))
+        plan(sell("300.00", Policy(sell_nav_limit=Decimal("0.5"))))
 
 
 def test_a_sell_needs_prices_for_every_holding() -> None:
     request = PortfolioRequest(
-        OrderType.SELL, "EUR", D("1.00"), instruments=(Instrument("A"),), positions=(Position("A", D(1)),)
+        OrderType.SELL,
+        "EUR",
+        Decimal("1.00"),
+        instruments=(Instrument("A"),),
+        positions=(Position("A", Decimal(1)),),
     )
     with pytest.raises(MissingPrice):
         plan(request)
 
 
 def test_a_liquidation_sells_every_position_in_full_with_unit_orders() -> None:
-    result = plan(PortfolioRequest(OrderType.LIQUIDATION, "EUR", positions=(*HOLDINGS, Position("C", D(0)))))
+    result = plan(
+        PortfolioRequest(OrderType.LIQUIDATION, "EUR", positions=(*HOLDINGS, Position("C", Decimal(0))))
+    )
     assert result.orders == (
-        PlannedOrder("A", Side.SELL, quantity=D(30)),
-        PlannedOrder("B", Side.SELL, quantity=D(10)),
+        PlannedOrder("A", Side.SELL, quantity=Decimal(30)),
+        PlannedOrder("B", Side.SELL, quantity=Decimal(10)),
     )
     assert result.cash_amount is None
 
@@ -170,30 +174,34 @@ def test_liquidating_an_empty_account_is_refused() -> None:
 
 
 def test_the_management_fee_is_pro_rata_temporis_and_rounded_half_even() -> None:
-    schedule = FeeSchedule(D("0.01"), dt.date(2026, 1, 1))
+    schedule = FeeSchedule(Decimal("0.01"), dt.date(2026, 1, 1))
     # 1000.00 × 1 % × 73 / 365 = 2.00 exactly; 1234.56 × 1 % × 10 / 365 = 0.33823... → 0.34
-    assert management_fee(D("1000.00"), schedule, dt.date(2026, 3, 15), "EUR") == D("2.00")
-    assert management_fee(D("1234.56"), schedule, dt.date(2026, 1, 11), "EUR") == D("0.34")
+    assert management_fee(Decimal("1000.00"), schedule, dt.date(2026, 3, 15), "EUR") == Decimal("2.00")
+    assert management_fee(Decimal("1234.56"), schedule, dt.date(2026, 1, 11), "EUR") == Decimal("0.34")
 
 
 def test_the_liquidation_cash_amount_is_proceeds_minus_costs_minus_fee() -> None:
     settled = settle_liquidation(
-        D("1000.00"), D("5.00"), FeeSchedule(D("0.01"), dt.date(2026, 1, 1)), dt.date(2026, 3, 15), "EUR"
+        Decimal("1000.00"),
+        Decimal("5.00"),
+        FeeSchedule(Decimal("0.01"), dt.date(2026, 1, 1)),
+        dt.date(2026, 3, 15),
+        "EUR",
     )
-    assert (settled.management_fee, settled.cash_amount) == (D("2.00"), D("993.00"))
+    assert (settled.management_fee, settled.cash_amount) == (Decimal("2.00"), Decimal("993.00"))
 
 
 def test_without_a_fee_schedule_there_is_no_management_fee() -> None:
-    assert settle_liquidation(D("10.00"), D("1.00"), None, dt.date(2026, 1, 1), "EUR").cash_amount == D(
-        "9.00"
-    )
+    assert settle_liquidation(
+        Decimal("10.00"), Decimal("1.00"), None, dt.date(2026, 1, 1), "EUR"
+    ).cash_amount == Decimal("9.00")
 
 
 def rebalance(
     cash: str, positions: tuple[Position, ...], policy: Policy = Policy(), **weights: str
 ) -> PortfolioRequest:
     return PortfolioRequest(
-        OrderType.REBALANCING, "EUR", None, lines(**weights), (A, B, C), positions, D(cash), policy
+        OrderType.REBALANCING, "EUR", None, lines(**weights), (A, B, C), positions, Decimal(cash), policy
     )
 
 
@@ -201,39 +209,39 @@ def test_a_rebalance_sells_overweight_instruments_first_then_buys_underweight_on
     # A 300, B 200, cash 0 → target 250/250: sell 5 A (50.00), buy 50.00 of B
     result = plan(rebalance("0.00", HOLDINGS, A="0.5", B="0.5"))
     assert result.orders == (
-        PlannedOrder("A", Side.SELL, quantity=D(5)),
-        PlannedOrder("B", Side.BUY, cash_amount=D("50.00")),
+        PlannedOrder("A", Side.SELL, quantity=Decimal(5)),
+        PlannedOrder("B", Side.BUY, cash_amount=Decimal("50.00")),
     )
 
 
 def test_a_rebalance_sells_instruments_outside_the_model_in_full() -> None:
-    result = plan(rebalance("0.00", (*HOLDINGS, Position("C", D(2))), A="0.5", B="0.5"))
-    assert PlannedOrder("C", Side.SELL, quantity=D(2)) in result.orders
+    result = plan(rebalance("0.00", (*HOLDINGS, Position("C", Decimal(2))), A="0.5", B="0.5"))
+    assert PlannedOrder("C", Side.SELL, quantity=Decimal(2)) in result.orders
 
 
 def test_a_rebalance_rounds_sells_down_to_the_quantity_step() -> None:
     # A 300, B 200, cash 5 → investable 505, targets 252.50 each: sell 47.50 of A = 4.75 shares → 4
     result = plan(rebalance("5.00", HOLDINGS, A="0.5", B="0.5"))
-    assert result.orders[0] == PlannedOrder("A", Side.SELL, quantity=D(4))
+    assert result.orders[0] == PlannedOrder("A", Side.SELL, quantity=Decimal(4))
 
 
 def test_a_rebalance_scales_buys_down_so_it_never_spends_more_than_it_has() -> None:
     # A sells 4 (40.00); funding 5.00 + 40.00 = 45.00, B wanted 52.50
     result = plan(rebalance("5.00", HOLDINGS, A="0.5", B="0.5"))
-    assert result.orders[1] == PlannedOrder("B", Side.BUY, cash_amount=D("45.00"))
+    assert result.orders[1] == PlannedOrder("B", Side.BUY, cash_amount=Decimal("45.00"))
 
 
 def test_a_rebalance_keeps_the_cash_buffer() -> None:
-    result = plan(rebalance("100.00", HOLDINGS, Policy(cash_buffer=D("100.00")), A="0.5", B="0.5"))
+    result = plan(rebalance("100.00", HOLDINGS, Policy(cash_buffer=Decimal("100.00")), A="0.5", B="0.5"))
     assert result.orders == (
-        PlannedOrder("A", Side.SELL, quantity=D(5)),
-        PlannedOrder("B", Side.BUY, cash_amount=D("50.00")),
+        PlannedOrder("A", Side.SELL, quantity=Decimal(5)),
+        PlannedOrder("B", Side.BUY, cash_amount=Decimal("50.00")),
     )
 
 
 def test_instruments_inside_the_drift_band_are_left_alone() -> None:
     # A is at 60 %, target 50 %: inside a 10 % band
-    result = plan(rebalance("0.00", HOLDINGS, Policy(drift_band=D("0.1")), A="0.5", B="0.5"))
+    result = plan(rebalance("0.00", HOLDINGS, Policy(drift_band=Decimal("0.1")), A="0.5", B="0.5"))
     assert result.orders == ()
     assert result.skipped == (
         Skipped("A", SkipReason.WITHIN_DRIFT_BAND),
@@ -242,9 +250,9 @@ def test_instruments_inside_the_drift_band_are_left_alone() -> None:
 
 
 def test_trades_below_the_minimum_order_amount_are_skipped_in_a_rebalance() -> None:
-    small_b = Instrument("B", D("20"), min_order_amount=D("60"))
+    small_b = Instrument("B", Decimal("20"), min_order_amount=Decimal("60"))
     request = PortfolioRequest(
-        OrderType.REBALANCING, "EUR", None, lines(A="0.5", B="0.5"), (A, small_b), HOLDINGS, D("0.00")
+        OrderType.REBALANCING, "EUR", None, lines(A="0.5", B="0.5"), (A, small_b), HOLDINGS, Decimal("0.00")
     )
     result = plan(request)
     assert Skipped("B", SkipReason.BELOW_MINIMUM_ORDER) in result.skipped
@@ -252,9 +260,9 @@ def test_trades_below_the_minimum_order_amount_are_skipped_in_a_rebalance() -> N
 
 def test_a_buffer_larger_than_the_portfolio_is_refused() -> None:
     with pytest.raises(InsufficientFunds):
-        plan(rebalance("0.00", HOLDINGS, Policy(cash_buffer=D("600")), A="0.5", B="0.5"))
+        plan(rebalance("0.00", HOLDINGS, Policy(cash_buffer=Decimal("600")), A="0.5", B="0.5"))
 
 
 def test_a_policy_nav_limit_above_one_is_refused() -> None:
     with pytest.raises(ValidationError):
-        Policy(sell_nav_limit=D("1.5"))
+        Policy(sell_nav_limit=Decimal("1.5"))
