@@ -22,7 +22,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -339,7 +339,9 @@ class SqliteRepository(Generic[T]):
         for name, wanted in where.items():
             values = wanted if isinstance(wanted, tuple) else (wanted,)
             marks = ", ".join("?" for _ in values)
-            if name in INDEXED:
+            if name == self._table.id_field:
+                sql += f" AND id IN ({marks})"
+            elif name in INDEXED:
                 sql += f" AND {name} IN ({marks})"
             else:
                 sql += f" AND json_extract(body, ?) IN ({marks})"
@@ -356,25 +358,37 @@ class SqliteRepository(Generic[T]):
 
 
 class SqliteOutbox:
+    """Events are kept until the unit of work commits, then written with their deliveries in two statements."""
+
     def __init__(self, uow: SqliteUnitOfWork) -> None:
         self._uow = uow
         self._subscriptions: list[Subscription] | None = None
+        self._events: list[tuple[str, str, str, str, str]] = []
+        self._deliveries: list[tuple[str, str, str]] = []
 
     def add(self, event: Event) -> None:
         topic = event.topic
-        seq = self._uow.write(
-            "INSERT INTO events (id, type, topic, created_at, body) VALUES (?, ?, ?, ?, ?)",
-            (event.id, event.type, topic, timestamp(event.created_at), self._envelope_json(event)),
-        ).lastrowid
+        created = timestamp(event.created_at)
+        self._events.append((event.id, event.type, topic, created, self._envelope_json(event)))
         if self._subscriptions is None:
             self._subscriptions = self._uow.subscriptions.list()
         for subscription in self._subscriptions:
             if subscription.disabled_reason is None and topic in subscription.topics:
-                self._uow.write(
-                    "INSERT INTO deliveries (event_seq, subscription_id, status, next_attempt_at) "
-                    "VALUES (?, ?, 'PENDING', ?)",
-                    (seq, subscription.id, sortable(event.created_at)),
-                )
+                self._deliveries.append((subscription.id, sortable(event.created_at), event.id))
+
+    def flush(self) -> None:
+        """Write the events added so far, in order, and fan them out (called by the commit)."""
+        if self._events:
+            self._uow.write_many(
+                "INSERT INTO events (id, type, topic, created_at, body) VALUES (?, ?, ?, ?, ?)", self._events
+            )
+        if self._deliveries:
+            self._uow.write_many(
+                "INSERT INTO deliveries (event_seq, subscription_id, status, next_attempt_at) "
+                "SELECT seq, ?, 'PENDING', ? FROM events WHERE id = ?",
+                self._deliveries,
+            )
+        self._events, self._deliveries = [], []
 
     def _envelope_json(self, event: Event) -> str:
         head = json.dumps({"id": event.id, "created_at": timestamp(event.created_at), "type": event.type})
@@ -446,6 +460,10 @@ class SqliteDatabase:
             return self.connection.execute(sql, params)
         except sqlite3.Error as error:
             raise translate(error, self.path) from error
+
+    def guarded(self) -> contextlib.AbstractContextManager[None]:
+        """Turn the SQLite errors raised inside into ``AllotError``s, as ``run`` does."""
+        return storage_errors(self.path)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -531,7 +549,19 @@ class SqliteUnitOfWork:
             self.database.take_write_lock = True
             raise
 
+    def write_many(self, sql: str, rows: Sequence[Any]) -> None:
+        """Run one write for many rows in this transaction (as ``write``)."""
+        if not self.connection.in_transaction:
+            self._begin()
+        try:
+            with self.database.guarded():
+                self.connection.executemany(sql, rows)
+        except ConcurrentUpdate:
+            self.database.take_write_lock = True
+            raise
+
     def commit(self) -> None:
+        self.outbox.flush()
         if self.connection.in_transaction:
             try:
                 self.database.run("COMMIT")

@@ -10,7 +10,7 @@ from core.portfolio import OrderType, Policy
 from core.records import Order, PortfolioOrder
 from ports.allocations import find_model
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, require, transaction
+from ports.use_cases import UseCases, require, require_all, transaction
 
 
 class PortfolioOrders(UseCases):
@@ -36,7 +36,7 @@ class PortfolioOrders(UseCases):
             return require(uow.portfolio_orders, replayed, "portfolio order")
         account = require(uow.accounts, account_id, "account")
         needed = portfolio_orders.instruments_needed(account, model)
-        instruments = {i: require(uow.instruments, i, "instrument") for i in needed}
+        instruments = require_all(uow.instruments, needed)
         now = self.now()
         decision = portfolio_orders.place(
             account, order_type, cash_amount, model, policy, instruments,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Concatenate, Final, ParamSpec, TypeVar, cast
 
 import attrs
@@ -17,6 +17,7 @@ import attrs
 from core.decisions import Changes, Decision
 from core.errors import ConcurrentUpdate, NotFound
 from core.idempotency import replayed
+from core.instruments import Instrument
 from core.records import Event, IdempotencyRecord, Record
 from ports.driven import (
     TABLE_OF,
@@ -72,6 +73,17 @@ def transaction(use_case: Callable[Concatenate[U, UnitOfWork, P], R]) -> Callabl
         raise AssertionError("unreachable")
 
     return in_unit_of_work
+
+
+def require_all(instruments: Repository[Instrument], instrument_ids: Sequence[str]) -> dict[str, Instrument]:
+    """The instruments by id, read at once; one that does not exist is ``NotFound``."""
+    found = {i.instrument_id: i for i in instruments.list(instrument_id=tuple(instrument_ids))}
+    for instrument_id in instrument_ids:
+        if instrument_id not in found:
+            raise NotFound(
+                f"instrument {instrument_id} does not exist", {"kind": "instrument", "id": instrument_id}
+            )
+    return found
 
 
 def require(repository: Repository[T], record_id: str, what: str) -> T:
