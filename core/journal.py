@@ -1,0 +1,310 @@
+"""The journal: double-entry bookkeeping under every movement of cash and units.
+
+Every movement is one journal entry: postings ``(ledger account, asset, amount)`` whose amounts sum to zero per
+asset, so nothing is ever created or lost. An asset is a currency (cash) or an instrument (units). Client ledger
+accounts are the allot accounts; the house ledger accounts exist in every store: the venue (the counterparty of
+every trade), fee income (trading costs, management fees) and funding (the outside world: deposits, withdrawals).
+
+Entries are immutable and append-only, and name what caused them. A client account's cash and positions are a
+cache of its postings (``post`` keeps them in step); ``verify`` checks every entry, every cache and every asset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Final
+
+import attrs
+
+from core.errors import InsufficientFunds, InsufficientPosition, ValidationError
+from core.instruments import Position
+from core.numbers import ZERO, check_decimal, exact, fmt
+from core.records import Account
+from core.validators import non_empty
+
+
+class AssetKind(enum.Enum):
+    CASH = "CASH"  #: a currency, by its ISO 4217 code
+    UNITS = "UNITS"  #: units of an instrument, by its id
+
+
+@attrs.frozen
+class Asset:
+    kind: AssetKind
+    code: str = attrs.field(validator=non_empty)
+
+    @classmethod
+    def cash(cls, currency: str) -> Asset:
+        return cls(AssetKind.CASH, currency)
+
+    @classmethod
+    def units(cls, instrument_id: str) -> Asset:
+        return cls(AssetKind.UNITS, instrument_id)
+
+    def __str__(self) -> str:
+        return self.code if self.kind is AssetKind.CASH else f"{self.code} (units)"
+
+
+class LedgerKind(enum.Enum):
+    CLIENT = "CLIENT"  #: an allot account
+    HOUSE = "HOUSE"  #: one of the house's own ledger accounts
+
+
+@attrs.frozen
+class LedgerAccount:
+    kind: LedgerKind
+    name: str = attrs.field(validator=non_empty)
+
+    @classmethod
+    def client(cls, account_id: str) -> LedgerAccount:
+        return cls(LedgerKind.CLIENT, account_id)
+
+    def __str__(self) -> str:
+        return self.name if self.kind is LedgerKind.CLIENT else f"house:{self.name}"
+
+
+#: The counterparty of every trade.
+VENUE: Final = LedgerAccount(LedgerKind.HOUSE, "venue")
+#: Where trading costs and management fees go.
+FEE_INCOME: Final = LedgerAccount(LedgerKind.HOUSE, "fee-income")
+#: The outside world: where deposits come from and withdrawals go.
+FUNDING: Final = LedgerAccount(LedgerKind.HOUSE, "funding")
+HOUSE_LEDGERS: Final = (VENUE, FEE_INCOME, FUNDING)
+
+
+def _amount(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    check_decimal(value, "amount")
+    if value == 0:
+        raise ValidationError("a posting moves something: its amount is not zero", {"field": "amount"})
+
+
+@attrs.frozen
+class Posting:
+    """``amount`` of ``asset`` into ``ledger`` (negative: out of it)."""
+
+    ledger: LedgerAccount
+    asset: Asset
+    amount: Decimal = attrs.field(validator=_amount)
+
+
+class CauseKind(enum.Enum):
+    """What made the entry."""
+
+    OPENING = "OPENING"  #: an account opened with cash (or a balance carried over from an older store)
+    DEPOSIT = "DEPOSIT"
+    WITHDRAWAL = "WITHDRAWAL"
+    FILL = "FILL"  #: an execution of an order (the order's id)
+    MANAGEMENT_FEE = "MANAGEMENT_FEE"  #: charged when a liquidation is settled (the liquidation's id)
+    OPTION_EXERCISED = "OPTION_EXERCISED"  #: an option closed by exercise (the instrument's id)
+    OPTION_EXPIRED = "OPTION_EXPIRED"  #: an option closed worthless at expiry (the instrument's id)
+
+
+@attrs.frozen
+class Cause:
+    kind: CauseKind
+    #: The id of what caused it: the order of a fill, the liquidation of a fee, the account of a deposit, ...
+    id: str = attrs.field(validator=non_empty)
+
+
+@exact
+def _balanced(
+    instance: object, attribute: attrs.Attribute[tuple[Posting, ...]], value: tuple[Posting, ...]
+) -> None:
+    if not value:
+        raise ValidationError("a journal entry has postings", {"field": "postings"})
+    unbalanced = {str(asset): fmt(total) for asset, total in totals(value).items() if total}
+    if unbalanced:
+        raise ValidationError(
+            f"a journal entry must balance: its postings sum to {unbalanced} instead of zero",
+            {"field": "postings", "sums": unbalanced},
+        )
+
+
+@attrs.frozen(kw_only=True)
+class JournalEntry:
+    """One movement: balanced postings, when, why, and a line a person can read."""
+
+    id: str
+    at: dt.datetime
+    cause: Cause
+    postings: tuple[Posting, ...] = attrs.field(validator=_balanced)
+    memo: str = ""
+
+    def touches(self, ledger: LedgerAccount) -> bool:
+        return any(p.ledger == ledger for p in self.postings)
+
+
+@exact
+def totals(postings: Iterable[Posting]) -> dict[Asset, Decimal]:
+    """What the postings add up to, per asset."""
+    sums: dict[Asset, Decimal] = defaultdict(lambda: ZERO)
+    for posting in postings:
+        sums[posting.asset] += posting.amount
+    return dict(sums)
+
+
+def transfer(
+    source: LedgerAccount, target: LedgerAccount, asset: Asset, amount: Decimal
+) -> tuple[Posting, ...]:
+    """Two postings moving ``amount`` of ``asset`` from ``source`` to ``target`` (none for a zero amount)."""
+    if not amount:
+        return ()
+    return (Posting(source, asset, -amount), Posting(target, asset, amount))
+
+
+@exact
+def post(account: Account, entry: JournalEntry) -> Account:
+    """The account after the entry: its cached cash and positions moved by the entry's postings to it.
+
+    An entry may not take the account's cash or units below zero. A position opened by the entry takes the
+    entry's id as its position id; one closed to zero disappears.
+    """
+    mine = LedgerAccount.client(account.id)
+    cash = dict(account.cash)
+    positions = {p.instrument_id: p for p in account.positions}
+    for asset, amount in totals(p for p in entry.postings if p.ledger == mine).items():
+        if asset.kind is AssetKind.CASH:
+            balance = cash.get(asset.code, ZERO) + amount
+            if balance < 0:
+                raise InsufficientFunds(
+                    f"account {account.id} has {fmt(cash.get(asset.code, ZERO))} {asset.code}; "
+                    f"{fmt(-amount)} cannot be taken from it",
+                    {"account_id": account.id, "currency": asset.code, "requested": fmt(-amount)},
+                )
+            cash[asset.code] = balance
+            continue
+        before = positions.get(asset.code)
+        held = before.quantity if before is not None else ZERO
+        after = held + amount
+        if after < 0:
+            raise InsufficientPosition(
+                f"account {account.id} holds {fmt(held)} {asset.code}; {fmt(-amount)} cannot be taken from it",
+                {
+                    "account_id": account.id,
+                    "instrument_id": asset.code,
+                    "held": fmt(held),
+                    "requested": fmt(-amount),
+                },
+            )
+        if after == 0:
+            positions.pop(asset.code, None)
+        else:
+            position_id = before.position_id if before is not None else entry.id
+            positions[asset.code] = Position(asset.code, after, position_id)
+    ordered = [p for p in account.positions if p.instrument_id in positions]
+    opened = [p for i, p in positions.items() if i not in {q.instrument_id for q in account.positions}]
+    return attrs.evolve(
+        account,
+        cash=cash,
+        positions=tuple(positions[p.instrument_id] for p in ordered) + tuple(opened),
+    )
+
+
+@attrs.frozen
+class Discrepancy:
+    """Something the journal and the cached balances disagree on."""
+
+    kind: str
+    message: str
+
+
+@exact
+def verify(entries: Sequence[JournalEntry], accounts: Iterable[Account]) -> list[Discrepancy]:
+    """Every entry balances; every asset sums to zero over all ledger accounts; every client account's cached
+    cash and positions equal the sum of its postings. Returns what does not hold, first found first."""
+    found: list[Discrepancy] = []
+    balances: dict[tuple[LedgerAccount, Asset], Decimal] = defaultdict(lambda: ZERO)
+    for entry in entries:
+        unbalanced = {str(a): fmt(t) for a, t in totals(entry.postings).items() if t}
+        if unbalanced:
+            found.append(Discrepancy("UNBALANCED_ENTRY", f"entry {entry.id} does not balance: {unbalanced}"))
+        for posting in entry.postings:
+            balances[(posting.ledger, posting.asset)] += posting.amount
+    overall: dict[Asset, Decimal] = defaultdict(lambda: ZERO)
+    for (_, asset), amount in balances.items():
+        overall[asset] += amount
+    found += [
+        Discrepancy("ASSET_NOT_ZERO", f"{asset} sums to {fmt(total)} over all ledger accounts, not zero")
+        for asset, total in overall.items()
+        if total
+    ]
+    for account in accounts:
+        found += _cache_discrepancies(account, balances)
+    return found
+
+
+def _cache_discrepancies(
+    account: Account, balances: Mapping[tuple[LedgerAccount, Asset], Decimal]
+) -> list[Discrepancy]:
+    ledger = LedgerAccount.client(account.id)
+    posted = {asset: amount for (owner, asset), amount in balances.items() if owner == ledger and amount}
+    cached = {Asset.cash(c): a for c, a in account.cash.items() if a}
+    cached.update({Asset.units(p.instrument_id): p.quantity for p in account.positions})
+    return [
+        Discrepancy(
+            "CACHED_BALANCE",
+            f"account {account.id} shows {fmt(cached.get(asset, ZERO))} {asset} but its postings sum to "
+            f"{fmt(posted.get(asset, ZERO))}",
+        )
+        for asset in sorted({*posted, *cached}, key=str)
+        if cached.get(asset, ZERO) != posted.get(asset, ZERO)
+    ]
+
+
+@attrs.frozen
+class Balance:
+    """What a ledger account holds of an asset: the sum of its postings."""
+
+    ledger: LedgerAccount
+    asset: Asset
+    amount: Decimal
+
+
+@exact
+def balances(entries: Iterable[JournalEntry]) -> list[Balance]:
+    """Every ledger account's balance of every asset it holds (zero balances left out), house accounts first."""
+    sums: dict[tuple[LedgerAccount, Asset], Decimal] = defaultdict(lambda: ZERO)
+    for entry in entries:
+        for posting in entry.postings:
+            sums[(posting.ledger, posting.asset)] += posting.amount
+    order = {LedgerKind.HOUSE: 0, LedgerKind.CLIENT: 1}
+    keys = sorted(
+        (k for k, v in sums.items() if v),
+        key=lambda k: (order[k[0].kind], k[0].name, k[1].kind.value, k[1].code),
+    )
+    return [Balance(ledger, asset, sums[(ledger, asset)]) for ledger, asset in keys]
+
+
+@attrs.frozen
+class StatementLine:
+    """One entry as an account's statement shows it: what moved of one asset, and the balance after it."""
+
+    entry_id: str
+    at: dt.datetime
+    cause: Cause
+    memo: str
+    asset: Asset
+    amount: Decimal
+    balance: Decimal
+
+
+@exact
+def statement(
+    entries: Iterable[JournalEntry], ledger: LedgerAccount, asset: str | None = None
+) -> list[StatementLine]:
+    """The entries of one ledger account, oldest first, with a running balance per asset (``asset``: only the
+    asset with that code, a currency or an instrument id)."""
+    running: dict[Asset, Decimal] = defaultdict(lambda: ZERO)
+    lines: list[StatementLine] = []
+    for entry in entries:
+        for moved, amount in totals(p for p in entry.postings if p.ledger == ledger).items():
+            running[moved] += amount
+            if asset is None or moved.code == asset:
+                lines.append(
+                    StatementLine(entry.id, entry.at, entry.cause, entry.memo, moved, amount, running[moved])
+                )
+    return lines
