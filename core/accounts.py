@@ -1,21 +1,27 @@
-"""Accounts: opening, deposits and withdrawals, closing, what is available, and the cash open orders hold back."""
+"""Accounts: opening, deposits and withdrawals, closing, what is available, and what open orders hold back.
+
+Cash moves only through journal entries: an opening balance or a deposit comes from the house funding account, a
+withdrawal goes back to it, and each is announced as a funding event. Open orders hold back what they may still
+need — a buy its remaining amount and estimated costs, a sell its units — and every limit counts what is held back.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 
 import attrs
 
 from core.decisions import Changes, Decision
 from core.errors import AccountClosed, AccountNotEmpty, InsufficientFunds
-from core.fills import CostSchedule
+from core.fills import CostSchedule, trading_costs
 from core.instruments import Instrument, Side
+from core.journal import FUNDING, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
 from core.lifecycle import OrderState
 from core.numbers import ZERO, as_cash, check_non_negative, check_positive, exact, floor_to, fmt, minor_unit
 from core.portfolio import FeeSchedule
-from core.records import Account, AccountStatus, Order
+from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order
 from core.validators import check_text
 
 #: States in which an order may still trade.
@@ -38,20 +44,26 @@ def open_account(
     cash: Decimal,
     fee_schedule: FeeSchedule | None,
     costs: CostSchedule,
+    *,
+    ids: Iterator[str],
     now: dt.datetime,
 ) -> Decision[Account]:
-    """A new account with its opening cash (zero or more, in the currency's minor units)."""
+    """A new account; opening cash (zero or more, in the currency's minor units) is its first deposit."""
     check_text(account_id, "account id")
     check_non_negative(cash, "cash")
-    account = Account(
+    opening = as_cash(cash, currency, "cash")
+    empty = Account(
         account_id,
         currency,
-        {currency: as_cash(cash, currency, "cash")},
+        {currency: ZERO.quantize(minor_unit(currency))},
         fee_schedule=fee_schedule,
         costs=costs,
         created_at=now,
     )
-    return Decision(account, Changes.of(created=[account]))
+    if not opening:
+        return Decision(empty, Changes.of(created=[empty]))
+    funded = _fund(empty, opening, FundingKind.DEPOSIT, ids=ids, now=now)
+    return Decision(funded.result, attrs.evolve(funded.changes, created=(funded.result,), updated=()))
 
 
 def check_open(account: Account) -> Account:
@@ -62,19 +74,16 @@ def check_open(account: Account) -> Account:
     return account
 
 
-@exact
-def deposit(account: Account, amount: Decimal) -> Decision[Account]:
-    """Add cash (greater than zero, in the account's minor units)."""
+def deposit(account: Account, amount: Decimal, *, ids: Iterator[str], now: dt.datetime) -> Decision[Account]:
+    """Add cash (greater than zero, in the account's minor units) from the outside world."""
     check_open(account)
     check_positive(amount, "amount")
-    added = as_cash(amount, account.currency, "amount")
-    updated = _with_cash(account, account.cash_in(account.currency) + added)
-    return Decision(updated, Changes.of(updated=[updated]))
+    return _fund(account, as_cash(amount, account.currency, "amount"), FundingKind.DEPOSIT, ids=ids, now=now)
 
 
 @exact
-def withdraw(account: Account, amount: Decimal) -> Decision[Account]:
-    """Take cash out: never more than is available, i.e. not what open buy orders may still spend."""
+def withdraw(account: Account, amount: Decimal, *, ids: Iterator[str], now: dt.datetime) -> Decision[Account]:
+    """Take cash out: never more than is available, i.e. not what open orders hold back."""
     check_open(account)
     check_positive(amount, "amount")
     taken = as_cash(amount, account.currency, "amount")
@@ -86,8 +95,36 @@ def withdraw(account: Account, amount: Decimal) -> Decision[Account]:
             f"{fmt(money(account, account.reserved_in(account.currency)))}); cannot withdraw {fmt(taken)}",
             {"available": fmt(available), "requested": fmt(taken), "currency": account.currency},
         )
-    updated = _with_cash(account, account.cash_in(account.currency) - taken)
-    return Decision(updated, Changes.of(updated=[updated]))
+    return _fund(account, taken, FundingKind.WITHDRAWAL, ids=ids, now=now)
+
+
+def _fund(
+    account: Account, amount: Decimal, kind: FundingKind, *, ids: Iterator[str], now: dt.datetime
+) -> Decision[Account]:
+    """One journal entry between the account and the house funding account, announced as a funding event."""
+    mine, cash = LedgerAccount.client(account.id), Asset.cash(account.currency)
+    source, target = (FUNDING, mine) if kind is FundingKind.DEPOSIT else (mine, FUNDING)
+    entry = JournalEntry(
+        id=next(ids),
+        at=now,
+        cause=Cause(CauseKind(kind.value), account.id),
+        postings=transfer(source, target, cash, amount),
+        memo=f"{kind.value.lower()} of {fmt(amount)} {account.currency}",
+    )
+    updated = post(account, entry)
+    funding = Funding(
+        id=entry.id,
+        kind=kind,
+        account_id=account.id,
+        currency=account.currency,
+        amount=amount,
+        cash_after=updated.cash_in(account.currency),
+        created_at=now,
+    )
+    return Decision(
+        updated,
+        Changes.of(updated=[updated], journaled=[entry], announced=[Announcement.of(funding, kind.value)]),
+    )
 
 
 def close(account: Account) -> Decision[Account]:
@@ -97,6 +134,7 @@ def close(account: Account) -> Decision[Account]:
         "positions": [p.instrument_id for p in account.positions],
         "cash": {c: fmt(v) for c, v in account.cash.items() if v},
         "held_back": {c: fmt(v) for c, v in account.reserved.items() if v},
+        "held_units": {i: fmt(v) for i, v in account.held_units.items() if v},
     }
     if any(holding.values()):
         raise AccountNotEmpty(
@@ -110,9 +148,15 @@ def close(account: Account) -> Decision[Account]:
 
 @exact
 def available_cash(account: Account) -> Decimal:
-    """Cash not yet promised: the balance less what open buy orders may still spend, in minor units."""
+    """Cash not held back by open orders, in minor units."""
     free = max(ZERO, account.cash_in(account.currency) - account.reserved_in(account.currency))
     return as_cash(free, account.currency, "available cash")
+
+
+@exact
+def available_units(account: Account, instrument_id: str) -> Decimal:
+    """Units of an instrument not held back by open sells."""
+    return max(ZERO, account.quantity_of(instrument_id) - account.held_of(instrument_id))
 
 
 @exact
@@ -126,31 +170,40 @@ def view(account: Account, instruments: Mapping[str, Instrument]) -> AccountView
     return AccountView(account, nav(account, instruments), available_cash(account))
 
 
-def unspent(order: Order) -> Decimal:
-    """What a buy cash order may still spend (its amount less what its fills have traded)."""
-    if order.side is not Side.BUY or order.cash_amount is None:
-        return ZERO
-    return max(ZERO, order.cash_amount - order.traded_value)
+@exact
+def estimated_costs(account: Account, amount: Decimal, side: Side) -> Decimal:
+    """The trading costs of trading ``amount`` in one fill, by the account's cost schedule."""
+    return trading_costs(account.costs, amount, side, account.currency).total
 
 
-def reservation(order: Order) -> Decimal:
-    """The cash an order holds back from its account: what it may still spend while it is open."""
-    return unspent(order) if order.state in OPEN else ZERO
+def holds(order: Order) -> tuple[Decimal, Decimal]:
+    """What an order holds back while it is open: (cash, units)."""
+    return (order.held_cash, order.held_units) if order.state in OPEN else (ZERO, ZERO)
 
 
 @exact
 def reserve(account: Account, before: Iterable[Order], after: Iterable[Order]) -> Account:
-    """Keep the cash the account holds back in step with its orders changing from ``before`` to ``after``
-    (new orders have no ``before``)."""
-    delta = sum((reservation(o) for o in after), ZERO) - sum((reservation(o) for o in before), ZERO)
-    if not delta:
+    """Keep what the account holds back in step with its orders changing from ``before`` to ``after`` (new
+    orders have no ``before``)."""
+    cash = ZERO
+    units: dict[str, Decimal] = {}
+    for sign, orders in ((-1, before), (1, after)):
+        for order in orders:
+            held_cash, held_units = holds(order)
+            cash += sign * held_cash
+            if held_units:
+                units[order.instrument_id] = units.get(order.instrument_id, ZERO) + sign * held_units
+    if not cash and not any(units.values()):
         return account
-    held = account.reserved_in(account.currency) + delta
-    return attrs.evolve(account, reserved={**account.reserved, account.currency: held})
-
-
-def _with_cash(account: Account, balance: Decimal) -> Account:
-    return attrs.evolve(account, cash={**account.cash, account.currency: balance})
+    held = dict(account.held_units)
+    for instrument_id, delta in units.items():
+        left = held.get(instrument_id, ZERO) + delta
+        if left:
+            held[instrument_id] = left
+        else:
+            held.pop(instrument_id, None)
+    reserved = {**account.reserved, account.currency: account.reserved_in(account.currency) + cash}
+    return attrs.evolve(account, reserved=reserved, held_units=held)
 
 
 def money(account: Account, amount: Decimal) -> Decimal:

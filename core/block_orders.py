@@ -5,20 +5,21 @@ execute is refused before it exists: the key must be usable, every account it al
 instrument's currency, the amount greater than zero and a whole number of quantity steps, a buy within each
 participant's buying power (the key's margin handling), and a sell within what each account holds.
 
-Each execution is shared over what every recipient has still to receive (the block's partial-fill policy), and
-booked at once as one FILLED order per account with the block's id as correlation key, at the execution's price;
-the execution's traded value is apportioned over the accounts so that their values sum exactly to it.
+Placing creates one order per account the block allocates to (NEW, with the block's id as correlation key), each
+holding back what it needs. Each execution is shared over what every recipient has still to receive (the block's
+partial-fill policy) and booked at once on those orders at the execution's price; the execution's traded value is
+apportioned over the accounts so that their values sum exactly to it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
 
-from core.accounts import available_cash, check_open
+from core.accounts import OPEN, available_cash, available_units, check_open, reserve
 from core.allocation_keys import announce_key
 from core.blocks import (
     Execution,
@@ -32,10 +33,11 @@ from core.blocks import (
 from core.decisions import Changes, Decision
 from core.errors import CurrencyMismatch, InsufficientPosition, NothingToTrade
 from core.instruments import Instrument, Side, traded_in
+from core.journal import JournalEntry
 from core.keys import AllocationKey, check_usable
 from core.lifecycle import BLOCK_ORDER, OrderState, Trigger
 from core.numbers import ZERO, check_positive, fmt, to_units
-from core.orders import CLIENT_CANCELLED, allocated, book
+from core.orders import CLIENT_CANCELLED, allocated, book, cancel_open
 from core.records import Account, AccountStatus, Announcement, BlockOrder, Order, StoredKey, announce, refs
 
 
@@ -69,12 +71,13 @@ def block_targets(
 def check_holdings(
     key: AllocationKey, wanted: Targets, instrument: Instrument, accounts: Mapping[str, Account]
 ) -> None:
-    """A sell block may not ask an account to sell more than it holds (the error account included)."""
+    """A sell block may not ask an account (the error account included) to sell more than it holds free of what
+    its open sells already hold back."""
     parts = zip(key.recipients, (*wanted.participants, wanted.error), strict=True)
     short = [
-        {"account_id": account_id, "to_sell": fmt(part), "held": fmt(held)}
+        {"account_id": account_id, "to_sell": fmt(part), "held": fmt(free)}
         for account_id, part in parts
-        if part > (held := accounts[account_id].quantity_of(instrument.instrument_id))
+        if part > (free := available_units(accounts[account_id], instrument.instrument_id))
     ]
     if short:
         raise InsufficientPosition(
@@ -92,9 +95,11 @@ def place(
     policy: PartialFillPolicy,
     *,
     block_id: str,
+    ids: Iterator[str],
     now: dt.datetime,
 ) -> Decision[BlockOrder]:
-    """Place a block on the key's owner account (see the module docstring for what is checked)."""
+    """Place a block on the key's owner account (see the module docstring for what is checked), with one NEW
+    order for every account it allocates to (the block's id as correlation key), each holding back what it needs."""
     key = stored.key
     check_positive(amount, "amount")
     to_units(amount, instrument.quantity_step, "amount")
@@ -112,6 +117,12 @@ def place(
         )
     if side is Side.SELL:
         check_holdings(key, wanted, priced, recipients)
+    children = [
+        allocated(block_id, recipients[account_id], priced, side, part, next(ids), now)
+        for account_id, part in zip(key.recipients, (*wanted.participants, wanted.error), strict=True)
+        if part
+    ]
+    holding = [reserve(recipients[child.account_id], [], [child]) for child in children]
     block = BlockOrder(
         id=block_id,
         key_id=stored.id,
@@ -127,33 +138,64 @@ def place(
         targets=wanted,
         recipients=key.recipients,
         allocated=tuple(ZERO for _ in key.recipients),
+        orders=refs(children),
     )
     used = attrs.evolve(stored, status=status)
     key_changes = [used] if used != stored else []
     return Decision(
         block,
         Changes.of(
-            created=[block],
-            updated=[*key_changes, *([priced] if priced != instrument else [])],
-            announced=[announce(block), *(announce_key(k) for k in key_changes)],
+            created=[block, *children],
+            updated=[*key_changes, *([priced] if priced != instrument else []), *holding],
+            announced=[
+                announce(block), *(announce(c) for c in children), *(announce_key(k) for k in key_changes),
+            ],
+        ),
+    )  # fmt: skip
+
+
+def cancel(
+    block: BlockOrder, children: Sequence[Order], accounts: Mapping[str, Account], now: dt.datetime
+) -> Decision[BlockOrder]:
+    """The client cancels a block that is not finished, and its open orders with it; what was already allocated
+    stays with the accounts, what the open orders held back is released."""
+    return _end(block, children, accounts, Trigger.CANCEL, CLIENT_CANCELLED, now)
+
+
+def fail(
+    block: BlockOrder,
+    children: Sequence[Order],
+    accounts: Mapping[str, Account],
+    reason: str,
+    now: dt.datetime,
+) -> Decision[BlockOrder]:
+    """The trading partner refused the block (or what is left of it): it is cancelled with the reason, and its
+    open orders with it."""
+    return _end(block, children, accounts, Trigger.FAIL, reason, now)
+
+
+def _end(
+    block: BlockOrder,
+    children: Sequence[Order],
+    accounts: Mapping[str, Account],
+    trigger: Trigger,
+    reason: str,
+    now: dt.datetime,
+) -> Decision[BlockOrder]:
+    ended_block = attrs.evolve(
+        block, state=BLOCK_ORDER.next(block.state, trigger), reason=reason, updated_at=now
+    )
+    ended = cancel_open(children, reason, now, trigger)
+    moved = [(before, after) for before, after in zip(children, ended, strict=True) if before != after]
+    released = [reserve(accounts[after.account_id], [before], [after]) for before, after in moved]
+    ended_block = attrs.evolve(ended_block, orders=refs(ended))
+    return Decision(
+        ended_block,
+        Changes.of(
+            updated=[ended_block, *(after for _, after in moved), *released],
+            announced=[*(announce(after) for _, after in moved), announce(ended_block)],
         ),
     )
-
-
-def cancel(block: BlockOrder, now: dt.datetime) -> Decision[BlockOrder]:
-    """The client cancels a block that is not finished; what was already allocated stays with the accounts."""
-    cancelled = attrs.evolve(
-        block, state=BLOCK_ORDER.next(block.state, Trigger.CANCEL), reason=CLIENT_CANCELLED, updated_at=now
-    )
-    return Decision(cancelled, Changes.of(updated=[cancelled], announced=[announce(cancelled)]))
-
-
-def fail(block: BlockOrder, reason: str, now: dt.datetime) -> Decision[BlockOrder]:
-    """The trading partner refused the block (or what is left of it): it is cancelled with the reason."""
-    failed = attrs.evolve(
-        block, state=BLOCK_ORDER.next(block.state, Trigger.FAIL), reason=reason, updated_at=now
-    )
-    return Decision(failed, Changes.of(updated=[failed], announced=[announce(failed)]))
 
 
 def remaining(block: BlockOrder) -> Decimal:
@@ -166,13 +208,15 @@ def execute(
     key: AllocationKey,
     instrument: Instrument,
     accounts: Mapping[str, Account],
+    children: Sequence[Order],
     price: Decimal,
     filled: Decimal,
     *,
     ids: Iterator[str],
     now: dt.datetime,
 ) -> Decision[BlockOrder]:
-    """Book an execution of ``filled`` at ``price`` and allocate it out to the accounts at once."""
+    """Book an execution of ``filled`` at ``price`` and allocate it out at once to the block's orders: the block
+    goes PROCESSING first, then each order that receives part of it is booked (one journal entry each)."""
     announcements: list[Announcement] = []
     started = block
     if block.state is OrderState.NEW:
@@ -186,17 +230,20 @@ def execute(
         key, block.targets, block.allocated, filled, instrument.quantity_step, block.partial_fill_policy
     )
     values = book_prices(shares, [Execution(filled, price)], instrument.contract_size, block.currency)
-    children: list[Order] = []
+    order_of = {child.account_id: child for child in children if child.state in OPEN}
+    booked: dict[str, Order] = {}
     booked_accounts: list[Account] = []
+    entries: list[JournalEntry] = []
     for account_id, quantity, (_, value) in zip(block.recipients, shares, values, strict=True):
         if not quantity:
             continue
-        child = allocated(
-            block.id, account_id, instrument.instrument_id, block.side, quantity, next(ids), now
+        child = order_of[account_id]
+        done = book(
+            child, accounts[account_id], instrument, quantity, price, now, next(ids), booked_value=value
         )
-        done = book(child, accounts[account_id], instrument, quantity, price, now, booked_value=value)
-        children.append(done.order)
-        booked_accounts.append(done.account)
+        booked[child.id] = done.order
+        booked_accounts.append(reserve(done.account, [child], [done.order]))
+        entries.append(done.entry)
         announcements.extend(done.announcements)
     filled_quantity = block.filled_quantity + filled
     after = attrs.evolve(
@@ -206,11 +253,13 @@ def execute(
         ),
         filled_quantity=filled_quantity,
         allocated=tuple(a + s for a, s in zip(block.allocated, shares, strict=True)),
-        orders=block.orders + refs(children),
+        orders=refs(booked.get(c.id, c) for c in children),
         updated_at=now,
     )
     announcements.append(announce(after))
     return Decision(
         after,
-        Changes.of(created=children, updated=[after, *booked_accounts], announced=announcements),
+        Changes.of(
+            updated=[after, *booked.values(), *booked_accounts], announced=announcements, journaled=entries
+        ),
     )

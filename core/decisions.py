@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from core.journal import JournalEntry
 from core.records import Announcement, Record
 
 T = TypeVar("T")
@@ -19,11 +20,14 @@ T = TypeVar("T")
 
 @attrs.frozen
 class Changes:
-    """Records to create, records to replace (each at most once, in its final form) and announcements in order."""
+    """Records to create, records to replace (each at most once, in its final form), announcements in order, and
+    journal entries."""
 
     created: tuple[Record, ...] = ()
     updated: tuple[Record, ...] = ()
     announced: tuple[Announcement, ...] = ()
+    #: Journal entries to append: every movement of cash or units the decision makes.
+    journaled: tuple[JournalEntry, ...] = ()
 
     @classmethod
     def of(
@@ -31,8 +35,9 @@ class Changes:
         created: Iterable[Record] = (),
         updated: Iterable[Record] = (),
         announced: Iterable[Announcement] = (),
+        journaled: Iterable[JournalEntry] = (),
     ) -> Changes:
-        return cls(tuple(created), tuple(updated), tuple(announced))
+        return cls(tuple(created), tuple(updated), tuple(announced), tuple(journaled))
 
 
 @attrs.frozen

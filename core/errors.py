@@ -113,6 +113,12 @@ class NothingToTrade(AllotError):
     code = "NOTHING_TO_TRADE"
 
 
+class InstrumentEnded(AllotError):
+    """The instrument (an option) was exercised or has expired: it no longer trades."""
+
+    code = "INSTRUMENT_ENDED"
+
+
 class AccountClosed(AllotError):
     code = "ACCOUNT_CLOSED"
 

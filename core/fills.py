@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 
 from core.errors import InsufficientPosition, ValidationError
-from core.instruments import Instrument, Position, Side, check_quantity
+from core.instruments import AssetType, Instrument, Position, Side, check_quantity
 from core.numbers import ZERO, check_cash, check_positive, exact, half_even_to, minor_unit
 from core.validators import non_negative
 
@@ -18,6 +18,8 @@ class PositionEventType(enum.Enum):
     NEW = "NEW"  #: a position was opened
     UPDATED = "UPDATED"  #: its quantity changed and is still above zero
     DELETED = "DELETED"  #: it was closed to zero
+    OPTION_EXERCISED = "OPTION_EXERCISED"  #: an option position was closed by exercising it
+    OPTION_EXPIRED = "OPTION_EXPIRED"  #: an option position was closed because the option expired
 
 
 @attrs.frozen
@@ -71,9 +73,9 @@ def value_date(trade_date: dt.date, settlement_days: int) -> dt.date:
 
 @attrs.frozen
 class Fill:
-    """An execution of ``quantity`` at ``price`` for one account's order."""
+    """An execution of ``quantity`` at ``price`` for one account's order (none when an option is settled)."""
 
-    order_id: str
+    order_id: str | None
     account_id: str
     instrument: Instrument
     side: Side
@@ -85,6 +87,8 @@ class Fill:
     #: The traded value to book, when it was apportioned from a block execution's value over its accounts;
     #: otherwise price × quantity × contract size, half-even to the minor unit.
     booked_value: Decimal | None = None
+    #: The id of this execution; a position it opens is named after it (the order's id where none is given).
+    fill_id: str | None = None
 
 
 @attrs.frozen
@@ -107,7 +111,11 @@ class PositionEvent:
 
     event: PositionEventType
     account_id: str
+    #: Names the position from the fill that opened it until it is closed.
+    position_id: str
     instrument_id: str
+    asset_type: AssetType
+    symbol: str
     side: Side
     fill_amount: Decimal
     amount: Decimal
@@ -119,7 +127,8 @@ class PositionEvent:
     total_cost: Decimal
     currency: str
     correlation_key: str | None
-    source_order_id: str
+    #: The order whose execution made the event (none for an option exercised or expired).
+    source_order_id: str | None
     external_reference: str | None
     execution_time: dt.datetime
     value_date: dt.date
@@ -158,29 +167,63 @@ def apply_fill(book: AccountBook, fill: Fill, schedule: CostSchedule = CostSched
             },
         )
     after = held + fill.quantity if fill.side is Side.BUY else held - fill.quantity
-    traded_value = fill.booked_value
-    if traded_value is None:
-        traded_value = half_even_to(
-            fill.price * fill.quantity * fill.instrument.contract_size, minor_unit(book.currency)
-        )
-    costs = trading_costs(schedule, traded_value, fill.side, book.currency)
+    traded_value, costs = price_fill(fill, schedule, book.currency)
     movement = -(traded_value + costs.total) if fill.side is Side.BUY else traded_value - costs.total
-    kind = (
-        PositionEventType.NEW
-        if held == 0
-        else PositionEventType.DELETED
-        if after == 0
-        else PositionEventType.UPDATED
-    )
+    before = next((p for p in book.positions if p.instrument_id == instrument_id), None)
+    position_id = (before.position_id if before is not None else None) or fill.fill_id or fill.order_id or "-"
     others = tuple(p for p in book.positions if p.instrument_id != instrument_id)
-    positions = others if after == 0 else (*others, Position(instrument_id, after))
+    positions = others if after == 0 else (*others, Position(instrument_id, after, position_id))
     new_book = attrs.evolve(
         book, cash=book.cash + movement, positions=positions, next_sequence_id=book.next_sequence_id + 1
     )
-    event = PositionEvent(
-        event=kind,
-        account_id=book.account_id,
-        instrument_id=instrument_id,
+    event = position_event(
+        fill, held, after, position_id, traded_value, costs, book.currency, schedule, book.next_sequence_id
+    )
+    return FillResult(new_book, movement, event)
+
+
+@exact
+def price_fill(fill: Fill, schedule: CostSchedule, currency: str) -> tuple[Decimal, Costs]:
+    """The fill's traded value (its booked value, or price × quantity × contract size half-even to the minor unit)
+    and its costs."""
+    traded_value = fill.booked_value
+    if traded_value is None:
+        traded_value = half_even_to(
+            fill.price * fill.quantity * fill.instrument.contract_size, minor_unit(currency)
+        )
+    check_cash(traded_value, currency, "traded value")
+    if traded_value < 0:
+        raise ValidationError("a traded value is not negative", {"traded_value": str(traded_value)})
+    return traded_value, trading_costs(schedule, traded_value, fill.side, currency)
+
+
+def event_type(before: Decimal, after: Decimal) -> PositionEventType:
+    """NEW when a position opens, DELETED when it closes, UPDATED otherwise."""
+    if before == 0:
+        return PositionEventType.NEW
+    return PositionEventType.DELETED if after == 0 else PositionEventType.UPDATED
+
+
+def position_event(
+    fill: Fill,
+    before: Decimal,
+    after: Decimal,
+    position_id: str,
+    traded_value: Decimal,
+    costs: Costs,
+    currency: str,
+    schedule: CostSchedule,
+    sequence_id: int,
+    kind: PositionEventType | None = None,
+) -> PositionEvent:
+    """The position event of a fill that took a position from ``before`` to ``after`` units."""
+    return PositionEvent(
+        event=kind or event_type(before, after),
+        account_id=fill.account_id,
+        position_id=position_id,
+        instrument_id=fill.instrument.instrument_id,
+        asset_type=fill.instrument.asset_type,
+        symbol=fill.instrument.trading_symbol,
         side=fill.side,
         fill_amount=fill.quantity,
         amount=after,
@@ -190,12 +233,11 @@ def apply_fill(book: AccountBook, fill: Fill, schedule: CostSchedule = CostSched
         exchange_fee=costs.exchange_fee,
         stamp_duty=costs.stamp_duty,
         total_cost=costs.total,
-        currency=book.currency,
+        currency=currency,
         correlation_key=fill.correlation_key,
         source_order_id=fill.order_id,
         external_reference=fill.external_reference,
         execution_time=fill.execution_time,
         value_date=value_date(fill.execution_time.date(), schedule.settlement_days),
-        sequence_id=book.next_sequence_id,
+        sequence_id=sequence_id,
     )
-    return FillResult(new_book, movement, event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -20,7 +21,7 @@ from core.numbers import (
     exact,
     is_multiple,
 )
-from core.validators import non_empty, non_negative, optional_positive, positive
+from core.validators import non_empty, non_negative, optional_positive, optional_text, positive
 
 
 class AssetType(enum.Enum):
@@ -30,6 +31,20 @@ class AssetType(enum.Enum):
     FUND = "FUND"
     FX_SPOT = "FX_SPOT"
     CFD = "CFD"
+    STOCK_OPTION = "STOCK_OPTION"
+    STOCK_INDEX_OPTION = "STOCK_INDEX_OPTION"
+
+    @property
+    def is_option(self) -> bool:
+        """Options have an expiry date and end by being exercised or by expiring."""
+        return self in (AssetType.STOCK_OPTION, AssetType.STOCK_INDEX_OPTION)
+
+
+class OptionEnd(enum.Enum):
+    """How an option's life ended; it trades no more."""
+
+    EXERCISED = "EXERCISED"
+    EXPIRED = "EXPIRED"
 
 
 class Side(enum.Enum):
@@ -54,10 +69,26 @@ class Instrument:
     #: The currency it is quoted and traded in; ``None`` until the first account trades it (see ``traded_in``).
     currency: str | None = attrs.field(default=None, validator=_known_currency)
     asset_type: AssetType = AssetType.STOCK
+    #: The symbol it trades under (e.g. ``ALFEN:xams``); its id where none is given.
+    symbol: str | None = attrs.field(default=None, validator=optional_text)
+    #: The last day an option can be exercised (options only, and required for them).
+    expiry: dt.date | None = None
+    #: How an option ended (exercised or expired); it is no longer traded.
+    ended: OptionEnd | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.currency is not None:
             _min_order_in_minor_units(self, self.currency)
+        if self.asset_type.is_option != (self.expiry is not None):
+            raise ValidationError(
+                f"instrument {self.instrument_id}: an option has an expiry date and nothing else has one",
+                {"field": "expiry", "asset_type": self.asset_type.value},
+            )
+
+    @property
+    def trading_symbol(self) -> str:
+        """The symbol the instrument trades under."""
+        return self.symbol or self.instrument_id
 
     def priced(self) -> Decimal:
         """The price, or a clear error if this instrument has none."""
@@ -113,10 +144,12 @@ def repriced(instrument: Instrument, price: Decimal) -> Instrument:
 
 @attrs.frozen
 class Position:
-    """A holding of ``quantity`` units of one instrument."""
+    """A holding of ``quantity`` units of one instrument; ``position_id`` names it from the fill that opened it
+    until it is closed."""
 
     instrument_id: str = attrs.field(validator=non_empty)
     quantity: Decimal = attrs.field(validator=non_negative)
+    position_id: str | None = None
 
 
 @attrs.frozen

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import attrs
 
-from core.accounts import check_open
+from core.accounts import check_open, reserve
 from core.decisions import Changes, Decision
+from core.instruments import Instrument
 from core.lifecycle import LiquidationState
 from core.orders import from_plan
 from core.parents import cancel_by_client, followed_changes
@@ -17,12 +18,17 @@ from core.records import Account, AccountLiquidation, Order, ParentKind, announc
 
 
 def create(
-    account: Account, *, liquidation_id: str, ids: Iterator[str], now: dt.datetime
+    account: Account,
+    instruments: Mapping[str, Instrument],
+    *,
+    liquidation_id: str,
+    ids: Iterator[str],
+    now: dt.datetime,
 ) -> Decision[AccountLiquidation]:
-    """A liquidation in NEW with one unit sell per position; announces ``ACCOUNT_LIQUIDATION.NEW`` and each
-    ``ORDER.NEW``. It moves to PROCESSING with its first order."""
+    """A liquidation in NEW with one unit sell per position, each holding back its units; announces
+    ``ACCOUNT_LIQUIDATION.NEW`` and each ``ORDER.NEW``. It moves to PROCESSING with its first order."""
     check_open(account)
-    order_plan = plan_liquidation(account.currency, account.positions)
+    order_plan = plan_liquidation(account.currency, account.positions, account.held_units)
     new = AccountLiquidation(
         id=liquidation_id,
         account_id=account.id,
@@ -31,12 +37,15 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    children = from_plan(order_plan, account.id, ParentKind.ACCOUNT_LIQUIDATION, liquidation_id, ids, now)
+    children = from_plan(
+        order_plan, account, instruments, ParentKind.ACCOUNT_LIQUIDATION, liquidation_id, ids, now
+    )
     listed = attrs.evolve(new, orders=refs(children))
     return Decision(
         listed,
         Changes.of(
             created=[listed, *children],
+            updated=[reserve(account, [], children)],
             announced=[announce(new), *(announce(c) for c in children)],
         ),
     )
@@ -46,5 +55,5 @@ def cancel(
     liquidation: AccountLiquidation, children: list[Order], account: Account, now: dt.datetime
 ) -> Decision[AccountLiquidation]:
     """The client cancels the liquidation (only while NEW) and its open orders with it."""
-    followed = cancel_by_client(liquidation, children, now)
-    return Decision(followed.parent, followed_changes(followed, children, account))
+    followed = cancel_by_client(liquidation, children, account, now)
+    return Decision(followed.parent, followed_changes(followed, liquidation, children, account))

@@ -20,6 +20,7 @@ from core.accounts import OPEN, reserve
 from core.decisions import Changes, Decision
 from core.errors import AllotError, ConcurrentUpdate, StorageError, ValidationError
 from core.instruments import Instrument
+from core.journal import JournalEntry
 from core.keys import AllocationKey
 from core.lifecycle import OrderState
 from core.numbers import ZERO, fmt, is_multiple
@@ -102,8 +103,7 @@ def order_request(order: Order, account: Account, instrument: Instrument, quote:
     """What to ask the venue to fill for ``order`` at the quoted price; nothing when it would not quote."""
     if quote.price is None or order.state not in OPEN:
         return ZERO
-    held = account.quantity_of(instrument.instrument_id)
-    return orders.quantity_to_execute(order, instrument, quote.price, held)
+    return orders.quantity_to_execute(order, account, instrument, quote.price)
 
 
 def block_request(block: BlockOrder, quote: Quote) -> Decimal:
@@ -122,6 +122,36 @@ def check_fill(filled: Decimal, requested: Decimal, step: Decimal, what: str) ->
         )
 
 
+@attrs.define
+class _Progress:
+    """An order, its siblings, its parent and its account as one execution moves them, and what it announces."""
+
+    order_id: str
+    children: list[Order]
+    parent: ParentRecord | None
+    account: Account
+    announcements: list[Announcement] = attrs.field(factory=list)
+    entries: list[JournalEntry] = attrs.field(factory=list)
+
+    @property
+    def order(self) -> Order:
+        return next(o for o in self.children if o.id == self.order_id)
+
+    def move(self, updated: Order, announced: Sequence[Announcement], account: Account, *, ids: Iterator[str],
+             now: dt.datetime) -> None:  # fmt: skip
+        """The order became ``updated`` (its account ``account``): keep what it holds back in step, then let the
+        parent follow, so that the parent's move is announced right after the order's."""
+        self.announcements += announced
+        self.account = reserve(account, [self.order], [updated])
+        self.children = [updated if o.id == self.order_id else o for o in self.children]
+        if self.parent is not None:
+            followed = follow(self.parent, self.children, self.account, ids=ids, now=now)
+            self.parent, self.account = followed.parent, followed.account
+            self.children = list(followed.orders)
+            self.announcements += followed.announcements
+            self.entries += followed.entries
+
+
 def execute_order(
     order: Order,
     account: Account,
@@ -130,52 +160,52 @@ def execute_order(
     filled: Decimal,
     parent: ParentRecord | None,
     siblings: Sequence[Order],
+    *,
+    ids: Iterator[str],
     now: dt.datetime,
 ) -> Decision[Executed]:
     """Book what the venue did with ``order`` (``filled`` of ``order_request``), and move its parent with it.
 
     A quote refused cancels the order with the reason (the parent follows: an error at the trading partner
     cancels it and its other open orders). With nothing left to execute, a partly filled order is FILLED and an
-    untouched one is cancelled with the reason. Cash held back for the order follows what it may still spend.
+    untouched one is cancelled with the reason. An execution starts the order first — and with it the parent —
+    and is then booked as one journal entry; the parent follows again (a liquidation is settled when filled).
     """
     if not orders.executes_on_its_own(order):
         return Decision(Executed(order.id, RunOutcome.SKIPPED), Changes())
     requested = order_request(order, account, instrument, quote)
     check_fill(filled, requested, instrument.quantity_step, f"order {order.id}")
-    booked_account = account
-    announcements: list[Announcement]
+    before = list(siblings) if parent is not None else [order]
+    run = _Progress(order.id, list(before), parent, account)
     if quote.price is None:
-        after, announcements = orders.fail(order, quote.rejection or PARTNER_REFUSED, now)
+        run.move(*orders.fail(order, quote.rejection or PARTNER_REFUSED, now), account, ids=ids, now=now)
     elif requested <= 0 and order.filled_quantity > 0:
-        after, announcements = orders.finish(order, now)
+        run.move(*orders.finish(order, now), account, ids=ids, now=now)
     elif requested <= 0:
         reason = orders.unfillable(order, account.quantity_of(instrument.instrument_id), quote.price)
-        after, announcements = orders.fail(order, reason, now)
-    elif filled <= 0:
-        after, announcements = orders.start(order, now)
+        run.move(*orders.fail(order, reason, now), account, ids=ids, now=now)
     else:
-        booked = orders.book(order, account, instrument, filled, quote.price, now)
-        after, booked_account, announcements = booked.order, booked.account, list(booked.announcements)
-    held = reserve(booked_account, [order], [after])
-    before = list(siblings) if parent is not None else [order]
-    current = [after if o.id == order.id else o for o in before]
-    moved_parent: list[ParentRecord] = []
-    if parent is not None:
-        followed = follow(parent, current, account.fee_schedule, now)
-        held = reserve(held, current, followed.orders)
-        current = list(followed.orders)
-        announcements += followed.announcements
-        moved_parent = [followed.parent] if followed.parent != parent else []
+        run.move(*orders.start(order, now), account, ids=ids, now=now)
+        if filled > 0:
+            booked = orders.book(run.order, run.account, instrument, filled, quote.price, now, next(ids))
+            run.entries.append(booked.entry)
+            run.move(booked.order, booked.announcements, booked.account, ids=ids, now=now)
+    after = run.order
     outcome = {
         OrderState.FILLED: RunOutcome.FILLED,
         OrderState.CANCELLED: RunOutcome.CANCELLED,
     }.get(after.state, RunOutcome.PARTLY_FILLED)
-    moved = [o for o, was in zip(current, before, strict=True) if o != was]
+    moved = [o for o, was in zip(run.children, before, strict=True) if o != was]
     return Decision(
         Executed(order.id, outcome, after.reason if outcome is RunOutcome.CANCELLED else None),
         Changes.of(
-            updated=[*moved, *moved_parent, *([held] if held != account else [])],
-            announced=announcements,
+            updated=[
+                *moved,
+                *([run.parent] if run.parent is not None and run.parent != parent else []),
+                *([run.account] if run.account != account else []),
+            ],
+            announced=run.announcements,
+            journaled=run.entries,
         ),
     )
 
@@ -185,6 +215,7 @@ def execute_block(
     key: AllocationKey,
     instrument: Instrument,
     accounts: Mapping[str, Account],
+    children: Sequence[Order],
     quote: Quote,
     filled: Decimal,
     *,
@@ -196,9 +227,11 @@ def execute_block(
     if block.state not in OPEN:
         return Decision(Executed(block.id, RunOutcome.SKIPPED), Changes())
     if quote.price is None:
-        failed = block_orders.fail(block, quote.rejection or PARTNER_REFUSED, now)
+        failed = block_orders.fail(block, children, accounts, quote.rejection or PARTNER_REFUSED, now)
         return Decision(Executed(block.id, RunOutcome.CANCELLED, failed.result.reason), failed.changes)
     check_fill(filled, block_request(block, quote), instrument.quantity_step, f"block {block.id}")
-    done = block_orders.execute(block, key, instrument, accounts, quote.price, filled, ids=ids, now=now)
+    done = block_orders.execute(
+        block, key, instrument, accounts, children, quote.price, filled, ids=ids, now=now
+    )
     outcome = RunOutcome.FILLED if done.result.state is OrderState.FILLED else RunOutcome.PARTLY_FILLED
     return Decision(Executed(block.id, outcome), done.changes)

@@ -1,74 +1,121 @@
-"""Individual orders: created from a plan, executed at the venue's price, cancelled.
+"""Individual orders: created from a plan (or allocated out of a block), executed at the venue's price, cancelled.
 
-A cash order's quantity is fixed at its first execution (what its amount buys at that price, rounded down to the
-quantity step; for a sell never more than is held). Later partial fills complete that quantity, but a buy never
-trades for more than its amount and a sell never for more than is still held.
+An open order holds back what it may still need from its account: a buy its remaining amount and estimated costs,
+a sell its units. A cash order's quantity is fixed at its first execution (what its amount buys at that price,
+rounded down to the quantity step; for a sell never more than it may sell). Later partial fills complete that
+quantity, but a buy never trades for more than its amount and a sell never for more than is still held.
+
+Every execution is one journal entry: units from the venue to the account (a sell: back), the traded value the
+other way, and the trading costs to fee income. It never spends cash or units another open order holds back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import decimal
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
 
-from core.accounts import OPEN, check_open, unspent
-from core.errors import InsufficientFunds
-from core.fills import AccountBook, Fill, FillResult, apply_fill
+from core.accounts import OPEN, check_open, estimated_costs
+from core.errors import InsufficientFunds, InsufficientPosition
+from core.fills import Fill, position_event, price_fill
 from core.instruments import Instrument, Side
+from core.journal import (
+    FEE_INCOME,
+    VENUE,
+    Asset,
+    Cause,
+    CauseKind,
+    JournalEntry,
+    LedgerAccount,
+    post,
+    transfer,
+)
 from core.lifecycle import ORDER, OrderState, Trigger
-from core.numbers import ZERO, exact, fmt, from_units, whole_steps
-from core.portfolio import OrderPlan
+from core.numbers import ZERO, divide_to, exact, fmt, from_units, minor_unit, round_to, whole_steps
+from core.portfolio import OrderPlan, PlannedOrder
 from core.records import Account, Announcement, Order, ParentKind, announce
 
 #: The reason recorded on whatever the client cancels.
 CLIENT_CANCELLED = "cancelled by the client"
 
 
+@exact
+def _holds(planned: PlannedOrder, account: Account, instrument: Instrument) -> tuple[Decimal, Decimal]:
+    """What a planned order holds back: a buy its amount and estimated costs; a sell the units it will sell
+    (a cash sell: what its amount sells at the current price, rounded up to the step, within what is free)."""
+    if planned.side is Side.BUY:
+        amount = planned.cash_amount if planned.cash_amount is not None else ZERO
+        return amount + estimated_costs(account, amount, Side.BUY), ZERO
+    if planned.quantity is not None:
+        return ZERO, planned.quantity
+    assert planned.cash_amount is not None  # a planned order is a cash order or a unit order
+    step = instrument.quantity_step
+    unit_value = instrument.priced() * instrument.contract_size
+    units = divide_to(planned.cash_amount, unit_value, step, decimal.ROUND_CEILING)
+    free = account.quantity_of(instrument.instrument_id) - account.held_of(instrument.instrument_id)
+    return ZERO, min(units, free)
+
+
 def from_plan(
     plan: OrderPlan,
-    account_id: str,
+    account: Account,
+    instruments: Mapping[str, Instrument],
     parent_kind: ParentKind,
     parent_id: str,
     ids: Iterator[str],
     now: dt.datetime,
 ) -> tuple[Order, ...]:
     """The individual orders of a plan, NEW, linked to the portfolio order or liquidation that made them (and
-    carrying its id as ``client_reference``, where the outside world looks for it)."""
-    return tuple(
-        Order(
-            id=next(ids),
-            account_id=account_id,
-            instrument_id=planned.instrument_id,
-            side=planned.side,
-            cash_amount=planned.cash_amount,
-            quantity=planned.quantity,
-            state=OrderState.NEW,
-            created_at=now,
-            updated_at=now,
-            parent_kind=parent_kind,
-            parent_order_id=parent_id,
-            client_reference=parent_id,
+    carrying its id as ``client_reference``, where the outside world looks for it), each holding back what it needs."""
+    made = []
+    for planned in plan.orders:
+        held_cash, held_units = _holds(planned, account, instruments[planned.instrument_id])
+        made.append(
+            Order(
+                id=next(ids),
+                account_id=account.id,
+                instrument_id=planned.instrument_id,
+                side=planned.side,
+                cash_amount=planned.cash_amount,
+                quantity=planned.quantity,
+                state=OrderState.NEW,
+                created_at=now,
+                updated_at=now,
+                parent_kind=parent_kind,
+                parent_order_id=parent_id,
+                client_reference=parent_id,
+                held_cash=held_cash,
+                held_units=held_units,
+            )
         )
-        for planned in plan.orders
-    )
+    return tuple(made)
 
 
+@exact
 def allocated(
     block_id: str,
-    account_id: str,
-    instrument_id: str,
+    account: Account,
+    instrument: Instrument,
     side: Side,
     quantity: Decimal,
     order_id: str,
     now: dt.datetime,
 ) -> Order:
-    """An order allocated out of a block to one account; the block's id is its correlation key."""
+    """The order a block allocates to one account, NEW, with the block's id as its correlation key; a buy holds
+    back its value at the current price (rounded up to the minor unit) and estimated costs, a sell its units."""
+    held_cash = held_units = ZERO
+    if side is Side.BUY:
+        value = round_to(instrument.value_of(quantity), minor_unit(account.currency), decimal.ROUND_CEILING)
+        held_cash = value + estimated_costs(account, value, Side.BUY)
+    else:
+        held_units = quantity
     return Order(
         id=order_id,
-        account_id=account_id,
-        instrument_id=instrument_id,
+        account_id=account.id,
+        instrument_id=instrument.instrument_id,
         side=side,
         cash_amount=None,
         quantity=quantity,
@@ -79,6 +126,8 @@ def allocated(
         parent_order_id=block_id,
         client_reference=block_id,
         correlation_key=block_id,
+        held_cash=held_cash,
+        held_units=held_units,
     )
 
 
@@ -91,7 +140,28 @@ def executes_on_its_own(order: Order) -> bool:
 
 
 @exact
-def target_quantity(order: Order, instrument: Instrument, price: Decimal, held: Decimal) -> Decimal:
+def sellable(order: Order, account: Account) -> Decimal:
+    """The units a sell may still sell: what it holds back itself and what no other open order holds back."""
+    others = account.held_of(order.instrument_id) - (order.held_units if order.state in OPEN else ZERO)
+    return max(ZERO, account.quantity_of(order.instrument_id) - others)
+
+
+@exact
+def spendable(order: Order, account: Account) -> Decimal:
+    """The cash a buy may still spend, costs included: what it holds back and what no other order holds back."""
+    others = account.reserved_in(account.currency) - (order.held_cash if order.state in OPEN else ZERO)
+    return max(ZERO, account.cash_in(account.currency) - others)
+
+
+def unspent(order: Order) -> Decimal:
+    """What a buy cash order may still trade for (its amount less what its fills have traded)."""
+    if order.side is not Side.BUY or order.cash_amount is None:
+        return ZERO
+    return max(ZERO, order.cash_amount - order.traded_value)
+
+
+@exact
+def target_quantity(order: Order, account: Account, instrument: Instrument, price: Decimal) -> Decimal:
     """The whole quantity an order trades: its own, or (cash orders) what its amount buys at ``price``."""
     target = order.quantity if order.quantity is not None else order.target_quantity
     if target is None:
@@ -99,18 +169,18 @@ def target_quantity(order: Order, instrument: Instrument, price: Decimal, held: 
         step = instrument.quantity_step
         target = from_units(whole_steps(order.cash_amount, price * instrument.contract_size * step), step)
         if order.side is Side.SELL:
-            target = min(target, held)
+            target = min(target, sellable(order, account))
     return target
 
 
 @exact
-def quantity_to_execute(order: Order, instrument: Instrument, price: Decimal, held: Decimal) -> Decimal:
+def quantity_to_execute(order: Order, account: Account, instrument: Instrument, price: Decimal) -> Decimal:
     """What the venue should execute for ``order`` at ``price`` now: what is left of its quantity, never more than
-    is held for a sell, never more than its unspent amount buys for a cash buy. Zero when nothing is left."""
-    remaining = target_quantity(order, instrument, price, held) - order.filled_quantity
+    the sell may still sell, never more than a cash buy's unspent amount buys. Zero when nothing is left."""
+    remaining = target_quantity(order, account, instrument, price) - order.filled_quantity
     if order.side is Side.SELL:
         # Other sells may have sold part of the holding since this order's quantity was fixed.
-        remaining = min(remaining, held)
+        remaining = min(remaining, sellable(order, account))
     if order.side is Side.BUY and order.cash_amount is not None:
         # A cash order never trades for more than its amount, even if the price moved between its fills.
         step = instrument.quantity_step
@@ -121,10 +191,12 @@ def quantity_to_execute(order: Order, instrument: Instrument, price: Decimal, he
 
 @attrs.frozen
 class Booked:
-    """An execution booked on an order and its account, and what it announces (order, then position)."""
+    """An execution booked on an order and its account: the journal entry, and what it announces (order, then
+    position)."""
 
     order: Order
     account: Account
+    entry: JournalEntry
     announcements: tuple[Announcement, ...]
 
 
@@ -136,6 +208,33 @@ def start(order: Order, now: dt.datetime) -> tuple[Order, list[Announcement]]:
     return started, [announce(started)]
 
 
+@exact
+def fill_entry(
+    entry_id: str, order: Order, account: Account, instrument: Instrument, quantity: Decimal, value: Decimal,
+    costs: Decimal, now: dt.datetime,
+) -> JournalEntry:  # fmt: skip
+    """The journal entry of one execution of ``order``."""
+    client, units, cash = (
+        LedgerAccount.client(account.id),
+        Asset.units(instrument.instrument_id),
+        Asset.cash(account.currency),
+    )
+    if order.side is Side.BUY:
+        moved = transfer(VENUE, client, units, quantity) + transfer(client, VENUE, cash, value)
+    else:
+        moved = transfer(client, VENUE, units, quantity) + transfer(VENUE, client, cash, value)
+    verb = "bought" if order.side is Side.BUY else "sold"
+    return JournalEntry(
+        id=entry_id,
+        at=now,
+        cause=Cause(CauseKind.FILL, order.id),
+        postings=moved + transfer(client, FEE_INCOME, cash, costs),
+        memo=f"{verb} {fmt(quantity)} {instrument.instrument_id} for {fmt(value)} {account.currency}"
+        + (f", costs {fmt(costs)}" if costs else ""),
+    )
+
+
+@exact
 def book(
     order: Order,
     account: Account,
@@ -143,59 +242,86 @@ def book(
     quantity: Decimal,
     price: Decimal,
     now: dt.datetime,
+    entry_id: str,
     booked_value: Decimal | None = None,
 ) -> Booked:
-    """Book an execution of ``quantity`` at ``price`` on the order and its account.
+    """Book an execution of ``quantity`` at ``price`` on the order and its account, as one journal entry.
 
     The order is FILLED once nothing is left to execute at this price (its whole quantity, or for a cash order
     whatever its remaining amount still buys), else it stays PROCESSING (a partial fill). A closed account does not
-    trade, and a buy never takes an account's cash below zero (``INSUFFICIENT_FUNDS``): the price may have risen,
-    or the cash have been withdrawn, since the order was placed.
+    trade; a buy never spends cash, nor a sell units, that another open order holds back, nor takes the account
+    below zero (the price may have risen, or the cash been withdrawn, since the order was placed).
     """
     check_open(account)
-    held = account.quantity_of(instrument.instrument_id)
-    target = target_quantity(order, instrument, price, held)
+    target = target_quantity(order, account, instrument, price)
     started, announcements = start(order, now)
     if order.quantity is None:
         started = attrs.evolve(started, target_quantity=target)
-    result = apply_fill(
-        book_of(account),
-        Fill(
-            order_id=order.id,
-            account_id=account.id,
-            instrument=instrument,
-            side=order.side,
-            quantity=quantity,
-            price=price,
-            execution_time=now,
-            correlation_key=order.correlation_key,
-            external_reference=order.client_reference,
-            booked_value=booked_value,
-        ),
-        account.costs,
+    fill = Fill(
+        order_id=order.id,
+        account_id=account.id,
+        instrument=instrument,
+        side=order.side,
+        quantity=quantity,
+        price=price,
+        execution_time=now,
+        correlation_key=order.correlation_key,
+        external_reference=order.client_reference,
+        booked_value=booked_value,
+        fill_id=entry_id,
     )
-    if result.book.cash < 0:
-        raise InsufficientFunds(
-            f"account {account.id} has {fmt(book_of(account).cash)} {account.currency}; buying {fmt(quantity)} "
-            f"{instrument.instrument_id} at {fmt(price)} costs {fmt(-result.cash_movement)}",
-            {"account_id": account.id, "cost": fmt(-result.cash_movement), "currency": account.currency},
-        )
+    value, costs = price_fill(fill, account.costs, account.currency)
+    _check_affordable(order, account, instrument, quantity, value + costs.total)
+    entry = fill_entry(entry_id, order, account, instrument, quantity, value, costs.total, now)
+    before = account.position(instrument.instrument_id)
+    posted = post(account, entry)
+    after = posted.quantity_of(instrument.instrument_id)
+    position_id = (before.position_id if before is not None else None) or entry.id
+    event = position_event(
+        fill, before.quantity if before else ZERO, after, position_id, value, costs, account.currency,
+        account.costs, account.next_sequence_id,
+    )  # fmt: skip
+    posted = attrs.evolve(posted, next_sequence_id=account.next_sequence_id + 1)
     progressed = attrs.evolve(
         started,
         filled_quantity=started.filled_quantity + quantity,
-        traded_value=started.traded_value + result.event.traded_value,
-        total_cost=started.total_cost + result.event.total_cost,
+        traded_value=started.traded_value + value,
+        total_cost=started.total_cost + costs.total,
+        held_cash=max(ZERO, started.held_cash - value - costs.total) if order.side is Side.BUY else ZERO,
+        held_units=max(ZERO, started.held_units - quantity) if order.side is Side.SELL else ZERO,
         updated_at=now,
     )
-    left = quantity_to_execute(
-        progressed, instrument, price, result.book.quantity_of(instrument.instrument_id)
-    )
-    filled = attrs.evolve(
-        progressed, state=ORDER.next(started.state, Trigger.PARTIAL_FILL if left > 0 else Trigger.FILL)
+    left = quantity_to_execute(progressed, posted, instrument, price)
+    filled = _settled(
+        attrs.evolve(
+            progressed, state=ORDER.next(started.state, Trigger.PARTIAL_FILL if left > 0 else Trigger.FILL)
+        )
     )
     announcements.append(announce(filled))
-    announcements.append(Announcement.of(result.event, result.event.event.value))
-    return Booked(filled, with_book(account, result), tuple(announcements))
+    announcements.append(Announcement.of(event, event.event.value))
+    return Booked(filled, posted, entry, tuple(announcements))
+
+
+def _check_affordable(
+    order: Order, account: Account, instrument: Instrument, quantity: Decimal, cost: Decimal
+) -> None:
+    if order.side is Side.BUY and cost > spendable(order, account):
+        raise InsufficientFunds(
+            f"account {account.id} has {fmt(spendable(order, account))} {account.currency} free for this order; "
+            f"buying {fmt(quantity)} {instrument.instrument_id} costs {fmt(cost)}",
+            {"account_id": account.id, "cost": fmt(cost), "currency": account.currency},
+        )
+    if order.side is Side.SELL and quantity > sellable(order, account):
+        raise InsufficientPosition(
+            f"account {account.id} may sell {fmt(sellable(order, account))} {instrument.instrument_id} for this "
+            f"order, not {fmt(quantity)}",
+            {"account_id": account.id, "instrument_id": instrument.instrument_id, "requested": fmt(quantity)},
+        )
+
+
+def _settled(order: Order) -> Order:
+    """A finished order holds nothing back any more."""
+    return order if order.state in OPEN else attrs.evolve(order, held_cash=ZERO, held_units=ZERO)
 
 
 def unfillable(order: Order, held: Decimal, price: Decimal) -> str:
@@ -208,41 +334,23 @@ def unfillable(order: Order, held: Decimal, price: Decimal) -> str:
 
 def finish(order: Order, now: dt.datetime) -> tuple[Order, list[Announcement]]:
     """A partly filled order with less than a step left to execute is done: FILLED."""
-    filled = attrs.evolve(order, state=ORDER.next(order.state, Trigger.FILL), updated_at=now)
+    filled = _settled(attrs.evolve(order, state=ORDER.next(order.state, Trigger.FILL), updated_at=now))
     return filled, [announce(filled)]
 
 
 def fail(order: Order, reason: str, now: dt.datetime) -> tuple[Order, list[Announcement]]:
     """An error at the trading partner: the order is cancelled with the reason."""
-    failed = attrs.evolve(order, state=ORDER.next(order.state, Trigger.FAIL), reason=reason, updated_at=now)
+    failed = _settled(
+        attrs.evolve(order, state=ORDER.next(order.state, Trigger.FAIL), reason=reason, updated_at=now)
+    )
     return failed, [announce(failed)]
 
 
 def cancel_open(orders: Sequence[Order], reason: str, now: dt.datetime, trigger: Trigger) -> list[Order]:
     """Cancel every order that is still open; the others are returned as they are."""
     return [
-        attrs.evolve(o, state=ORDER.next(o.state, trigger), reason=reason, updated_at=now)
+        _settled(attrs.evolve(o, state=ORDER.next(o.state, trigger), reason=reason, updated_at=now))
         if o.state in OPEN
         else o
         for o in orders
     ]
-
-
-def book_of(account: Account) -> AccountBook:
-    return AccountBook(
-        account.id,
-        account.currency,
-        account.cash_in(account.currency),
-        account.positions,
-        account.next_sequence_id,
-    )
-
-
-def with_book(account: Account, result: FillResult) -> Account:
-    book = result.book
-    return attrs.evolve(
-        account,
-        cash={**account.cash, account.currency: book.cash},
-        positions=book.positions,
-        next_sequence_id=book.next_sequence_id,
-    )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from types import MappingProxyType
 
 import attrs
 
@@ -19,6 +20,7 @@ from core.errors import (
     BelowMinimumOrder,
     CurrencyMismatch,
     InsufficientFunds,
+    InsufficientPosition,
     NavLimitExceeded,
     NothingToTrade,
     ValidationError,
@@ -107,6 +109,8 @@ class PortfolioRequest:
     positions: tuple[Position, ...] = ()
     cash: Decimal | None = None
     policy: Policy = Policy()
+    #: Units of the positions already held back by open sells: a new order may not count on them.
+    held: tuple[Position, ...] = ()
 
 
 def plan(request: PortfolioRequest) -> OrderPlan:
@@ -121,6 +125,7 @@ def plan(request: PortfolioRequest) -> OrderPlan:
                 {"instrument_id": instrument.instrument_id, "currency": instrument.currency},
             )
     positions = _positions(request.positions)
+    held = {p.instrument_id: p.quantity for p in _positions(request.held)}
     if request.cash is not None:
         check_cash(request.cash, request.currency, "cash")
         check_non_negative(request.cash, "cash")
@@ -131,16 +136,16 @@ def plan(request: PortfolioRequest) -> OrderPlan:
             )
         case OrderType.SELL:
             return plan_sell(
-                _required_cash_amount(request), request.currency, positions, table, request.policy
+                _required_cash_amount(request), request.currency, positions, table, request.policy, held
             )
         case OrderType.LIQUIDATION:
             _must_be_absent(request, "cash_amount", "allocation")
-            return plan_liquidation(request.currency, positions)
+            return plan_liquidation(request.currency, positions, held)
         case OrderType.REBALANCING:
             _must_be_absent(request, "cash_amount")
             cash = ZERO if request.cash is None else request.cash
             return plan_rebalancing(
-                request.currency, _allocation(request), table, positions, cash, request.policy
+                request.currency, _allocation(request), table, _free(positions, held), cash, request.policy
             )
 
 
@@ -203,19 +208,25 @@ def plan_sell(
     positions: Sequence[Position],
     instruments: InstrumentTable,
     policy: Policy = Policy(),
+    held_back: Mapping[str, Decimal] = MappingProxyType({}),
 ) -> OrderPlan:
-    """Nominal sell, pro rata to the market value of current holdings and never more than a holding is worth.
+    """Nominal sell, pro rata to the market value of what is free of the current holdings (``held_back``: units
+    open sells already hold back) and never more than a holding is worth.
 
-    Refused with ``NAV_LIMIT_EXCEEDED`` above ``policy.sell_nav_limit`` (90 %) of the securities' value.
+    Refused with ``NAV_LIMIT_EXCEEDED`` above ``policy.sell_nav_limit`` (90 %) of the securities' value, less what
+    open sells already hold back: two sells together never exceed the limit.
     """
     _check_order_cash(cash_amount, currency)
     unit = minor_unit(currency)
-    held = [p for p in positions if p.quantity > 0]
+    nav = sum((instruments[p.instrument_id].value_of(p.quantity) for p in positions), ZERO)
+    reserved = sum((instruments[i].value_of(q) for i, q in held_back.items() if q), ZERO)
+    held = [p for p in _free(positions, held_back) if p.quantity > 0]
     values = [instruments[p.instrument_id].value_of(p.quantity) for p in held]
-    nav = sum(values, ZERO)
     caps = [floor_to(v, unit) for v in values]
     # A holding can give at most its value in whole cents; with sub-cent holdings that is below 90 % of NAV.
-    maximum = min(floor_to(nav * policy.sell_nav_limit, unit), sum(caps, ZERO))
+    maximum = max(
+        ZERO.quantize(unit), min(floor_to(nav * policy.sell_nav_limit - reserved, unit), sum(caps, ZERO))
+    )
     if cash_amount > maximum:
         raise NavLimitExceeded(
             f"a nominal sell may not exceed {fmt(policy.sell_nav_limit * 100)} % of the portfolio's value: "
@@ -224,6 +235,7 @@ def plan_sell(
                 "requested": fmt(cash_amount),
                 "nav": fmt(nav),
                 "limit": fmt(policy.sell_nav_limit),
+                "held_back": fmt(reserved),
                 "max_allowed": fmt(maximum),
                 "currency": currency,
             },
@@ -233,8 +245,18 @@ def plan_sell(
     return OrderPlan(OrderType.SELL, currency, cash_amount, orders, skipped)
 
 
-def plan_liquidation(currency: str, positions: Sequence[Position]) -> OrderPlan:
-    """Sell every position in full with unit orders. ``cash_amount`` is known only once all are filled."""
+def plan_liquidation(
+    currency: str, positions: Sequence[Position], held_back: Mapping[str, Decimal] = MappingProxyType({})
+) -> OrderPlan:
+    """Sell every position in full with unit orders. ``cash_amount`` is known only once all are filled.
+
+    Units held back by open sells cannot be sold twice: such a liquidation is ``INSUFFICIENT_POSITION``."""
+    busy = {i: fmt(q) for i, q in held_back.items() if q}
+    if busy:
+        raise InsufficientPosition(
+            "open sell orders hold back units of this account; cancel them or let them finish, then liquidate",
+            {"held_back": busy},
+        )
     orders = tuple(
         PlannedOrder(p.instrument_id, Side.SELL, quantity=p.quantity) for p in positions if p.quantity > 0
     )
@@ -405,6 +427,14 @@ def _must_be_absent(request: PortfolioRequest, *fields: str) -> None:
     for field in fields:
         if getattr(request, field):
             raise ValidationError(f"a {request.type.value} order takes no {field}", {"field": field})
+
+
+def _free(positions: Sequence[Position], held_back: Mapping[str, Decimal]) -> list[Position]:
+    """The positions less what open sells hold back of them."""
+    return [
+        attrs.evolve(p, quantity=max(ZERO, p.quantity - held_back.get(p.instrument_id, ZERO)))
+        for p in positions
+    ]
 
 
 def _positions(positions: Sequence[Position]) -> list[Position]:

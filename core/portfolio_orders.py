@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
 
 from core.accounts import available_cash, check_open, reserve
 from core.decisions import Changes, Decision
-from core.errors import NothingToTrade
-from core.instruments import Instrument, traded_in
+from core.errors import InsufficientFunds, NothingToTrade
+from core.instruments import Instrument, Position, traded_in
 from core.lifecycle import PORTFOLIO_ORDER, PortfolioOrderState, Trigger
+from core.numbers import ZERO, exact, fmt
 from core.orders import from_plan
 from core.parents import cancel_by_client, followed_changes
 from core.portfolio import OrderType, Policy, PortfolioRequest, plan
@@ -40,7 +41,8 @@ def place(
     """Plan the order over the account's available cash and holdings and split it into individual orders.
 
     Announces ``PORTFOLIO_ORDER.NEW`` (no orders yet), ``ORDER.NEW`` for each individual order, then
-    ``PORTFOLIO_ORDER.SUBMITTED`` with its orders. The cash the buys may spend is held back on the account.
+    ``PORTFOLIO_ORDER.SUBMITTED`` with its orders. Each order holds back what it needs from the account: a buy
+    its amount and estimated costs (which must be available), a sell its units (which others do not hold).
     Instruments added without a currency take the account's.
     """
     check_open(account)
@@ -56,6 +58,7 @@ def place(
             account.positions,
             available_cash(account),
             policy,
+            tuple(Position(i, q) for i, q in account.held_units.items() if q),
         )
     )
     if not order_plan.orders:
@@ -75,7 +78,9 @@ def place(
         skipped=order_plan.skipped,
         policy=policy,
     )
-    children = from_plan(order_plan, account.id, ParentKind.PORTFOLIO_ORDER, order_id, ids, now)
+    children = from_plan(order_plan, account, priced, ParentKind.PORTFOLIO_ORDER, order_id, ids, now)
+    if order_type is OrderType.BUY:
+        _check_buys_affordable(account, children)
     submitted = attrs.evolve(
         new, state=PORTFOLIO_ORDER.next(new.state, Trigger.SUBMIT), orders=refs(children), updated_at=now
     )
@@ -90,10 +95,24 @@ def place(
     )
 
 
+@exact
+def _check_buys_affordable(account: Account, children: Sequence[Order]) -> None:
+    """A buy holds back its amount and its estimated costs, and all of it must be available now."""
+    needed = sum((o.held_cash for o in children), ZERO)
+    available = available_cash(account)
+    if needed > available:
+        amounts = sum((o.cash_amount or ZERO for o in children), ZERO)
+        raise InsufficientFunds(
+            f"account {account.id} has {fmt(available)} {account.currency} available; the order needs "
+            f"{fmt(amounts)} and estimated costs of {fmt(needed - amounts)}",
+            {"available": fmt(available), "requested": fmt(needed), "currency": account.currency},
+        )
+
+
 def cancel(
     order: PortfolioOrder, children: list[Order], account: Account, now: dt.datetime
 ) -> Decision[PortfolioOrder]:
     """The client cancels the order (only while NEW or SUBMITTED) and its open orders with it; the cash they held
     back is released."""
-    followed = cancel_by_client(order, children, now)
-    return Decision(followed.parent, followed_changes(followed, children, account))
+    followed = cancel_by_client(order, children, account, now)
+    return Decision(followed.parent, followed_changes(followed, order, children, account))

@@ -49,8 +49,11 @@ class Account:
     status: AccountStatus = AccountStatus.ACTIVE
     next_sequence_id: int = 1
     created_at: dt.datetime | None = None
-    #: Cash promised to open buy cash orders, per currency (kept in step by ``core.accounts.reserve``).
+    #: Cash held back by open orders (what buys may still spend, with their estimated costs), per currency:
+    #: the sum of their ``held_cash``, kept in step by ``core.accounts.reserve``.
     reserved: Mapping[str, Decimal] = attrs.field(factory=dict, validator=_balances)
+    #: Units held back by open sells, per instrument: the sum of their ``held_units``.
+    held_units: Mapping[str, Decimal] = attrs.field(factory=dict, validator=_balances)
 
     def cash_in(self, currency: str) -> Decimal:
         return self.cash.get(currency, ZERO)
@@ -60,6 +63,12 @@ class Account:
 
     def quantity_of(self, instrument_id: str) -> Decimal:
         return next((p.quantity for p in self.positions if p.instrument_id == instrument_id), ZERO)
+
+    def held_of(self, instrument_id: str) -> Decimal:
+        return self.held_units.get(instrument_id, ZERO)
+
+    def position(self, instrument_id: str) -> Position | None:
+        return next((p for p in self.positions if p.instrument_id == instrument_id), None)
 
 
 @attrs.frozen
@@ -107,6 +116,10 @@ class Order:
     total_cost: Decimal = ZERO
     #: For a cash order, the quantity its amount bought (or sold) at the first execution's price.
     target_quantity: Decimal | None = None
+    #: What the order holds back from its account while it is open: cash (a buy: what it may still spend and
+    #: its estimated costs) and units (a sell: what it may still sell). Zero once it is finished.
+    held_cash: Decimal = ZERO
+    held_units: Decimal = ZERO
     reason: str | None = None
 
 
@@ -207,6 +220,25 @@ class Subscription:
     disabled_reason: str | None = None
 
 
+class FundingKind(enum.Enum):
+    DEPOSIT = "DEPOSIT"
+    WITHDRAWAL = "WITHDRAWAL"
+
+
+@attrs.frozen(kw_only=True)
+class Funding:
+    """Cash moved between an account and the outside world, as announced (``FUNDING.DEPOSIT`` or
+    ``FUNDING.WITHDRAWAL``); the journal entry with the same id records it."""
+
+    id: str
+    kind: FundingKind
+    account_id: str
+    currency: str
+    amount: Decimal
+    cash_after: Decimal
+    created_at: dt.datetime
+
+
 @attrs.frozen
 class IdempotencyRecord:
     """What an idempotency key was first used for: the request's fingerprint and the id it created."""
@@ -234,7 +266,7 @@ Record = (
 )
 
 #: Everything an event can carry as its ``object``: the record as committed, or a position event.
-Announced = PortfolioOrder | Order | AccountLiquidation | BlockOrder | StoredKey | PositionEvent
+Announced = PortfolioOrder | Order | AccountLiquidation | BlockOrder | StoredKey | PositionEvent | Funding
 
 #: The topic of each announced type: an event's type is ``<TOPIC>.<STATE>``.
 TOPIC_OF: Final[Mapping[type, str]] = {
@@ -244,6 +276,7 @@ TOPIC_OF: Final[Mapping[type, str]] = {
     BlockOrder: "BLOCK_ORDER",
     StoredKey: "ALLOCATION_KEY",
     PositionEvent: "POSITION",
+    Funding: "FUNDING",
 }
 #: Which type an event of each topic carries.
 TYPE_OF_TOPIC: Final[Mapping[str, type]] = {topic: kind for kind, topic in TOPIC_OF.items()}
@@ -294,5 +327,10 @@ def refs(orders: Iterable[Order]) -> tuple[OrderRef, ...]:
 
 
 def subject_of(announced: Announced) -> str:
-    """The id of what an event is about (for a position event: the order whose fill it records)."""
-    return announced.source_order_id if isinstance(announced, PositionEvent) else announced.id
+    """The id of what an event is about (for a position event: the order whose fill it records; for funding:
+    the account)."""
+    if isinstance(announced, PositionEvent):
+        return announced.source_order_id or announced.position_id
+    if isinstance(announced, Funding):
+        return announced.account_id
+    return announced.id

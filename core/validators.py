@@ -46,6 +46,11 @@ def non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> 
     check_text(value, attribute.name)
 
 
+def optional_text(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None:
+        check_text(value, attribute.name)
+
+
 #: Unicode categories no name, id or key may contain: control and format characters (invisible ones such as
 #: zero-width spaces and direction overrides included), line and paragraph separators, surrogates, private use
 #: and unassigned code points.

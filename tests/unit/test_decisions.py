@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -32,10 +34,17 @@ from core.records import Account, BlockOrder, ModelPortfolio, Order, ParentKind,
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 
 
+def fresh() -> Iterator[str]:
+    """A supply of new ids, as the application hands the core."""
+    return (f"id-{n}" for n in itertools.count(1))
+
+
 def account(
     account_id: str = "ACC", opening: str = "1000.00", currency: str = "EUR", **changes: Any
 ) -> Account:
-    opened = accounts.open_account(account_id, currency, Decimal(opening), None, CostSchedule(), NOW).result
+    opened = accounts.open_account(
+        account_id, currency, Decimal(opening), None, CostSchedule(), ids=fresh(), now=NOW
+    ).result
     return attrs.evolve(opened, **changes)
 
 
@@ -53,9 +62,11 @@ def test_opening_cash_below_zero_is_refused(cash: str) -> None:
 def test_a_withdrawal_may_take_only_what_open_orders_do_not_hold_back() -> None:
     holding = account(reserved={"EUR": Decimal("600.00")})
     with pytest.raises(InsufficientFunds) as refused:
-        accounts.withdraw(holding, Decimal("400.01"))
+        accounts.withdraw(holding, Decimal("400.01"), ids=fresh(), now=NOW)
     assert refused.value.details["available"] == "400.00"
-    assert accounts.withdraw(holding, Decimal("400")).result.cash == {"EUR": Decimal("600.00")}
+    assert accounts.withdraw(holding, Decimal("400"), ids=fresh(), now=NOW).result.cash == {
+        "EUR": Decimal("600.00")
+    }
 
 
 @pytest.mark.parametrize(
@@ -135,7 +146,8 @@ def block_accounts(currency: str = "EUR", held: str = "0") -> dict[str, Account]
 def place_block(side: Side, amount: str, held: str = "0", currency: str = "EUR") -> Decision[BlockOrder]:
     return block_orders.place(
         key(Participant("A1", Decimal(10)), Participant("A2", Decimal(20))), block_accounts(currency, held),
-        Instrument("X", Decimal("3.33")), side, Decimal(amount), PartialFillPolicy.PRO_RATA, block_id="B", now=NOW,
+        Instrument("X", Decimal("3.33")), side, Decimal(amount), PartialFillPolicy.PRO_RATA, block_id="B",
+        ids=fresh(), now=NOW,
     )  # fmt: skip
 
 
@@ -153,12 +165,14 @@ def test_a_sell_block_is_refused_when_an_account_holds_less_than_its_part() -> N
 
 
 def test_a_block_in_yen_books_whole_yen_apportioned_over_the_accounts() -> None:
-    placed = place_block(Side.BUY, "90", currency="JPY").result
+    placing = place_block(Side.BUY, "90", currency="JPY")
+    placed = placing.result
+    allocated = [r for r in placing.changes.created if isinstance(r, Order)]
     executed = block_orders.execute(
         placed, key(Participant("A1", Decimal(10)), Participant("A2", Decimal(20))).key, Instrument("X", Decimal("3.33"), currency="JPY"),
-        block_accounts("JPY"), Decimal("3.33"), Decimal(90), ids=iter(["C1", "C2"]), now=NOW,
+        block_accounts("JPY"), allocated, Decimal("3.33"), Decimal(90), ids=fresh(), now=NOW,
     )  # fmt: skip
-    children = [r for r in executed.changes.created if isinstance(r, Order)]
+    children = [r for r in executed.changes.updated if isinstance(r, Order)]
     # 90 × 3.33 = 299.7 → 300 yen, 30 : 60 → 100 and 200
     assert [(o.account_id, o.traded_value) for o in children] == [("A1", Decimal(100)), ("A2", Decimal(200))]
 
@@ -192,7 +206,8 @@ def test_a_refused_quote_cancels_the_order_its_parent_and_its_open_siblings_and_
         Decimal(0),
         parent,
         children,
-        NOW,
+        ids=fresh(),
+        now=NOW,
     )
     assert (decision.result.outcome, decision.result.reason) == (RunOutcome.CANCELLED, "closed today")
     updated = decision.changes.updated
@@ -219,7 +234,15 @@ def test_a_venue_that_fills_more_than_was_asked_is_not_believed() -> None:
     )  # fmt: skip
     with pytest.raises(ValidationError, match="the venue filled 6"):
         market.execute_order(
-            order, owner, priced("EUR")["AAA"], Quote(Decimal("10.00")), Decimal(6), parent, [order], NOW
+            order,
+            owner,
+            priced("EUR")["AAA"],
+            Quote(Decimal("10.00")),
+            Decimal(6),
+            parent,
+            [order],
+            ids=fresh(),
+            now=NOW,
         )
 
 
@@ -238,6 +261,6 @@ def test_an_order_allocated_out_of_a_block_is_not_executed_on_its_own() -> None:
         state=OrderState.NEW, created_at=NOW, updated_at=NOW, parent_kind=ParentKind.BLOCK_ORDER, parent_order_id="B",
     )  # fmt: skip
     decision = market.execute_order(
-        child, owner, priced("EUR")["AAA"], Quote(Decimal(10)), Decimal(0), None, [], NOW
+        child, owner, priced("EUR")["AAA"], Quote(Decimal(10)), Decimal(0), None, [], ids=fresh(), now=NOW
     )
     assert (decision.result.outcome, decision.changes) == (RunOutcome.SKIPPED, Changes())
