@@ -20,6 +20,7 @@ import attrs
 
 from core.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from core.instruments import Instrument
+from core.journal import JournalEntry, LedgerAccount
 from core.records import (
     Account,
     AccountLiquidation,
@@ -53,6 +54,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.tables: dict[str, Rows] = {table.name: {} for table in TABLES}
         self.events: list[Event] = []
+        self.journal: list[JournalEntry] = []
         self.deliveries: dict[tuple[int, str], DeliveryState] = {}
         self.attempts: list[Attempt] = []
         self.lock = threading.RLock()
@@ -65,12 +67,13 @@ class MemoryStore:
         snapshot: dict[str, Rows],
         writes: dict[str, dict[str, tuple[int | None, Any]]],
         events: list[Event],
+        entries: list[JournalEntry],
     ) -> None:
         """Apply a unit of work's writes (``None`` version: an insert) and events, unless anything was committed
         after it took ``snapshot``: what it decided may rest on what it read, so it must run again on fresh data
         (first committer wins, as with SQLite)."""
         with self.lock:
-            if not writes and not events:
+            if not writes and not events and not entries:
                 return
             if self.tables is not snapshot:
                 changed = sorted(f"{name} {record_id}" for name, rows in writes.items() for record_id in rows)
@@ -85,6 +88,7 @@ class MemoryStore:
                     table[record_id] = ((read_version or 0) + 1, record)
                 tables[name] = table
             self.tables = tables
+            self.journal.extend(entries)
             subscriptions = [s for _, s in tables["subscriptions"].values() if s.disabled_reason is None]
             for event in events:
                 self.events.append(event)
@@ -164,6 +168,18 @@ class MemoryOutbox:
         return chosen[: query.limit]
 
 
+class MemoryJournal:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def append(self, entry: JournalEntry) -> None:
+        self._uow.entries.append(entry)
+
+    def entries(self, ledger: LedgerAccount | None = None) -> list[JournalEntry]:
+        committed = self._uow.store.journal[: self._uow.entry_count]
+        return [e for e in committed if ledger is None or e.touches(ledger)]
+
+
 class MemoryUnitOfWork:
     accounts: MemoryRepository[Account]
     instruments: MemoryRepository[Instrument]
@@ -176,17 +192,21 @@ class MemoryUnitOfWork:
     subscriptions: MemoryRepository[Subscription]
     idempotency: MemoryRepository[IdempotencyRecord]
     outbox: MemoryOutbox
+    journal: MemoryJournal
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.snapshot: dict[str, Rows] = store.tables
         #: How many events were committed when this unit of work began (the event list only grows).
         self.event_count = 0
+        self.entry_count = 0
         self.writes: dict[str, dict[str, tuple[int | None, Any]]] = {}
         self.events: list[Event] = []
+        self.entries: list[JournalEntry] = []
         for table in TABLES:
             setattr(self, table.name, MemoryRepository(self, table))
         self.outbox = MemoryOutbox(self)
+        self.journal = MemoryJournal(self)
 
     def __enter__(self) -> Self:
         self._begin()
@@ -196,18 +216,21 @@ class MemoryUnitOfWork:
         with self.store.lock:
             self.snapshot = self.store.tables
             self.event_count = len(self.store.events)
+            self.entry_count = len(self.store.journal)
         self.writes = {}
         self.events = []
+        self.entries = []
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.writes = {}
         self.events = []
+        self.entries = []
 
     def commit(self) -> None:
         try:
-            self.store.commit(self.snapshot, self.writes, self.events)
+            self.store.commit(self.snapshot, self.writes, self.events, self.entries)
         finally:
             self._begin()
 

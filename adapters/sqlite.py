@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,7 @@ from urllib.parse import quote
 import attrs
 
 from adapters.serialization import from_data, from_json, structure, timestamp, to_json
+from core.accounts import reserve
 from core.errors import (
     AllotError,
     AlreadyExists,
@@ -42,7 +44,10 @@ from core.errors import (
     SchemaTooNew,
     StorageError,
 )
-from core.instruments import Instrument
+from core.instruments import Instrument, Side
+from core.journal import FUNDING, VENUE, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
+from core.lifecycle import OrderState
+from core.numbers import ZERO, fmt
 from core.records import (
     TYPE_OF_TOPIC,
     Account,
@@ -52,9 +57,11 @@ from core.records import (
     IdempotencyRecord,
     ModelPortfolio,
     Order,
+    ParentKind,
     PortfolioOrder,
     StoredKey,
     Subscription,
+    refs,
     topic_of,
 )
 from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery
@@ -161,8 +168,100 @@ def _body(connection: sqlite3.Connection, kind: str, record_id: str) -> str:
     return str(row[0]) if row is not None else "{}"
 
 
+def _schema_3(connection: sqlite3.Connection) -> None:
+    """The journal. Balances that existed before it are carried over as opening entries (cash from the house
+    funding account, units from the venue), so that every cached balance equals its postings; open orders get
+    what they hold back, and open blocks an order for what each account has still to receive."""
+    connection.execute(
+        "CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, "
+        "cause_kind TEXT NOT NULL, cause_id TEXT NOT NULL, body TEXT NOT NULL)"
+    )
+    connection.execute(
+        "CREATE TABLE postings (entry_seq INTEGER NOT NULL REFERENCES journal (seq), ledger TEXT NOT NULL, "
+        "asset TEXT NOT NULL, amount TEXT NOT NULL)"
+    )
+    connection.execute("CREATE INDEX postings_ledger ON postings (ledger, entry_seq)")
+    now = dt.datetime.now(dt.UTC)
+    writer = _JournalWriter()
+    for account_id, body in connection.execute(
+        "SELECT id, body FROM records WHERE kind = 'accounts'"
+    ).fetchall():
+        account = from_json(body, Account)
+        opened = attrs.evolve(account, cash=dict.fromkeys(account.cash, ZERO), positions=())
+        moved = [
+            *(p for currency, amount in account.cash.items() for p in transfer(FUNDING, LedgerAccount.client(account_id), Asset.cash(currency), amount)),
+            *(p for position in account.positions for p in transfer(VENUE, LedgerAccount.client(account_id), Asset.units(position.instrument_id), position.quantity)),
+        ]  # fmt: skip
+        if moved:
+            entry = JournalEntry(
+                id=str(uuid.uuid4()), at=now, cause=Cause(CauseKind.OPENING, account_id), postings=tuple(moved),
+                memo="balance carried over when the journal was introduced",
+            )  # fmt: skip
+            writer.add(entry)
+            opened = post(opened, entry)
+        connection.execute(
+            "UPDATE records SET body = ? WHERE kind = 'accounts' AND id = ?", (to_json(opened), account_id)
+        )
+    writer.write(connection)
+    _carry_holds_over(connection)
+
+
+def _carry_holds_over(connection: sqlite3.Connection) -> None:
+    """Open orders of an older store hold back what they may still need; their accounts' sums follow."""
+    orders = [from_json(body, Order) for (body,) in connection.execute(
+        "SELECT body FROM records WHERE kind = 'orders' AND state IN ('NEW', 'PROCESSING') ORDER BY rowid"
+    )]  # fmt: skip
+    for order in orders:
+        held_cash = (
+            max(ZERO, (order.cash_amount or ZERO) - order.traded_value) if order.side is Side.BUY else ZERO
+        )
+        held_units = (
+            max(ZERO, (order.quantity or ZERO) - order.filled_quantity) if order.side is Side.SELL else ZERO
+        )
+        held = attrs.evolve(order, held_cash=held_cash, held_units=held_units)
+        connection.execute(
+            "UPDATE records SET body = ? WHERE kind = 'orders' AND id = ?", (to_json(held), order.id)
+        )
+        account = from_json(_body(connection, "accounts", order.account_id), Account)
+        connection.execute(
+            "UPDATE records SET body = ? WHERE kind = 'accounts' AND id = ?",
+            (to_json(reserve(account, [], [held])), order.account_id),
+        )
+    for block_id, body in connection.execute(
+        "SELECT id, body FROM records WHERE kind = 'blocks' AND state IN ('NEW', 'PROCESSING')"
+    ).fetchall():
+        block = from_json(body, BlockOrder)
+        parts = (*block.targets.participants, block.targets.error)
+        children = [
+            Order(
+                id=str(uuid.uuid4()), account_id=account_id, instrument_id=block.instrument_id, side=block.side,
+                cash_amount=None, quantity=part - received, state=OrderState.NEW, created_at=block.created_at,
+                updated_at=block.updated_at, parent_kind=ParentKind.BLOCK_ORDER, parent_order_id=block.id,
+                client_reference=block.id, correlation_key=block.id,
+                held_units=part - received if block.side is Side.SELL else ZERO,
+            )
+            for account_id, part, received in zip(block.recipients, parts, block.allocated, strict=True)
+            if part > received
+        ]  # fmt: skip
+        for child in children:
+            connection.execute(
+                "INSERT INTO records (kind, id, version, account_id, state, parent_order_id, body) "
+                "VALUES ('orders', ?, 1, ?, 'NEW', ?, ?)",
+                (child.id, child.account_id, block.id, to_json(child)),
+            )
+            account = from_json(_body(connection, "accounts", child.account_id), Account)
+            connection.execute(
+                "UPDATE records SET body = ? WHERE kind = 'accounts' AND id = ?",
+                (to_json(reserve(account, [], [child])), child.account_id),
+            )
+        opened = attrs.evolve(block, orders=block.orders + refs(children))
+        connection.execute(
+            "UPDATE records SET body = ? WHERE kind = 'blocks' AND id = ?", (to_json(opened), block_id)
+        )
+
+
 #: Each schema version's migration from the one before; the last one's number is the current schema.
-MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_schema_1, _schema_2)
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_schema_1, _schema_2, _schema_3)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
@@ -438,6 +537,71 @@ def sortable(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _ledger_text(ledger: LedgerAccount) -> str:
+    return f"{ledger.kind.value}:{ledger.name}"
+
+
+def _asset_text(asset: Asset) -> str:
+    return f"{asset.kind.value}:{asset.code}"
+
+
+class _JournalWriter:
+    """Journal entries waiting to be written, with their postings (the index ``entries(ledger)`` reads)."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, str, str, str]] = []
+        self.postings: list[tuple[str, str, str, str]] = []
+
+    def add(self, entry: JournalEntry, body: str | None = None) -> None:
+        self.entries.append(
+            (entry.id, timestamp(entry.at), entry.cause.kind.value, entry.cause.id, body or to_json(entry))
+        )
+        self.postings += [
+            (_ledger_text(p.ledger), _asset_text(p.asset), fmt(p.amount), entry.id) for p in entry.postings
+        ]
+
+    def write(self, connection: sqlite3.Connection) -> None:
+        if self.entries:
+            connection.executemany(
+                "INSERT INTO journal (id, at, cause_kind, cause_id, body) VALUES (?, ?, ?, ?, ?)",
+                self.entries,
+            )
+            connection.executemany(
+                "INSERT INTO postings (entry_seq, ledger, asset, amount) SELECT seq, ?, ?, ? FROM journal WHERE id = ?",
+                self.postings,
+            )
+        self.entries, self.postings = [], []
+
+
+class SqliteJournal:
+    """Entries are kept until the unit of work commits, then written with their postings."""
+
+    def __init__(self, uow: SqliteUnitOfWork) -> None:
+        self._uow = uow
+        self._writer = _JournalWriter()
+
+    def append(self, entry: JournalEntry) -> None:
+        self._writer.add(entry)
+
+    def flush(self) -> None:
+        if self._writer.entries:
+            self._uow.write_many_with(self._writer.write)
+
+    def entries(self, ledger: LedgerAccount | None = None) -> list[JournalEntry]:
+        if ledger is None:
+            rows = self._uow.read("SELECT id, body FROM journal ORDER BY seq").fetchall()
+        else:
+            rows = self._uow.read(
+                "SELECT id, body FROM journal WHERE seq IN (SELECT entry_seq FROM postings WHERE ledger = ?) "
+                "ORDER BY seq",
+                (_ledger_text(ledger),),
+            ).fetchall()
+        return [
+            decoded(body, JournalEntry, f"journal entry {entry_id}", self._uow.database.path)
+            for entry_id, body in rows
+        ]
+
+
 class SqliteDatabase:
     """One connection to one database file, shared by the units of work of this process (one at a time)."""
 
@@ -490,6 +654,7 @@ class SqliteUnitOfWork:
     subscriptions: SqliteRepository[Subscription]
     idempotency: SqliteRepository[IdempotencyRecord]
     outbox: SqliteOutbox
+    journal: SqliteJournal
 
     def __init__(self, database: SqliteDatabase) -> None:
         self.database = database
@@ -500,6 +665,7 @@ class SqliteUnitOfWork:
         for table in TABLES:
             setattr(self, table.name, SqliteRepository(self, table))
         self.outbox = SqliteOutbox(self)
+        self.journal = SqliteJournal(self)
 
     def json_of(self, record: object) -> str:
         """The record's JSON, computed once per transaction (a record and its event snapshot share it)."""
@@ -560,7 +726,19 @@ class SqliteUnitOfWork:
             self.database.take_write_lock = True
             raise
 
+    def write_many_with(self, write: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``write`` on the connection in this transaction (as ``write``)."""
+        if not self.connection.in_transaction:
+            self._begin()
+        try:
+            with self.database.guarded():
+                write(self.connection)
+        except ConcurrentUpdate:
+            self.database.take_write_lock = True
+            raise
+
     def commit(self) -> None:
+        self.journal.flush()
         self.outbox.flush()
         if self.connection.in_transaction:
             try:
@@ -571,6 +749,7 @@ class SqliteUnitOfWork:
         self.versions.clear()
         self.written.clear()
         self.outbox = SqliteOutbox(self)
+        self.journal = SqliteJournal(self)
 
 
 class SqliteDeliveryQueue:

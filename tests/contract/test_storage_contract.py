@@ -16,7 +16,8 @@ from adapters.memory import MemoryDeliveryQueue, MemoryStore
 from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue
 from core.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from core.fills import PositionEvent, PositionEventType
-from core.instruments import Instrument, Side
+from core.instruments import AssetType, Instrument, Side
+from core.journal import FUNDING, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, transfer
 from core.lifecycle import OrderState
 from core.records import Account, Event, Order, ParentKind, Subscription
 from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery, after_attempt
@@ -49,14 +50,27 @@ def subscription(subscription_id: str, *topics: str, disabled: str | None = None
                         disabled_reason=disabled)  # fmt: skip
 
 
+def deposit_entry(entry_id: str, account_id: str, amount: str) -> JournalEntry:
+    return JournalEntry(
+        id=entry_id,
+        at=NOW,
+        cause=Cause(CauseKind.DEPOSIT, account_id),
+        postings=transfer(FUNDING, LedgerAccount.client(account_id), Asset.cash("EUR"), Decimal(amount)),
+        memo="a deposit",
+    )
+
+
 def order_event(event_id: str, order_id: str = "O1") -> Event:
     return Event(event_id, NOW, "ORDER.NEW", order(order_id))
 
 
 def position_event(event_id: str) -> Event:
     position = PositionEvent(
-        PositionEventType.NEW, "A1", "X", Side.BUY, Decimal(3), Decimal(3), Decimal("1.50"), Decimal("4.50"),
-        Decimal(0), Decimal(0), Decimal(0), Decimal(0), "EUR", None, "O1", None, NOW, NOW.date(), 1,
+        event=PositionEventType.NEW, account_id="A1", position_id="POS-1", instrument_id="X",
+        asset_type=AssetType.STOCK, symbol="X:xams", side=Side.BUY, fill_amount=Decimal(3), amount=Decimal(3),
+        open_price=Decimal("1.50"), traded_value=Decimal("4.50"), commission=Decimal(0), exchange_fee=Decimal(0),
+        stamp_duty=Decimal(0), total_cost=Decimal(0), currency="EUR", correlation_key=None, source_order_id="O1",
+        external_reference=None, execution_time=NOW, value_date=NOW.date(), sequence_id=1,
     )  # fmt: skip
     return Event(event_id, NOW, "POSITION.NEW", position)
 
@@ -227,6 +241,47 @@ class StorageContract:
                 decide_on_stale_reads()
         with second.unit_of_work() as work:
             assert [a.id for a in work.accounts.list()] == ["A2"]
+
+    # -- the journal ---------------------------------------------------------------------------------
+
+    def test_journal_entries_come_back_in_order_and_equal_as_appended(self, store: Handle) -> None:
+        entries = [
+            deposit_entry("J1", "A1", "10.00"),
+            deposit_entry("J2", "A2", "5.00"),
+            deposit_entry("J3", "A1", "1.00"),
+        ]
+        with store.unit_of_work() as work:
+            for entry in entries:
+                work.journal.append(entry)
+            work.commit()
+        with store.unit_of_work() as work:
+            assert work.journal.entries() == entries
+            assert [e.id for e in work.journal.entries(LedgerAccount.client("A1"))] == ["J1", "J3"]
+            assert [e.id for e in work.journal.entries(FUNDING)] == ["J1", "J2", "J3"]
+
+    def test_a_journal_entry_not_committed_is_not_kept(self, store: Handle) -> None:
+        with store.unit_of_work() as work:
+            work.journal.append(deposit_entry("J1", "A1", "10.00"))
+        with store.unit_of_work() as work:
+            assert work.journal.entries() == []
+
+    def test_a_conflicting_unit_of_work_journals_nothing(self, handles: tuple[Handle, Handle]) -> None:
+        first, second = handles
+        with first.unit_of_work() as one, second.unit_of_work() as other:
+            one.accounts.list()
+            other.accounts.list()
+            one.accounts.add(account("A1"))
+            one.commit()
+
+            def journal_on_stale_reads() -> None:
+                other.journal.append(deposit_entry("J-lost", "A1", "10.00"))
+                other.accounts.add(account("A2"))
+                other.commit()
+
+            with pytest.raises(ConcurrentUpdate):
+                journal_on_stale_reads()
+        with second.unit_of_work() as work:
+            assert work.journal.entries() == []
 
     # -- outbox and fan-out --------------------------------------------------------------------------
 
