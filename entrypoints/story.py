@@ -29,7 +29,7 @@ from entrypoints.demo import Echo, heading
 from entrypoints.render import table
 from ports.application import Application
 
-STORY_TOPICS = ("PORTFOLIO_ORDER", "ORDER", "ACCOUNT_LIQUIDATION", "BLOCK_ORDER", "POSITION")
+STORY_TOPICS = ("PORTFOLIO_ORDER", "ORDER", "ACCOUNT_LIQUIDATION", "BLOCK_ORDER", "POSITION", "FUNDING")
 
 
 @attrs.define
@@ -91,6 +91,20 @@ def run_story(echo: Echo, db: str | None) -> None:
             while app.webhooks.due_count():
                 app.webhooks.deliver_due(limit=500, timeout=5.0)
             summarise(echo, got)
+            audit(echo, app)
+
+
+def audit(echo: Echo, app: Application) -> None:
+    """The story ends as every session should: the books checked, entry by entry and balance by balance."""
+    heading(echo, "16. The books: allot ledger verify")
+    house = [b for b in app.ledger.balances() if b.ledger.kind.value == "HOUSE"]
+    echo(table(["house account", "asset", "balance"], [[str(b.ledger), b.asset, b.amount] for b in house]))
+    found = app.ledger.verify()
+    if found:
+        raise SystemExit(f"the books do not balance: {found[0].message}")
+    echo(
+        "every entry balanced, every asset sums to zero, every account's cash and positions equal their postings"
+    )
 
 
 def run_partly(path: Path, ratio: str) -> None:

@@ -28,17 +28,26 @@ class Accounts(UseCases):
         """Open an account (its id chosen, or a new one); an id that exists is ``ALREADY_EXISTS``."""
         now = self.now()
         chosen = account_id if account_id is not None else self.new_id()
-        return self.save(uow, accounts.open_account(chosen, currency, cash, fee_schedule, costs, now), now)
+        decision = accounts.open_account(
+            chosen, currency, cash, fee_schedule, costs, ids=self.fresh_ids(), now=now
+        )
+        return self.save(uow, decision, now)
 
     @transaction
     def deposit(self, uow: UnitOfWork, account_id: str, amount: Decimal) -> Account:
-        decision = accounts.deposit(require(uow.accounts, account_id, "account"), amount)
-        return self.save(uow, decision, self.now())
+        now = self.now()
+        decision = accounts.deposit(
+            require(uow.accounts, account_id, "account"), amount, ids=self.fresh_ids(), now=now
+        )
+        return self.save(uow, decision, now)
 
     @transaction
     def withdraw(self, uow: UnitOfWork, account_id: str, amount: Decimal) -> Account:
-        decision = accounts.withdraw(require(uow.accounts, account_id, "account"), amount)
-        return self.save(uow, decision, self.now())
+        now = self.now()
+        decision = accounts.withdraw(
+            require(uow.accounts, account_id, "account"), amount, ids=self.fresh_ids(), now=now
+        )
+        return self.save(uow, decision, now)
 
     @transaction
     def close(self, uow: UnitOfWork, account_id: str) -> Account:

@@ -18,6 +18,7 @@ from ports.allocations import Allocations
 from ports.blocks import Blocks
 from ports.instruments import Instruments
 from ports.keys import Keys
+from ports.ledger import Ledger
 from ports.liquidations import Liquidations
 from ports.market import Market
 from ports.portfolio_orders import PortfolioOrders
@@ -42,6 +43,7 @@ class Application:
         self.market = Market(ports)
         self.webhooks = Webhooks(ports)
         self.queries = Queries(ports)
+        self.ledger = Ledger(ports)
         self._on_close = on_close
 
     def close(self) -> None:

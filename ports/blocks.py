@@ -46,7 +46,15 @@ class Blocks(UseCases):
         instrument = require(uow.instruments, instrument_id, "instrument")
         now = self.now()
         decision = block_orders.place(
-            stored, accounts, instrument, side, amount, policy, block_id=self.new_id(), now=now
+            stored,
+            accounts,
+            instrument,
+            side,
+            amount,
+            policy,
+            block_id=self.new_id(),
+            ids=self.fresh_ids(),
+            now=now,
         )
         self.remember(uow, key, request, decision.result.id)
         return self.save(uow, decision, now)
@@ -54,8 +62,11 @@ class Blocks(UseCases):
     @transaction
     def cancel(self, uow: UnitOfWork, block_id: str) -> BlockOrder:
         """The client cancels a block that is not finished; what was allocated so far stays allocated."""
+        block = require(uow.blocks, block_id, "block order")
+        children = uow.orders.list(parent_order_id=block.id)
+        accounts = {a: require(uow.accounts, a, "account") for a in {c.account_id for c in children}}
         now = self.now()
-        return self.save(uow, block_orders.cancel(require(uow.blocks, block_id, "block order"), now), now)
+        return self.save(uow, block_orders.cancel(block, children, accounts, now), now)
 
     @transaction
     def get(self, uow: UnitOfWork, block_id: str) -> BlockOrder:

@@ -19,6 +19,7 @@ from typing import Final, Protocol, Self, TypeVar
 import attrs
 
 from core.instruments import Instrument, Side
+from core.journal import JournalEntry, LedgerAccount
 from core.market import Quote
 from core.records import (
     Account,
@@ -73,6 +74,17 @@ class Outbox(Protocol):
         ...
 
 
+class Journal(Protocol):
+    """The journal: entries are appended in the same transaction as the change that caused them, never changed."""
+
+    def append(self, entry: JournalEntry) -> None:
+        """Record an entry; it is kept only if the unit of work commits."""
+
+    def entries(self, ledger: LedgerAccount | None = None) -> list[JournalEntry]:
+        """Committed entries in the order they were appended: all, or those with a posting to ``ledger``."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: what it reads is one consistent state, and what it writes is committed together.
 
@@ -102,6 +114,8 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> Repository[IdempotencyRecord]: ...
     @property
     def outbox(self) -> Outbox: ...
+    @property
+    def journal(self) -> Journal: ...
 
     def __enter__(self) -> Self: ...
 

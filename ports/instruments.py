@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from core import price_table
-from core.instruments import Instrument, check_known
+from core import options, price_table
+from core.instruments import Instrument, OptionEnd, check_known
+from core.market import RUN_STATES
+from core.numbers import ZERO
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, require, transaction
 
@@ -35,3 +37,21 @@ class Instruments(UseCases):
         """Refuse instrument ids that name nothing (``UNKNOWN_INSTRUMENT``, a problem of the input)."""
         named = set(instrument_ids)
         check_known(named, {i for i in named if uow.instruments.get(i) is not None})
+
+    @transaction
+    def exercise(self, uow: UnitOfWork, instrument_id: str, settlement_price: Decimal) -> Instrument:
+        """Exercise an option: every position in it is closed and paid ``settlement_price`` per unit."""
+        return self._end(uow, instrument_id, OptionEnd.EXERCISED, settlement_price)
+
+    @transaction
+    def expire(self, uow: UnitOfWork, instrument_id: str) -> Instrument:
+        """An option expires: every position in it is closed worthless."""
+        return self._end(uow, instrument_id, OptionEnd.EXPIRED, ZERO)
+
+    def _end(self, uow: UnitOfWork, instrument_id: str, how: OptionEnd, price: Decimal) -> Instrument:
+        instrument = require(uow.instruments, instrument_id, "instrument")
+        holders = uow.accounts.list()
+        open_orders = uow.orders.list(instrument_id=instrument_id, state=RUN_STATES)
+        now = self.now()
+        decision = options.end(instrument, how, price, holders, open_orders, ids=self.fresh_ids(), now=now)
+        return self.save(uow, decision, now)

@@ -6,7 +6,7 @@ from core import liquidations
 from core.idempotency import check_key, fingerprint
 from core.records import AccountLiquidation
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, require, transaction
+from ports.use_cases import UseCases, require, require_all, transaction
 
 
 class Liquidations(UseCases):
@@ -20,8 +20,11 @@ class Liquidations(UseCases):
         if replayed is not None:
             return require(uow.liquidations, replayed, "account liquidation")
         account = require(uow.accounts, account_id, "account")
+        instruments = require_all(uow.instruments, [p.instrument_id for p in account.positions])
         now = self.now()
-        decision = liquidations.create(account, liquidation_id=self.new_id(), ids=self.fresh_ids(), now=now)
+        decision = liquidations.create(
+            account, instruments, liquidation_id=self.new_id(), ids=self.fresh_ids(), now=now
+        )
         self.remember(uow, key, request, decision.result.id)
         return self.save(uow, decision, now)
 

@@ -94,7 +94,9 @@ class Market(UseCases):
         request = market.order_request(order, account, instrument, quote)
         filled = self.ports.venue.fill(instrument, order.side, request)
         now = self.now()
-        decision = market.execute_order(order, account, instrument, quote, filled, parent, siblings, now)
+        decision = market.execute_order(
+            order, account, instrument, quote, filled, parent, siblings, ids=self.fresh_ids(), now=now
+        )
         return self.save(uow, decision, now)
 
     @transaction
@@ -104,6 +106,7 @@ class Market(UseCases):
         key = require(uow.keys, block.key_id, "allocation key").key
         instrument = require(uow.instruments, block.instrument_id, "instrument")
         accounts = {a: require(uow.accounts, a, "account") for a in block.recipients}
+        children = uow.orders.list(parent_order_id=block.id)
         quote = (
             Quote.refused(refusal) if refusal is not None else self.ports.venue.quote(instrument, block.side)
         )
@@ -111,6 +114,6 @@ class Market(UseCases):
         filled = self.ports.venue.fill(instrument, block.side, request)
         now = self.now()
         decision = market.execute_block(
-            block, key, instrument, accounts, quote, filled, ids=self.fresh_ids(), now=now
+            block, key, instrument, accounts, children, quote, filled, ids=self.fresh_ids(), now=now
         )
         return self.save(uow, decision, now)

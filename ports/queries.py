@@ -1,7 +1,8 @@
-"""Reads across aggregates: committed events, and individual orders."""
+"""Reads across aggregates: committed events, journal entries, individual orders."""
 
 from __future__ import annotations
 
+from core.journal import JournalEntry, LedgerAccount
 from core.records import Event, Order
 from core.webhooks import EventQuery
 from ports.driven import UnitOfWork
@@ -13,6 +14,11 @@ class Queries(UseCases):
     def events(self, uow: UnitOfWork, query: EventQuery = EventQuery()) -> list[tuple[int, Event]]:
         """Committed events with their sequence numbers, in commit order."""
         return uow.outbox.list(query)
+
+    @transaction
+    def journal(self, uow: UnitOfWork, ledger: LedgerAccount | None = None) -> list[JournalEntry]:
+        """Journal entries in the order they were made: all, or those with a posting to ``ledger``."""
+        return uow.journal.entries(ledger)
 
     @transaction
     def order(self, uow: UnitOfWork, order_id: str) -> Order:

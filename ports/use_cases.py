@@ -120,6 +120,8 @@ class UseCases:
             repository(uow, record).add(record)
         for record in changes.updated:
             repository(uow, record).update(record)
+        for entry in changes.journaled:
+            uow.journal.append(entry)
         for announcement in changes.announced:
             event = Event(
                 id=self.new_id(), created_at=now, type=announcement.type, object=announcement.object

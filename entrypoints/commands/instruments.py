@@ -84,3 +84,24 @@ def list_(session: Session) -> None:
     """Every instrument with its price."""
     found = session.open(writes=False).instruments.all()
     session.emit(found, lambda: rows_table(HEADERS, [row(i) for i in found]))
+
+
+@instruments.command()
+@click.argument("instrument_id", type=TEXT)
+@click.option("--price", type=DECIMAL, required=True, help="Settlement value per unit paid to every holder.")
+@with_session
+def exercise(session: Session, instrument_id: str, price: Decimal) -> None:
+    """Exercise an option (on or before its expiry): every position in it is closed and paid PRICE per unit."""
+    ended = session.open(writes=True).instruments.exercise(instrument_id, price)
+    session.emit(
+        ended, lambda: f"option {ended.instrument_id} exercised at {price}; every position in it is closed"
+    )
+
+
+@instruments.command()
+@click.argument("instrument_id", type=TEXT)
+@with_session
+def expire(session: Session, instrument_id: str) -> None:
+    """An option expires (on or after its expiry date): every position in it is closed worthless."""
+    ended = session.open(writes=True).instruments.expire(instrument_id)
+    session.emit(ended, lambda: f"option {ended.instrument_id} expired; every position in it is closed")

@@ -107,10 +107,30 @@ def show(session: Session, order_id: str) -> None:
 @orders.command(name="list")
 @click.option("--account", "account_id", type=TEXT)
 @click.option("--state", type=choice(ParentState))
+@click.option("--individual", is_flag=True, help="The individual orders instead (those of blocks included).")
 @with_session
-def list_(session: Session, account_id: str | None, state: ParentState | None) -> None:
-    """Portfolio orders, of one account and in one state if asked."""
-    found = session.open(writes=False).portfolio_orders.all(account_id, state.value if state else None)
+def list_(session: Session, account_id: str | None, state: ParentState | None, individual: bool) -> None:
+    """Portfolio orders (or with --individual, individual orders), of one account and in one state if asked."""
+    app = session.open(writes=False)
+    if individual:
+        single = app.queries.orders(account_id=account_id, state=state.value if state else None)
+        order_rows = [[o.id, o.account_id, o.side, o.instrument_id, o.cash_amount, o.quantity, o.filled_quantity, o.state,
+                 o.parent_kind, o.correlation_key] for o in single]  # fmt: skip
+        headers = [
+            "order",
+            "account",
+            "side",
+            "instrument",
+            "cash",
+            "quantity",
+            "filled",
+            "state",
+            "parent",
+            "correlation key",
+        ]
+        session.emit(single, lambda: rows_table(headers, order_rows))
+        return
+    found = app.portfolio_orders.all(account_id, state.value if state else None)
     rows = [[o.id, o.account_id, o.type, o.cash_amount, o.state, len(o.orders)] for o in found]
     session.emit(
         found, lambda: rows_table(["portfolio order", "account", "type", "cash", "state", "orders"], rows)

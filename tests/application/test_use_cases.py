@@ -26,7 +26,7 @@ from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import KeyStatus, LiquidationState, OrderState, PortfolioOrderState
 from core.market import RunOutcome
 from core.portfolio import OrderType
-from core.records import BlockOrder, Order, PortfolioOrder, subject_of
+from core.records import BlockOrder, Funding, Order, PortfolioOrder, subject_of
 from core.webhooks import EventQuery
 from ports.application import Application
 from tests.application.conftest import World
@@ -109,7 +109,8 @@ def test_every_transition_of_a_portfolio_order_is_announced_exactly_once(app: Ap
 def test_events_carry_the_records_themselves_on_every_storage(app: Application) -> None:
     order = app.portfolio_orders.place("ACC", OrderType.BUY, Decimal("1000.00"), model(app))
     objects = [e.object for _, e in app.queries.events(EventQuery(limit=100))]
-    assert [type(o) for o in objects] == [PortfolioOrder, Order, Order, PortfolioOrder]
+    assert [type(o) for o in objects] == [Funding, PortfolioOrder, Order, Order, PortfolioOrder]
+    objects = objects[1:]
     first, last = objects[0], objects[-1]
     assert isinstance(first, PortfolioOrder)
     assert last == order
@@ -125,10 +126,11 @@ def test_individual_orders_name_their_portfolio_order_as_parent_and_client_refer
 
 
 def test_a_buy_beyond_the_available_cash_is_refused_and_creates_nothing(app: Application) -> None:
+    before = app.queries.events()
     with pytest.raises(InsufficientFunds):
         app.portfolio_orders.place("ACC", OrderType.BUY, Decimal("10000.01"), model(app))
     assert app.portfolio_orders.all() == []
-    assert app.queries.events() == []
+    assert app.queries.events() == before
 
 
 def test_cash_promised_to_open_buys_is_not_available_twice(app: Application) -> None:
@@ -380,20 +382,17 @@ def test_a_sell_block_larger_than_the_holdings_is_refused_at_placement(blocks: A
     assert blocks.blocks.all() == []
 
 
-def test_a_block_the_market_cannot_execute_is_cancelled_and_the_run_goes_on(blocks: Application) -> None:
+def test_a_sell_block_holds_its_units_back_so_a_liquidation_cannot_sell_them_too(blocks: Application) -> None:
     key = blocks.keys.create(remainder_key(one_time=False))
     blocks.blocks.place(key.id, "FX", Side.BUY, Decimal(60000))
     blocks.market.run()
     sell = blocks.blocks.place(key.id, "FX", Side.SELL, Decimal(60000))
-    for account_id in ("P1", "P2", "P3"):
-        blocks.liquidations.create(account_id)
-    run = blocks.market.run()
-    assert run.count(RunOutcome.FILLED) == 3
-    assert [(e.id, e.outcome) for e in run.blocks] == [(sell.id, RunOutcome.CANCELLED)]
-    cancelled = blocks.blocks.get(sell.id)
-    assert cancelled.state is OrderState.CANCELLED
-    assert cancelled.reason is not None
-    assert "holds" in cancelled.reason
+    assert blocks.accounts.get("P3").held_units == {"FX": Decimal(30000)}
+    with pytest.raises(InsufficientPosition, match="hold back units"):
+        blocks.liquidations.create("P3")
+    blocks.market.run()
+    assert blocks.blocks.get(sell.id).state is OrderState.FILLED
+    assert blocks.accounts.get("P3").held_units == {}
 
 
 def test_a_block_can_be_cancelled_by_the_client_before_it_is_filled(blocks: Application) -> None:
@@ -503,16 +502,16 @@ def test_a_block_snapshot_in_its_event_equals_the_stored_block(blocks: Applicati
     assert announced[-1] == blocks.blocks.get(block.id)
 
 
-def test_a_buy_block_whose_account_spent_its_cash_meanwhile_is_cancelled_and_no_one_goes_below_zero(
+def test_a_buy_block_holds_its_cash_back_so_it_cannot_be_withdrawn_before_the_block_fills(
     blocks: Application,
 ) -> None:
     key = blocks.keys.create(remainder_key(one_time=False))
     block = blocks.blocks.place(key.id, "FX", Side.BUY, Decimal(60000))
-    blocks.accounts.withdraw("P3", Decimal("99000.00"))
-    run = blocks.market.run()
-    assert [(e.id, e.outcome) for e in run.blocks] == [(block.id, RunOutcome.CANCELLED)]
-    assert "P3" in (blocks.blocks.get(block.id).reason or "")
-    assert all(blocks.accounts.get(a).cash_in("EUR") >= 0 for a in ("P1", "P2", "P3", "ERROR"))
+    with pytest.raises(InsufficientFunds, match=r"70000\.00 EUR available"):
+        blocks.accounts.withdraw("P3", Decimal("99000.00"))
+    blocks.market.run()
+    assert blocks.blocks.get(block.id).state is OrderState.FILLED
+    assert blocks.accounts.show("P3").available_cash == Decimal("70000.00")
 
 
 def test_a_buy_block_whose_price_rose_beyond_the_accounts_cash_is_cancelled(
@@ -528,18 +527,17 @@ def test_a_buy_block_whose_price_rose_beyond_the_accounts_cash_is_cancelled(
     )
 
 
-def test_a_block_never_books_on_an_account_closed_after_it_was_placed(blocks: Application) -> None:
-    blocks.accounts.open("EUR", Decimal("100.00"), account_id="EMPTY")
+def test_an_account_whose_block_order_is_open_cannot_be_closed(blocks: Application) -> None:
+    blocks.accounts.open("EUR", Decimal("100.00"), account_id="SMALL")
     key = blocks.keys.create(
-        AllocationKey("with empty", UnitType.UNIT, MarginHandling.REJECT, False, "BLOCK", "ERROR",
-                      (Participant("P1", Decimal(1)), Participant("EMPTY", Decimal(1))))
+        AllocationKey("with small", UnitType.UNIT, MarginHandling.REJECT, False, "BLOCK", "ERROR",
+                      (Participant("P1", Decimal(1)), Participant("SMALL", Decimal(1))))
     )  # fmt: skip
-    block = blocks.blocks.place(key.id, "FX", Side.BUY, Decimal(10))
-    blocks.accounts.withdraw("EMPTY", Decimal("100.00"))
-    blocks.accounts.close("EMPTY")
-    blocks.market.run()
-    assert blocks.blocks.get(block.id).state is OrderState.CANCELLED
-    assert blocks.accounts.get("EMPTY").positions == ()
+    blocks.blocks.place(key.id, "FX", Side.BUY, Decimal(10))
+    with pytest.raises(InsufficientFunds):
+        blocks.accounts.withdraw("SMALL", Decimal("100.00"))
+    with pytest.raises(AccountNotEmpty):
+        blocks.accounts.close("SMALL")
 
 
 def test_a_buy_block_needs_a_price_to_check_buying_power(blocks: Application) -> None:

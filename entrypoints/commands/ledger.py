@@ -1,0 +1,73 @@
+"""``allot ledger``: the journal under every movement of cash and units."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from core.journal import Balance, StatementLine
+from entrypoints.params import TEXT
+from entrypoints.session import EXIT_REFUSED, Session, rows_table, with_session
+
+
+@click.group()
+def ledger() -> None:
+    """The journal: statements, balances, and the check that every cent and share is accounted for."""
+
+
+def statement_row(line: StatementLine) -> list[object]:
+    return [
+        line.at.isoformat(timespec="seconds"),
+        line.cause.kind,
+        line.asset,
+        line.amount,
+        line.balance,
+        line.memo,
+    ]
+
+
+@ledger.command()
+@click.argument("account_id", type=TEXT)
+@click.option("--asset", type=TEXT, help="Only this asset: a currency (EUR) or an instrument id.")
+@with_session
+def statement(session: Session, account_id: str, asset: str | None) -> None:
+    """An account's journal entries, oldest first, with the running balance of each asset and what caused each."""
+    lines = session.open(writes=False).ledger.statement(account_id, asset)
+    headers = ["at", "cause", "asset", "amount", "balance", "memo"]
+    session.emit(lines, lambda: rows_table(headers, [statement_row(line) for line in lines]))
+
+
+def balance_row(balance: Balance) -> list[object]:
+    return [str(balance.ledger), balance.asset, balance.amount]
+
+
+@ledger.command()
+@with_session
+def balances(session: Session) -> None:
+    """Every ledger account's balance of every asset: the house's (venue, fee income, funding) and the clients'."""
+    found = session.open(writes=False).ledger.balances()
+    session.emit(
+        found, lambda: rows_table(["ledger account", "asset", "balance"], [balance_row(b) for b in found])
+    )
+
+
+@ledger.command()
+@with_session
+def verify(session: Session) -> None:
+    """Check the books: every entry balances, every asset sums to zero over all ledger accounts, every account's
+    cash and positions equal the sum of its postings. Exit status 1 naming the first discrepancy."""
+    app = session.open(writes=False)
+    found = app.ledger.verify()
+    entries = len(app.ledger.balances())
+    session.emit(
+        {"ok": not found, "discrepancies": found},
+        lambda: (
+            "\n".join(f"{d.kind}: {d.message}" for d in found)
+            if found
+            else f"the books balance: every entry, every asset and every account's cached balance ({entries} balances)"
+        ),
+    )
+    if found:
+        click.echo(f"allot: {found[0].message} ({found[0].kind})", err=True)
+        sys.exit(EXIT_REFUSED)
