@@ -29,7 +29,7 @@ from core.journal import AssetKind, JournalEntry, LedgerKind
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import OrderState, ParentState
 from core.portfolio import FeeSchedule, OrderType
-from core.records import Order
+from core.records import AccountLiquidation, Order, PortfolioOrder
 from tests.application.conftest import World
 
 ZERO = Decimal(0)
@@ -295,7 +295,10 @@ class BooksMachine(RuleBasedStateMachine):
     def cash_postings_are_deposits_less_withdrawals_purchases_costs_and_fees(self) -> None:
         posted = self.postings()
         fees: dict[str, Decimal] = defaultdict(Decimal)
-        settled = [*self.app.portfolio_orders.all(), *self.app.liquidations.all()]
+        settled: list[PortfolioOrder | AccountLiquidation] = [
+            *self.app.portfolio_orders.all(),
+            *self.app.liquidations.all(),
+        ]
         for parent in settled:
             if parent.management_fee is not None:
                 fees[parent.account_id] += parent.management_fee
