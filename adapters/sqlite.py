@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
+import itertools
 import json
 import sqlite3
 import threading
@@ -45,9 +46,23 @@ from core.errors import (
     StorageError,
 )
 from core.instruments import Instrument, Side
-from core.journal import FUNDING, VENUE, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
+from core.journal import (
+    FUNDING,
+    VENUE,
+    Asset,
+    AssetKind,
+    Cause,
+    CauseKind,
+    EntryPosting,
+    JournalEntry,
+    LedgerAccount,
+    LedgerKind,
+    Posting,
+    post,
+    transfer,
+)
 from core.lifecycle import OrderState
-from core.numbers import ZERO, fmt
+from core.numbers import ZERO, fmt, parse_decimal
 from core.records import (
     TYPE_OF_TOPIC,
     Account,
@@ -174,7 +189,7 @@ def _schema_3(connection: sqlite3.Connection) -> None:
     what they hold back, and open blocks an order for what each account has still to receive."""
     connection.execute(
         "CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, "
-        "cause_kind TEXT NOT NULL, cause_id TEXT NOT NULL, body TEXT NOT NULL)"
+        "cause_kind TEXT NOT NULL, cause_id TEXT NOT NULL, memo TEXT NOT NULL)"
     )
     connection.execute(
         "CREATE TABLE postings (entry_seq INTEGER NOT NULL REFERENCES journal (seq), ledger TEXT NOT NULL, "
@@ -545,16 +560,27 @@ def _asset_text(asset: Asset) -> str:
     return f"{asset.kind.value}:{asset.code}"
 
 
+def _ledger_from(text: str) -> LedgerAccount:
+    kind, _, name = text.partition(":")
+    return LedgerAccount(LedgerKind(kind), name)
+
+
+def _asset_from(text: str) -> Asset:
+    kind, _, code = text.partition(":")
+    return Asset(AssetKind(kind), code)
+
+
 class _JournalWriter:
-    """Journal entries waiting to be written, with their postings (the index ``entries(ledger)`` reads)."""
+    """Journal entries waiting to be written: a row per entry, and its postings in their own table (the one
+    place postings are kept, so that what ``verify`` adds up is what statements show)."""
 
     def __init__(self) -> None:
         self.entries: list[tuple[str, str, str, str, str]] = []
         self.postings: list[tuple[str, str, str, str]] = []
 
-    def add(self, entry: JournalEntry, body: str | None = None) -> None:
+    def add(self, entry: JournalEntry) -> None:
         self.entries.append(
-            (entry.id, timestamp(entry.at), entry.cause.kind.value, entry.cause.id, body or to_json(entry))
+            (entry.id, timestamp(entry.at), entry.cause.kind.value, entry.cause.id, entry.memo)
         )
         self.postings += [
             (_ledger_text(p.ledger), _asset_text(p.asset), fmt(p.amount), entry.id) for p in entry.postings
@@ -563,7 +589,7 @@ class _JournalWriter:
     def write(self, connection: sqlite3.Connection) -> None:
         if self.entries:
             connection.executemany(
-                "INSERT INTO journal (id, at, cause_kind, cause_id, body) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO journal (id, at, cause_kind, cause_id, memo) VALUES (?, ?, ?, ?, ?)",
                 self.entries,
             )
             connection.executemany(
@@ -571,6 +597,12 @@ class _JournalWriter:
                 self.postings,
             )
         self.entries, self.postings = [], []
+
+
+_ENTRY_ROWS = (
+    "SELECT j.id, j.at, j.cause_kind, j.cause_id, j.memo, p.ledger, p.asset, p.amount "
+    "FROM journal j JOIN postings p ON p.entry_seq = j.seq {where} ORDER BY j.seq, p.rowid"
+)
 
 
 class SqliteJournal:
@@ -589,17 +621,40 @@ class SqliteJournal:
 
     def entries(self, ledger: LedgerAccount | None = None) -> list[JournalEntry]:
         if ledger is None:
-            rows = self._uow.read("SELECT id, body FROM journal ORDER BY seq").fetchall()
+            rows = self._uow.read(_ENTRY_ROWS.format(where="")).fetchall()
         else:
             rows = self._uow.read(
-                "SELECT id, body FROM journal WHERE seq IN (SELECT entry_seq FROM postings WHERE ledger = ?) "
-                "ORDER BY seq",
+                _ENTRY_ROWS.format(where="WHERE j.seq IN (SELECT entry_seq FROM postings WHERE ledger = ?)"),
                 (_ledger_text(ledger),),
             ).fetchall()
-        return [
-            decoded(body, JournalEntry, f"journal entry {entry_id}", self._uow.database.path)
-            for entry_id, body in rows
-        ]
+        return [self._entry(list(group)) for _, group in itertools.groupby(rows, key=lambda row: row[0])]
+
+    def postings(self) -> list[EntryPosting]:
+        rows = self._uow.read(
+            "SELECT j.id, p.ledger, p.asset, p.amount FROM postings p JOIN journal j ON j.seq = p.entry_seq "
+            "ORDER BY p.entry_seq, p.rowid"
+        ).fetchall()
+        try:
+            return [(entry_id, self._posting(*row)) for entry_id, *row in rows]
+        except Exception as error:  # a posting changed behind allot's back into something that is not one
+            raise damaged("journal posting", self._uow.database.path, error) from error
+
+    @staticmethod
+    def _posting(ledger: str, asset: str, amount: str) -> Posting:
+        return Posting(_ledger_from(ledger), _asset_from(asset), parse_decimal(amount, "amount"))
+
+    def _entry(self, rows: list[Any]) -> JournalEntry:
+        entry_id, at, cause_kind, cause_id, memo = rows[0][:5]
+        try:
+            return JournalEntry(
+                id=entry_id,
+                at=structure(at, dt.datetime),
+                cause=Cause(CauseKind(cause_kind), cause_id),
+                postings=tuple(self._posting(*row[5:]) for row in rows),
+                memo=memo,
+            )
+        except Exception as error:  # any way a stored entry can be broken, an unbalanced one included
+            raise damaged(f"journal entry {entry_id}", self._uow.database.path, error) from error
 
 
 class SqliteDatabase:
@@ -717,16 +772,9 @@ class SqliteUnitOfWork:
 
     def write_many(self, sql: str, rows: Sequence[Any]) -> None:
         """Run one write for many rows in this transaction (as ``write``)."""
-        if not self.connection.in_transaction:
-            self._begin()
-        try:
-            with self.database.guarded():
-                self.connection.executemany(sql, rows)
-        except ConcurrentUpdate:
-            self.database.take_write_lock = True
-            raise
+        self.write_many_with(lambda connection: connection.executemany(sql, rows))
 
-    def write_many_with(self, write: Callable[[sqlite3.Connection], None]) -> None:
+    def write_many_with(self, write: Callable[[sqlite3.Connection], object]) -> None:
         """Run ``write`` on the connection in this transaction (as ``write``)."""
         if not self.connection.in_transaction:
             self._begin()

@@ -104,10 +104,11 @@ def _fund(
     """One journal entry between the account and the house funding account, announced as a funding event."""
     mine, cash = LedgerAccount.client(account.id), Asset.cash(account.currency)
     source, target = (FUNDING, mine) if kind is FundingKind.DEPOSIT else (mine, FUNDING)
+    funding_id = next(ids)
     entry = JournalEntry(
-        id=next(ids),
+        id=funding_id,
         at=now,
-        cause=Cause(CauseKind(kind.value), account.id),
+        cause=Cause(CauseKind(kind.value), funding_id),
         postings=transfer(source, target, cash, amount),
         memo=f"{kind.value.lower()} of {fmt(amount)} {account.currency}",
     )

@@ -80,8 +80,11 @@ class Instrument:
         if self.currency is not None:
             _min_order_in_minor_units(self, self.currency)
         if self.asset_type.is_option != (self.expiry is not None):
+            needs = (
+                "is an option: it needs an" if self.asset_type.is_option else "is not an option: it has no"
+            )
             raise ValidationError(
-                f"instrument {self.instrument_id}: an option has an expiry date and nothing else has one",
+                f"instrument {self.instrument_id} {needs} expiry date",
                 {"field": "expiry", "asset_type": self.asset_type.value},
             )
 

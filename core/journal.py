@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Final
 
@@ -63,8 +63,12 @@ class LedgerAccount:
     def client(cls, account_id: str) -> LedgerAccount:
         return cls(LedgerKind.CLIENT, account_id)
 
+    @property
+    def is_house(self) -> bool:
+        return self.kind is LedgerKind.HOUSE
+
     def __str__(self) -> str:
-        return self.name if self.kind is LedgerKind.CLIENT else f"house:{self.name}"
+        return f"house:{self.name}" if self.is_house else self.name
 
 
 #: The counterparty of every trade.
@@ -95,8 +99,10 @@ class CauseKind(enum.Enum):
     """What made the entry."""
 
     OPENING = "OPENING"  #: an account opened with cash (or a balance carried over from an older store)
-    DEPOSIT = "DEPOSIT"
-    WITHDRAWAL = "WITHDRAWAL"
+    DEPOSIT = (
+        "DEPOSIT"  #: cash in from the outside world (the deposit's id, as its FUNDING.DEPOSIT event names it)
+    )
+    WITHDRAWAL = "WITHDRAWAL"  #: cash out to the outside world (the withdrawal's id)
     FILL = "FILL"  #: an execution of an order (the order's id)
     MANAGEMENT_FEE = "MANAGEMENT_FEE"  #: charged when a liquidation is settled (the liquidation's id)
     OPTION_EXERCISED = "OPTION_EXERCISED"  #: an option closed by exercise (the instrument's id)
@@ -212,18 +218,55 @@ class Discrepancy:
     message: str
 
 
+@attrs.frozen
+class Audit:
+    """What ``verify`` checked, and what it found wrong (nothing when the books balance)."""
+
+    entries: int
+    ledger_accounts: int
+    assets: int
+    accounts: int
+    discrepancies: tuple[Discrepancy, ...]
+    #: True when nothing was found wrong (given, so that it is part of what ``--json`` shows).
+    balanced: bool = attrs.field()
+
+    @balanced.default
+    def _nothing_found(self) -> bool:
+        return not self.discrepancies
+
+    @balanced.validator
+    def _agrees(self, attribute: attrs.Attribute[bool], value: bool) -> None:
+        if value != (not self.discrepancies):
+            raise ValidationError(
+                "the books balance exactly when nothing was found wrong", {"field": "balanced"}
+            )
+
+
+#: A posting as the store holds it, with the id of its entry: what ``verify`` adds up, entry by entry.
+EntryPosting = tuple[str, Posting]
+
+
+def postings_of(entries: Iterable[JournalEntry]) -> list[EntryPosting]:
+    return [(entry.id, posting) for entry in entries for posting in entry.postings]
+
+
 @exact
-def verify(entries: Sequence[JournalEntry], accounts: Iterable[Account]) -> list[Discrepancy]:
+def verify(postings: Iterable[EntryPosting], accounts: Iterable[Account]) -> Audit:
     """Every entry balances; every asset sums to zero over all ledger accounts; every client account's cached
-    cash and positions equal the sum of its postings. Returns what does not hold, first found first."""
-    found: list[Discrepancy] = []
+    cash and positions equal the sum of its postings. The discrepancies come first found first.
+
+    It reads postings as stored rather than entries, so that an entry damaged in the store after it was
+    written is reported, not refused on reading."""
+    per_entry: dict[str, dict[Asset, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     balances: dict[tuple[LedgerAccount, Asset], Decimal] = defaultdict(lambda: ZERO)
-    for entry in entries:
-        unbalanced = {str(a): fmt(t) for a, t in totals(entry.postings).items() if t}
-        if unbalanced:
-            found.append(Discrepancy("UNBALANCED_ENTRY", f"entry {entry.id} does not balance: {unbalanced}"))
-        for posting in entry.postings:
-            balances[(posting.ledger, posting.asset)] += posting.amount
+    for entry_id, posting in postings:
+        per_entry[entry_id][posting.asset] += posting.amount
+        balances[(posting.ledger, posting.asset)] += posting.amount
+    found = [
+        Discrepancy("UNBALANCED_ENTRY", f"entry {entry_id} does not balance: {unbalanced}")
+        for entry_id, sums in per_entry.items()
+        if (unbalanced := {str(a): fmt(t) for a, t in sums.items() if t})
+    ]
     overall: dict[Asset, Decimal] = defaultdict(lambda: ZERO)
     for (_, asset), amount in balances.items():
         overall[asset] += amount
@@ -232,9 +275,16 @@ def verify(entries: Sequence[JournalEntry], accounts: Iterable[Account]) -> list
         for asset, total in overall.items()
         if total
     ]
-    for account in accounts:
+    checked = list(accounts)
+    for account in checked:
         found += _cache_discrepancies(account, balances)
-    return found
+    return Audit(
+        entries=len(per_entry),
+        ledger_accounts=len({ledger for ledger, _ in balances}),
+        assets=len(overall),
+        accounts=len(checked),
+        discrepancies=tuple(found),
+    )
 
 
 def _cache_discrepancies(

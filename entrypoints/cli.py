@@ -19,6 +19,7 @@ from entrypoints.commands.blocks import blocks
 from entrypoints.commands.events import events
 from entrypoints.commands.instruments import instruments
 from entrypoints.commands.keys import keys
+from entrypoints.commands.ledger import ledger
 from entrypoints.commands.liquidations import liquidations
 from entrypoints.commands.market import market
 from entrypoints.commands.orders import orders
@@ -140,6 +141,7 @@ for group in (
     market,
     events,
     webhooks,
+    ledger,
 ):
     main.add_command(group)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from core.journal import Audit
 from core.numbers import fmt
 
 
@@ -32,3 +33,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in text)])
+
+
+def counted(count: int, thing: str) -> str:
+    """``1 entry``, ``2 entries``: a count with its noun (``thing`` singular; -y becomes -ies)."""
+    if count == 1:
+        return f"1 {thing}"
+    return f"{count} {thing[:-1]}ies" if thing.endswith("y") else f"{count} {thing}s"
+
+
+def books_balance(audit: Audit) -> str:
+    """The sentence that says what ``ledger verify`` checked, when the books balance."""
+    return (
+        f"the books balance: {counted(audit.entries, 'entry')} checked, each balanced; "
+        f"{counted(audit.assets, 'asset')} summing to zero over {counted(audit.ledger_accounts, 'ledger account')}; "
+        f"the cash and positions of {counted(audit.accounts, 'account')} equal to their postings"
+    )

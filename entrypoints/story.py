@@ -26,7 +26,7 @@ from core.records import subject_of
 from core.webhooks import EventQuery
 from entrypoints.bootstrap import sqlite_application
 from entrypoints.demo import Echo, heading
-from entrypoints.render import table
+from entrypoints.render import books_balance, table
 from ports.application import Application
 
 STORY_TOPICS = ("PORTFOLIO_ORDER", "ORDER", "ACCOUNT_LIQUIDATION", "BLOCK_ORDER", "POSITION", "FUNDING")
@@ -97,14 +97,12 @@ def run_story(echo: Echo, db: str | None) -> None:
 def audit(echo: Echo, app: Application) -> None:
     """The story ends as every session should: the books checked, entry by entry and balance by balance."""
     heading(echo, "16. The books: allot ledger verify")
-    house = [b for b in app.ledger.balances() if b.ledger.kind.value == "HOUSE"]
+    house = [b for b in app.ledger.balances() if b.ledger.is_house]
     echo(table(["house account", "asset", "balance"], [[str(b.ledger), b.asset, b.amount] for b in house]))
-    found = app.ledger.verify()
-    if found:
-        raise SystemExit(f"the books do not balance: {found[0].message}")
-    echo(
-        "every entry balanced, every asset sums to zero, every account's cash and positions equal their postings"
-    )
+    checked = app.ledger.verify()
+    if not checked.balanced:
+        raise SystemExit(f"the books do not balance: {checked.discrepancies[0].message}")
+    echo(books_balance(checked))
 
 
 def run_partly(path: Path, ratio: str) -> None:

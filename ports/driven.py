@@ -19,7 +19,7 @@ from typing import Final, Protocol, Self, TypeVar
 import attrs
 
 from core.instruments import Instrument, Side
-from core.journal import JournalEntry, LedgerAccount
+from core.journal import EntryPosting, JournalEntry, LedgerAccount
 from core.market import Quote
 from core.records import (
     Account,
@@ -82,6 +82,11 @@ class Journal(Protocol):
 
     def entries(self, ledger: LedgerAccount | None = None) -> list[JournalEntry]:
         """Committed entries in the order they were appended: all, or those with a posting to ``ledger``."""
+        ...
+
+    def postings(self) -> list[EntryPosting]:
+        """Every committed posting with its entry's id, in the order appended, as stored: an entry damaged in
+        the store after it was written comes back as it now is (unbalanced, say), not refused."""
         ...
 
 

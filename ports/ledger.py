@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core import journal
-from core.journal import Balance, Discrepancy, LedgerAccount, StatementLine
+from core.journal import Audit, Balance, LedgerAccount, StatementLine
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, require, transaction
 
@@ -22,7 +22,7 @@ class Ledger(UseCases):
         return journal.balances(uow.journal.entries())
 
     @transaction
-    def verify(self, uow: UnitOfWork) -> list[Discrepancy]:
-        """Every entry balances, every asset sums to zero, every cached balance equals its postings; returns
-        what does not hold (nothing when all is well)."""
-        return journal.verify(uow.journal.entries(), uow.accounts.list())
+    def verify(self, uow: UnitOfWork) -> Audit:
+        """Every entry balances, every asset sums to zero, every cached balance equals its postings: what was
+        checked and what does not hold (nothing when all is well)."""
+        return journal.verify(uow.journal.postings(), uow.accounts.list())

@@ -1,7 +1,8 @@
-"""``allot instruments``: create, show, list."""
+"""``allot instruments``: create, show, list; options are exercised or expire."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import click
@@ -12,18 +13,31 @@ from entrypoints.session import Session, rows_table, with_session
 
 #: An instrument with every default, to show the defaults without repeating them.
 DEFAULTS = Instrument("-")
-HEADERS = ["instrument", "price", "currency", "step", "min order", "contract size", "asset type"]
+HEADERS = [
+    "instrument",
+    "symbol",
+    "price",
+    "currency",
+    "step",
+    "min order",
+    "contract size",
+    "asset type",
+    "expiry",
+]
 
 
 def row(i: Instrument) -> list[object]:
+    expiry = i.expiry.isoformat() if i.expiry else None
     return [
         i.instrument_id,
+        i.trading_symbol,
         i.price,
         i.currency,
         i.quantity_step,
         i.min_order_amount,
         i.contract_size,
         i.asset_type,
+        f"{expiry} ({i.ended.value.lower()})" if i.ended else expiry,
     ]
 
 
@@ -44,6 +58,12 @@ def instruments() -> None:
     "--currency", type=TEXT, help="Trading currency (default: that of the first account trading it)."
 )
 @click.option("--asset-type", type=choice(AssetType), default=DEFAULTS.asset_type.value, show_default=True)
+@click.option("--symbol", type=TEXT, help="The symbol it trades under, e.g. ALFEN:xams (default: its id).")
+@click.option(
+    "--expiry",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Options only, and required for them: the last day it can be exercised (YYYY-MM-DD).",
+)
 @with_session
 def create(
     session: Session,
@@ -54,8 +74,11 @@ def create(
     contract_size: Decimal,
     currency: str | None,
     asset_type: AssetType,
+    symbol: str | None,
+    expiry: dt.datetime | None,
 ) -> None:
-    """Add an instrument."""
+    """Add an instrument. An option (STOCK_OPTION, STOCK_INDEX_OPTION) needs --expiry; it ends with
+    ``allot instruments exercise`` or ``allot instruments expire``."""
     instrument = Instrument(
         instrument_id,
         price,
@@ -64,6 +87,8 @@ def create(
         contract_size,
         currency.upper() if currency else None,
         asset_type,
+        symbol,
+        expiry.date() if expiry else None,
     )
     added = session.open(writes=True).instruments.add(instrument)
     session.emit(added, lambda: rows_table(HEADERS, [row(added)]))

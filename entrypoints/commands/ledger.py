@@ -8,6 +8,7 @@ import click
 
 from core.journal import Balance, StatementLine
 from entrypoints.params import TEXT
+from entrypoints.render import books_balance
 from entrypoints.session import EXIT_REFUSED, Session, rows_table, with_session
 
 
@@ -19,7 +20,7 @@ def ledger() -> None:
 def statement_row(line: StatementLine) -> list[object]:
     return [
         line.at.isoformat(timespec="seconds"),
-        line.cause.kind,
+        f"{line.cause.kind.value} {line.cause.id}",
         line.asset,
         line.amount,
         line.balance,
@@ -57,17 +58,16 @@ def balances(session: Session) -> None:
 def verify(session: Session) -> None:
     """Check the books: every entry balances, every asset sums to zero over all ledger accounts, every account's
     cash and positions equal the sum of its postings. Exit status 1 naming the first discrepancy."""
-    app = session.open(writes=False)
-    found = app.ledger.verify()
-    entries = len(app.ledger.balances())
+    audit = session.open(writes=False).ledger.verify()
     session.emit(
-        {"ok": not found, "discrepancies": found},
+        audit,
         lambda: (
-            "\n".join(f"{d.kind}: {d.message}" for d in found)
-            if found
-            else f"the books balance: every entry, every asset and every account's cached balance ({entries} balances)"
+            "\n".join(f"{d.kind}: {d.message}" for d in audit.discrepancies)
+            if audit.discrepancies
+            else books_balance(audit)
         ),
     )
-    if found:
-        click.echo(f"allot: {found[0].message} ({found[0].kind})", err=True)
+    if audit.discrepancies:
+        first = audit.discrepancies[0]
+        click.echo(f"allot: {first.message} ({first.kind})", err=True)
         sys.exit(EXIT_REFUSED)

@@ -239,7 +239,7 @@ def test_an_exercised_option_closes_every_position_and_pays_its_settlement(optio
     assert [p.event for p in events if isinstance(p, PositionEvent)][-1] is PositionEventType.OPTION_EXERCISED
     with pytest.raises(ValidationError, match="already exercised"):
         options.instruments.expire("CALL")
-    assert options.ledger.verify() == []
+    assert options.ledger.verify().balanced
 
 
 def test_an_option_expires_worthless_only_from_its_expiry_date(world: World, options: Application) -> None:
@@ -251,7 +251,7 @@ def test_an_option_expires_worthless_only_from_its_expiry_date(world: World, opt
     assert options.accounts.get("OPT").cash_in("EUR") == Decimal("400.00")
     events = [e.object for _, e in options.queries.events(EventQuery(limit=100, topic="POSITION"))]
     assert [p.event for p in events if isinstance(p, PositionEvent)][-1] is PositionEventType.OPTION_EXPIRED
-    assert options.ledger.verify() == []
+    assert options.ledger.verify().balanced
 
 
 def test_the_books_balance_after_everything_the_product_does(world: World, blocks: Application) -> None:
@@ -264,7 +264,7 @@ def test_the_books_balance_after_everything_the_product_does(world: World, block
     world.open(reject=("BBB",)).market.run()
     blocks.market.run()
     blocks.accounts.withdraw("ALL", Decimal("100.00"))
-    assert blocks.ledger.verify() == []
+    assert blocks.ledger.verify().balanced
     total: dict[Asset, Decimal] = {}
     for balance in blocks.ledger.balances():
         total[balance.asset] = total.get(balance.asset, Decimal(0)) + balance.amount

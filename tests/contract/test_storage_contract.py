@@ -259,6 +259,19 @@ class StorageContract:
             assert [e.id for e in work.journal.entries(LedgerAccount.client("A1"))] == ["J1", "J3"]
             assert [e.id for e in work.journal.entries(FUNDING)] == ["J1", "J2", "J3"]
 
+    def test_postings_come_back_with_their_entries_ids_in_the_order_written(self, store: Handle) -> None:
+        entries = [deposit_entry("J1", "A1", "10.00"), deposit_entry("J2", "A2", "0.5")]
+        with store.unit_of_work() as work:
+            for entry in entries:
+                work.journal.append(entry)
+            work.commit()
+        with store.unit_of_work() as work:
+            expected = [(e.id, p) for e in entries for p in e.postings]
+            assert work.journal.postings() == expected
+            assert [p.amount for _, p in work.journal.postings()] == [
+                Decimal("-10.00"), Decimal("10.00"), Decimal("-0.5"), Decimal("0.5"),
+            ]  # fmt: skip
+
     def test_a_journal_entry_not_committed_is_not_kept(self, store: Handle) -> None:
         with store.unit_of_work() as work:
             work.journal.append(deposit_entry("J1", "A1", "10.00"))

@@ -16,6 +16,7 @@ import pytest
 from adapters.sqlite import APPLICATION_ID, SCHEMA_1, SCHEMA_VERSION, SqliteDatabase
 from core.errors import DatabaseNotFound, NotAnAllotDatabase, SchemaTooNew
 from core.instruments import AllocationLine, Instrument
+from core.journal import CauseKind
 from core.lifecycle import OrderState
 from core.records import ParentKind
 from core.webhooks import EventQuery
@@ -213,3 +214,28 @@ def test_a_process_killed_between_a_state_change_and_its_commit_leaves_neither(t
     with sqlite_application(path, create=False) as app:
         assert app.accounts.all() == []
         assert app.queries.events() == []
+
+
+def test_a_database_of_the_first_release_gets_opening_entries_and_its_books_balance(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    first_release_database(path)
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            'UPDATE records SET body = json_set(body, \'$.positions\', json(\'[{"instrument_id": "FX", '
+            '"quantity": "3"}]\')) WHERE kind = \'accounts\''
+        )
+    connection.close()
+    with sqlite_application(path, create=False) as app:
+        assert app.ledger.verify().balanced
+        account = app.accounts.get("ACC")
+        assert (account.cash_in("USD"), account.quantity_of("FX")) == (Decimal("10.00"), Decimal(3))
+        opening = app.ledger.statement("ACC")
+        assert [(line.cause.kind, line.asset.code, line.amount) for line in opening] == [
+            (CauseKind.OPENING, "USD", Decimal("10.00")),
+            (CauseKind.OPENING, "FX", Decimal(3)),
+        ]
+        # the open buy of the first release now holds back what it may spend
+        assert (app.queries.order("O1").held_cash, account.reserved_in("USD")) == (Decimal("5.00"),) * 2
+        app.market.run()
+        assert app.ledger.verify().balanced
+        assert app.accounts.get("ACC").cash_in("USD") == Decimal("5.00")

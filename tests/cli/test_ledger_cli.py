@@ -1,0 +1,139 @@
+"""``allot ledger`` on a real SQLite file: statements, balances, and a verify that catches tampering."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from decimal import Decimal
+
+from tests.cli.conftest import Allot, setup_portfolio
+
+
+def invested(allot: Allot) -> None:
+    """ACC (5 000.00 EUR) buys 1 000.00 of the 60/40 model and withdraws 500.00."""
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", "60/40")
+    allot("market", "run")
+    allot("accounts", "withdraw", "ACC", "500.00")
+
+
+def tamper(allot: Allot, sql: str) -> None:
+    with sqlite3.connect(allot.database) as connection:
+        assert connection.execute(sql).rowcount == 1
+    connection.close()
+
+
+def test_a_statement_lists_each_entry_with_what_caused_it_and_the_running_balance(allot: Allot) -> None:
+    invested(allot)
+    lines = allot.json("ledger", "statement", "ACC", "--asset", "EUR")
+    causes = [line["cause"]["kind"] for line in lines]
+    assert causes == ["DEPOSIT", "FILL", "FILL", "WITHDRAWAL"]
+    running = [line["balance"] for line in lines]
+    assert running == ["5000.00", "4400.00", "4000.00", "3500.00"]
+    fills = {line["cause"]["id"] for line in lines if line["cause"]["kind"] == "FILL"}
+    orders = {o["id"] for o in allot.json("orders", "list", "--individual")}
+    assert fills == orders
+    table = allot("ledger", "statement", "ACC").out
+    assert "WITHDRAWAL" in table.splitlines()[-1]
+    assert "AAA" in table  # units are on the statement too
+
+
+def test_balances_list_the_house_accounts_and_every_asset_sums_to_zero(allot: Allot) -> None:
+    invested(allot)
+    balances = allot.json("ledger", "balances")
+    owners = {(b["ledger"]["kind"], b["ledger"]["name"]) for b in balances}
+    assert {("HOUSE", "venue"), ("HOUSE", "funding"), ("CLIENT", "ACC")} <= owners
+    per_asset: dict[str, Decimal] = defaultdict(Decimal)
+    for b in balances:
+        per_asset[b["asset"]["code"]] += Decimal(b["amount"])
+    assert set(per_asset) == {"EUR", "AAA", "BBB"}
+    assert set(per_asset.values()) == {Decimal(0)}
+    assert "house:funding" in allot("ledger", "balances").out
+
+
+def test_verify_passes_after_everything_and_says_what_it_checked(allot: Allot) -> None:
+    invested(allot)
+    ran = allot("ledger", "verify")
+    assert ran.out.startswith("the books balance: 4 entries checked, each balanced")
+    checked = allot.json("ledger", "verify")
+    assert (checked["balanced"], checked["entries"], checked["discrepancies"]) == (True, 4, [])
+
+
+def test_verify_exits_1_naming_a_posting_changed_behind_allots_back(allot: Allot) -> None:
+    invested(allot)
+    tamper(allot, "UPDATE postings SET amount = '-499.99' WHERE amount = '-500.00'")
+    ran = allot("ledger", "verify", expect=1)
+    assert "does not balance" in ran.err
+    assert "(UNBALANCED_ENTRY)" in ran.err
+    body = json.loads(allot("ledger", "verify", "--json", expect=1).out)
+    kinds = [d["kind"] for d in body["discrepancies"]]
+    assert body["balanced"] is False
+    assert kinds[0] == "UNBALANCED_ENTRY"
+    assert "ASSET_NOT_ZERO" in kinds
+    assert "CACHED_BALANCE" in kinds
+    # reading the damaged entry back is a storage error, said in one sentence
+    damaged = allot("ledger", "statement", "ACC", expect=3)
+    assert "damaged" in damaged.err
+
+
+def test_a_posting_that_is_no_longer_a_number_is_a_storage_error_not_a_crash(allot: Allot) -> None:
+    invested(allot)
+    tamper(allot, "UPDATE postings SET amount = 'lots' WHERE amount = '-500.00'")
+    ran = allot("ledger", "verify", expect=3)
+    assert "journal posting" in ran.err
+    assert "STORAGE_ERROR" in ran.err
+
+
+def test_verify_exits_1_when_an_accounts_cash_no_longer_matches_its_postings(allot: Allot) -> None:
+    invested(allot)
+    tamper(
+        allot,
+        "UPDATE records SET body = json_set(body, '$.cash.EUR', '3600.00') WHERE kind = 'accounts' AND id = 'ACC'",
+    )
+    ran = allot("ledger", "verify", expect=1)
+    assert "account ACC shows 3600.00 EUR but its postings sum to 3500.00" in ran.err
+
+
+def test_a_statement_of_an_unknown_account_is_not_found(allot: Allot) -> None:
+    invested(allot)
+    ran = allot("ledger", "statement", "NOPE", expect=2)
+    assert "NOPE" in ran.err
+
+
+def test_reading_the_ledger_of_a_missing_database_creates_nothing(allot: Allot) -> None:
+    ran = allot("ledger", "verify", expect=3)  # storage: there is no database to check
+    assert "DATABASE_NOT_FOUND" in ran.err
+    assert not allot.database.exists()
+
+
+def test_an_option_is_created_with_its_expiry_and_exercised_from_the_command_line(allot: Allot) -> None:
+    allot("accounts", "create", "--currency", "EUR", "--cash", "2000.00", "--id", "OPT")
+    allot("instruments", "create", "C700", "--price", "2.50", "--asset-type", "stock_option",
+          "--expiry", "2099-12-18", "--symbol", "ASML 700C")  # fmt: skip
+    allot("allocations", "create", "calls", "--line", "C700=1")
+    allot("orders", "create", "OPT", "--type", "BUY", "--amount", "1000.00", "--allocation", "calls")
+    allot("market", "run")
+    shown = allot.json("instruments", "show", "C700")
+    assert (shown["symbol"], shown["expiry"], shown["asset_type"]) == (
+        "ASML 700C",
+        "2099-12-18",
+        "STOCK_OPTION",
+    )
+    refused = allot("instruments", "expire", "C700", expect=2)
+    assert "expires on 2099-12-18, not before" in refused.err
+    allot("instruments", "exercise", "C700", "--price", "3.00")
+    account = allot.json("accounts", "show", "OPT")["account"]
+    assert (account["cash"], account["positions"]) == ({"EUR": "2200.00"}, [])  # 400 × 3.00 paid out
+    events = [e["event"]["type"] for e in allot.json("events", "list", "--topic", "POSITION")]
+    assert events == ["POSITION.NEW", "POSITION.OPTION_EXERCISED"]
+    assert allot.json("ledger", "verify")["balanced"] is True
+    assert "(exercised)" in allot("instruments", "list").out
+
+
+def test_an_option_without_an_expiry_is_refused_and_nothing_is_stored(allot: Allot) -> None:
+    allot("accounts", "create", "--currency", "EUR", "--id", "ANY")
+    before = allot.state()
+    ran = allot("instruments", "create", "C1", "--price", "1", "--asset-type", "stock_option", expect=2)
+    assert "is an option: it needs an expiry date" in ran.err
+    assert allot.state() == before
