@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python tests/bench/bench_apportion.py
 	$(BIN)/python tests/bench/bench_throughput.py
+	$(BIN)/python tests/bench/bench_market_run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
