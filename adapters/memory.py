@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import threading
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
@@ -285,6 +286,15 @@ class MemoryDeliveryQueue:
             for (_, owner), state in self._store.deliveries.items():
                 if owner == subscription_id and state.status == "PENDING":
                     state.status = "DROPPED"
+
+    def event(self, event_id: str) -> tuple[int, Event] | None:
+        with self._store.lock:
+            return next(((n, e) for n, e in enumerate(self._store.events, 1) if e.id == event_id), None)
+
+    def redeliver(self, sequence: int, subscription_ids: Sequence[str], now: dt.datetime) -> None:
+        with self._store.lock:
+            for subscription_id in subscription_ids:
+                self._store.deliveries[(sequence, subscription_id)] = DeliveryState("PENDING", 0, now)
 
     def log(self, limit: int) -> list[Attempt]:
         with self._store.lock:

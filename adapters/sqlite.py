@@ -887,6 +887,21 @@ class SqliteDeliveryQueue:
             (subscription_id,),
         )
 
+    def event(self, event_id: str) -> tuple[int, Event] | None:
+        with self._database.lock:
+            row = self._database.run("SELECT seq, body FROM events WHERE id = ?", (event_id,)).fetchone()
+        return None if row is None else (row[0], event_from_envelope(row[1], self._database.path))
+
+    def redeliver(self, sequence: int, subscription_ids: Sequence[str], now: dt.datetime) -> None:
+        with self._database.transaction():
+            for subscription_id in subscription_ids:
+                self._database.run(
+                    "INSERT INTO deliveries (event_seq, subscription_id, status, attempts, next_attempt_at) "
+                    "VALUES (?, ?, 'PENDING', 0, ?) ON CONFLICT (event_seq, subscription_id) "
+                    "DO UPDATE SET status = 'PENDING', attempts = 0, next_attempt_at = excluded.next_attempt_at",
+                    (sequence, subscription_id, sortable(now)),
+                )
+
     def log(self, limit: int) -> list[Attempt]:
         with self._database.lock:
             rows = self._database.run(

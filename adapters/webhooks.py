@@ -1,13 +1,16 @@
 """HTTP webhooks: Standard Webhooks signatures, a safe URL check, and the sender.
 
 This adapter knows HTTP and signing only; which deliveries are due and what follows an attempt are the delivery
-queue's (kept by the storage adapter) and the core's. Redirects are never followed (``http.client`` does not) and
-every request has an explicit timeout.
+queue's (kept by the storage adapter) and the core's; which addresses are public is the core's rule. The address is
+checked when it is connected to — the one actually connected to, not only the name when subscribing — so a name
+that later resolves to loopback (DNS rebinding) is refused. Redirects are never followed (``http.client`` does not),
+and an attempt has one deadline for connecting, sending and reading the whole answer.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -15,15 +18,24 @@ import ipaddress
 import json
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from typing import Final
 
 import attrs
 
 from adapters.serialization import timestamp, unstructure
 from core.errors import AllotError, UnsafeWebhookUrl
-from core.webhooks import SECRET_PREFIX, secret_key
+from core.webhooks import (
+    SECRET_PREFIX,
+    IPAddress,
+    address_refusal,
+    check_url,
+    literal_address,
+    parse_url,
+    secret_key,
+)
 from ports.driven import Delivery, SendResult
 
 
@@ -54,47 +66,129 @@ def verify(
     return any(hmac.compare_digest(expected, candidate) for candidate in offered)
 
 
-def check_webhook_url(url: str, allow_private_network: bool) -> None:
-    """Only http(s) URLs, and only hosts that resolve to global addresses unless private networks are allowed
-    (a local receiver needs that setting)."""
+def resolve(host: str, port: int, allow_private_network: bool) -> list[IPAddress]:
+    """The addresses ``host`` resolves to now that webhooks may go to, in the resolver's order; an
+    ``UnsafeWebhookUrl`` when there are none (unresolvable, or only non-public addresses)."""
+    literal = literal_address(host)
     try:
-        parts = urlsplit(url)
-        port = parts.port  # parsing the port checks it (1 to 65535)
-    except ValueError as error:
-        raise UnsafeWebhookUrl(f"webhook URL {url!r} cannot be read: {error}", {"url": url}) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeWebhookUrl(f"webhook URL {url!r} must be an http or https URL with a host", {"url": url})
-    if port == 0:
-        raise UnsafeWebhookUrl(f"webhook URL {url!r} has port 0", {"url": url})
+        found = [literal] if literal is not None else [
+            ipaddress.ip_address(str(info[4][0]).split("%")[0])
+            for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        ]  # fmt: skip
+    except (OSError, UnicodeError):
+        raise UnsafeWebhookUrl(f"webhook host {host} does not resolve", {"host": host}) from None
+    addresses = list(dict.fromkeys(found))
     if allow_private_network:
-        return
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port or 443)}
-    except OSError:
-        raise UnsafeWebhookUrl(f"webhook host {parts.hostname} does not resolve", {"url": url}) from None
-    private = sorted(str(a) for a in addresses if not ipaddress.ip_address(str(a).split("%")[0]).is_global)
-    if private:
+        return addresses
+    refusals = [refused for a in addresses if (refused := address_refusal(a)) is not None]
+    if refusals:  # one non-public answer is enough to distrust the name (DNS rebinding answers with both)
         raise UnsafeWebhookUrl(
-            f"webhook host {parts.hostname} resolves to non-public addresses; create the subscription with "
-            "allow_private_network to deliver to a local receiver",
-            {"url": url, "addresses": private},
+            f"webhook host {host} resolves to an address that is not public ({'; '.join(refusals)}); create the "
+            "subscription with allow_private_network to deliver to a local receiver",
+            {"host": host, "addresses": [str(a) for a in addresses]},
         )
+    return addresses
 
 
-def post(url: str, body: str, headers: Mapping[str, str], timeout: float) -> int:
-    """POST once; returns the status code (redirects are returned, not followed)."""
-    parts = urlsplit(url)
+def check_webhook_url(url: str, allow_private_network: bool) -> None:
+    """A URL webhooks may be sent to: the core's rules, and a host that resolves now to public addresses only
+    (unless private networks are allowed). The sender checks again on every connection."""
+    check_url(url, allow_private_network)
+    parts = parse_url(url)
+    resolve(parts.hostname or "", parts.port or _DEFAULT_PORT[parts.scheme], allow_private_network)
+
+
+_DEFAULT_PORT: Final = {"http": 80, "https": 443}
+
+
+class DeadlineExceeded(OSError):
+    """The attempt took longer than its deadline (connect, send and the whole response together)."""
+
+
+@attrs.define
+class _Deadline:
+    """A whole attempt's time limit: each blocking step gets what is left of it, and a watchdog shuts the
+    connection's socket down when it runs out, so that an endpoint trickling its answer a byte at a time is cut
+    off too (by file descriptor: TLS takes the socket object over, not the descriptor)."""
+
+    seconds: float
+    started: float = attrs.field(factory=time.monotonic)
+    descriptor: int | None = None
+    expired: bool = False
+    finished: bool = False
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def left(self) -> float:
+        left = self.seconds - (time.monotonic() - self.started)
+        if left <= 0:
+            raise DeadlineExceeded(f"no answer within the deadline of {self.seconds:g} s")
+        return left
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self.descriptor = sock.fileno()
+
+    def expire(self) -> None:
+        with self._lock:
+            if self.finished:
+                return
+            self.expired = True
+            if self.descriptor is not None:
+                handle = socket.socket(fileno=self.descriptor)
+                with contextlib.suppress(OSError):
+                    handle.shutdown(socket.SHUT_RDWR)
+                handle.detach()  # the descriptor stays the connection's to close
+
+    def finish(self) -> None:
+        """The attempt is over: the watchdog must not touch the descriptor (it may be reused once closed)."""
+        with self._lock:
+            self.finished = True
+
+
+def post(
+    url: str, body: str, headers: Mapping[str, str], timeout: float, allow_private_network: bool = False
+) -> int:
+    """POST once, within ``timeout`` seconds in all, to an address checked when it is connected to; returns the
+    status code (redirects are returned, not followed)."""
+    parts = parse_url(url)
+    host, port = parts.hostname or "", parts.port or _DEFAULT_PORT[parts.scheme]
+    deadline = _Deadline(timeout)
+    watchdog = threading.Timer(timeout, deadline.expire)
+    watchdog.daemon = True
+    watchdog.start()
+
+    def connect(
+        address: tuple[str, int], timeout: float | None = None, source: tuple[str, int] | None = None
+    ) -> socket.socket:
+        last: OSError = OSError(f"webhook host {host} has no address")
+        for candidate in resolve(host, port, allow_private_network):
+            try:
+                sock = socket.create_connection((str(candidate), port), deadline.left())
+            except OSError as error:
+                last = error
+                continue
+            deadline.watch(sock)
+            return sock
+        raise last
+
     connection_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_type(parts.hostname or "", parts.port, timeout=timeout)
+    connection = connection_type(host, port, timeout=timeout)
+    connection._create_connection = connect  # type: ignore[attr-defined]  # connect to the checked address
     try:
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection.request(
             "POST", path, body=body.encode(), headers={**headers, "content-type": "application/json"}
         )
-        return connection.getresponse().status
+        response = connection.getresponse()
+        response.read()  # the whole answer counts against the deadline
+        return response.status
+    except (OSError, http.client.HTTPException):
+        if deadline.expired:
+            raise DeadlineExceeded(f"no answer within the deadline of {timeout:g} s") from None
+        raise
     finally:
+        deadline.finish()
+        watchdog.cancel()
         connection.close()
 
 
@@ -126,7 +220,9 @@ class HttpWebhookSender:
                 "webhook-timestamp": str(sent_at),
                 "webhook-signature": sign(delivery.subscription.secret, delivery.event.id, sent_at, body),
             }
-            status, error = post(delivery.subscription.url, body, headers, timeout), None
+            subscription = delivery.subscription
+            status = post(subscription.url, body, headers, timeout, subscription.allow_private_network)
+            error = None
         except (OSError, http.client.HTTPException, ValueError, AllotError) as exc:
             status, error = None, f"{type(exc).__name__}: {exc}"
         return SendResult(status, error, int((time.monotonic() - started) * 1000))

@@ -9,14 +9,16 @@ import base64
 import binascii
 import datetime as dt
 import enum
+import ipaddress
 from collections.abc import Sequence
 from typing import Final
+from urllib.parse import SplitResult, urlsplit
 
 import attrs
 
 from core.decisions import Changes, Decision
-from core.errors import ValidationError
-from core.records import TOPICS, Subscription
+from core.errors import IllegalTransition, NotFound, UnsafeWebhookUrl, ValidationError
+from core.records import TOPICS, Event, Subscription
 from core.validators import check_text
 
 #: Seconds to wait before attempt 2, 3, ... (Standard Webhooks' suggested schedule, shortened at the end).
@@ -28,6 +30,8 @@ SECRET_BYTES: Final = (24, 64)
 MAX_EVENT_PAGE: Final = 10_000
 #: Seconds an endpoint may take to answer one delivery.
 DEFAULT_TIMEOUT: Final = 10.0
+#: Endpoints served at the same time.
+DEFAULT_WORKERS: Final = 8
 #: Deliveries one round attempts at most.
 DEFAULT_ROUND: Final = 100
 #: Attempts the delivery log shows unless asked for more.
@@ -49,6 +53,94 @@ def secret_key(secret: str) -> bytes:
             {"field": "secret"},
         )
     return key
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: Where IPv6 carries an IPv4 address in its last 32 bits: IPv4-compatible (deprecated), IPv4-mapped,
+#: IPv4-translated (SIIT), and the NAT64 prefixes (well-known and local-use).
+_EMBEDS_IPV4_LOW32: Final = tuple(
+    ipaddress.IPv6Network(n)
+    for n in ("::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+)
+#: Special-purpose IPv4 blocks that ``ipaddress`` still calls global (multicast, the shared and benchmarking
+#: ranges are covered by ``is_private``/``is_reserved`` on recent Pythons, not on all).
+_NOT_REACHABLE_V4: Final = tuple(
+    ipaddress.IPv4Network(n)
+    for n in ("0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4")
+)
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (6to4, NAT64, IPv4-mapped, -compatible or -translated)."""
+    if address in ipaddress.IPv6Network("2002::/16"):
+        return address.sixtofour
+    if any(address in network for network in _EMBEDS_IPV4_LOW32):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def address_refusal(address: IPAddress) -> str | None:
+    """Why a webhook may not be sent to ``address`` without ``allow_private_network`` (None: it may): not a
+    globally reachable unicast address by the IANA special-purpose registries, a Teredo tunnel, or an IPv6
+    address that carries such an IPv4 address (NAT64, 6to4, IPv4-mapped or -compatible)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_multicast:
+            return f"{address} is a multicast address"
+        if address.teredo is not None:
+            return f"{address} is a Teredo tunnel address"
+        inner = _embedded_ipv4(address)
+        if inner is not None:
+            refused = address_refusal(inner)
+            return None if refused is None else f"{address} carries the IPv4 address {inner}: {refused}"
+        if not address.is_global or address in ipaddress.IPv6Network("2001::/23"):
+            return f"{address} is not a public address"
+        return None
+    if address.is_multicast:
+        return f"{address} is a multicast address"
+    if not address.is_global or any(address in network for network in _NOT_REACHABLE_V4):
+        return f"{address} is not a public address"
+    return None
+
+
+def parse_url(url: str) -> SplitResult:
+    """A webhook URL as its parts: http or https, a host, a port from 1 to 65535 (or none), no user name or
+    password (they would be sent in the clear to whoever answers)."""
+    check_text(url, "url")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # reading the port checks it: 0 to 65535
+    except ValueError as error:
+        raise UnsafeWebhookUrl(f"webhook URL {url!r} cannot be read: {error}", {"url": url}) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeWebhookUrl(f"webhook URL {url!r} must be an http or https URL with a host", {"url": url})
+    if port == 0:
+        raise UnsafeWebhookUrl(f"webhook URL {url!r} has port 0", {"url": url})
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeWebhookUrl(f"webhook URL {url!r} must not carry a user name or password", {"url": url})
+    return parts
+
+
+def literal_address(host: str) -> IPAddress | None:
+    """The address a URL's host names literally (``127.0.0.1``, ``::1``), or None for a name."""
+    try:
+        return ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return None
+
+
+def check_url(url: str, allow_private_network: bool) -> None:
+    """What can be known of a webhook URL without the network: its shape, and a literal address that is not
+    public (a host name is checked again on every connection, on the address actually connected to)."""
+    parts = parse_url(url)
+    address = literal_address(parts.hostname or "")
+    refused = None if allow_private_network or address is None else address_refusal(address)
+    if refused is not None:
+        raise UnsafeWebhookUrl(
+            f"webhook URL {url!r} is not public ({refused}); create the subscription with "
+            "allow_private_network to deliver to a local receiver",
+            {"url": url, "addresses": [str(address)]},
+        )
 
 
 def check_topics(topics: Sequence[str]) -> tuple[str, ...]:
@@ -75,7 +167,7 @@ def subscribe(
     now: dt.datetime,
 ) -> Decision[Subscription]:
     """A subscription to the events of ``topics``; it receives the events committed from now on."""
-    check_text(url, "url")
+    check_url(url, allow_private_network)
     secret_key(secret)
     subscription = Subscription(
         id=subscription_id,
@@ -92,6 +184,46 @@ def unsubscribe(subscription: Subscription) -> Decision[Subscription]:
     """Stop delivering to a subscription; it stays listed with the reason."""
     removed = attrs.evolve(subscription, disabled_reason=REMOVED)
     return Decision(removed, Changes.of(updated=[removed]))
+
+
+def enable(subscription: Subscription) -> Decision[Subscription]:
+    """Deliver again to a subscription that was disabled (by failures or a 410); one that was removed stays
+    removed. Deliveries dropped while it was disabled are not sent again by this (see ``redelivery``)."""
+    if subscription.disabled_reason == REMOVED:
+        raise IllegalTransition(f"webhook subscription {subscription.id}", "removed", "be enabled")
+    enabled = attrs.evolve(subscription, disabled_reason=None)
+    return Decision(enabled, Changes.of(updated=[enabled] if enabled != subscription else []))
+
+
+def rotate_secret(subscription: Subscription, secret: str) -> Decision[Subscription]:
+    """Sign from now on with a new secret (the old one stops working at once)."""
+    secret_key(secret)
+    if subscription.disabled_reason == REMOVED:
+        raise IllegalTransition(f"webhook subscription {subscription.id}", "removed", "get a new secret")
+    rotated = attrs.evolve(subscription, secret=secret)
+    return Decision(rotated, Changes.of(updated=[rotated]))
+
+
+def redelivery(
+    event: Event, subscriptions: Sequence[Subscription], chosen: str | None = None
+) -> tuple[Subscription, ...]:
+    """Who receives an event sent again by hand: the chosen subscription, or every active one of its topic.
+    A chosen one that is disabled or not subscribed to the topic is refused with the reason."""
+    topic = event.topic
+    if chosen is None:
+        return tuple(s for s in subscriptions if s.disabled_reason is None and topic in s.topics)
+    found = next((s for s in subscriptions if s.id == chosen), None)
+    if found is None:
+        raise NotFound(f"webhook subscription {chosen} does not exist", {"id": chosen})
+    if found.disabled_reason is not None:
+        raise IllegalTransition(
+            f"webhook subscription {chosen}", f"disabled ({found.disabled_reason})", "receive events"
+        )
+    if topic not in found.topics:
+        raise ValidationError(
+            f"webhook subscription {chosen} does not receive {topic} events", {"id": chosen, "topic": topic}
+        )
+    return (found,)
 
 
 def _page_limit(instance: object, attribute: attrs.Attribute[int], value: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Final, Protocol, Self, TypeVar
@@ -173,13 +173,23 @@ class DeliveryQueue(Protocol):
     def disable(self, subscription_id: str, reason: str) -> None:
         """Stop delivering to a subscription: it is marked disabled and its pending deliveries are dropped."""
 
+    def event(self, event_id: str) -> tuple[int, Event] | None:
+        """A committed event by id, with its sequence number."""
+        ...
+
+    def redeliver(self, sequence: int, subscription_ids: Sequence[str], now: dt.datetime) -> None:
+        """Make the event's delivery to each subscription pending again, due ``now``, with no attempts yet
+        (a new one where the event was committed before the subscription existed)."""
+
     def log(self, limit: int) -> list[Attempt]:
         """The latest attempts, newest first."""
         ...
 
 
 class WebhookSender(Protocol):
-    """Sends one delivery over HTTP, signed; never raises for a problem of the endpoint (it is in the result)."""
+    """Sends one delivery over HTTP, signed, within ``timeout`` seconds in all; never raises for a problem of the
+    endpoint (it is in the result). It connects only to addresses the core calls public, checked on the address
+    actually connected to, unless the subscription allows private networks. Called from several threads."""
 
     def send(self, delivery: Delivery, timeout: float) -> SendResult: ...
 

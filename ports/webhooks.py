@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import datetime as dt
+import threading
 from collections.abc import Sequence
 
 from core import webhooks
+from core.errors import NotFound
 from core.records import Subscription
-from core.webhooks import DEFAULT_ROUND, DEFAULT_SCHEDULE, DEFAULT_TIMEOUT, LOG_PAGE, Attempt, DeliveryReport
-from ports.driven import UnitOfWork
+from core.webhooks import (
+    DEFAULT_ROUND,
+    DEFAULT_SCHEDULE,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WORKERS,
+    LOG_PAGE,
+    Attempt,
+    DeliveryOutcome,
+    DeliveryReport,
+)
+from ports.driven import Delivery, SendResult, UnitOfWork
 from ports.use_cases import UseCases, require, transaction
 
 
@@ -43,38 +56,94 @@ class Webhooks(UseCases):
     def all(self, uow: UnitOfWork) -> list[Subscription]:
         return uow.subscriptions.list()
 
+    @transaction
+    def enable(self, uow: UnitOfWork, subscription_id: str) -> Subscription:
+        """Deliver again to a disabled subscription (what was dropped meanwhile: see ``redeliver``)."""
+        subscription = require(uow.subscriptions, subscription_id, "webhook subscription")
+        return self.save(uow, webhooks.enable(subscription), self.now())
+
+    @transaction
+    def rotate_secret(self, uow: UnitOfWork, subscription_id: str, secret: str) -> Subscription:
+        """Sign with ``secret`` from now on."""
+        subscription = require(uow.subscriptions, subscription_id, "webhook subscription")
+        return self.save(uow, webhooks.rotate_secret(subscription, secret), self.now())
+
+    def redeliver(self, event_id: str, subscription_id: str | None = None) -> tuple[Subscription, ...]:
+        """Send a committed event again — to one subscription, or every active one of its topic — as a new
+        delivery due now, with a fresh retry schedule."""
+        found = self.ports.deliveries.event(event_id)
+        if found is None:
+            raise NotFound(f"event {event_id} does not exist", {"id": event_id})
+        sequence, event = found
+        targets = webhooks.redelivery(event, self.all(), subscription_id)
+        self.ports.deliveries.redeliver(sequence, [s.id for s in targets], self.now())
+        return targets
+
     def deliver_due(
         self,
         limit: int = DEFAULT_ROUND,
         timeout: float = DEFAULT_TIMEOUT,
         schedule: tuple[float, ...] = DEFAULT_SCHEDULE,
         until: dt.datetime | None = None,
+        workers: int = DEFAULT_WORKERS,
+        stop: threading.Event | None = None,
     ) -> DeliveryReport:
-        """One attempt for each due delivery (at most ``limit``, stopping at ``until``); each attempt is logged
-        and decides the next: delivered, retried after a backoff, or the subscription disabled."""
+        """One attempt for each due delivery (at most ``limit``); each attempt is logged and decides the next:
+        delivered, retried after a backoff, or the subscription disabled.
+
+        Each endpoint (subscription) gets its deliveries one after another, oldest first; different endpoints are
+        served at the same time by up to ``workers`` threads. Every attempt has one deadline of ``timeout`` seconds
+        (less if ``until`` comes sooner). No attempt starts after ``until`` or once ``stop`` is set; the attempts
+        under way are finished and recorded, the others stay due for the next round."""
         queue = self.ports.deliveries
-        report = DeliveryReport()
+        lanes: dict[str, collections.deque[Delivery]] = {}
         for due in queue.due(self.now(), limit):
-            if until is not None and self.now() >= until:
-                break
-            delivery = queue.pending(due)
-            if delivery is None:
-                continue  # its subscription was disabled earlier in this round
-            result = self.ports.sender.send(delivery, timeout)
-            attempt, decision = webhooks.judge_attempt(
-                delivery.event.id,
-                delivery.subscription.id,
-                delivery.attempts,
-                result.status_code,
-                result.error,
-                result.duration_ms,
-                at=self.now(),
-                schedule=schedule,
-                jitter=self.ports.jitter.draw(),
-            )
-            queue.record_attempt(delivery, attempt, decision)
-            report = report.counting(decision.outcome)
+            lanes.setdefault(due.subscription.id, collections.deque()).append(due)
+        report = DeliveryReport()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
+            running: dict[concurrent.futures.Future[SendResult], Delivery] = {}
+
+            def start_next(lane: collections.deque[Delivery]) -> None:
+                while lane and not (stop is not None and stop.is_set()):
+                    budget = timeout if until is None else min(timeout, (until - self.now()).total_seconds())
+                    delivery = queue.pending(lane.popleft())  # None: its subscription was disabled meanwhile
+                    if budget <= 0:
+                        return
+                    if delivery is not None:
+                        running[pool.submit(self._send, delivery, budget)] = delivery
+                        return
+
+            for lane in lanes.values():
+                start_next(lane)
+            while running:
+                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    delivery = running.pop(future)
+                    report = report.counting(self._record(delivery, future.result(), schedule))
+                    start_next(lanes[delivery.subscription.id])
         return report
+
+    def _send(self, delivery: Delivery, budget: float) -> SendResult:
+        """One attempt; whatever goes wrong is the attempt's error, never the worker's."""
+        try:
+            return self.ports.sender.send(delivery, budget)
+        except Exception as error:  # a bug in a sender must not stop the deliveries of the others
+            return SendResult(None, f"{type(error).__name__}: {error}", 0)
+
+    def _record(self, delivery: Delivery, result: SendResult, schedule: tuple[float, ...]) -> DeliveryOutcome:
+        attempt, decision = webhooks.judge_attempt(
+            delivery.event.id,
+            delivery.subscription.id,
+            delivery.attempts,
+            result.status_code,
+            result.error,
+            result.duration_ms,
+            at=self.now(),
+            schedule=schedule,
+            jitter=self.ports.jitter.draw(),
+        )
+        self.ports.deliveries.record_attempt(delivery, attempt, decision)
+        return decision.outcome
 
     def due_count(self, limit: int = 1) -> int:
         """How many deliveries are due now (up to ``limit``)."""

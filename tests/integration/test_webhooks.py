@@ -111,7 +111,7 @@ def test_a_receiver_that_hangs_past_the_timeout_is_retried_later(app: Applicatio
     report = app.webhooks.deliver_due(timeout=0.3)
     assert report.retrying == 2
     assert time.monotonic() - started < 1.9
-    assert "timed out" in (app.webhooks.log()[0].error or "")
+    assert "no answer within the deadline of 0.3 s" in (app.webhooks.log()[0].error or "")
 
 
 def test_an_endpoint_is_disabled_when_the_schedule_is_exhausted(
@@ -129,7 +129,7 @@ def test_an_endpoint_is_disabled_when_the_schedule_is_exhausted(
 def test_urls_must_be_http_and_private_hosts_need_the_explicit_setting() -> None:
     with pytest.raises(UnsafeWebhookUrl):
         check_webhook_url("ftp://example.com/x", False)
-    with pytest.raises(UnsafeWebhookUrl, match="non-public"):
+    with pytest.raises(UnsafeWebhookUrl, match=r"127\.0\.0\.1 is not a public address"):
         check_webhook_url("http://127.0.0.1:9/x", False)
     check_webhook_url("http://127.0.0.1:9/x", True)
 
