@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import time
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
 import attrs
 import click
 
 from adapters.webhooks import new_secret
 from core.records import TOPICS, Subscription
-from core.webhooks import DEFAULT_TIMEOUT, LOG_PAGE, MAX_EVENT_PAGE, DeliveryReport
+from core.webhooks import DEFAULT_TIMEOUT, DEFAULT_WORKERS, LOG_PAGE, MAX_EVENT_PAGE, DeliveryReport
 from entrypoints.params import TEXT
+from entrypoints.render import counted
 from entrypoints.session import Session, rows_table, with_session
+
+
+def secret_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--secret-file (a file, or - for stdin) and --secret; neither: a new random secret."""
+    command = click.option(
+        "--secret", type=TEXT, help="whsec_ and the base64 of 24 to 64 bytes. Visible to other users in the "
+        "process list: prefer --secret-file.",
+    )(command)  # fmt: skip
+    return click.option(
+        "--secret-file", type=click.File("r"), help="Read the secret from this file (- for stdin)."
+    )(command)
+
+
+def chosen_secret(secret: str | None, secret_file: TextIO | None) -> str:
+    if secret is not None and secret_file is not None:
+        raise click.UsageError("give the secret once: --secret or --secret-file")
+    if secret_file is not None:
+        return secret_file.read().strip()
+    return secret if secret is not None else new_secret()
 
 
 @click.group()
@@ -24,21 +48,62 @@ def webhooks() -> None:
 @click.argument("url", type=TEXT)
 @click.option("--topic", "topics", multiple=True, required=True, type=click.Choice(TOPICS, case_sensitive=False),
               help="Repeat for each topic to receive.")  # fmt: skip
-@click.option(
-    "--secret", type=TEXT, help="whsec_ and the base64 of 24 to 64 bytes (default: a new random secret)."
-)
+@secret_options
 @click.option("--allow-private-network", is_flag=True, help="Allow hosts on loopback or private networks.")
 @with_session
 def create(
-    session: Session, url: str, topics: tuple[str, ...], secret: str | None, allow_private_network: bool
+    session: Session,
+    url: str,
+    topics: tuple[str, ...],
+    secret: str | None,
+    secret_file: TextIO | None,
+    allow_private_network: bool,
 ) -> None:
-    """Subscribe URL to topics; it receives the events committed from now on."""
+    """Subscribe URL to topics; it receives the events committed from now on. The secret is printed this once."""
     subscription = session.open(writes=True).webhooks.subscribe(
-        url, topics, secret or new_secret(), allow_private_network
+        url, topics, chosen_secret(secret, secret_file), allow_private_network
     )
     session.emit(
         subscription, lambda: f"subscription {subscription.id} → {url}\nsecret {subscription.secret}"
     )
+
+
+@webhooks.command(name="rotate-secret")
+@click.argument("subscription_id", type=TEXT)
+@secret_options
+@with_session
+def rotate_secret(
+    session: Session, subscription_id: str, secret: str | None, secret_file: TextIO | None
+) -> None:
+    """Sign a subscription's webhooks with a new secret from now on (printed this once; the old one stops
+    working at once)."""
+    rotated = session.open(writes=True).webhooks.rotate_secret(
+        subscription_id, chosen_secret(secret, secret_file)
+    )
+    session.emit(rotated, lambda: f"subscription {rotated.id}\nsecret {rotated.secret}")
+
+
+@webhooks.command()
+@click.argument("subscription_id", type=TEXT)
+@with_session
+def enable(session: Session, subscription_id: str) -> None:
+    """Deliver again to a subscription that was disabled (after failures or a 410). What was dropped while it was
+    disabled is not sent by this: use redeliver."""
+    enabled = without_secret(session.open(writes=True).webhooks.enable(subscription_id))
+    session.emit(enabled, lambda: f"subscription {enabled.id} enabled")
+
+
+@webhooks.command()
+@click.argument("event_id", type=TEXT)
+@click.option("--subscription", "subscription_id", type=TEXT,
+              help="Only to this subscription (default: every active subscription of the event's topic).")  # fmt: skip
+@with_session
+def redeliver(session: Session, event_id: str, subscription_id: str | None) -> None:
+    """Send a committed event again, due now with a fresh retry schedule (run deliver to send it)."""
+    targets = [
+        without_secret(s) for s in session.open(writes=True).webhooks.redeliver(event_id, subscription_id)
+    ]
+    session.emit(targets, lambda: f"event {event_id} queued for {counted(len(targets), 'subscription')}")
 
 
 def without_secret(subscription: Subscription) -> Subscription:
@@ -83,23 +148,46 @@ def delete(session: Session, subscription_id: str) -> None:
 @click.option("--loop", is_flag=True, help="Keep delivering until nothing is due (or --max-seconds pass).")
 @click.option("--interval", type=click.FloatRange(0, 3600), default=1.0, show_default=True,
               help="Seconds between rounds with --loop.")  # fmt: skip
-@click.option("--max-seconds", type=click.FloatRange(0, min_open=True), default=60.0, show_default=True)
+@click.option("--max-seconds", type=click.FloatRange(0, min_open=True), default=60.0, show_default=True,
+              help="No attempt starts after this; those under way end within --timeout.")  # fmt: skip
 @click.option("--timeout", type=click.FloatRange(0, 300, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds an endpoint may take.")  # fmt: skip
+              help="Seconds one attempt may take in all: connecting, sending and the whole answer.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1, 64), default=DEFAULT_WORKERS, show_default=True,
+              help="Endpoints served at the same time (each endpoint gets its webhooks one at a time).")  # fmt: skip
 @with_session
-def deliver(session: Session, loop: bool, interval: float, max_seconds: float, timeout: float) -> None:
-    """Deliver due webhooks from the outbox (at least once; retries with backoff)."""
+def deliver(
+    session: Session, loop: bool, interval: float, max_seconds: float, timeout: float, workers: int
+) -> None:
+    """Deliver due webhooks from the outbox (at least once; retries with backoff). SIGTERM or Ctrl-C stops it
+    cleanly: the attempts under way finish and are recorded, the rest stay due."""
     app = session.open(writes=True)
     until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max_seconds)
     total = DeliveryReport()
-    while True:
-        total += app.webhooks.deliver_due(timeout=timeout, until=until)
-        if not loop or dt.datetime.now(dt.UTC) >= until or not app.webhooks.due_count():
-            break
-        time.sleep(interval)
+    with stop_on_signals() as stop:
+        while not stop.is_set():
+            total += app.webhooks.deliver_due(timeout=timeout, until=until, workers=workers, stop=stop)
+            if not loop or dt.datetime.now(dt.UTC) >= until or not app.webhooks.due_count():
+                break
+            stop.wait(interval)
+    stopped = " (stopped by a signal)" if stop.is_set() else ""
     session.emit(
-        total, lambda: f"{total.delivered} delivered, {total.retrying} to retry, {total.failed} failed"
+        total,
+        lambda: f"{total.delivered} delivered, {total.retrying} to retry, {total.failed} failed{stopped}",
     )
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT (Ctrl-C) while inside, instead of ending the process mid-attempt."""
+    stop = threading.Event()
+    previous = {
+        signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @webhooks.command()
