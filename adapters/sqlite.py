@@ -34,7 +34,6 @@ from urllib.parse import quote
 import attrs
 
 from adapters.serialization import from_data, from_json, structure, timestamp, to_json
-from core.accounts import reserve
 from core.errors import (
     AllotError,
     AlreadyExists,
@@ -45,7 +44,7 @@ from core.errors import (
     SchemaTooNew,
     StorageError,
 )
-from core.instruments import Instrument, Side
+from core.instruments import Instrument
 from core.journal import (
     FUNDING,
     VENUE,
@@ -63,6 +62,7 @@ from core.journal import (
 )
 from core.lifecycle import OrderState
 from core.numbers import ZERO, fmt, parse_decimal
+from core.orders import carried_over
 from core.records import (
     TYPE_OF_TOPIC,
     Account,
@@ -222,26 +222,8 @@ def _schema_3(connection: sqlite3.Connection) -> None:
 
 
 def _carry_holds_over(connection: sqlite3.Connection) -> None:
-    """Open orders of an older store hold back what they may still need; their accounts' sums follow."""
-    orders = [from_json(body, Order) for (body,) in connection.execute(
-        "SELECT body FROM records WHERE kind = 'orders' AND state IN ('NEW', 'PROCESSING') ORDER BY rowid"
-    )]  # fmt: skip
-    for order in orders:
-        held_cash = (
-            max(ZERO, (order.cash_amount or ZERO) - order.traded_value) if order.side is Side.BUY else ZERO
-        )
-        held_units = (
-            max(ZERO, (order.quantity or ZERO) - order.filled_quantity) if order.side is Side.SELL else ZERO
-        )
-        held = attrs.evolve(order, held_cash=held_cash, held_units=held_units)
-        connection.execute(
-            "UPDATE records SET body = ? WHERE kind = 'orders' AND id = ?", (to_json(held), order.id)
-        )
-        account = from_json(_body(connection, "accounts", order.account_id), Account)
-        connection.execute(
-            "UPDATE records SET body = ? WHERE kind = 'accounts' AND id = ?",
-            (to_json(reserve(account, [], [held])), order.account_id),
-        )
+    """Open blocks of an older store get an order for what each account has still to receive; then every open
+    order holds back what it may still need, and every account exactly their sum (see ``orders.carried_over``)."""
     for block_id, body in connection.execute(
         "SELECT id, body FROM records WHERE kind = 'blocks' AND state IN ('NEW', 'PROCESSING')"
     ).fetchall():
@@ -253,7 +235,6 @@ def _carry_holds_over(connection: sqlite3.Connection) -> None:
                 cash_amount=None, quantity=part - received, state=OrderState.NEW, created_at=block.created_at,
                 updated_at=block.updated_at, parent_kind=ParentKind.BLOCK_ORDER, parent_order_id=block.id,
                 client_reference=block.id, correlation_key=block.id,
-                held_units=part - received if block.side is Side.SELL else ZERO,
             )
             for account_id, part, received in zip(block.recipients, parts, block.allocated, strict=True)
             if part > received
@@ -264,14 +245,26 @@ def _carry_holds_over(connection: sqlite3.Connection) -> None:
                 "VALUES ('orders', ?, 1, ?, 'NEW', ?, ?)",
                 (child.id, child.account_id, block.id, to_json(child)),
             )
-            account = from_json(_body(connection, "accounts", child.account_id), Account)
-            connection.execute(
-                "UPDATE records SET body = ? WHERE kind = 'accounts' AND id = ?",
-                (to_json(reserve(account, [], [child])), child.account_id),
-            )
         opened = attrs.evolve(block, orders=block.orders + refs(children))
         connection.execute(
             "UPDATE records SET body = ? WHERE kind = 'blocks' AND id = ?", (to_json(opened), block_id)
+        )
+    instruments = {i.instrument_id: i for i in (
+        from_json(body, Instrument) for (body,) in connection.execute("SELECT body FROM records WHERE kind = 'instruments'")
+    )}  # fmt: skip
+    for account_id, body in connection.execute(
+        "SELECT id, body FROM records WHERE kind = 'accounts'"
+    ).fetchall():
+        open_orders = [from_json(b, Order) for (b,) in connection.execute(
+            "SELECT body FROM records WHERE kind = 'orders' AND account_id = ? AND state IN ('NEW', 'PROCESSING') "
+            "ORDER BY rowid", (account_id,),
+        )]  # fmt: skip
+        account, held = carried_over(from_json(body, Account), open_orders, instruments)
+        connection.execute(
+            "UPDATE records SET body = ? WHERE kind = 'accounts' AND id = ?", (to_json(account), account_id)
+        )
+        connection.executemany(
+            "UPDATE records SET body = ? WHERE kind = 'orders' AND id = ?", [(to_json(o), o.id) for o in held]
         )
 
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import attrs
 
-from core.accounts import OPEN, check_open, estimated_costs
+from core.accounts import OPEN, check_open, estimated_costs, reserve
 from core.errors import InsufficientFunds, InsufficientPosition
 from core.fills import Fill, position_event, price_fill
 from core.instruments import Instrument, Side
@@ -57,6 +57,44 @@ def _holds(planned: PlannedOrder, account: Account, instrument: Instrument) -> t
     units = divide_to(planned.cash_amount, unit_value, step, decimal.ROUND_CEILING)
     free = account.quantity_of(instrument.instrument_id) - account.held_of(instrument.instrument_id)
     return ZERO, min(units, free)
+
+
+@exact
+def carried_over(
+    account: Account, open_orders: Sequence[Order], instruments: Mapping[str, Instrument]
+) -> tuple[Account, tuple[Order, ...]]:
+    """Open orders of a store from before holds, each holding back what it may still need, and their account
+    holding exactly their sum (whatever it held before is replaced): a buy its unspent amount (a unit buy: the
+    value of its units left at the current price, rounded up to the minor unit) and the estimated costs on it; a
+    sell its units left (a cash sell: what its unsold amount sells at the current price, rounded up to the step,
+    within what is free; everything free when the instrument has no price)."""
+    account = attrs.evolve(account, reserved={}, held_units={})
+    carried = []
+    for order in open_orders:
+        instrument = instruments[order.instrument_id]
+        held_cash = held_units = ZERO
+        if order.side is Side.BUY:
+            if order.cash_amount is not None:
+                left = max(ZERO, order.cash_amount - order.traded_value)
+            else:
+                units = max(ZERO, (order.quantity or ZERO) - order.filled_quantity)
+                value = instrument.value_of(units) if instrument.price is not None else ZERO
+                left = round_to(value, minor_unit(account.currency), decimal.ROUND_CEILING)
+            held_cash = left + estimated_costs(account, left, Side.BUY) if left else ZERO
+        elif order.quantity is not None:
+            held_units = max(ZERO, order.quantity - order.filled_quantity)
+        else:
+            free = account.quantity_of(order.instrument_id) - account.held_of(order.instrument_id)
+            unsold = max(ZERO, (order.cash_amount or ZERO) - order.traded_value)
+            held_units = free
+            if instrument.price is not None:
+                unit_value = instrument.price * instrument.contract_size
+                wanted = divide_to(unsold, unit_value, instrument.quantity_step, decimal.ROUND_CEILING)
+                held_units = min(wanted, free)
+        held = attrs.evolve(order, held_cash=held_cash, held_units=max(ZERO, held_units))
+        account = reserve(account, [], [held])
+        carried.append(held)
+    return account, tuple(carried)
 
 
 def from_plan(

@@ -18,6 +18,7 @@ from core.errors import DatabaseNotFound, NotAnAllotDatabase, SchemaTooNew
 from core.instruments import AllocationLine, Instrument
 from core.journal import CauseKind
 from core.lifecycle import OrderState
+from core.numbers import ZERO
 from core.records import ParentKind
 from core.webhooks import EventQuery
 from entrypoints.bootstrap import sqlite_application
@@ -239,3 +240,33 @@ def test_a_database_of_the_first_release_gets_opening_entries_and_its_books_bala
         app.market.run()
         assert app.ledger.verify().balanced
         assert app.accounts.get("ACC").cash_in("USD") == Decimal("5.00")
+
+
+def test_an_older_database_holds_exactly_what_its_open_orders_need_after_the_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    first_release_database(path)
+    now = "2026-11-20T09:30:00Z"
+    with sqlite3.connect(path) as connection:
+        # the older release reserved the open buy's 5.00 on the account itself, and held nothing for sells
+        connection.execute(
+            "UPDATE records SET body = json_set(body, '$.reserved', json('{\"USD\": \"5.00\"}'), '$.positions', "
+            'json(\'[{"instrument_id": "FX", "quantity": "3"}]\')) WHERE kind = \'accounts\''
+        )
+        connection.execute(
+            "INSERT INTO records (kind, id, version, account_id, state, client_reference, body) "
+            "VALUES ('orders', 'O2', 1, 'ACC', 'NEW', 'P1', ?)",
+            (json.dumps({
+                "id": "O2", "account_id": "ACC", "instrument_id": "FX", "side": "SELL", "cash_amount": "1.50",
+                "quantity": None, "state": "NEW", "created_at": now, "updated_at": now, "client_reference": "P1",
+            }),),
+        )  # fmt: skip
+    connection.close()
+    with sqlite_application(path, create=False) as app:
+        account = app.accounts.get("ACC")
+        # the buy holds its 5.00, once; the cash sell of 1.50 at 1.00 holds 2 units (rounded up to the step)
+        assert (account.reserved_in("USD"), account.held_of("FX")) == (Decimal("5.00"), Decimal(2))
+        assert (app.queries.order("O2").held_cash, app.queries.order("O2").held_units) == (ZERO, Decimal(2))
+        app.market.run()
+        after = app.accounts.get("ACC")
+        assert (after.reserved_in("USD"), after.held_units) == (ZERO, {})
+        assert app.ledger.verify().balanced
