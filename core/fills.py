@@ -183,9 +183,22 @@ def apply_fill(book: AccountBook, fill: Fill, schedule: CostSchedule = CostSched
 
 
 @exact
-def price_fill(fill: Fill, schedule: CostSchedule, currency: str) -> tuple[Decimal, Costs]:
+def order_costs(schedule: CostSchedule, traded_value: Decimal, side: Side, currency: str) -> Costs:
+    """What an order that has traded ``traded_value`` in all has cost: nothing before its first fill, then the
+    schedule's costs of the whole value (so the commission minimum is charged once per order)."""
+    if not traded_value:
+        return Costs(ZERO, ZERO, ZERO)
+    return trading_costs(schedule, traded_value, side, currency)
+
+
+@exact
+def price_fill(
+    fill: Fill, schedule: CostSchedule, currency: str, traded_before: Decimal = ZERO
+) -> tuple[Decimal, Costs]:
     """The fill's traded value (its booked value, or price × quantity × contract size half-even to the minor unit)
-    and its costs."""
+    and its costs: what the order's costs come to with this fill, less what its earlier fills (``traded_before``)
+    were charged. A partly filled order so pays in all what one fill of its whole value would (the commission
+    minimum once, each rate on the total), never more than its buy held back for costs."""
     traded_value = fill.booked_value
     if traded_value is None:
         traded_value = half_even_to(
@@ -194,7 +207,13 @@ def price_fill(fill: Fill, schedule: CostSchedule, currency: str) -> tuple[Decim
     check_cash(traded_value, currency, "traded value")
     if traded_value < 0:
         raise ValidationError("a traded value is not negative", {"traded_value": str(traded_value)})
-    return traded_value, trading_costs(schedule, traded_value, fill.side, currency)
+    after = order_costs(schedule, traded_before + traded_value, fill.side, currency)
+    before = order_costs(schedule, traded_before, fill.side, currency)
+    return traded_value, Costs(
+        commission=after.commission - before.commission,
+        exchange_fee=after.exchange_fee - before.exchange_fee,
+        stamp_duty=after.stamp_duty - before.stamp_duty,
+    )
 
 
 def event_type(before: Decimal, after: Decimal) -> PositionEventType:

@@ -308,7 +308,7 @@ def book(
         booked_value=booked_value,
         fill_id=entry_id,
     )
-    value, costs = price_fill(fill, account.costs, account.currency)
+    value, costs = price_fill(fill, account.costs, account.currency, order.traded_value)
     _check_affordable(order, account, instrument, quantity, value + costs.total)
     entry = fill_entry(entry_id, order, account, instrument, quantity, value, costs.total, now)
     before = account.position(instrument.instrument_id)

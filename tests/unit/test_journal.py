@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core import orders
+from core.accounts import reserve
 from core.errors import InsufficientFunds, InsufficientPosition, ValidationError
-from core.fills import CostSchedule
+from core.fills import CostSchedule, Fill, price_fill
 from core.instruments import Instrument, Position, Side
 from core.journal import (
     FEE_INCOME,
@@ -187,3 +190,65 @@ def test_a_buy_whose_value_fits_but_not_with_its_costs_is_refused_naming_what_it
     assert orders.book(
         order, cheap, Instrument("X", Decimal(10)), Decimal(10), Decimal(10), NOW, "E1"
     ).account.cash == {"EUR": Decimal("0.00")}
+
+
+def test_a_buy_filled_in_parts_pays_the_commission_minimum_once_and_completes_within_its_hold() -> None:
+    costly = holder(cash="1000.00", costs=CostSchedule(commission_minimum=Decimal("5.00")))
+    order = Order(
+        id="O1", account_id="ACC", instrument_id="X", side=Side.BUY, cash_amount=Decimal("995.00"), quantity=None,
+        state=OrderState.NEW, created_at=NOW, updated_at=NOW, held_cash=Decimal("1000.00"),
+    )  # fmt: skip
+    holding = attrs.evolve(costly, reserved={"EUR": Decimal("1000.00")})
+    instrument = Instrument("X", Decimal(10), Decimal("0.01"))
+    first = orders.book(order, holding, instrument, Decimal("29.85"), Decimal(10), NOW, "E1")
+    rest = orders.book(
+        first.order,
+        reserve(first.account, [order], [first.order]),
+        instrument,
+        Decimal("69.65"),
+        Decimal(10),
+        NOW,
+        "E2",
+    )
+    assert (first.order.total_cost, rest.order.total_cost, rest.order.state) == (
+        Decimal("5.00"), Decimal("5.00"), OrderState.FILLED,
+    )  # fmt: skip
+    assert rest.account.cash == {"EUR": Decimal("0.00")}
+
+
+cost_schedules = st.builds(
+    CostSchedule,
+    commission_rate=st.decimals("0", "0.05", places=4),
+    commission_minimum=st.decimals("0", "20", places=2),
+    exchange_fee_rate=st.decimals("0", "0.01", places=4),
+    stamp_duty_rate=st.decimals("0", "0.01", places=4),
+)
+
+
+@given(
+    cost_schedules,
+    st.lists(st.decimals("0.01", "100000", places=2), min_size=1, max_size=8),
+    st.sampled_from(Side),
+)
+def test_the_costs_of_an_orders_fills_add_up_to_the_costs_of_one_fill_of_its_whole_value(
+    schedule: CostSchedule, values: list[Decimal], side: Side
+) -> None:
+    charged = Decimal(0)
+    traded = Decimal(0)
+    for value in values:
+        fill = Fill("O1", "ACC", Instrument("X"), side, Decimal(1), value, NOW, booked_value=value)
+        _, costs = price_fill(fill, schedule, "EUR", traded)
+        assert min(costs.commission, costs.exchange_fee, costs.stamp_duty) >= 0
+        charged += costs.total
+        traded += value
+    commission = max(
+        schedule.commission_minimum,
+        (schedule.commission_rate * traded).quantize(Decimal("0.01"), ROUND_HALF_EVEN),
+    )
+    fee = (schedule.exchange_fee_rate * traded).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+    duty = (
+        (schedule.stamp_duty_rate * traded).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+        if side is Side.BUY
+        else 0
+    )
+    assert charged == commission + fee + duty
