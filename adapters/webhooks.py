@@ -124,6 +124,11 @@ class _Deadline:
             raise DeadlineExceeded(f"no answer within the deadline of {self.seconds:g} s")
         return left
 
+    @property
+    def overdue(self) -> bool:
+        """The watchdog fired, or a socket timeout (of the same length) beat it to it."""
+        return self.expired or time.monotonic() - self.started >= self.seconds
+
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
             self.descriptor = sock.fileno()
@@ -183,7 +188,7 @@ def post(
         response.read()  # the whole answer counts against the deadline
         return response.status
     except (OSError, http.client.HTTPException):
-        if deadline.expired:
+        if deadline.overdue:
             raise DeadlineExceeded(f"no answer within the deadline of {timeout:g} s") from None
         raise
     finally:

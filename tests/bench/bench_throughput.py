@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 import uuid
@@ -89,15 +90,25 @@ def raw_run(folder: Path, orders: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each side, interleaved; the best counts"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="allot-bench-") as folder:
-        service = service_run(Path(folder), args.orders)
-        raw = raw_run(Path(folder), args.orders)
+    services, raws = [], []
+    for round_ in range(args.rounds):  # interleaved, so that a busy moment of the machine hits both sides
+        with tempfile.TemporaryDirectory(prefix=f"allot-bench-{round_}-") as folder:
+            services.append(service_run(Path(folder), args.orders))
+            raws.append(raw_run(Path(folder), args.orders))
+    service, raw = min(services), min(raws)
     service_rate, raw_rate = args.orders / service, args.orders / raw
     print(f"{args.orders} BUY orders of {INSTRUMENTS} instruments, one transaction each")
     print(f"service  {service:8.2f} s  {service_rate:8.1f} orders/s")
     print(f"raw      {raw:8.2f} s  {raw_rate:8.1f} orders/s")
-    print(f"service / raw = {service_rate / raw_rate:.2f}  (target ≥ 0.5)")
+    ratio = service_rate / raw_rate
+    print(f"service / raw = {ratio:.2f}  (target ≥ 0.5; best of {args.rounds} rounds each)")
+    if ratio < 0.5:
+        print("below target", file=sys.stderr)
+        return 1
     return 0
 
 
