@@ -20,6 +20,8 @@ from core.numbers import (
     ONE,
     ZERO,
     check_decimal,
+    check_non_negative,
+    check_positive,
     currency_exponent,
     decimal_input,
     divide_to,
@@ -35,6 +37,7 @@ from core.numbers import (
 from core.validators import (
     NamedEnum,
     each,
+    each_is,
     optional_currency,
     optional_non_negative,
     optional_positive,
@@ -248,6 +251,9 @@ def book_prices(
     so the accounts' values sum exactly to the block's."""
     if not executions:
         raise ValidationError("prices are booked from executions: give at least one", {"field": "executions"})
+    executions = each_is(Execution, executions, "executions")
+    quantities = [check_non_negative(quantity, "quantities") for quantity in quantities]
+    contract_size = check_positive(contract_size, "contract_size")
     executed = sum((e.quantity for e in executions), ZERO)
     notional = sum((e.quantity * e.price for e in executions), ZERO)
     block_value = half_even_to(notional * contract_size, minor_unit(currency))

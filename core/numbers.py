@@ -111,12 +111,19 @@ def optional_decimal_input(value: Decimal | int | None) -> Decimal | None:
     return None if value is None else decimal_input(value)
 
 
-def check_decimal(value: Decimal | int, field: str) -> Decimal:
-    """A Decimal or an int (as a Decimal, see ``as_decimal``), finite, with at most 18 integer digits and 12
-    decimals."""
+def check_finite(value: Decimal | int, field: str) -> Decimal:
+    """A Decimal or an int (see ``as_decimal``) that is a number: not NaN, not infinite. Computed values pass
+    here with any number of digits; inputs go through ``check_decimal``, which bounds them too."""
     value = as_decimal(value, field)
     if not value.is_finite():
         raise ValidationError(f"{field} must be a finite number", {"field": field, "value": str(value)})
+    return value
+
+
+def check_decimal(value: Decimal | int, field: str) -> Decimal:
+    """A Decimal or an int (as a Decimal, see ``as_decimal``), finite, with at most 18 integer digits and 12
+    decimals."""
+    value = check_finite(value, field)
     _sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # finite, checked above
     decimals = max(0, -exponent)
@@ -229,8 +236,11 @@ def from_units(units: int, step: Decimal) -> Decimal:
     return EXACT.multiply(Decimal(units), step)
 
 
-def round_to(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    """Round ``value`` to a multiple of ``step`` with an explicit rounding mode (decimal.ROUND_*)."""
+def round_to(value: Decimal | int, step: Decimal | int, rounding: str) -> Decimal:
+    """Round ``value`` (finite, any number of decimals) to a multiple of ``step`` (greater than zero) with an
+    explicit rounding mode (decimal.ROUND_*)."""
+    value = check_finite(value, "value")
+    step = check_positive(step, "step")
     units = _ROUNDING.divide(value, step).quantize(ONE, rounding=rounding, context=_ROUNDING)
     return from_units(int(units), step)
 
