@@ -60,7 +60,11 @@ def test_booking_prices_without_executions_is_a_validation_error() -> None:
 
 def test_an_order_type_given_by_its_name_plans_like_the_member() -> None:
     by_member = PortfolioRequest(
-        OrderType.BUY, "EUR", Decimal(100), (AllocationLine("A", Decimal(1)),), (Instrument("A", Decimal(10)),)
+        OrderType.BUY,
+        "EUR",
+        Decimal(100),
+        (AllocationLine("A", Decimal(1)),),
+        (Instrument("A", Decimal(10)),),
     )
     by_name = PortfolioRequest(
         "BUY",  # type: ignore[arg-type]
