@@ -67,7 +67,7 @@ def test_an_order_type_given_by_its_name_plans_like_the_member() -> None:
         (Instrument("A", Decimal(10)),),
     )
     by_name = PortfolioRequest(
-        "BUY",  # type: ignore[arg-type]
+        "BUY",
         "EUR",
         Decimal(100),
         (AllocationLine("A", Decimal(1)),),
@@ -79,12 +79,12 @@ def test_an_order_type_given_by_its_name_plans_like_the_member() -> None:
 
 def test_an_order_type_that_is_no_member_name_is_a_validation_error_naming_the_choices() -> None:
     with pytest.raises(ValidationError, match="BUY, SELL, LIQUIDATION, REBALANCING"):
-        PortfolioRequest("PURCHASE", "EUR")  # type: ignore[arg-type]
+        PortfolioRequest("PURCHASE", "EUR")
 
 
 def test_an_order_type_of_the_wrong_type_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="OrderType"):
-        PortfolioRequest(1, "EUR")  # type: ignore[arg-type]
+        PortfolioRequest(1, "EUR")
 
 
 def _key() -> AllocationKey:
@@ -100,7 +100,7 @@ def _key() -> AllocationKey:
 
 
 def test_a_partial_fill_policy_given_by_name_is_that_policy() -> None:
-    by_name = allocate(BlockRequest(_key(), Decimal(8), filled=Decimal(4), partial_fill_policy="PRO_RATA"))  # type: ignore[arg-type]
+    by_name = allocate(BlockRequest(_key(), Decimal(8), filled=Decimal(4), partial_fill_policy="PRO_RATA"))
     pro_rata = allocate(
         BlockRequest(_key(), Decimal(8), filled=Decimal(4), partial_fill_policy=PartialFillPolicy.PRO_RATA)
     )
