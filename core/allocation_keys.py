@@ -49,8 +49,9 @@ LISTED_BY_DEFAULT: tuple[KeyStatus, ...] = (KeyStatus.ACTIVE,)
 
 
 def listed(keys: Iterable[StoredKey], statuses: Sequence[KeyStatus], now: dt.datetime) -> list[StoredKey]:
-    """The keys in the given statuses, as they stand at ``now``."""
-    return [k for k in (current(stored, now) for stored in keys) if k.status in statuses]
+    """The keys in the given statuses (members or names), as they stand at ``now``."""
+    wanted = {KeyStatus(status) for status in statuses}
+    return [k for k in (current(stored, now) for stored in keys) if k.status in wanted]
 
 
 def delete(stored: StoredKey, now: dt.datetime) -> Decision[StoredKey]:

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Final
 
 from core.errors import ApportionmentError, OffStep
-from core.numbers import check_decimal, check_positive, exact, from_units, to_units
+from core.numbers import check_count, check_counts, check_decimal, check_positive, exact, from_units, to_units
 
 #: Inputs with more recipients than this take the fast path of ``_band``: a sample of the remainders
 #: narrows the competition for the leftover steps to a thin band, which alone is sorted.
@@ -34,7 +34,16 @@ def apportion_units(
     ranks: Sequence[int] | None = None,
     caps: Sequence[int] | None = None,
 ) -> list[int]:
-    """Split the whole number ``total`` over non-negative integer ``claims`` (see the module docstring)."""
+    """Split the whole number ``total`` over non-negative integer ``claims`` (see the module docstring).
+
+    Every number here is an int (``TypeError`` otherwise: a float would make the split inexact).
+    """
+    check_count(total, "total", minimum=None)
+    claims = check_counts(claims, "claims")
+    if ranks is not None:
+        ranks = check_counts(ranks, "ranks")
+    if caps is not None:
+        caps = check_counts(caps, "caps")
     if total < 0:
         raise ApportionmentError("the total to split must not be negative", {"total": total})
     if any(claim < 0 for claim in claims):
@@ -154,39 +163,42 @@ def _capped(total: int, claims: Sequence[int], ranks: Sequence[int] | None, caps
 
 @exact
 def apportion(
-    total: Decimal,
-    claims: Sequence[Decimal],
-    step: Decimal = Decimal(1),
+    total: Decimal | int,
+    claims: Sequence[Decimal | int],
+    step: Decimal | int = Decimal(1),
     *,
     ranks: Sequence[int] | None = None,
-    caps: Sequence[Decimal] | None = None,
+    caps: Sequence[Decimal | int] | None = None,
 ) -> list[Decimal]:
     """Split ``total`` into multiples of ``step`` in proportion to ``claims``.
 
     ``total`` must be a multiple of ``step`` (see ``split_off_step`` to set a sub-step leftover aside
     explicitly). A cap that is not a multiple of the step is rounded down to one: no share exceeds it.
+    Amounts are Decimals or ints within the bounds of ``check_decimal``; ranks are ints.
 
     >>> [str(s) for s in apportion(Decimal("100.00"), [Decimal(1)] * 3, Decimal("0.01"))]
     ['33.34', '33.33', '33.33']
     """
-    check_positive(step, "step")
-    check_decimal(total, "total")
-    for claim in claims:
-        check_decimal(claim, "claim")
+    step = check_positive(step, "step")
+    total = check_decimal(total, "total")
+    amounts = [check_decimal(claim, "claims") for claim in claims]
     total_units = to_units(total, step, "total")
-    scale = max((-_exponent(claim) for claim in claims), default=0)
-    claim_units = [int(claim.scaleb(scale)) for claim in claims]
-    cap_units = None if caps is None else [int(cap // step) for cap in caps]
+    scale = max((-_exponent(claim) for claim in amounts), default=0)
+    claim_units = [int(claim.scaleb(scale)) for claim in amounts]
+    cap_units = None if caps is None else [int(check_decimal(cap, "caps") // step) for cap in caps]
     shares = apportion_units(total_units, claim_units, ranks=ranks, caps=cap_units)
     return [from_units(share, step) for share in shares]
 
 
 @exact
-def split_off_step(total: Decimal, step: Decimal) -> tuple[Decimal, Decimal]:
-    """``(whole, leftover)``: the largest multiple of ``step`` not above ``total``, and what is left.
+def split_off_step(total: Decimal | int, step: Decimal | int) -> tuple[Decimal, Decimal]:
+    """``(whole, leftover)``: the largest multiple of ``step`` (greater than zero) not above ``total``, and what
+    is left.
 
     The leftover is returned so that the caller decides where it goes; it is never dropped.
     """
+    total = check_decimal(total, "total")
+    step = check_positive(step, "step")
     if total < 0:
         raise OffStep("cannot split a negative amount into steps", {"total": str(total)})
     whole = (total // step) * step

@@ -101,7 +101,8 @@ def place(
     """Place a block on the key's owner account (see the module docstring for what is checked), with one NEW
     order for every account it allocates to (the block's id as correlation key), each holding back what it needs."""
     key = stored.key
-    check_positive(amount, "amount")
+    side, policy = Side(side), PartialFillPolicy(policy)
+    amount = check_positive(amount, "amount")
     to_units(amount, instrument.quantity_step, "amount")
     recipients = {account_id: accounts[account_id] for account_id in key.recipients}
     closed = [a.id for a in recipients.values() if a.status is not AccountStatus.ACTIVE]

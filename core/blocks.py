@@ -8,7 +8,6 @@ Every split goes through ``core.apportion``; the result always sums to what was 
 from __future__ import annotations
 
 import decimal
-import enum
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
@@ -21,23 +20,35 @@ from core.numbers import (
     ONE,
     ZERO,
     check_decimal,
+    check_non_negative,
+    check_positive,
     currency_exponent,
+    decimal_input,
     divide_to,
     exact,
     fmt,
     from_units,
     half_even_to,
     minor_unit,
+    optional_decimal_input,
     to_units,
     whole_steps,
 )
-from core.validators import optional_non_negative, optional_positive, positive
+from core.validators import (
+    NamedEnum,
+    each,
+    each_is,
+    optional_currency,
+    optional_non_negative,
+    optional_positive,
+    positive,
+)
 
 #: Average prices are booked with this many decimals (half-even).
 AVERAGE_PRICE_DECIMALS = 8
 
 
-class PartialFillPolicy(enum.Enum):
+class PartialFillPolicy(NamedEnum):
     PRO_RATA = "PRO_RATA"  #: a partial fill is apportioned over the targets
     PRIORITY = "PRIORITY"  #: participants are filled one after another in priority order
 
@@ -50,25 +61,30 @@ DEFAULT_POLICY = PartialFillPolicy.PRO_RATA
 class Execution:
     """One execution of the block in the market."""
 
-    quantity: Decimal = attrs.field(validator=positive)
-    price: Decimal = attrs.field(validator=positive)
+    quantity: Decimal = attrs.field(converter=decimal_input, validator=positive)
+    price: Decimal = attrs.field(converter=decimal_input, validator=positive)
 
 
 @attrs.frozen
 class BlockRequest:
     """A block of ``amount`` to allocate with ``key``; optionally partly filled, margin-checked and priced."""
 
-    key: AllocationKey
-    amount: Decimal = attrs.field(validator=positive)
-    quantity_step: Decimal = attrs.field(default=ONE, validator=positive)
-    filled: Decimal | None = attrs.field(default=None, validator=optional_non_negative)
-    partial_fill_policy: PartialFillPolicy = DEFAULT_POLICY
-    price: Decimal | None = attrs.field(default=None, validator=optional_positive)
-    contract_size: Decimal = attrs.field(default=ONE, validator=positive)
+    key: AllocationKey = attrs.field(validator=attrs.validators.instance_of(AllocationKey))
+    amount: Decimal = attrs.field(converter=decimal_input, validator=positive)
+    quantity_step: Decimal = attrs.field(default=ONE, converter=decimal_input, validator=positive)
+    filled: Decimal | None = attrs.field(
+        default=None, converter=optional_decimal_input, validator=optional_non_negative
+    )
+    partial_fill_policy: PartialFillPolicy = attrs.field(default=DEFAULT_POLICY, converter=PartialFillPolicy)
+    price: Decimal | None = attrs.field(
+        default=None, converter=optional_decimal_input, validator=optional_positive
+    )
+    contract_size: Decimal = attrs.field(default=ONE, converter=decimal_input, validator=positive)
+    #: Each participant's buying power (Decimals or ints), for the key's margin handling.
     buying_power: Mapping[str, Decimal] | None = None
-    fills: tuple[Execution, ...] = ()
+    fills: tuple[Execution, ...] = attrs.field(default=(), validator=each(Execution))
     #: The currency of the traded values; needed with ``fills``.
-    currency: str | None = None
+    currency: str | None = attrs.field(default=None, validator=optional_currency)
 
 
 @attrs.frozen
@@ -187,6 +203,7 @@ def distribute_fill(
     key: AllocationKey, wanted: Targets, filled: Decimal, step: Decimal, policy: PartialFillPolicy
 ) -> tuple[tuple[Decimal, ...], Decimal]:
     """Share a fill of ``filled`` over the targets; returns (participants' quantities, error account's)."""
+    policy = PartialFillPolicy(policy)
     target_sum = sum(wanted.participants, ZERO)
     if filled >= target_sum:
         return wanted.participants, filled - target_sum
@@ -215,6 +232,7 @@ def allocate_fill(
 ) -> tuple[Decimal, ...]:
     """Share one fill of a block over what each participant (key order) and the error account (last) have
     still to receive, so that successive fills add up to the allocation of their sum's targets."""
+    policy = PartialFillPolicy(policy)
     remaining = Targets(
         tuple(t - a for t, a in zip(wanted.participants, allocated, strict=False)),
         wanted.error - allocated[-1] if allocated else wanted.error,
@@ -231,6 +249,11 @@ def book_prices(
     """Average price and traded value per quantity: every account books at the block's volume-weighted
     average price, and the block's traded value (half-even to the minor unit) is apportioned by quantity,
     so the accounts' values sum exactly to the block's."""
+    if not executions:
+        raise ValidationError("prices are booked from executions: give at least one", {"field": "executions"})
+    executions = each_is(Execution, executions, "executions")
+    quantities = [check_non_negative(quantity, "quantities") for quantity in quantities]
+    contract_size = check_positive(contract_size, "contract_size")
     executed = sum((e.quantity for e in executions), ZERO)
     notional = sum((e.quantity * e.price for e in executions), ZERO)
     block_value = half_even_to(notional * contract_size, minor_unit(currency))

@@ -3,18 +3,50 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from decimal import Decimal
 
 import attrs
 
 from core.errors import InsufficientPosition, ValidationError
 from core.instruments import AssetType, Instrument, Position, Side, check_quantity
-from core.numbers import ZERO, check_cash, check_positive, exact, half_even_to, minor_unit
-from core.validators import non_negative
+from core.numbers import (
+    ZERO,
+    check_cash,
+    check_count,
+    check_non_negative,
+    check_positive,
+    decimal_input,
+    exact,
+    half_even_to,
+    minor_unit,
+    optional_decimal_input,
+)
+from core.validators import (
+    NamedEnum,
+    check_date,
+    decimal_number,
+    each,
+    known_currency,
+    non_empty,
+    non_negative,
+    optional_non_negative,
+    optional_text,
+    positive_count,
+)
+
+#: The longest settlement cycle a cost schedule may have, in business days (markets settle in a few days).
+MAX_SETTLEMENT_DAYS = 30
 
 
-class PositionEventType(enum.Enum):
+def check_settlement_days(days: int) -> int:
+    return check_count(days, "settlement_days", minimum=0, maximum=MAX_SETTLEMENT_DAYS)
+
+
+def _settlement_days(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    check_settlement_days(value)
+
+
+class PositionEventType(NamedEnum):
     NEW = "NEW"  #: a position was opened
     UPDATED = "UPDATED"  #: its quantity changed and is still above zero
     DELETED = "DELETED"  #: it was closed to zero
@@ -25,13 +57,14 @@ class PositionEventType(enum.Enum):
 @attrs.frozen
 class CostSchedule:
     """Trading costs: commission = max(minimum, rate × value); exchange fee = rate × value;
-    stamp duty = rate × value on buys only. Each is rounded half-even to the minor unit."""
+    stamp duty = rate × value on buys only. Each is rounded half-even to the minor unit. Trades settle
+    ``settlement_days`` business days after the trade date (0 to ``MAX_SETTLEMENT_DAYS``)."""
 
-    commission_rate: Decimal = attrs.field(default=ZERO, validator=non_negative)
-    commission_minimum: Decimal = attrs.field(default=ZERO, validator=non_negative)
-    exchange_fee_rate: Decimal = attrs.field(default=ZERO, validator=non_negative)
-    stamp_duty_rate: Decimal = attrs.field(default=ZERO, validator=non_negative)
-    settlement_days: int = 2
+    commission_rate: Decimal = attrs.field(default=ZERO, converter=decimal_input, validator=non_negative)
+    commission_minimum: Decimal = attrs.field(default=ZERO, converter=decimal_input, validator=non_negative)
+    exchange_fee_rate: Decimal = attrs.field(default=ZERO, converter=decimal_input, validator=non_negative)
+    stamp_duty_rate: Decimal = attrs.field(default=ZERO, converter=decimal_input, validator=non_negative)
+    settlement_days: int = attrs.field(default=2, validator=_settlement_days)
 
 
 @attrs.frozen
@@ -46,7 +79,10 @@ class Costs:
 
 
 @exact
-def trading_costs(schedule: CostSchedule, traded_value: Decimal, side: Side, currency: str) -> Costs:
+def trading_costs(schedule: CostSchedule, traded_value: Decimal | int, side: Side, currency: str) -> Costs:
+    """The costs of trading ``traded_value`` (not negative) on ``side``, by ``schedule``."""
+    side = Side(side)
+    traded_value = check_non_negative(traded_value, "traded_value")
     unit = minor_unit(currency)
     check_cash(schedule.commission_minimum, currency, "commission_minimum")
     commission = max(schedule.commission_minimum, half_even_to(schedule.commission_rate * traded_value, unit))
@@ -60,8 +96,8 @@ def trading_costs(schedule: CostSchedule, traded_value: Decimal, side: Side, cur
 
 def value_date(trade_date: dt.date, settlement_days: int) -> dt.date:
     """Trade date plus ``settlement_days`` business days (weekends skipped; holidays are not modelled)."""
-    if settlement_days < 0:
-        raise ValidationError("settlement_days must not be negative", {"field": "settlement_days"})
+    check_date(trade_date, "trade_date")
+    check_settlement_days(settlement_days)
     day = trade_date
     left = settlement_days
     while left:
@@ -75,31 +111,34 @@ def value_date(trade_date: dt.date, settlement_days: int) -> dt.date:
 class Fill:
     """An execution of ``quantity`` at ``price`` for one account's order (none when an option is settled)."""
 
-    order_id: str | None
-    account_id: str
-    instrument: Instrument
-    side: Side
-    quantity: Decimal
-    price: Decimal
-    execution_time: dt.datetime
-    correlation_key: str | None = None
-    external_reference: str | None = None
+    order_id: str | None = attrs.field(validator=optional_text)
+    account_id: str = attrs.field(validator=non_empty)
+    instrument: Instrument = attrs.field(validator=attrs.validators.instance_of(Instrument))
+    side: Side = attrs.field(converter=Side)
+    #: Checked when the fill is booked (greater than zero, in quantity steps): an option settles at a price of 0.
+    quantity: Decimal = attrs.field(converter=decimal_input, validator=non_negative)
+    price: Decimal = attrs.field(converter=decimal_input, validator=non_negative)
+    execution_time: dt.datetime = attrs.field(validator=attrs.validators.instance_of(dt.datetime))
+    correlation_key: str | None = attrs.field(default=None, validator=optional_text)
+    external_reference: str | None = attrs.field(default=None, validator=optional_text)
     #: The traded value to book, when it was apportioned from a block execution's value over its accounts;
-    #: otherwise price × quantity × contract size, half-even to the minor unit.
-    booked_value: Decimal | None = None
+    #: otherwise price × quantity × contract size, half-even to the minor unit. Never negative.
+    booked_value: Decimal | None = attrs.field(
+        default=None, converter=optional_decimal_input, validator=optional_non_negative
+    )
     #: The id of this execution; a position it opens is named after it (the order's id where none is given).
-    fill_id: str | None = None
+    fill_id: str | None = attrs.field(default=None, validator=optional_text)
 
 
 @attrs.frozen
 class AccountBook:
     """The cash and positions of one account in one currency, and its next position-event sequence id."""
 
-    account_id: str
-    currency: str
-    cash: Decimal
-    positions: tuple[Position, ...] = ()
-    next_sequence_id: int = 1
+    account_id: str = attrs.field(validator=non_empty)
+    currency: str = attrs.field(validator=known_currency)
+    cash: Decimal = attrs.field(converter=decimal_input, validator=decimal_number)
+    positions: tuple[Position, ...] = attrs.field(default=(), validator=each(Position))
+    next_sequence_id: int = attrs.field(default=1, validator=positive_count)
 
     def quantity_of(self, instrument_id: str) -> Decimal:
         return next((p.quantity for p in self.positions if p.instrument_id == instrument_id), ZERO)
@@ -109,14 +148,14 @@ class AccountBook:
 class PositionEvent:
     """A position event: what one fill did to one account's position, with the fields allot knows."""
 
-    event: PositionEventType
+    event: PositionEventType = attrs.field(converter=PositionEventType)
     account_id: str
     #: Names the position from the fill that opened it until it is closed.
     position_id: str
     instrument_id: str
-    asset_type: AssetType
+    asset_type: AssetType = attrs.field(converter=AssetType)
     symbol: str
-    side: Side
+    side: Side = attrs.field(converter=Side)
     fill_amount: Decimal
     amount: Decimal
     open_price: Decimal
@@ -237,7 +276,7 @@ def position_event(
 ) -> PositionEvent:
     """The position event of a fill that took a position from ``before`` to ``after`` units."""
     return PositionEvent(
-        event=kind or event_type(before, after),
+        event=event_type(before, after) if kind is None else kind,
         account_id=fill.account_id,
         position_id=position_id,
         instrument_id=fill.instrument.instrument_id,

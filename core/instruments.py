@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -17,14 +16,25 @@ from core.numbers import (
     check_cash,
     check_decimal,
     check_positive,
-    currency_exponent,
+    decimal_input,
     exact,
     is_multiple,
+    optional_decimal_input,
 )
-from core.validators import non_empty, non_negative, optional_positive, optional_text, positive
+from core.validators import (
+    NamedEnum,
+    each_is,
+    non_empty,
+    non_negative,
+    optional_currency,
+    optional_date,
+    optional_positive,
+    optional_text,
+    positive,
+)
 
 
-class AssetType(enum.Enum):
+class AssetType(NamedEnum):
     STOCK = "STOCK"
     ETF = "ETF"
     BOND = "BOND"
@@ -40,21 +50,16 @@ class AssetType(enum.Enum):
         return self in (AssetType.STOCK_OPTION, AssetType.STOCK_INDEX_OPTION)
 
 
-class OptionEnd(enum.Enum):
+class OptionEnd(NamedEnum):
     """How an option's life ended; it trades no more."""
 
     EXERCISED = "EXERCISED"
     EXPIRED = "EXPIRED"
 
 
-class Side(enum.Enum):
+class Side(NamedEnum):
     BUY = "BUY"
     SELL = "SELL"
-
-
-def _known_currency(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
-    if value is not None:
-        currency_exponent(value)
 
 
 @attrs.frozen
@@ -62,19 +67,21 @@ class Instrument:
     """A tradable instrument. ``price`` is the current (estimated) price per unit; ``None`` if unknown."""
 
     instrument_id: str = attrs.field(validator=non_empty)
-    price: Decimal | None = attrs.field(default=None, validator=optional_positive)
-    quantity_step: Decimal = attrs.field(default=ONE, validator=positive)
-    min_order_amount: Decimal = attrs.field(default=ZERO, validator=non_negative)
-    contract_size: Decimal = attrs.field(default=ONE, validator=positive)
+    price: Decimal | None = attrs.field(
+        default=None, converter=optional_decimal_input, validator=optional_positive
+    )
+    quantity_step: Decimal = attrs.field(default=ONE, converter=decimal_input, validator=positive)
+    min_order_amount: Decimal = attrs.field(default=ZERO, converter=decimal_input, validator=non_negative)
+    contract_size: Decimal = attrs.field(default=ONE, converter=decimal_input, validator=positive)
     #: The currency it is quoted and traded in; ``None`` until the first account trades it (see ``traded_in``).
-    currency: str | None = attrs.field(default=None, validator=_known_currency)
-    asset_type: AssetType = AssetType.STOCK
+    currency: str | None = attrs.field(default=None, validator=optional_currency)
+    asset_type: AssetType = attrs.field(default=AssetType.STOCK, converter=AssetType)
     #: The symbol it trades under (e.g. ``ALFEN:xams``); its id where none is given.
     symbol: str | None = attrs.field(default=None, validator=optional_text)
     #: The last day an option can be exercised (options only, and required for them).
-    expiry: dt.date | None = None
+    expiry: dt.date | None = attrs.field(default=None, validator=optional_date)
     #: How an option ended (exercised or expired); it is no longer traded.
-    ended: OptionEnd | None = None
+    ended: OptionEnd | None = attrs.field(default=None, converter=attrs.converters.optional(OptionEnd))
 
     def __attrs_post_init__(self) -> None:
         if self.currency is not None:
@@ -151,16 +158,17 @@ class Position:
     until it is closed."""
 
     instrument_id: str = attrs.field(validator=non_empty)
-    quantity: Decimal = attrs.field(validator=non_negative)
-    position_id: str | None = None
+    quantity: Decimal = attrs.field(converter=decimal_input, validator=non_negative)
+    position_id: str | None = attrs.field(default=None, validator=optional_text)
 
 
 @attrs.frozen
 class AllocationLine:
     instrument_id: str = attrs.field(validator=non_empty)
-    weight: Decimal = attrs.field(validator=positive)
+    weight: Decimal = attrs.field(converter=decimal_input, validator=positive)
 
 
+@exact
 def _weights_sum_to_one(
     instance: Allocation,
     attribute: attrs.Attribute[tuple[AllocationLine, ...]],
@@ -168,6 +176,7 @@ def _weights_sum_to_one(
 ) -> None:
     if not lines:
         raise ValidationError("an allocation needs at least one instrument", {"field": "allocation"})
+    each_is(AllocationLine, lines, "allocation")
     counts = Counter(line.instrument_id for line in lines)
     duplicates = sorted(i for i, n in counts.items() if n > 1)
     if duplicates:
@@ -207,7 +216,7 @@ class InstrumentTable:
     @classmethod
     def of(cls, instruments: Iterable[Instrument]) -> InstrumentTable:
         table: dict[str, Instrument] = {}
-        for instrument in instruments:
+        for instrument in each_is(Instrument, instruments, "instruments"):
             if instrument.instrument_id in table:
                 raise ValidationError(
                     f"instrument {instrument.instrument_id} is described twice",
@@ -226,8 +235,8 @@ class InstrumentTable:
             ) from None
 
 
-def check_quantity(instrument: Instrument, quantity: Decimal, field: str = "quantity") -> Decimal:
-    check_decimal(quantity, field)
+def check_quantity(instrument: Instrument, quantity: Decimal | int, field: str = "quantity") -> Decimal:
+    quantity = check_decimal(quantity, field)
     if not is_multiple(quantity, instrument.quantity_step):
         raise ValidationError(
             f"{field} {quantity} of {instrument.instrument_id} is not a multiple of its quantity step "

@@ -12,7 +12,6 @@ cache of its postings (``post`` keeps them in step); ``verify`` checks every ent
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -24,17 +23,17 @@ from core.errors import InsufficientFunds, InsufficientPosition, ValidationError
 from core.instruments import Position
 from core.numbers import ZERO, check_decimal, exact, fmt
 from core.records import Account
-from core.validators import non_empty
+from core.validators import NamedEnum, non_empty
 
 
-class AssetKind(enum.Enum):
+class AssetKind(NamedEnum):
     CASH = "CASH"  #: a currency, by its ISO 4217 code
     UNITS = "UNITS"  #: units of an instrument, by its id
 
 
 @attrs.frozen
 class Asset:
-    kind: AssetKind
+    kind: AssetKind = attrs.field(converter=AssetKind)
     code: str = attrs.field(validator=non_empty)
 
     @classmethod
@@ -49,14 +48,14 @@ class Asset:
         return self.code if self.kind is AssetKind.CASH else f"{self.code} (units)"
 
 
-class LedgerKind(enum.Enum):
+class LedgerKind(NamedEnum):
     CLIENT = "CLIENT"  #: an allot account
     HOUSE = "HOUSE"  #: one of the house's own ledger accounts
 
 
 @attrs.frozen
 class LedgerAccount:
-    kind: LedgerKind
+    kind: LedgerKind = attrs.field(converter=LedgerKind)
     name: str = attrs.field(validator=non_empty)
 
     @classmethod
@@ -95,7 +94,7 @@ class Posting:
     amount: Decimal = attrs.field(validator=_amount)
 
 
-class CauseKind(enum.Enum):
+class CauseKind(NamedEnum):
     """What made the entry."""
 
     OPENING = "OPENING"  #: an account opened with cash (or a balance carried over from an older store)
@@ -111,7 +110,7 @@ class CauseKind(enum.Enum):
 
 @attrs.frozen
 class Cause:
-    kind: CauseKind
+    kind: CauseKind = attrs.field(converter=CauseKind)
     #: The id of what caused it: the order of a fill, the liquidation of a fee, the account of a deposit, ...
     id: str = attrs.field(validator=non_empty)
 

@@ -6,7 +6,6 @@ A key is never modified: "changing" one creates a new key and invalidates the ol
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections import Counter
 from collections.abc import Collection
 from decimal import Decimal
@@ -15,19 +14,19 @@ import attrs
 
 from core.errors import AllocationKeyNotUsable, ValidationError
 from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
-from core.numbers import ZERO, fmt
-from core.validators import non_empty, positive
+from core.numbers import ZERO, decimal_input, exact, fmt
+from core.validators import NamedEnum, each_is, flag, non_empty, optional_positive_count, positive
 
 #: A one-time key that was never used expires this long after it was created.
 ONE_TIME_KEY_LIFETIME = dt.timedelta(days=7)
 
 
-class UnitType(enum.Enum):
+class UnitType(NamedEnum):
     PERCENTAGE = "PERCENTAGE"  #: unit values are percentages that sum to exactly 100
     UNIT = "UNIT"  #: unit values are quantities; the block is expected to be a multiple of their sum
 
 
-class MarginHandling(enum.Enum):
+class MarginHandling(NamedEnum):
     REJECT = "REJECT"  #: reject the whole block if any participant cannot pay for its share
     REDUCE = "REDUCE"  #: cut such participants to what they can pay for, and shrink the block
 
@@ -37,9 +36,9 @@ class Participant:
     """One participating account. ``priority`` (1 = first) is required when it accepts remainders."""
 
     account_id: str = attrs.field(validator=non_empty)
-    unit_value: Decimal = attrs.field(validator=positive)
-    accept_remainder: bool = False
-    priority: int | None = None
+    unit_value: Decimal = attrs.field(converter=decimal_input, validator=positive)
+    accept_remainder: bool = attrs.field(default=False, validator=flag)
+    priority: int | None = attrs.field(default=None, validator=optional_positive_count)
 
     @property
     def rank(self) -> int:
@@ -47,6 +46,7 @@ class Participant:
         return self.priority if self.priority is not None else 2**63
 
 
+@exact
 def _participants(
     instance: AllocationKey,
     attribute: attrs.Attribute[tuple[Participant, ...]],
@@ -54,6 +54,7 @@ def _participants(
 ) -> None:
     if not value:
         raise ValidationError("an allocation key needs at least one participant", {"field": "participants"})
+    each_is(Participant, value, "participants")
     counts = Counter(p.account_id for p in value)
     repeated = sorted(a for a, n in counts.items() if n > 1)
     if repeated:
@@ -61,11 +62,6 @@ def _participants(
             "each account may participate only once in a key", {"field": "participants", "accounts": repeated}
         )
     for p in value:
-        if p.priority is not None and (isinstance(p.priority, bool) or p.priority < 1):
-            raise ValidationError(
-                f"priority of {p.account_id} must be a positive whole number (1 = first)",
-                {"field": "participants.priority", "account_id": p.account_id},
-            )
         if p.accept_remainder and p.priority is None:
             raise ValidationError(
                 f"{p.account_id} accepts remainders and so needs a priority",
@@ -93,9 +89,9 @@ class AllocationKey:
     placed on, and the error account that takes what the participants do not."""
 
     name: str = attrs.field(validator=non_empty)
-    unit_type: UnitType
-    margin_handling: MarginHandling
-    one_time: bool
+    unit_type: UnitType = attrs.field(converter=UnitType)
+    margin_handling: MarginHandling = attrs.field(converter=MarginHandling)
+    one_time: bool = attrs.field(validator=flag)
     owner_account_id: str = attrs.field(validator=non_empty)
     error_account_id: str = attrs.field(validator=non_empty)
     participants: tuple[Participant, ...] = attrs.field(validator=_participants)
@@ -132,6 +128,7 @@ class AllocationKey:
 
 def effective_status(status: KeyStatus, created_at: dt.datetime, now: dt.datetime) -> KeyStatus:
     """A one-time key left unused for a week is expired, whether or not anyone wrote that down yet."""
+    status = KeyStatus(status)
     if status is KeyStatus.ONE_TIME and now >= created_at + ONE_TIME_KEY_LIFETIME:
         return ALLOCATION_KEY.next(status, KeyTrigger.EXPIRE)
     return status

@@ -14,9 +14,10 @@ from typing import Generic, TypeVar
 import attrs
 
 from core.errors import IllegalTransition
+from core.validators import NamedEnum
 
 
-class Trigger(enum.Enum):
+class Trigger(NamedEnum):
     """What moves an order-like lifecycle from one state to the next."""
 
     SUBMIT = "SUBMIT"  #: all individual orders were created
@@ -27,7 +28,7 @@ class Trigger(enum.Enum):
     FAIL = "FAIL"  #: an error at the trading partner cancelled it
 
 
-class KeyTrigger(enum.Enum):
+class KeyTrigger(NamedEnum):
     """What moves an allocation key from one status to the next."""
 
     USE = "USE"
@@ -35,7 +36,7 @@ class KeyTrigger(enum.Enum):
     EXPIRE = "EXPIRE"
 
 
-class ParentState(enum.Enum):
+class ParentState(NamedEnum):
     """States of the records that own individual orders: portfolio orders and account liquidations.
 
     One set of states for both, so that the rules of a parent following its orders are written once; each
@@ -55,7 +56,7 @@ PortfolioOrderState = ParentState
 LiquidationState = ParentState
 
 
-class OrderState(enum.Enum):
+class OrderState(NamedEnum):
     """States of an individual order and of a block order."""
 
     NEW = "NEW"
@@ -64,7 +65,7 @@ class OrderState(enum.Enum):
     CANCELLED = "CANCELLED"
 
 
-class KeyStatus(enum.Enum):
+class KeyStatus(NamedEnum):
     ACTIVE = "ACTIVE"
     ONE_TIME = "ONE_TIME"
     USED = "USED"
@@ -89,13 +90,19 @@ class Lifecycle(Generic[S, E]):
         return frozenset(target for target in self.table.values() if target not in sources)
 
     def next(self, state: S, event: E) -> S:
+        """The state ``event`` leads to from ``state`` (either given as a member or by its name)."""
+        state, event = self._members(state, event)
         try:
             return self.table[(state, event)]
         except KeyError:
             raise IllegalTransition(self.name, state.value, event.value) from None
 
     def allows(self, state: S, event: E) -> bool:
-        return (state, event) in self.table
+        return self._members(state, event) in self.table
+
+    def _members(self, state: S, event: E) -> tuple[S, E]:
+        state_type, event_type = type(self.initial), type(next(iter(self.table))[1])
+        return state_type(state), event_type(event)
 
     def mermaid(self) -> str:
         lines = ["stateDiagram-v2", f"    [*] --> {self.initial.value}"]

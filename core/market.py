@@ -9,7 +9,6 @@ execution impossible — cancels what was refused, with its reason, and the run 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
@@ -26,6 +25,7 @@ from core.lifecycle import OrderState
 from core.numbers import ZERO, fmt, is_multiple
 from core.parents import follow
 from core.records import Account, Announcement, BlockOrder, Order, ParentKind, ParentRecord
+from core.validators import NamedEnum
 
 PARTNER_REFUSED = "rejected by the trading partner"
 
@@ -42,7 +42,7 @@ class Quote:
         return cls(None, reason)
 
 
-class RunOutcome(enum.Enum):
+class RunOutcome(NamedEnum):
     FILLED = "FILLED"  #: nothing is left to execute
     PARTLY_FILLED = "PARTLY_FILLED"  #: still open: part (or none) of it was executed this time
     CANCELLED = "CANCELLED"  #: refused by the trading partner, or nothing of it could be executed
@@ -54,7 +54,7 @@ class Executed:
     """What one run did to one order or block."""
 
     id: str
-    outcome: RunOutcome
+    outcome: RunOutcome = attrs.field(converter=RunOutcome)
     reason: str | None = None
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import decimal
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Final, ParamSpec, TypeVar
+from typing import Final, ParamSpec, TypeVar, cast
 
 from core.errors import OffStep, ValidationError
 
@@ -85,12 +85,45 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-currency_exponent(currency))
 
 
-def check_decimal(value: Decimal, field: str) -> Decimal:
-    """Refuse non-finite values and anything beyond 18 integer digits or 12 decimals."""
-    if not isinstance(value, Decimal):
-        raise ValidationError(f"{field} must be a decimal number", {"field": field, "value": repr(value)})
+def as_decimal(value: Decimal | int, field: str) -> Decimal:
+    """A decimal input as a Decimal: a Decimal as it is, an int as the equal Decimal (exactly).
+
+    Anything else is a ``TypeError`` naming the field: a float (never exact), a string (parse it with
+    ``parse_decimal``), a bool (an int to Python, but never meant as a number).
+    """
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise TypeError(f"{field} must be a Decimal or an int, not {type(value).__name__} {value!r}")
+
+
+def decimal_input(value: Decimal | int) -> Decimal:
+    """attrs converter of a decimal field: an int becomes the equal Decimal. Any other type is passed on
+    unchanged, for the field's validator to refuse with the field's name (``check_decimal``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return cast(Decimal, value)
+
+
+def optional_decimal_input(value: Decimal | int | None) -> Decimal | None:
+    """``decimal_input`` for a field that may be ``None``."""
+    return None if value is None else decimal_input(value)
+
+
+def check_finite(value: Decimal | int, field: str) -> Decimal:
+    """A Decimal or an int (see ``as_decimal``) that is a number: not NaN, not infinite. Computed values pass
+    here with any number of digits; inputs go through ``check_decimal``, which bounds them too."""
+    value = as_decimal(value, field)
     if not value.is_finite():
         raise ValidationError(f"{field} must be a finite number", {"field": field, "value": str(value)})
+    return value
+
+
+def check_decimal(value: Decimal | int, field: str) -> Decimal:
+    """A Decimal or an int (as a Decimal, see ``as_decimal``), finite, with at most 18 integer digits and 12
+    decimals."""
+    value = check_finite(value, field)
     _sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # finite, checked above
     decimals = max(0, -exponent)
@@ -104,6 +137,36 @@ def check_decimal(value: Decimal, field: str) -> Decimal:
     return value
 
 
+def check_count(value: int, field: str, minimum: int | None = 0, maximum: int | None = None) -> int:
+    """A count (a number of days, a priority, a sequence number, a number of units): an int, never a bool, a
+    float or a Decimal, from ``minimum`` to ``maximum`` (``None``: no bound)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{field} must be an int, not {type(value).__name__} {value!r}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        limits = " ".join(
+            part
+            for part in (
+                f"at least {minimum}" if minimum is not None else "",
+                f"at most {maximum}" if maximum is not None else "",
+            )
+            if part
+        )
+        raise ValidationError(
+            f"{field} must be a whole number {limits}, not {value}", {"field": field, "value": value}
+        )
+    return value
+
+
+def check_counts(values: Iterable[int], field: str) -> list[int]:
+    """Every one of ``values`` an int (see ``check_count``), in one pass; the values as a list."""
+    checked = list(values)
+    if not all(type(value) is int for value in checked):
+        for value in checked:
+            if type(value) is not int:
+                check_count(value, field, minimum=None)  # an int subclass other than bool passes
+    return checked
+
+
 def parse_decimal(text: str, field: str) -> Decimal:
     """A decimal written as plain text (see ``PLAIN_DECIMAL``), exactly, within the bounds of ``check_decimal``."""
     if not PLAIN_DECIMAL.fullmatch(text):
@@ -115,23 +178,23 @@ def parse_decimal(text: str, field: str) -> Decimal:
     return check_decimal(Decimal(text), field)
 
 
-def check_non_negative(value: Decimal, field: str) -> Decimal:
-    check_decimal(value, field)
+def check_non_negative(value: Decimal | int, field: str) -> Decimal:
+    value = check_decimal(value, field)
     if value < 0:
         raise ValidationError(f"{field} must not be negative", {"field": field, "value": str(value)})
     return value
 
 
-def check_positive(value: Decimal, field: str) -> Decimal:
-    check_decimal(value, field)
+def check_positive(value: Decimal | int, field: str) -> Decimal:
+    value = check_decimal(value, field)
     if value <= 0:
         raise ValidationError(f"{field} must be greater than zero", {"field": field, "value": str(value)})
     return value
 
 
-def check_cash(amount: Decimal, currency: str, field: str) -> Decimal:
+def check_cash(amount: Decimal | int, currency: str, field: str) -> Decimal:
     """A cash amount may not carry more decimals than its currency has: we never round it for you."""
-    check_decimal(amount, field)
+    amount = check_decimal(amount, field)
     exponent = currency_exponent(currency)
     if amount != amount.quantize(minor_unit(currency), context=_ROUNDING):
         raise ValidationError(
@@ -141,10 +204,10 @@ def check_cash(amount: Decimal, currency: str, field: str) -> Decimal:
     return amount
 
 
-def as_cash(amount: Decimal, currency: str, field: str) -> Decimal:
+def as_cash(amount: Decimal | int, currency: str, field: str) -> Decimal:
     """``amount`` written with exactly the currency's minor units (``10`` EUR → ``10.00``), never rounded:
     an amount with more decimals than the currency has is refused (``check_cash``)."""
-    check_cash(amount, currency, field)
+    amount = check_cash(amount, currency, field)
     written = amount.quantize(minor_unit(currency), context=EXACT)
     return written.copy_abs() if written.is_zero() else written  # never "-0.00"
 
@@ -154,8 +217,10 @@ def is_multiple(value: Decimal, step: Decimal) -> bool:
         return value % step == 0
 
 
-def to_units(value: Decimal, step: Decimal, field: str = "amount") -> int:
-    """``value / step`` as an int; ``value`` must be a whole multiple of ``step``."""
+def to_units(value: Decimal | int, step: Decimal | int, field: str = "amount") -> int:
+    """``value / step`` as an int; ``value`` must be a whole multiple of ``step`` (greater than zero)."""
+    value = check_decimal(value, field)
+    step = check_positive(step, "step")
     with decimal.localcontext(EXACT):
         units, leftover = divmod(value, step)
     if leftover:
@@ -171,8 +236,11 @@ def from_units(units: int, step: Decimal) -> Decimal:
     return EXACT.multiply(Decimal(units), step)
 
 
-def round_to(value: Decimal, step: Decimal, rounding: str) -> Decimal:
-    """Round ``value`` to a multiple of ``step`` with an explicit rounding mode (decimal.ROUND_*)."""
+def round_to(value: Decimal | int, step: Decimal | int, rounding: str) -> Decimal:
+    """Round ``value`` (finite, any number of decimals) to a multiple of ``step`` (greater than zero) with an
+    explicit rounding mode (decimal.ROUND_*)."""
+    value = check_finite(value, "value")
+    step = check_positive(step, "step")
     units = _ROUNDING.divide(value, step).quantize(ONE, rounding=rounding, context=_ROUNDING)
     return from_units(int(units), step)
 

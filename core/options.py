@@ -72,6 +72,7 @@ def end(
 ) -> Decision[Instrument]:
     """Close every position in the option: exercised at ``settlement_price`` per unit (cash-settled), or expired
     (the price is then zero)."""
+    how = OptionEnd(how)
     _check(instrument, how, open_orders, now.date())
     check_non_negative(settlement_price, "settlement price")
     if how is OptionEnd.EXPIRED and settlement_price:

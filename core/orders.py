@@ -144,6 +144,7 @@ def allocated(
 ) -> Order:
     """The order a block allocates to one account, NEW, with the block's id as its correlation key; a buy holds
     back its value at the current price (rounded up to the minor unit) and estimated costs, a sell its units."""
+    side = Side(side)
     held_cash = held_units = ZERO
     if side is Side.BUY:
         value = round_to(instrument.value_of(quantity), minor_unit(account.currency), decimal.ROUND_CEILING)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import enum
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
@@ -32,25 +31,37 @@ from core.numbers import (
     check_cash,
     check_non_negative,
     currency_exponent,
+    decimal_input,
     divide_to,
     exact,
     floor_to,
     fmt,
     from_units,
     minor_unit,
+    optional_decimal_input,
     whole_steps,
 )
-from core.validators import fraction, non_negative
+from core.validators import (
+    NamedEnum,
+    check_date,
+    date,
+    each,
+    fraction,
+    known_currency,
+    non_empty,
+    non_negative,
+    optional_positive,
+)
 
 
-class OrderType(enum.Enum):
+class OrderType(NamedEnum):
     BUY = "BUY"
     SELL = "SELL"
     LIQUIDATION = "LIQUIDATION"
     REBALANCING = "REBALANCING"
 
 
-class SkipReason(enum.Enum):
+class SkipReason(NamedEnum):
     """Why an instrument got no order in a plan."""
 
     BELOW_MINIMUM_ORDER = "BELOW_MINIMUM_ORDER"  #: its share is smaller than its min_order_amount
@@ -64,27 +75,31 @@ class SkipReason(enum.Enum):
 class PlannedOrder:
     """One individual order of a plan: a cash order (``cash_amount``) or a unit order (``quantity``)."""
 
-    instrument_id: str
-    side: Side
-    cash_amount: Decimal | None = None
-    quantity: Decimal | None = None
+    instrument_id: str = attrs.field(validator=non_empty)
+    side: Side = attrs.field(converter=Side)
+    cash_amount: Decimal | None = attrs.field(
+        default=None, converter=optional_decimal_input, validator=optional_positive
+    )
+    quantity: Decimal | None = attrs.field(
+        default=None, converter=optional_decimal_input, validator=optional_positive
+    )
 
 
 @attrs.frozen
 class Skipped:
-    instrument_id: str
-    reason: SkipReason
+    instrument_id: str = attrs.field(validator=non_empty)
+    reason: SkipReason = attrs.field(converter=SkipReason)
 
 
 @attrs.frozen
 class OrderPlan:
     """What a portfolio order turns into. Sells are always listed before buys."""
 
-    type: OrderType
-    currency: str
-    cash_amount: Decimal | None
-    orders: tuple[PlannedOrder, ...]
-    skipped: tuple[Skipped, ...] = ()
+    type: OrderType = attrs.field(converter=OrderType)
+    currency: str = attrs.field(validator=known_currency)
+    cash_amount: Decimal | None = attrs.field(converter=optional_decimal_input, validator=optional_positive)
+    orders: tuple[PlannedOrder, ...] = attrs.field(validator=each(PlannedOrder))
+    skipped: tuple[Skipped, ...] = attrs.field(default=(), validator=each(Skipped))
 
 
 @attrs.frozen
@@ -92,25 +107,27 @@ class Policy:
     """Policy parameters of portfolio orders: the share of NAV a nominal sell may take, the cash a rebalancing
     keeps, and the drift band inside which a rebalancing leaves an instrument alone."""
 
-    sell_nav_limit: Decimal = attrs.field(default=Decimal("0.9"), validator=fraction)
-    cash_buffer: Decimal = attrs.field(default=ZERO, validator=non_negative)
-    drift_band: Decimal = attrs.field(default=ZERO, validator=fraction)
+    sell_nav_limit: Decimal = attrs.field(default=Decimal("0.9"), converter=decimal_input, validator=fraction)
+    cash_buffer: Decimal = attrs.field(default=ZERO, converter=decimal_input, validator=non_negative)
+    drift_band: Decimal = attrs.field(default=ZERO, converter=decimal_input, validator=fraction)
 
 
 @attrs.frozen
 class PortfolioRequest:
     """A client's intent, as plain values. ``plan(request)`` turns it into an ``OrderPlan``."""
 
-    type: OrderType
-    currency: str
-    cash_amount: Decimal | None = None
-    allocation: tuple[AllocationLine, ...] = ()
-    instruments: tuple[Instrument, ...] = ()
-    positions: tuple[Position, ...] = ()
-    cash: Decimal | None = None
-    policy: Policy = Policy()
+    type: OrderType = attrs.field(converter=OrderType)
+    currency: str = attrs.field(validator=known_currency)
+    #: Checked by ``plan``: greater than zero, in the currency's minor units.
+    cash_amount: Decimal | None = attrs.field(default=None, converter=optional_decimal_input)
+    allocation: tuple[AllocationLine, ...] = attrs.field(default=(), validator=each(AllocationLine))
+    instruments: tuple[Instrument, ...] = attrs.field(default=(), validator=each(Instrument))
+    positions: tuple[Position, ...] = attrs.field(default=(), validator=each(Position))
+    #: The account's available cash; checked by ``plan``: not negative, in the currency's minor units.
+    cash: Decimal | None = attrs.field(default=None, converter=optional_decimal_input)
+    policy: Policy = attrs.field(default=Policy(), validator=attrs.validators.instance_of(Policy))
     #: Units of the positions already held back by open sells: a new order may not count on them.
-    held: tuple[Position, ...] = ()
+    held: tuple[Position, ...] = attrs.field(default=(), validator=each(Position))
 
 
 def plan(request: PortfolioRequest) -> OrderPlan:
@@ -342,8 +359,8 @@ def plan_rebalancing(
 class FeeSchedule:
     """An account's management fee: ``annual_rate`` (0.01 = 1 % a year), charged up to ``last_charged``."""
 
-    annual_rate: Decimal = attrs.field(validator=fraction)
-    last_charged: dt.date
+    annual_rate: Decimal = attrs.field(converter=decimal_input, validator=fraction)
+    last_charged: dt.date = attrs.field(validator=date)
 
 
 @attrs.frozen
@@ -357,6 +374,8 @@ class LiquidationSettlement:
 @exact
 def management_fee(proceeds: Decimal, schedule: FeeSchedule | None, as_of: dt.date, currency: str) -> Decimal:
     """proceeds × annual rate × days since the fee was last charged / 365, half-even to the minor unit."""
+    proceeds = check_non_negative(proceeds, "proceeds")
+    check_date(as_of, "as_of")
     if schedule is None:
         return ZERO.quantize(minor_unit(currency))
     days = (as_of - schedule.last_charged).days

@@ -46,6 +46,7 @@ def place(
     Instruments added without a currency take the account's.
     """
     check_open(account)
+    order_type = OrderType(order_type)
     currency = account.currency
     priced = {i: traded_in(instrument, currency) for i, instrument in instruments.items()}
     order_plan = plan(

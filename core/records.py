@@ -8,7 +8,6 @@ Records hold data and values derived from it; the decisions over them live in on
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Final
@@ -22,10 +21,10 @@ from core.keys import AllocationKey
 from core.lifecycle import KeyStatus, OrderState, ParentState
 from core.numbers import ZERO, check_decimal
 from core.portfolio import FeeSchedule, OrderType, Policy, Skipped
-from core.validators import non_empty
+from core.validators import NamedEnum, non_empty
 
 
-class AccountStatus(enum.Enum):
+class AccountStatus(NamedEnum):
     ACTIVE = "ACTIVE"
     CLOSED = "CLOSED"
 
@@ -46,7 +45,7 @@ class Account:
     positions: tuple[Position, ...] = ()
     fee_schedule: FeeSchedule | None = None
     costs: CostSchedule = CostSchedule()
-    status: AccountStatus = AccountStatus.ACTIVE
+    status: AccountStatus = attrs.field(default=AccountStatus.ACTIVE, converter=AccountStatus)
     next_sequence_id: int = 1
     created_at: dt.datetime | None = None
     #: Cash held back by open orders (what buys may still spend, with their estimated costs), per currency:
@@ -80,7 +79,7 @@ class ModelPortfolio:
     lines: tuple[AllocationLine, ...]
 
 
-class ParentKind(enum.Enum):
+class ParentKind(NamedEnum):
     """What created an individual order."""
 
     PORTFOLIO_ORDER = "PORTFOLIO_ORDER"
@@ -101,13 +100,15 @@ class Order:
     id: str
     account_id: str
     instrument_id: str
-    side: Side
+    side: Side = attrs.field(converter=Side)
     cash_amount: Decimal | None
     quantity: Decimal | None
-    state: OrderState
+    state: OrderState = attrs.field(converter=OrderState)
     created_at: dt.datetime
     updated_at: dt.datetime
-    parent_kind: ParentKind | None = None
+    parent_kind: ParentKind | None = attrs.field(
+        default=None, converter=attrs.converters.optional(ParentKind)
+    )
     parent_order_id: str | None = None
     client_reference: str | None = None
     correlation_key: str | None = None
@@ -128,19 +129,19 @@ class OrderRef:
     """How a parent lists its orders (as the documents' nested ``orders`` array)."""
 
     id: str
-    side: Side
-    state: OrderState
+    side: Side = attrs.field(converter=Side)
+    state: OrderState = attrs.field(converter=OrderState)
 
 
 @attrs.frozen
 class PortfolioOrder:
     id: str
     account_id: str
-    type: OrderType
+    type: OrderType = attrs.field(converter=OrderType)
     currency: str
     cash_amount: Decimal | None
     allocation_id: str | None
-    state: ParentState
+    state: ParentState = attrs.field(converter=ParentState)
     created_at: dt.datetime
     updated_at: dt.datetime
     orders: tuple[OrderRef, ...] = ()
@@ -161,7 +162,7 @@ class AccountLiquidation:
     id: str
     account_id: str
     currency: str
-    state: ParentState
+    state: ParentState = attrs.field(converter=ParentState)
     created_at: dt.datetime
     updated_at: dt.datetime
     orders: tuple[OrderRef, ...] = ()
@@ -178,7 +179,7 @@ class AccountLiquidation:
 class StoredKey:
     id: str
     key: AllocationKey
-    status: KeyStatus
+    status: KeyStatus = attrs.field(converter=KeyStatus)
     created_at: dt.datetime
 
 
@@ -190,9 +191,9 @@ class BlockOrder:
     key_id: str
     account_id: str
     instrument_id: str
-    side: Side
+    side: Side = attrs.field(converter=Side)
     amount: Decimal
-    state: OrderState
+    state: OrderState = attrs.field(converter=OrderState)
     created_at: dt.datetime
     updated_at: dt.datetime
     #: The currency traded values are booked in: the instrument's, which is the accounts'.
@@ -200,7 +201,7 @@ class BlockOrder:
     #: What each participant (in key order) should get of a full fill, and the error account's part.
     targets: Targets
     filled_quantity: Decimal = ZERO
-    partial_fill_policy: PartialFillPolicy = DEFAULT_POLICY
+    partial_fill_policy: PartialFillPolicy = attrs.field(default=DEFAULT_POLICY, converter=PartialFillPolicy)
     #: The accounts the block is allocated to: the key's participants in key order, then its error account.
     recipients: tuple[str, ...] = ()
     #: What each recipient (in the order of ``recipients``) has received so far.
@@ -220,7 +221,7 @@ class Subscription:
     disabled_reason: str | None = None
 
 
-class FundingKind(enum.Enum):
+class FundingKind(NamedEnum):
     DEPOSIT = "DEPOSIT"
     WITHDRAWAL = "WITHDRAWAL"
 
@@ -231,7 +232,7 @@ class Funding:
     ``FUNDING.WITHDRAWAL``); the journal entry with the same id records it."""
 
     id: str
-    kind: FundingKind
+    kind: FundingKind = attrs.field(converter=FundingKind)
     account_id: str
     currency: str
     amount: Decimal

@@ -2,13 +2,55 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import unicodedata
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import Any, TypeVar, cast
 
 import attrs
 
 from core.errors import ValidationError
-from core.numbers import ONE, check_non_negative, check_positive, fmt
+from core.numbers import (
+    ONE,
+    check_count,
+    check_decimal,
+    check_non_negative,
+    check_positive,
+    currency_exponent,
+    fmt,
+)
+
+
+class NamedEnum(enum.Enum):
+    """An enum of the core. Wherever one enters the core it may be given as a member or by its name
+    (``Side.BUY`` or ``"BUY"``): calling the class (``Side("BUY")``) converts, and attrs fields use the class as
+    their converter. A name that is no member's is a ``ValidationError`` listing the names; a value of any
+    other type (an int, a float, ``None``) is a ``TypeError``.
+
+    Every member's value is its name, so what is stored and sent (the value) reads back as the same member.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> NamedEnum:
+        if isinstance(value, str):
+            member = cls.__members__.get(value)
+            if member is not None:
+                return member
+            names = ", ".join(cls.__members__)
+            raise ValidationError(
+                f"{value!r} is not a {cls.__name__}: use one of {names}",
+                {"field": cls.__name__, "value": value, "choices": list(cls.__members__)},
+            )
+        raise TypeError(
+            f"a {cls.__name__} is one of its members or their names, not {type(value).__name__} {value!r}"
+        )
+
+
+def decimal_number(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    """A Decimal (an int is converted by ``decimal_input``) within the bounds of ``check_decimal``."""
+    check_decimal(value, attribute.name)
 
 
 def positive(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
@@ -26,6 +68,67 @@ def optional_positive(
         check_positive(value, attribute.name)
 
 
+def count(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    """An int (not a bool, a float or a Decimal) of zero or more."""
+    check_count(value, attribute.name)
+
+
+def positive_count(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    """An int of one or more (a priority, a sequence number)."""
+    check_count(value, attribute.name, minimum=1)
+
+
+def optional_positive_count(
+    instance: object, attribute: attrs.Attribute[int | None], value: int | None
+) -> None:
+    if value is not None:
+        check_count(value, attribute.name, minimum=1)
+
+
+#: A field that holds ``True`` or ``False`` and nothing else (not a truthy string, not 1).
+flag = attrs.validators.instance_of(bool)
+
+T = TypeVar("T")
+
+
+def each_is(kind: type[T], values: Iterable[object], field: str) -> list[T]:
+    """``values`` as a list, every one a ``kind`` (``TypeError`` naming the field and the first that is not)."""
+    checked = list(values)
+    for index, value in enumerate(checked):
+        if not isinstance(value, kind):
+            raise TypeError(
+                f"{field} must hold {kind.__name__} values, not {type(value).__name__} (item {index})"
+            )
+    return cast(list[T], checked)  # every item was checked above
+
+
+def each(kind: type[Any]) -> Callable[[object, attrs.Attribute[Any], Iterable[object]], None]:
+    """attrs validator of a collection field: every item a ``kind`` (see ``each_is``)."""
+
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: Iterable[object]) -> None:
+        each_is(kind, value, attribute.name)
+
+    return validate
+
+
+def check_date(value: dt.date, field: str) -> dt.date:
+    """A calendar date: a ``datetime.date``, not a datetime (whose time and zone a date cannot honour)."""
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise TypeError(f"{field} must be a date, not {type(value).__name__} {value!r}")
+    return value
+
+
+def date(instance: object, attribute: attrs.Attribute[dt.date], value: dt.date) -> None:
+    check_date(value, attribute.name)
+
+
+def optional_date(
+    instance: object, attribute: attrs.Attribute[dt.date | None], value: dt.date | None
+) -> None:
+    if value is not None:
+        check_date(value, attribute.name)
+
+
 def optional_non_negative(
     instance: object, attribute: attrs.Attribute[Decimal | None], value: Decimal | None
 ) -> None:
@@ -40,6 +143,16 @@ def fraction(instance: object, attribute: attrs.Attribute[Decimal], value: Decim
         raise ValidationError(
             f"{attribute.name} must be between 0 and 1", {"field": attribute.name, "value": fmt(value)}
         )
+
+
+def known_currency(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    """An ISO 4217 code allot knows."""
+    currency_exponent(value)
+
+
+def optional_currency(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None:
+        currency_exponent(value)
 
 
 def non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
