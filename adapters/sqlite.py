@@ -50,6 +50,7 @@ from core.errors import (
     ReadOnlyFolder,
     SchemaTooNew,
     StorageError,
+    ValidationError,
 )
 from core.instruments import Instrument, Side
 from core.journal import (
@@ -1041,3 +1042,118 @@ def remove_if_unused(path: Path) -> bool:
     for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         leftover.unlink(missing_ok=True)
     return True
+
+
+@attrs.frozen
+class IntegrityReport:
+    """What SQLite's full check (``PRAGMA integrity_check``) found in one database: each problem as SQLite words
+    it (at most 100), none when the database is sound."""
+
+    database: str
+    sound: bool
+    problems: tuple[str, ...]
+
+
+def integrity_check(path: str | Path) -> IntegrityReport:
+    """Run the full integrity check on the allot database at ``path``, changing nothing: every page, every table
+    and index, and that every index agrees with its table. (The file is opened for reading and writing, as every
+    allot command does, so that the connection tidies the ``-wal`` and ``-shm`` files away when it closes; SQLite
+    falls back to reading only when the file is read-only.) A file SQLite cannot even read as a database is reported as
+    damaged with SQLite's message; a file that is not an allot database is refused (``NOT_AN_ALLOT_DATABASE``)."""
+    path = Path(path)
+    _check_location(path, create=False)
+    with contextlib.closing(_open(path, "rw")) as connection:
+        try:
+            _identify(connection, path, create=False)
+            found = problems(connection, "integrity_check")
+        except sqlite3.Error as error:
+            found = _damage(error, path)
+            # The full check gives up on some damage that the quick check still describes page by page.
+            with contextlib.suppress(sqlite3.Error):
+                found = problems(connection, "quick_check") or found
+    return IntegrityReport(database=str(path), sound=not found, problems=tuple(found))
+
+
+def _damage(error: sqlite3.Error, path: Path) -> list[str]:
+    """SQLite's message for a file it cannot read as a database; any other error is raised as an ``AllotError``."""
+    if not (getattr(error, "sqlite_errorname", "") or "").startswith("SQLITE_CORRUPT"):
+        raise translate(error, path) from error
+    return [str(error)]
+
+
+@attrs.frozen
+class BackupReport:
+    """A backup written by ``backup``: where from, where to, and its size."""
+
+    database: str
+    backup: str
+    pages: int
+    bytes: int
+
+
+def backup(path: str | Path, target: str | Path, replace: bool = False) -> BackupReport:
+    """Copy the allot database at ``path`` to the new file ``target`` with SQLite's online backup API: a consistent
+    copy of what is committed, taken while other processes keep reading and writing. The source is only read, and
+    must pass the quick check; the copy is written beside ``target`` under a temporary name, readable by its owner
+    only, checked, and renamed to ``target`` only when complete, so a failure (a full disk) leaves no partial
+    backup. An existing ``target`` is replaced only if ``replace``. (The source is opened as in ``integrity_check``.)"""
+    path, target = Path(path), Path(target)
+    _check_location(path, create=False)
+    if target.exists() and target.resolve() == path.resolve():
+        raise ValidationError(
+            f"a backup cannot replace the database it copies ({path}): give another path",
+            {"path": str(target)},
+        )
+    if target.is_dir():
+        raise ValidationError(f"{target} is a directory: give the backup a file name", {"path": str(target)})
+    if target.exists() and not replace:
+        raise AlreadyExists(f"{target} exists already: nothing was written", {"path": str(target)})
+    if not target.parent.is_dir():
+        raise DatabaseNotFound(
+            f"the folder {target.parent} does not exist: create it or give the backup another path",
+            {"path": str(target)},
+        )
+    with contextlib.closing(_open(path, "rw")) as source:
+        with storage_errors(path):
+            _identify(source, path, create=False)
+            _require_sound(source, path)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
+        create_private(partial)
+        try:
+            pages = _copy(source, partial, target)
+            os.replace(partial, target)
+        finally:
+            for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+                leftover.unlink(missing_ok=True)
+    _sync_folder(target.parent)
+    return BackupReport(database=str(path), backup=str(target), pages=pages, bytes=target.stat().st_size)
+
+
+def _copy(source: sqlite3.Connection, partial: Path, target: Path) -> int:
+    """Copy ``source`` into the empty file ``partial`` page by page and check the copy; returns its number of
+    pages. The copy is a WAL database like its source; closing it leaves no ``-wal`` file beside it. Errors name
+    ``target``, the file the operator asked for."""
+    with storage_errors(target), contextlib.closing(_open(partial, "rw")) as copy:
+        source.backup(copy)
+        found = problems(copy, "quick_check(1)")
+        if found:
+            raise DatabaseCorrupt(
+                f"the backup written for {target} did not pass the quick check, so it was removed: try again",
+                {"path": str(target), "problems": found},
+            )
+        pages: int = copy.execute("PRAGMA page_count").fetchone()[0]
+    return pages
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the system allows opening a folder)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -16,6 +16,7 @@ from entrypoints.cli_io import read_request
 from entrypoints.commands.accounts import accounts
 from entrypoints.commands.allocations import allocations
 from entrypoints.commands.blocks import blocks
+from entrypoints.commands.db import database
 from entrypoints.commands.events import events
 from entrypoints.commands.instruments import instruments
 from entrypoints.commands.keys import keys
@@ -142,6 +143,7 @@ for group in (
     events,
     webhooks,
     ledger,
+    database,
 ):
     main.add_command(group)
 
