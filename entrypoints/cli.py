@@ -61,8 +61,8 @@ def main(session: Session, db: str | None, as_json: bool) -> None:
     Exit status: 0 done; 1 the request was refused (e.g. INSUFFICIENT_FUNDS,
     ALREADY_EXISTS, ILLEGAL_TRANSITION); 2 the input or usage is wrong, e.g.
     NOT_FOUND (nothing was written); 3 the database could not be used
-    (missing, not an allot database, read-only, damaged); 70 a bug; 74 the
-    output could not be written; 130 interrupted.
+    (missing, not an allot database, damaged, read-only, disk full); 70 a
+    bug; 74 the output could not be written; 130 interrupted.
     """
     if db == "":
         raise click.BadParameter(
