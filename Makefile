@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_throughput.py
 	$(BIN)/python tests/bench/bench_market_run.py
 	$(BIN)/python tests/bench/bench_validation.py
+	$(BIN)/python tests/bench/bench_open.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -19,8 +19,10 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
+import errno
 import itertools
 import json
+import os
 import sqlite3
 import threading
 import uuid
@@ -38,11 +40,16 @@ from core.errors import (
     AllotError,
     AlreadyExists,
     ConcurrentUpdate,
+    DatabaseCorrupt,
     DatabaseNotFound,
+    DiskFull,
     NotAnAllotDatabase,
     NotFound,
+    ReadOnlyDatabase,
+    ReadOnlyFolder,
     SchemaTooNew,
     StorageError,
+    ValidationError,
 )
 from core.instruments import Instrument
 from core.journal import (
@@ -279,14 +286,22 @@ def translate(error: sqlite3.Error, path: Path) -> AllotError:
     details = {"path": str(path), "sqlite_error": name or type(error).__name__}
     if name in ("SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY"):
         return ConcurrentUpdate("another writer changed the database at the same time; try again", details)
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or name == "SQLITE_IOERR_LOCK":
+        unwritable = _unwritable(path, details, file_too=name.startswith("SQLITE_READONLY"))
+        if unwritable is not None:
+            return unwritable
     if name.startswith("SQLITE_READONLY"):
-        return StorageError(f"the database {path} is read-only here: allot cannot write to it", details)
+        return StorageError(f"the database {path} cannot be written to here: {error}", details)
     if name == "SQLITE_FULL":
-        return StorageError(f"the disk holding {path} is full: nothing was written", details)
+        return disk_full(path, details)
     if name == "SQLITE_NOTADB":
         return NotAnAllotDatabase(f"{path} is not an allot database (it is not an SQLite file)", details)
     if name.startswith("SQLITE_CORRUPT"):
-        return StorageError(f"the database {path} is damaged: restore it from a backup", details)
+        return DatabaseCorrupt(
+            f"the database {path} is damaged ({error}): what was under way was not written; restore it from a "
+            "backup ('allot db check' lists the damage)",
+            details,
+        )
     if name.startswith("SQLITE_CANTOPEN"):
         return StorageError(
             f"cannot open the database {path}: check that allot may read and write its folder", details
@@ -298,6 +313,44 @@ def translate(error: sqlite3.Error, path: Path) -> AllotError:
     return StorageError(f"the database {path} could not be used: {error}", details)
 
 
+def _unwritable(path: Path, details: dict[str, str], file_too: bool) -> StorageError | None:
+    """The error for a database this process may not write, if that is what the file system says: its folder first
+    (SQLite keeps its ``-wal`` and ``-shm`` files there, readers included), then, if ``file_too``, the file."""
+    folder = path.parent
+    if not os.access(folder, os.W_OK):
+        return ReadOnlyFolder(
+            f"the folder {folder} is read-only here: allot cannot create a database there, nor the -wal and -shm "
+            "files SQLite keeps beside one; make the folder writable or move the database",
+            {**details, "folder": str(folder)},
+        )
+    if file_too and path.exists() and not os.access(path, os.W_OK):
+        return ReadOnlyDatabase(
+            f"the database {path} is read-only here: commands that only read work, this one writes; "
+            "make the file writable to run it",
+            details,
+        )
+    return None
+
+
+def disk_full(path: Path, details: dict[str, str]) -> DiskFull:
+    return DiskFull(
+        f"the disk holding {path} is full: what was under way was not written; free some space and run it again",
+        details,
+    )
+
+
+def os_error(error: OSError, path: Path) -> StorageError:
+    """An error of the operating system about ``path`` (a file allot creates itself) as an ``AllotError``."""
+    details = {"path": str(path), "os_error": errno.errorcode.get(error.errno or 0, type(error).__name__)}
+    if error.errno == errno.ENOSPC:
+        return disk_full(path, details)
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        unwritable = _unwritable(path, details, file_too=True)
+        if unwritable is not None:
+            return unwritable
+    return StorageError(f"cannot create {path}: {error.strerror or error}", details)
+
+
 @contextlib.contextmanager
 def storage_errors(path: Path) -> Iterator[None]:
     """Turn any SQLite error raised inside into an ``AllotError``."""
@@ -307,10 +360,9 @@ def storage_errors(path: Path) -> Iterator[None]:
         raise translate(error, path) from error
 
 
-def connect(path: str | Path, create: bool = True) -> sqlite3.Connection:
-    """Open the allot database at ``path``: check what the file is before anything is written, create it (if
-    ``create`` and it does not exist yet), migrate it to the current schema."""
-    path = Path(path)
+def _check_location(path: Path, create: bool) -> None:
+    """Refuse a path that cannot be a database before SQLite touches it: a directory, a missing file that is not
+    to be created, a file in a folder that does not exist."""
     if path.is_dir():
         raise NotAnAllotDatabase(f"{path} is a directory, not a database file", {"path": str(path)})
     if not path.exists():
@@ -324,14 +376,42 @@ def connect(path: str | Path, create: bool = True) -> sqlite3.Connection:
                 f"the folder {path.parent} does not exist: create it or give --db another path",
                 {"path": str(path)},
             )
-    uri = f"file:{quote(str(path.resolve()))}?mode={'rwc' if create else 'rw'}"
+
+
+def create_private(path: Path) -> bool:
+    """Create ``path`` as an empty file that only its owner may read and write (0600), unless it exists already;
+    returns whether it was created. SQLite gives the ``-wal`` and ``-shm`` files of a database the permissions of
+    the database file, so they are private too; an existing file keeps the permissions it has."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return False
+    except OSError as error:
+        raise os_error(error, path) from error
+    return True
+
+
+def _open(path: Path, mode: str) -> sqlite3.Connection:
+    uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
     with storage_errors(path):
         connection = sqlite3.connect(
             uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
         )
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    return connection
+
+
+def connect(path: str | Path, create: bool = True) -> sqlite3.Connection:
+    """Open the allot database at ``path``: check what the file is and that it is not damaged (``PRAGMA
+    quick_check``) before anything is written, create it (if ``create`` and it does not exist yet; readable by its
+    owner only), migrate it to the current schema."""
+    path = Path(path)
+    _check_location(path, create)
+    if create and not path.exists():
+        create_private(path)
+    connection = _open(path, "rwc" if create else "rw")
     try:
         with storage_errors(path):
-            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             _identify_and_migrate(connection, path, create)
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
@@ -341,8 +421,9 @@ def connect(path: str | Path, create: bool = True) -> sqlite3.Connection:
     return connection
 
 
-def _identify_and_migrate(connection: sqlite3.Connection, path: Path, create: bool) -> None:
-    application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+def _identify(connection: sqlite3.Connection, path: Path, create: bool) -> tuple[int, set[str]]:
+    """The file's application id and tables; a file that is not an allot database is refused."""
+    application_id: int = connection.execute("PRAGMA application_id").fetchone()[0]
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     # Databases of the first allot release carried no application id; they are recognised by their tables.
     first_release = application_id == 0 and {"schema_version", "records", "events", "deliveries"} <= tables
@@ -357,6 +438,35 @@ def _identify_and_migrate(connection: sqlite3.Connection, path: Path, create: bo
             f"{path} is another program's SQLite database, not an allot database; it was left untouched",
             {"path": str(path), "application_id": application_id},
         )
+    return application_id, tables
+
+
+def problems(connection: sqlite3.Connection, check: str) -> list[str]:
+    """What ``PRAGMA quick_check`` or ``PRAGMA integrity_check`` finds, one problem a line; empty when sound."""
+    lines = [
+        line
+        for (text,) in connection.execute(f"PRAGMA {check}")
+        for line in str(text).splitlines()
+        if not line.startswith("*** in database")
+    ]
+    return [] if lines == ["ok"] else lines
+
+
+def _require_sound(connection: sqlite3.Connection, path: Path) -> None:
+    """Refuse a damaged file before anything is written to it. ``quick_check`` reads every page and checks the
+    structure of every table and index (not that each index agrees with its table: ``allot db check`` does); it
+    stops at the first problem it finds."""
+    found = problems(connection, "quick_check(1)")
+    if found:
+        raise DatabaseCorrupt(
+            f"the database {path} is damaged, so allot refused it before writing anything: restore it from a "
+            "backup ('allot db check' lists the damage)",
+            {"path": str(path), "problems": found},
+        )
+
+
+def _identify_and_migrate(connection: sqlite3.Connection, path: Path, create: bool) -> None:
+    application_id, tables = _identify(connection, path, create)
     current = 0
     if "schema_version" in tables:
         current = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
@@ -366,6 +476,7 @@ def _identify_and_migrate(connection: sqlite3.Connection, path: Path, create: bo
             "upgrade allot to open it",
             {"database_schema": current, "supported_schema": SCHEMA_VERSION},
         )
+    _require_sound(connection, path)
     if current == SCHEMA_VERSION and application_id == APPLICATION_ID:
         return
     connection.execute("PRAGMA journal_mode = WAL")
@@ -918,19 +1029,139 @@ class SqliteDeliveryQueue:
 
 
 def remove_if_unused(path: Path) -> bool:
-    """Delete a database file (and its WAL files) that holds no record and no event, as a command that created it
-    and then failed leaves it; a database anyone wrote to is kept. Returns whether it was removed."""
+    """Delete a database file (and its WAL files) that holds no record and no event, or no table at all, as a
+    command that created it and then failed leaves it; a database anyone wrote to is kept. Returns whether it was
+    removed."""
+    if not path.is_file():
+        return False
     try:
         with contextlib.closing(
             sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True)
         ) as db:
-            used = db.execute(
-                "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM events)"
-            ).fetchone()
-            if used[0]:
-                return False
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables:
+                used = db.execute(
+                    "SELECT (SELECT count(*) FROM records) + (SELECT count(*) FROM events)"
+                ).fetchone()
+                if used[0]:
+                    return False
     except sqlite3.Error:
         return False
     for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         leftover.unlink(missing_ok=True)
     return True
+
+
+@attrs.frozen
+class IntegrityReport:
+    """What SQLite's full check (``PRAGMA integrity_check``) found in one database: each problem as SQLite words
+    it (at most 100), none when the database is sound."""
+
+    database: str
+    sound: bool
+    problems: tuple[str, ...]
+
+
+def integrity_check(path: str | Path) -> IntegrityReport:
+    """Run the full integrity check on the allot database at ``path``, changing nothing: every page, every table
+    and index, and that every index agrees with its table. (The file is opened for reading and writing, as every
+    allot command does, so that the connection tidies the ``-wal`` and ``-shm`` files away when it closes; SQLite
+    falls back to reading only when the file is read-only.) A file SQLite cannot even read as a database is reported as
+    damaged with SQLite's message; a file that is not an allot database is refused (``NOT_AN_ALLOT_DATABASE``)."""
+    path = Path(path)
+    _check_location(path, create=False)
+    with contextlib.closing(_open(path, "rw")) as connection:
+        try:
+            _identify(connection, path, create=False)
+            found = problems(connection, "integrity_check")
+        except sqlite3.Error as error:
+            found = _damage(error, path)
+            # The full check gives up on some damage that the quick check still describes page by page.
+            with contextlib.suppress(sqlite3.Error):
+                found = problems(connection, "quick_check") or found
+    return IntegrityReport(database=str(path), sound=not found, problems=tuple(found))
+
+
+def _damage(error: sqlite3.Error, path: Path) -> list[str]:
+    """SQLite's message for a file it cannot read as a database; any other error is raised as an ``AllotError``."""
+    if not (getattr(error, "sqlite_errorname", "") or "").startswith("SQLITE_CORRUPT"):
+        raise translate(error, path) from error
+    return [str(error)]
+
+
+@attrs.frozen
+class BackupReport:
+    """A backup written by ``backup``: where from, where to, and its size."""
+
+    database: str
+    backup: str
+    pages: int
+    bytes: int
+
+
+def backup(path: str | Path, target: str | Path, replace: bool = False) -> BackupReport:
+    """Copy the allot database at ``path`` to the new file ``target`` with SQLite's online backup API: a consistent
+    copy of what is committed, taken while other processes keep reading and writing. The source is only read, and
+    must pass the quick check; the copy is written beside ``target`` under a temporary name, readable by its owner
+    only, checked, and renamed to ``target`` only when complete, so a failure (a full disk) leaves no partial
+    backup. An existing ``target`` is replaced only if ``replace``. (The source is opened as in ``integrity_check``.)"""
+    path, target = Path(path), Path(target)
+    _check_location(path, create=False)
+    if target.exists() and target.resolve() == path.resolve():
+        raise ValidationError(
+            f"a backup cannot replace the database it copies ({path}): give another path",
+            {"path": str(target)},
+        )
+    if target.is_dir():
+        raise ValidationError(f"{target} is a directory: give the backup a file name", {"path": str(target)})
+    if target.exists() and not replace:
+        raise AlreadyExists(f"{target} exists already: nothing was written", {"path": str(target)})
+    if not target.parent.is_dir():
+        raise DatabaseNotFound(
+            f"the folder {target.parent} does not exist: create it or give the backup another path",
+            {"path": str(target)},
+        )
+    with contextlib.closing(_open(path, "rw")) as source:
+        with storage_errors(path):
+            _identify(source, path, create=False)
+            _require_sound(source, path)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
+        create_private(partial)
+        try:
+            pages = _copy(source, partial, target)
+            os.replace(partial, target)
+        finally:
+            for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+                leftover.unlink(missing_ok=True)
+    _sync_folder(target.parent)
+    return BackupReport(database=str(path), backup=str(target), pages=pages, bytes=target.stat().st_size)
+
+
+def _copy(source: sqlite3.Connection, partial: Path, target: Path) -> int:
+    """Copy ``source`` into the empty file ``partial`` page by page and check the copy; returns its number of
+    pages. The copy is a WAL database like its source; closing it leaves no ``-wal`` file beside it. Errors name
+    ``target``, the file the operator asked for."""
+    with storage_errors(target), contextlib.closing(_open(partial, "rw")) as copy:
+        source.backup(copy)
+        found = problems(copy, "quick_check(1)")
+        if found:
+            raise DatabaseCorrupt(
+                f"the backup written for {target} did not pass the quick check, so it was removed: try again",
+                {"path": str(target), "problems": found},
+            )
+        pages: int = copy.execute("PRAGMA page_count").fetchone()[0]
+    return pages
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the system allows opening a folder)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -166,5 +166,31 @@ class SchemaTooNew(StorageError):
     code = "SCHEMA_TOO_NEW"
 
 
+class DatabaseCorrupt(StorageError):
+    """The database file is damaged (zeroed or lost pages, a truncated file, a broken index): it is refused when it
+    is opened, before anything is written. Restore it from a backup."""
+
+    code = "DATABASE_CORRUPT"
+
+
+class DiskFull(StorageError):
+    """The disk holding the database has no room left: the transaction under way was rolled back whole."""
+
+    code = "DISK_FULL"
+
+
+class ReadOnlyDatabase(StorageError):
+    """The database file may be read but not written by this process; commands that only read still work."""
+
+    code = "READ_ONLY_DATABASE"
+
+
+class ReadOnlyFolder(StorageError):
+    """The folder holding the database may not be written by this process: a new database cannot be created there,
+    and SQLite cannot keep the ``-wal`` and ``-shm`` files it needs beside an existing one."""
+
+    code = "READ_ONLY_FOLDER"
+
+
 class UnsafeWebhookUrl(ValidationError):
     code = "UNSAFE_WEBHOOK_URL"

@@ -16,7 +16,15 @@ from decimal import Decimal
 from pathlib import Path
 
 from adapters.memory import MemoryDeliveryQueue, MemoryStore
-from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue, remove_if_unused
+from adapters.sqlite import (
+    BackupReport,
+    IntegrityReport,
+    SqliteDatabase,
+    SqliteDeliveryQueue,
+    backup,
+    integrity_check,
+    remove_if_unused,
+)
 from adapters.system import RandomJitter, SystemClock, UuidGenerator
 from adapters.venue import SimulatedVenue
 from adapters.webhooks import HttpWebhookSender, check_webhook_url
@@ -81,6 +89,16 @@ def memory_application(
 def discard_if_unused(path: str | Path) -> bool:
     """Remove a database that a failed command created and left empty (see ``adapters.sqlite.remove_if_unused``)."""
     return remove_if_unused(Path(path))
+
+
+def check_database(path: str | Path) -> IntegrityReport:
+    """SQLite's full integrity check of the database at ``path``, reading only (see ``adapters.sqlite``)."""
+    return integrity_check(path)
+
+
+def backup_database(path: str | Path, target: str | Path, *, replace: bool = False) -> BackupReport:
+    """An online backup of the database at ``path`` to the new file ``target`` (see ``adapters.sqlite.backup``)."""
+    return backup(path, target, replace)
 
 
 def _application(

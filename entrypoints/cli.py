@@ -16,6 +16,7 @@ from entrypoints.cli_io import read_request
 from entrypoints.commands.accounts import accounts
 from entrypoints.commands.allocations import allocations
 from entrypoints.commands.blocks import blocks
+from entrypoints.commands.db import database
 from entrypoints.commands.events import events
 from entrypoints.commands.instruments import instruments
 from entrypoints.commands.keys import keys
@@ -60,8 +61,8 @@ def main(session: Session, db: str | None, as_json: bool) -> None:
     Exit status: 0 done; 1 the request was refused (e.g. INSUFFICIENT_FUNDS,
     ALREADY_EXISTS, ILLEGAL_TRANSITION); 2 the input or usage is wrong, e.g.
     NOT_FOUND (nothing was written); 3 the database could not be used
-    (missing, not an allot database, read-only, damaged); 70 a bug; 74 the
-    output could not be written; 130 interrupted.
+    (missing, not an allot database, damaged, read-only, disk full); 70 a
+    bug; 74 the output could not be written; 130 interrupted.
     """
     if db == "":
         raise click.BadParameter(
@@ -142,6 +143,7 @@ for group in (
     events,
     webhooks,
     ledger,
+    database,
 ):
     main.add_command(group)
 

@@ -59,11 +59,11 @@ class Session:
         database; one that writes creates it if missing (and says so on stderr, unless ``--json``)."""
         if self._app is None:
             path = database_path(self.db)
-            existed = path.exists()
+            # Noted before opening: a database whose set-up fails (a full disk) is removed again like any other.
+            self._created = None if path.exists() else path
             self._app = sqlite_application(
                 path, create=writes, partial_fill_ratio=partial_fill_ratio, reject=reject
             )
-            self._created = None if existed else path
         return self._app
 
     def close(self, succeeded: bool) -> None:

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ports.market import Market
 from tests.cli.conftest import Allot, setup_key, setup_portfolio
+from tests.faults import no_room_to_grow, read_only, truncate, zero_pages
 
 
 def storage_error(allot: Allot, *args: str, code: str, says: str) -> None:
@@ -66,30 +65,86 @@ def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
     storage_error(Allot(tmp_path), "accounts", "list", code="NOT_AN_ALLOT_DATABASE", says="is a directory")
 
 
-@contextlib.contextmanager
-def read_only(path: Path) -> Iterator[None]:
-    """Make the file read-only for this process: permissions for an ordinary user; root ignores those, so for
-    root the file is made immutable."""
-    if os.geteuid() != 0:
-        path.chmod(0o444)
-        yield
-        path.chmod(0o644)
-        return
-    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, check=False)
-    assert made.returncode == 0, f"this test needs chattr to protect a file from root: {made.stderr}"
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=True)
-
-
 def test_a_read_only_database_refuses_writes_in_one_sentence_and_still_answers_reads(allot: Allot) -> None:
     setup_portfolio(allot)
     before = allot.state()
     with read_only(allot.database):
-        storage_error(allot, "accounts", "deposit", "ACC", "10", code="STORAGE_ERROR", says="read-only")
+        storage_error(allot, "accounts", "deposit", "ACC", "10", code="READ_ONLY_DATABASE", says="read-only")
         assert [a["id"] for a in allot.json("accounts", "list")] == ["ACC"]
     assert allot.state() == before
+
+
+def test_a_database_in_a_read_only_folder_is_refused_in_one_sentence_and_left_as_it_was(allot: Allot) -> None:
+    setup_portfolio(allot)
+    before = allot.state()
+    with read_only(allot.database.parent):
+        storage_error(allot, "accounts", "deposit", "ACC", "10", code="READ_ONLY_FOLDER",
+                      says=f"the folder {allot.database.parent} is read-only")  # fmt: skip
+        storage_error(allot, "accounts", "list", code="READ_ONLY_FOLDER", says="-wal")
+    assert allot.state() == before
+
+
+def test_a_new_database_in_a_read_only_folder_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
+    folder = tmp_path / "shelf"
+    folder.mkdir()
+    allot = Allot(folder / "new.db")
+    with read_only(folder):
+        storage_error(
+            allot, "accounts", "create", "--currency", "EUR", code="READ_ONLY_FOLDER", says=str(folder)
+        )
+    assert list(folder.iterdir()) == []
+
+
+def test_a_database_with_zeroed_pages_is_refused_before_anything_is_written(allot: Allot) -> None:
+    setup_portfolio(allot)
+    zero_pages(allot.database)
+    before = allot.database.read_bytes()
+    for command in (
+        ("accounts", "deposit", "ACC", "10"),
+        ("orders", "create", "ACC", "--type", "BUY", "--amount", "100", "--allocation", "60/40"),
+        ("accounts", "create", "--currency", "EUR"),
+        ("accounts", "list"),
+    ):
+        storage_error(
+            allot, *command, code="DATABASE_CORRUPT", says=f"the database {allot.database} is damaged"
+        )
+    assert allot.database.read_bytes() == before
+
+
+def test_a_truncated_database_is_said_to_be_damaged_without_a_traceback(allot: Allot) -> None:
+    setup_portfolio(allot)
+    truncate(allot.database)
+    before = allot.database.read_bytes()
+    storage_error(allot, "accounts", "list", code="DATABASE_CORRUPT", says=str(allot.database))
+    storage_error(allot, "accounts", "deposit", "ACC", "10", code="DATABASE_CORRUPT", says="backup")
+    assert allot.database.read_bytes() == before
+
+
+def test_a_full_disk_is_said_in_one_sentence_and_the_command_that_met_it_wrote_nothing(
+    allot: Allot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_portfolio(allot)
+    no_room_to_grow(monkeypatch)
+    for number in range(500):
+        before = allot.state()
+        ran = allot("accounts", "create", "--currency", "EUR", "--cash", "10", "--id", f"N{number:03}", "--json",
+                    expect=None)  # fmt: skip
+        if ran.code:
+            break
+    assert (ran.code, ran.error["code"]) == (3, "DISK_FULL")
+    assert "is full" in ran.error["message"]
+    assert allot.state() == before
+    monkeypatch.undo()
+    allot("accounts", "create", "--currency", "EUR", "--cash", "10", "--id", f"N{number:03}")
+
+
+def test_a_full_disk_met_while_creating_a_database_leaves_no_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_room_to_grow(monkeypatch)
+    storage_error(Allot(tmp_path / "new.db"), "accounts", "create", "--currency", "EUR", code="DISK_FULL",
+                  says=f"the disk holding {tmp_path / 'new.db'} is full")  # fmt: skip
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_ctrl_c_exits_130_without_a_traceback(allot: Allot, monkeypatch: pytest.MonkeyPatch) -> None:

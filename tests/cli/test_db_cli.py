@@ -1,0 +1,179 @@
+"""``allot db``: the full integrity check and an online backup, and the permissions of the files allot creates."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from entrypoints.bootstrap import sqlite_application
+from tests.cli.conftest import Allot, setup_portfolio
+from tests.faults import mode_of, no_room_to_grow, read_only, truncate, zero_pages
+
+
+def unindexed(path: Path) -> None:
+    """Make the index on the records' state disagree with its table, a damage that only the full check sees: the
+    index keeps its entries, the schema says it indexes another column."""
+    with contextlib.closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute("PRAGMA writable_schema = ON")
+        connection.execute(
+            "UPDATE sqlite_master SET sql = 'CREATE INDEX records_state ON records (kind, id)' "
+            "WHERE name = 'records_state'"
+        )
+
+
+def populated(allot: Allot, accounts: int = 40) -> None:
+    """The portfolio set-up and ``accounts`` more accounts: enough pages that zeroing three of them leaves SQLite
+    able to read the schema and list what is wrong."""
+    setup_portfolio(allot)
+    with sqlite_application(allot.database) as app:
+        for number in range(accounts):
+            app.accounts.open("EUR", Decimal("100.00"), account_id=f"A{number:02}")
+
+
+def test_db_check_says_a_sound_database_is_sound(allot: Allot) -> None:
+    setup_portfolio(allot)
+    assert allot("db", "check").out == (
+        f"the database {allot.database} is sound: the full integrity check found no problem\n"
+    )
+    assert allot.json("db", "check") == {"database": str(allot.database), "sound": True, "problems": []}
+
+
+def test_db_check_names_the_damage_on_stdout_and_the_verdict_on_stderr_with_exit_status_1(
+    allot: Allot,
+) -> None:
+    populated(allot)
+    zero_pages(allot.database)
+    before = allot.database.read_bytes()
+    ran = allot("db", "check", "--json", expect=1)
+    assert ran.data["sound"] is False
+    assert "btreeInitPage() returns error code 11" in ran.data["problems"][-1]
+    plain = allot("db", "check", expect=1)
+    assert "btreeInitPage() returns error code 11" in plain.out
+    assert plain.err == (
+        f"allot: the database {allot.database} is damaged (3 problems found): restore it from a backup "
+        "(DATABASE_CORRUPT)\n"
+    )
+    assert allot.database.read_bytes() == before
+
+
+def test_db_check_finds_a_broken_index_that_the_quick_check_on_opening_lets_through(allot: Allot) -> None:
+    setup_portfolio(allot)
+    unindexed(allot.database)
+    assert [a["id"] for a in allot.json("accounts", "list")] == ["ACC"]
+    problems = allot("db", "check", "--json", expect=1).data["problems"]
+    assert any("missing from index records_state" in p for p in problems), problems
+
+
+def test_db_check_says_a_truncated_database_is_damaged(allot: Allot) -> None:
+    setup_portfolio(allot)
+    truncate(allot.database)
+    ran = allot("db", "check", "--json", expect=1)
+    assert ran.data["sound"] is False
+    assert ran.data["problems"] == ["database disk image is malformed"]
+
+
+def test_db_check_reads_a_read_only_database(allot: Allot) -> None:
+    setup_portfolio(allot)
+    with read_only(allot.database):
+        assert allot.json("db", "check")["sound"] is True
+
+
+def test_db_check_of_a_missing_database_creates_nothing(tmp_path: Path) -> None:
+    ran = Allot(tmp_path / "typo.db")("db", "check", "--json", expect=3)
+    assert ran.error["code"] == "DATABASE_NOT_FOUND"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_db_backup_writes_a_copy_allot_opens_with_the_same_records(allot: Allot, tmp_path: Path) -> None:
+    setup_portfolio(allot)
+    target = tmp_path / "copy.db"
+    ran = allot("db", "backup", str(target))
+    assert ran.out.startswith(f"backed up {allot.database} to {target}")
+    copy = Allot(target)
+    assert copy.state() == allot.state()
+    assert copy.json("db", "check")["sound"] is True
+    assert [a["id"] for a in copy.json("accounts", "list")] == ["ACC"]
+
+
+def test_a_backup_is_readable_by_its_owner_only(allot: Allot, tmp_path: Path) -> None:
+    setup_portfolio(allot)
+    allot("db", "backup", str(tmp_path / "copy.db"))
+    assert mode_of(tmp_path / "copy.db") == 0o600
+
+
+def test_db_backup_refuses_to_overwrite_a_file_unless_forced(allot: Allot, tmp_path: Path) -> None:
+    setup_portfolio(allot)
+    target = tmp_path / "copy.db"
+    target.write_text("keep me\n")
+    target.chmod(0o644)
+    ran = allot("db", "backup", str(target), "--json", expect=1)
+    assert ran.error["code"] == "ALREADY_EXISTS"
+    assert "--force" in ran.error["message"]
+    assert target.read_text() == "keep me\n"
+    allot("db", "backup", str(target), "--force")
+    assert Allot(target).state() == allot.state()
+    assert mode_of(target) == 0o600
+
+
+def test_db_backup_copies_what_is_committed_while_another_writer_holds_its_transaction_open(
+    allot: Allot, tmp_path: Path
+) -> None:
+    setup_portfolio(allot)
+    committed = allot.state()
+    with contextlib.closing(sqlite3.connect(allot.database, isolation_level=None)) as writer:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE records SET version = version + 1 WHERE kind = 'accounts'")
+        allot("db", "backup", str(tmp_path / "copy.db"))
+        writer.execute("COMMIT")
+    assert Allot(tmp_path / "copy.db").state() == committed
+    assert allot.state() != committed
+
+
+def test_db_backup_of_a_damaged_database_is_refused_and_writes_no_file(allot: Allot, tmp_path: Path) -> None:
+    setup_portfolio(allot)
+    zero_pages(allot.database)
+    ran = allot("db", "backup", str(tmp_path / "copy.db"), "--json", expect=3)
+    assert ran.error["code"] == "DATABASE_CORRUPT"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ops.db"]
+
+
+def test_db_backup_into_a_read_only_or_missing_folder_is_refused_in_one_sentence(
+    allot: Allot, tmp_path: Path
+) -> None:
+    setup_portfolio(allot)
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    with read_only(shelf):
+        ran = allot("db", "backup", str(shelf / "copy.db"), "--json", expect=3)
+    assert (ran.error["code"], list(shelf.iterdir())) == ("READ_ONLY_FOLDER", [])
+    ran = allot("db", "backup", str(tmp_path / "nowhere" / "copy.db"), "--json", expect=3)
+    assert ran.error["code"] == "DATABASE_NOT_FOUND"
+    assert "the folder" in ran.error["message"]
+
+
+def test_a_full_disk_met_while_backing_up_leaves_no_partial_backup(
+    allot: Allot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_portfolio(allot)
+    no_room_to_grow(monkeypatch)
+    ran = allot("db", "backup", str(tmp_path / "copy.db"), "--json", expect=3)
+    assert ran.error["code"] == "DISK_FULL"
+    assert ran.error["message"].startswith(f"the disk holding {tmp_path / 'copy.db'} is full")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ops.db"]
+
+
+def test_db_backup_will_not_replace_the_database_it_copies(allot: Allot) -> None:
+    setup_portfolio(allot)
+    before = allot.state()
+    ran = allot("db", "backup", str(allot.database), "--force", "--json", expect=2)
+    assert ran.error["code"] == "VALIDATION_ERROR"
+    assert allot.state() == before
+
+
+def test_a_new_database_made_by_a_command_is_readable_by_its_owner_only(allot: Allot) -> None:
+    allot("accounts", "create", "--currency", "EUR")
+    assert mode_of(allot.database) == 0o600
