@@ -19,13 +19,23 @@ from core.apportion import apportion
 from core.errors import (
     BelowMinimumOrder,
     CurrencyMismatch,
+    InstrumentEnded,
     InsufficientFunds,
     InsufficientPosition,
     NavLimitExceeded,
     NothingToTrade,
     ValidationError,
 )
-from core.instruments import Allocation, AllocationLine, Instrument, InstrumentTable, Position, Side
+from core.instruments import (
+    Allocation,
+    AllocationLine,
+    Instrument,
+    InstrumentTable,
+    Position,
+    Side,
+    check_tradable,
+    not_tradable,
+)
 from core.numbers import (
     ZERO,
     as_cash,
@@ -111,10 +121,26 @@ class PortfolioRequest:
     policy: Policy = Policy()
     #: Units of the positions already held back by open sells: a new order may not count on them.
     held: tuple[Position, ...] = ()
+    #: The trading day: from the day after its expiry an option is not bought. Without it only options that have
+    #: ended (exercised or expired) are refused.
+    as_of: dt.date | None = None
 
 
 def plan(request: PortfolioRequest) -> OrderPlan:
-    """Turn a portfolio order request into an order plan (or raise an ``AllotError`` saying why not)."""
+    """Turn a portfolio order request into an order plan (or raise an ``AllotError`` saying why not).
+
+    No order of the plan trades an instrument that no longer trades (``INSTRUMENT_ENDED``): a model portfolio
+    that holds an option which has ended, or which is past its expiry date, cannot be bought or rebalanced to."""
+    order_plan = _plan(request)
+    table = InstrumentTable.of(request.instruments)
+    for order in order_plan.orders:
+        instrument = table.by_id.get(order.instrument_id)
+        if instrument is not None:
+            check_tradable(instrument, order.side, request.as_of)
+    return order_plan
+
+
+def _plan(request: PortfolioRequest) -> OrderPlan:
     currency_exponent(request.currency)
     table = InstrumentTable.of(request.instruments)
     for instrument in request.instruments:
@@ -131,6 +157,7 @@ def plan(request: PortfolioRequest) -> OrderPlan:
         check_non_negative(request.cash, "cash")
     match request.type:
         case OrderType.BUY:
+            _check_model_tradable(_allocation(request), table, request.as_of)
             return plan_buy(
                 _required_cash_amount(request), request.currency, _allocation(request), table, request.cash
             )
@@ -144,6 +171,7 @@ def plan(request: PortfolioRequest) -> OrderPlan:
         case OrderType.REBALANCING:
             _must_be_absent(request, "cash_amount")
             cash = ZERO if request.cash is None else request.cash
+            _check_model_tradable(_allocation(request), table, request.as_of)
             return plan_rebalancing(
                 request.currency, _allocation(request), table, _free(positions, held), cash, request.policy
             )
@@ -421,6 +449,20 @@ def _allocation(request: PortfolioRequest) -> Allocation:
     if not request.allocation:
         raise ValidationError(f"a {request.type.value} order needs an allocation", {"field": "allocation"})
     return Allocation(request.allocation)
+
+
+def _check_model_tradable(
+    allocation: Allocation, instruments: InstrumentTable, as_of: dt.date | None
+) -> None:
+    """Every instrument of the model portfolio can be bought today, or the order is refused naming it."""
+    for line in allocation.lines:
+        refused = not_tradable(instruments[line.instrument_id], Side.BUY, as_of)
+        if refused is not None:
+            raise InstrumentEnded(
+                f"cannot buy the model portfolio: {refused.message}; choose a model portfolio without "
+                f"{line.instrument_id}",
+                refused.details,
+            )
 
 
 def _must_be_absent(request: PortfolioRequest, *fields: str) -> None:

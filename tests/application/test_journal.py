@@ -10,7 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import InsufficientFunds, InsufficientPosition, NavLimitExceeded, ValidationError
+from core.errors import (
+    InstrumentEnded,
+    InsufficientFunds,
+    InsufficientPosition,
+    NavLimitExceeded,
+    ValidationError,
+)
 from core.fills import CostSchedule, PositionEvent, PositionEventType
 from core.instruments import AllocationLine, AssetType, Instrument, Side
 from core.journal import FEE_INCOME, FUNDING, Asset, CauseKind
@@ -251,6 +257,25 @@ def test_an_option_expires_worthless_only_from_its_expiry_date(world: World, opt
     assert options.accounts.get("OPT").cash_in("EUR") == Decimal("400.00")
     events = [e.object for _, e in options.queries.events(EventQuery(limit=100, topic="POSITION"))]
     assert [p.event for p in events if isinstance(p, PositionEvent)][-1] is PositionEventType.OPTION_EXPIRED
+    assert options.ledger.verify().balanced
+
+
+def test_a_buy_placed_on_the_expiry_day_that_has_not_executed_by_the_next_day_is_cancelled(
+    world: World, options: Application
+) -> None:
+    world.clock.advance(days=30)  # the expiry day: the option still trades
+    placed = options.portfolio_orders.place("OPT", OrderType.BUY, Decimal("200.00"), "calls")
+    world.clock.advance(days=1)
+    run = options.market.run()
+    assert [(e.outcome.value, e.reason) for e in run.orders] == [
+        ("CANCELLED", f"option CALL expired on {world.clock.moment.date() - dt.timedelta(days=1)} and can no "
+         "longer be bought"),
+    ]  # fmt: skip
+    assert options.portfolio_orders.get(placed.id).state.value == "CANCELLED"
+    assert options.accounts.get("OPT").reserved_in("EUR") == Decimal("0.00")
+    with pytest.raises(InstrumentEnded):
+        options.portfolio_orders.place("OPT", OrderType.BUY, Decimal("200.00"), "calls")
+    options.instruments.expire("CALL")
     assert options.ledger.verify().balanced
 
 

@@ -137,3 +137,31 @@ def test_an_option_without_an_expiry_is_refused_and_nothing_is_stored(allot: All
     ran = allot("instruments", "create", "C1", "--price", "1", "--asset-type", "stock_option", expect=2)
     assert "is an option: it needs an expiry date" in ran.err
     assert allot.state() == before
+
+
+def test_an_exercised_option_can_no_longer_be_bought_and_the_refusal_names_it(allot: Allot) -> None:
+    allot("accounts", "create", "--currency", "USD", "--cash", "10000", "--id", "O1")
+    allot("instruments", "create", "C", "--price", "5.25", "--asset-type", "stock_option",
+          "--expiry", "2099-12-18", "--contract-size", "100", "--currency", "USD")  # fmt: skip
+    allot("allocations", "create", "o", "--line", "C=1")
+    allot("orders", "create", "O1", "--type", "BUY", "--amount", "1000", "--allocation", "o")
+    allot("market", "run")
+    allot("instruments", "exercise", "C", "--price", "7.5")
+    before = allot.state()
+    refused = allot("orders", "create", "O1", "--type", "BUY", "--amount", "600", "--allocation", "o", "--json",
+                    expect=1)  # fmt: skip
+    assert refused.error["code"] == "INSTRUMENT_ENDED"
+    assert "option C was exercised and no longer trades" in refused.error["message"]
+    assert allot.state() == before
+    assert allot.json("accounts", "show", "O1")["account"]["positions"] == []
+
+
+def test_an_option_past_its_expiry_date_cannot_be_bought_from_the_command_line(allot: Allot) -> None:
+    allot("accounts", "create", "--currency", "USD", "--cash", "10000", "--id", "O1")
+    allot("instruments", "create", "OLD", "--price", "5.25", "--asset-type", "stock_option",
+          "--expiry", "2020-01-17", "--currency", "USD")  # fmt: skip
+    allot("allocations", "create", "old", "--line", "OLD=1")
+    refused = allot("orders", "create", "O1", "--type", "BUY", "--amount", "100", "--allocation", "old", "--json",
+                    expect=1)  # fmt: skip
+    assert refused.error["code"] == "INSTRUMENT_ENDED"
+    assert refused.error["details"] == {"instrument_id": "OLD", "expiry": "2020-01-17"}
