@@ -376,10 +376,14 @@ class FeeSchedule:
 
 @attrs.frozen
 class LiquidationSettlement:
+    """A filled liquidation's money: ``management_fee`` is the fee charged, which is ``fee_due`` unless that is
+    more than the account has available (then all of what it has)."""
+
     gross_proceeds: Decimal
     trading_costs: Decimal
     management_fee: Decimal
     cash_amount: Decimal
+    fee_due: Decimal
 
 
 @exact
@@ -405,12 +409,22 @@ def settle_liquidation(
     fee_schedule: FeeSchedule | None,
     as_of: dt.date,
     currency: str,
+    *,
+    available: Decimal,
 ) -> LiquidationSettlement:
-    """The ``cash_amount`` of a liquidation once every sell is filled: proceeds − costs − management fee."""
+    """The ``cash_amount`` of a liquidation once every sell is filled: proceeds − costs − management fee.
+
+    The fee charged is the fee due, capped at ``available`` — the cash the account may spend once the
+    liquidation's sales are booked (not what open orders hold back) — and never below zero: a fee never takes an
+    account below zero, nor cash an open order needs, so that the liquidation can always settle."""
     check_cash(gross_proceeds, currency, "gross_proceeds")
     check_cash(trading_costs, currency, "trading_costs")
-    fee = management_fee(gross_proceeds, fee_schedule, as_of, currency)
-    return LiquidationSettlement(gross_proceeds, trading_costs, fee, gross_proceeds - trading_costs - fee)
+    check_cash(available, currency, "available")
+    due = management_fee(gross_proceeds, fee_schedule, as_of, currency)
+    fee = max(ZERO.quantize(minor_unit(currency)), min(due, available))
+    return LiquidationSettlement(
+        gross_proceeds, trading_costs, fee, gross_proceeds - trading_costs - fee, due
+    )
 
 
 def _cash_orders(

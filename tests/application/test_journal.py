@@ -72,6 +72,34 @@ def test_a_liquidation_charges_the_management_fee_once_and_moves_its_date(
     )  # the same days are not charged twice
 
 
+def test_a_fee_due_beyond_the_cash_available_is_capped_and_never_takes_cash_held_for_open_orders(
+    app: Application,
+) -> None:
+    fees = FeeSchedule(Decimal("0.9"), dt.date(1900, 1, 1))
+    app.accounts.open("EUR", Decimal("1500.00"), fees, account_id="CAP")
+    app.portfolio_orders.place("CAP", OrderType.BUY, Decimal("1000.00"), "60/40")
+    app.market.run()
+    liquidation = app.portfolio_orders.place("CAP", OrderType.LIQUIDATION)
+    held = app.portfolio_orders.place("CAP", OrderType.BUY, Decimal("300.00"), "60/40")
+    app.market.run()  # the liquidation is older: it settles before the buy executes
+    settled = app.portfolio_orders.get(liquidation.id)
+    # cash 1500.00 after the sales, 300.00 held back by the open buy: 1200.00 is all the fee may take
+    assert (settled.state.value, settled.management_fee, settled.cash_amount) == (
+        "FILLED",
+        Decimal("1200.00"),
+        Decimal("-200.00"),
+    )
+    assert app.portfolio_orders.get(held.id).state.value == "FILLED"
+    assert app.accounts.get("CAP").cash_in("EUR") == Decimal(
+        "20.00"
+    )  # what the buy could not spend on whole units
+    memo = [line.memo for line in app.ledger.statement("CAP") if line.cause.kind is CauseKind.MANAGEMENT_FEE]
+    assert memo == [
+        "management fee of 1200.00 EUR on the liquidation (114272.88 due, capped at the cash available)"
+    ]
+    assert app.ledger.verify().balanced
+
+
 def test_an_account_liquidation_moves_its_cash_amount_exactly(world: World, app: Application) -> None:
     since = world.clock.moment.date() - dt.timedelta(days=91)
     app.accounts.open("EUR", Decimal("4000.00"), FeeSchedule(Decimal("0.0075"), since), account_id="LIQ")

@@ -165,3 +165,31 @@ def test_an_option_past_its_expiry_date_cannot_be_bought_from_the_command_line(a
                     expect=1)  # fmt: skip
     assert refused.error["code"] == "INSTRUMENT_ENDED"
     assert refused.error["details"] == {"instrument_id": "OLD", "expiry": "2020-01-17"}
+
+
+def test_a_fee_larger_than_the_proceeds_takes_what_the_account_has_and_later_liquidations_still_work(
+    allot: Allot,
+) -> None:
+    allot("accounts", "create", "--currency", "EUR", "--cash", "1000", "--id", "A", "--fee-rate", "0.9",
+          "--fee-since", "1900-01-01")  # fmt: skip
+    allot("instruments", "create", "AAA", "--price", "10.00")
+    allot("allocations", "create", "all", "--line", "AAA=1")
+    allot("orders", "create", "A", "--type", "BUY", "--amount", "1000", "--allocation", "all")
+    allot("market", "run")
+    first = allot.json("liquidations", "create", "A")
+    allot("market", "run")
+    settled = allot.json("liquidations", "show", first["id"])
+    assert (settled["state"], settled["management_fee"], settled["cash_amount"]) == (
+        "FILLED",
+        "1000.00",
+        "0.00",
+    )
+    assert allot.json("accounts", "show", "A")["account"]["cash"] == {"EUR": "0.00"}
+    allot("accounts", "deposit", "A", "500")
+    allot("orders", "create", "A", "--type", "BUY", "--amount", "500", "--allocation", "all")
+    allot("market", "run")
+    second = allot.json("liquidations", "create", "A")
+    allot("market", "run")
+    again = allot.json("liquidations", "show", second["id"])
+    assert (again["state"], again["management_fee"], again["cash_amount"]) == ("FILLED", "0.00", "500.00")
+    assert allot.json("ledger", "verify")["balanced"] is True
