@@ -193,3 +193,19 @@ def test_a_fee_larger_than_the_proceeds_takes_what_the_account_has_and_later_liq
     again = allot.json("liquidations", "show", second["id"])
     assert (again["state"], again["management_fee"], again["cash_amount"]) == ("FILLED", "0.00", "500.00")
     assert allot.json("ledger", "verify")["balanced"] is True
+
+
+def test_a_fee_date_in_the_future_is_refused_and_nothing_is_stored(allot: Allot) -> None:
+    ran = allot("accounts", "create", "--currency", "EUR", "--id", "F", "--fee-rate", "0.02",
+                "--fee-since", "2100-01-01", "--json", expect=2)  # fmt: skip
+    assert ran.error["code"] == "VALIDATION_ERROR"
+    assert "the management fee cannot have been charged after today" in ran.error["message"]
+    assert not allot.database.exists()
+
+
+def test_a_fee_rate_above_one_hundred_percent_a_year_is_refused(allot: Allot) -> None:
+    ran = allot(
+        "accounts", "create", "--currency", "EUR", "--id", "F", "--fee-rate", "1.5", "--json", expect=2
+    )
+    assert ran.error["code"] == "VALIDATION_ERROR"
+    assert "annual_rate must be between 0 and 1" in ran.error["message"]
