@@ -14,7 +14,7 @@ from decimal import Decimal
 import attrs
 
 from core.decisions import Changes, Decision
-from core.errors import AccountClosed, AccountNotEmpty, InsufficientFunds
+from core.errors import AccountClosed, AccountNotEmpty, InsufficientFunds, ValidationError
 from core.fills import CostSchedule, trading_costs
 from core.instruments import Instrument, Side
 from core.journal import FUNDING, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
@@ -48,9 +48,20 @@ def open_account(
     ids: Iterator[str],
     now: dt.datetime,
 ) -> Decision[Account]:
-    """A new account; opening cash (zero or more, in the currency's minor units) is its first deposit."""
+    """A new account; opening cash (zero or more, in the currency's minor units) is its first deposit. A management
+    fee cannot have been charged after today (every liquidation would then charge it for days still to come)."""
     check_text(account_id, "account id")
     check_non_negative(cash, "cash")
+    if fee_schedule is not None and fee_schedule.last_charged > now.date():
+        raise ValidationError(
+            f"the management fee cannot have been charged after today: {fee_schedule.last_charged.isoformat()} is "
+            f"after {now.date().isoformat()}; give today or an earlier day",
+            {
+                "field": "fee_since",
+                "fee_since": fee_schedule.last_charged.isoformat(),
+                "today": now.date().isoformat(),
+            },
+        )
     opening = as_cash(cash, currency, "cash")
     empty = Account(
         account_id,

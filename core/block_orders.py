@@ -1,7 +1,8 @@
 """Block orders as records: placed on the key's owner account, executed in the market, allocated out at once.
 
 Placing checks everything that would make the block impossible to carry out, so that a block the market cannot
-execute is refused before it exists: the key must be usable, every account it allocates to open and in the
+execute is refused before it exists: the instrument must still trade (an option that has ended does not, and
+one past its expiry date is not bought), the key must be usable, every account it allocates to open and in the
 instrument's currency, the amount greater than zero and a whole number of quantity steps, a buy within each
 participant's buying power (the key's margin handling), and a sell within what each account holds.
 
@@ -32,7 +33,7 @@ from core.blocks import (
 )
 from core.decisions import Changes, Decision
 from core.errors import CurrencyMismatch, InsufficientPosition, NothingToTrade
-from core.instruments import Instrument, Side, traded_in
+from core.instruments import Instrument, Side, check_tradable, traded_in
 from core.journal import JournalEntry
 from core.keys import AllocationKey, check_usable
 from core.lifecycle import BLOCK_ORDER, OrderState, Trigger
@@ -103,6 +104,7 @@ def place(
     key = stored.key
     side, policy = Side(side), PartialFillPolicy(policy)
     amount = check_positive(amount, "amount")
+    check_tradable(instrument, side, now.date())
     to_units(amount, instrument.quantity_step, "amount")
     recipients = {account_id: accounts[account_id] for account_id in key.recipients}
     closed = [a.id for a in recipients.values() if a.status is not AccountStatus.ACTIVE]

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import attrs
 
-from core.errors import CurrencyMismatch, MissingPrice, UnknownInstrument, ValidationError
+from core.errors import CurrencyMismatch, InstrumentEnded, MissingPrice, UnknownInstrument, ValidationError
 from core.numbers import (
     ONE,
     ZERO,
@@ -144,6 +144,39 @@ def traded_in(instrument: Instrument, currency: str) -> Instrument:
                 "account_currency": currency,
             },
         )
+    return instrument
+
+
+#: How a sentence says an option ended.
+_ENDED = {OptionEnd.EXERCISED: "was exercised", OptionEnd.EXPIRED: "has expired"}
+
+
+def not_tradable(instrument: Instrument, side: Side, today: dt.date | None) -> InstrumentEnded | None:
+    """Why an order may not trade ``instrument`` on ``side`` today, or ``None`` if it may.
+
+    An option that has ended (exercised or expired) trades no more, on either side. An option is bought up to and
+    including its expiry day; from the day after, it is not bought, but it may still be sold until it is expired
+    (so that a holder, or a liquidation, is never stuck waiting for the back office). Without ``today`` only the
+    end is checked."""
+    if instrument.ended is not None:
+        return InstrumentEnded(
+            f"option {instrument.instrument_id} {_ENDED[instrument.ended]} and no longer trades",
+            {"instrument_id": instrument.instrument_id, "ended": instrument.ended.value},
+        )
+    expiry = instrument.expiry
+    if side is Side.BUY and expiry is not None and today is not None and today > expiry:
+        return InstrumentEnded(
+            f"option {instrument.instrument_id} expired on {expiry.isoformat()} and can no longer be bought",
+            {"instrument_id": instrument.instrument_id, "expiry": expiry.isoformat()},
+        )
+    return None
+
+
+def check_tradable(instrument: Instrument, side: Side, today: dt.date | None) -> Instrument:
+    """The instrument, if an order may trade it on ``side`` today; else ``INSTRUMENT_ENDED`` (see ``not_tradable``)."""
+    refused = not_tradable(instrument, side, today)
+    if refused is not None:
+        raise refused
     return instrument
 
 

@@ -9,7 +9,7 @@ import attrs
 
 from core.accounts import check_open, reserve
 from core.decisions import Changes, Decision
-from core.instruments import Instrument
+from core.instruments import Instrument, check_tradable
 from core.lifecycle import LiquidationState
 from core.orders import from_plan
 from core.parents import cancel_by_client, followed_changes
@@ -26,9 +26,12 @@ def create(
     now: dt.datetime,
 ) -> Decision[AccountLiquidation]:
     """A liquidation in NEW with one unit sell per position, each holding back its units; announces
-    ``ACCOUNT_LIQUIDATION.NEW`` and each ``ORDER.NEW``. It moves to PROCESSING with its first order."""
+    ``ACCOUNT_LIQUIDATION.NEW`` and each ``ORDER.NEW``. It moves to PROCESSING with its first order. A position in
+    an option that has ended cannot be sold (``INSTRUMENT_ENDED``)."""
     check_open(account)
     order_plan = plan_liquidation(account.currency, account.positions, account.held_units)
+    for planned in order_plan.orders:
+        check_tradable(instruments[planned.instrument_id], planned.side, now.date())
     new = AccountLiquidation(
         id=liquidation_id,
         account_id=account.id,

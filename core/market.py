@@ -18,7 +18,7 @@ from core import block_orders, orders
 from core.accounts import OPEN, reserve
 from core.decisions import Changes, Decision
 from core.errors import AllotError, ConcurrentUpdate, StorageError, ValidationError
-from core.instruments import Instrument
+from core.instruments import Instrument, not_tradable
 from core.journal import JournalEntry
 from core.keys import AllocationKey
 from core.lifecycle import OrderState
@@ -99,16 +99,20 @@ RUN_STATES: tuple[str, ...] = tuple(sorted(state.value for state in OPEN))
 RUN_PARENTS: tuple[str, ...] = (ParentKind.PORTFOLIO_ORDER.value, ParentKind.ACCOUNT_LIQUIDATION.value)
 
 
-def order_request(order: Order, account: Account, instrument: Instrument, quote: Quote) -> Decimal:
-    """What to ask the venue to fill for ``order`` at the quoted price; nothing when it would not quote."""
-    if quote.price is None or order.state not in OPEN:
+def order_request(
+    order: Order, account: Account, instrument: Instrument, quote: Quote, today: dt.date
+) -> Decimal:
+    """What to ask the venue to fill for ``order`` at the quoted price; nothing when it would not quote, or when
+    the order may no longer trade its instrument (an option that has ended, or a buy past its expiry date)."""
+    if quote.price is None or order.state not in OPEN or not_tradable(instrument, order.side, today):
         return ZERO
     return orders.quantity_to_execute(order, account, instrument, quote.price)
 
 
-def block_request(block: BlockOrder, quote: Quote) -> Decimal:
-    """What to ask the venue to fill for a block: all that is left of it, or nothing without a quote."""
-    if quote.price is None or block.state not in OPEN:
+def block_request(block: BlockOrder, instrument: Instrument, quote: Quote, today: dt.date) -> Decimal:
+    """What to ask the venue to fill for a block: all that is left of it; nothing without a quote, or when the
+    block may no longer trade its instrument."""
+    if quote.price is None or block.state not in OPEN or not_tradable(instrument, block.side, today):
         return ZERO
     return block_orders.remaining(block)
 
@@ -166,18 +170,22 @@ def execute_order(
 ) -> Decision[Executed]:
     """Book what the venue did with ``order`` (``filled`` of ``order_request``), and move its parent with it.
 
-    A quote refused cancels the order with the reason (the parent follows: an error at the trading partner
-    cancels it and its other open orders). With nothing left to execute, a partly filled order is FILLED and an
+    A quote refused, or an instrument the order may no longer trade (an option that ended, or was past its expiry
+    date for a buy, before the order executed), cancels the order with the reason (the parent follows: it is
+    cancelled with its other open orders). With nothing left to execute, a partly filled order is FILLED and an
     untouched one is cancelled with the reason. An execution starts the order first — and with it the parent —
     and is then booked as one journal entry; the parent follows again (a liquidation is settled when filled).
     """
     if not orders.executes_on_its_own(order):
         return Decision(Executed(order.id, RunOutcome.SKIPPED), Changes())
-    requested = order_request(order, account, instrument, quote)
+    requested = order_request(order, account, instrument, quote, now.date())
     check_fill(filled, requested, instrument.quantity_step, f"order {order.id}")
     before = list(siblings) if parent is not None else [order]
     run = _Progress(order.id, list(before), parent, account)
-    if quote.price is None:
+    ended = not_tradable(instrument, order.side, now.date())
+    if ended is not None:
+        run.move(*orders.fail(order, ended.message, now), account, ids=ids, now=now)
+    elif quote.price is None:
         run.move(*orders.fail(order, quote.rejection or PARTNER_REFUSED, now), account, ids=ids, now=now)
     elif requested <= 0 and order.filled_quantity > 0:
         run.move(*orders.finish(order, now), account, ids=ids, now=now)
@@ -223,13 +231,17 @@ def execute_block(
     now: dt.datetime,
 ) -> Decision[Executed]:
     """Book what the venue did with a block (``filled`` of ``block_request``) and allocate it out at once; a
-    refused quote cancels the block with the reason (what was allocated before stays with the accounts)."""
+    refused quote, or an instrument the block may no longer trade, cancels the block with the reason (what was
+    allocated before stays with the accounts)."""
     if block.state not in OPEN:
         return Decision(Executed(block.id, RunOutcome.SKIPPED), Changes())
-    if quote.price is None:
-        failed = block_orders.fail(block, children, accounts, quote.rejection or PARTNER_REFUSED, now)
+    check_fill(filled, block_request(block, instrument, quote, now.date()), instrument.quantity_step,
+               f"block {block.id}")  # fmt: skip
+    ended = not_tradable(instrument, block.side, now.date())
+    if ended is not None or quote.price is None:
+        reason = ended.message if ended is not None else quote.rejection or PARTNER_REFUSED
+        failed = block_orders.fail(block, children, accounts, reason, now)
         return Decision(Executed(block.id, RunOutcome.CANCELLED, failed.result.reason), failed.changes)
-    check_fill(filled, block_request(block, quote), instrument.quantity_step, f"block {block.id}")
     done = block_orders.execute(
         block, key, instrument, accounts, children, quote.price, filled, ids=ids, now=now
     )

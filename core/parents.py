@@ -8,7 +8,9 @@ cancelled with it.
 
 A liquidation (a LIQUIDATION portfolio order or an account liquidation) is settled when it is filled: the
 management fee is charged for the days since it was last charged (one journal entry to fee income, and the
-schedule's date moves to today), and its cash amount is what its entries moved: proceeds − costs − fee.
+schedule's date moves to today), never more than the cash the account has available once the sales are booked
+(the rest is not charged: those days are settled), and its cash amount is what its entries moved: proceeds −
+costs − fee charged.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from core.accounts import reserve
+from core.accounts import available_cash, reserve
 from core.decisions import Changes
 from core.journal import FEE_INCOME, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
 from core.lifecycle import ACCOUNT_LIQUIDATION, PORTFOLIO_ORDER, Lifecycle, ParentState, Trigger, follow_steps
@@ -97,7 +99,9 @@ def settle(
         account.fee_schedule,
         now.date(),
         parent.currency,
+        available=available_cash(account),
     )
+    capped = settlement.management_fee != settlement.fee_due
     entries: list[JournalEntry] = []
     if settlement.management_fee:
         entries.append(
@@ -111,7 +115,8 @@ def settle(
                     Asset.cash(parent.currency),
                     settlement.management_fee,
                 ),
-                memo=f"management fee of {fmt(settlement.management_fee)} {parent.currency} on the liquidation",
+                memo=f"management fee of {fmt(settlement.management_fee)} {parent.currency} on the liquidation"
+                + (f" ({fmt(settlement.fee_due)} due, capped at the cash available)" if capped else ""),
             )
         )
         account = post(account, entries[0])

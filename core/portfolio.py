@@ -18,13 +18,23 @@ from core.apportion import apportion
 from core.errors import (
     BelowMinimumOrder,
     CurrencyMismatch,
+    InstrumentEnded,
     InsufficientFunds,
     InsufficientPosition,
     NavLimitExceeded,
     NothingToTrade,
     ValidationError,
 )
-from core.instruments import Allocation, AllocationLine, Instrument, InstrumentTable, Position, Side
+from core.instruments import (
+    Allocation,
+    AllocationLine,
+    Instrument,
+    InstrumentTable,
+    Position,
+    Side,
+    check_tradable,
+    not_tradable,
+)
 from core.numbers import (
     ZERO,
     as_cash,
@@ -50,6 +60,7 @@ from core.validators import (
     known_currency,
     non_empty,
     non_negative,
+    optional_date,
     optional_positive,
 )
 
@@ -128,10 +139,26 @@ class PortfolioRequest:
     policy: Policy = attrs.field(default=Policy(), validator=attrs.validators.instance_of(Policy))
     #: Units of the positions already held back by open sells: a new order may not count on them.
     held: tuple[Position, ...] = attrs.field(default=(), validator=each(Position))
+    #: The trading day: from the day after its expiry an option is not bought. Without it only options that have
+    #: ended (exercised or expired) are refused.
+    as_of: dt.date | None = attrs.field(default=None, validator=optional_date)
 
 
 def plan(request: PortfolioRequest) -> OrderPlan:
-    """Turn a portfolio order request into an order plan (or raise an ``AllotError`` saying why not)."""
+    """Turn a portfolio order request into an order plan (or raise an ``AllotError`` saying why not).
+
+    No order of the plan trades an instrument that no longer trades (``INSTRUMENT_ENDED``): a model portfolio
+    that holds an option which has ended, or which is past its expiry date, cannot be bought or rebalanced to."""
+    order_plan = _plan(request)
+    table = InstrumentTable.of(request.instruments)
+    for order in order_plan.orders:
+        instrument = table.by_id.get(order.instrument_id)
+        if instrument is not None:
+            check_tradable(instrument, order.side, request.as_of)
+    return order_plan
+
+
+def _plan(request: PortfolioRequest) -> OrderPlan:
     currency_exponent(request.currency)
     table = InstrumentTable.of(request.instruments)
     for instrument in request.instruments:
@@ -148,6 +175,7 @@ def plan(request: PortfolioRequest) -> OrderPlan:
         check_non_negative(request.cash, "cash")
     match request.type:
         case OrderType.BUY:
+            _check_model_tradable(_allocation(request), table, request.as_of)
             return plan_buy(
                 _required_cash_amount(request), request.currency, _allocation(request), table, request.cash
             )
@@ -161,6 +189,7 @@ def plan(request: PortfolioRequest) -> OrderPlan:
         case OrderType.REBALANCING:
             _must_be_absent(request, "cash_amount")
             cash = ZERO if request.cash is None else request.cash
+            _check_model_tradable(_allocation(request), table, request.as_of)
             return plan_rebalancing(
                 request.currency, _allocation(request), table, _free(positions, held), cash, request.policy
             )
@@ -365,10 +394,14 @@ class FeeSchedule:
 
 @attrs.frozen
 class LiquidationSettlement:
+    """A filled liquidation's money: ``management_fee`` is the fee charged, which is ``fee_due`` unless that is
+    more than the account has available (then all of what it has)."""
+
     gross_proceeds: Decimal
     trading_costs: Decimal
     management_fee: Decimal
     cash_amount: Decimal
+    fee_due: Decimal
 
 
 @exact
@@ -396,12 +429,22 @@ def settle_liquidation(
     fee_schedule: FeeSchedule | None,
     as_of: dt.date,
     currency: str,
+    *,
+    available: Decimal,
 ) -> LiquidationSettlement:
-    """The ``cash_amount`` of a liquidation once every sell is filled: proceeds − costs − management fee."""
+    """The ``cash_amount`` of a liquidation once every sell is filled: proceeds − costs − management fee.
+
+    The fee charged is the fee due, capped at ``available`` — the cash the account may spend once the
+    liquidation's sales are booked (not what open orders hold back) — and never below zero: a fee never takes an
+    account below zero, nor cash an open order needs, so that the liquidation can always settle."""
     check_cash(gross_proceeds, currency, "gross_proceeds")
     check_cash(trading_costs, currency, "trading_costs")
-    fee = management_fee(gross_proceeds, fee_schedule, as_of, currency)
-    return LiquidationSettlement(gross_proceeds, trading_costs, fee, gross_proceeds - trading_costs - fee)
+    check_cash(available, currency, "available")
+    due = management_fee(gross_proceeds, fee_schedule, as_of, currency)
+    fee = max(ZERO.quantize(minor_unit(currency)), min(due, available))
+    return LiquidationSettlement(
+        gross_proceeds, trading_costs, fee, gross_proceeds - trading_costs - fee, due
+    )
 
 
 def _cash_orders(
@@ -440,6 +483,20 @@ def _allocation(request: PortfolioRequest) -> Allocation:
     if not request.allocation:
         raise ValidationError(f"a {request.type.value} order needs an allocation", {"field": "allocation"})
     return Allocation(request.allocation)
+
+
+def _check_model_tradable(
+    allocation: Allocation, instruments: InstrumentTable, as_of: dt.date | None
+) -> None:
+    """Every instrument of the model portfolio can be bought today, or the order is refused naming it."""
+    for line in allocation.lines:
+        refused = not_tradable(instruments[line.instrument_id], Side.BUY, as_of)
+        if refused is not None:
+            raise InstrumentEnded(
+                f"cannot buy the model portfolio: {refused.message}; choose a model portfolio without "
+                f"{line.instrument_id}",
+                refused.details,
+            )
 
 
 def _must_be_absent(request: PortfolioRequest, *fields: str) -> None:

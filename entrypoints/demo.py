@@ -82,6 +82,7 @@ def run_demo(echo: Echo) -> None:
         FeeSchedule(Decimal("0.0075"), dt.date(2026, 6, 30)),
         dt.date(2026, 11, 20),
         "EUR",
+        available=Decimal("2555.93"),
     )
     echo(
         f"  once filled: proceeds {settled.gross_proceeds} − costs {settled.trading_costs} − management fee "

@@ -91,9 +91,9 @@ class Market(UseCases):
         quote = (
             Quote.refused(refusal) if refusal is not None else self.ports.venue.quote(instrument, order.side)
         )
-        request = market.order_request(order, account, instrument, quote)
-        filled = self.ports.venue.fill(instrument, order.side, request)
         now = self.now()
+        request = market.order_request(order, account, instrument, quote, now.date())
+        filled = self.ports.venue.fill(instrument, order.side, request)
         decision = market.execute_order(
             order, account, instrument, quote, filled, parent, siblings, ids=self.fresh_ids(), now=now
         )
@@ -110,9 +110,9 @@ class Market(UseCases):
         quote = (
             Quote.refused(refusal) if refusal is not None else self.ports.venue.quote(instrument, block.side)
         )
-        request = market.block_request(block, quote)
-        filled = self.ports.venue.fill(instrument, block.side, request)
         now = self.now()
+        request = market.block_request(block, instrument, quote, now.date())
+        filled = self.ports.venue.fill(instrument, block.side, request)
         decision = market.execute_block(
             block, key, instrument, accounts, children, quote, filled, ids=self.fresh_ids(), now=now
         )

@@ -10,7 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import InsufficientFunds, InsufficientPosition, NavLimitExceeded, ValidationError
+from core.errors import (
+    InstrumentEnded,
+    InsufficientFunds,
+    InsufficientPosition,
+    NavLimitExceeded,
+    ValidationError,
+)
 from core.fills import CostSchedule, PositionEvent, PositionEventType
 from core.instruments import AllocationLine, AssetType, Instrument, Side
 from core.journal import FEE_INCOME, FUNDING, Asset, CauseKind
@@ -64,6 +70,34 @@ def test_a_liquidation_charges_the_management_fee_once_and_moves_its_date(
     assert app.liquidations.get(second.id).management_fee == Decimal(
         "0.00"
     )  # the same days are not charged twice
+
+
+def test_a_fee_due_beyond_the_cash_available_is_capped_and_never_takes_cash_held_for_open_orders(
+    app: Application,
+) -> None:
+    fees = FeeSchedule(Decimal("0.9"), dt.date(1900, 1, 1))
+    app.accounts.open("EUR", Decimal("1500.00"), fees, account_id="CAP")
+    app.portfolio_orders.place("CAP", OrderType.BUY, Decimal("1000.00"), "60/40")
+    app.market.run()
+    liquidation = app.portfolio_orders.place("CAP", OrderType.LIQUIDATION)
+    held = app.portfolio_orders.place("CAP", OrderType.BUY, Decimal("300.00"), "60/40")
+    app.market.run()  # the liquidation is older: it settles before the buy executes
+    settled = app.portfolio_orders.get(liquidation.id)
+    # cash 1500.00 after the sales, 300.00 held back by the open buy: 1200.00 is all the fee may take
+    assert (settled.state.value, settled.management_fee, settled.cash_amount) == (
+        "FILLED",
+        Decimal("1200.00"),
+        Decimal("-200.00"),
+    )
+    assert app.portfolio_orders.get(held.id).state.value == "FILLED"
+    assert app.accounts.get("CAP").cash_in("EUR") == Decimal(
+        "20.00"
+    )  # what the buy could not spend on whole units
+    memo = [line.memo for line in app.ledger.statement("CAP") if line.cause.kind is CauseKind.MANAGEMENT_FEE]
+    assert memo == [
+        "management fee of 1200.00 EUR on the liquidation (114272.88 due, capped at the cash available)"
+    ]
+    assert app.ledger.verify().balanced
 
 
 def test_an_account_liquidation_moves_its_cash_amount_exactly(world: World, app: Application) -> None:
@@ -251,6 +285,25 @@ def test_an_option_expires_worthless_only_from_its_expiry_date(world: World, opt
     assert options.accounts.get("OPT").cash_in("EUR") == Decimal("400.00")
     events = [e.object for _, e in options.queries.events(EventQuery(limit=100, topic="POSITION"))]
     assert [p.event for p in events if isinstance(p, PositionEvent)][-1] is PositionEventType.OPTION_EXPIRED
+    assert options.ledger.verify().balanced
+
+
+def test_a_buy_placed_on_the_expiry_day_that_has_not_executed_by_the_next_day_is_cancelled(
+    world: World, options: Application
+) -> None:
+    world.clock.advance(days=30)  # the expiry day: the option still trades
+    placed = options.portfolio_orders.place("OPT", OrderType.BUY, Decimal("200.00"), "calls")
+    world.clock.advance(days=1)
+    run = options.market.run()
+    assert [(e.outcome.value, e.reason) for e in run.orders] == [
+        ("CANCELLED", f"option CALL expired on {world.clock.moment.date() - dt.timedelta(days=1)} and can no "
+         "longer be bought"),
+    ]  # fmt: skip
+    assert options.portfolio_orders.get(placed.id).state.value == "CANCELLED"
+    assert options.accounts.get("OPT").reserved_in("EUR") == Decimal("0.00")
+    with pytest.raises(InstrumentEnded):
+        options.portfolio_orders.place("OPT", OrderType.BUY, Decimal("200.00"), "calls")
+    options.instruments.expire("CALL")
     assert options.ledger.verify().balanced
 
 

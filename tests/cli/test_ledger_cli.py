@@ -137,3 +137,75 @@ def test_an_option_without_an_expiry_is_refused_and_nothing_is_stored(allot: All
     ran = allot("instruments", "create", "C1", "--price", "1", "--asset-type", "stock_option", expect=2)
     assert "is an option: it needs an expiry date" in ran.err
     assert allot.state() == before
+
+
+def test_an_exercised_option_can_no_longer_be_bought_and_the_refusal_names_it(allot: Allot) -> None:
+    allot("accounts", "create", "--currency", "USD", "--cash", "10000", "--id", "O1")
+    allot("instruments", "create", "C", "--price", "5.25", "--asset-type", "stock_option",
+          "--expiry", "2099-12-18", "--contract-size", "100", "--currency", "USD")  # fmt: skip
+    allot("allocations", "create", "o", "--line", "C=1")
+    allot("orders", "create", "O1", "--type", "BUY", "--amount", "1000", "--allocation", "o")
+    allot("market", "run")
+    allot("instruments", "exercise", "C", "--price", "7.5")
+    before = allot.state()
+    refused = allot("orders", "create", "O1", "--type", "BUY", "--amount", "600", "--allocation", "o", "--json",
+                    expect=1)  # fmt: skip
+    assert refused.error["code"] == "INSTRUMENT_ENDED"
+    assert "option C was exercised and no longer trades" in refused.error["message"]
+    assert allot.state() == before
+    assert allot.json("accounts", "show", "O1")["account"]["positions"] == []
+
+
+def test_an_option_past_its_expiry_date_cannot_be_bought_from_the_command_line(allot: Allot) -> None:
+    allot("accounts", "create", "--currency", "USD", "--cash", "10000", "--id", "O1")
+    allot("instruments", "create", "OLD", "--price", "5.25", "--asset-type", "stock_option",
+          "--expiry", "2020-01-17", "--currency", "USD")  # fmt: skip
+    allot("allocations", "create", "old", "--line", "OLD=1")
+    refused = allot("orders", "create", "O1", "--type", "BUY", "--amount", "100", "--allocation", "old", "--json",
+                    expect=1)  # fmt: skip
+    assert refused.error["code"] == "INSTRUMENT_ENDED"
+    assert refused.error["details"] == {"instrument_id": "OLD", "expiry": "2020-01-17"}
+
+
+def test_a_fee_larger_than_the_proceeds_takes_what_the_account_has_and_later_liquidations_still_work(
+    allot: Allot,
+) -> None:
+    allot("accounts", "create", "--currency", "EUR", "--cash", "1000", "--id", "A", "--fee-rate", "0.9",
+          "--fee-since", "1900-01-01")  # fmt: skip
+    allot("instruments", "create", "AAA", "--price", "10.00")
+    allot("allocations", "create", "all", "--line", "AAA=1")
+    allot("orders", "create", "A", "--type", "BUY", "--amount", "1000", "--allocation", "all")
+    allot("market", "run")
+    first = allot.json("liquidations", "create", "A")
+    allot("market", "run")
+    settled = allot.json("liquidations", "show", first["id"])
+    assert (settled["state"], settled["management_fee"], settled["cash_amount"]) == (
+        "FILLED",
+        "1000.00",
+        "0.00",
+    )
+    assert allot.json("accounts", "show", "A")["account"]["cash"] == {"EUR": "0.00"}
+    allot("accounts", "deposit", "A", "500")
+    allot("orders", "create", "A", "--type", "BUY", "--amount", "500", "--allocation", "all")
+    allot("market", "run")
+    second = allot.json("liquidations", "create", "A")
+    allot("market", "run")
+    again = allot.json("liquidations", "show", second["id"])
+    assert (again["state"], again["management_fee"], again["cash_amount"]) == ("FILLED", "0.00", "500.00")
+    assert allot.json("ledger", "verify")["balanced"] is True
+
+
+def test_a_fee_date_in_the_future_is_refused_and_nothing_is_stored(allot: Allot) -> None:
+    ran = allot("accounts", "create", "--currency", "EUR", "--id", "F", "--fee-rate", "0.02",
+                "--fee-since", "2100-01-01", "--json", expect=2)  # fmt: skip
+    assert ran.error["code"] == "VALIDATION_ERROR"
+    assert "the management fee cannot have been charged after today" in ran.error["message"]
+    assert not allot.database.exists()
+
+
+def test_a_fee_rate_above_one_hundred_percent_a_year_is_refused(allot: Allot) -> None:
+    ran = allot(
+        "accounts", "create", "--currency", "EUR", "--id", "F", "--fee-rate", "1.5", "--json", expect=2
+    )
+    assert ran.error["code"] == "VALIDATION_ERROR"
+    assert "annual_rate must be between 0 and 1" in ran.error["message"]

@@ -28,7 +28,7 @@ from core.instruments import AllocationLine, Instrument, Position, Side
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import KeyStatus, OrderState, ParentState
 from core.market import Quote, RunOutcome
-from core.portfolio import OrderType, Policy
+from core.portfolio import FeeSchedule, OrderType, Policy
 from core.records import Account, BlockOrder, ModelPortfolio, Order, ParentKind, PortfolioOrder, StoredKey
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
@@ -57,6 +57,16 @@ def test_opening_cash_is_kept_with_the_currencys_minor_units() -> None:
 def test_opening_cash_below_zero_is_refused(cash: str) -> None:
     with pytest.raises(ValidationError, match="cash must not be negative"):
         account(opening=cash)
+
+
+def test_a_fee_last_charged_after_today_is_refused_when_the_account_is_opened() -> None:
+    tomorrow = FeeSchedule(Decimal("0.02"), NOW.date() + dt.timedelta(days=1))
+    with pytest.raises(ValidationError, match="cannot have been charged after today") as refused:
+        accounts.open_account("F", "EUR", Decimal(0), tomorrow, CostSchedule(), ids=fresh(), now=NOW)
+    assert refused.value.details == {"field": "fee_since", "fee_since": "2026-11-21", "today": "2026-11-20"}
+    today = FeeSchedule(Decimal("0.02"), NOW.date())
+    opened = accounts.open_account("F", "EUR", Decimal(0), today, CostSchedule(), ids=fresh(), now=NOW)
+    assert opened.result.fee_schedule == today
 
 
 def test_a_withdrawal_may_take_only_what_open_orders_do_not_hold_back() -> None:

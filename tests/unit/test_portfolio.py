@@ -187,14 +187,50 @@ def test_the_liquidation_cash_amount_is_proceeds_minus_costs_minus_fee() -> None
         FeeSchedule(Decimal("0.01"), dt.date(2026, 1, 1)),
         dt.date(2026, 3, 15),
         "EUR",
+        available=Decimal("995.00"),
     )
     assert (settled.management_fee, settled.cash_amount) == (Decimal("2.00"), Decimal("993.00"))
+    assert settled.fee_due == Decimal("2.00")
 
 
 def test_without_a_fee_schedule_there_is_no_management_fee() -> None:
     assert settle_liquidation(
-        Decimal("10.00"), Decimal("1.00"), None, dt.date(2026, 1, 1), "EUR"
+        Decimal("10.00"), Decimal("1.00"), None, dt.date(2026, 1, 1), "EUR", available=Decimal("9.00")
     ).cash_amount == Decimal("9.00")
+
+
+@pytest.mark.parametrize(
+    ("available", "charged"), [("1000.00", "1000.00"), ("12.34", "12.34"), ("0.00", "0.00")]
+)
+def test_the_fee_charged_is_capped_at_the_cash_available_after_the_sales(
+    available: str, charged: str
+) -> None:
+    # 1000.00 × 90 % × 46 385 days / 365 = 114 373.97 due: far more than the account has
+    settled = settle_liquidation(
+        Decimal("1000.00"),
+        Decimal("0.00"),
+        FeeSchedule(Decimal("0.9"), dt.date(1900, 1, 1)),
+        dt.date(2026, 12, 31),
+        "EUR",
+        available=Decimal(available),
+    )
+    assert settled.fee_due > Decimal("100000")
+    assert (settled.management_fee, settled.cash_amount) == (
+        Decimal(charged),
+        Decimal("1000.00") - Decimal(charged),
+    )
+
+
+def test_a_fee_is_never_charged_below_zero_when_open_orders_hold_back_more_than_the_cash() -> None:
+    settled = settle_liquidation(
+        Decimal("10.00"),
+        Decimal("0.00"),
+        FeeSchedule(Decimal("0.01"), dt.date(2026, 1, 1)),
+        dt.date(2027, 1, 1),
+        "EUR",
+        available=Decimal("-5.00"),
+    )
+    assert (settled.fee_due, settled.management_fee) == (Decimal("0.10"), Decimal("0.00"))
 
 
 def rebalance(
