@@ -18,14 +18,10 @@ from core.errors import AccountClosed, AccountNotEmpty, InsufficientFunds
 from core.fills import CostSchedule, trading_costs
 from core.instruments import Instrument, Side
 from core.journal import FUNDING, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
-from core.lifecycle import OrderState
 from core.numbers import ZERO, as_cash, check_non_negative, check_positive, exact, floor_to, fmt, minor_unit
 from core.portfolio import FeeSchedule
-from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order
+from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order, holds
 from core.validators import check_text
-
-#: States in which an order may still trade.
-OPEN = frozenset({OrderState.NEW, OrderState.PROCESSING})
 
 
 @attrs.frozen
@@ -175,11 +171,6 @@ def view(account: Account, instruments: Mapping[str, Instrument]) -> AccountView
 def estimated_costs(account: Account, amount: Decimal, side: Side) -> Decimal:
     """The trading costs of trading ``amount`` in one fill, by the account's cost schedule."""
     return trading_costs(account.costs, amount, side, account.currency).total
-
-
-def holds(order: Order) -> tuple[Decimal, Decimal]:
-    """What an order holds back while it is open: (cash, units)."""
-    return (order.held_cash, order.held_units) if order.state in OPEN else (ZERO, ZERO)
 
 
 @exact
