@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from core import journal
 from core.journal import Audit, Balance, LedgerAccount, StatementLine
+from core.lifecycle import OPEN
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, require, transaction
+
+#: The states of the orders whose holds ``verify`` adds up.
+OPEN_STATES: Final = tuple(sorted(state.value for state in OPEN))
 
 
 class Ledger(UseCases):
@@ -23,6 +29,11 @@ class Ledger(UseCases):
 
     @transaction
     def verify(self, uow: UnitOfWork) -> Audit:
-        """Every entry balances, every asset sums to zero, every cached balance equals its postings: what was
-        checked and what does not hold (nothing when all is well)."""
-        return journal.verify(uow.journal.postings(), uow.accounts.list())
+        """Check the books as stored (``core.journal.verify``) against the accounts and their open orders: what
+        was checked and what does not hold (nothing when all is well)."""
+        return journal.verify(
+            entries=uow.journal.entry_rows(),
+            postings=uow.journal.postings(),
+            accounts=uow.accounts.list(),
+            orders=uow.orders.list(state=OPEN_STATES),
+        )

@@ -137,3 +137,103 @@ def test_an_option_without_an_expiry_is_refused_and_nothing_is_stored(allot: All
     ran = allot("instruments", "create", "C1", "--price", "1", "--asset-type", "stock_option", expect=2)
     assert "is an option: it needs an expiry date" in ran.err
     assert allot.state() == before
+
+
+def verify_fails(allot: Allot) -> list[dict[str, str]]:
+    """What ``ledger verify`` found wrong: it exits 1 naming the first discrepancy, and ``--json`` lists them all."""
+    ran = allot("ledger", "verify", expect=1)
+    body = json.loads(allot("ledger", "verify", "--json", expect=1).out)
+    assert body["balanced"] is False
+    first = body["discrepancies"][0]
+    assert f"{first['message']} ({first['kind']})" in ran.err
+    found: list[dict[str, str]] = body["discrepancies"]
+    return found
+
+
+def test_verify_exits_1_naming_a_posting_to_a_client_ledger_account_that_is_no_account(allot: Allot) -> None:
+    invested(allot)
+    with sqlite3.connect(allot.database) as connection:
+        connection.executescript(
+            "insert into journal(id,at,cause_kind,cause_id,memo) "
+            "values('x','2026-11-22T00:00:00Z','DEPOSIT','x','fake');"
+            "insert into postings values((select max(seq) from journal),'CLIENT:ghost','CASH:EUR','-100.00');"
+            "insert into postings values((select max(seq) from journal),'HOUSE:funding','CASH:EUR','100.00');"
+        )
+    connection.close()
+    found = verify_fails(allot)
+    assert [d["kind"] for d in found] == ["UNKNOWN_LEDGER_ACCOUNT", "NEGATIVE_BALANCE"]
+    assert "ghost" in found[0]["message"]
+    assert "ghost holds -100.00 EUR" in found[1]["message"]
+
+
+def test_verify_exits_1_naming_a_house_ledger_account_that_is_not_one_of_the_house(allot: Allot) -> None:
+    invested(allot)
+    tamper(
+        allot,
+        "UPDATE postings SET ledger = 'HOUSE:bogus' WHERE ledger = 'HOUSE:funding' AND amount = '500.00'",
+    )
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "UNKNOWN_LEDGER_ACCOUNT"
+    assert "house:bogus" in found["message"]
+
+
+def test_verify_exits_1_naming_a_journal_entry_without_postings(allot: Allot) -> None:
+    invested(allot)
+    tamper(
+        allot,
+        "INSERT INTO journal (id, at, cause_kind, cause_id, memo) "
+        "VALUES ('E-empty', '2026-11-22T00:00:00Z', 'DEPOSIT', 'E-empty', 'nothing')",
+    )
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "EMPTY_ENTRY"
+    assert "E-empty" in found["message"]
+
+
+def test_verify_exits_1_naming_postings_whose_journal_entry_is_gone(allot: Allot) -> None:
+    invested(allot)
+    tamper(allot, "DELETE FROM journal WHERE cause_kind = 'WITHDRAWAL'")
+    found = verify_fails(allot)
+    assert [d["kind"] for d in found] == ["ORPHAN_POSTING", "ORPHAN_POSTING"]
+    assert "-500.00 EUR to ACC" in found[0]["message"]
+
+
+def test_verify_exits_1_naming_an_entry_whose_cause_is_no_kind_allot_knows(allot: Allot) -> None:
+    invested(allot)
+    tamper(allot, "UPDATE journal SET cause_kind = 'GIFT' WHERE cause_kind = 'WITHDRAWAL'")
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "UNKNOWN_CAUSE"
+    assert "GIFT" in found["message"]
+    # the other commands still refuse to read the damaged entry
+    assert "STORAGE_ERROR" in allot("ledger", "statement", "ACC", expect=3).err
+
+
+def test_verify_exits_1_when_what_an_account_holds_back_is_not_what_its_open_orders_hold(
+    allot: Allot,
+) -> None:
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", "60/40")
+    assert (
+        allot("ledger", "verify")
+        .out.rstrip()
+        .endswith("and what they hold back to the holds of 2 open orders")
+    )
+    tamper(
+        allot,
+        "UPDATE records SET body = json_set(body, '$.reserved.EUR', '10.00') WHERE kind = 'accounts' AND id = 'ACC'",
+    )
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "HELD_MISMATCH"
+    assert "account ACC holds back 10.00 EUR but its open orders hold 1000.00" in found["message"]
+
+
+def test_verify_exits_1_when_units_held_back_are_not_what_the_open_sells_hold(allot: Allot) -> None:
+    invested(allot)
+    allot("orders", "create", "ACC", "--type", "SELL", "--amount", "100.00", "--allocation", "60/40")
+    assert allot.json("ledger", "verify")["balanced"] is True
+    tamper(
+        allot,
+        "UPDATE records SET body = json_set(body, '$.held_units.AAA', '1') WHERE kind = 'accounts' AND id = 'ACC'",
+    )
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "HELD_MISMATCH"
+    assert "account ACC holds back 1 AAA (units) but its open orders hold 6" in found["message"]
