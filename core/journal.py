@@ -20,7 +20,7 @@ from typing import Final
 
 import attrs
 
-from core.errors import InsufficientFunds, InsufficientPosition, ValidationError
+from core.errors import InsufficientFunds, InsufficientPosition, NotFound, ValidationError
 from core.instruments import Position
 from core.lifecycle import OPEN
 from core.numbers import ZERO, check_decimal, exact, fmt
@@ -463,17 +463,39 @@ class StatementLine:
 
 @exact
 def statement(
-    entries: Iterable[JournalEntry], ledger: LedgerAccount, asset: str | None = None
+    entries: Iterable[JournalEntry],
+    ledger: LedgerAccount,
+    asset: str | None = None,
+    *,
+    known: Iterable[Asset] = (),
 ) -> list[StatementLine]:
-    """The entries of one ledger account, oldest first, with a running balance per asset (``asset``: only the
-    asset with that code, a currency or an instrument id)."""
+    """The entries of one ledger account, oldest first, with a running balance per asset.
+
+    ``asset``: only the asset with that code — an instrument id as written, or a currency code in any case (ISO
+    4217 codes are upper case). An asset the ledger account has never held (nor is among ``known``: its own
+    currency, say) is ``NOT_FOUND``, naming the assets it has held."""
     running: dict[Asset, Decimal] = defaultdict(lambda: ZERO)
     lines: list[StatementLine] = []
     for entry in entries:
         for moved, amount in totals(p for p in entry.postings if p.ledger == ledger).items():
             running[moved] += amount
-            if asset is None or moved.code == asset:
-                lines.append(
-                    StatementLine(entry.id, entry.at, entry.cause, entry.memo, moved, amount, running[moved])
-                )
-    return lines
+            lines.append(
+                StatementLine(entry.id, entry.at, entry.cause, entry.memo, moved, amount, running[moved])
+            )
+    if asset is None:
+        return lines
+    wanted = _held_asset(asset, ledger, [*known, *running])
+    return [line for line in lines if line.asset == wanted]
+
+
+def _held_asset(code: str, ledger: LedgerAccount, held: Iterable[Asset]) -> Asset:
+    """The asset ``code`` names among those held: an instrument by its id as written, a currency in any case."""
+    assets = list(dict.fromkeys(held))
+    for asset in assets:
+        if asset.code == code or (asset.kind is AssetKind.CASH and asset.code == code.upper()):
+            return asset
+    raise NotFound(
+        f"account {ledger.name} has never held {code}: its statement has "
+        f"{', '.join(a.code for a in assets) or 'nothing yet'}",
+        {"kind": "asset", "id": code, "held": [a.code for a in assets]},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from core import journal
-from core.journal import Audit, Balance, LedgerAccount, StatementLine
+from core.journal import Asset, Audit, Balance, LedgerAccount, StatementLine
 from core.lifecycle import OPEN
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, require, transaction
@@ -17,10 +17,13 @@ OPEN_STATES: Final = tuple(sorted(state.value for state in OPEN))
 class Ledger(UseCases):
     @transaction
     def statement(self, uow: UnitOfWork, account_id: str, asset: str | None = None) -> list[StatementLine]:
-        """An account's journal entries, oldest first, with running balances (of one asset if asked)."""
+        """An account's journal entries, oldest first, with running balances (of one asset if asked: a currency
+        in any case or an instrument id; one the account has never held is ``NOT_FOUND``)."""
         account = require(uow.accounts, account_id, "account")
         ledger = LedgerAccount.client(account.id)
-        return journal.statement(uow.journal.entries(ledger), ledger, asset)
+        return journal.statement(
+            uow.journal.entries(ledger), ledger, asset, known=(Asset.cash(account.currency),)
+        )
 
     @transaction
     def balances(self, uow: UnitOfWork) -> list[Balance]:

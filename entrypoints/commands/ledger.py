@@ -30,7 +30,12 @@ def statement_row(line: StatementLine) -> list[object]:
 
 @ledger.command()
 @click.argument("account_id", type=TEXT)
-@click.option("--asset", type=TEXT, help="Only this asset: a currency (EUR) or an instrument id.")
+@click.option(
+    "--asset",
+    type=TEXT,
+    help="Only this asset: a currency in any case (EUR, eur) or an instrument id as written; one the account has "
+    "never held is refused (NOT_FOUND).",
+)
 @with_session
 def statement(session: Session, account_id: str, asset: str | None) -> None:
     """An account's journal entries, oldest first, with the running balance of each asset and what caused each."""

@@ -95,6 +95,14 @@ def test_verify_exits_1_when_an_accounts_cash_no_longer_matches_its_postings(all
     assert "account ACC shows 3600.00 EUR but its postings sum to 3500.00" in ran.err
 
 
+def test_a_statement_takes_a_currency_in_lower_case_and_refuses_an_asset_never_held(allot: Allot) -> None:
+    invested(allot)
+    lines = allot.json("ledger", "statement", "ACC", "--asset", "eur")
+    assert [line["balance"] for line in lines] == ["5000.00", "4400.00", "4000.00", "3500.00"]
+    refused = allot("ledger", "statement", "ACC", "--asset", "XYZ", expect=2)
+    assert "account ACC has never held XYZ: its statement has EUR, AAA, BBB (NOT_FOUND)" in refused.err
+
+
 def test_a_statement_of_an_unknown_account_is_not_found(allot: Allot) -> None:
     invested(allot)
     ran = allot("ledger", "statement", "NOPE", expect=2)

@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from core import orders
-from core.errors import InsufficientFunds, InsufficientPosition, ValidationError
+from core.errors import InsufficientFunds, InsufficientPosition, NotFound, ValidationError
 from core.fills import CostSchedule
 from core.instruments import Instrument, Position, Side
 from core.journal import (
@@ -224,6 +224,27 @@ def test_balances_list_the_house_first_and_a_statement_keeps_a_running_balance()
         ("D1", Decimal("100.00"), Decimal("100.00")),
         ("F1", Decimal("-21.50"), Decimal("78.50")),
     ]
+
+
+def test_a_statement_takes_a_currency_in_any_case_and_an_instrument_id_as_written() -> None:
+    journal = [
+        entry("D1", *transfer(FUNDING, ACC, EUR, Decimal("100.00")), kind=CauseKind.DEPOSIT),
+        entry("F1", *transfer(VENUE, ACC, X, Decimal(2)), *transfer(ACC, VENUE, EUR, Decimal("20.00"))),
+    ]
+    assert [line.entry_id for line in statement(journal, ACC, asset="eur")] == ["D1", "F1"]
+    assert [line.asset for line in statement(journal, ACC, asset="X")] == [X]
+    assert statement([], ACC, asset="eur", known=(EUR,)) == []
+
+
+def test_a_statement_of_an_asset_the_account_has_never_held_is_not_found() -> None:
+    journal = [entry("D1", *transfer(FUNDING, ACC, EUR, Decimal("100.00")), kind=CauseKind.DEPOSIT)]
+    with pytest.raises(
+        NotFound, match=re.escape("account ACC has never held XYZ: its statement has EUR")
+    ) as caught:
+        statement(journal, ACC, asset="XYZ")
+    assert caught.value.details == {"kind": "asset", "id": "XYZ", "held": ["EUR"]}
+    with pytest.raises(NotFound):
+        statement(journal, ACC, asset="x")  # an instrument id is matched as written
 
 
 def sell_plan(amount: str) -> OrderPlan:
