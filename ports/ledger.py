@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from core import journal
 from core.journal import Asset, Audit, Balance, LedgerAccount, StatementLine
-from core.lifecycle import OPEN
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, require, transaction
-
-#: The states of the orders whose holds ``verify`` adds up.
-OPEN_STATES: Final = tuple(sorted(state.value for state in OPEN))
+from ports.use_cases import OPEN_STATES, UseCases, require, transaction
 
 
 class Ledger(UseCases):

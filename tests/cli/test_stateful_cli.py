@@ -173,3 +173,12 @@ def test_a_rebalancing_while_a_liquidation_holds_everything_says_open_orders_hol
     refused = allot("orders", "create", "ACC", "--type", "REBALANCING", "--allocation", "60/40", expect=1)
     assert "nothing to invest: open orders hold back 5000.00 EUR of the account" in refused.err
     assert "as large as the whole portfolio" not in refused.err
+
+
+def test_closing_an_account_that_is_not_empty_names_its_cash_positions_and_open_orders(allot: Allot) -> None:
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", "60/40")
+    refused = allot("accounts", "close", "ACC", expect=1)
+    assert "account ACC still holds cash 5000.00 EUR; 2 open orders (holding back 1000.00 EUR)" in refused.err
+    assert "let the open orders finish or cancel them and withdraw the cash before closing it" in refused.err
+    assert allot.json("accounts", "show", "ACC")["account"]["status"] == "ACTIVE"
