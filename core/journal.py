@@ -6,7 +6,8 @@ accounts are the allot accounts; the house ledger accounts exist in every store:
 every trade), fee income (trading costs, management fees) and funding (the outside world: deposits, withdrawals).
 
 Entries are immutable and append-only, and name what caused them. A client account's cash and positions are a
-cache of its postings (``post`` keeps them in step); ``verify`` checks every entry, every cache and every asset.
+cache of its postings (``post`` keeps them in step); ``verify`` checks every entry, posting, ledger account, asset
+and cache, and what each account holds back against its open orders.
 """
 
 from __future__ import annotations

@@ -61,8 +61,10 @@ def balances(session: Session) -> None:
 @ledger.command()
 @with_session
 def verify(session: Session) -> None:
-    """Check the books: every entry balances, every asset sums to zero over all ledger accounts, every account's
-    cash and positions equal the sum of its postings. Exit status 1 naming the first discrepancy."""
+    """Check the books as stored: every entry has postings, a known cause and balances; every posting has an entry
+    and goes to an account or a house ledger account; every asset sums to zero; no client balance is below zero;
+    every account's cash and positions equal its postings and what it holds back what its open orders hold.
+    Exit status 1 naming the first discrepancy (--json lists them all)."""
     audit = session.open(writes=False).ledger.verify()
     session.emit(
         audit,
