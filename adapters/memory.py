@@ -21,7 +21,7 @@ import attrs
 
 from core.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from core.instruments import Instrument
-from core.journal import EntryPosting, JournalEntry, LedgerAccount, postings_of
+from core.journal import EntryPosting, EntryRow, JournalEntry, LedgerAccount, postings_of, rows_of
 from core.records import (
     Account,
     AccountLiquidation,
@@ -179,6 +179,9 @@ class MemoryJournal:
     def entries(self, ledger: LedgerAccount | None = None) -> list[JournalEntry]:
         committed = self._uow.store.journal[: self._uow.entry_count]
         return [e for e in committed if ledger is None or e.touches(ledger)]
+
+    def entry_rows(self) -> list[EntryRow]:
+        return rows_of(self.entries())
 
     def postings(self) -> list[EntryPosting]:
         return postings_of(self.entries())

@@ -60,6 +60,7 @@ from core.journal import (
     Cause,
     CauseKind,
     EntryPosting,
+    EntryRow,
     JournalEntry,
     LedgerAccount,
     LedgerKind,
@@ -733,10 +734,15 @@ class SqliteJournal:
             ).fetchall()
         return [self._entry(list(group)) for _, group in itertools.groupby(rows, key=lambda row: row[0])]
 
+    def entry_rows(self) -> list[EntryRow]:
+        rows = self._uow.read("SELECT id, cause_kind FROM journal ORDER BY seq").fetchall()
+        return [EntryRow(entry_id, cause_kind) for entry_id, cause_kind in rows]
+
     def postings(self) -> list[EntryPosting]:
+        # a LEFT JOIN: a posting whose journal row is gone is kept, with no entry id, for verify to report
         rows = self._uow.read(
-            "SELECT j.id, p.ledger, p.asset, p.amount FROM postings p JOIN journal j ON j.seq = p.entry_seq "
-            "ORDER BY p.entry_seq, p.rowid"
+            "SELECT j.id, p.ledger, p.asset, p.amount FROM postings p LEFT JOIN journal j ON j.seq = p.entry_seq "
+            "ORDER BY j.seq IS NULL, p.entry_seq, p.rowid"
         ).fetchall()
         try:
             return [(entry_id, self._posting(*row)) for entry_id, *row in rows]

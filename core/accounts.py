@@ -8,7 +8,7 @@ need — a buy its remaining amount and estimated costs, a sell its units — an
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
@@ -18,14 +18,11 @@ from core.errors import AccountClosed, AccountNotEmpty, InsufficientFunds, Valid
 from core.fills import CostSchedule, trading_costs
 from core.instruments import Instrument, Side
 from core.journal import FUNDING, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
-from core.lifecycle import OrderState
+from core.lifecycle import OPEN
 from core.numbers import ZERO, as_cash, check_non_negative, check_positive, exact, floor_to, fmt, minor_unit
 from core.portfolio import FeeSchedule
-from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order
+from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order, holds
 from core.validators import check_text
-
-#: States in which an order may still trade.
-OPEN = frozenset({OrderState.NEW, OrderState.PROCESSING})
 
 
 @attrs.frozen
@@ -139,23 +136,58 @@ def _fund(
     )
 
 
-def close(account: Account) -> Decision[Account]:
-    """Close an account that holds nothing: no positions, no cash, nothing held back for open orders."""
+def close(account: Account, open_orders: Sequence[Order]) -> Decision[Account]:
+    """Close an account that holds nothing: no positions, no cash, no open orders (``open_orders``: the
+    account's), nothing held back for them. A refusal names what it still holds and what to do about each."""
     check_open(account)
+    orders = [order.id for order in open_orders if order.state in OPEN]
     holding = {
         "positions": [p.instrument_id for p in account.positions],
         "cash": {c: fmt(v) for c, v in account.cash.items() if v},
         "held_back": {c: fmt(v) for c, v in account.reserved.items() if v},
         "held_units": {i: fmt(v) for i, v in account.held_units.items() if v},
+        "open_orders": orders,
     }
     if any(holding.values()):
         raise AccountNotEmpty(
-            f"account {account.id} still holds positions, cash or open orders: liquidate, let the orders finish "
-            "or cancel them, and withdraw the cash first",
+            f"account {account.id} still holds {_what_is_held(account, len(orders))}: "
+            f"{_what_to_do(account, len(orders))} before closing it",
             {"account_id": account.id, **{k: v for k, v in holding.items() if v}},
         )
     closed = attrs.evolve(account, status=AccountStatus.CLOSED)
     return Decision(closed, Changes.of(updated=[closed]))
+
+
+def _what_is_held(account: Account, open_orders: int) -> str:
+    """``cash 10.00 EUR; positions 6 AAA; 2 open orders (holding back 150.00 EUR, 6 AAA)``: only what there is."""
+    cash = [f"{fmt(v)} {c}" for c, v in account.cash.items() if v]
+    positions = [f"{fmt(p.quantity)} {p.instrument_id}" for p in account.positions]
+    held = [f"{fmt(v)} {c}" for c, v in account.reserved.items() if v]
+    held += [f"{fmt(v)} {i}" for i, v in account.held_units.items() if v]
+    orders = f"{open_orders} open order{'' if open_orders == 1 else 's'}"
+    parts = [
+        f"cash {', '.join(cash)}" if cash else "",
+        f"positions {', '.join(positions)}" if positions else "",
+        f"{orders} (holding back {', '.join(held)})" if held else (orders if open_orders else ""),
+    ]
+    return "; ".join(part for part in parts if part)
+
+
+def _what_to_do(account: Account, open_orders: int) -> str:
+    """The steps that empty the account, in the order they can be taken: only those it needs."""
+    held_back = any(account.reserved.values()) or any(account.held_units.values())
+    steps = [
+        step
+        for step, needed in (
+            ("let the open orders finish or cancel them", open_orders or held_back),
+            ("liquidate the positions", account.positions),
+            ("withdraw the cash", any(account.cash.values())),
+        )
+        if needed
+    ]
+    if len(steps) == 1:
+        return steps[0]
+    return f"{', '.join(steps[:-1])}{',' if len(steps) > 2 else ''} and {steps[-1]}"
 
 
 @exact
@@ -186,11 +218,6 @@ def view(account: Account, instruments: Mapping[str, Instrument]) -> AccountView
 def estimated_costs(account: Account, amount: Decimal, side: Side) -> Decimal:
     """The trading costs of trading ``amount`` in one fill, by the account's cost schedule."""
     return trading_costs(account.costs, amount, side, account.currency).total
-
-
-def holds(order: Order) -> tuple[Decimal, Decimal]:
-    """What an order holds back while it is open: (cash, units)."""
-    return (order.held_cash, order.held_units) if order.state in OPEN else (ZERO, ZERO)
 
 
 @exact

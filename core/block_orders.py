@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import attrs
 
-from core.accounts import OPEN, available_cash, available_units, check_open, reserve
+from core.accounts import available_cash, available_units, check_open, reserve
 from core.allocation_keys import announce_key
 from core.blocks import (
     Execution,
@@ -36,7 +36,7 @@ from core.errors import CurrencyMismatch, InsufficientPosition, NothingToTrade
 from core.instruments import Instrument, Side, check_tradable, traded_in
 from core.journal import JournalEntry
 from core.keys import AllocationKey, check_usable
-from core.lifecycle import BLOCK_ORDER, OrderState, Trigger
+from core.lifecycle import BLOCK_ORDER, OPEN, OrderState, Trigger
 from core.numbers import ZERO, check_positive, fmt, to_units
 from core.orders import CLIENT_CANCELLED, allocated, book, cancel_open
 from core.records import Account, AccountStatus, Announcement, BlockOrder, Order, StoredKey, announce, refs

@@ -6,7 +6,8 @@ accounts are the allot accounts; the house ledger accounts exist in every store:
 every trade), fee income (trading costs, management fees) and funding (the outside world: deposits, withdrawals).
 
 Entries are immutable and append-only, and name what caused them. A client account's cash and positions are a
-cache of its postings (``post`` keeps them in step); ``verify`` checks every entry, every cache and every asset.
+cache of its postings (``post`` keeps them in step); ``verify`` checks every entry, posting, ledger account, asset
+and cache, and what each account holds back against its open orders.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from typing import Final
 
 import attrs
 
-from core.errors import InsufficientFunds, InsufficientPosition, ValidationError
+from core.errors import InsufficientFunds, InsufficientPosition, NotFound, ValidationError
 from core.instruments import Position
+from core.lifecycle import OPEN
 from core.numbers import ZERO, check_decimal, exact, fmt
-from core.records import Account
+from core.records import Account, Order, holds
 from core.validators import NamedEnum, non_empty
 
 
@@ -211,7 +213,8 @@ def post(account: Account, entry: JournalEntry) -> Account:
 
 @attrs.frozen
 class Discrepancy:
-    """Something the journal and the cached balances disagree on."""
+    """Something wrong in the books: an entry, a posting or a ledger account that cannot be, or a balance that
+    the journal, the accounts and their open orders disagree on."""
 
     kind: str
     message: str
@@ -225,6 +228,8 @@ class Audit:
     ledger_accounts: int
     assets: int
     accounts: int
+    #: The open orders whose holds were added up against their accounts'.
+    orders: int
     discrepancies: tuple[Discrepancy, ...]
     #: True when nothing was found wrong (given, so that it is part of what ``--json`` shows).
     balanced: bool = attrs.field()
@@ -241,8 +246,24 @@ class Audit:
             )
 
 
-#: A posting as the store holds it, with the id of its entry: what ``verify`` adds up, entry by entry.
-EntryPosting = tuple[str, Posting]
+@attrs.frozen
+class EntryRow:
+    """A journal entry as the store keeps it apart from its postings: its id and the kind of its cause as written
+    (``verify`` reports a kind allot does not know instead of refusing to read it)."""
+
+    id: str
+    cause_kind: str
+
+
+#: A posting as the store holds it, with the id of its entry (``None``: the entry it was written with is gone):
+#: what ``verify`` adds up, entry by entry.
+EntryPosting = tuple[str | None, Posting]
+
+_CAUSE_KINDS: Final = frozenset(kind.value for kind in CauseKind)
+
+
+def rows_of(entries: Iterable[JournalEntry]) -> list[EntryRow]:
+    return [EntryRow(entry.id, entry.cause.kind.value) for entry in entries]
 
 
 def postings_of(entries: Iterable[JournalEntry]) -> list[EntryPosting]:
@@ -250,22 +271,49 @@ def postings_of(entries: Iterable[JournalEntry]) -> list[EntryPosting]:
 
 
 @exact
-def verify(postings: Iterable[EntryPosting], accounts: Iterable[Account]) -> Audit:
-    """Every entry balances; every asset sums to zero over all ledger accounts; every client account's cached
-    cash and positions equal the sum of its postings. The discrepancies come first found first.
+def verify(
+    *,
+    entries: Iterable[EntryRow],
+    postings: Iterable[EntryPosting],
+    accounts: Iterable[Account],
+    orders: Iterable[Order],
+) -> Audit:
+    """Check the books as stored. Every entry has postings and a cause allot knows, and every posting an entry;
+    every entry balances; every posting goes to an allot account or one of the house ledger accounts; every
+    asset sums to zero over all ledger accounts; no client holds less than nothing; every account's cached cash
+    and positions equal the sum of its postings, and what it holds back equals what its open orders hold
+    (``orders``: the open orders; a finished one holds nothing). The discrepancies come first found first.
 
-    It reads postings as stored rather than entries, so that an entry damaged in the store after it was
-    written is reported, not refused on reading."""
+    It reads entries and postings as stored rather than ``JournalEntry`` values, so that an entry damaged in the
+    store after it was written is reported, not refused on reading. An orphan posting still counts in the
+    balances: the cached balances were moved by it when it was written."""
+    rows = list(entries)
+    checked = list(accounts)
+    open_orders = [order for order in orders if order.state in OPEN]
     per_entry: dict[str, dict[Asset, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     balances: dict[tuple[LedgerAccount, Asset], Decimal] = defaultdict(lambda: ZERO)
+    first_use: dict[LedgerAccount, str | None] = {}
+    orphans: list[Discrepancy] = []
     for entry_id, posting in postings:
-        per_entry[entry_id][posting.asset] += posting.amount
         balances[(posting.ledger, posting.asset)] += posting.amount
-    found = [
+        first_use.setdefault(posting.ledger, entry_id)
+        if entry_id is None:
+            orphans.append(
+                Discrepancy(
+                    "ORPHAN_POSTING",
+                    f"a posting of {fmt(posting.amount)} {posting.asset} to {posting.ledger} belongs to no "
+                    "journal entry: its entry is gone",
+                )
+            )
+            continue
+        per_entry[entry_id][posting.asset] += posting.amount
+    found = [*_row_discrepancies(rows, per_entry), *orphans]
+    found += [
         Discrepancy("UNBALANCED_ENTRY", f"entry {entry_id} does not balance: {unbalanced}")
         for entry_id, sums in per_entry.items()
         if (unbalanced := {str(a): fmt(t) for a, t in sums.items() if t})
     ]
+    found += _unknown_ledgers(first_use, {account.id for account in checked})
     overall: dict[Asset, Decimal] = defaultdict(lambda: ZERO)
     for (_, asset), amount in balances.items():
         overall[asset] += amount
@@ -274,16 +322,67 @@ def verify(postings: Iterable[EntryPosting], accounts: Iterable[Account]) -> Aud
         for asset, total in overall.items()
         if total
     ]
-    checked = list(accounts)
+    found += [
+        Discrepancy(
+            "NEGATIVE_BALANCE", f"client {ledger} holds {fmt(amount)} {asset} by its postings, below zero"
+        )
+        for (ledger, asset), amount in balances.items()
+        if ledger.kind is LedgerKind.CLIENT and amount < 0
+    ]
+    orders_of: dict[str, list[Order]] = defaultdict(list)
+    for order in open_orders:
+        orders_of[order.account_id].append(order)
     for account in checked:
         found += _cache_discrepancies(account, balances)
+        found += _hold_discrepancies(account, orders_of[account.id])
     return Audit(
-        entries=len(per_entry),
+        entries=len({*(row.id for row in rows), *per_entry}),
         ledger_accounts=len({ledger for ledger, _ in balances}),
         assets=len(overall),
         accounts=len(checked),
+        orders=len(open_orders),
         discrepancies=tuple(found),
     )
+
+
+def _row_discrepancies(rows: Iterable[EntryRow], posted: Mapping[str, object]) -> list[Discrepancy]:
+    """Entries with no postings, and entries whose cause is no kind allot knows, in the order written."""
+    found: list[Discrepancy] = []
+    for row in rows:
+        if row.id not in posted:
+            found.append(Discrepancy("EMPTY_ENTRY", f"entry {row.id} has no postings"))
+        if row.cause_kind not in _CAUSE_KINDS:
+            found.append(
+                Discrepancy(
+                    "UNKNOWN_CAUSE",
+                    f"entry {row.id} was caused by {row.cause_kind}, which is no cause allot knows",
+                )
+            )
+    return found
+
+
+def _unknown_ledgers(
+    first_use: Mapping[LedgerAccount, str | None], account_ids: set[str]
+) -> list[Discrepancy]:
+    """Ledger accounts that are neither an allot account nor one of the house's, each named once, with the
+    first entry that posts to it."""
+    found: list[Discrepancy] = []
+    for ledger, entry_id in first_use.items():
+        by = f"entry {entry_id}" if entry_id is not None else "a posting whose entry is gone"
+        if ledger.is_house and ledger not in HOUSE_LEDGERS:
+            found.append(
+                Discrepancy(
+                    "UNKNOWN_LEDGER_ACCOUNT",
+                    f"{by} posts to {ledger}, which is not one of the house ledger accounts",
+                )
+            )
+        elif not ledger.is_house and ledger.name not in account_ids:
+            found.append(
+                Discrepancy(
+                    "UNKNOWN_LEDGER_ACCOUNT", f"{by} posts to {ledger}, which is not an allot account"
+                )
+            )
+    return found
 
 
 def _cache_discrepancies(
@@ -301,6 +400,27 @@ def _cache_discrepancies(
         )
         for asset in sorted({*posted, *cached}, key=str)
         if cached.get(asset, ZERO) != posted.get(asset, ZERO)
+    ]
+
+
+def _hold_discrepancies(account: Account, open_orders: Iterable[Order]) -> list[Discrepancy]:
+    """What the account holds back (cash per currency, units per instrument) against what its open orders hold:
+    a buy's ``held_cash`` is in the account's currency, a sell's ``held_units`` in its instrument."""
+    held: dict[Asset, Decimal] = defaultdict(lambda: ZERO)
+    for order in open_orders:
+        held_cash, held_units = holds(order)
+        held[Asset.cash(account.currency)] += held_cash
+        held[Asset.units(order.instrument_id)] += held_units
+    shown = {Asset.cash(c): a for c, a in account.reserved.items() if a}
+    shown.update({Asset.units(i): q for i, q in account.held_units.items() if q})
+    return [
+        Discrepancy(
+            "HELD_MISMATCH",
+            f"account {account.id} holds back {fmt(shown.get(asset, ZERO))} {asset} but its open orders hold "
+            f"{fmt(held.get(asset, ZERO))}",
+        )
+        for asset in sorted({*shown, *(a for a, v in held.items() if v)}, key=str)
+        if shown.get(asset, ZERO) != held.get(asset, ZERO)
     ]
 
 
@@ -343,17 +463,39 @@ class StatementLine:
 
 @exact
 def statement(
-    entries: Iterable[JournalEntry], ledger: LedgerAccount, asset: str | None = None
+    entries: Iterable[JournalEntry],
+    ledger: LedgerAccount,
+    asset: str | None = None,
+    *,
+    known: Iterable[Asset] = (),
 ) -> list[StatementLine]:
-    """The entries of one ledger account, oldest first, with a running balance per asset (``asset``: only the
-    asset with that code, a currency or an instrument id)."""
+    """The entries of one ledger account, oldest first, with a running balance per asset.
+
+    ``asset``: only the asset with that code — an instrument id as written, or a currency code in any case (ISO
+    4217 codes are upper case). An asset the ledger account has never held (nor is among ``known``: its own
+    currency, say) is ``NOT_FOUND``, naming the assets it has held."""
     running: dict[Asset, Decimal] = defaultdict(lambda: ZERO)
     lines: list[StatementLine] = []
     for entry in entries:
         for moved, amount in totals(p for p in entry.postings if p.ledger == ledger).items():
             running[moved] += amount
-            if asset is None or moved.code == asset:
-                lines.append(
-                    StatementLine(entry.id, entry.at, entry.cause, entry.memo, moved, amount, running[moved])
-                )
-    return lines
+            lines.append(
+                StatementLine(entry.id, entry.at, entry.cause, entry.memo, moved, amount, running[moved])
+            )
+    if asset is None:
+        return lines
+    wanted = _held_asset(asset, ledger, [*known, *running])
+    return [line for line in lines if line.asset == wanted]
+
+
+def _held_asset(code: str, ledger: LedgerAccount, held: Iterable[Asset]) -> Asset:
+    """The asset ``code`` names among those held: an instrument by its id as written, a currency in any case."""
+    assets = list(dict.fromkeys(held))
+    for asset in assets:
+        if asset.code == code or (asset.kind is AssetKind.CASH and asset.code == code.upper()):
+            return asset
+    raise NotFound(
+        f"account {ledger.name} has never held {code}: its statement has "
+        f"{', '.join(a.code for a in assets) or 'nothing yet'}",
+        {"kind": "asset", "id": code, "held": [a.code for a in assets]},
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 import attrs
 
@@ -63,6 +63,10 @@ class OrderState(NamedEnum):
     PROCESSING = "PROCESSING"
     FILLED = "FILLED"
     CANCELLED = "CANCELLED"
+
+
+#: States in which an order may still trade (and holds back what it may still need).
+OPEN: Final = frozenset({OrderState.NEW, OrderState.PROCESSING})
 
 
 class KeyStatus(NamedEnum):

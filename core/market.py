@@ -15,13 +15,13 @@ from decimal import Decimal
 import attrs
 
 from core import block_orders, orders
-from core.accounts import OPEN, reserve
+from core.accounts import reserve
 from core.decisions import Changes, Decision
 from core.errors import AllotError, ConcurrentUpdate, StorageError, ValidationError
 from core.instruments import Instrument, not_tradable
 from core.journal import JournalEntry
 from core.keys import AllocationKey
-from core.lifecycle import OrderState
+from core.lifecycle import OPEN, OrderState
 from core.numbers import ZERO, fmt, is_multiple
 from core.parents import follow
 from core.records import Account, Announcement, BlockOrder, Order, ParentKind, ParentRecord

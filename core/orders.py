@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import attrs
 
-from core.accounts import OPEN, check_open, estimated_costs, reserve
+from core.accounts import check_open, estimated_costs, reserve
 from core.errors import InsufficientFunds, InsufficientPosition
 from core.fills import Fill, position_event, price_fill
 from core.instruments import Instrument, Side
@@ -33,7 +33,7 @@ from core.journal import (
     post,
     transfer,
 )
-from core.lifecycle import ORDER, OrderState, Trigger
+from core.lifecycle import OPEN, ORDER, OrderState, Trigger
 from core.numbers import ZERO, divide_to, exact, fmt, from_units, minor_unit, round_to, whole_steps
 from core.portfolio import OrderPlan, PlannedOrder
 from core.records import Account, Announcement, Order, ParentKind, announce

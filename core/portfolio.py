@@ -47,6 +47,7 @@ from core.numbers import (
     floor_to,
     fmt,
     from_units,
+    half_even_to,
     minor_unit,
     optional_decimal_input,
     whole_steps,
@@ -139,6 +140,8 @@ class PortfolioRequest:
     policy: Policy = attrs.field(default=Policy(), validator=attrs.validators.instance_of(Policy))
     #: Units of the positions already held back by open sells: a new order may not count on them.
     held: tuple[Position, ...] = attrs.field(default=(), validator=each(Position))
+    #: Cash already held back by open buys (``cash`` is what is left): said when nothing is left to invest.
+    held_cash: Decimal = attrs.field(default=ZERO, converter=decimal_input)
     #: The trading day: from the day after its expiry an option is not bought. Without it only options that have
     #: ended (exercised or expired) are refused.
     as_of: dt.date | None = attrs.field(default=None, validator=optional_date)
@@ -190,8 +193,15 @@ def _plan(request: PortfolioRequest) -> OrderPlan:
             _must_be_absent(request, "cash_amount")
             cash = ZERO if request.cash is None else request.cash
             _check_model_tradable(_allocation(request), table, request.as_of)
+            held_value = sum((table[i].value_of(q) for i, q in held.items()), request.held_cash)
             return plan_rebalancing(
-                request.currency, _allocation(request), table, _free(positions, held), cash, request.policy
+                request.currency,
+                _allocation(request),
+                table,
+                _free(positions, held),
+                cash,
+                request.policy,
+                held_value,
             )
 
 
@@ -274,14 +284,22 @@ def plan_sell(
         ZERO.quantize(unit), min(floor_to(nav * policy.sell_nav_limit - reserved, unit), sum(caps, ZERO))
     )
     if cash_amount > maximum:
+        limit = f"a nominal sell may not exceed {fmt(policy.sell_nav_limit * 100)} % of the portfolio's value"
+        held_value = half_even_to(reserved, unit)
+        # A liquidation sells everything, but not while open sells hold units back: it would be refused too.
         raise NavLimitExceeded(
-            f"a nominal sell may not exceed {fmt(policy.sell_nav_limit * 100)} % of the portfolio's value: "
-            f"at most {fmt(maximum)} {currency} can be sold this way (use a liquidation to sell everything)",
+            (
+                f"{limit}, and open orders already hold back {fmt(held_value)} {currency} of it: at most "
+                f"{fmt(maximum)} {currency} can be sold this way; cancel them or let them finish to sell more"
+            )
+            if reserved
+            else f"{limit}: at most {fmt(maximum)} {currency} can be sold this way (use a liquidation to sell "
+            "everything)",
             {
                 "requested": fmt(cash_amount),
                 "nav": fmt(nav),
                 "limit": fmt(policy.sell_nav_limit),
-                "held_back": fmt(reserved),
+                "held_back": fmt(held_value),
                 "max_allowed": fmt(maximum),
                 "currency": currency,
             },
@@ -319,10 +337,13 @@ def plan_rebalancing(
     positions: Sequence[Position],
     cash: Decimal,
     policy: Policy = Policy(),
+    held_back: Decimal = ZERO,
 ) -> OrderPlan:
     """Realign holdings with the model: sells (unit orders, rounded down) first, then buys (cash orders).
 
-    Investable value = positions' value + cash − cash buffer, apportioned over the weights. Instruments
+    ``positions`` and ``cash`` are what open orders leave free; ``held_back`` is the value they hold back, said
+    when nothing is left to invest. Investable value = positions' value + cash − cash buffer, apportioned over
+    the weights. Instruments
     held but not in the model are sold in full. Buys are funded by cash above the buffer plus the estimated
     sell proceeds, and scaled down (apportioned with caps) so that they never spend more than that.
     """
@@ -331,10 +352,20 @@ def plan_rebalancing(
     values = {i: instruments[i].value_of(q) for i, q in held.items()}
     investable = sum(values.values(), ZERO) + cash - policy.cash_buffer
     if investable <= 0:
+        free = investable + policy.cash_buffer
+        details = {"cash_buffer": fmt(policy.cash_buffer), "portfolio_value": fmt(free)}
+        if held_back:
+            shown = half_even_to(held_back, unit)
+            raise InsufficientFunds(
+                f"nothing to invest: open orders hold back {fmt(shown)} {currency} of the account, and what "
+                f"they leave free ({fmt(half_even_to(free, unit))} {currency}) is no more than the cash buffer "
+                f"{fmt(policy.cash_buffer)} {currency}; cancel them or let them finish first",
+                {**details, "held_back": fmt(shown)},
+            )
         raise InsufficientFunds(
             f"nothing to invest: the cash buffer {fmt(policy.cash_buffer)} {currency} is as large as the "
             "whole portfolio",
-            {"cash_buffer": fmt(policy.cash_buffer), "portfolio_value": fmt(investable + policy.cash_buffer)},
+            details,
         )
     model_ids = [line.instrument_id for line in allocation.lines]
     targets = apportion(floor_to(investable, unit), [line.weight for line in allocation.lines], unit)

@@ -60,6 +60,7 @@ def place(
             available_cash(account),
             policy,
             tuple(Position(i, q) for i, q in account.held_units.items() if q),
+            account.reserved_in(currency),
             as_of=now.date(),
         )
     )

@@ -18,7 +18,7 @@ from core.blocks import DEFAULT_POLICY, PartialFillPolicy, Targets
 from core.fills import CostSchedule, PositionEvent
 from core.instruments import AllocationLine, Instrument, Position, Side
 from core.keys import AllocationKey
-from core.lifecycle import KeyStatus, OrderState, ParentState
+from core.lifecycle import OPEN, KeyStatus, OrderState, ParentState
 from core.numbers import ZERO, check_decimal
 from core.portfolio import FeeSchedule, OrderType, Policy, Skipped
 from core.validators import NamedEnum, non_empty
@@ -122,6 +122,11 @@ class Order:
     held_cash: Decimal = ZERO
     held_units: Decimal = ZERO
     reason: str | None = None
+
+
+def holds(order: Order) -> tuple[Decimal, Decimal]:
+    """What an order holds back from its account while it is open: (cash, units)."""
+    return (order.held_cash, order.held_units) if order.state in OPEN else (ZERO, ZERO)
 
 
 @attrs.frozen

@@ -47,5 +47,6 @@ def books_balance(audit: Audit) -> str:
     return (
         f"the books balance: {counted(audit.entries, 'entry')} checked, each balanced; "
         f"{counted(audit.assets, 'asset')} summing to zero over {counted(audit.ledger_accounts, 'ledger account')}; "
-        f"the cash and positions of {counted(audit.accounts, 'account')} equal to their postings"
+        f"the cash and positions of {counted(audit.accounts, 'account')} equal to their postings, "
+        f"and what they hold back to the holds of {counted(audit.orders, 'open order')}"
     )

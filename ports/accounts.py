@@ -11,7 +11,7 @@ from core.numbers import ZERO
 from core.portfolio import FeeSchedule
 from core.records import Account
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, require, transaction
+from ports.use_cases import OPEN_STATES, UseCases, require, transaction
 
 
 class Accounts(UseCases):
@@ -51,7 +51,8 @@ class Accounts(UseCases):
 
     @transaction
     def close(self, uow: UnitOfWork, account_id: str) -> Account:
-        decision = accounts.close(require(uow.accounts, account_id, "account"))
+        account = require(uow.accounts, account_id, "account")
+        decision = accounts.close(account, uow.orders.list(account_id=account.id, state=OPEN_STATES))
         return self.save(uow, decision, self.now())
 
     @transaction

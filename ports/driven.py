@@ -19,7 +19,7 @@ from typing import Final, Protocol, Self, TypeVar
 import attrs
 
 from core.instruments import Instrument, Side
-from core.journal import EntryPosting, JournalEntry, LedgerAccount
+from core.journal import EntryPosting, EntryRow, JournalEntry, LedgerAccount
 from core.market import Quote
 from core.records import (
     Account,
@@ -84,9 +84,15 @@ class Journal(Protocol):
         """Committed entries in the order they were appended: all, or those with a posting to ``ledger``."""
         ...
 
+    def entry_rows(self) -> list[EntryRow]:
+        """Every committed entry's id and cause kind, in the order appended, as stored: an entry with no postings
+        or a cause kind allot does not know comes back as it now is, not refused."""
+        ...
+
     def postings(self) -> list[EntryPosting]:
         """Every committed posting with its entry's id, in the order appended, as stored: an entry damaged in
-        the store after it was written comes back as it now is (unbalanced, say), not refused."""
+        the store after it was written comes back as it now is (unbalanced, say), not refused, and a posting
+        whose entry is gone comes back with ``None`` for its entry's id (after the others)."""
         ...
 
 

@@ -18,6 +18,7 @@ from core.decisions import Changes, Decision
 from core.errors import ConcurrentUpdate, NotFound
 from core.idempotency import replayed
 from core.instruments import Instrument
+from core.lifecycle import OPEN
 from core.records import Event, IdempotencyRecord, Record
 from ports.driven import (
     TABLE_OF,
@@ -40,6 +41,8 @@ U = TypeVar("U", bound="UseCases")
 
 #: How many times a use case runs before a conflict with other writers is reported.
 ATTEMPTS: Final = 8
+#: The states of open orders, as a ``list(state=...)`` filter takes them.
+OPEN_STATES: Final = tuple(sorted(state.value for state in OPEN))
 
 
 @attrs.frozen

@@ -30,7 +30,12 @@ def statement_row(line: StatementLine) -> list[object]:
 
 @ledger.command()
 @click.argument("account_id", type=TEXT)
-@click.option("--asset", type=TEXT, help="Only this asset: a currency (EUR) or an instrument id.")
+@click.option(
+    "--asset",
+    type=TEXT,
+    help="Only this asset: a currency in any case (EUR, eur) or an instrument id as written; one the account has "
+    "never held is refused (NOT_FOUND).",
+)
 @with_session
 def statement(session: Session, account_id: str, asset: str | None) -> None:
     """An account's journal entries, oldest first, with the running balance of each asset and what caused each."""
@@ -56,8 +61,10 @@ def balances(session: Session) -> None:
 @ledger.command()
 @with_session
 def verify(session: Session) -> None:
-    """Check the books: every entry balances, every asset sums to zero over all ledger accounts, every account's
-    cash and positions equal the sum of its postings. Exit status 1 naming the first discrepancy."""
+    """Check the books as stored: every entry has postings, a known cause and balances; every posting has an entry
+    and goes to an account or a house ledger account; every asset sums to zero; no client balance is below zero;
+    every account's cash and positions equal its postings and what it holds back what its open orders hold.
+    Exit status 1 naming the first discrepancy (--json lists them all)."""
     audit = session.open(writes=False).ledger.verify()
     session.emit(
         audit,

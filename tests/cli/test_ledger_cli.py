@@ -95,6 +95,14 @@ def test_verify_exits_1_when_an_accounts_cash_no_longer_matches_its_postings(all
     assert "account ACC shows 3600.00 EUR but its postings sum to 3500.00" in ran.err
 
 
+def test_a_statement_takes_a_currency_in_lower_case_and_refuses_an_asset_never_held(allot: Allot) -> None:
+    invested(allot)
+    lines = allot.json("ledger", "statement", "ACC", "--asset", "eur")
+    assert [line["balance"] for line in lines] == ["5000.00", "4400.00", "4000.00", "3500.00"]
+    refused = allot("ledger", "statement", "ACC", "--asset", "XYZ", expect=2)
+    assert "account ACC has never held XYZ: its statement has EUR, AAA, BBB (NOT_FOUND)" in refused.err
+
+
 def test_a_statement_of_an_unknown_account_is_not_found(allot: Allot) -> None:
     invested(allot)
     ran = allot("ledger", "statement", "NOPE", expect=2)
@@ -209,3 +217,103 @@ def test_a_fee_rate_above_one_hundred_percent_a_year_is_refused(allot: Allot) ->
     )
     assert ran.error["code"] == "VALIDATION_ERROR"
     assert "annual_rate must be between 0 and 1" in ran.error["message"]
+
+
+def verify_fails(allot: Allot) -> list[dict[str, str]]:
+    """What ``ledger verify`` found wrong: it exits 1 naming the first discrepancy, and ``--json`` lists them all."""
+    ran = allot("ledger", "verify", expect=1)
+    body = json.loads(allot("ledger", "verify", "--json", expect=1).out)
+    assert body["balanced"] is False
+    first = body["discrepancies"][0]
+    assert f"{first['message']} ({first['kind']})" in ran.err
+    found: list[dict[str, str]] = body["discrepancies"]
+    return found
+
+
+def test_verify_exits_1_naming_a_posting_to_a_client_ledger_account_that_is_no_account(allot: Allot) -> None:
+    invested(allot)
+    with sqlite3.connect(allot.database) as connection:
+        connection.executescript(
+            "insert into journal(id,at,cause_kind,cause_id,memo) "
+            "values('x','2026-11-22T00:00:00Z','DEPOSIT','x','fake');"
+            "insert into postings values((select max(seq) from journal),'CLIENT:ghost','CASH:EUR','-100.00');"
+            "insert into postings values((select max(seq) from journal),'HOUSE:funding','CASH:EUR','100.00');"
+        )
+    connection.close()
+    found = verify_fails(allot)
+    assert [d["kind"] for d in found] == ["UNKNOWN_LEDGER_ACCOUNT", "NEGATIVE_BALANCE"]
+    assert "ghost" in found[0]["message"]
+    assert "ghost holds -100.00 EUR" in found[1]["message"]
+
+
+def test_verify_exits_1_naming_a_house_ledger_account_that_is_not_one_of_the_house(allot: Allot) -> None:
+    invested(allot)
+    tamper(
+        allot,
+        "UPDATE postings SET ledger = 'HOUSE:bogus' WHERE ledger = 'HOUSE:funding' AND amount = '500.00'",
+    )
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "UNKNOWN_LEDGER_ACCOUNT"
+    assert "house:bogus" in found["message"]
+
+
+def test_verify_exits_1_naming_a_journal_entry_without_postings(allot: Allot) -> None:
+    invested(allot)
+    tamper(
+        allot,
+        "INSERT INTO journal (id, at, cause_kind, cause_id, memo) "
+        "VALUES ('E-empty', '2026-11-22T00:00:00Z', 'DEPOSIT', 'E-empty', 'nothing')",
+    )
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "EMPTY_ENTRY"
+    assert "E-empty" in found["message"]
+
+
+def test_verify_exits_1_naming_postings_whose_journal_entry_is_gone(allot: Allot) -> None:
+    invested(allot)
+    tamper(allot, "DELETE FROM journal WHERE cause_kind = 'WITHDRAWAL'")
+    found = verify_fails(allot)
+    assert [d["kind"] for d in found] == ["ORPHAN_POSTING", "ORPHAN_POSTING"]
+    assert "-500.00 EUR to ACC" in found[0]["message"]
+
+
+def test_verify_exits_1_naming_an_entry_whose_cause_is_no_kind_allot_knows(allot: Allot) -> None:
+    invested(allot)
+    tamper(allot, "UPDATE journal SET cause_kind = 'GIFT' WHERE cause_kind = 'WITHDRAWAL'")
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "UNKNOWN_CAUSE"
+    assert "GIFT" in found["message"]
+    # the other commands still refuse to read the damaged entry
+    assert "STORAGE_ERROR" in allot("ledger", "statement", "ACC", expect=3).err
+
+
+def test_verify_exits_1_when_what_an_account_holds_back_is_not_what_its_open_orders_hold(
+    allot: Allot,
+) -> None:
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", "60/40")
+    assert (
+        allot("ledger", "verify")
+        .out.rstrip()
+        .endswith("and what they hold back to the holds of 2 open orders")
+    )
+    tamper(
+        allot,
+        "UPDATE records SET body = json_set(body, '$.reserved.EUR', '10.00') WHERE kind = 'accounts' AND id = 'ACC'",
+    )
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "HELD_MISMATCH"
+    assert "account ACC holds back 10.00 EUR but its open orders hold 1000.00" in found["message"]
+
+
+def test_verify_exits_1_when_units_held_back_are_not_what_the_open_sells_hold(allot: Allot) -> None:
+    invested(allot)
+    allot("orders", "create", "ACC", "--type", "SELL", "--amount", "100.00", "--allocation", "60/40")
+    assert allot.json("ledger", "verify")["balanced"] is True
+    tamper(
+        allot,
+        "UPDATE records SET body = json_set(body, '$.held_units.AAA', '1') WHERE kind = 'accounts' AND id = 'ACC'",
+    )
+    (found,) = verify_fails(allot)
+    assert found["kind"] == "HELD_MISMATCH"
+    assert "account ACC holds back 1 AAA (units) but its open orders hold 6" in found["message"]

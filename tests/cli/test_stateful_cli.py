@@ -149,3 +149,36 @@ def test_the_key_file_format_is_the_json_of_the_documents(allot: Allot) -> None:
     key = setup_key(allot, {**KEY, "unit_type": "Unit", "margin_handling": "Reject"})
     assert allot.json("keys", "show", key)["key"]["unit_type"] == "UNIT"
     assert json.loads(allot("keys", "show", key, "--json").out)["status"] == "ACTIVE"
+
+
+def test_a_second_nominal_sell_says_what_the_first_holds_back_and_suggests_no_liquidation(
+    allot: Allot,
+) -> None:
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", "60/40")
+    allot("market", "run")
+    allot("orders", "create", "ACC", "--type", "SELL", "--amount", "900.00")
+    refused = allot("orders", "create", "ACC", "--type", "SELL", "--amount", "900.00", expect=1)
+    assert "open orders already hold back 915.00 EUR of it: at most 0.00 EUR can be sold" in refused.err
+    assert "liquidation" not in refused.err
+
+
+def test_a_rebalancing_while_a_liquidation_holds_everything_says_open_orders_hold_it_back(
+    allot: Allot,
+) -> None:
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "5000.00", "--allocation", "60/40")
+    allot("market", "run")
+    allot("liquidations", "create", "ACC")
+    refused = allot("orders", "create", "ACC", "--type", "REBALANCING", "--allocation", "60/40", expect=1)
+    assert "nothing to invest: open orders hold back 5000.00 EUR of the account" in refused.err
+    assert "as large as the whole portfolio" not in refused.err
+
+
+def test_closing_an_account_that_is_not_empty_names_its_cash_positions_and_open_orders(allot: Allot) -> None:
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", "60/40")
+    refused = allot("accounts", "close", "ACC", expect=1)
+    assert "account ACC still holds cash 5000.00 EUR; 2 open orders (holding back 1000.00 EUR)" in refused.err
+    assert "let the open orders finish or cancel them and withdraw the cash before closing it" in refused.err
+    assert allot.json("accounts", "show", "ACC")["account"]["status"] == "ACTIVE"

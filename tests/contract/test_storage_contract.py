@@ -17,7 +17,7 @@ from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue
 from core.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from core.fills import PositionEvent, PositionEventType
 from core.instruments import AssetType, Instrument, Side
-from core.journal import FUNDING, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, transfer
+from core.journal import FUNDING, Asset, Cause, CauseKind, EntryRow, JournalEntry, LedgerAccount, transfer
 from core.lifecycle import OrderState
 from core.records import Account, Event, Order, ParentKind, Subscription
 from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery, after_attempt
@@ -271,6 +271,15 @@ class StorageContract:
             assert [p.amount for _, p in work.journal.postings()] == [
                 Decimal("-10.00"), Decimal("10.00"), Decimal("-0.5"), Decimal("0.5"),
             ]  # fmt: skip
+
+    def test_entry_rows_come_back_with_their_cause_kinds_in_the_order_written(self, store: Handle) -> None:
+        entries = [deposit_entry("J1", "A1", "10.00"), deposit_entry("J2", "A2", "0.5")]
+        with store.unit_of_work() as work:
+            for entry in entries:
+                work.journal.append(entry)
+            work.commit()
+        with store.unit_of_work() as work:
+            assert work.journal.entry_rows() == [EntryRow("J1", "DEPOSIT"), EntryRow("J2", "DEPOSIT")]
 
     def test_a_journal_entry_not_committed_is_not_kept(self, store: Handle) -> None:
         with store.unit_of_work() as work:

@@ -89,8 +89,40 @@ def test_a_withdrawal_may_take_only_what_open_orders_do_not_hold_back() -> None:
 )
 def test_an_account_is_closed_only_once_it_holds_nothing(changes: dict[str, Any]) -> None:
     with pytest.raises(AccountNotEmpty):
-        accounts.close(account(**changes))
-    assert accounts.close(account(opening="0")).result.status.value == "CLOSED"
+        accounts.close(account(**changes), [])
+    assert accounts.close(account(opening="0"), []).result.status.value == "CLOSED"
+
+
+def test_an_account_that_cannot_be_closed_is_told_what_it_still_holds_and_what_to_do() -> None:
+    busy = account(
+        positions=(Position("AAA", Decimal(6)), Position("BBB", Decimal("2.5"))),
+        reserved={"EUR": Decimal("150.00")},
+        held_units={"AAA": Decimal(6)},
+    )
+    open_orders = [
+        Order(
+            id=order_id,
+            account_id="ACC",
+            instrument_id=instrument,
+            side=side,
+            cash_amount=None,
+            quantity=Decimal(6),
+            state=OrderState.NEW,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        for order_id, instrument, side in (("O1", "AAA", Side.SELL), ("O2", "BBB", Side.BUY))
+    ]
+    with pytest.raises(AccountNotEmpty) as refused:
+        accounts.close(busy, open_orders)
+    assert str(refused.value) == (
+        "account ACC still holds cash 1000.00 EUR; positions 6 AAA, 2.5 BBB; 2 open orders (holding back "
+        "150.00 EUR, 6 AAA): let the open orders finish or cancel them, liquidate the positions, and withdraw "
+        "the cash before closing it"
+    )
+    assert refused.value.details["open_orders"] == ["O1", "O2"]
+    with pytest.raises(AccountNotEmpty, match=r"^account ACC still holds 1 open order: let the open orders"):
+        accounts.close(account(opening="0"), open_orders[:1])
 
 
 def model() -> ModelPortfolio:

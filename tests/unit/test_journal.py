@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core import orders
 from core.accounts import reserve
-from core.errors import InsufficientFunds, InsufficientPosition, ValidationError
+from core.errors import InsufficientFunds, InsufficientPosition, NotFound, ValidationError
 from core.fills import CostSchedule, Fill, price_fill
 from core.instruments import Instrument, Position, Side
 from core.journal import (
@@ -21,14 +21,18 @@ from core.journal import (
     FUNDING,
     VENUE,
     Asset,
+    Audit,
     Cause,
     CauseKind,
+    EntryRow,
     JournalEntry,
     LedgerAccount,
+    LedgerKind,
     Posting,
     balances,
     post,
     postings_of,
+    rows_of,
     statement,
     transfer,
     verify,
@@ -100,9 +104,9 @@ def test_an_entry_may_not_take_an_accounts_units_below_zero() -> None:
 
 def test_verify_names_an_unbalanced_entry_an_asset_that_is_not_zero_and_a_cache_that_disagrees() -> None:
     deposit = entry("D1", *transfer(FUNDING, ACC, EUR, Decimal("100.00")), kind=CauseKind.DEPOSIT)
-    assert verify(postings_of([deposit]), [holder()]).balanced
+    assert books([deposit], [holder()]).balanced
     damaged = [("D1", Posting(FUNDING, EUR, Decimal("-100.00"))), ("D1", Posting(ACC, EUR, Decimal("90.00")))]
-    audit = verify(damaged, [holder()])
+    audit = verify(entries=rows_of([deposit]), postings=damaged, accounts=[holder()], orders=[])
     assert [d.kind for d in audit.discrepancies] == ["UNBALANCED_ENTRY", "ASSET_NOT_ZERO", "CACHED_BALANCE"]
     assert "account ACC shows 100.00 EUR but its postings sum to 90.00" in audit.discrepancies[2].message
     assert (audit.entries, audit.ledger_accounts, audit.assets, audit.accounts, audit.balanced) == (
@@ -112,6 +116,96 @@ def test_verify_names_an_unbalanced_entry_an_asset_that_is_not_zero_and_a_cache_
         1,
         False,
     )
+
+
+def books(journal: list[JournalEntry], accounts: list[Account], open_orders: tuple[Order, ...] = ()) -> Audit:
+    """``verify`` over entries as they were written."""
+    return verify(
+        entries=rows_of(journal), postings=postings_of(journal), accounts=accounts, orders=open_orders
+    )
+
+
+def test_verify_names_a_ledger_account_that_is_neither_an_allot_account_nor_one_of_the_houses() -> None:
+    ghost, bogus = LedgerAccount.client("ghost"), LedgerAccount(LedgerKind.HOUSE, "bogus")
+    journal = [
+        entry("D1", *transfer(FUNDING, ACC, EUR, Decimal("100.00")), kind=CauseKind.DEPOSIT),
+        entry("D2", *transfer(bogus, ghost, EUR, Decimal("5.00")), kind=CauseKind.DEPOSIT),
+    ]
+    audit = books(journal, [holder()])
+    assert [(d.kind, d.message) for d in audit.discrepancies] == [
+        (
+            "UNKNOWN_LEDGER_ACCOUNT",
+            "entry D2 posts to house:bogus, which is not one of the house ledger accounts",
+        ),
+        ("UNKNOWN_LEDGER_ACCOUNT", "entry D2 posts to ghost, which is not an allot account"),
+    ]
+
+
+def test_verify_names_a_client_balance_below_zero_but_not_a_house_one() -> None:
+    journal = [
+        entry("D1", *transfer(FUNDING, ACC, EUR, Decimal("100.00")), kind=CauseKind.DEPOSIT),
+        entry("W1", *transfer(ACC, FUNDING, EUR, Decimal("100.01")), kind=CauseKind.WITHDRAWAL),
+    ]
+    audit = books(journal, [holder("-0.01")])
+    assert [(d.kind, d.message) for d in audit.discrepancies] == [
+        (
+            "NEGATIVE_BALANCE",
+            "client ACC holds -0.01 EUR by its postings, below zero",
+        ),
+    ]
+
+
+def test_verify_names_an_entry_without_postings_a_posting_without_an_entry_and_an_unknown_cause() -> None:
+    deposit = entry("D1", *transfer(FUNDING, ACC, EUR, Decimal("100.00")), kind=CauseKind.DEPOSIT)
+    rows = [*rows_of([deposit]), EntryRow("E2", "FILL"), EntryRow("E3", "GIFT")]
+    postings = [
+        *postings_of([deposit]),
+        ("E3", Posting(FUNDING, EUR, Decimal(-1))),
+        ("E3", Posting(ACC, EUR, Decimal(1))),
+    ]
+    postings += [(None, Posting(ACC, EUR, Decimal(-1))), (None, Posting(FUNDING, EUR, Decimal(1)))]
+    audit = verify(entries=rows, postings=postings, accounts=[holder()], orders=[])
+    assert [(d.kind, d.message) for d in audit.discrepancies] == [
+        ("EMPTY_ENTRY", "entry E2 has no postings"),
+        ("UNKNOWN_CAUSE", "entry E3 was caused by GIFT, which is no cause allot knows"),
+        ("ORPHAN_POSTING", "a posting of -1 EUR to ACC belongs to no journal entry: its entry is gone"),
+        (
+            "ORPHAN_POSTING",
+            "a posting of 1 EUR to house:funding belongs to no journal entry: its entry is gone",
+        ),
+    ]
+    assert audit.entries == 3
+
+
+def open_order(
+    order_id: str, *, cash: str = "0", units: str = "0", state: OrderState = OrderState.NEW
+) -> Order:
+    return Order(
+        id=order_id, account_id="ACC", instrument_id="X", side=Side.SELL if Decimal(units) else Side.BUY,
+        cash_amount=None, quantity=Decimal(1), state=state, created_at=NOW, updated_at=NOW,
+        held_cash=Decimal(cash), held_units=Decimal(units),
+    )  # fmt: skip
+
+
+def test_verify_names_an_account_whose_holds_are_not_what_its_open_orders_hold() -> None:
+    journal = [
+        entry("D1", *transfer(FUNDING, ACC, EUR, Decimal("100.00")), kind=CauseKind.DEPOSIT),
+        entry("F1", *transfer(VENUE, ACC, X, Decimal(5))),
+    ]
+    orders_ = (open_order("O1", cash="30.00"), open_order("O2", units="2"), open_order("O3", cash="20.00"))
+    agreeing = holder(units="5", reserved={"EUR": Decimal("50.00")}, held_units={"X": Decimal(2)})
+    audit = books(journal, [agreeing], orders_)
+    assert audit.balanced, audit.discrepancies
+    assert audit.orders == 3
+    finished = (*orders_[:2], open_order("O3", cash="20.00", state=OrderState.FILLED))
+    audit = books(journal, [agreeing], finished)
+    assert [(d.kind, d.message) for d in audit.discrepancies] == [
+        ("HELD_MISMATCH", "account ACC holds back 50.00 EUR but its open orders hold 30.00"),
+    ]
+    audit = books(journal, [attrs.evolve(agreeing, held_units={})], orders_)
+    assert [(d.kind, d.message) for d in audit.discrepancies] == [
+        ("HELD_MISMATCH", "account ACC holds back 0 X (units) but its open orders hold 2"),
+    ]
 
 
 def test_balances_list_the_house_first_and_a_statement_keeps_a_running_balance() -> None:
@@ -133,6 +227,27 @@ def test_balances_list_the_house_first_and_a_statement_keeps_a_running_balance()
         ("D1", Decimal("100.00"), Decimal("100.00")),
         ("F1", Decimal("-21.50"), Decimal("78.50")),
     ]
+
+
+def test_a_statement_takes_a_currency_in_any_case_and_an_instrument_id_as_written() -> None:
+    journal = [
+        entry("D1", *transfer(FUNDING, ACC, EUR, Decimal("100.00")), kind=CauseKind.DEPOSIT),
+        entry("F1", *transfer(VENUE, ACC, X, Decimal(2)), *transfer(ACC, VENUE, EUR, Decimal("20.00"))),
+    ]
+    assert [line.entry_id for line in statement(journal, ACC, asset="eur")] == ["D1", "F1"]
+    assert [line.asset for line in statement(journal, ACC, asset="X")] == [X]
+    assert statement([], ACC, asset="eur", known=(EUR,)) == []
+
+
+def test_a_statement_of_an_asset_the_account_has_never_held_is_not_found() -> None:
+    journal = [entry("D1", *transfer(FUNDING, ACC, EUR, Decimal("100.00")), kind=CauseKind.DEPOSIT)]
+    with pytest.raises(
+        NotFound, match=re.escape("account ACC has never held XYZ: its statement has EUR")
+    ) as caught:
+        statement(journal, ACC, asset="XYZ")
+    assert caught.value.details == {"kind": "asset", "id": "XYZ", "held": ["EUR"]}
+    with pytest.raises(NotFound):
+        statement(journal, ACC, asset="x")  # an instrument id is matched as written
 
 
 def sell_plan(amount: str) -> OrderPlan:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from core.errors import (
@@ -138,6 +139,24 @@ def test_a_sell_of_sub_cent_holdings_is_limited_to_what_whole_cents_can_take() -
     with pytest.raises(NavLimitExceeded) as caught:
         plan(request)
     assert caught.value.details["max_allowed"] == "0.01"
+
+
+def test_a_sell_refused_while_open_sells_hold_units_says_how_much_they_hold_and_suggests_no_liquidation() -> (
+    None
+):
+    request = attrs.evolve(sell("50.00"), held=HOLDINGS)  # an open sell holds back all 500 worth
+    with pytest.raises(NavLimitExceeded) as caught:
+        plan(request)
+    message = str(caught.value)
+    assert "open orders already hold back 500.00 EUR of it" in message
+    assert "at most 0.00 EUR can be sold this way" in message
+    assert "liquidation" not in message
+    assert caught.value.details["held_back"] == "500.00"
+
+
+def test_a_sell_refused_with_nothing_held_back_suggests_a_liquidation_to_sell_everything() -> None:
+    with pytest.raises(NavLimitExceeded, match=r"use a liquidation to sell everything"):
+        plan(sell("450.01"))
 
 
 def test_the_nav_limit_is_a_policy_parameter() -> None:
@@ -297,6 +316,19 @@ def test_trades_below_the_minimum_order_amount_are_skipped_in_a_rebalance() -> N
 def test_a_buffer_larger_than_the_portfolio_is_refused() -> None:
     with pytest.raises(InsufficientFunds):
         plan(rebalance("0.00", HOLDINGS, Policy(cash_buffer=Decimal("600")), A="0.5", B="0.5"))
+
+
+def test_a_rebalance_with_everything_held_back_by_open_orders_says_so() -> None:
+    request = attrs.evolve(
+        rebalance("0.00", HOLDINGS, A="0.5", B="0.5"), held=HOLDINGS, held_cash=Decimal("20.00")
+    )
+    with pytest.raises(InsufficientFunds) as caught:
+        plan(request)
+    message = str(caught.value)
+    assert message.startswith("nothing to invest: open orders hold back 520.00 EUR of the account")
+    assert "cancel them or let them finish" in message
+    assert "as large as the whole portfolio" not in message
+    assert caught.value.details["held_back"] == "520.00"
 
 
 def test_a_policy_nav_limit_above_one_is_refused() -> None:
