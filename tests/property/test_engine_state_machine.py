@@ -12,7 +12,6 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -26,6 +25,7 @@ from core.webhooks import EventQuery
 from entrypoints.bootstrap import memory_application, sqlite_application
 from ports.application import Application
 from tests.fakes import ManualClock, SequentialIds
+from tests.property.strategies import machine_settings
 
 START_CASH = Decimal("5000.00")
 EXPECTED_REFUSALS = {
@@ -196,7 +196,7 @@ class SqliteEngineMachine(EngineMachine):
     storage = "sqlite"
 
 
-EngineMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=25, deadline=None)
-SqliteEngineMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+EngineMachine.TestCase.settings = machine_settings(200, 25)
+SqliteEngineMachine.TestCase.settings = machine_settings(60, 25)
 test_the_engine_keeps_its_invariants_in_memory = EngineMachine.TestCase
 test_the_engine_keeps_its_invariants_on_sqlite = SqliteEngineMachine.TestCase

@@ -18,7 +18,6 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -31,6 +30,7 @@ from core.lifecycle import OrderState, ParentState
 from core.portfolio import FeeSchedule, OrderType
 from core.records import AccountLiquidation, Order, PortfolioOrder
 from tests.application.conftest import World
+from tests.property.strategies import machine_settings
 
 ZERO = Decimal(0)
 OPEN = (OrderState.NEW, OrderState.PROCESSING)
@@ -326,7 +326,7 @@ class SqliteBooksMachine(BooksMachine):
     storage = "sqlite"
 
 
-BooksMachine.TestCase.settings = settings(max_examples=400, stateful_step_count=50, deadline=None)
-SqliteBooksMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+BooksMachine.TestCase.settings = machine_settings(400, 50)
+SqliteBooksMachine.TestCase.settings = machine_settings(100, 50)
 test_the_books_always_add_up_in_memory = BooksMachine.TestCase
 test_the_books_always_add_up_on_sqlite = SqliteBooksMachine.TestCase
