@@ -100,3 +100,28 @@ def test_large_inputs_take_the_sampled_path_and_give_the_same_shares_as_a_full_s
         return None
 
     assert apportion_units(1_000_003, claims) == _hamilton(1_000_003, claims, None, band_of=no_band)
+
+
+def periodic(even: int, odd: int) -> list[int]:
+    """32 768 claims alternating ``even``, ``odd``: the sampled band sees only the even positions."""
+    return [even if i % 2 == 0 else odd for i in range(2 * 16384)]
+
+
+def test_when_the_unsampled_half_has_the_smaller_remainders_they_still_get_the_steps_left_over() -> None:
+    # Σclaims = 16 384 × 4 = 65 536; total = 7 × 65 536 + 21 000. Even quota 3T/65 536 has remainder 63 000,
+    # odd quota T/65 536 has remainder 21 000; 21 000 steps are left over: every even position (16 384) and
+    # then the first 4 616 odd positions. The sample (even positions only) puts them all in a band of 63 000.
+    total = 7 * 65536 + 21000
+    expected = [3 * 7 + 1 if i % 2 == 0 else 7 + (1 if i < 2 * 4616 else 0) for i in range(2 * 16384)]
+    assert ((3 * total) // 65536, total // 65536) == (3 * 7, 7)  # the floors used above
+    assert apportion_units(total, periodic(3, 1)) == expected
+
+
+def test_when_the_unsampled_half_has_the_larger_remainders_only_as_many_steps_as_are_left_are_given() -> None:
+    # total = 7 × 65 536 + 5 000: even remainder 5 000, odd remainder 15 000, 5 000 steps left over. The
+    # sample's band (5 000) puts all 16 384 odd positions above it; only the first 5 000 may get a step.
+    total = 7 * 65536 + 5000
+    expected = [7 if i % 2 == 0 else 21 + (1 if i < 2 * 5000 else 0) for i in range(2 * 16384)]
+    shares = apportion_units(total, periodic(1, 3))
+    assert sum(shares) == total
+    assert shares == expected
