@@ -18,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from adapters.memory import MemoryStore
 from core.errors import AllotError
 from core.instruments import AllocationLine, Instrument, Side
-from core.lifecycle import ORDER, PORTFOLIO_ORDER, OrderState, PortfolioOrderState, Trigger
+from core.lifecycle import OrderState, PortfolioOrderState
 from core.portfolio import OrderType
 from core.records import Order, PortfolioOrder
 from core.webhooks import EventQuery
@@ -35,6 +35,17 @@ EXPECTED_REFUSALS = {
     "ILLEGAL_TRANSITION",
     "NOTHING_TO_TRADE",
 }
+
+#: The machine's own model of the lifecycles (docs/lifecycles.md), written out rather than read from
+#: core.lifecycle: the announced paths are checked against this, not against the tables under test.
+PORTFOLIO_ORDER_MOVES = {
+    ("NEW", "SUBMITTED"), ("SUBMITTED", "PROCESSING"), ("PROCESSING", "FILLED"),
+    ("NEW", "CANCELLED"), ("SUBMITTED", "CANCELLED"), ("PROCESSING", "CANCELLED"),
+}  # fmt: skip
+ORDER_MOVES = {
+    ("NEW", "PROCESSING"), ("PROCESSING", "PROCESSING"), ("PROCESSING", "FILLED"),
+    ("NEW", "CANCELLED"), ("PROCESSING", "CANCELLED"),
+}  # fmt: skip
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -174,21 +185,12 @@ class EngineMachine(RuleBasedStateMachine):
         for parent in self.app.portfolio_orders.all():
             path = announced[parent.id]
             assert path[0] == "NEW"
-            for before, after in itertools.pairwise(path):
-                assert any(
-                    PORTFOLIO_ORDER.allows(PortfolioOrderState(before), t)
-                    and PORTFOLIO_ORDER.next(PortfolioOrderState(before), t).value == after
-                    for t in Trigger
-                )
+            assert set(itertools.pairwise(path)) <= PORTFOLIO_ORDER_MOVES, path
             assert path[-1] == parent.state.value
         for order in self.orders():
             path = announced[order.id]
             assert path[0] == "NEW"
-            for before, after in itertools.pairwise(path):
-                assert any(
-                    ORDER.allows(OrderState(before), t) and ORDER.next(OrderState(before), t).value == after
-                    for t in Trigger
-                )
+            assert set(itertools.pairwise(path)) <= ORDER_MOVES, path
             assert path[-1] == order.state.value
 
 
