@@ -125,3 +125,26 @@ def test_when_the_unsampled_half_has_the_larger_remainders_only_as_many_steps_as
     shares = apportion_units(total, periodic(1, 3))
     assert sum(shares) == total
     assert shares == expected
+
+
+def test_caps_of_recipients_without_a_claim_give_no_room_to_the_others() -> None:
+    # Only the second recipient claims anything, and its cap holds 2 of the 5: the first one's cap of 10 is room
+    # nobody may use.
+    with pytest.raises(ApportionmentError, match="at most 2 of the 5") as caught:
+        apportion_units(5, [0, 1], caps=[10, 2])
+    assert caught.value.details == {"total": 5, "capacity": 2}
+
+
+def test_after_a_recipient_is_capped_equal_remainders_still_go_to_the_lower_rank() -> None:
+    # 4 over claims 4, 1, 1 gives the first 2 > its cap 1: it gets 1, and 3 is split again over the other two:
+    # 1.5 each, floors 1 and 1, and the leftover step goes to rank 1 (the third), not to the earlier input.
+    assert apportion_units(4, [4, 1, 1], ranks=[9, 2, 1], caps=[1, 5, 5]) == [1, 1, 2]
+
+
+def test_a_refused_cap_list_says_what_is_wrong_with_it() -> None:
+    with pytest.raises(ApportionmentError, match="give one cap per claim") as wrong_length:
+        apportion_units(1, [1, 1], caps=[1])
+    assert wrong_length.value.details == {"claims": 2, "caps": 1}
+    with pytest.raises(ApportionmentError, match="caps must not be negative") as negative:
+        apportion_units(1, [1, 1], caps=[-1, 1])
+    assert negative.value.details == {"caps": [-1, 1]}
