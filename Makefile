@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck imports pytest bench clean
+.PHONY: demo test lint typecheck imports pytest bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("allot needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -39,5 +39,12 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_validation.py
 	$(BIN)/python tests/bench/bench_open.py
 
+# Not part of `make test`: mutates core/ and runs the fast tests (unit, property) against every mutant.
+# Results are kept in mutants/ and reused by the next run; `$(BIN)/mutmut results` lists the survivors.
+mutation: $(STAMP)
+	$(BIN)/mutmut run
+	$(BIN)/mutmut export-cicd-stats
+	$(BIN)/python tests/mutation_score.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .hypothesis mutants

@@ -13,6 +13,16 @@ settings.register_profile("dev", max_examples=100)
 settings.register_profile(
     "ci", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+# `make mutation` runs the fast tests once per mutant: few examples, the same ones every time.
+settings.register_profile(
+    "mutation",
+    max_examples=10,
+    stateful_step_count=10,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 settings.load_profile("dev")
 
 

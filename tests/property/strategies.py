@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from core.instruments import AllocationLine, Instrument, Position
@@ -49,3 +50,24 @@ def holdings(draw: st.DrawFn, instruments: list[Instrument]) -> list[Position]:
         steps = draw(st.integers(0, 10**6))
         positions.append(Position(instrument.instrument_id, steps * instrument.quantity_step))
     return positions
+
+
+def machine_settings(max_examples: int, stateful_step_count: int) -> settings:
+    """A state machine's own budget, never more than the loaded profile allows (the "mutation" profile cuts it)."""
+    return settings(
+        max_examples=min(max_examples, profile().max_examples),
+        stateful_step_count=min(stateful_step_count, profile().stateful_step_count),
+        deadline=None,
+    )
+
+
+def at_most(max_examples: int) -> settings:
+    """Settings for a slow property: ``max_examples``, or fewer if the loaded profile asks for fewer."""
+    return settings(max_examples=min(max_examples, profile().max_examples), deadline=None)
+
+
+def profile() -> settings:
+    """The loaded Hypothesis profile (``--hypothesis-profile``, or "dev" from tests/conftest.py)."""
+    loaded = settings.default
+    assert loaded is not None
+    return loaded

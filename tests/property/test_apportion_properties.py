@@ -8,8 +8,9 @@ from decimal import Decimal
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from core.apportion import _hamilton, apportion, apportion_units
+from core.apportion import SAMPLED_SELECTION_ABOVE, _band, _hamilton, apportion, apportion_units
 from core.errors import ApportionmentError
+from tests.property.strategies import at_most
 
 claims_lists = st.lists(st.integers(0, 10**6), min_size=1, max_size=40).filter(lambda c: sum(c) > 0)
 totals = st.integers(0, 10**9)
@@ -103,3 +104,62 @@ def test_decimal_shares_are_multiples_of_the_step_and_sum_to_the_total(
     shares = apportion(total, claims, step)
     assert sum(shares) == total
     assert all(share % step == 0 for share in shares)
+
+
+@given(totals, claims_lists, st.data())
+def test_no_share_is_ever_negative_with_or_without_caps(
+    total: int, claims: list[int], data: st.DataObject
+) -> None:
+    caps = data.draw(st.none() | st.lists(st.integers(0, 10**9), min_size=len(claims), max_size=len(claims)))
+    try:
+        shares = apportion_units(total, claims, caps=caps)
+    except ApportionmentError:
+        assert caps is not None
+        return
+    assert all(share >= 0 for share in shares)
+
+
+@given(
+    st.lists(st.decimals(min_value=0, max_value=10**6, places=4), min_size=1, max_size=20),
+    st.integers(0, 10**8),
+)
+def test_no_decimal_share_is_ever_negative(claims: list[Decimal], units: int) -> None:
+    assume(sum(claims) > 0)
+    assert all(share >= 0 for share in apportion(Decimal(units).scaleb(-2), claims, Decimal("0.01")))
+
+
+#: Large enough that the kernel samples every second remainder only (a stride of 2), so that a period-2 input
+#: hides half of its remainders from the sample.
+PERIODIC_SIZE = 2 * 16384
+
+
+def band_misses(total: int, claims: Sequence[int]) -> bool:
+    """Whether the sampled band of ``_band`` fails to hold the boundary of the leftover steps for this input."""
+    claim_sum = sum(claims)
+    remainders = [total * claim % claim_sum for claim in claims]
+    leftover = sum(remainders) // claim_sum
+    band = _band(remainders, leftover)
+    if band is None:  # nothing left over: no band is sampled
+        return False
+    low, high = band
+    above = sum(1 for r in remainders if r > high)
+    inside = sum(1 for r in remainders if low <= r <= high)
+    return not above <= leftover <= above + inside
+
+
+@at_most(40)
+@given(
+    st.tuples(st.integers(1, 60), st.integers(1, 60)).filter(lambda pair: pair[0] != pair[1]),
+    st.integers(0, 10**7),
+    st.booleans(),
+)
+def test_the_kernel_is_right_when_its_sampled_band_misses_a_periodic_input(
+    pair: tuple[int, int], total: int, ranked: bool
+) -> None:
+    """Even positions claim one amount, odd positions another: the sample sees only the even ones, so its
+    band describes half of the input. The kernel must notice and still give Hamilton's exact answer."""
+    assert PERIODIC_SIZE > SAMPLED_SELECTION_ABOVE
+    claims = [pair[i % 2] for i in range(PERIODIC_SIZE)]
+    assume(band_misses(total, claims))
+    ranks = [1 + i % 3 for i in range(PERIODIC_SIZE)] if ranked else None
+    assert apportion_units(total, claims, ranks=ranks) == reference(total, claims, ranks)

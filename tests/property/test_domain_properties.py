@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from typing import Any
 
+import attrs
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from core.blocks import BlockRequest, Execution, PartialFillPolicy, allocate, targets
 from core.errors import AllotError, IllegalTransition
 from core.fills import AccountBook, Fill, apply_fill
-from core.instruments import AllocationLine, Instrument, Side
+from core.instruments import AllocationLine, Instrument, Position, Side
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import LIFECYCLES, PORTFOLIO_ORDER, OrderState, PortfolioOrderState, follow_children
 from core.portfolio import OrderType, Policy, PortfolioRequest, plan
@@ -95,6 +97,10 @@ participants = st.lists(st.tuples(st.integers(1, 50000), st.booleans()), min_siz
         for i, (u, accept) in enumerate(ps)
     )
 )
+
+
+def unit_key(people: tuple[Participant, ...]) -> AllocationKey:
+    return AllocationKey("k", UnitType.UNIT, MarginHandling.REJECT, False, "B", "E", people)
 
 
 @given(participants, st.sampled_from(list(UnitType)), st.integers(1, 10**7), st.data())
@@ -198,3 +204,93 @@ def test_a_parent_follows_its_children_only_through_legal_steps(
         previous = step
     if children and all(c is OrderState.FILLED for c in children) and state not in PORTFOLIO_ORDER.final:
         assert path[-1] is PortfolioOrderState.FILLED
+
+
+@st.composite
+def percentage_keys(draw: st.DrawFn) -> AllocationKey:
+    """A percentage key whose percentages have up to four decimals (so bases rarely come out whole) and sum
+    to exactly 100; some participants take remainders, the rest leave them to the error account."""
+    size = draw(st.integers(1, 6))
+    cuts = sorted(draw(st.lists(st.integers(1, 999_999), min_size=size - 1, max_size=size - 1, unique=True)))
+    bounds = [0, *cuts, 1_000_000]
+    percents = [Decimal(b - a).scaleb(-4) for a, b in itertools.pairwise(bounds)]
+    accepting = draw(st.lists(st.booleans(), min_size=size, max_size=size))
+    people = tuple(
+        Participant(f"ACC{i}", pct, accept, i + 1 if accept else None)
+        for i, (pct, accept) in enumerate(zip(percents, accepting, strict=True))
+    )
+    margin = draw(st.sampled_from(list(MarginHandling)))
+    return AllocationKey("k", UnitType.PERCENTAGE, margin, False, "B", "E", people)
+
+
+@given(st.one_of(percentage_keys(), participants.map(unit_key)), st.integers(1, 10**7), st.data())
+def test_no_target_and_no_allocation_of_a_key_is_ever_negative(
+    key: AllocationKey, amount: int, data: st.DataObject
+) -> None:
+    wanted = targets(key, Decimal(amount), Decimal(1))
+    assert all(t >= 0 for t in wanted.participants)
+    assert wanted.error >= 0
+    assert wanted.remainder >= 0
+    buying_power = data.draw(
+        st.none()
+        | st.fixed_dictionaries({p.account_id: decimals("-100", "100000", 2) for p in key.participants})
+    )
+    filled = data.draw(st.none() | st.integers(0, amount).map(Decimal))
+    policy = data.draw(st.sampled_from(list(PartialFillPolicy)))
+    request = BlockRequest(
+        attrs.evolve(key, margin_handling=MarginHandling.REDUCE) if buying_power else key,
+        Decimal(amount),
+        filled=filled,
+        partial_fill_policy=policy,
+        price=Decimal("12.50") if buying_power is not None else None,
+        buying_power=buying_power,
+    )
+    try:
+        result = allocate(request)
+    except AllotError as error:
+        assert error.code == "VALIDATION_ERROR"  # filled above a block that margin shrank
+        assert filled is not None
+        return
+    quantities = [a.quantity for a in (*result.allocations, result.error_account)]
+    assert all(q >= 0 for q in quantities)
+    assert sum(quantities) == result.allocated_amount
+
+
+@given(instruments_and_allocation(), st.data())
+def test_a_sell_never_takes_more_than_the_whole_cents_of_what_is_free_of_a_holding(
+    setup: tuple[list[Instrument], list[AllocationLine]], data: st.DataObject
+) -> None:
+    """Each cash sell is at most the value of the holding's free units (not held back by open sells), rounded
+    down to the cent: selling the rounded-up value would ask for units the account does not have."""
+    instruments, _ = setup
+    positions = data.draw(holdings(instruments))
+    by_id = {i.instrument_id: i for i in instruments}
+    held_back = {
+        p.instrument_id: data.draw(st.integers(0, int(p.quantity / by_id[p.instrument_id].quantity_step)))
+        * by_id[p.instrument_id].quantity_step
+        for p in positions
+    }
+    free_cents = {
+        p.instrument_id: (
+            (p.quantity - held_back[p.instrument_id]) * (by_id[p.instrument_id].price or Decimal(0)) * 100
+        )
+        // 1
+        for p in positions
+    }
+    nav = sum((p.quantity * (by_id[p.instrument_id].price or Decimal(0)) for p in positions), Decimal(0))
+    reserved = sum((q * (by_id[i].price or Decimal(0)) for i, q in held_back.items()), Decimal(0))
+    limit_cents = min((nav * Decimal("0.9") - reserved) * 100 // 1, sum(free_cents.values(), Decimal(0)))
+    assume(limit_cents >= 1)
+    # Most of the time ask for (nearly) everything the limit allows: that is where the caps bind.
+    cents = data.draw(
+        st.integers(max(1, int(limit_cents) - 3), int(limit_cents)) | st.integers(1, int(limit_cents))
+    )
+    request = PortfolioRequest(
+        OrderType.SELL, "EUR", Decimal(cents).scaleb(-2), (), tuple(instruments), tuple(positions),
+        held=tuple(Position(i, q) for i, q in held_back.items() if q),
+    )  # fmt: skip
+    result = plan(request)
+    assert sum(o.cash_amount or Decimal(0) for o in result.orders) == Decimal(cents).scaleb(-2)
+    for order in result.orders:
+        assert order.cash_amount is not None
+        assert order.cash_amount * 100 <= free_cents[order.instrument_id], order

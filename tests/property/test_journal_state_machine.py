@@ -18,7 +18,7 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import settings
+import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -27,10 +27,12 @@ from core.fills import CostSchedule
 from core.instruments import AllocationLine, Instrument, Side
 from core.journal import AssetKind, JournalEntry, LedgerKind
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
-from core.lifecycle import OrderState, ParentState
-from core.portfolio import FeeSchedule, OrderType
-from core.records import AccountLiquidation, Order, PortfolioOrder
+from core.lifecycle import KeyStatus, OrderState, ParentState
+from core.portfolio import FeeSchedule, OrderType, Policy
+from core.records import AccountLiquidation, BlockOrder, Order, PortfolioOrder, StoredKey
+from core.webhooks import EventQuery
 from tests.application.conftest import World
+from tests.property.strategies import machine_settings
 
 ZERO = Decimal(0)
 OPEN = (OrderState.NEW, OrderState.PROCESSING)
@@ -59,6 +61,11 @@ EXPECTED_REFUSALS = {
     "MARGIN_REJECTED",
     "APPORTIONMENT_IMPOSSIBLE",
 }
+#: States after which a record is never written again.
+FINAL_STATES = {"FILLED", "CANCELLED"}
+FINAL_KEY_STATUSES = {KeyStatus.USED, KeyStatus.EXPIRED, KeyStatus.DELETED}
+#: A one-time key that was never used can no longer be used this long after it was created (the documented week).
+ONE_TIME_KEY_LIFETIME = dt.timedelta(days=7)
 
 
 def estimated_costs(schedule: CostSchedule, value: Decimal) -> Decimal:
@@ -96,6 +103,12 @@ class BooksMachine(RuleBasedStateMachine):
         self.app.allocations.create(
             "m", [AllocationLine("AAA", Decimal("0.7")), AllocationLine("BBB", Decimal("0.3"))]
         )
+        #: The machine's own record of its keys: one-time or not, when created, whether a block has used it.
+        self.keys: dict[str, KeyModel] = {}
+        #: Idempotency keys it placed with: key → (what was asked, the id the first placing returned).
+        self.placed_with_key: dict[str, tuple[tuple[str, str, Decimal], str]] = {}
+        #: The sequence number of the last event already compared with the store.
+        self.events_seen = 0
         self.key_id = self.app.keys.create(
             AllocationKey(
                 "abc",
@@ -107,6 +120,7 @@ class BooksMachine(RuleBasedStateMachine):
                 tuple(Participant(a, Decimal(w)) for a, w in zip(CLIENT_IDS, (3, 2, 1), strict=True)),
             )
         ).id
+        self.keys[self.key_id] = KeyModel(one_time=False, created_at=self.world.clock.moment)
 
     def teardown(self) -> None:
         self.world.close()
@@ -170,12 +184,98 @@ class BooksMachine(RuleBasedStateMachine):
         instrument_id=st.sampled_from(["AAA", "BBB"]),
         side=st.sampled_from(list(Side)),
         units=st.integers(1, 120),
+        data=st.data(),
     )
-    def place_block(self, instrument_id: str, side: Side, units: int) -> None:
+    def place_block(self, instrument_id: str, side: Side, units: int, data: st.DataObject) -> None:
+        key_id = data.draw(st.sampled_from(sorted(self.keys)))
+        model = self.keys[key_id]
+        usable = not model.used and not (
+            model.one_time and self.world.clock.moment >= model.created_at + ONE_TIME_KEY_LIFETIME
+        )
         try:
-            self.app.blocks.place(self.key_id, instrument_id, side, Decimal(units))
+            self.app.blocks.place(key_id, instrument_id, side, Decimal(units))
+        except AllotError as error:
+            if usable:
+                self.refused(error)
+            else:
+                assert error.code == "ALLOCATION_KEY_NOT_USABLE", error
+        else:
+            assert usable, f"a one-time key was used twice or after it expired: {key_id}"
+            model.used = model.one_time
+
+    @rule(
+        members=st.lists(st.sampled_from(CLIENT_IDS), min_size=1, max_size=3, unique=True),
+        units=st.lists(st.integers(1, 5), min_size=3, max_size=3),
+        one_time=st.booleans(),
+        margin=st.sampled_from(list(MarginHandling)),
+    )
+    def create_key(
+        self, members: list[str], units: list[int], one_time: bool, margin: MarginHandling
+    ) -> None:
+        """A new unit key over some of the clients; the first takes the remainders."""
+        participants = tuple(
+            Participant(a, Decimal(u), i == 0, 1 if i == 0 else None)
+            for i, (a, u) in enumerate(zip(members, units, strict=False))
+        )
+        key = AllocationKey(
+            f"k{len(self.keys)}", UnitType.UNIT, margin, one_time, "BLOCK", "ERROR", participants
+        )
+        stored = self.app.keys.create(key)
+        self.keys[stored.id] = KeyModel(one_time=one_time, created_at=self.world.clock.moment)
+
+    @rule(account_id=st.sampled_from(CLIENT_IDS), cash_buffer=st.sampled_from(["0", "100.00"]))
+    def rebalance(self, account_id: str, cash_buffer: str) -> None:
+        try:
+            self.app.portfolio_orders.place(
+                account_id, OrderType.REBALANCING, None, "m", Policy(cash_buffer=Decimal(cash_buffer))
+            )
         except AllotError as error:
             self.refused(error)
+
+    @rule(account_id=st.sampled_from(CLIENT_IDS), cents=st.integers(1, 300_000), block=st.booleans())
+    def place_twice_with_one_idempotency_key(self, account_id: str, cents: int, block: bool) -> None:
+        """A client retries a request with the same idempotency key: the retry returns what the first placing
+        created and changes nothing."""
+        key = f"retry-{len(self.placed_with_key)}"
+        request = ("block" if block else "portfolio", account_id, Decimal(cents).scaleb(-2))
+        try:
+            first = self.place_with_key(key, request)
+        except AllotError as error:
+            self.refused(error)
+            return
+        self.placed_with_key[key] = (request, first)
+        before = self.footprint()
+        assert self.place_with_key(key, request) == first
+        assert self.footprint() == before
+
+    @precondition(lambda self: bool(self.placed_with_key))
+    @rule(data=st.data())
+    def retry_an_earlier_request(self, data: st.DataObject) -> None:
+        """The same retry later, whatever happened to the order meanwhile."""
+        key = data.draw(st.sampled_from(sorted(self.placed_with_key)))
+        request, first = self.placed_with_key[key]
+        before = self.footprint()
+        assert self.place_with_key(key, request) == first
+        assert self.footprint() == before
+
+    def place_with_key(self, key: str, request: tuple[str, str, Decimal]) -> str:
+        kind, account_id, amount = request
+        if kind == "block":
+            units = amount.to_integral_value(rounding=decimal.ROUND_FLOOR) % 50 + 1
+            return self.app.blocks.place(self.key_id, "BBB", Side.BUY, units, idempotency_key=key).id
+        return self.app.portfolio_orders.place(account_id, OrderType.BUY, amount, "m", idempotency_key=key).id
+
+    def footprint(self) -> tuple[object, ...]:
+        """Everything a placing would change: records, postings, events, balances."""
+        events = self.app.queries.events(EventQuery(after=self.events_seen, limit=10_000))
+        return (
+            self.app.portfolio_orders.all(),
+            self.app.blocks.all(),
+            self.orders(),
+            len(self.entries()),
+            len(events),
+            self.app.accounts.all(),
+        )
 
     @precondition(lambda self: bool(self.open_parents()))
     @rule(data=st.data())
@@ -321,12 +421,56 @@ class BooksMachine(RuleBasedStateMachine):
                 )
                 assert posted[(LedgerKind.CLIENT, account_id, AssetKind.UNITS, instrument_id)] == net
 
+    @invariant()
+    def every_event_of_the_step_carries_its_record_as_committed(self) -> None:
+        """Each event announced in this step carries its record in the state its type names; once that state
+        is final (nothing changes the record again), the event carries the record exactly as stored now.
+
+        (A record in a live state may be written again later in the same step, e.g. a portfolio order whose
+        second order starts in the next transaction of a market run: its earlier event is not compared.)"""
+        while True:
+            page = self.app.queries.events(EventQuery(after=self.events_seen, limit=10_000))
+            if not page:
+                return
+            for sequence, event in page:
+                self.events_seen = sequence
+                announced = event.object
+                if isinstance(announced, StoredKey):
+                    assert event.type == f"ALLOCATION_KEY.{announced.status.value}", event
+                    if announced.status in FINAL_KEY_STATUSES:
+                        assert announced == self.app.keys.get(announced.id), event.type
+                    continue
+                if not isinstance(announced, PortfolioOrder | Order | AccountLiquidation | BlockOrder):
+                    continue
+                assert event.type.split(".", 1)[1] == announced.state.value, event
+                if announced.state.value in FINAL_STATES:
+                    assert announced == self.stored(announced), event.type
+
+    def stored(
+        self, announced: PortfolioOrder | Order | AccountLiquidation | BlockOrder
+    ) -> PortfolioOrder | Order | AccountLiquidation | BlockOrder:
+        """The record an event is about, as the store holds it now."""
+        if isinstance(announced, PortfolioOrder):
+            return self.app.portfolio_orders.get(announced.id)
+        if isinstance(announced, Order):
+            return self.app.queries.order(announced.id)
+        if isinstance(announced, AccountLiquidation):
+            return self.app.liquidations.get(announced.id)
+        return self.app.blocks.get(announced.id)
+
+
+@attrs.define
+class KeyModel:
+    one_time: bool
+    created_at: dt.datetime
+    used: bool = False
+
 
 class SqliteBooksMachine(BooksMachine):
     storage = "sqlite"
 
 
-BooksMachine.TestCase.settings = settings(max_examples=400, stateful_step_count=50, deadline=None)
-SqliteBooksMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=50, deadline=None)
+BooksMachine.TestCase.settings = machine_settings(400, 50)
+SqliteBooksMachine.TestCase.settings = machine_settings(100, 50)
 test_the_books_always_add_up_in_memory = BooksMachine.TestCase
 test_the_books_always_add_up_on_sqlite = SqliteBooksMachine.TestCase

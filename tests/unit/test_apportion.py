@@ -100,3 +100,51 @@ def test_large_inputs_take_the_sampled_path_and_give_the_same_shares_as_a_full_s
         return None
 
     assert apportion_units(1_000_003, claims) == _hamilton(1_000_003, claims, None, band_of=no_band)
+
+
+def periodic(even: int, odd: int) -> list[int]:
+    """32 768 claims alternating ``even``, ``odd``: the sampled band sees only the even positions."""
+    return [even if i % 2 == 0 else odd for i in range(2 * 16384)]
+
+
+def test_when_the_unsampled_half_has_the_smaller_remainders_they_still_get_the_steps_left_over() -> None:
+    # Σclaims = 16 384 × 4 = 65 536; total = 7 × 65 536 + 21 000. Even quota 3T/65 536 has remainder 63 000,
+    # odd quota T/65 536 has remainder 21 000; 21 000 steps are left over: every even position (16 384) and
+    # then the first 4 616 odd positions. The sample (even positions only) puts them all in a band of 63 000.
+    total = 7 * 65536 + 21000
+    expected = [3 * 7 + 1 if i % 2 == 0 else 7 + (1 if i < 2 * 4616 else 0) for i in range(2 * 16384)]
+    assert ((3 * total) // 65536, total // 65536) == (3 * 7, 7)  # the floors used above
+    assert apportion_units(total, periodic(3, 1)) == expected
+
+
+def test_when_the_unsampled_half_has_the_larger_remainders_only_as_many_steps_as_are_left_are_given() -> None:
+    # total = 7 × 65 536 + 5 000: even remainder 5 000, odd remainder 15 000, 5 000 steps left over. The
+    # sample's band (5 000) puts all 16 384 odd positions above it; only the first 5 000 may get a step.
+    total = 7 * 65536 + 5000
+    expected = [7 if i % 2 == 0 else 21 + (1 if i < 2 * 5000 else 0) for i in range(2 * 16384)]
+    shares = apportion_units(total, periodic(1, 3))
+    assert sum(shares) == total
+    assert shares == expected
+
+
+def test_caps_of_recipients_without_a_claim_give_no_room_to_the_others() -> None:
+    # Only the second recipient claims anything, and its cap holds 2 of the 5: the first one's cap of 10 is room
+    # nobody may use.
+    with pytest.raises(ApportionmentError, match="at most 2 of the 5") as caught:
+        apportion_units(5, [0, 1], caps=[10, 2])
+    assert caught.value.details == {"total": 5, "capacity": 2}
+
+
+def test_after_a_recipient_is_capped_equal_remainders_still_go_to_the_lower_rank() -> None:
+    # 4 over claims 4, 1, 1 gives the first 2 > its cap 1: it gets 1, and 3 is split again over the other two:
+    # 1.5 each, floors 1 and 1, and the leftover step goes to rank 1 (the third), not to the earlier input.
+    assert apportion_units(4, [4, 1, 1], ranks=[9, 2, 1], caps=[1, 5, 5]) == [1, 1, 2]
+
+
+def test_a_refused_cap_list_says_what_is_wrong_with_it() -> None:
+    with pytest.raises(ApportionmentError, match="give one cap per claim") as wrong_length:
+        apportion_units(1, [1, 1], caps=[1])
+    assert wrong_length.value.details == {"claims": 2, "caps": 1}
+    with pytest.raises(ApportionmentError, match="caps must not be negative") as negative:
+        apportion_units(1, [1, 1], caps=[-1, 1])
+    assert negative.value.details == {"caps": [-1, 1]}

@@ -125,6 +125,34 @@ def test_an_account_that_cannot_be_closed_is_told_what_it_still_holds_and_what_t
         accounts.close(account(opening="0"), open_orders[:1])
 
 
+def test_closing_an_empty_account_saves_it_closed_and_nothing_else() -> None:
+    empty = account(opening="0")
+    decision = accounts.close(empty, [])
+    closed = attrs.evolve(empty, status=decision.result.status)
+    assert decision == Decision(closed, Changes(updated=(closed,)))
+    assert closed.status.value == "CLOSED"
+
+
+def test_an_account_that_is_not_empty_says_exactly_what_it_still_holds() -> None:
+    busy = account(
+        positions=(Position("AAA", Decimal(3)),),
+        cash={"EUR": Decimal("0.01")},
+        reserved={"EUR": Decimal("5.00")},
+        held_units={"AAA": Decimal(2)},
+    )
+    with pytest.raises(
+        AccountNotEmpty, match=r"^account ACC still holds cash 0\.01 EUR; positions 3 AAA"
+    ) as refused:
+        accounts.close(busy, [])
+    assert refused.value.details == {
+        "account_id": "ACC",
+        "positions": ["AAA"],
+        "cash": {"EUR": "0.01"},
+        "held_back": {"EUR": "5.00"},
+        "held_units": {"AAA": "2"},
+    }
+
+
 def model() -> ModelPortfolio:
     return ModelPortfolio(
         "M", "growth", (AllocationLine("AAA", Decimal("0.5")), AllocationLine("BBB", Decimal("0.5")))

@@ -367,3 +367,33 @@ def test_the_costs_of_an_orders_fills_add_up_to_the_costs_of_one_fill_of_its_who
         else 0
     )
     assert charged == commission + fee + duty
+
+
+def order_of(side: Side, **fields: object) -> Order:
+    base: dict[str, object] = {
+        "id": "O1", "account_id": "ACC", "instrument_id": "X", "side": side, "cash_amount": None,
+        "quantity": None, "state": OrderState.PROCESSING, "created_at": NOW, "updated_at": NOW,
+    }  # fmt: skip
+    return Order(**(base | fields))  # type: ignore[arg-type]
+
+
+def test_a_cash_buy_may_still_trade_for_its_amount_less_what_its_fills_traded_and_never_below_zero() -> None:
+    assert orders.unspent(
+        order_of(Side.BUY, cash_amount=Decimal("100.00"), traded_value=Decimal("30.25"))
+    ) == Decimal("69.75")
+    assert orders.unspent(
+        order_of(Side.BUY, cash_amount=Decimal("100.00"), traded_value=Decimal("100.01"))
+    ) == Decimal(0)
+    assert orders.unspent(order_of(Side.BUY, quantity=Decimal(5))) == Decimal(0)
+    assert orders.unspent(order_of(Side.SELL, cash_amount=Decimal("100.00"))) == Decimal(0)
+
+
+def test_a_sell_may_sell_exactly_every_unit_it_holds_back() -> None:
+    sell = order_of(Side.SELL, quantity=Decimal(4), held_units=Decimal(4))
+    account = holder(cash="0.00", units="4", held_units={"X": Decimal(4)})
+    booked = orders.book(sell, account, Instrument("X", Decimal(10)), Decimal(4), Decimal(10), NOW, "E1")
+    assert booked.account.cash == {"EUR": Decimal("40.00")}
+    assert booked.account.quantity_of("X") == 0
+    with pytest.raises(InsufficientPosition) as refused:
+        orders.book(sell, account, Instrument("X", Decimal(10)), Decimal("4.5"), Decimal(10), NOW, "E1")
+    assert refused.value.details == {"account_id": "ACC", "instrument_id": "X", "requested": "4.5"}

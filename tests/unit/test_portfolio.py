@@ -10,6 +10,7 @@ from core.errors import (
     BelowMinimumOrder,
     CurrencyMismatch,
     InsufficientFunds,
+    InsufficientPosition,
     MissingPrice,
     NavLimitExceeded,
     NothingToTrade,
@@ -19,6 +20,7 @@ from core.errors import (
 from core.instruments import Allocation, AllocationLine, Instrument, Position, Side
 from core.portfolio import (
     FeeSchedule,
+    OrderPlan,
     OrderType,
     PlannedOrder,
     Policy,
@@ -27,6 +29,7 @@ from core.portfolio import (
     SkipReason,
     management_fee,
     plan,
+    plan_liquidation,
     settle_liquidation,
 )
 
@@ -334,3 +337,22 @@ def test_a_rebalance_with_everything_held_back_by_open_orders_says_so() -> None:
 def test_a_policy_nav_limit_above_one_is_refused() -> None:
     with pytest.raises(ValidationError):
         Policy(sell_nav_limit=Decimal("1.5"))
+
+
+def test_a_liquidation_sells_every_holding_in_full_however_small() -> None:
+    positions = (Position("A", Decimal("0.5")), Position("B", Decimal(0)), Position("C", Decimal(3)))
+    assert plan_liquidation("EUR", positions) == OrderPlan(
+        OrderType.LIQUIDATION,
+        "EUR",
+        None,
+        (
+            PlannedOrder("A", Side.SELL, quantity=Decimal("0.5")),
+            PlannedOrder("C", Side.SELL, quantity=Decimal(3)),
+        ),
+    )
+
+
+def test_a_liquidation_refused_for_units_held_back_names_them() -> None:
+    with pytest.raises(InsufficientPosition, match="open sell orders hold back units") as refused:
+        plan_liquidation("EUR", (Position("A", Decimal(2)),), {"A": Decimal("1.5"), "B": Decimal(0)})
+    assert refused.value.details == {"held_back": {"A": "1.5"}}
