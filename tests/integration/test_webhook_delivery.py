@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +31,7 @@ from entrypoints.bootstrap import memory_application, sqlite_application
 from ports.application import Application
 from ports.driven import Delivery
 from tests.fakes import FixedJitter, ManualClock
-from tests.integration.receivers import Receiver, receiver
-
-
-@pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    with receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def app(tmp_path: Path, clock: ManualClock) -> Iterator[Application]:
-    with sqlite_application(tmp_path / "hooks.db", clock=clock, jitter=FixedJitter()) as opened:
-        opened.accounts.open("EUR", Decimal("1000.00"), account_id="ACC")
-        opened.instruments.add(Instrument("AAA", Decimal("10.00")))
-        yield opened
+from tests.integration.receivers import Receiver, serving
 
 
 def announce(app: Application, count: int = 1) -> None:
@@ -153,16 +134,9 @@ def counting_server(hold: float) -> Iterator[Concurrency]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as base:
+        state.base = base
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_different_endpoints_are_served_at_the_same_time_each_one_webhook_at_a_time(app: Application) -> None:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,29 +21,10 @@ from core.portfolio import OrderType
 from core.webhooks import DeliveryReport, EventQuery
 from entrypoints.bootstrap import sqlite_application
 from ports.application import Application
-from tests.fakes import FixedJitter, ManualClock
-from tests.integration.receivers import Receiver, receiver
+from tests.fakes import ManualClock
+from tests.integration.receivers import Receiver
 
 SECRET = new_secret()
-
-
-@pytest.fixture
-def hooks() -> Iterator[Receiver]:
-    with receiver() as running:
-        yield running
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def app(tmp_path: Path, clock: ManualClock) -> Iterator[Application]:
-    with sqlite_application(tmp_path / "hooks.db", clock=clock, jitter=FixedJitter()) as opened:
-        opened.accounts.open("EUR", Decimal("1000.00"), account_id="ACC")
-        opened.instruments.add(Instrument("AAA", Decimal("10.00")))
-        yield opened
 
 
 def announce_something(app: Application, count: int = 1) -> None:
