@@ -264,11 +264,16 @@ class MemoryDeliveryQueue:
             found = [self._delivery(key, self._store.deliveries[key]) for key in ready]
         return [d for d in found if d is not None][:limit]
 
-    def pending(self, delivery: Delivery) -> Delivery | None:
+    def claim(self, delivery: Delivery, now: dt.datetime, lease: float) -> Delivery | None:
         key = (delivery.sequence, delivery.subscription.id)
         with self._store.lock:
             state = self._store.deliveries.get(key)
-            return None if state is None else self._delivery(key, state)
+            if state is None or state.next_attempt_at > now:
+                return None
+            claimed = self._delivery(key, state)
+            if claimed is not None:
+                state.next_attempt_at = now + dt.timedelta(seconds=lease)
+            return claimed
 
     def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:
         with self._store.lock:

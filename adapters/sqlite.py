@@ -943,13 +943,24 @@ class SqliteDeliveryQueue:
             ).fetchall()
         return [d for d in (self._delivery(row) for row in rows) if d is not None]
 
-    def pending(self, delivery: Delivery) -> Delivery | None:
-        with self._database.lock:
+    def claim(self, delivery: Delivery, now: dt.datetime, lease: float) -> Delivery | None:
+        with self._database.transaction():
             row = self._database.run(
-                self._SELECT + "WHERE d.event_seq = ? AND d.subscription_id = ? AND d.status = 'PENDING'",
-                (delivery.sequence, delivery.subscription.id),
+                self._SELECT + "WHERE d.event_seq = ? AND d.subscription_id = ? AND d.status = 'PENDING' "
+                "AND d.next_attempt_at <= ?",
+                (delivery.sequence, delivery.subscription.id, sortable(now)),
             ).fetchone()
-        return None if row is None else self._delivery(row)
+            claimed = None if row is None else self._delivery(row)
+            if claimed is not None:
+                self._database.run(
+                    "UPDATE deliveries SET next_attempt_at = ? WHERE event_seq = ? AND subscription_id = ?",
+                    (
+                        sortable(now + dt.timedelta(seconds=lease)),
+                        delivery.sequence,
+                        delivery.subscription.id,
+                    ),
+                )
+        return claimed
 
     def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:
         with self._database.transaction():

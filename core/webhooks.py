@@ -58,10 +58,15 @@ def secret_key(secret: str) -> bytes:
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Where IPv6 carries an IPv4 address in its last 32 bits: IPv4-compatible (deprecated), IPv4-mapped,
-#: IPv4-translated (SIIT), and the NAT64 prefixes (well-known and local-use).
+#: IPv4-translated (SIIT), and the well-known NAT64 prefix.
 _EMBEDS_IPV4_LOW32: Final = tuple(
+    ipaddress.IPv6Network(n) for n in ("::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+)
+#: Special-purpose IPv6 blocks that ``ipaddress`` on some Pythons still calls global: local-use NAT64 (which hides an
+#: IPv4 address of the operator's choosing), deprecated site-local, SRv6 segment identifiers, documentation.
+_NOT_REACHABLE_V6: Final = tuple(
     ipaddress.IPv6Network(n)
-    for n in ("::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+    for n in ("64:ff9b:1::/48", "fec0::/10", "5f00::/16", "3fff::/20", "2001:db8::/32")
 )
 #: Special-purpose IPv4 blocks that ``ipaddress`` still calls global (multicast, the shared and benchmarking
 #: ranges are covered by ``is_private``/``is_reserved`` on recent Pythons, not on all).
@@ -89,6 +94,8 @@ def address_refusal(address: IPAddress) -> str | None:
             return f"{address} is a multicast address"
         if address.teredo is not None:
             return f"{address} is a Teredo tunnel address"
+        if any(address in network for network in _NOT_REACHABLE_V6):
+            return f"{address} is not a public address"
         inner = _embedded_ipv4(address)
         if inner is not None:
             refused = address_refusal(inner)

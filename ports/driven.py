@@ -168,8 +168,10 @@ class DeliveryQueue(Protocol):
         """Pending deliveries whose next attempt is due, oldest event first."""
         ...
 
-    def pending(self, delivery: Delivery) -> Delivery | None:
-        """The delivery as it stands now, if it is still pending for an active subscription."""
+    def claim(self, delivery: Delivery, now: dt.datetime, lease: float) -> Delivery | None:
+        """Take the delivery for one attempt: the delivery as it stands now if it is still pending and due for an
+        active subscription, made not due for ``lease`` seconds so that no other worker takes it meanwhile (if
+        this one dies, it is due again when the lease ends); None if it is not there to take."""
         ...
 
     def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:

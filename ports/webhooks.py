@@ -7,6 +7,7 @@ import concurrent.futures
 import datetime as dt
 import threading
 from collections.abc import Sequence
+from typing import Final
 
 from core import webhooks
 from core.errors import NotFound
@@ -23,6 +24,9 @@ from core.webhooks import (
 )
 from ports.driven import Delivery, SendResult, UnitOfWork
 from ports.use_cases import UseCases, require, transaction
+
+#: Seconds a claimed delivery stays taken beyond its attempt's deadline (time to record the attempt).
+LEASE_MARGIN: Final = 60.0
 
 
 class Webhooks(UseCases):
@@ -106,9 +110,10 @@ class Webhooks(UseCases):
             def start_next(lane: collections.deque[Delivery]) -> None:
                 while lane and not (stop is not None and stop.is_set()):
                     budget = timeout if until is None else min(timeout, (until - self.now()).total_seconds())
-                    delivery = queue.pending(lane.popleft())  # None: its subscription was disabled meanwhile
                     if budget <= 0:
                         return
+                    # None: its subscription was disabled meanwhile, or another worker took it
+                    delivery = queue.claim(lane.popleft(), self.now(), budget + LEASE_MARGIN)
                     if delivery is not None:
                         running[pool.submit(self._send, delivery, budget)] = delivery
                         return

@@ -414,7 +414,7 @@ class StorageContract:
         )
         later = store.deliveries.due(NOW + dt.timedelta(days=30), 100)
         assert (first.event.id, first.subscription.id) not in [(d.event.id, d.subscription.id) for d in later]
-        assert store.deliveries.pending(first) is None
+        assert store.deliveries.claim(first, NOW + dt.timedelta(days=30), 10) is None
         assert len(later) == 3
 
     def test_a_gone_endpoint_disables_its_subscription_and_drops_its_pending_deliveries(
@@ -436,7 +436,20 @@ class StorageContract:
         self.deliver_one(store)
         due = store.deliveries.due(NOW, 100)
         store.deliveries.disable("S2", "removed by a test")
-        assert [d.subscription.id for d in due if store.deliveries.pending(d) is not None] == ["S1", "S1"]
+        assert [d.subscription.id for d in due if store.deliveries.claim(d, NOW, 10) is not None] == [
+            "S1",
+            "S1",
+        ]
+
+    def test_a_claimed_delivery_is_taken_once_and_due_again_when_its_lease_ends(self, store: Handle) -> None:
+        self.deliver_one(store)
+        first = store.deliveries.due(NOW, 1)[0]
+        claimed = store.deliveries.claim(first, NOW, 30)
+        assert claimed is not None
+        assert claimed.attempts == 0
+        assert store.deliveries.claim(first, NOW, 30) is None  # a second worker does not get it
+        assert first not in store.deliveries.due(NOW + dt.timedelta(seconds=29), 100)
+        assert store.deliveries.claim(first, NOW + dt.timedelta(seconds=30), 30) == claimed  # its worker died
 
     def test_the_log_lists_attempts_newest_first(self, store: Handle) -> None:
         self.deliver_one(store)

@@ -270,3 +270,30 @@ def test_sigterm_stops_a_looping_worker_after_it_records_the_attempt_under_way(
     with sqlite_application(path) as app:
         assert [a.status_code for a in app.webhooks.log()] == [204]
         assert app.webhooks.due_count(limit=10) == 5
+
+
+def test_two_workers_at_once_never_send_the_same_delivery_twice(tmp_path: Path) -> None:
+    path = tmp_path / "two.db"
+    with counting_server(hold=0.3) as server:
+        with sqlite_application(path, jitter=FixedJitter()) as app:
+            app.accounts.open("EUR", Decimal("1000.00"), account_id="ACC")
+            app.instruments.add(Instrument("AAA", Decimal("10.00")))
+            subscribe(app, server.base + "/one")
+            announce(app, count=2)  # 4 deliveries to one endpoint
+        reports = []
+
+        def worker() -> None:
+            with sqlite_application(path, jitter=FixedJitter()) as own:
+                reports.append(own.webhooks.deliver_due())
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        with sqlite_application(path) as app:
+            attempts = app.webhooks.log()
+    assert sum(r.delivered for r in reports) == 4
+    assert len(server.paths) == 4
+    assert sorted((a.event_id, a.attempt) for a in attempts) == sorted({(a.event_id, 1) for a in attempts})
+    assert len(attempts) == 4

@@ -36,7 +36,11 @@ SECRET = "whsec_" + "A" * 32
         ("::ffff:127.0.0.1", "carries the IPv4 address 127.0.0.1"),  # IPv4-mapped
         ("::127.0.0.1", "carries the IPv4 address 127.0.0.1"),  # IPv4-compatible
         ("64:ff9b::7f00:1", "carries the IPv4 address 127.0.0.1"),  # NAT64
-        ("64:ff9b:1::a00:1", "carries the IPv4 address 10.0.0.1"),  # NAT64, local use
+        ("64:ff9b:1::a00:1", "not a public address"),  # NAT64, local use: the whole /48
+        ("64:ff9b:1:7f00:0:100:808:808", "not a public address"),
+        ("fec0::1", "not a public address"),  # site-local (deprecated)
+        ("5f00::1", "not a public address"),  # SRv6 segment identifiers
+        ("3fff::1", "not a public address"),  # documentation
         ("2002:7f00:1::", "carries the IPv4 address 127.0.0.1"),  # 6to4
         ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "Teredo"),
         ("2001:db8::1", "not a public address"),  # documentation
