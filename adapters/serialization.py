@@ -184,6 +184,8 @@ def parse_json(text: str) -> Any:
         ) from None
     except RecursionError:
         raise InvalidJson("the request is nested too deeply to be read", {}) from None
+    except ValueError as exc:  # a whole number longer than Python converts (over 4 300 digits)
+        raise InvalidJson(f"the request has a number allot cannot read: {exc}", {}) from None
 
 
 def dumps(value: object) -> str:

@@ -410,16 +410,42 @@ def connect(path: str | Path, create: bool = True) -> sqlite3.Connection:
     _check_location(path, create)
     if create and not path.exists():
         create_private(path)
+    _align_side_files(path)
     connection = _open(path, "rwc" if create else "rw")
     try:
         with storage_errors(path):
             _identify_and_migrate(connection, path, create)
+            if (
+                create
+            ):  # a command that writes finds out now, before it does anything (such as send a webhook)
+                _check_writable(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _check_writable(connection: sqlite3.Connection) -> None:
+    """Write nothing, but as a write would: a database that may only be read is ``READ_ONLY_DATABASE`` here."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(f"PRAGMA user_version = {int(version)}")
+    finally:
+        connection.execute("ROLLBACK")
+
+
+def _align_side_files(path: Path) -> None:
+    """A read of a read-only database leaves its ``-wal`` and ``-shm`` files read-only too; once the database
+    may be written again, they get its permissions back (else every write would fail on them)."""
+    if not path.is_file() or not os.access(path, os.W_OK):
+        return
+    for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if side.is_file() and not os.access(side, os.W_OK):
+            with contextlib.suppress(OSError):  # not ours to change: SQLite's own error will say so
+                side.chmod(path.stat().st_mode & 0o777)
 
 
 def _identify(connection: sqlite3.Connection, path: Path, create: bool) -> tuple[int, set[str]]:

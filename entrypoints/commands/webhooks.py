@@ -35,7 +35,12 @@ def chosen_secret(secret: str | None, secret_file: TextIO | None) -> str:
     if secret is not None and secret_file is not None:
         raise click.UsageError("give the secret once: --secret or --secret-file")
     if secret_file is not None:
-        return secret_file.read().strip()
+        try:
+            return secret_file.read().strip()
+        except UnicodeDecodeError:
+            raise click.BadParameter(
+                "the secret file is not text (UTF-8)", param_hint="--secret-file"
+            ) from None
     return secret if secret is not None else new_secret()
 
 
@@ -159,7 +164,8 @@ def deliver(
     session: Session, loop: bool, interval: float, max_seconds: float, timeout: float, workers: int
 ) -> None:
     """Deliver due webhooks from the outbox (at least once; retries with backoff). SIGTERM or Ctrl-C stops it
-    cleanly: the attempts under way finish and are recorded, the rest stay due."""
+    cleanly: the attempts under way finish and are recorded, the rest stay due (exit status 0 after SIGTERM,
+    130 after Ctrl-C)."""
     app = session.open(writes=True)
     until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=max_seconds)
     total = DeliveryReport()
@@ -174,15 +180,26 @@ def deliver(
         total,
         lambda: f"{total.delivered} delivered, {total.retrying} to retry, {total.failed} failed{stopped}",
     )
+    if stop.signal == signal.SIGINT:
+        raise KeyboardInterrupt  # after the report: Ctrl-C exits 130 like every command
+
+
+class Stop(threading.Event):
+    """Set by a signal; ``signal`` says which."""
+
+    signal: int | None = None
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
+def stop_on_signals() -> Iterator[Stop]:
     """An event set by SIGTERM or SIGINT (Ctrl-C) while inside, instead of ending the process mid-attempt."""
-    stop = threading.Event()
-    previous = {
-        signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGTERM, signal.SIGINT)
-    }
+    stop = Stop()
+
+    def received(signum: int, frame: object) -> None:
+        stop.signal = signum
+        stop.set()
+
+    previous = {signum: signal.signal(signum, received) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield stop
     finally:

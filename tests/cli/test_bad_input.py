@@ -220,6 +220,13 @@ def test_json_nested_too_deeply_is_refused(ready: Allot) -> None:
     refused(ready, "keys", "create", "-", stdin="[" * 100_000, code="INVALID_JSON", says="nested too deeply")
 
 
+def test_a_whole_number_too_long_to_read_is_refused_as_invalid_json(ready: Allot) -> None:
+    too_long = '{"key": {}, "amount": ' + "9" * 4400 + "}"
+    refused(
+        ready, "keys", "create", "-", stdin=too_long, code="INVALID_JSON", says="a number allot cannot read"
+    )
+
+
 def test_an_empty_db_path_is_refused(ready: Allot) -> None:
     ran = ready.__class__(ready.database)("--db", "", "accounts", "list", "--json", expect=2)
     assert ran.error["code"] == "VALIDATION_ERROR"

@@ -10,6 +10,7 @@ from standardwebhooks.webhooks import Webhook
 
 from adapters.webhooks import new_secret
 from tests.cli.conftest import Allot
+from tests.faults import read_only
 from tests.integration.receivers import Receiver, receiver
 
 
@@ -99,3 +100,25 @@ def test_a_removed_subscription_cannot_be_enabled_and_an_unknown_event_cannot_be
     )
     assert "NOT_FOUND" in allot("webhooks", "redeliver", "no-such-event", expect=2).err
     assert allot.state() == before
+
+
+def test_a_read_only_database_refuses_deliver_before_any_webhook_is_sent(
+    allot: Allot, hooks: Receiver
+) -> None:
+    create(allot, hooks.base + "/ok")
+    allot("accounts", "create", "--currency", "EUR", "--cash", "5", "--id", "ACC")
+    with read_only(allot.database):
+        refused = allot("webhooks", "deliver", expect=3)
+        assert "READ_ONLY_DATABASE" in refused.err
+        assert "READ_ONLY_DATABASE" in allot("market", "run", expect=3).err
+        assert allot.json("webhooks", "list")[0]["id"]  # reads still work
+    assert hooks.received == []
+    allot("webhooks", "deliver")  # writable again: the side files a read left behind do not stand in the way
+    assert len(hooks.on("/ok")) == 1
+
+
+def test_a_secret_file_that_is_not_text_is_refused_as_bad_usage(allot: Allot, tmp_path: Path) -> None:
+    (tmp_path / "binary").write_bytes(b"\xff\xfe")
+    refused = allot("webhooks", "create", "http://127.0.0.1:9/x", "--topic", "FUNDING", "--allow-private-network",
+                    "--secret-file", str(tmp_path / "binary"), expect=2)  # fmt: skip
+    assert "the secret file is not text" in refused.err

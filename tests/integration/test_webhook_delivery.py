@@ -247,8 +247,9 @@ def test_a_name_that_resolves_elsewhere_at_delivery_than_at_subscription_is_refu
     assert "127.0.0.1 is not a public address" in (app.webhooks.log()[0].error or "")
 
 
-def test_sigterm_stops_a_looping_worker_after_it_records_the_attempt_under_way(
-    tmp_path: Path, hooks: Receiver
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_a_signal_stops_a_looping_worker_after_it_records_the_attempt_under_way(
+    tmp_path: Path, hooks: Receiver, signum: int, status: int
 ) -> None:
     path = tmp_path / "term.db"
     with sqlite_application(path) as app:
@@ -263,9 +264,9 @@ def test_sigterm_stops_a_looping_worker_after_it_records_the_attempt_under_way(
     deadline = time.monotonic() + 20
     while not hooks.on("/hang") and time.monotonic() < deadline:
         time.sleep(0.01)
-    worker.send_signal(signal.SIGTERM)
+    worker.send_signal(signum)
     out, err = worker.communicate(timeout=20)
-    assert worker.returncode == 0, err
+    assert worker.returncode == status, err
     assert json.loads(out) == {"delivered": 1, "retrying": 0, "failed": 0}
     with sqlite_application(path) as app:
         assert [a.status_code for a in app.webhooks.log()] == [204]

@@ -137,3 +137,15 @@ def test_an_event_is_redelivered_to_every_active_subscription_of_its_topic_or_to
         webhooks.redelivery(deposit_event(), every, "B")
     with pytest.raises(NotFound):
         webhooks.redelivery(deposit_event(), every, "Z")
+
+
+def test_a_secret_of_24_to_64_bytes_is_accepted_and_one_byte_more_or_less_is_not() -> None:
+    import base64
+
+    for size, accepted in ((23, False), (24, True), (64, True), (65, False)):
+        secret = "whsec_" + base64.b64encode(bytes(range(size))).decode()
+        if accepted:
+            assert webhooks.secret_key(secret) == bytes(range(size))
+        else:
+            with pytest.raises(ValidationError):
+                webhooks.secret_key(secret)
