@@ -32,7 +32,7 @@ from core.blocks import (
     targets,
 )
 from core.decisions import Changes, Decision
-from core.errors import CurrencyMismatch, InsufficientPosition, NothingToTrade
+from core.errors import CurrencyMismatch, InsufficientFunds, InsufficientPosition, NothingToTrade
 from core.instruments import Instrument, Side, check_tradable, traded_in
 from core.journal import JournalEntry
 from core.keys import AllocationKey, check_usable
@@ -87,6 +87,26 @@ def check_holdings(
         )
 
 
+def check_cash(children: Sequence[Order], accounts: Mapping[str, Account], currency: str) -> None:
+    """A buy block may not ask an account (the error account included) to hold back more cash than it has free:
+    its part's value at the current price, rounded up, and the estimated costs."""
+    short = [
+        (child.account_id, child.held_cash, free)
+        for child in children
+        if child.held_cash > (free := available_cash(accounts[child.account_id]))
+    ]
+    if short:
+        named = ", ".join(f"{a} needs {fmt(need)} and has {fmt(free)}" for a, need, free in short)
+        raise InsufficientFunds(
+            f"{len(short)} account(s) of the key have less {currency} free than their part of the block would hold "
+            f"back: {named}",
+            {
+                "currency": currency,
+                "accounts": [{"account_id": a, "to_hold": fmt(n), "free": fmt(f)} for a, n, f in short],
+            },
+        )
+
+
 def place(
     stored: StoredKey,
     accounts: Mapping[str, Account],
@@ -125,6 +145,8 @@ def place(
         for account_id, part in zip(key.recipients, (*wanted.participants, wanted.error), strict=True)
         if part
     ]
+    if side is Side.BUY:
+        check_cash(children, recipients, currency)
     holding = [reserve(recipients[child.account_id], [], [child]) for child in children]
     block = BlockOrder(
         id=block_id,

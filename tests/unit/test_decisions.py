@@ -334,3 +334,17 @@ def test_an_order_allocated_out_of_a_block_is_not_executed_on_its_own() -> None:
         child, owner, priced("EUR")["AAA"], Quote(Decimal(10)), Decimal(0), None, [], ids=fresh(), now=NOW
     )
     assert (decision.result.outcome, decision.changes) == (RunOutcome.SKIPPED, Changes())
+
+
+def test_a_buy_block_is_refused_when_an_account_cannot_cover_what_its_part_would_hold_back() -> None:
+    accounts_ = block_accounts()
+    accounts_["ERR"] = account("ERR", "0")  # the remainder goes to the error account, which has no cash
+    with pytest.raises(InsufficientFunds) as refused:
+        block_orders.place(
+            key(Participant("A1", Decimal(10)), Participant("A2", Decimal(20))), accounts_,
+            Instrument("X", Decimal("3.33")), Side.BUY, Decimal(35), PartialFillPolicy.PRO_RATA, block_id="B",
+            ids=fresh(), now=NOW,
+        )  # fmt: skip
+    # a UNIT key: 10 and 20 units to the participants, the 5 left over to the error account, 5 × 3.33 to hold back
+    assert refused.value.details["accounts"] == [{"account_id": "ERR", "to_hold": "16.65", "free": "0.00"}]
+    assert "ERR needs 16.65 and has 0.00" in refused.value.message
