@@ -20,7 +20,15 @@ from decimal import Decimal
 from typing import Final
 
 from core.errors import ApportionmentError, OffStep
-from core.numbers import check_count, check_counts, check_decimal, check_positive, exact, from_units, to_units
+from core.numbers import (
+    check_count,
+    check_counts,
+    check_decimal,
+    check_positive,
+    exact,
+    from_units,
+    to_units,
+)
 
 #: Inputs with more recipients than this take the fast path of ``_band``: a sample of the remainders
 #: narrows the competition for the leftover steps to a thin band, which alone is sorted.
@@ -185,7 +193,10 @@ def apportion(
     total_units = to_units(total, step, "total")
     scale = max((-_exponent(claim) for claim in amounts), default=0)
     claim_units = [int(claim.scaleb(scale)) for claim in amounts]
-    cap_units = None if caps is None else [int(check_decimal(cap, "caps") // step) for cap in caps]
+    checked_caps = None if caps is None else [check_decimal(cap, "caps") for cap in caps]
+    if checked_caps is not None and any(cap < 0 for cap in checked_caps):  # -0.5 would round down to 0 units
+        raise ApportionmentError("caps must not be negative", {"caps": [str(cap) for cap in checked_caps]})
+    cap_units = None if checked_caps is None else [int(cap // step) for cap in checked_caps]
     shares = apportion_units(total_units, claim_units, ranks=ranks, caps=cap_units)
     return [from_units(share, step) for share in shares]
 

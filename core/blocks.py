@@ -255,6 +255,11 @@ def book_prices(
     quantities = [check_non_negative(quantity, "quantities") for quantity in quantities]
     contract_size = check_positive(contract_size, "contract_size")
     executed = sum((e.quantity for e in executions), ZERO)
+    if sum(quantities, ZERO) != executed:
+        raise ValidationError(
+            f"the quantities booked sum to {fmt(sum(quantities, ZERO))}, not to the {fmt(executed)} executed",
+            {"field": "quantities", "booked": fmt(sum(quantities, ZERO)), "executed": fmt(executed)},
+        )
     notional = sum((e.quantity * e.price for e in executions), ZERO)
     block_value = half_even_to(notional * contract_size, minor_unit(currency))
     step = Decimal(1).scaleb(-AVERAGE_PRICE_DECIMALS)

@@ -9,13 +9,14 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Collection
 from decimal import Decimal
+from typing import Final
 
 import attrs
 
 from core.errors import AllocationKeyNotUsable, ValidationError
 from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
-from core.numbers import ZERO, decimal_input, exact, fmt
-from core.validators import NamedEnum, each_is, flag, non_empty, optional_positive_count, positive
+from core.numbers import ZERO, check_count, decimal_input, exact, fmt
+from core.validators import NamedEnum, each_is, flag, non_empty, positive
 
 #: A one-time key that was never used expires this long after it was created.
 ONE_TIME_KEY_LIFETIME = dt.timedelta(days=7)
@@ -31,6 +32,15 @@ class MarginHandling(NamedEnum):
     REDUCE = "REDUCE"  #: cut such participants to what they can pay for, and shrink the block
 
 
+#: The largest priority a participant may have: every participant without one comes after all that have one.
+MAX_PRIORITY: Final = 2**31 - 1
+
+
+def priority_rank(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None:
+        check_count(value, attribute.name, minimum=1, maximum=MAX_PRIORITY)
+
+
 @attrs.frozen
 class Participant:
     """One participating account. ``priority`` (1 = first) is required when it accepts remainders."""
@@ -38,12 +48,12 @@ class Participant:
     account_id: str = attrs.field(validator=non_empty)
     unit_value: Decimal = attrs.field(converter=decimal_input, validator=positive)
     accept_remainder: bool = attrs.field(default=False, validator=flag)
-    priority: int | None = attrs.field(default=None, validator=optional_positive_count)
+    priority: int | None = attrs.field(default=None, validator=priority_rank)
 
     @property
     def rank(self) -> int:
         """Priority as a sort key: unprioritised participants come after every prioritised one."""
-        return self.priority if self.priority is not None else 2**63
+        return self.priority if self.priority is not None else MAX_PRIORITY + 1
 
 
 @exact

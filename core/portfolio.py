@@ -141,7 +141,7 @@ class PortfolioRequest:
     #: Units of the positions already held back by open sells: a new order may not count on them.
     held: tuple[Position, ...] = attrs.field(default=(), validator=each(Position))
     #: Cash already held back by open buys (``cash`` is what is left): said when nothing is left to invest.
-    held_cash: Decimal = attrs.field(default=ZERO, converter=decimal_input)
+    held_cash: Decimal = attrs.field(default=ZERO, converter=decimal_input, validator=non_negative)
     #: The trading day: from the day after its expiry an option is not bought. Without it only options that have
     #: ended (exercised or expired) are refused.
     as_of: dt.date | None = attrs.field(default=None, validator=optional_date)

@@ -237,3 +237,34 @@ def test_a_count_is_an_int_and_nothing_else(value: object) -> None:
 def test_a_count_below_its_minimum_is_a_validation_error() -> None:
     with pytest.raises(ValidationError, match="count"):
         check_count(0, "count", minimum=1)
+
+
+@pytest.mark.parametrize("held", [Decimal("1e999999"), Decimal("NaN"), Decimal("-5")])
+def test_cash_held_back_that_is_not_a_sum_of_money_is_refused_naming_the_field(held: Decimal) -> None:
+    with pytest.raises(ValidationError) as refused:
+        PortfolioRequest(type="REBALANCING", currency="EUR", cash=Decimal("0.00"), held_cash=held)
+    assert refused.value.details["field"] == "held_cash"
+    with pytest.raises(TypeError, match="held_cash"):
+        PortfolioRequest(type="REBALANCING", currency="EUR", cash=Decimal("0.00"), held_cash="x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("priority", [2**31, 2**70])
+def test_a_priority_beyond_the_largest_one_is_refused_so_unprioritised_participants_always_come_last(
+    priority: int,
+) -> None:
+    with pytest.raises(ValidationError, match="at most 2147483647"):
+        Participant("P2", Decimal(10), accept_remainder=True, priority=priority)
+    assert (
+        Participant("P2", Decimal(10), accept_remainder=True, priority=2**31 - 1).rank
+        < Participant("P1", Decimal(10)).rank
+    )
+
+
+def test_a_cap_below_zero_by_less_than_a_step_is_refused_too() -> None:
+    with pytest.raises(ApportionmentError, match="caps must not be negative"):
+        apportion(Decimal(10), [Decimal(1), Decimal(1)], caps=[Decimal("-0.5"), Decimal(10)])
+
+
+def test_booked_quantities_that_do_not_add_up_to_what_was_executed_are_refused() -> None:
+    with pytest.raises(ValidationError, match="the quantities booked sum to 2, not to the 3 executed"):
+        book_prices([Decimal(1), Decimal(1)], [Execution(Decimal(3), Decimal("1.1"))], Decimal(1), "EUR")
