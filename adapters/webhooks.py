@@ -20,7 +20,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import attrs
@@ -150,6 +150,21 @@ class _Deadline:
             self.finished = True
 
 
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection whose socket comes from ``open_socket`` (which connects only to a checked address)
+    rather than from resolving the host again. No proxy tunnel: webhooks go straight to their endpoint."""
+
+    open_socket: Callable[[], socket.socket]
+
+    def connect(self) -> None:
+        self.sock = self.open_socket()
+
+
+class _CheckedHTTPSConnection(http.client.HTTPSConnection, _CheckedHTTPConnection):
+    """The same over TLS: ``HTTPSConnection.connect`` gets the socket from the checked connect above it and
+    wraps it, verifying the certificate for the URL's host name."""
+
+
 def post(
     url: str, body: str, headers: Mapping[str, str], timeout: float, allow_private_network: bool = False
 ) -> int:
@@ -162,9 +177,7 @@ def post(
     watchdog.daemon = True
     watchdog.start()
 
-    def connect(
-        address: tuple[str, int], timeout: float | None = None, source: tuple[str, int] | None = None
-    ) -> socket.socket:
+    def connect() -> socket.socket:
         last: OSError = OSError(f"webhook host {host} has no address")
         for candidate in resolve(host, port, allow_private_network):
             try:
@@ -176,9 +189,9 @@ def post(
             return sock
         raise last
 
-    connection_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection_type = _CheckedHTTPSConnection if parts.scheme == "https" else _CheckedHTTPConnection
     connection = connection_type(host, port, timeout=timeout)
-    connection._create_connection = connect  # type: ignore[attr-defined]  # connect to the checked address
+    connection.open_socket = connect
     try:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection.request(

@@ -35,7 +35,7 @@ from core.journal import (
 )
 from core.lifecycle import OPEN, ORDER, OrderState, Trigger
 from core.numbers import ZERO, divide_to, exact, fmt, from_units, minor_unit, round_to, whole_steps
-from core.portfolio import OrderPlan, PlannedOrder
+from core.portfolio import OrderPlan
 from core.records import Account, Announcement, Order, ParentKind, announce
 
 #: The reason recorded on whatever the client cancels.
@@ -43,55 +43,53 @@ CLIENT_CANCELLED = "cancelled by the client"
 
 
 @exact
-def _holds(planned: PlannedOrder, account: Account, instrument: Instrument) -> tuple[Decimal, Decimal]:
-    """What a planned order holds back: a buy its amount and estimated costs; a sell the units it will sell
-    (a cash sell: what its amount sells at the current price, rounded up to the step, within what is free)."""
-    if planned.side is Side.BUY:
-        amount = planned.cash_amount if planned.cash_amount is not None else ZERO
-        return amount + estimated_costs(account, amount, Side.BUY), ZERO
-    if planned.quantity is not None:
-        return ZERO, planned.quantity
-    assert planned.cash_amount is not None  # a planned order is a cash order or a unit order
-    step = instrument.quantity_step
-    unit_value = instrument.priced() * instrument.contract_size
-    units = divide_to(planned.cash_amount, unit_value, step, decimal.ROUND_CEILING)
-    free = account.quantity_of(instrument.instrument_id) - account.held_of(instrument.instrument_id)
-    return ZERO, min(units, free)
+def still_needs(
+    side: Side,
+    cash_amount: Decimal | None,
+    quantity: Decimal | None,
+    account: Account,
+    instrument: Instrument,
+    traded_value: Decimal = ZERO,
+    filled_quantity: Decimal = ZERO,
+) -> tuple[Decimal, Decimal]:
+    """What an order holds back for what it may still trade, as (cash, units): a buy its unspent amount (a unit
+    buy: the value of its units left at the current price, rounded up to the minor unit) and the estimated costs
+    on it; a sell its units left (a cash sell: what its unsold amount sells at the current price, rounded up to the
+    step, within what the account has free — everything free when the instrument has no price)."""
+    if side is Side.BUY:
+        if cash_amount is not None:
+            left = max(ZERO, cash_amount - traded_value)
+        else:
+            units = max(ZERO, (quantity or ZERO) - filled_quantity)
+            value = instrument.value_of(units) if instrument.price is not None else ZERO
+            left = round_to(value, minor_unit(account.currency), decimal.ROUND_CEILING)
+        return (left + estimated_costs(account, left, Side.BUY) if left else ZERO), ZERO
+    if quantity is not None:
+        return ZERO, max(ZERO, quantity - filled_quantity)
+    free = max(
+        ZERO, account.quantity_of(instrument.instrument_id) - account.held_of(instrument.instrument_id)
+    )
+    if instrument.price is None:
+        return ZERO, free
+    unsold = max(ZERO, (cash_amount or ZERO) - traded_value)
+    unit_value = instrument.price * instrument.contract_size
+    return ZERO, min(divide_to(unsold, unit_value, instrument.quantity_step, decimal.ROUND_CEILING), free)
 
 
 @exact
 def carried_over(
     account: Account, open_orders: Sequence[Order], instruments: Mapping[str, Instrument]
 ) -> tuple[Account, tuple[Order, ...]]:
-    """Open orders of a store from before holds, each holding back what it may still need, and their account
-    holding exactly their sum (whatever it held before is replaced): a buy its unspent amount (a unit buy: the
-    value of its units left at the current price, rounded up to the minor unit) and the estimated costs on it; a
-    sell its units left (a cash sell: what its unsold amount sells at the current price, rounded up to the step,
-    within what is free; everything free when the instrument has no price)."""
+    """Open orders of a store from before holds, each holding back what it may still need (``still_needs``), and
+    their account holding exactly their sum (whatever it held before is replaced)."""
     account = attrs.evolve(account, reserved={}, held_units={})
     carried = []
     for order in open_orders:
-        instrument = instruments[order.instrument_id]
-        held_cash = held_units = ZERO
-        if order.side is Side.BUY:
-            if order.cash_amount is not None:
-                left = max(ZERO, order.cash_amount - order.traded_value)
-            else:
-                units = max(ZERO, (order.quantity or ZERO) - order.filled_quantity)
-                value = instrument.value_of(units) if instrument.price is not None else ZERO
-                left = round_to(value, minor_unit(account.currency), decimal.ROUND_CEILING)
-            held_cash = left + estimated_costs(account, left, Side.BUY) if left else ZERO
-        elif order.quantity is not None:
-            held_units = max(ZERO, order.quantity - order.filled_quantity)
-        else:
-            free = account.quantity_of(order.instrument_id) - account.held_of(order.instrument_id)
-            unsold = max(ZERO, (order.cash_amount or ZERO) - order.traded_value)
-            held_units = free
-            if instrument.price is not None:
-                unit_value = instrument.price * instrument.contract_size
-                wanted = divide_to(unsold, unit_value, instrument.quantity_step, decimal.ROUND_CEILING)
-                held_units = min(wanted, free)
-        held = attrs.evolve(order, held_cash=held_cash, held_units=max(ZERO, held_units))
+        held_cash, held_units = still_needs(
+            order.side, order.cash_amount, order.quantity, account, instruments[order.instrument_id],
+            order.traded_value, order.filled_quantity,
+        )  # fmt: skip
+        held = attrs.evolve(order, held_cash=held_cash, held_units=held_units)
         account = reserve(account, [], [held])
         carried.append(held)
     return account, tuple(carried)
@@ -110,7 +108,9 @@ def from_plan(
     carrying its id as ``client_reference``, where the outside world looks for it), each holding back what it needs."""
     made = []
     for planned in plan.orders:
-        held_cash, held_units = _holds(planned, account, instruments[planned.instrument_id])
+        held_cash, held_units = still_needs(
+            planned.side, planned.cash_amount, planned.quantity, account, instruments[planned.instrument_id]
+        )
         made.append(
             Order(
                 id=next(ids),
@@ -145,12 +145,7 @@ def allocated(
     """The order a block allocates to one account, NEW, with the block's id as its correlation key; a buy holds
     back its value at the current price (rounded up to the minor unit) and estimated costs, a sell its units."""
     side = Side(side)
-    held_cash = held_units = ZERO
-    if side is Side.BUY:
-        value = round_to(instrument.value_of(quantity), minor_unit(account.currency), decimal.ROUND_CEILING)
-        held_cash = value + estimated_costs(account, value, Side.BUY)
-    else:
-        held_units = quantity
+    held_cash, held_units = still_needs(side, None, quantity, account, instrument)
     return Order(
         id=order_id,
         account_id=account.id,

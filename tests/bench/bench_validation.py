@@ -14,6 +14,7 @@ near the ratio of the sizes (10 for 10 000 → 100 000), a quadratic one near it
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import time
 from collections.abc import Callable
@@ -69,10 +70,10 @@ def main() -> None:
     print(f"{'size':>8}  {'participants':>12}  {'key':>8}  {'lines':>8}  {'allocation':>10}  (seconds)")
     totals: dict[int, tuple[float, float]] = {}
     for size in sizes:
-        participant_time, parts = best(args.repeat, lambda size=size: participants(size))  # type: ignore[misc]
-        key_time, _ = best(args.repeat, lambda parts=parts: key(parts))  # type: ignore[misc]
-        line_time, made = best(args.repeat, lambda size=size: lines(size))  # type: ignore[misc]
-        allocation_time, _ = best(args.repeat, lambda made=made: Allocation(made))  # type: ignore[misc]
+        participant_time, parts = best(args.repeat, functools.partial(participants, size))
+        key_time, _ = best(args.repeat, functools.partial(key, parts))
+        line_time, made = best(args.repeat, functools.partial(lines, size))
+        allocation_time, _ = best(args.repeat, functools.partial(Allocation, made))
         totals[size] = (participant_time + key_time, line_time + allocation_time)
         print(
             f"{size:>8}  {participant_time:>12.3f}  {key_time:>8.3f}  {line_time:>8.3f}  {allocation_time:>10.3f}"
