@@ -60,6 +60,14 @@ def deposit_entry(entry_id: str, account_id: str, amount: str) -> JournalEntry:
     )
 
 
+def journal(store: Handle, entries: list[JournalEntry]) -> None:
+    """Append ``entries`` to the store's journal in one committed unit of work."""
+    with store.unit_of_work() as work:
+        for entry in entries:
+            work.journal.append(entry)
+        work.commit()
+
+
 def order_event(event_id: str, order_id: str = "O1") -> Event:
     return Event(event_id, NOW, "ORDER.NEW", order(order_id))
 
@@ -250,10 +258,7 @@ class StorageContract:
             deposit_entry("J2", "A2", "5.00"),
             deposit_entry("J3", "A1", "1.00"),
         ]
-        with store.unit_of_work() as work:
-            for entry in entries:
-                work.journal.append(entry)
-            work.commit()
+        journal(store, entries)
         with store.unit_of_work() as work:
             assert work.journal.entries() == entries
             assert [e.id for e in work.journal.entries(LedgerAccount.client("A1"))] == ["J1", "J3"]
@@ -261,10 +266,7 @@ class StorageContract:
 
     def test_postings_come_back_with_their_entries_ids_in_the_order_written(self, store: Handle) -> None:
         entries = [deposit_entry("J1", "A1", "10.00"), deposit_entry("J2", "A2", "0.5")]
-        with store.unit_of_work() as work:
-            for entry in entries:
-                work.journal.append(entry)
-            work.commit()
+        journal(store, entries)
         with store.unit_of_work() as work:
             expected = [(e.id, p) for e in entries for p in e.postings]
             assert work.journal.postings() == expected
@@ -274,10 +276,7 @@ class StorageContract:
 
     def test_entry_rows_come_back_with_their_cause_kinds_in_the_order_written(self, store: Handle) -> None:
         entries = [deposit_entry("J1", "A1", "10.00"), deposit_entry("J2", "A2", "0.5")]
-        with store.unit_of_work() as work:
-            for entry in entries:
-                work.journal.append(entry)
-            work.commit()
+        journal(store, entries)
         with store.unit_of_work() as work:
             assert work.journal.entry_rows() == [EntryRow("J1", "DEPOSIT"), EntryRow("J2", "DEPOSIT")]
 
