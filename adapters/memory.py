@@ -25,16 +25,20 @@ from core.journal import EntryPosting, EntryRow, JournalEntry, LedgerAccount, po
 from core.records import (
     Account,
     AccountLiquidation,
+    ApiKey,
     BlockOrder,
+    Client,
     Event,
     IdempotencyRecord,
     ModelPortfolio,
     Order,
     PortfolioOrder,
     StoredKey,
+    StoredResponse,
     Subscription,
+    User,
 )
-from core.webhooks import Attempt, AttemptDecision, EventQuery
+from core.webhooks import Attempt, AttemptDecision, EventQuery, receives
 from ports.driven import TABLES, Delivery, Match, Table, matches
 
 T = TypeVar("T")
@@ -94,7 +98,7 @@ class MemoryStore:
             for event in events:
                 self.events.append(event)
                 for subscription in subscriptions:
-                    if event.topic in subscription.topics:
+                    if receives(subscription, event):
                         key = (len(self.events), subscription.id)
                         self.deliveries[key] = DeliveryState("PENDING", 0, event.created_at)
 
@@ -165,7 +169,7 @@ class MemoryOutbox:
     def list(self, query: EventQuery) -> list[tuple[int, Event]]:
         committed = self._uow.store.events[query.after : self._uow.event_count]
         numbered = enumerate(committed, query.after + 1)
-        chosen = [(n, e) for n, e in numbered if query.topic is None or e.topic == query.topic]
+        chosen = [(n, e) for n, e in numbered if query.shows(e)]
         return chosen[: query.limit]
 
 
@@ -198,6 +202,10 @@ class MemoryUnitOfWork:
     blocks: MemoryRepository[BlockOrder]
     subscriptions: MemoryRepository[Subscription]
     idempotency: MemoryRepository[IdempotencyRecord]
+    clients: MemoryRepository[Client]
+    users: MemoryRepository[User]
+    api_keys: MemoryRepository[ApiKey]
+    responses: MemoryRepository[StoredResponse]
     outbox: MemoryOutbox
     journal: MemoryJournal
 

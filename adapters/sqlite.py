@@ -75,7 +75,9 @@ from core.records import (
     TYPE_OF_TOPIC,
     Account,
     AccountLiquidation,
+    ApiKey,
     BlockOrder,
+    Client,
     Event,
     IdempotencyRecord,
     ModelPortfolio,
@@ -83,11 +85,13 @@ from core.records import (
     ParentKind,
     PortfolioOrder,
     StoredKey,
+    StoredResponse,
     Subscription,
+    User,
     refs,
     topic_of,
 )
-from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery
+from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery, receives
 from ports.driven import TABLES, Delivery, Match, Table, field_text
 
 T = TypeVar("T")
@@ -618,7 +622,7 @@ class SqliteOutbox:
         if self._subscriptions is None:
             self._subscriptions = self._uow.subscriptions.list()
         for subscription in self._subscriptions:
-            if subscription.disabled_reason is None and topic in subscription.topics:
+            if receives(subscription, event):
                 self._deliveries.append((subscription.id, sortable(event.created_at), event.id))
 
     def flush(self) -> None:
@@ -645,6 +649,12 @@ class SqliteOutbox:
         if query.topic is not None:
             sql += " AND topic = ?"
             params.append(query.topic)
+        if query.client_id is not None:  # the rule of ``EventQuery.shows``, in SQL
+            sql += " AND json_extract(body, '$.object.client_id') = ?"
+            params.append(query.client_id)
+        if query.user_id is not None:
+            sql += " AND coalesce(json_extract(body, '$.object.user_id'), ?) = ?"
+            params.extend([query.user_id, query.user_id])
         rows = self._uow.read(sql + " ORDER BY seq LIMIT ?", [*params, query.limit]).fetchall()
         return [(seq, event_from_envelope(body, self._uow.database.path)) for seq, body in rows]
 
@@ -844,6 +854,10 @@ class SqliteUnitOfWork:
     blocks: SqliteRepository[BlockOrder]
     subscriptions: SqliteRepository[Subscription]
     idempotency: SqliteRepository[IdempotencyRecord]
+    clients: SqliteRepository[Client]
+    users: SqliteRepository[User]
+    api_keys: SqliteRepository[ApiKey]
+    responses: SqliteRepository[StoredResponse]
     outbox: SqliteOutbox
     journal: SqliteJournal
 

@@ -22,6 +22,7 @@ from core.lifecycle import OPEN
 from core.numbers import ZERO, as_cash, check_non_negative, check_positive, exact, floor_to, fmt, minor_unit
 from core.portfolio import FeeSchedule
 from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order, holds
+from core.tenants import NOBODY, Owner
 from core.validators import check_text
 
 
@@ -44,6 +45,7 @@ def open_account(
     *,
     ids: Iterator[str],
     now: dt.datetime,
+    owner: Owner = NOBODY,
 ) -> Decision[Account]:
     """A new account; opening cash (zero or more, in the currency's minor units) is its first deposit. A management
     fee cannot have been charged after today (every liquidation would then charge it for days still to come)."""
@@ -67,6 +69,8 @@ def open_account(
         fee_schedule=fee_schedule,
         costs=costs,
         created_at=now,
+        client_id=owner.client_id,
+        user_id=owner.user_id,
     )
     if not opening:
         return Decision(empty, Changes.of(created=[empty]))
@@ -129,6 +133,8 @@ def _fund(
         amount=amount,
         cash_after=updated.cash_in(account.currency),
         created_at=now,
+        client_id=account.client_id,
+        user_id=account.user_id,
     )
     return Decision(
         updated,

@@ -17,6 +17,7 @@ from core.errors import CurrencyMismatch
 from core.keys import AllocationKey, effective_status
 from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
 from core.records import Account, Announcement, StoredKey
+from core.tenants import NOBODY, Owner, within_client
 
 
 def announce_key(stored: StoredKey) -> Announcement:
@@ -24,18 +25,27 @@ def announce_key(stored: StoredKey) -> Announcement:
 
 
 def create(
-    key: AllocationKey, accounts: Iterable[Account], *, key_id: str, now: dt.datetime
+    key: AllocationKey,
+    accounts: Iterable[Account],
+    *,
+    key_id: str,
+    now: dt.datetime,
+    owner: Owner = NOBODY,
 ) -> Decision[StoredKey]:
-    """Store a new key; every account it names must be open and hold the same currency (a block books one)."""
+    """Store a new key; every account it names must be open, hold the same currency (a block books one) and belong
+    to the key's client (a client's key may name the accounts of any of its users)."""
     named = list(accounts)
     for account in named:
         check_open(account)
+        within_client(owner, account)
     if len({a.currency for a in named}) > 1:
         raise CurrencyMismatch(
             "the accounts of a key must all hold the same currency: a block books one currency",
             {"currencies": {a.id: a.currency for a in named}},
         )
-    stored = StoredKey(id=key_id, key=key, status=key.initial_status, created_at=now)
+    stored = StoredKey(
+        id=key_id, key=key, status=key.initial_status, created_at=now, client_id=owner.client_id
+    )
     return Decision(stored, Changes.of(created=[stored], announced=[announce_key(stored)]))
 
 

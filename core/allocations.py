@@ -8,6 +8,7 @@ from core.decisions import Changes, Decision
 from core.errors import AlreadyExists, NotFound, UnknownInstrument
 from core.instruments import Allocation, AllocationLine
 from core.records import ModelPortfolio
+from core.tenants import NOBODY, Owner
 from core.validators import check_text
 
 
@@ -19,6 +20,7 @@ def create(
     same_name: Sequence[ModelPortfolio],
     same_id: ModelPortfolio | None,
     model_id: str,
+    owner: Owner = NOBODY,
 ) -> Decision[ModelPortfolio]:
     """A new model portfolio. Its name is unique, and no other model portfolio's id (``same_name``, ``same_id``:
     those that already go by it), so that orders can name it instead of quoting its id."""
@@ -35,7 +37,7 @@ def create(
             f"a model portfolio named {name!r} (or with that id) exists already; choose another name",
             {"name": name},
         )
-    model = ModelPortfolio(model_id, name, allocation.lines)
+    model = ModelPortfolio(model_id, name, allocation.lines, client_id=owner.client_id)
     return Decision(model, Changes.of(created=[model]))
 
 

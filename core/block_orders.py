@@ -164,6 +164,7 @@ def place(
         recipients=key.recipients,
         allocated=tuple(ZERO for _ in key.recipients),
         orders=refs(children),
+        client_id=stored.client_id,
     )
     used = attrs.evolve(stored, status=status)
     key_changes = [used] if used != stored else []

@@ -135,6 +135,30 @@ class IdempotencyKeyReused(AllotError):
     code = "IDEMPOTENCY_KEY_REUSED"
 
 
+class Unauthorized(AllotError):
+    """No API key, or one that is unknown, malformed or revoked."""
+
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(AllotError):
+    """The key is valid but may not do this (only an admin key manages instruments, prices and clients)."""
+
+    code = "FORBIDDEN"
+
+
+class IdempotencyKeyMissing(ValidationError):
+    """A request that creates work needs an ``Idempotency-Key``."""
+
+    code = "IDEMPOTENCY_KEY_MISSING"
+
+
+class RequestInFlight(AllotError):
+    """A request with the same idempotency key is still being processed; try again when it has finished."""
+
+    code = "REQUEST_IN_FLIGHT"
+
+
 class ConcurrentUpdate(AllotError):
     """Someone else changed the record since it was read; nothing was written. Try again."""
 

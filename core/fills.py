@@ -128,6 +128,9 @@ class Fill:
     )
     #: The id of this execution; a position it opens is named after it (the order's id where none is given).
     fill_id: str | None = attrs.field(default=None, validator=optional_text)
+    #: Who the account belongs to (``core.tenants``), carried to the position event.
+    client_id: str | None = None
+    user_id: str | None = None
 
 
 @attrs.frozen
@@ -172,6 +175,9 @@ class PositionEvent:
     execution_time: dt.datetime
     value_date: dt.date
     sequence_id: int
+    #: Who it belongs to (``core.tenants``): the account's owner.
+    client_id: str | None = None
+    user_id: str | None = None
 
 
 @attrs.frozen
@@ -298,4 +304,6 @@ def position_event(
         execution_time=fill.execution_time,
         value_date=value_date(fill.execution_time.date(), schedule.settlement_days),
         sequence_id=sequence_id,
+        client_id=fill.client_id,
+        user_id=fill.user_id,
     )

@@ -39,6 +39,8 @@ def create(
         state=LiquidationState.NEW,
         created_at=now,
         updated_at=now,
+        client_id=account.client_id,
+        user_id=account.user_id,
     )
     children = from_plan(
         order_plan, account, instruments, ParentKind.ACCOUNT_LIQUIDATION, liquidation_id, ids, now

@@ -107,6 +107,8 @@ def end(
             quantity=position.quantity,
             price=settlement_price,
             execution_time=now,
+            client_id=holder.client_id,
+            user_id=holder.user_id,
         )
         event = position_event(
             settled,

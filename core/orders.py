@@ -127,6 +127,8 @@ def from_plan(
                 client_reference=parent_id,
                 held_cash=held_cash,
                 held_units=held_units,
+                client_id=account.client_id,
+                user_id=account.user_id,
             )
         )
     return tuple(made)
@@ -162,6 +164,8 @@ def allocated(
         correlation_key=block_id,
         held_cash=held_cash,
         held_units=held_units,
+        client_id=account.client_id,
+        user_id=account.user_id,
     )
 
 
@@ -303,6 +307,8 @@ def book(
         external_reference=order.client_reference,
         booked_value=booked_value,
         fill_id=entry_id,
+        client_id=account.client_id,
+        user_id=account.user_id,
     )
     value, costs = price_fill(fill, account.costs, account.currency, order.traded_value)
     _check_affordable(order, account, instrument, quantity, value + costs.total)

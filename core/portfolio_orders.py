@@ -80,6 +80,8 @@ def place(
         updated_at=now,
         skipped=order_plan.skipped,
         policy=policy,
+        client_id=account.client_id,
+        user_id=account.user_id,
     )
     children = from_plan(order_plan, account, priced, ParentKind.PORTFOLIO_ORDER, order_id, ids, now)
     if order_type is OrderType.BUY:

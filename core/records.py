@@ -53,6 +53,9 @@ class Account:
     reserved: Mapping[str, Decimal] = attrs.field(factory=dict, validator=_balances)
     #: Units held back by open sells, per instrument: the sum of their ``held_units``.
     held_units: Mapping[str, Decimal] = attrs.field(factory=dict, validator=_balances)
+    #: Who it belongs to (``core.tenants``): none for what the operator made.
+    client_id: str | None = None
+    user_id: str | None = None
 
     def cash_in(self, currency: str) -> Decimal:
         return self.cash.get(currency, ZERO)
@@ -77,6 +80,8 @@ class ModelPortfolio:
     id: str
     name: str = attrs.field(validator=non_empty)
     lines: tuple[AllocationLine, ...]
+    #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
+    client_id: str | None = None
 
 
 class ParentKind(NamedEnum):
@@ -122,6 +127,9 @@ class Order:
     held_cash: Decimal = ZERO
     held_units: Decimal = ZERO
     reason: str | None = None
+    #: Who it belongs to (``core.tenants``): none for what the operator made.
+    client_id: str | None = None
+    user_id: str | None = None
 
 
 def holds(order: Order) -> tuple[Decimal, Decimal]:
@@ -155,6 +163,9 @@ class PortfolioOrder:
     #: A LIQUIDATION's management fee, known once every sell is filled.
     management_fee: Decimal | None = None
     reason: str | None = None
+    #: Who it belongs to (``core.tenants``): none for what the operator made.
+    client_id: str | None = None
+    user_id: str | None = None
 
     @property
     def settles_when_filled(self) -> bool:
@@ -174,6 +185,9 @@ class AccountLiquidation:
     cash_amount: Decimal | None = None
     management_fee: Decimal | None = None
     reason: str | None = None
+    #: Who it belongs to (``core.tenants``): none for what the operator made.
+    client_id: str | None = None
+    user_id: str | None = None
 
     @property
     def settles_when_filled(self) -> bool:
@@ -186,6 +200,13 @@ class StoredKey:
     key: AllocationKey
     status: KeyStatus = attrs.field(converter=KeyStatus)
     created_at: dt.datetime
+    #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
+    client_id: str | None = None
+
+    @property
+    def user_id(self) -> None:
+        """Keys are shared by the client's users."""
+        return None
 
 
 @attrs.frozen(kw_only=True)
@@ -213,6 +234,13 @@ class BlockOrder:
     allocated: tuple[Decimal, ...] = ()
     orders: tuple[OrderRef, ...] = ()
     reason: str | None = None
+    #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
+    client_id: str | None = None
+
+    @property
+    def user_id(self) -> None:
+        """Blocks are the client's, shared by its users, like the keys they are placed on."""
+        return None
 
 
 @attrs.frozen
@@ -224,6 +252,12 @@ class Subscription:
     created_at: dt.datetime
     allow_private_network: bool = False
     disabled_reason: str | None = None
+    #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
+    client_id: str | None = None
+
+    @property
+    def user_id(self) -> None:
+        return None
 
 
 class FundingKind(NamedEnum):
@@ -243,6 +277,9 @@ class Funding:
     amount: Decimal
     cash_after: Decimal
     created_at: dt.datetime
+    #: Who it belongs to (``core.tenants``): none for what the operator made.
+    client_id: str | None = None
+    user_id: str | None = None
 
 
 @attrs.frozen
@@ -252,6 +289,55 @@ class IdempotencyRecord:
     id: str
     fingerprint: str
     result_id: str
+
+
+@attrs.frozen(kw_only=True)
+class Client:
+    """A tenant: a platform or an asset manager, with its users (``core.tenants``)."""
+
+    id: str
+    created_at: dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class User:
+    """A user of a client; owns accounts."""
+
+    id: str
+    client_id: str
+    created_at: dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class ApiKey:
+    """A stored API key: the SHA-256 of its secret, never the secret. An admin key acts as the operator."""
+
+    id: str
+    secret_sha256: str
+    client_id: str | None
+    user_id: str | None
+    admin: bool
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+
+class RequestState(NamedEnum):
+    IN_FLIGHT = "IN_FLIGHT"
+    DONE = "DONE"
+    #: The first attempt failed on the server's side (not the caller's): the key may be used again.
+    ABANDONED = "ABANDONED"
+
+
+@attrs.frozen(kw_only=True)
+class StoredResponse:
+    """An HTTP request made with an idempotency key: its fingerprint, and the response once there is one."""
+
+    id: str
+    fingerprint: str
+    state: RequestState = attrs.field(converter=RequestState)
+    started_at: dt.datetime
+    status: int | None = None
+    body: str | None = None
 
 
 #: The records that own individual orders and move with them (``core.parents``).
@@ -269,6 +355,10 @@ Record = (
     | BlockOrder
     | Subscription
     | IdempotencyRecord
+    | Client
+    | User
+    | ApiKey
+    | StoredResponse
 )
 
 #: Everything an event can carry as its ``object``: the record as committed, or a position event.

@@ -19,6 +19,7 @@ import attrs
 from core.decisions import Changes, Decision
 from core.errors import IllegalTransition, NotFound, UnsafeWebhookUrl, ValidationError
 from core.records import TOPICS, Event, Subscription
+from core.tenants import NOBODY, Owner, Scope, admits
 from core.validators import check_text
 
 #: Seconds to wait before attempt 2, 3, ... (Standard Webhooks' suggested schedule, shortened at the end).
@@ -172,6 +173,7 @@ def subscribe(
     *,
     subscription_id: str,
     now: dt.datetime,
+    owner: Owner = NOBODY,
 ) -> Decision[Subscription]:
     """A subscription to the events of ``topics``; it receives the events committed from now on."""
     check_url(url, allow_private_network)
@@ -183,6 +185,7 @@ def subscribe(
         secret=secret,
         created_at=now,
         allow_private_network=allow_private_network,
+        client_id=owner.client_id,
     )
     return Decision(subscription, Changes.of(created=[subscription]))
 
@@ -211,6 +214,17 @@ def rotate_secret(subscription: Subscription, secret: str) -> Decision[Subscript
     return Decision(rotated, Changes.of(updated=[rotated]))
 
 
+def receives(subscription: Subscription, event: Event) -> bool:
+    """Whether an event is fanned out to a subscription: it is active, subscribed to the event's topic, and its
+    client may see what the event is about (an operator's subscription, with no client, receives every event)."""
+    if subscription.disabled_reason is not None or event.topic not in subscription.topics:
+        return False
+    if subscription.client_id is None:
+        return True
+    about = event.object
+    return admits(Scope.of_client(subscription.client_id), about.client_id, about.user_id)
+
+
 def redelivery(
     event: Event, subscriptions: Sequence[Subscription], chosen: str | None = None
 ) -> tuple[Subscription, ...]:
@@ -218,7 +232,7 @@ def redelivery(
     A chosen one that is disabled or not subscribed to the topic is refused with the reason."""
     topic = event.topic
     if chosen is None:
-        return tuple(s for s in subscriptions if s.disabled_reason is None and topic in s.topics)
+        return tuple(s for s in subscriptions if receives(s, event))
     found = next((s for s in subscriptions if s.id == chosen), None)
     if found is None:
         raise NotFound(f"webhook subscription {chosen} does not exist", {"id": chosen})
@@ -262,6 +276,25 @@ class EventQuery:
     after: int = attrs.field(default=0, validator=_after)
     limit: int = attrs.field(default=100, validator=_page_limit)
     topic: str | None = attrs.field(default=None, converter=_upper, validator=_topic)
+    #: Only the events a client (or one of its users) may see; none: every event (the operator's feed).
+    client_id: str | None = None
+    user_id: str | None = None
+
+    def shows(self, event: Event) -> bool:
+        """Whether the event belongs on this page's feed (its sequence number aside)."""
+        if self.topic is not None and event.topic != self.topic:
+            return False
+        if self.client_id is None:
+            return True
+        about = event.object
+        return admits(Scope(self.client_id, self.user_id), about.client_id, about.user_id)
+
+
+def feed_of(query: EventQuery, scope: Scope) -> EventQuery:
+    """The page of the events the caller may see: the operator's feed has every event."""
+    if scope.operator:
+        return attrs.evolve(query, client_id=None, user_id=None)
+    return attrs.evolve(query, client_id=scope.client_id, user_id=scope.user_id)
 
 
 class DeliveryOutcome(enum.Enum):

@@ -10,8 +10,9 @@ from core.fills import CostSchedule
 from core.numbers import ZERO
 from core.portfolio import FeeSchedule
 from core.records import Account
+from core.tenants import OPERATOR, Scope, owner_for
 from ports.driven import UnitOfWork
-from ports.use_cases import OPEN_STATES, UseCases, require, transaction
+from ports.use_cases import OPEN_STATES, UseCases, list_visible, require, require_visible, transaction
 
 
 class Accounts(UseCases):
@@ -24,28 +25,30 @@ class Accounts(UseCases):
         fee_schedule: FeeSchedule | None = None,
         costs: CostSchedule = CostSchedule(),
         account_id: str | None = None,
+        scope: Scope = OPERATOR,
     ) -> Account:
-        """Open an account (its id chosen, or a new one); an id that exists is ``ALREADY_EXISTS``."""
+        """Open an account (its id chosen, or a new one) for the caller; an id that exists is ``ALREADY_EXISTS``."""
         now = self.now()
         chosen = account_id if account_id is not None else self.new_id()
         decision = accounts.open_account(
-            chosen, currency, cash, fee_schedule, costs, ids=self.fresh_ids(), now=now
-        )
+            chosen, currency, cash, fee_schedule, costs, ids=self.fresh_ids(), now=now,
+            owner=owner_for(scope, user_owned=True),
+        )  # fmt: skip
         return self.save(uow, decision, now)
 
     @transaction
-    def deposit(self, uow: UnitOfWork, account_id: str, amount: Decimal) -> Account:
+    def deposit(self, uow: UnitOfWork, account_id: str, amount: Decimal, scope: Scope = OPERATOR) -> Account:
         now = self.now()
         decision = accounts.deposit(
-            require(uow.accounts, account_id, "account"), amount, ids=self.fresh_ids(), now=now
+            require_visible(uow.accounts, account_id, "account", scope), amount, ids=self.fresh_ids(), now=now
         )
         return self.save(uow, decision, now)
 
     @transaction
-    def withdraw(self, uow: UnitOfWork, account_id: str, amount: Decimal) -> Account:
+    def withdraw(self, uow: UnitOfWork, account_id: str, amount: Decimal, scope: Scope = OPERATOR) -> Account:
         now = self.now()
         decision = accounts.withdraw(
-            require(uow.accounts, account_id, "account"), amount, ids=self.fresh_ids(), now=now
+            require_visible(uow.accounts, account_id, "account", scope), amount, ids=self.fresh_ids(), now=now
         )
         return self.save(uow, decision, now)
 
@@ -56,9 +59,9 @@ class Accounts(UseCases):
         return self.save(uow, decision, self.now())
 
     @transaction
-    def show(self, uow: UnitOfWork, account_id: str) -> AccountView:
+    def show(self, uow: UnitOfWork, account_id: str, scope: Scope = OPERATOR) -> AccountView:
         """The account with the market value of its securities and the cash it may still spend."""
-        account = require(uow.accounts, account_id, "account")
+        account = require_visible(uow.accounts, account_id, "account", scope)
         held = {
             p.instrument_id: require(uow.instruments, p.instrument_id, "instrument")
             for p in account.positions
@@ -66,9 +69,9 @@ class Accounts(UseCases):
         return accounts.view(account, held)
 
     @transaction
-    def get(self, uow: UnitOfWork, account_id: str) -> Account:
-        return require(uow.accounts, account_id, "account")
+    def get(self, uow: UnitOfWork, account_id: str, scope: Scope = OPERATOR) -> Account:
+        return require_visible(uow.accounts, account_id, "account", scope)
 
     @transaction
-    def all(self, uow: UnitOfWork) -> list[Account]:
-        return uow.accounts.list()
+    def all(self, uow: UnitOfWork, scope: Scope = OPERATOR) -> list[Account]:
+        return list_visible(uow.accounts, scope)

@@ -7,18 +7,23 @@ from collections.abc import Sequence
 from core import allocations
 from core.instruments import AllocationLine
 from core.records import ModelPortfolio
+from core.tenants import OPERATOR, Scope, owner_for, shared_only
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, transaction
 
 
-def find_model(uow: UnitOfWork, reference: str) -> ModelPortfolio:
-    """The model portfolio a person means by ``reference`` (its id or its name)."""
-    return allocations.find(reference, uow.allocations.get(reference), uow.allocations.list(name=reference))
+def find_model(uow: UnitOfWork, reference: str, scope: Scope = OPERATOR) -> ModelPortfolio:
+    """The model portfolio a person means by ``reference`` (its id or its name), among those the caller may use."""
+    by_id = shared_only(scope, [m for m in [uow.allocations.get(reference)] if m is not None])
+    by_name = shared_only(scope, uow.allocations.list(name=reference))
+    return allocations.find(reference, next(iter(by_id), None), by_name)
 
 
 class Allocations(UseCases):
     @transaction
-    def create(self, uow: UnitOfWork, name: str, lines: Sequence[AllocationLine]) -> ModelPortfolio:
+    def create(
+        self, uow: UnitOfWork, name: str, lines: Sequence[AllocationLine], scope: Scope = OPERATOR
+    ) -> ModelPortfolio:
         """A model portfolio over existing instruments, under a name no other model portfolio has."""
         decision = allocations.create(
             name,
@@ -27,13 +32,14 @@ class Allocations(UseCases):
             same_name=uow.allocations.list(name=name),
             same_id=uow.allocations.get(name),
             model_id=self.new_id(),
+            owner=owner_for(scope, user_owned=False),
         )
         return self.save(uow, decision, self.now())
 
     @transaction
-    def get(self, uow: UnitOfWork, reference: str) -> ModelPortfolio:
-        return find_model(uow, reference)
+    def get(self, uow: UnitOfWork, reference: str, scope: Scope = OPERATOR) -> ModelPortfolio:
+        return find_model(uow, reference, scope)
 
     @transaction
-    def all(self, uow: UnitOfWork) -> list[ModelPortfolio]:
-        return uow.allocations.list()
+    def all(self, uow: UnitOfWork, scope: Scope = OPERATOR) -> list[ModelPortfolio]:
+        return shared_only(scope, uow.allocations.list())

@@ -11,8 +11,9 @@ from core.blocks import DEFAULT_POLICY, PartialFillPolicy
 from core.idempotency import check_key, fingerprint
 from core.instruments import Side
 from core.records import BlockOrder, Order
+from core.tenants import OPERATOR, Scope
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, require, transaction
+from ports.use_cases import UseCases, list_visible, require, require_visible, transaction
 
 
 @attrs.frozen
@@ -34,6 +35,7 @@ class Blocks(UseCases):
         amount: Decimal,
         policy: PartialFillPolicy = DEFAULT_POLICY,
         idempotency_key: str | None = None,
+        scope: Scope = OPERATOR,
     ) -> BlockOrder:
         """Place a block; everything that would make it impossible to execute is refused now."""
         key = check_key(idempotency_key)
@@ -41,7 +43,7 @@ class Blocks(UseCases):
         replayed = self.replay(uow, key, request)
         if replayed is not None:
             return require(uow.blocks, replayed, "block order")
-        stored = require(uow.keys, key_id, "allocation key")
+        stored = require_visible(uow.keys, key_id, "allocation key", scope)
         accounts = {a: require(uow.accounts, a, "account") for a in stored.key.accounts}
         instrument = require(uow.instruments, instrument_id, "instrument")
         now = self.now()
@@ -60,23 +62,23 @@ class Blocks(UseCases):
         return self.save(uow, decision, now)
 
     @transaction
-    def cancel(self, uow: UnitOfWork, block_id: str) -> BlockOrder:
+    def cancel(self, uow: UnitOfWork, block_id: str, scope: Scope = OPERATOR) -> BlockOrder:
         """The client cancels a block that is not finished; what was allocated so far stays allocated."""
-        block = require(uow.blocks, block_id, "block order")
+        block = require_visible(uow.blocks, block_id, "block order", scope)
         children = uow.orders.list(parent_order_id=block.id)
         accounts = {a: require(uow.accounts, a, "account") for a in {c.account_id for c in children}}
         now = self.now()
         return self.save(uow, block_orders.cancel(block, children, accounts, now), now)
 
     @transaction
-    def get(self, uow: UnitOfWork, block_id: str) -> BlockOrder:
-        return require(uow.blocks, block_id, "block order")
+    def get(self, uow: UnitOfWork, block_id: str, scope: Scope = OPERATOR) -> BlockOrder:
+        return require_visible(uow.blocks, block_id, "block order", scope)
 
     @transaction
-    def show(self, uow: UnitOfWork, block_id: str) -> BlockView:
-        block = require(uow.blocks, block_id, "block order")
+    def show(self, uow: UnitOfWork, block_id: str, scope: Scope = OPERATOR) -> BlockView:
+        block = require_visible(uow.blocks, block_id, "block order", scope)
         return BlockView(block, tuple(uow.orders.list(parent_order_id=block.id)))
 
     @transaction
-    def all(self, uow: UnitOfWork, state: str | None = None) -> list[BlockOrder]:
-        return uow.blocks.list(**({"state": state} if state is not None else {}))
+    def all(self, uow: UnitOfWork, state: str | None = None, scope: Scope = OPERATOR) -> list[BlockOrder]:
+        return list_visible(uow.blocks, scope, **({"state": state} if state is not None else {}))

@@ -24,7 +24,9 @@ from core.market import Quote
 from core.records import (
     Account,
     AccountLiquidation,
+    ApiKey,
     BlockOrder,
+    Client,
     Event,
     IdempotencyRecord,
     ModelPortfolio,
@@ -32,7 +34,9 @@ from core.records import (
     PortfolioOrder,
     Record,
     StoredKey,
+    StoredResponse,
     Subscription,
+    User,
 )
 from core.webhooks import Attempt, AttemptDecision, EventQuery
 
@@ -123,6 +127,14 @@ class UnitOfWork(Protocol):
     def subscriptions(self) -> Repository[Subscription]: ...
     @property
     def idempotency(self) -> Repository[IdempotencyRecord]: ...
+    @property
+    def clients(self) -> Repository[Client]: ...
+    @property
+    def users(self) -> Repository[User]: ...
+    @property
+    def api_keys(self) -> Repository[ApiKey]: ...
+    @property
+    def responses(self) -> Repository[StoredResponse]: ...
     @property
     def outbox(self) -> Outbox: ...
     @property
@@ -259,6 +271,10 @@ TABLES: Final[tuple[Table, ...]] = (
     Table("blocks", BlockOrder, "id", "block order"),
     Table("subscriptions", Subscription, "id", "webhook subscription"),
     Table("idempotency", IdempotencyRecord, "id", "idempotency key"),
+    Table("clients", Client, "id", "client"),
+    Table("users", User, "id", "user"),
+    Table("api_keys", ApiKey, "id", "API key"),
+    Table("responses", StoredResponse, "id", "idempotent request"),
 )
 #: The table of each record type.
 TABLE_OF: Final[Mapping[type, Table]] = {table.record_type: table for table in TABLES}

@@ -11,48 +11,69 @@ from core.blocks import BlockAllocation, BlockRequest, allocate
 from core.keys import AllocationKey
 from core.lifecycle import KeyStatus
 from core.records import Account, StoredKey
+from core.tenants import OPERATOR, Scope, client_wide, owner_for
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, require, transaction
+from ports.use_cases import UseCases, list_visible, require_visible, transaction
 
 
-def key_accounts(uow: UnitOfWork, key: AllocationKey) -> list[Account]:
-    return [require(uow.accounts, account_id, "account") for account_id in key.accounts]
+def key_accounts(uow: UnitOfWork, key: AllocationKey, scope: Scope) -> list[Account]:
+    """The accounts a key names, each of which the key's client must own (any of its users)."""
+    shared = client_wide(scope)
+    return [require_visible(uow.accounts, account_id, "account", shared) for account_id in key.accounts]
 
 
 class Keys(UseCases):
     @transaction
-    def create(self, uow: UnitOfWork, key: AllocationKey) -> StoredKey:
-        """Store a key; every account it names must exist and be open."""
+    def create(self, uow: UnitOfWork, key: AllocationKey, scope: Scope = OPERATOR) -> StoredKey:
+        """Store a key for the caller's client; every account it names must exist, be open and be the client's."""
         now = self.now()
-        decision = allocation_keys.create(key, key_accounts(uow, key), key_id=self.new_id(), now=now)
+        decision = allocation_keys.create(
+            key, key_accounts(uow, key, scope), key_id=self.new_id(), now=now,
+            owner=owner_for(scope, user_owned=False),
+        )  # fmt: skip
         return self.save(uow, decision, now)
 
     @transaction
-    def get(self, uow: UnitOfWork, key_id: str) -> StoredKey:
+    def get(self, uow: UnitOfWork, key_id: str, scope: Scope = OPERATOR) -> StoredKey:
         """The key as it stands now, whatever its status."""
-        return allocation_keys.current(require(uow.keys, key_id, "allocation key"), self.now())
+        stored = require_visible(uow.keys, key_id, "allocation key", scope)
+        return allocation_keys.current(stored, self.now())
 
     @transaction
-    def all(self, uow: UnitOfWork, statuses: Sequence[KeyStatus] = LISTED_BY_DEFAULT) -> list[StoredKey]:
+    def all(
+        self,
+        uow: UnitOfWork,
+        statuses: Sequence[KeyStatus] = LISTED_BY_DEFAULT,
+        scope: Scope = OPERATOR,
+    ) -> list[StoredKey]:
         """Keys in the given statuses: ACTIVE by default, one-time keys only when asked for."""
-        return allocation_keys.listed(uow.keys.list(), statuses, self.now())
+        return allocation_keys.listed(list_visible(uow.keys, scope), statuses, self.now())
 
     @transaction
-    def delete(self, uow: UnitOfWork, key_id: str) -> StoredKey:
+    def delete(self, uow: UnitOfWork, key_id: str, scope: Scope = OPERATOR) -> StoredKey:
         now = self.now()
-        return self.save(uow, allocation_keys.delete(require(uow.keys, key_id, "allocation key"), now), now)
+        stored = require_visible(uow.keys, key_id, "allocation key", scope)
+        return self.save(uow, allocation_keys.delete(stored, now), now)
 
     @transaction
-    def replace(self, uow: UnitOfWork, key_id: str, key: AllocationKey) -> StoredKey:
+    def replace(self, uow: UnitOfWork, key_id: str, key: AllocationKey, scope: Scope = OPERATOR) -> StoredKey:
         """'Change' a key: create the new one and invalidate the old one, together."""
-        old = require(uow.keys, key_id, "allocation key")
+        old = require_visible(uow.keys, key_id, "allocation key", scope)
         now = self.now()
-        decision = allocation_keys.replace(old, key, key_accounts(uow, key), key_id=self.new_id(), now=now)
+        decision = allocation_keys.replace(
+            old, key, key_accounts(uow, key, scope), key_id=self.new_id(), now=now
+        )
         return self.save(uow, decision, now)
 
     @transaction
     def preview(
-        self, uow: UnitOfWork, key_id: str, amount: Decimal, quantity_step: Decimal = Decimal(1)
+        self,
+        uow: UnitOfWork,
+        key_id: str,
+        amount: Decimal,
+        quantity_step: Decimal = Decimal(1),
+        scope: Scope = OPERATOR,
     ) -> BlockAllocation:
         """How the key would allocate ``amount``; nothing is placed or changed."""
-        return allocate(BlockRequest(require(uow.keys, key_id, "allocation key").key, amount, quantity_step))
+        stored = require_visible(uow.keys, key_id, "allocation key", scope)
+        return allocate(BlockRequest(stored.key, amount, quantity_step))

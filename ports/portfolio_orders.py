@@ -8,9 +8,10 @@ from core import portfolio_orders
 from core.idempotency import check_key, fingerprint
 from core.portfolio import OrderType, Policy
 from core.records import Order, PortfolioOrder
+from core.tenants import OPERATOR, Scope
 from ports.allocations import find_model
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, require, require_all, transaction
+from ports.use_cases import UseCases, list_visible, require, require_all, require_visible, transaction
 
 
 class PortfolioOrders(UseCases):
@@ -24,17 +25,18 @@ class PortfolioOrders(UseCases):
         allocation: str | None = None,
         policy: Policy = Policy(),
         idempotency_key: str | None = None,
+        scope: Scope = OPERATOR,
     ) -> PortfolioOrder:
         """Place a portfolio order (``allocation`` is a model portfolio's id or name). Placing again with the same
         idempotency key and request returns the first order."""
         key = check_key(idempotency_key)
-        model = find_model(uow, allocation) if allocation is not None else None
+        model = find_model(uow, allocation, scope) if allocation is not None else None
         model_id = model.id if model is not None else None
         request = fingerprint("portfolio order", account_id, order_type, cash_amount, model_id, policy)
         replayed = self.replay(uow, key, request)
         if replayed is not None:
             return require(uow.portfolio_orders, replayed, "portfolio order")
-        account = require(uow.accounts, account_id, "account")
+        account = require_visible(uow.accounts, account_id, "account", scope)
         needed = portfolio_orders.instruments_needed(account, model)
         instruments = require_all(uow.instruments, needed)
         now = self.now()
@@ -46,17 +48,17 @@ class PortfolioOrders(UseCases):
         return self.save(uow, decision, now)
 
     @transaction
-    def cancel(self, uow: UnitOfWork, order_id: str) -> PortfolioOrder:
+    def cancel(self, uow: UnitOfWork, order_id: str, scope: Scope = OPERATOR) -> PortfolioOrder:
         """The client cancels (only while NEW or SUBMITTED); its orders are cancelled with it."""
-        order = require(uow.portfolio_orders, order_id, "portfolio order")
+        order = require_visible(uow.portfolio_orders, order_id, "portfolio order", scope)
         children = uow.orders.list(parent_order_id=order.id)
         account = require(uow.accounts, order.account_id, "account")
         now = self.now()
         return self.save(uow, portfolio_orders.cancel(order, children, account, now), now)
 
     @transaction
-    def get(self, uow: UnitOfWork, order_id: str) -> PortfolioOrder:
-        return require(uow.portfolio_orders, order_id, "portfolio order")
+    def get(self, uow: UnitOfWork, order_id: str, scope: Scope = OPERATOR) -> PortfolioOrder:
+        return require_visible(uow.portfolio_orders, order_id, "portfolio order", scope)
 
     @transaction
     def find(self, uow: UnitOfWork, order_id: str) -> PortfolioOrder | None:
@@ -64,10 +66,14 @@ class PortfolioOrders(UseCases):
 
     @transaction
     def all(
-        self, uow: UnitOfWork, account_id: str | None = None, state: str | None = None
+        self,
+        uow: UnitOfWork,
+        account_id: str | None = None,
+        state: str | None = None,
+        scope: Scope = OPERATOR,
     ) -> list[PortfolioOrder]:
         where = {k: v for k, v in (("account_id", account_id), ("state", state)) if v is not None}
-        return uow.portfolio_orders.list(**where)
+        return list_visible(uow.portfolio_orders, scope, **where)
 
     @transaction
     def orders_of(self, uow: UnitOfWork, parent_id: str) -> list[Order]:

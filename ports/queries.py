@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from core.journal import JournalEntry, LedgerAccount
 from core.records import Event, Order
-from core.webhooks import EventQuery
+from core.tenants import OPERATOR, Scope
+from core.webhooks import EventQuery, feed_of
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, require, transaction
+from ports.use_cases import UseCases, list_visible, require_visible, transaction
 
 
 class Queries(UseCases):
     @transaction
-    def events(self, uow: UnitOfWork, query: EventQuery = EventQuery()) -> list[tuple[int, Event]]:
-        """Committed events with their sequence numbers, in commit order."""
-        return uow.outbox.list(query)
+    def events(
+        self, uow: UnitOfWork, query: EventQuery = EventQuery(), scope: Scope = OPERATOR
+    ) -> list[tuple[int, Event]]:
+        """Committed events the caller may see, with their sequence numbers, in commit order."""
+        return uow.outbox.list(feed_of(query, scope))
 
     @transaction
     def journal(self, uow: UnitOfWork, ledger: LedgerAccount | None = None) -> list[JournalEntry]:
@@ -21,8 +24,8 @@ class Queries(UseCases):
         return uow.journal.entries(ledger)
 
     @transaction
-    def order(self, uow: UnitOfWork, order_id: str) -> Order:
-        return require(uow.orders, order_id, "order")
+    def order(self, uow: UnitOfWork, order_id: str, scope: Scope = OPERATOR) -> Order:
+        return require_visible(uow.orders, order_id, "order", scope)
 
     @transaction
     def orders(
@@ -31,7 +34,8 @@ class Queries(UseCases):
         account_id: str | None = None,
         state: str | None = None,
         parent_order_id: str | None = None,
+        scope: Scope = OPERATOR,
     ) -> list[Order]:
         """Individual orders, all or those of one account, in one state, of one parent (oldest first)."""
         where = {"account_id": account_id, "state": state, "parent_order_id": parent_order_id}
-        return uow.orders.list(**{k: v for k, v in where.items() if v is not None})
+        return list_visible(uow.orders, scope, **{k: v for k, v in where.items() if v is not None})

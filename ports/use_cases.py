@@ -20,12 +20,14 @@ from core.idempotency import replayed
 from core.instruments import Instrument
 from core.lifecycle import OPEN
 from core.records import Event, IdempotencyRecord, Record
+from core.tenants import OPERATOR, Owned, Scope, filters, only_visible, visible
 from ports.driven import (
     TABLE_OF,
     Clock,
     DeliveryQueue,
     IdGenerator,
     Jitter,
+    Match,
     Repository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -35,6 +37,7 @@ from ports.driven import (
 )
 
 T = TypeVar("T")
+OwnedT = TypeVar("OwnedT", bound=Owned)
 P = ParamSpec("P")
 R = TypeVar("R")
 U = TypeVar("U", bound="UseCases")
@@ -95,6 +98,16 @@ def require(repository: Repository[T], record_id: str, what: str) -> T:
     if record is None:
         raise NotFound(f"{what} {record_id} does not exist", {"kind": what, "id": record_id})
     return record
+
+
+def require_visible(repository: Repository[OwnedT], record_id: str, what: str, scope: Scope = OPERATOR) -> OwnedT:
+    """The record, if it exists and the caller may see it; ``NotFound`` either way otherwise (``core.tenants``)."""
+    return visible(scope, repository.get(record_id), what, record_id)
+
+
+def list_visible(repository: Repository[OwnedT], scope: Scope = OPERATOR, **where: Match) -> list[OwnedT]:
+    """The records matching ``where`` that the caller may see, oldest first."""
+    return only_visible(scope, repository.list(**where, **filters(scope)))
 
 
 @attrs.frozen

@@ -12,6 +12,7 @@ from typing import Final
 from core import webhooks
 from core.errors import NotFound
 from core.records import Subscription
+from core.tenants import OPERATOR, Scope, owner_for
 from core.webhooks import (
     DEFAULT_ROUND,
     DEFAULT_SCHEDULE,
@@ -23,7 +24,7 @@ from core.webhooks import (
     DeliveryReport,
 )
 from ports.driven import Delivery, SendResult, UnitOfWork
-from ports.use_cases import UseCases, require, transaction
+from ports.use_cases import UseCases, list_visible, require, require_visible, transaction
 
 #: Seconds a claimed delivery stays taken beyond its attempt's deadline (time to record the attempt).
 LEASE_MARGIN: Final = 60.0
@@ -38,27 +39,30 @@ class Webhooks(UseCases):
         topics: Sequence[str],
         secret: str,
         allow_private_network: bool = False,
+        scope: Scope = OPERATOR,
     ) -> Subscription:
-        """Subscribe ``url`` to the events of ``topics`` committed from now on."""
+        """Subscribe ``url`` to the events of ``topics`` committed from now on (a client's subscription receives
+        only the events about what the client may see)."""
         now = self.now()
         decision = webhooks.subscribe(
-            url, topics, secret, allow_private_network, subscription_id=self.new_id(), now=now
-        )
+            url, topics, secret, allow_private_network, subscription_id=self.new_id(), now=now,
+            owner=owner_for(scope, user_owned=False),
+        )  # fmt: skip
         self.ports.url_guard(url, allow_private_network)
         return self.save(uow, decision, now)
 
     @transaction
-    def unsubscribe(self, uow: UnitOfWork, subscription_id: str) -> Subscription:
-        subscription = require(uow.subscriptions, subscription_id, "webhook subscription")
+    def unsubscribe(self, uow: UnitOfWork, subscription_id: str, scope: Scope = OPERATOR) -> Subscription:
+        subscription = require_visible(uow.subscriptions, subscription_id, "webhook subscription", scope)
         return self.save(uow, webhooks.unsubscribe(subscription), self.now())
 
     @transaction
-    def get(self, uow: UnitOfWork, subscription_id: str) -> Subscription:
-        return require(uow.subscriptions, subscription_id, "webhook subscription")
+    def get(self, uow: UnitOfWork, subscription_id: str, scope: Scope = OPERATOR) -> Subscription:
+        return require_visible(uow.subscriptions, subscription_id, "webhook subscription", scope)
 
     @transaction
-    def all(self, uow: UnitOfWork) -> list[Subscription]:
-        return uow.subscriptions.list()
+    def all(self, uow: UnitOfWork, scope: Scope = OPERATOR) -> list[Subscription]:
+        return list_visible(uow.subscriptions, scope)
 
     @transaction
     def enable(self, uow: UnitOfWork, subscription_id: str) -> Subscription:
