@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from typing import Final
 
-from core.errors import IdempotencyKeyReused
-from core.records import IdempotencyRecord
+import attrs
+
+from core.decisions import Changes, Decision
+from core.errors import IdempotencyKeyMissing, IdempotencyKeyReused, RequestInFlight, ValidationError
+from core.records import IdempotencyRecord, RequestState, StoredResponse
+from core.tenants import Scope
 from core.validators import check_text
 
 
@@ -30,3 +36,71 @@ def replayed(record: IdempotencyRecord | None, key: str, request: str) -> str | 
             {"idempotency_key": key, "original": record.result_id},
         )
     return record.result_id
+
+
+# -- idempotent HTTP requests --------------------------------------------------------------------------------
+
+#: A request still marked in flight after this long is taken to have died with its server: the key may be used
+#: again (the use cases' own idempotency keeps a retry from creating the work twice).
+IN_FLIGHT_LEASE: Final = dt.timedelta(minutes=5)
+#: The longest idempotency key accepted.
+MAX_KEY_LENGTH: Final = 255
+
+
+def request_key(scope: Scope, key: str | None) -> str:
+    """The stored id of an idempotency key: keys are scoped per client (the operator's apart)."""
+    if key is None or not key.strip():
+        raise IdempotencyKeyMissing(
+            "this request creates work: send an Idempotency-Key header (a unique string, such as a UUID)",
+            {"header": "Idempotency-Key"},
+        )
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ValidationError(
+            f"the Idempotency-Key must be at most {MAX_KEY_LENGTH} printable characters",
+            {"header": "Idempotency-Key"},
+        )
+    owner = "operator" if scope.operator else f"client:{scope.client_id}"
+    return f"{owner}:{key}"
+
+
+@attrs.frozen
+class Begun:
+    """What to do with an idempotent request: run it (``replay`` None), or answer with the stored response."""
+
+    replay: StoredResponse | None
+
+
+def begin_request(
+    existing: StoredResponse | None, request_id: str, request: str, now: dt.datetime
+) -> Decision[Begun]:
+    """Start a request made with an idempotency key, or answer it from the first one: the same key and the same
+    request get the first response; the same key with another request is refused (``IDEMPOTENCY_KEY_REUSED``);
+    a first request still running makes the second wait its turn (``REQUEST_IN_FLIGHT``)."""
+    if existing is not None and existing.fingerprint != request:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used for a different request; use a new key for a new request",
+            {"idempotency_key": request_id.split(":", 2)[-1]},
+        )
+    if existing is not None and existing.state is RequestState.DONE:
+        return Decision(Begun(existing), Changes.of())
+    if (
+        existing is not None
+        and existing.state is RequestState.IN_FLIGHT
+        and now - existing.started_at < IN_FLIGHT_LEASE
+    ):
+        raise RequestInFlight(
+            "a request with this Idempotency-Key is still being processed; retry when it has finished",
+            {"idempotency_key": request_id.split(":", 2)[-1]},
+        )
+    started = StoredResponse(id=request_id, fingerprint=request, state=RequestState.IN_FLIGHT, started_at=now)
+    if existing is None:
+        return Decision(Begun(None), Changes.of(created=[started]))
+    return Decision(Begun(None), Changes.of(updated=[started]))
+
+
+def finish_request(started: StoredResponse, status: int, body: str) -> Decision[StoredResponse]:
+    """Keep the response to send again for the same key; a failure of the server's own (5xx) is not kept, so
+    that the caller may retry with the same key."""
+    state = RequestState.ABANDONED if status >= 500 else RequestState.DONE
+    done = attrs.evolve(started, state=state, status=status, body=body)
+    return Decision(done, Changes.of(updated=[done]))

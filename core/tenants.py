@@ -172,6 +172,14 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def key_id_from(unique: str) -> str:
+    """A key's public id: 16 hex digits of a new unique id (a UUID)."""
+    digits = "".join(c for c in unique.lower() if c in "0123456789abcdef")
+    if len(digits) < 16:
+        raise ValidationError("a key id needs a unique id of at least 16 hex digits", {"id": unique})
+    return digits[-16:]
+
+
 def key_text(key_id: str, secret: str) -> str:
     """The key as given to its holder, once."""
     return f"{KEY_PREFIX}_{key_id}_{secret}"

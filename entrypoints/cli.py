@@ -15,6 +15,7 @@ from core.portfolio import PortfolioRequest, plan
 from entrypoints.cli_io import read_request
 from entrypoints.commands.accounts import accounts
 from entrypoints.commands.allocations import allocations
+from entrypoints.commands.apikeys import apikeys
 from entrypoints.commands.blocks import blocks
 from entrypoints.commands.db import database
 from entrypoints.commands.events import events
@@ -144,6 +145,7 @@ for group in (
     webhooks,
     ledger,
     database,
+    apikeys,
 ):
     main.add_command(group)
 

@@ -15,6 +15,7 @@ from typing import Self
 
 from ports.accounts import Accounts
 from ports.allocations import Allocations
+from ports.api_keys import ApiKeys
 from ports.blocks import Blocks
 from ports.instruments import Instruments
 from ports.keys import Keys
@@ -23,6 +24,7 @@ from ports.liquidations import Liquidations
 from ports.market import Market
 from ports.portfolio_orders import PortfolioOrders
 from ports.queries import Queries
+from ports.requests import Requests
 from ports.use_cases import DrivenPorts
 from ports.webhooks import Webhooks
 
@@ -44,6 +46,8 @@ class Application:
         self.webhooks = Webhooks(ports)
         self.queries = Queries(ports)
         self.ledger = Ledger(ports)
+        self.api_keys = ApiKeys(ports)
+        self.requests = Requests(ports)
         self._on_close = on_close
 
     def close(self) -> None:

@@ -100,7 +100,9 @@ def require(repository: Repository[T], record_id: str, what: str) -> T:
     return record
 
 
-def require_visible(repository: Repository[OwnedT], record_id: str, what: str, scope: Scope = OPERATOR) -> OwnedT:
+def require_visible(
+    repository: Repository[OwnedT], record_id: str, what: str, scope: Scope = OPERATOR
+) -> OwnedT:
     """The record, if it exists and the caller may see it; ``NotFound`` either way otherwise (``core.tenants``)."""
     return visible(scope, repository.get(record_id), what, record_id)
 

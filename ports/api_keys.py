@@ -1,0 +1,51 @@
+"""API keys: issued for a client's user (or the operator), shown once, stored as a digest, revoked; and the key a
+request presents, checked."""
+
+from __future__ import annotations
+
+from core import tenants
+from core.records import ApiKey
+from core.tenants import Issued, Scope
+from ports.driven import UnitOfWork
+from ports.use_cases import UseCases, require, transaction
+
+
+class ApiKeys(UseCases):
+    @transaction
+    def create(
+        self,
+        uow: UnitOfWork,
+        secret: str,
+        client: str | None = None,
+        user: str | None = None,
+        admin: bool = False,
+    ) -> Issued:
+        """A new key for ``user`` of ``client`` (both registered with their first key), or an admin key. The
+        ``secret`` is random (made by the caller); only its digest is stored."""
+        now = self.now()
+        decision = tenants.issue_key(
+            client,
+            user,
+            admin,
+            uow.clients.get(client) if client is not None else None,
+            uow.users.get(user) if user is not None else None,
+            key_id=tenants.key_id_from(self.new_id()),
+            secret=secret,
+            now=now,
+        )
+        return self.save(uow, decision, now)
+
+    @transaction
+    def all(self, uow: UnitOfWork) -> list[ApiKey]:
+        return uow.api_keys.list()
+
+    @transaction
+    def revoke(self, uow: UnitOfWork, key_id: str) -> ApiKey:
+        key = require(uow.api_keys, key_id, "API key")
+        return self.save(uow, tenants.revoke_key(key, self.now()), self.now())
+
+    @transaction
+    def authenticate(self, uow: UnitOfWork, presented: str) -> Scope:
+        """The scope of the key a request presents; ``UNAUTHORIZED`` for a key that is unknown, wrong or revoked."""
+        key_id, secret = tenants.parse_key(presented)
+        return tenants.authenticate(uow.api_keys.get(key_id), secret)
