@@ -26,7 +26,7 @@ from typing import Final, Protocol, TypeVar
 import attrs
 
 from core.decisions import Changes, Decision
-from core.errors import AlreadyExists, NotFound, Unauthorized, ValidationError
+from core.errors import AlreadyExists, Forbidden, NotFound, Unauthorized, ValidationError
 from core.records import Account, ApiKey, Client, User
 from core.validators import check_text
 
@@ -117,6 +117,12 @@ def filters(scope: Scope) -> dict[str, str]:
     """A ``list(**where)`` filter that narrows a repository to the client's records (the user's come from
     ``only_visible``, which also keeps the client's shared ones)."""
     return {} if scope.operator else {"client_id": scope.client_id or ""}
+
+
+def require_operator(scope: Scope) -> None:
+    """Instruments, prices and clients are the operator's to manage (an admin key)."""
+    if not scope.operator:
+        raise Forbidden("only an admin key may do this (allot apikeys create --admin)", {})
 
 
 def client_wide(scope: Scope) -> Scope:

@@ -26,6 +26,7 @@ from entrypoints.commands.liquidations import liquidations
 from entrypoints.commands.market import market
 from entrypoints.commands.orders import orders
 from entrypoints.commands.prices import prices
+from entrypoints.commands.serve import serve
 from entrypoints.commands.webhooks import webhooks
 from entrypoints.session import AllotGroup, Session
 
@@ -146,6 +147,7 @@ for group in (
     ledger,
     database,
     apikeys,
+    serve,
 ):
     main.add_command(group)
 

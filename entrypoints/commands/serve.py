@@ -1,0 +1,38 @@
+"""``allot serve``: the HTTP API over the database, with webhook delivery (and a sandbox venue) in the background."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from starlette.routing import BaseRoute
+
+from entrypoints.http.sandbox import sandbox_routes
+from entrypoints.http.server import listen, run, server_app
+from entrypoints.params import TEXT
+from entrypoints.session import Session, with_session
+
+
+@click.command()
+@click.option("--host", type=TEXT, default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="The port to listen on (0: any free port, printed at start).")  # fmt: skip
+@click.option("--sandbox", is_flag=True,
+              help="Run the simulated venue on an interval, and accept POST /sandbox/market/run.")  # fmt: skip
+@click.option("--market-interval", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
+              help="Seconds between two market runs with --sandbox.")  # fmt: skip
+@with_session
+def serve(session: Session, host: str, port: int, sandbox: bool, market_interval: float) -> None:
+    """Serve the HTTP API: portfolio orders and liquidations (snake_case), block trading (PascalCase),
+    accounts, instruments, model portfolios, webhooks and the event feed; OpenAPI at /openapi.json, docs at
+    /docs. Every route but /healthz needs Authorization: Bearer <key> (allot apikeys create). Webhooks are
+    delivered in the background. SIGTERM finishes the requests under way and the workers, then exits 0."""
+    logging.basicConfig(level=logging.WARNING, format="allot serve: %(levelname)s %(name)s: %(message)s")
+    app = session.open(writes=True)
+    extra: list[BaseRoute] = list(sandbox_routes(app)) if sandbox else []
+    starlette, _ = server_app(app, market_interval if sandbox else None, extra)
+    listening = listen(host, port)
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"allot serve: listening on http://{shown_host}:{listening.getsockname()[1]}", err=True)
+    run(starlette, listening)
+    click.echo("allot serve: stopped", err=True)

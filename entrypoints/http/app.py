@@ -1,0 +1,59 @@
+"""The Starlette application of ``allot serve``: every route of every module's operation table, the OpenAPI
+document describing them, and JSON errors for paths and methods that do not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Lifespan
+
+from entrypoints.http import accounts
+from entrypoints.http.routing import Operation, Reply, endpoint, respond
+from ports.application import Application
+
+#: Every operation of the API, in the order the OpenAPI document lists them.
+OPERATIONS: Final[tuple[Operation, ...]] = (*accounts.OPERATIONS,)
+
+
+def routes(app: Application, operations: Iterable[Operation]) -> list[BaseRoute]:
+    """One Starlette route per path, dispatching on the method to each operation's endpoint."""
+    by_path: dict[str, dict[str, Operation]] = {}
+    for operation in operations:
+        by_path.setdefault(operation.path, {})[operation.method] = operation
+    made: list[BaseRoute] = []
+    for path, methods in by_path.items():
+        for method, operation in methods.items():
+            made.append(Route(path, endpoint(app, operation), methods=[method]))
+    return made
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """A path or method that does not exist, in the same error body as every other refusal."""
+    status = error.status_code if isinstance(error, HTTPException) else 500
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+    message = {404: f"there is no route {request.url.path}", 405: f"{request.method} is not allowed here"}
+    body = {"error": {"code": codes.get(status, "HTTP_ERROR"), "message": message.get(status, str(error)),
+                      "details": {}}}  # fmt: skip
+    return respond(Reply(status, body))
+
+
+def create_app(
+    app: Application,
+    *,
+    extra: Sequence[BaseRoute] = (),
+    lifespan: Lifespan[Any] | None = None,
+) -> Starlette:
+    """The HTTP API over ``app``; ``extra`` routes (the sandbox, the store API) are added after the API's own."""
+    from entrypoints.http.openapi import document_routes
+
+    return Starlette(
+        routes=[*routes(app, OPERATIONS), *document_routes(OPERATIONS), *extra],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,347 @@
+"""How one HTTP route is declared and served: the table of operations, and the one request path they all share.
+
+An ``Operation`` says everything about a route — method, path, the request body's type, its casing, what it answers,
+who may call it, whether it creates work — and nothing else: the handler only calls one use case with the caller's
+``Scope`` and turns its result into a ``Reply``. The same table is served by Starlette (``endpoint``) and described
+by the OpenAPI document (``entrypoints.http.openapi``), so the two cannot disagree.
+
+Every request goes the same way: read the body (at most 1 MiB: else 413), authenticate the bearer key (401),
+check that the key may call the route (403), parse the body exactly (decimals never through float; unknown fields,
+bad JSON and out-of-bounds decimals: 400), run the handler in a worker thread, and answer JSON. A route that creates
+work needs an ``Idempotency-Key``: the first response is kept and sent again for the same key and the same body
+(``ports.requests``). Every refusal is ``{"error": {"code", "message", "details"}}`` with the core's stable code.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from adapters.serialization import error_body, parse_json, structure, unstructure
+from core import errors
+from core.errors import AllotError, Forbidden, Unauthorized, ValidationError
+from core.tenants import Scope, require_operator
+from ports.application import Application
+
+#: The largest request body read.
+MAX_BODY: Final = 1024 * 1024
+#: Page sizes of every list.
+DEFAULT_LIMIT: Final = 100
+MAX_LIMIT: Final = 500
+
+log = logging.getLogger("allot.http")
+
+
+class PayloadTooLarge(ValidationError):
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class Casing(enum.Enum):
+    """How a route's JSON names fields: the portfolio-order documents use snake_case, the block-trading document
+    PascalCase. Values are built in snake_case (the core's names) and recased at the edge."""
+
+    SNAKE = "snake_case"
+    PASCAL = "PascalCase"
+
+
+class Access(enum.Enum):
+    PUBLIC = "public"  #: no key needed (``/healthz``)
+    TENANT = "tenant"  #: any valid key; the handler works within the key's scope
+    ADMIN = "admin"  #: only an admin key (instruments, prices, clients)
+
+
+@attrs.frozen
+class Param:
+    """A query parameter, for the OpenAPI document and for reading it."""
+
+    name: str
+    description: str
+    required: bool = False
+    schema: Mapping[str, Any] = attrs.field(factory=lambda: {"type": "string"})
+
+
+@attrs.frozen
+class Call:
+    """What a handler gets: the application, who is calling, the path's parameters, the query and the body."""
+
+    app: Application
+    scope: Scope
+    path: Mapping[str, str]
+    query: Mapping[str, Sequence[str]]
+    body: Any
+
+    def param(self, name: str) -> str | None:
+        """A query parameter given once (a repeated one is refused)."""
+        values = self.query.get(name, ())
+        if len(values) > 1:
+            raise ValidationError(f"give the query parameter {name} once", {"parameter": name})
+        return values[0] if values else None
+
+    def required(self, name: str) -> str:
+        value = self.param(name)
+        if value is None or not value.strip():
+            raise ValidationError(f"the query parameter {name} is required", {"parameter": name})
+        return value
+
+
+@attrs.frozen
+class Reply:
+    """A response: its status and its body as plain JSON data (already in the route's casing)."""
+
+    status: int
+    body: Any
+
+
+@attrs.frozen
+class Operation:
+    method: str
+    path: str
+    handler: Callable[[Call], Reply]
+    summary: str
+    tag: str
+    #: The type the JSON body is structured into (None: the route takes no body).
+    body: type | None = None
+    #: What a successful response carries, for the OpenAPI document (a type, or a JSON schema).
+    response: Any = None
+    status: int = 200
+    casing: Casing = Casing.SNAKE
+    access: Access = Access.TENANT
+    #: A POST that creates work: it needs an ``Idempotency-Key``.
+    creates_work: bool = False
+    query: tuple[Param, ...] = ()
+    #: Error codes this route answers besides the common ones, for the OpenAPI document.
+    errors: tuple[int, ...] = ()
+    #: A list: answers a page, with ``limit`` and ``after``.
+    paged: bool = False
+
+
+# -- casing ---------------------------------------------------------------------------------------------------
+
+#: Names the block-trading document spells otherwise than plain PascalCase of allot's names.
+_PASCAL_NAMES: Final = {"id": "Id"}
+
+
+def pascal(name: str) -> str:
+    return _PASCAL_NAMES.get(name) or "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def recase(data: Any, rename: Callable[[str], str]) -> Any:
+    """JSON data with every object key renamed (values untouched)."""
+    if isinstance(data, dict):
+        return {rename(k) if isinstance(k, str) else k: recase(v, rename) for k, v in data.items()}
+    if isinstance(data, list):
+        return [recase(item, rename) for item in data]
+    return data
+
+
+def as_json(value: object, casing: Casing = Casing.SNAKE) -> Any:
+    """A value (a record, a view, a list of them) as JSON data in the route's casing."""
+    data = unstructure(value)
+    return recase(data, pascal) if casing is Casing.PASCAL else data
+
+
+# -- pagination -----------------------------------------------------------------------------------------------
+
+
+def page(call: Call, items: Sequence[Any], key: Callable[[Any], str], casing: Casing = Casing.SNAKE) -> Reply:
+    """One page of a list, oldest first: at most ``limit`` items after the one whose id is ``after``; ``next``
+    is the ``after`` of the following page (null on the last)."""
+    limit = _limit(call.param("limit"))
+    after = call.param("after")
+    start = 0
+    if after is not None:
+        ids = [key(item) for item in items]
+        if after not in ids:
+            raise ValidationError(
+                f"after={after} is not in this list: give the next value of the previous page",
+                {"after": after},
+            )
+        start = ids.index(after) + 1
+    chosen = items[start : start + limit]
+    more = start + limit < len(items)
+    body = {"data": [as_json(item) for item in chosen], "next": key(chosen[-1]) if more and chosen else None}
+    return Reply(200, recase(body, pascal) if casing is Casing.PASCAL else body)
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise ValidationError(f"limit must be a whole number from 1 to {MAX_LIMIT}", {"limit": text})
+    return int(text)
+
+
+PAGING: Final = (
+    Param("limit", f"At most this many items (1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}).",
+          schema={"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    Param("after", "The `next` value of the previous page: the items after it."),
+)  # fmt: skip
+
+
+# -- errors ---------------------------------------------------------------------------------------------------
+
+#: The HTTP status of each kind of refusal; a business refusal not listed is 422.
+_STATUS: Final[tuple[tuple[type[AllotError], int], ...]] = (
+    (PayloadTooLarge, 413),
+    (errors.NotFound, 404),
+    (errors.UnknownInstrument, 404),
+    (ValidationError, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (errors.IllegalTransition, 409),
+    (errors.AlreadyExists, 409),
+    (errors.ConcurrentUpdate, 409),
+    (errors.RequestInFlight, 409),
+    (errors.StorageError, 503),
+)
+
+
+def status_of(error: AllotError) -> int:
+    return next((status for kind, status in _STATUS if isinstance(error, kind)), 422)
+
+
+def refusal(error: AllotError) -> Reply:
+    return Reply(status_of(error), error_body(error))
+
+
+def internal_error() -> Reply:
+    body = {"error": {"code": "INTERNAL_ERROR", "message": "allot failed unexpectedly; the server log says why",
+                      "details": {}}}  # fmt: skip
+    return Reply(500, body)
+
+
+def respond(reply: Reply) -> Response:
+    return json_response(reply.status, json.dumps(reply.body, ensure_ascii=False, default=str))
+
+
+def json_response(status: int, text: str) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    return Response(text, status_code=status, media_type="application/json", headers=headers)
+
+
+# -- the request path -----------------------------------------------------------------------------------------
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, refused past ``MAX_BODY`` without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise PayloadTooLarge(f"the request body is over {MAX_BODY} bytes", {"limit": MAX_BODY})
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge(f"the request body is over {MAX_BODY} bytes", {"limit": MAX_BODY})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Unauthorized(
+            "send an API key: Authorization: Bearer <key> (make one with allot apikeys create)", {}
+        )
+    kind, _, token = header.partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        raise Unauthorized("the Authorization header must be: Bearer <key>", {})
+    return token.strip()
+
+
+def parsed_body(operation: Operation, raw: bytes) -> Any:
+    if operation.body is None:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError("the request body is not UTF-8 text", {}) from None
+    if not text.strip():
+        raise ValidationError("this request needs a JSON body", {})
+    data = parse_json(text)
+    if operation.casing is Casing.PASCAL:
+        data = recase(data, snake)
+    return structure(data, operation.body)
+
+
+def fingerprint(operation: Operation, request: Request, raw: bytes) -> str:
+    """What makes two requests "the same" for an idempotency key: method, path and the body's JSON (key order
+    and spacing aside)."""
+    try:
+        canonical = json.dumps(parse_json(raw.decode("utf-8")), sort_keys=True, default=str)
+    except (AllotError, UnicodeDecodeError):
+        canonical = raw.hex()
+    text = f"{operation.method} {request.url.path}?{request.url.query}\n{canonical}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_idempotent(call: Call, operation: Operation, key: str | None, request: str) -> Reply:
+    """Run a request that creates work once per idempotency key; the same key and body get the first response."""
+    requests = call.app.requests
+    begun = requests.begin(call.scope, key, request)
+    if begun.replay is not None:
+        return Reply(begun.replay.status or 200, json.loads(begun.replay.body or "null"))
+    assert key is not None  # begin refuses a request without one
+    try:
+        reply = operation.handler(call)
+    except AllotError as error:
+        reply = refusal(error)
+    except Exception:
+        requests.finish(call.scope, key, 500, json.dumps(internal_error().body))
+        raise
+    requests.finish(call.scope, key, reply.status, json.dumps(reply.body, ensure_ascii=False, default=str))
+    return reply
+
+
+def endpoint(app: Application, operation: Operation) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint of an operation: the one request path described in the module docstring."""
+
+    async def serve(request: Request) -> Response:
+        try:
+            raw = await read_body(request)
+            scope = await run_in_threadpool(authorize, app, operation, request)
+            call = Call(
+                app=app,
+                scope=scope,
+                path=dict(request.path_params),
+                query={k: request.query_params.getlist(k) for k in request.query_params},
+                body=parsed_body(operation, raw),
+            )
+            if operation.creates_work:
+                key = request.headers.get("idempotency-key")
+                reply = await run_in_threadpool(
+                    run_idempotent, call, operation, key, fingerprint(operation, request, raw)
+                )
+            else:
+                reply = await run_in_threadpool(operation.handler, call)
+        except AllotError as error:
+            reply = refusal(error)
+        except Exception:
+            log.exception("%s %s failed", operation.method, operation.path)
+            reply = internal_error()
+        return respond(reply)
+
+    return serve
+
+
+def authorize(app: Application, operation: Operation, request: Request) -> Scope:
+    """Who is calling, and whether they may call this route."""
+    if operation.access is Access.PUBLIC:
+        return Scope(None)
+    scope = app.api_keys.authenticate(bearer(request))
+    if operation.access is Access.ADMIN:
+        require_operator(scope)
+    return scope

@@ -1,0 +1,127 @@
+"""The request path every route shares: keys, scopes, idempotency, limits and errors, on a real server."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import uuid
+from typing import Any
+
+from entrypoints.http.routing import MAX_BODY
+from tests.http.conftest import Api
+
+ACCOUNT = {"account_id": "ACC-1", "currency": "EUR", "cash": "1000.00"}
+
+
+def test_the_health_check_needs_no_key(api: Api) -> None:
+    response = api.anonymous.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_a_route_without_a_key_answers_401_with_the_error_body(api: Api) -> None:
+    response = api.anonymous.get("/accounts")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
+    issued = api.app.api_keys.create("e" * 43, client="acme", user="dave")
+    headers = {"Authorization": f"Bearer {issued.text}"}
+    assert api.anonymous.get("/accounts", headers=headers).status_code == 200
+    api.app.api_keys.revoke(issued.key.id)
+    assert api.anonymous.get("/accounts", headers=headers).status_code == 401
+
+
+def test_a_user_key_may_not_manage_instruments(api: Api) -> None:
+    response = api.post(api.alice, "/instruments", {"instrument_id": "CCC", "price": "1.00"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "FORBIDDEN"
+
+
+def test_an_account_opened_by_a_user_is_hidden_from_other_clients_and_other_users(api: Api) -> None:
+    assert api.post(api.alice, "/accounts", ACCOUNT).status_code == 201
+    assert api.alice.get("/accounts/ACC-1").status_code == 200
+    really_missing = api.alice.get("/accounts/ACC-404").json()
+    for other in (api.bob, api.carol):
+        hidden = other.get("/accounts/ACC-1")
+        assert hidden.status_code == 404
+        assert hidden.json() == recase_id(really_missing, "ACC-404", "ACC-1")
+        assert other.get("/accounts").json()["data"] == []
+    assert [a["id"] for a in api.admin.get("/accounts").json()["data"]] == ["ACC-1"]
+
+
+def recase_id(body: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """An error body as it would read for another id."""
+    result: dict[str, Any] = json.loads(json.dumps(body).replace(old, new))
+    return result
+
+
+def test_the_same_key_and_body_get_the_first_response_again(api: Api) -> None:
+    key = str(uuid.uuid4())
+    first = api.post(api.alice, "/accounts", ACCOUNT, key)
+    again = api.post(api.alice, "/accounts", ACCOUNT, key)
+    assert (again.status_code, again.json()) == (first.status_code, first.json()) == (201, first.json())
+    assert len(api.alice.get("/accounts").json()["data"]) == 1
+
+
+def test_the_same_key_with_another_body_is_422_and_changes_nothing(api: Api) -> None:
+    key = str(uuid.uuid4())
+    api.post(api.alice, "/accounts", ACCOUNT, key)
+    other = api.post(api.alice, "/accounts", ACCOUNT | {"account_id": "ACC-2"}, key)
+    assert other.status_code == 422
+    assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert api.alice.get("/accounts/ACC-2").status_code == 404
+
+
+def test_a_request_that_creates_work_without_a_key_is_400(api: Api) -> None:
+    response = api.alice.post("/accounts", json=ACCOUNT)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "IDEMPOTENCY_KEY_MISSING"
+
+
+def test_keys_are_scoped_per_client(api: Api) -> None:
+    key = str(uuid.uuid4())
+    assert api.post(api.alice, "/accounts", ACCOUNT, key).status_code == 201
+    theirs = api.post(api.carol, "/accounts", ACCOUNT | {"account_id": "ACC-9"}, key)
+    assert theirs.status_code == 201
+    assert theirs.json()["account"]["id"] == "ACC-9"
+
+
+def test_two_concurrent_requests_with_one_key_do_the_work_once(api: Api) -> None:
+    key = str(uuid.uuid4())
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: api.post(api.alice, "/accounts", ACCOUNT, key), range(2)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses in ([201, 201], [201, 409])
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.json()["error"]["code"] == "REQUEST_IN_FLIGHT"
+    assert len(api.alice.get("/accounts").json()["data"]) == 1
+
+
+def test_a_body_over_one_mebibyte_is_413(api: Api) -> None:
+    response = api.alice.post(
+        "/accounts", content=b"{" + b" " * MAX_BODY + b"}", headers={"Idempotency-Key": "big"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_malformed_json_unknown_fields_and_huge_decimals_are_400(api: Api) -> None:
+    bodies = [b"{", b'{"currency": "EUR", "surprise": 1}', b'{"currency": "EUR", "cash": "1e30"}', b"[]"]
+    for body in bodies:
+        response = api.alice.post("/accounts", content=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+        assert response.status_code == 400, body
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+def test_lists_come_in_pages_with_a_cursor(api: Api) -> None:
+    for number in range(5):
+        api.post(api.alice, "/accounts", ACCOUNT | {"account_id": f"ACC-{number}"})
+    first = api.alice.get("/accounts", params={"limit": 2}).json()
+    second = api.alice.get("/accounts", params={"limit": 2, "after": first["next"]}).json()
+    last = api.alice.get("/accounts", params={"limit": 2, "after": second["next"]}).json()
+    ids = [a["id"] for p in (first, second, last) for a in p["data"]]
+    assert ids == [f"ACC-{n}" for n in range(5)]
+    assert last["next"] is None
+    assert api.alice.get("/accounts", params={"limit": 0}).status_code == 400
