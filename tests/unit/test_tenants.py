@@ -1,0 +1,204 @@
+"""Tenants as pure rules: who sees what, who owns what is made, API keys and idempotent requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core import idempotency, tenants
+from core.errors import (
+    AlreadyExists,
+    Forbidden,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    NotFound,
+    RequestInFlight,
+    Unauthorized,
+    ValidationError,
+)
+from core.records import Account, RequestState, StoredResponse, User
+from core.tenants import OPERATOR, Owner, Scope
+
+NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
+ALICE = Scope.of_user("acme", "alice")
+ACME = Scope.of_client("acme")
+CAROL = Scope.of_user("globex", "carol")
+
+names = st.sampled_from(["acme", "globex", None])
+users = st.sampled_from(["alice", "bob", "carol", None])
+
+
+def account(client: str | None, user: str | None, account_id: str = "ACC-1") -> Account:
+    return Account(account_id, "EUR", {"EUR": Decimal("0.00")}, client_id=client, user_id=user)
+
+
+@given(client=names, user=users)
+def test_the_operator_sees_every_record(client: str | None, user: str | None) -> None:
+    assert tenants.admits(OPERATOR, client, user)
+
+
+@given(scope_client=st.sampled_from(["acme", "globex"]), scope_user=users, client=names, user=users)
+def test_a_caller_sees_a_record_exactly_when_it_is_its_clients_and_not_another_users(
+    scope_client: str, scope_user: str | None, client: str | None, user: str | None
+) -> None:
+    expected = client == scope_client and (scope_user is None or user is None or user == scope_user)
+    assert tenants.admits(Scope(scope_client, scope_user), client, user) is expected
+
+
+def test_another_tenants_record_is_not_found_exactly_like_a_missing_one() -> None:
+    with pytest.raises(NotFound) as hidden:
+        tenants.visible(CAROL, account("acme", "alice"), "account", "ACC-1")
+    with pytest.raises(NotFound) as missing:
+        tenants.visible(CAROL, None, "account", "ACC-1")
+    assert (hidden.value.message, hidden.value.details) == (missing.value.message, missing.value.details)
+
+
+def test_a_user_sees_its_own_accounts_and_its_clients_shared_records_only() -> None:
+    records = [account("acme", "alice", "A"), account("acme", "bob", "B"), account("acme", None, "C"),
+               account("globex", "carol", "D"), account(None, None, "E")]  # fmt: skip
+    assert [a.id for a in tenants.only_visible(ALICE, records)] == ["A", "C"]
+    assert [a.id for a in tenants.only_visible(ACME, records)] == ["A", "B", "C"]
+    assert [a.id for a in tenants.only_visible(OPERATOR, records)] == ["A", "B", "C", "D", "E"]
+
+
+def test_what_a_caller_makes_belongs_to_its_user_or_to_its_client_when_shared() -> None:
+    assert tenants.owner_for(ALICE, user_owned=True) == Owner("acme", "alice")
+    assert tenants.owner_for(ALICE, user_owned=False) == Owner("acme", None)
+    assert tenants.owner_for(OPERATOR, user_owned=True) == tenants.NOBODY
+
+
+def test_reference_data_of_the_operator_is_shared_with_every_client() -> None:
+    assert tenants.shares(ALICE, None)
+    assert tenants.shares(ALICE, "acme")
+    assert not tenants.shares(ALICE, "globex")
+
+
+def test_a_clients_key_may_name_any_of_its_users_accounts_but_no_one_elses() -> None:
+    tenants.within_client(Owner("acme"), account("acme", "bob"))
+    tenants.within_client(tenants.NOBODY, account("globex", "carol"))
+    with pytest.raises(NotFound):
+        tenants.within_client(Owner("acme"), account("globex", "carol"))
+
+
+def test_only_the_operator_manages_reference_data() -> None:
+    tenants.require_operator(OPERATOR)
+    with pytest.raises(Forbidden):
+        tenants.require_operator(ACME)
+
+
+# -- API keys ---------------------------------------------------------------------------------------------------
+
+
+def issue(client: str | None = "acme", user: str | None = "alice", admin: bool = False) -> tenants.Issued:
+    decision = tenants.issue_key(
+        client, user, admin, None, None, key_id="0123456789abcdef", secret="s" * 43, now=NOW
+    )
+    return decision.result
+
+
+def test_a_key_is_given_once_in_full_and_stored_only_as_a_digest() -> None:
+    issued = issue()
+    assert issued.text == "allot_0123456789abcdef_" + "s" * 43
+    assert "s" * 43 not in repr(issued.key)
+    assert tenants.authenticate(issued.key, "s" * 43) == ALICE
+
+
+def test_a_wrong_secret_a_revoked_key_and_an_unknown_key_are_all_unauthorized() -> None:
+    key = issue().key
+    revoked = tenants.revoke_key(key, NOW).result
+    for stored, secret in ((key, "t" * 43), (revoked, "s" * 43), (None, "s" * 43)):
+        with pytest.raises(Unauthorized):
+            tenants.authenticate(stored, secret)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "allot_", "Bearer x", "allot_0123456789ABCDEF_" + "s" * 43, "allot_0123_" + "s" * 43]
+)
+def test_a_malformed_key_is_unauthorized(text: str) -> None:
+    with pytest.raises(Unauthorized):
+        tenants.parse_key(text)
+
+
+def test_the_first_key_of_a_client_and_user_registers_them() -> None:
+    decision = tenants.issue_key(
+        "acme", "alice", False, None, None, key_id="0123456789abcdef", secret="s" * 43, now=NOW
+    )
+    assert [type(r).__name__ for r in decision.changes.created] == ["Client", "User", "ApiKey"]
+
+
+def test_a_user_belongs_to_one_client() -> None:
+    alice_of_acme = User(id="alice", client_id="acme", created_at=NOW)
+    with pytest.raises(AlreadyExists):
+        tenants.issue_key("globex", "alice", False, None, alice_of_acme,
+                          key_id="0123456789abcdef", secret="s" * 43, now=NOW)  # fmt: skip
+    again = tenants.issue_key("acme", "alice", False, None, alice_of_acme,
+                              key_id="0123456789abcdef", secret="s" * 43, now=NOW)  # fmt: skip
+    assert [type(r).__name__ for r in again.changes.created] == ["Client", "ApiKey"]
+
+
+@pytest.mark.parametrize(
+    ("client", "user", "admin"), [(None, None, False), ("acme", None, True), (None, "alice", False)]
+)
+def test_a_key_needs_a_client_or_is_an_admin_key_alone(
+    client: str | None, user: str | None, admin: bool
+) -> None:
+    with pytest.raises(ValidationError):
+        issue(client, user, admin)
+
+
+def test_an_admin_key_acts_as_the_operator_and_a_client_key_for_the_whole_client() -> None:
+    assert tenants.scope_of(issue(None, None, admin=True).key) == OPERATOR
+    assert tenants.scope_of(issue("acme", None).key) == ACME
+
+
+# -- idempotent requests --------------------------------------------------------------------------------------------
+
+
+def test_a_request_without_an_idempotency_key_is_refused() -> None:
+    for missing in (None, "", "  "):
+        with pytest.raises(IdempotencyKeyMissing):
+            idempotency.request_key(ALICE, missing)
+
+
+def test_idempotency_keys_are_scoped_per_client() -> None:
+    assert idempotency.request_key(ALICE, "k") == idempotency.request_key(Scope.of_user("acme", "bob"), "k")
+    assert idempotency.request_key(ALICE, "k") != idempotency.request_key(CAROL, "k")
+    assert idempotency.request_key(OPERATOR, "k") != idempotency.request_key(ALICE, "k")
+
+
+def started_request() -> StoredResponse:
+    (started,) = idempotency.begin_request(None, "id", "fp", NOW).changes.created
+    assert isinstance(started, StoredResponse)
+    return started
+
+
+def test_a_new_key_starts_the_request_in_flight() -> None:
+    assert idempotency.begin_request(None, "id", "fp", NOW).result.replay is None
+    assert started_request().state is RequestState.IN_FLIGHT
+
+
+def test_a_key_still_in_flight_refuses_the_second_request_until_its_lease_ends() -> None:
+    started = started_request()
+    with pytest.raises(RequestInFlight):
+        idempotency.begin_request(started, "id", "fp", NOW + idempotency.IN_FLIGHT_LEASE / 2)
+    taken_over = idempotency.begin_request(started, "id", "fp", NOW + idempotency.IN_FLIGHT_LEASE)
+    assert taken_over.result.replay is None
+
+
+def test_a_finished_request_is_answered_again_and_another_body_is_refused() -> None:
+    started = started_request()
+    done = idempotency.finish_request(started, 202, '{"id": "P1"}').result
+    assert idempotency.begin_request(done, "id", "fp", NOW).result.replay == done
+    with pytest.raises(IdempotencyKeyReused):
+        idempotency.begin_request(done, "id", "other", NOW)
+
+
+def test_a_server_failure_is_not_kept_so_the_same_key_may_try_again() -> None:
+    started = started_request()
+    failed = idempotency.finish_request(started, 500, "{}").result
+    assert failed.state is RequestState.ABANDONED
+    assert idempotency.begin_request(failed, "id", "fp", NOW).result.replay is None
