@@ -268,6 +268,15 @@ def issue_key(
     return Decision(Issued(key, key_text(key_id, secret)), Changes.of(created=[*created, key]))
 
 
+def register_client(client: str, existing: Client | None, now: dt.datetime) -> Decision[Client]:
+    """A new client (tenant); its users are registered with their first key."""
+    check_name(client, "client")
+    if existing is not None:
+        raise AlreadyExists(f"client {client} exists already", {"client": client})
+    made = Client(id=client, created_at=now)
+    return Decision(made, Changes.of(created=[made]))
+
+
 def revoke_key(key: ApiKey, now: dt.datetime) -> Decision[ApiKey]:
     """A revoked key stops working at once; revoking it again changes nothing."""
     if key.revoked_at is not None:

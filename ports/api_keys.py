@@ -4,7 +4,7 @@ request presents, checked."""
 from __future__ import annotations
 
 from core import tenants
-from core.records import ApiKey
+from core.records import ApiKey, Client, User
 from core.tenants import Issued, Scope
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, require, transaction
@@ -38,6 +38,19 @@ class ApiKeys(UseCases):
     @transaction
     def all(self, uow: UnitOfWork) -> list[ApiKey]:
         return uow.api_keys.list()
+
+    @transaction
+    def register_client(self, uow: UnitOfWork, client: str) -> Client:
+        now = self.now()
+        return self.save(uow, tenants.register_client(client, uow.clients.get(client), now), now)
+
+    @transaction
+    def clients(self, uow: UnitOfWork) -> list[Client]:
+        return uow.clients.list()
+
+    @transaction
+    def users(self, uow: UnitOfWork, client: str | None = None) -> list[User]:
+        return uow.users.list(**({"client_id": client} if client is not None else {}))
 
     @transaction
     def revoke(self, uow: UnitOfWork, key_id: str) -> ApiKey:

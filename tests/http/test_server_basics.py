@@ -125,3 +125,16 @@ def test_lists_come_in_pages_with_a_cursor(api: Api) -> None:
     assert ids == [f"ACC-{n}" for n in range(5)]
     assert last["next"] is None
     assert api.alice.get("/accounts", params={"limit": 0}).status_code == 400
+
+
+def test_the_admin_issues_a_key_over_http_that_works_at_once_and_is_never_listed_in_full(api: Api) -> None:
+    assert api.post(api.admin, "/clients", {"client_id": "initech"}).status_code == 201
+    issued = api.post(api.admin, "/apikeys", {"client_id": "initech", "user_id": "peter"}).json()
+    peter = {"Authorization": f"Bearer {issued['key']}"}
+    assert api.anonymous.get("/accounts", headers=peter).status_code == 200
+    listed = api.admin.get("/apikeys").json()["data"]
+    assert issued["key"] not in json.dumps(listed)
+    assert all("secret_sha256" not in k for k in listed)
+    assert api.admin.delete(f"/apikeys/{issued['id']}").status_code == 200
+    assert api.anonymous.get("/accounts", headers=peter).status_code == 401
+    assert api.alice.get("/clients").status_code == 403

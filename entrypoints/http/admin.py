@@ -1,0 +1,76 @@
+"""The operator's routes (admin key): clients and the API keys of their users."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Final
+
+import attrs
+
+from core.records import ApiKey, Client
+from entrypoints.http.routing import PAGING, Access, Call, Operation, Reply, as_json, page
+
+
+@attrs.frozen
+class NewClient:
+    client_id: str
+
+
+@attrs.frozen(kw_only=True)
+class NewApiKey:
+    """A key for a client's user (or the client as a whole), or an admin key."""
+
+    client_id: str | None = None
+    user_id: str | None = None
+    admin: bool = False
+
+
+def public(key: ApiKey) -> dict[str, Any]:
+    """A key as listed: everything but the digest of its secret."""
+    shown: dict[str, Any] = as_json(key)
+    del shown["secret_sha256"]
+    return shown
+
+
+def create_client(call: Call) -> Reply:
+    body: NewClient = call.body
+    return Reply(201, as_json(call.app.api_keys.register_client(body.client_id)))
+
+
+def list_clients(call: Call) -> Reply:
+    return page(call, call.app.api_keys.clients(), key=lambda c: c.id)
+
+
+def create_key(call: Call) -> Reply:
+    body: NewApiKey = call.body
+    issued = call.app.api_keys.create(
+        secrets.token_urlsafe(32), client=body.client_id, user=body.user_id, admin=body.admin
+    )
+    return Reply(201, public(issued.key) | {"key": issued.text})
+
+
+def list_keys(call: Call) -> Reply:
+    return page(call, [public(k) for k in call.app.api_keys.all()], key=lambda k: str(k["id"]))
+
+
+def revoke_key(call: Call) -> Reply:
+    return Reply(200, public(call.app.api_keys.revoke(call.path["key_id"])))
+
+
+KEY_SCHEMA: Final = {"type": "object", "properties": {"key": {"type": "string"}}}
+
+OPERATIONS: Final = (
+    Operation("POST", "/clients", create_client, "Register a client (admin key)", "admin",
+              body=NewClient, response=Client, status=201, access=Access.ADMIN, creates_work=True,
+              errors=(403, 409)),
+    Operation("GET", "/clients", list_clients, "Every client (admin key)", "admin",
+              response=Client, access=Access.ADMIN, paged=True, query=PAGING, errors=(403,)),
+    Operation("POST", "/apikeys", create_key,
+              "Issue an API key, shown once in `key` (admin key); only its digest is kept", "admin",
+              body=NewApiKey, response=KEY_SCHEMA, status=201, access=Access.ADMIN, creates_work=True,
+              errors=(403, 409)),
+    Operation("GET", "/apikeys", list_keys, "Every API key, without its secret (admin key)", "admin",
+              response=KEY_SCHEMA, access=Access.ADMIN, paged=True, query=PAGING, errors=(403,)),
+    Operation("DELETE", "/apikeys/{key_id}", revoke_key, "Revoke an API key at once (admin key)", "admin",
+              response=KEY_SCHEMA, access=Access.ADMIN, errors=(403, 404)),
+)  # fmt: skip
