@@ -110,10 +110,22 @@ class AddressUnavailable(ValidationError):
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host``:``port`` (port 0: any free port)."""
+    """A listening socket on ``host``:``port`` (port 0: any free port).
+
+    Made with the protocol number getaddrinfo gives (TCP), not 0: asyncio turns Nagle's algorithm off only on
+    sockets it knows to be TCP, and with it on, every response on a kept-alive connection waits for the client's
+    delayed acknowledgement (40 ms on Linux)."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family, backlog=2048)
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        listening = socket.socket(family, kind, proto)
+        try:
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listening.bind(address)
+            listening.listen(2048)
+        except OSError:
+            listening.close()
+            raise
+        return listening
     except OSError as error:
         raise AddressUnavailable(
             f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --host or --port",
