@@ -24,6 +24,7 @@ from cattrs.preconf.json import make_converter
 
 from core.errors import AllotError, ValidationError
 from core.numbers import check_decimal, fmt, parse_decimal
+from core.records import TYPE_OF_TOPIC, Event, topic_of
 
 T = TypeVar("T")
 
@@ -87,6 +88,26 @@ def timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+def _structure_event(value: object, _: type) -> Event:
+    """An event with its object as the record type of its topic (``ORDER.FILLED`` carries an ``Order``), as the
+    stores read them back; an unknown topic is refused."""
+    if not isinstance(value, dict):
+        raise ValidationError(f"expected a JSON object, got {_shown(value)}")
+    event_type = _structure_str(value.get("type"), str)
+    carried = TYPE_OF_TOPIC.get(topic_of(event_type))
+    if carried is None:
+        raise ValidationError(f"{_shown(event_type)} is not an event type of a known topic")
+    unknown = sorted(set(value) - {"id", "created_at", "type", "object"})
+    if unknown:
+        raise ValidationError(f"an event has no field {unknown[0]}")
+    return Event(
+        id=_structure_str(value.get("id"), str),
+        created_at=_structure_datetime(value.get("created_at"), dt.datetime),
+        type=event_type,
+        object=_CONVERTER.structure(value.get("object"), carried),
+    )
+
+
 def _is_homogenous_tuple(type_: Any) -> bool:
     args = get_args(type_)
     return get_origin(type_) is tuple and len(args) == 2 and args[1] is Ellipsis
@@ -138,6 +159,7 @@ def _make() -> cattrs.Converter:
     converter.register_unstructure_hook(dt.datetime, timestamp)
     converter.register_structure_hook(dt.date, lambda v, _: dt.date.fromisoformat(_structure_str(v, str)))
     converter.register_unstructure_hook(dt.date, dt.date.isoformat)
+    converter.register_structure_hook(Event, _structure_event)
     return converter
 
 

@@ -36,6 +36,7 @@ from urllib.parse import quote
 import attrs
 
 from adapters.serialization import from_data, from_json, structure, timestamp, to_json
+from adapters.store_protocol import Batch, Log, QueryRead, RecordRead, Stored
 from core.errors import (
     AllotError,
     AlreadyExists,
@@ -102,6 +103,8 @@ APPLICATION_ID: Final = 0x616C6F74
 #: Columns that ``list(**where)`` filters through an index; other fields go through json_extract.
 INDEXED: Final = ("account_id", "state", "parent_order_id")
 BUSY_TIMEOUT_MS: Final = 30_000
+#: How long the id of an applied batch is remembered: far longer than a client goes on sending it again.
+BATCHES_KEPT: Final = dt.timedelta(days=1)
 
 SCHEMA_1: Final = """
     CREATE TABLE records (
@@ -280,8 +283,20 @@ def _carry_holds_over(connection: sqlite3.Connection) -> None:
         )
 
 
+def _schema_4(connection: sqlite3.Connection) -> None:
+    """The batches applied for the store API, by id, so that one sent again is not written twice (see
+    ``SqliteDatabase.apply``); kept for ``BATCHES_KEPT``."""
+    connection.execute("CREATE TABLE batches (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    connection.execute("CREATE INDEX batches_applied ON batches (applied_at)")
+
+
 #: Each schema version's migration from the one before; the last one's number is the current schema.
-MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (_schema_1, _schema_2, _schema_3)
+MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
+    _schema_1,
+    _schema_2,
+    _schema_3,
+    _schema_4,
+)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
@@ -557,23 +572,55 @@ class SqliteRepository(Generic[T]):
         record_id = getattr(record, self._table.id_field)
         expected = self._uow.versions.get((self._kind, record_id))
         if expected is None:
-            row = self._uow.read(
-                "SELECT version FROM records WHERE kind = ? AND id = ?", (self._kind, record_id)
-            ).fetchone()
-            if row is None:
+            expected = self.version(record_id)
+            if expected is None:
                 raise NotFound(f"{self._table.noun} {record_id} does not exist", {"id": record_id})
-            expected = row[0]
+        self.replace(record, expected)
+
+    def replace(self, record: T, expected: int) -> None:
+        """Replace the record if it is still at version ``expected``; else ``ConcurrentUpdate`` (``NotFound`` if
+        there is no such record at all)."""
+        record_id = getattr(record, self._table.id_field)
         changed = self._uow.write(
             "UPDATE records SET version = version + 1, account_id = ?, state = ?, parent_order_id = ?, body = ? "
             "WHERE kind = ? AND id = ? AND version = ?",
             (*self._columns(record), self._uow.json_of(record), self._kind, record_id, expected),
         ).rowcount
         if changed != 1:
+            if self.version(record_id) is None:
+                raise NotFound(f"{self._table.noun} {record_id} does not exist", {"id": record_id})
             raise ConcurrentUpdate(
                 f"{self._table.noun} {record_id} was changed by someone else since it was read; try again",
                 {"kind": self._kind, "id": record_id},
             )
         self._uow.versions[(self._kind, record_id)] = expected + 1
+
+    def version(self, record_id: str) -> int | None:
+        """The committed version of a record (``None``: there is none), without reading the record."""
+        row = self._uow.read(
+            "SELECT version FROM records WHERE kind = ? AND id = ?", (self._kind, record_id)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def stored(self, record_id: str) -> Stored[T] | None:
+        """The record with its version and position (for the store API)."""
+        row = self._uow.read(
+            "SELECT version, body, rowid FROM records WHERE kind = ? AND id = ?", (self._kind, record_id)
+        ).fetchone()
+        return None if row is None else Stored(self._load(record_id, row[0], row[1]), row[0], row[2])
+
+    def stored_list(self, **where: Match) -> builtins.list[Stored[T]]:
+        """``list`` with each record's version and position (for the store API)."""
+        rows = self._select("id, version, body, rowid", where)
+        return [Stored(self._load(row[0], row[1], row[2]), row[1], row[3]) for row in rows]
+
+    def positions(self, **where: Match) -> builtins.list[tuple[str, int]]:
+        """``ids`` with each record's position (for the store API)."""
+        return [(row[0], row[1]) for row in self._select("id, rowid", where)]
+
+    def versions(self, **where: Match) -> builtins.list[tuple[str, int]]:
+        """The ids ``ids`` would return, each with its version (to check a read again)."""
+        return [(row[0], row[1]) for row in self._select("id, version", where)]
 
     def list(self, **where: Match) -> list[T]:
         rows = self._select("id, version, body", where)
@@ -642,6 +689,10 @@ class SqliteOutbox:
     def _envelope_json(self, event: Event) -> str:
         head = json.dumps({"id": event.id, "created_at": timestamp(event.created_at), "type": event.type})
         return head[:-1] + ', "object": ' + self._uow.json_of(event.object) + "}"
+
+    def last(self) -> int:
+        """The sequence number of the last committed event (0: none yet)."""
+        return int(self._uow.read("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
     def list(self, query: EventQuery) -> list[tuple[int, Event]]:
         sql = "SELECT seq, body FROM events WHERE seq > ?"
@@ -770,6 +821,10 @@ class SqliteJournal:
             ).fetchall()
         return [self._entry(list(group)) for _, group in itertools.groupby(rows, key=lambda row: row[0])]
 
+    def last(self) -> int:
+        """The sequence number of the last committed entry (0: none yet)."""
+        return int(self._uow.read("SELECT coalesce(max(seq), 0) FROM journal").fetchone()[0])
+
     def entry_rows(self) -> list[EntryRow]:
         rows = self._uow.read("SELECT id, cause_kind FROM journal ORDER BY seq").fetchall()
         return [EntryRow(entry_id, cause_kind) for entry_id, cause_kind in rows]
@@ -813,8 +868,39 @@ class SqliteDatabase:
         #: Set when a unit of work lost a conflict: the next one takes the write lock up front.
         self.take_write_lock = False
 
-    def unit_of_work(self) -> SqliteUnitOfWork:
-        return SqliteUnitOfWork(self)
+    def unit_of_work(self, *, writing: bool = False) -> SqliteUnitOfWork:
+        """A unit of work; ``writing`` takes the write lock when it begins (``BEGIN IMMEDIATE``), so that what it
+        reads cannot change before it commits."""
+        return SqliteUnitOfWork(self, writing)
+
+    def apply(self, batch: Batch, now: dt.datetime) -> bool:
+        """Commit a unit of work sent as data (``adapters.batch``) in one write transaction: every read it made is
+        run again first, and if any answer differs it is ``ConcurrentUpdate`` and nothing is written; then its
+        records, events (fanned out as ``outbox.add`` does) and journal entries are written together, with the
+        batch's id. Returns whether it was written now: False for a batch already applied (sent again after its
+        answer was lost), which is not written twice. A batch that writes nothing is only checked."""
+        with self.unit_of_work(writing=True) as work:
+            if (
+                batch.writes_anything
+                and work.read("SELECT 1 FROM batches WHERE id = ?", (batch.id,)).fetchone()
+            ):
+                return False
+            work.check(batch)
+            for write in batch.writes:
+                repository: SqliteRepository[Any] = getattr(work, write.table)
+                if write.version is None:
+                    repository.add(write.record)
+                else:
+                    repository.replace(write.record, write.version)
+            for event in batch.events:
+                work.outbox.add(event)
+            for entry in batch.entries:
+                work.journal.append(entry)
+            if batch.writes_anything:
+                work.write("DELETE FROM batches WHERE applied_at < ?", (sortable(now - BATCHES_KEPT),))
+                work.write("INSERT INTO batches (id, applied_at) VALUES (?, ?)", (batch.id, sortable(now)))
+            work.commit()
+        return True
 
     def close(self) -> None:
         with self.lock:
@@ -861,9 +947,10 @@ class SqliteUnitOfWork:
     outbox: SqliteOutbox
     journal: SqliteJournal
 
-    def __init__(self, database: SqliteDatabase) -> None:
+    def __init__(self, database: SqliteDatabase, writing: bool = False) -> None:
         self.database = database
         self.connection = database.connection
+        self.writing = writing
         self.versions: dict[tuple[str, str], int] = {}
         #: JSON of records written in this transaction, so that their events reuse it (id → (record, json)).
         self.written: dict[int, tuple[object, str]] = {}
@@ -891,7 +978,41 @@ class SqliteUnitOfWork:
 
     def _begin(self) -> None:
         immediate, self.database.take_write_lock = self.database.take_write_lock, False
-        self.database.run("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        self.database.run("BEGIN IMMEDIATE" if immediate or self.writing else "BEGIN")
+
+    def last_position(self) -> int:
+        """The position of the last record added (0: none yet); records are never removed, so it only grows."""
+        return int(self.read("SELECT coalesce(max(rowid), 0) FROM records").fetchone()[0])
+
+    def added_since(self, table: str, position: int) -> bool:
+        """Whether a record was added to ``table`` after ``position`` (a scan of the few rows added since)."""
+        return (
+            self.read(
+                "SELECT 1 FROM records WHERE rowid > ? AND +kind = ? LIMIT 1", (position, table)
+            ).fetchone()
+            is not None
+        )
+
+    def check(self, batch: Batch) -> None:
+        """Run every read of ``batch`` again; ``ConcurrentUpdate`` naming the first that gives another answer (and
+        for a table the batch adds to, if a record was added to it after the batch listed it)."""
+        adding = {write.table for write in batch.writes if write.version is None}
+        for read in batch.record_reads:
+            repository: SqliteRepository[Any] = getattr(self, read.table)
+            if repository.version(read.id) != read.version:
+                raise _stale(read, {"table": read.table, "id": read.id})
+        for query in batch.query_reads:
+            repository = getattr(self, query.table)
+            now = repository.versions(**query.where)
+            same_ids = tuple(record_id for record_id, _ in now) == query.ids
+            if not same_ids or (query.versions is not None and tuple(v for _, v in now) != query.versions):
+                raise _stale(query, {"table": query.table, "where": query.where})
+            if query.table in adding and self.added_since(query.table, query.last_position):
+                raise _stale(query, {"table": query.table, "added_after": query.last_position})
+        for log in batch.log_reads:
+            last = self.journal.last() if log.log is Log.JOURNAL else self.outbox.last()
+            if last != log.last:
+                raise _stale(log, {"log": log.log.value})
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -948,6 +1069,14 @@ class SqliteUnitOfWork:
         self.written.clear()
         self.outbox = SqliteOutbox(self)
         self.journal = SqliteJournal(self)
+
+
+def _stale(read: object, details: dict[str, Any]) -> ConcurrentUpdate:
+    what = {RecordRead: "a record it read", QueryRead: "records it listed"}.get(type(read), "the log it read")
+    return ConcurrentUpdate(
+        f"someone else changed {what} since this unit of work read it; nothing was written, try again",
+        {"read": details},
+    )
 
 
 class SqliteDeliveryQueue:
