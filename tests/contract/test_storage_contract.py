@@ -1,6 +1,7 @@
 """One contract for the storage ports — unit of work, repositories, outbox with fan-out, delivery queue — run
 against every adapter. An adapter's test class only says how to build two handles on one fresh store (two
-connections to one SQLite file; the same in-memory store twice), so that concurrent writers can be tested."""
+connections to one SQLite file; the same in-memory store twice; two HTTP stores on one server), so that concurrent
+writers can be tested."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from adapters.http_store import HttpDeliveryQueue, HttpStore
 from adapters.memory import MemoryDeliveryQueue, MemoryStore
 from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue
 from core.errors import AlreadyExists, ConcurrentUpdate, NotFound
@@ -22,6 +24,7 @@ from core.lifecycle import OrderState
 from core.records import Account, Event, Order, ParentKind, Subscription
 from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery, after_attempt
 from ports.driven import DeliveryQueue, UnitOfWorkFactory
+from tests.store_server import store_server
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 
@@ -479,3 +482,18 @@ class TestSqliteStorage(StorageContract):
         )
         first.close()
         second.close()
+
+
+class TestHttpStorage(StorageContract):
+    """Two HTTP stores, as two engine processes would have, on one real store API over a fresh SQLite file."""
+
+    @pytest.fixture
+    def handles(self, tmp_path: Path) -> Iterator[tuple[Handle, Handle]]:
+        with store_server(tmp_path / "served.db") as server:
+            first, second = HttpStore(server.url, server.token), HttpStore(server.url, server.token)
+            yield (
+                Handle(first.unit_of_work, HttpDeliveryQueue(first)),
+                Handle(second.unit_of_work, HttpDeliveryQueue(second)),
+            )
+            first.close()
+            second.close()
