@@ -143,7 +143,11 @@ def _whole(name: str, text: str) -> int:
 
 
 def refusal(error: AllotError, status: int | None = None) -> Answer:
-    return Answer(status or (412 if isinstance(error, StaleVersion) else status_of(error)), error_body(error))
+    """The error body with its status: the API's (``entrypoints.http.routing``), and the store API's own."""
+    if status is None:
+        own = {StaleVersion: 412, PreconditionRequired: 428}
+        status = own.get(type(error)) or status_of(error)
+    return Answer(status, error_body(error))
 
 
 def respond(answer: Answer) -> Response:
