@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection
 from decimal import Decimal
 from pathlib import Path
 
+from adapters.http_store import DEFAULT_TIMEOUT, HttpDeliveryQueue, HttpStore
 from adapters.memory import MemoryDeliveryQueue, MemoryStore
 from adapters.sqlite import (
     BackupReport,
@@ -68,6 +69,32 @@ def sqlite_application(
         ids,
         jitter,
         on_close=database.close,
+    )
+
+
+def store_token() -> str | None:
+    """The service token of the store API, from ``ALLOT_STORE_TOKEN`` (never an option: it would show in ``ps``)."""
+    return os.environ.get("ALLOT_STORE_TOKEN") or None
+
+
+def http_application(
+    url: str,
+    token: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    partial_fill_ratio: Decimal = ONE,
+    reject: Collection[str] = (),
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    jitter: Jitter | None = None,
+) -> Application:
+    """The application on the store API of the allot server at ``url`` (``allot serve --store-api``), with its
+    service ``token``: this process runs the use cases, the server keeps the state, and other processes may share
+    it. ``timeout`` bounds the wait for each answer. ``close()`` the application when done."""
+    venue = SimulatedVenue(partial_fill_ratio, frozenset(reject))
+    store = HttpStore(url, token, timeout)
+    return _application(
+        store.unit_of_work, HttpDeliveryQueue(store), venue, clock, ids, jitter, on_close=store.close
     )
 
 

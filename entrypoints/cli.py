@@ -47,17 +47,25 @@ def run_json_command(
     "--db", envvar="ALLOT_DB", metavar="PATH", help="SQLite database (default: $ALLOT_DB, else ./allot.db)."
 )
 @click.option(
+    "--store",
+    envvar="ALLOT_STORE",
+    metavar="URL",
+    help="Keep state on the allot server at URL (allot serve --store-api; its token in $ALLOT_STORE_TOKEN) "
+    "instead of a database file.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable JSON instead of tables, errors included."
 )
-@click.pass_obj
-def main(session: Session, db: str | None, as_json: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, db: str | None, store: str | None, as_json: bool) -> None:
     """allot: split client intents into exact orders and allocate block trades, to the cent and the share.
 
     \b
     split and allocate are pure calculations (JSON in, JSON out). The other
     commands keep state in a SQLite file (--db); commands that only read
-    never create it. Output is a table; --json (before or after the command)
-    prints JSON instead, errors included.
+    never create it. With --store URL they keep it on an allot server
+    instead, shared with other processes. Output is a table; --json (before
+    or after the command) prints JSON instead, errors included.
 
     \b
     Exit status: 0 done; 1 the request was refused (e.g. INSUFFICIENT_FUNDS,
@@ -66,12 +74,34 @@ def main(session: Session, db: str | None, as_json: bool) -> None:
     (missing, not an allot database, damaged, read-only, disk full); 70 a
     bug; 74 the output could not be written; 130 interrupted.
     """
+    session: Session = ctx.ensure_object(Session)
     if db == "":
         raise click.BadParameter(
             "give a path, or leave --db out for $ALLOT_DB or ./allot.db", param_hint="--db"
         )
+    if store == "":
+        raise click.BadParameter(
+            "give the address of an allot server, or leave --store out", param_hint="--store"
+        )
+    if db is not None and store is not None:
+        db, store = _one_storage(ctx, db, store)
     session.db = db
+    session.store = store
     session.as_json = as_json
+
+
+def _one_storage(ctx: click.Context, db: str, store: str) -> tuple[str | None, str | None]:
+    """``--db`` or ``--store``: one given on the command line wins over the other's environment variable; both
+    given the same way is ambiguous."""
+    from_environment = click.core.ParameterSource.ENVIRONMENT
+    db_from_environment = ctx.get_parameter_source("db") is from_environment
+    store_from_environment = ctx.get_parameter_source("store") is from_environment
+    if db_from_environment and not store_from_environment:
+        return None, store
+    if store_from_environment and not db_from_environment:
+        return db, None
+    where = "ALLOT_DB and ALLOT_STORE are both set" if db_from_environment else "--db and --store both given"
+    raise click.UsageError(f"{where}: state is kept in a database file or on a server, give one of them")
 
 
 @main.command()

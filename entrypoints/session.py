@@ -25,7 +25,13 @@ import click
 from adapters.serialization import dumps, error_body
 from core.errors import AllotError, StorageError, ValidationError
 from core.numbers import ONE
-from entrypoints.bootstrap import database_path, discard_if_unused, sqlite_application
+from entrypoints.bootstrap import (
+    database_path,
+    discard_if_unused,
+    http_application,
+    sqlite_application,
+    store_token,
+)
 from entrypoints.render import table
 from ports.application import Application
 
@@ -39,13 +45,15 @@ EXIT_INTERRUPTED: Final = 130
 
 @attrs.define
 class Session:
-    """One run of the command: ``--db``, ``--json``, and the application once a command opened it.
+    """One run of the command: ``--db`` or ``--store``, ``--json``, and the application once a command opened it.
 
     ``as_json`` comes from the parsed options; ``json_hint`` is a guess from the raw arguments, so that an error in
     parsing them is still reported the way the caller asked for.
     """
 
     db: str | None = None
+    #: The allot server whose store API keeps the state (``--store``), instead of a database file.
+    store: str | None = None
     as_json: bool = False
     json_hint: bool = False
     _app: Application | None = None
@@ -55,8 +63,16 @@ class Session:
     def open(
         self, writes: bool, partial_fill_ratio: Decimal = ONE, reject: Sequence[str] = ()
     ) -> Application:
-        """The application on the database. A command that only reads (``writes`` false) never creates a
-        database; one that writes creates it if missing (and says so on stderr, unless ``--json``)."""
+        """The application on the database, or on the store API with ``--store``. A command that only reads
+        (``writes`` false) never creates a database; one that writes creates it if missing (and says so on
+        stderr, unless ``--json``)."""
+        if self._app is None and self.store is not None:
+            token = store_token()
+            if token is None:
+                raise click.UsageError("--store needs the store API's service token in ALLOT_STORE_TOKEN")
+            self._app = http_application(
+                self.store, token, partial_fill_ratio=partial_fill_ratio, reject=reject
+            )
         if self._app is None:
             path = database_path(self.db)
             # Noted before opening: a database whose set-up fails (a full disk) is removed again like any other.
@@ -65,6 +81,16 @@ class Session:
                 path, create=writes, partial_fill_ratio=partial_fill_ratio, reject=reject
             )
         return self._app
+
+    def database_file(self, command: str) -> Path:
+        """The database file, for a command that works on the file itself; with ``--store`` there is none here
+        (a usage error: the command belongs where the database is)."""
+        if self.store is not None:
+            raise click.UsageError(
+                f"allot {command} works on a SQLite database file, and --store names a server: run it where the "
+                "database is, with --db PATH"
+            )
+        return database_path(self.db)
 
     def close(self, succeeded: bool) -> None:
         """Release the database. One this run created is removed again if the command failed and nothing was

@@ -9,7 +9,7 @@ import click
 
 from adapters.sqlite import BackupReport, IntegrityReport
 from core.errors import AlreadyExists
-from entrypoints.bootstrap import backup_database, check_database, database_path
+from entrypoints.bootstrap import backup_database, check_database
 from entrypoints.render import counted
 from entrypoints.session import EXIT_REFUSED, Session, with_session
 
@@ -31,7 +31,7 @@ def check(session: Session) -> None:
     """Run SQLite's full integrity check (PRAGMA integrity_check) on the database, reading only: every page, table
     and index, and that every index agrees with its table. Prints each problem found; exit status 1 if there is
     one. (Every command runs the quicker check, PRAGMA quick_check, when it opens the database.)"""
-    report = check_database(database_path(session.db))
+    report = check_database(session.database_file("db check"))
     session.emit(report, lambda: verdict(report))
     if not report.sound:
         click.echo(
@@ -57,7 +57,7 @@ def backup_command(session: Session, target: Path, force: bool) -> None:
     """Copy the database to the new file PATH with SQLite's online backup API: a consistent copy of what is
     committed, taken while other commands keep working. The database must pass the quick check; the copy is
     checked too, created readable by its owner only (0600), and appears at PATH only once complete."""
-    source = database_path(session.db)
+    source = session.database_file("db backup")
     if target.exists() and not force and target.resolve() != source.resolve():
         raise AlreadyExists(
             f"{target} exists already: give the backup a new path, or --force to replace the file",
