@@ -12,6 +12,9 @@
   row per active subscription of their topic: nothing is announced that was not committed, and nothing committed
   goes unannounced.
 - Every SQLite error leaves as an ``AllotError`` with a stable code (``STORAGE_ERROR`` and its kinds), never raw.
+- For the store API, ``SqliteDatabase.apply`` commits a unit of work of another process sent as data
+  (``adapters.store_protocol``): its reads checked again and its writes made in one ``BEGIN IMMEDIATE``
+  transaction, its id kept so that it is never written twice.
 """
 
 from __future__ import annotations
