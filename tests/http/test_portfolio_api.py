@@ -8,11 +8,13 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from adapters.webhooks import new_secret, verify
+from core.portfolio import OrderType
 from core.tenants import Scope
 from tests.http.conftest import Api
 from tests.http.test_server_basics import recase_id
@@ -283,6 +285,26 @@ def test_a_retried_order_with_the_same_idempotency_key_is_placed_once(api: Api) 
     assert len(body_of(api.alice.get("/portfolios/orders"), 200)["data"]) == 1
 
 
+def test_the_idempotency_key_of_the_request_is_the_use_cases_own_scoped_to_the_client(api: Api) -> None:
+    account_id = open_account(api, api.alice)
+    model_id = create_model(api, api.alice)
+    placed = body_of(
+        place(api, api.alice, {"account_id": account_id, "type": "BUY", "cash_amount": "100.00",
+                               "allocation_id": model_id}, key="K-1"),
+        202,
+    )  # fmt: skip
+    # A retry that reaches the use case again (say after the first attempt's response was lost) gets the order.
+    again = api.app.portfolio_orders.place(
+        account_id, OrderType.BUY, Decimal("100.00"), model_id, idempotency_key="client:acme:K-1",
+        scope=Scope.of_user("acme", "alice"),
+    )  # fmt: skip
+    assert again.id == placed["id"]
+    # Another client's same key is another key.
+    carols = open_account(api, api.carol, ACCOUNT | {"account_id": "ACC-C"})
+    liquidate = api.post(api.carol, f"/portfolios/{carols}/liquidation_request", {}, key="K-1")
+    refused(liquidate, 422, "NOTHING_TO_TRADE")
+
+
 def test_portfolio_orders_are_listed_a_page_at_a_time_and_by_account(api: Api) -> None:
     model_id = create_model(api, api.alice)
     first = open_account(api, api.alice)
@@ -356,12 +378,14 @@ def test_a_liquidation_read_under_another_account_of_the_same_user_is_not_found(
 
 
 @contextmanager
-def subscribed(api: Api, client_id: str) -> Iterator[tuple[Receiver, str]]:
-    """A receiver on loopback subscribed, as the client, to the two topics the document names."""
+def subscribed(
+    api: Api, client_id: str, topics: tuple[str, ...] = ("ORDER", "PORTFOLIO_ORDER")
+) -> Iterator[tuple[Receiver, str]]:
+    """A receiver on loopback subscribed, as the client, to the two topics the portfolio-order document names."""
     secret = new_secret()
     with receiver() as endpoint:
         api.app.webhooks.subscribe(
-            f"{endpoint.base}/hooks", ["ORDER", "PORTFOLIO_ORDER"], secret,
+            f"{endpoint.base}/hooks", list(topics), secret,
             allow_private_network=True, scope=Scope.of_client(client_id),
         )  # fmt: skip
         yield endpoint, secret
@@ -422,6 +446,30 @@ def test_the_webhooks_of_a_portfolio_order_are_signed_and_follow_the_documents_t
     children = [e["object"] for e in events if e["type"].startswith("ORDER.")]
     assert {o["client_reference"] for o in children} == {order["id"]}
     assert {e["webhook_id"] for e in events} != {None}
+
+
+def test_the_webhooks_of_an_account_liquidation_are_signed_and_follow_the_documents_trace(api: Api) -> None:
+    account_id, _ = invested(api, api.alice)
+    with subscribed(api, "acme", ("ORDER", "ACCOUNT_LIQUIDATION")) as (endpoint, secret):
+        liquidation = body_of(api.post(api.alice, f"/accounts/{account_id}/liquidations", {}), 202)
+        run_market(api)
+        first, second = (o["id"] for o in liquidation["orders"])
+        # The account-liquidation document's trace: NEW with no orders; each order created; PROCESSING when the
+        # first order is executed; each order PROCESSING then FILLED; FILLED once the account is empty.
+        expected = [
+            ("ACCOUNT_LIQUIDATION.NEW", liquidation["id"]),
+            ("ORDER.NEW", first), ("ORDER.NEW", second),
+            ("ORDER.PROCESSING", first), ("ACCOUNT_LIQUIDATION.PROCESSING", liquidation["id"]),
+            ("ORDER.FILLED", first), ("ORDER.PROCESSING", second), ("ORDER.FILLED", second),
+            ("ACCOUNT_LIQUIDATION.FILLED", liquidation["id"]),
+        ]  # fmt: skip
+        events = wait_for(endpoint, lambda events: len(events) >= len(expected))
+        received = list(endpoint.received)
+
+    assert [(e["type"], e["object"]["id"]) for e in events] == expected
+    assert all(verify(secret, r.headers, r.body) for r in received)
+    assert (events[0]["object"]["orders"], events[0]["object"]["cash_amount"]) == ([], None)
+    assert events[-1]["object"]["cash_amount"] == "500.00"
 
 
 def test_another_clients_subscription_receives_nothing_of_the_portfolio_order(api: Api) -> None:
