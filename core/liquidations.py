@@ -9,6 +9,7 @@ import attrs
 
 from core.accounts import check_open, reserve
 from core.decisions import Changes, Decision
+from core.errors import NotFound
 from core.instruments import Instrument, check_tradable
 from core.lifecycle import LiquidationState
 from core.orders import from_plan
@@ -54,6 +55,16 @@ def create(
             announced=[announce(new), *(announce(c) for c in children)],
         ),
     )
+
+
+def of_account(liquidation: AccountLiquidation, account_id: str) -> AccountLiquidation:
+    """The liquidation, read under the account it liquidates: under another account it does not exist."""
+    if liquidation.account_id != account_id:
+        raise NotFound(
+            f"account liquidation {liquidation.id} does not exist",
+            {"kind": "account liquidation", "id": liquidation.id},
+        )
+    return liquidation
 
 
 def cancel(

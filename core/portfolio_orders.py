@@ -10,8 +10,8 @@ import attrs
 
 from core.accounts import available_cash, check_open, reserve
 from core.decisions import Changes, Decision
-from core.errors import InsufficientFunds, NothingToTrade
-from core.instruments import Instrument, Position, traded_in
+from core.errors import InsufficientFunds, NothingToTrade, ValidationError
+from core.instruments import Allocation, AllocationLine, Instrument, Position, traded_in
 from core.lifecycle import PORTFOLIO_ORDER, PortfolioOrderState, Trigger
 from core.numbers import ZERO, exact, fmt
 from core.orders import from_plan
@@ -20,8 +20,23 @@ from core.portfolio import OrderType, Policy, PortfolioRequest, plan
 from core.records import Account, ModelPortfolio, Order, ParentKind, PortfolioOrder, announce, refs
 
 
-def instruments_needed(account: Account, allocation: ModelPortfolio | None) -> list[str]:
-    """The instruments a portfolio order of this account may trade: the model's and those the account holds."""
+def chosen_allocation(
+    model: ModelPortfolio | None, weights: Sequence[AllocationLine] | None
+) -> ModelPortfolio | Allocation | None:
+    """What a portfolio order is placed over: a model portfolio, or instrument weights given with the order (which,
+    like a model's, must be positive and sum to exactly 1) — not both."""
+    if weights is None:
+        return model
+    if model is not None:
+        raise ValidationError(
+            "give a model portfolio or instrument weights for the order, not both", {"field": "allocation"}
+        )
+    return Allocation(tuple(weights))
+
+
+def instruments_needed(account: Account, allocation: ModelPortfolio | Allocation | None) -> list[str]:
+    """The instruments a portfolio order of this account may trade: the allocation's and those the account
+    holds."""
     lines = allocation.lines if allocation is not None else ()
     return sorted({line.instrument_id for line in lines} | {p.instrument_id for p in account.positions})
 
@@ -30,7 +45,7 @@ def place(
     account: Account,
     order_type: OrderType,
     cash_amount: Decimal | None,
-    allocation: ModelPortfolio | None,
+    allocation: ModelPortfolio | Allocation | None,
     policy: Policy,
     instruments: Mapping[str, Instrument],
     *,
@@ -38,7 +53,9 @@ def place(
     ids: Iterator[str],
     now: dt.datetime,
 ) -> Decision[PortfolioOrder]:
-    """Plan the order over the account's available cash and holdings and split it into individual orders.
+    """Plan the order over the account's available cash and holdings and split it into individual orders. The
+    allocation is a model portfolio (the order names it as ``allocation_id``) or weights given with the order
+    (``allocation_id`` none).
 
     Announces ``PORTFOLIO_ORDER.NEW`` (no orders yet), ``ORDER.NEW`` for each individual order, then
     ``PORTFOLIO_ORDER.SUBMITTED`` with its orders. Each order holds back what it needs from the account: a buy
@@ -74,7 +91,7 @@ def place(
         type=order_type,
         currency=currency,
         cash_amount=order_plan.cash_amount,
-        allocation_id=allocation.id if allocation is not None else None,
+        allocation_id=allocation.id if isinstance(allocation, ModelPortfolio) else None,
         state=PortfolioOrderState.NEW,
         created_at=now,
         updated_at=now,

@@ -145,6 +145,15 @@ def within_client(owner: Owner, account: Account) -> None:
         raise NotFound(f"account {account.id} does not exist", {"kind": "account", "id": account.id})
 
 
+def named_owner(account: Account, user_id: str | None) -> Account:
+    """The account, when a request names its user as well (as the documents' platforms do): a request naming
+    another user than the account's owner answers exactly as if the account did not exist. Naming no user names
+    none; the caller's scope has decided already which accounts it may use."""
+    if user_id is not None and account.user_id != user_id:
+        raise NotFound(f"account {account.id} does not exist", {"kind": "account", "id": account.id})
+    return account
+
+
 def shared_only(scope: Scope, records: Iterable[S]) -> list[S]:
     """The reference data (model portfolios) the caller may use, in their order."""
     return [r for r in records if shares(scope, r.client_id)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core import liquidations
 from core.idempotency import check_key, fingerprint
 from core.records import AccountLiquidation
-from core.tenants import OPERATOR, Scope
+from core.tenants import OPERATOR, Scope, named_owner
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, list_visible, require, require_all, require_visible, transaction
 
@@ -18,13 +18,16 @@ class Liquidations(UseCases):
         account_id: str,
         idempotency_key: str | None = None,
         scope: Scope = OPERATOR,
+        user_id: str | None = None,
     ) -> AccountLiquidation:
+        """Liquidate the account (``user_id``, if given, must be the account's user). Creating again with the same
+        idempotency key returns the first liquidation."""
         key = check_key(idempotency_key)
+        account = named_owner(require_visible(uow.accounts, account_id, "account", scope), user_id)
         request = fingerprint("account liquidation", account_id)
         replayed = self.replay(uow, key, request)
         if replayed is not None:
             return require(uow.liquidations, replayed, "account liquidation")
-        account = require_visible(uow.accounts, account_id, "account", scope)
         instruments = require_all(uow.instruments, [p.instrument_id for p in account.positions])
         now = self.now()
         decision = liquidations.create(
@@ -42,8 +45,12 @@ class Liquidations(UseCases):
         return self.save(uow, liquidations.cancel(liquidation, children, account, now), now)
 
     @transaction
-    def get(self, uow: UnitOfWork, liquidation_id: str, scope: Scope = OPERATOR) -> AccountLiquidation:
-        return require_visible(uow.liquidations, liquidation_id, "account liquidation", scope)
+    def get(
+        self, uow: UnitOfWork, liquidation_id: str, scope: Scope = OPERATOR, account_id: str | None = None
+    ) -> AccountLiquidation:
+        """A liquidation the caller may see; read under ``account_id``, only if it liquidates that account."""
+        liquidation = require_visible(uow.liquidations, liquidation_id, "account liquidation", scope)
+        return liquidation if account_id is None else liquidations.of_account(liquidation, account_id)
 
     @transaction
     def all(

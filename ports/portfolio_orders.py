@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from core import portfolio_orders
 from core.idempotency import check_key, fingerprint
+from core.instruments import AllocationLine
 from core.portfolio import OrderType, Policy
 from core.records import Order, PortfolioOrder
-from core.tenants import OPERATOR, Scope
+from core.tenants import OPERATOR, Scope, named_owner
 from ports.allocations import find_model
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, list_visible, require, require_all, require_visible, transaction
@@ -26,22 +28,29 @@ class PortfolioOrders(UseCases):
         policy: Policy = Policy(),
         idempotency_key: str | None = None,
         scope: Scope = OPERATOR,
+        weights: Sequence[AllocationLine] | None = None,
+        user_id: str | None = None,
     ) -> PortfolioOrder:
-        """Place a portfolio order (``allocation`` is a model portfolio's id or name). Placing again with the same
-        idempotency key and request returns the first order."""
+        """Place a portfolio order over a model portfolio (``allocation``, its id or name) or over ``weights`` given
+        with the order. ``user_id``, if given, must be the account's user. Placing again with the same idempotency
+        key and request returns the first order."""
         key = check_key(idempotency_key)
+        account = named_owner(require_visible(uow.accounts, account_id, "account", scope), user_id)
         model = find_model(uow, allocation, scope) if allocation is not None else None
+        chosen = portfolio_orders.chosen_allocation(model, weights)
         model_id = model.id if model is not None else None
-        request = fingerprint("portfolio order", account_id, order_type, cash_amount, model_id, policy)
+        ad_hoc = () if weights is None else (tuple(weights),)
+        request = fingerprint(
+            "portfolio order", account_id, order_type, cash_amount, model_id, policy, *ad_hoc
+        )
         replayed = self.replay(uow, key, request)
         if replayed is not None:
             return require(uow.portfolio_orders, replayed, "portfolio order")
-        account = require_visible(uow.accounts, account_id, "account", scope)
-        needed = portfolio_orders.instruments_needed(account, model)
+        needed = portfolio_orders.instruments_needed(account, chosen)
         instruments = require_all(uow.instruments, needed)
         now = self.now()
         decision = portfolio_orders.place(
-            account, order_type, cash_amount, model, policy, instruments,
+            account, order_type, cash_amount, chosen, policy, instruments,
             order_id=self.new_id(), ids=self.fresh_ids(), now=now,
         )  # fmt: skip
         self.remember(uow, key, request, decision.result.id)
@@ -72,6 +81,10 @@ class PortfolioOrders(UseCases):
         state: str | None = None,
         scope: Scope = OPERATOR,
     ) -> list[PortfolioOrder]:
+        """The portfolio orders the caller may see, of one account (which the caller must see) and in one state if
+        asked, oldest first."""
+        if account_id is not None:
+            require_visible(uow.accounts, account_id, "account", scope)
         where = {k: v for k, v in (("account_id", account_id), ("state", state)) if v is not None}
         return list_visible(uow.portfolio_orders, scope, **where)
 

@@ -30,6 +30,7 @@ from starlette.responses import Response
 from adapters.serialization import error_body, parse_json, structure, unstructure
 from core import errors
 from core.errors import AllotError, Forbidden, Unauthorized, ValidationError
+from core.idempotency import request_key
 from core.tenants import Scope, require_operator
 from ports.application import Application
 
@@ -79,6 +80,9 @@ class Call:
     path: Mapping[str, str]
     query: Mapping[str, Sequence[str]]
     body: Any
+    #: For a route that creates work: the request's ``Idempotency-Key``, scoped to the caller's client, for a use
+    #: case's own ``idempotency_key`` (so that a retry after a failed first attempt does not do the work twice).
+    idempotency_key: str | None = None
 
     def param(self, name: str) -> str | None:
         """A query parameter given once (a repeated one is refused)."""
@@ -295,6 +299,7 @@ def run_idempotent(call: Call, operation: Operation, key: str | None, request: s
     if begun.replay is not None:
         return Reply(begun.replay.status or 200, json.loads(begun.replay.body or "null"))
     assert key is not None  # begin refuses a request without one
+    call = attrs.evolve(call, idempotency_key=request_key(call.scope, key))
     try:
         reply = operation.handler(call)
     except AllotError as error:

@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import pytest
 
-from core import accounts, block_orders, market, portfolio_orders
+from core import accounts, block_orders, liquidations, market, portfolio_orders
 from core.blocks import PartialFillPolicy
 from core.decisions import Changes, Decision
 from core.errors import (
@@ -20,16 +20,26 @@ from core.errors import (
     CurrencyMismatch,
     InsufficientFunds,
     InsufficientPosition,
+    NotFound,
     StorageError,
     ValidationError,
 )
 from core.fills import CostSchedule
-from core.instruments import AllocationLine, Instrument, Position, Side
+from core.instruments import Allocation, AllocationLine, Instrument, Position, Side
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import KeyStatus, OrderState, ParentState
 from core.market import Quote, RunOutcome
 from core.portfolio import FeeSchedule, OrderType, Policy
-from core.records import Account, BlockOrder, ModelPortfolio, Order, ParentKind, PortfolioOrder, StoredKey
+from core.records import (
+    Account,
+    AccountLiquidation,
+    BlockOrder,
+    ModelPortfolio,
+    Order,
+    ParentKind,
+    PortfolioOrder,
+    StoredKey,
+)
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 
@@ -348,3 +358,44 @@ def test_a_buy_block_is_refused_when_an_account_cannot_cover_what_its_part_would
     # a UNIT key: 10 and 20 units to the participants, the 5 left over to the error account, 5 × 3.33 to hold back
     assert refused.value.details["accounts"] == [{"account_id": "ERR", "to_hold": "16.65", "free": "0.00"}]
     assert "ERR needs 16.65 and has 0.00" in refused.value.message
+
+
+# -- what a portfolio order is placed over ---------------------------------------------------------------------
+
+HALVES = (AllocationLine("AAA", Decimal("0.5")), AllocationLine("BBB", Decimal("0.5")))
+
+
+def test_an_order_is_placed_over_its_model_portfolio_or_over_the_weights_given_with_it() -> None:
+    assert portfolio_orders.chosen_allocation(model(), None) == model()
+    assert portfolio_orders.chosen_allocation(None, None) is None
+    assert portfolio_orders.chosen_allocation(None, HALVES) == Allocation(HALVES)
+
+
+def test_weights_given_with_a_model_portfolio_are_refused() -> None:
+    with pytest.raises(ValidationError, match="not both"):
+        portfolio_orders.chosen_allocation(model(), HALVES)
+
+
+@pytest.mark.parametrize("weights", [(), (AllocationLine("AAA", Decimal("0.5")),)])
+def test_weights_given_with_an_order_sum_to_one_like_a_models(weights: tuple[AllocationLine, ...]) -> None:
+    with pytest.raises(ValidationError):
+        portfolio_orders.chosen_allocation(None, weights)
+
+
+def test_an_order_over_weights_names_no_model_portfolio_and_trades_the_weights() -> None:
+    placed = portfolio_orders.place(
+        account(), OrderType.BUY, Decimal("100.00"), Allocation(HALVES), Policy(), priced(),
+        order_id="P", ids=iter(["O1", "O2"]), now=NOW,
+    )  # fmt: skip
+    assert placed.result.allocation_id is None
+    children = [r for r in placed.changes.created if isinstance(r, Order)]
+    assert [(o.instrument_id, o.cash_amount) for o in children] == [
+        ("AAA", Decimal("50.00")), ("BBB", Decimal("50.00")),
+    ]  # fmt: skip
+
+
+def test_a_liquidation_read_under_another_account_does_not_exist() -> None:
+    liquidation = AccountLiquidation("L", "ACC", "EUR", ParentState.NEW, NOW, NOW)
+    assert liquidations.of_account(liquidation, "ACC") is liquidation
+    with pytest.raises(NotFound, match="account liquidation L does not exist"):
+        liquidations.of_account(liquidation, "ACC-2")

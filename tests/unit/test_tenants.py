@@ -202,3 +202,23 @@ def test_a_server_failure_is_not_kept_so_the_same_key_may_try_again() -> None:
     failed = idempotency.finish_request(started, 500, "{}").result
     assert failed.state is RequestState.ABANDONED
     assert idempotency.begin_request(failed, "id", "fp", NOW).result.replay is None
+
+
+def test_an_account_named_with_its_own_user_or_with_none_is_that_account() -> None:
+    owned = account("acme", "alice")
+    assert tenants.named_owner(owned, "alice") is owned
+    assert tenants.named_owner(owned, None) is owned
+
+
+@pytest.mark.parametrize("named", ["bob", "carol", ""])
+def test_an_account_named_with_another_user_is_not_found_like_a_missing_one(named: str) -> None:
+    with pytest.raises(NotFound) as refused:
+        tenants.named_owner(account("acme", "alice"), named)
+    assert (refused.value.message, refused.value.details) == (
+        "account ACC-1 does not exist", {"kind": "account", "id": "ACC-1"},
+    )  # fmt: skip
+
+
+def test_an_account_of_no_user_named_with_a_user_is_not_found() -> None:
+    with pytest.raises(NotFound):
+        tenants.named_owner(account("acme", None), "alice")

@@ -1,0 +1,145 @@
+"""Portfolio orders, liquidations and individual orders, as the portfolio-order and account-liquidation documents
+name them (snake_case, decimals as strings).
+
+Each handler calls one use case with the caller's scope (and, for what creates work, the request's idempotency
+key) and answers its result; every rule — who may name which user, what may be cancelled, which liquidation
+belongs to which account — is the core's.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final
+
+import attrs
+
+from core.instruments import AllocationLine
+from core.portfolio import OrderType, Policy
+from core.records import AccountLiquidation, Order, PortfolioOrder
+from entrypoints.http.routing import PAGING, Call, Operation, Param, Reply, as_json, page
+
+# -- request bodies ---------------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class NewPortfolioOrder:
+    """A portfolio order: BUY and REBALANCING over a model portfolio (``allocation_id``, its id or name) or over
+    instrument weights given with the order (``allocation``), SELL of ``cash_amount`` pro rata to the holdings.
+    ``user_id``, if given, must be the account's user. ``policy``: the share of NAV a sell may take (0.9), the cash
+    a rebalancing keeps and its drift band."""
+
+    account_id: str
+    type: OrderType
+    user_id: str | None = None
+    cash_amount: Decimal | None = None
+    allocation_id: str | None = None
+    allocation: tuple[AllocationLine, ...] | None = None
+    policy: Policy = Policy()
+
+
+@attrs.frozen(kw_only=True)
+class Requester:
+    """Who asks (as the documents' platforms say): if given, the account's user."""
+
+    user_id: str | None = None
+
+
+# -- handlers ---------------------------------------------------------------------------------------------------
+
+
+def place_order(call: Call) -> Reply:
+    body: NewPortfolioOrder = call.body
+    order = call.app.portfolio_orders.place(
+        body.account_id,
+        body.type,
+        body.cash_amount,
+        body.allocation_id,
+        body.policy,
+        call.idempotency_key,
+        scope=call.scope,
+        weights=body.allocation,
+        user_id=body.user_id,
+    )
+    return Reply(202, as_json(order))
+
+
+def show_order(call: Call) -> Reply:
+    return Reply(
+        200, as_json(call.app.portfolio_orders.get(call.path["portfolio_order_id"], scope=call.scope))
+    )
+
+
+def list_orders(call: Call) -> Reply:
+    found = call.app.portfolio_orders.all(call.param("account_id"), call.param("state"), scope=call.scope)
+    return page(call, found, key=lambda o: o.id)
+
+
+def cancel_order(call: Call) -> Reply:
+    return Reply(
+        200, as_json(call.app.portfolio_orders.cancel(call.path["portfolio_order_id"], scope=call.scope))
+    )
+
+
+def request_liquidation(call: Call) -> Reply:
+    body: Requester = call.body
+    order = call.app.portfolio_orders.place(
+        call.path["account_id"],
+        OrderType.LIQUIDATION,
+        idempotency_key=call.idempotency_key,
+        scope=call.scope,
+        user_id=body.user_id,
+    )
+    return Reply(202, as_json(order))
+
+
+def liquidate_account(call: Call) -> Reply:
+    body: Requester = call.body
+    liquidation = call.app.liquidations.create(
+        call.path["account_id"], call.idempotency_key, scope=call.scope, user_id=body.user_id
+    )
+    return Reply(202, as_json(liquidation))
+
+
+def show_liquidation(call: Call) -> Reply:
+    liquidation = call.app.liquidations.get(
+        call.path["liquidation_id"], scope=call.scope, account_id=call.path["account_id"]
+    )
+    return Reply(200, as_json(liquidation))
+
+
+def show_individual_order(call: Call) -> Reply:
+    return Reply(200, as_json(call.app.queries.order(call.path["order_id"], scope=call.scope)))
+
+
+STATES: Final = {"type": "string", "enum": ["NEW", "SUBMITTED", "PROCESSING", "FILLED", "CANCELLED"]}
+
+OPERATIONS: Final = (
+    Operation("POST", "/portfolios/orders", place_order,
+              "Place a portfolio order (BUY, SELL, REBALANCING); it is split into individual orders at once",
+              "portfolio orders", body=NewPortfolioOrder, response=PortfolioOrder, status=202, creates_work=True,
+              errors=(404, 409, 422)),
+    Operation("GET", "/portfolios/orders", list_orders, "The caller's portfolio orders, oldest first",
+              "portfolio orders", response=PortfolioOrder, paged=True, errors=(404,),
+              query=(Param("account_id", "Only this account's (404 if the caller may not see the account)."),
+                     Param("state", "Only those in this state.", schema=STATES), *PAGING)),
+    Operation("GET", "/portfolios/orders/{portfolio_order_id}", show_order,
+              "A portfolio order with its individual orders", "portfolio orders",
+              response=PortfolioOrder, errors=(404,)),
+    Operation("DELETE", "/portfolios/orders/{portfolio_order_id}", cancel_order,
+              "Cancel a portfolio order (only while NEW or SUBMITTED) and its individual orders",
+              "portfolio orders", response=PortfolioOrder, errors=(404, 409)),
+    Operation("POST", "/portfolios/{account_id}/liquidation_request", request_liquidation,
+              "Sell every position of the account in full: a LIQUIDATION portfolio order (its cash amount and "
+              "management fee are known once every sell is filled)", "portfolio orders",
+              body=Requester, response=PortfolioOrder, status=202, creates_work=True, errors=(404, 409, 422)),
+    Operation("POST", "/accounts/{account_id}/liquidations", liquidate_account,
+              "Liquidate an account: one unit sell per position (its cash amount is known once all are filled)",
+              "liquidations", body=Requester, response=AccountLiquidation, status=202, creates_work=True,
+              errors=(404, 409, 422)),
+    Operation("GET", "/accounts/{account_id}/liquidations/{liquidation_id}", show_liquidation,
+              "An account liquidation with its individual orders and, once filled, its cash amount",
+              "liquidations", response=AccountLiquidation, errors=(404,)),
+    Operation("GET", "/orders/{order_id}", show_individual_order,
+              "An individual order; client_reference is the portfolio order or liquidation that made it",
+              "orders", response=Order, errors=(404,)),
+)  # fmt: skip
