@@ -113,14 +113,18 @@ def test_the_documents_block_flow_allocates_orders_and_positions_that_sum_to_the
     assert acme.admin.post("/sandbox/market/run").status_code == 200
 
     owners = {FIRST: acme.alice, SECOND: acme.bob, THIRD: acme.alice}
-    orders = {a: owners[a].get("/port/v1/orders", params={"AccountKey": a}).json()["Data"] for a in PARTICIPANTS}
+    orders = {
+        a: owners[a].get("/port/v1/orders", params={"AccountKey": a}).json()["Data"] for a in PARTICIPANTS
+    }
     for account_id, listed in orders.items():
         assert [(o["AccountKey"], o["CorrelationKey"], o["Status"], o["BuySell"]) for o in listed] == [
             (account_id, block_id, "Filled", "Buy")
         ]
     assert [orders[a][0]["FilledAmount"] for a in PARTICIPANTS] == ["11667", "23333", "30000"]
 
-    positions = {a: owners[a].get("/port/v1/positions", params={"AccountKey": a}).json()["Data"] for a in PARTICIPANTS}
+    positions = {
+        a: owners[a].get("/port/v1/positions", params={"AccountKey": a}).json()["Data"] for a in PARTICIPANTS
+    }
     held = [(p["AccountKey"], p["Uic"], p["Amount"]) for a in PARTICIPANTS for p in positions[a]]
     assert held == [(FIRST, "AAA", "11667"), (SECOND, "AAA", "23333"), (THIRD, "AAA", "30000")]
     assert sum(Decimal(amount) for _, _, amount in held) == Decimal(65000)
@@ -167,7 +171,12 @@ def test_a_block_order_naming_another_account_or_asset_type_than_its_key_and_ins
     acme: Api,
 ) -> None:
     key_id = create_key(acme, remainder_key())
-    for change in ({"AccountKey": FIRST}, {"AssetType": "FxSpot"}, {"BuySell": "Hold"}, {"OrderType": "Limit"}):
+    for change in (
+        {"AccountKey": FIRST},
+        {"AssetType": "FxSpot"},
+        {"BuySell": "Hold"},
+        {"OrderType": "Limit"},
+    ):
         refused = acme.post(acme.alice, "/trade/v2/orders", block_order(key_id) | change)
         assert refused.status_code == 400, change
     assert acme.alice.get("/port/v1/orders", params={"AccountKey": FIRST}).json()["Data"] == []
@@ -177,21 +186,33 @@ def test_a_key_that_breaks_the_documents_rules_is_refused_with_the_error_body(ac
     percentages = remainder_key() | {"AllocationUnitType": "Percentage"}
     clashing = remainder_key()
     clashing["ParticipatingAccountsInfo"][0]["Priority"] = 1
-    for body in (percentages, clashing, remainder_key() | {"MarginHandling": "Maybe"}, {"AllocationKeyName": "x"}):
+    for body in (
+        percentages,
+        clashing,
+        remainder_key() | {"MarginHandling": "Maybe"},
+        {"AllocationKeyName": "x"},
+    ):
         refused = acme.post(acme.alice, "/trade/v1/allocationkeys", body)
         assert refused.status_code == 400, body
         assert set(refused.json()["error"]) == {"code", "message", "details"}
     assert acme.alice.get("/trade/v1/allocationkeys", params={"Statuses": "Maybe"}).status_code == 400
     key_id = create_key(acme, remainder_key())
     for amount in ("-1", "0", "1e40", "ten", "0.5"):
-        response = acme.alice.get(f"/trade/v1/allocationkeys/{key_id}/distributions", params={"Amount": amount})
+        response = acme.alice.get(
+            f"/trade/v1/allocationkeys/{key_id}/distributions", params={"Amount": amount}
+        )
         assert response.status_code == 400, amount
 
 
-def test_another_client_gets_404_for_the_keys_and_accounts_of_acme_exactly_like_missing_ones(acme: Api) -> None:
+def test_another_client_gets_404_for_the_keys_and_accounts_of_acme_exactly_like_missing_ones(
+    acme: Api,
+) -> None:
     key_id = create_key(acme, remainder_key(one_time=False))
     carol = acme.carol
-    for path in (f"/trade/v1/allocationkeys/{key_id}", f"/trade/v1/allocationkeys/{key_id}/distributions?Amount=1"):
+    for path in (
+        f"/trade/v1/allocationkeys/{key_id}",
+        f"/trade/v1/allocationkeys/{key_id}/distributions?Amount=1",
+    ):
         hidden, missing = carol.get(path), carol.get(path.replace(key_id, "missing"))
         assert hidden.status_code == missing.status_code == 404
         assert hidden.json()["error"]["code"] == missing.json()["error"]["code"] == "NOT_FOUND"
