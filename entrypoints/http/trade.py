@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Final, TypeVar
 
@@ -217,19 +217,29 @@ class OrderType(enum.Enum):
 
 
 class DurationType(enum.Enum):
-    DAY_ORDER = "DAYORDER"
+    DAY_ORDER = "DAY_ORDER"
+
+
+def spelled_as(kind: type[enum.Enum]) -> Callable[[object, attrs.Attribute[str], str], None]:
+    """A validator: the value names a member of ``kind`` (in the document's spelling or allot's)."""
+
+    def check(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+        member_of(kind, value, pascal(attribute.name))
+
+    return check
 
 
 @attrs.frozen
 class OrderDuration:
-    duration_type: DurationType
+    duration_type: str = attrs.field(validator=spelled_as(DurationType))
 
 
 @attrs.frozen(kw_only=True)
 class NewBlockOrder:
     """``POST /trade/v2/orders`` with an ``AllocationKeyId``: a block of ``Amount`` units of the instrument
     ``Uic``. ``AccountKey`` and ``AssetType``, if given, must be the key's owner account and the instrument's
-    type. ``PartialFillPolicy`` (allot's addition): how a partial fill is shared (``ProRata`` or ``Priority``)."""
+    type; ``OrderType`` is ``Market`` and ``OrderDuration`` a ``DayOrder`` (the only ones allot executes).
+    ``PartialFillPolicy`` (allot's addition): how a partial fill is shared (``ProRata`` or ``Priority``)."""
 
     allocation_key_id: str
     uic: str
@@ -237,7 +247,7 @@ class NewBlockOrder:
     amount: Decimal
     account_key: str | None = None
     asset_type: str | None = None
-    order_type: OrderType = OrderType.MARKET
+    order_type: str = attrs.field(default=spelled(OrderType.MARKET), validator=spelled_as(OrderType))
     order_duration: OrderDuration | None = None
     partial_fill_policy: str = spelled(DEFAULT_POLICY)
 
