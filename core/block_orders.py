@@ -32,8 +32,14 @@ from core.blocks import (
     targets,
 )
 from core.decisions import Changes, Decision
-from core.errors import CurrencyMismatch, InsufficientFunds, InsufficientPosition, NothingToTrade
-from core.instruments import Instrument, Side, check_tradable, traded_in
+from core.errors import (
+    CurrencyMismatch,
+    InsufficientFunds,
+    InsufficientPosition,
+    NothingToTrade,
+    ValidationError,
+)
+from core.instruments import AssetType, Instrument, Side, check_tradable, traded_in
 from core.journal import JournalEntry
 from core.keys import AllocationKey, check_usable
 from core.lifecycle import BLOCK_ORDER, OPEN, OrderState, Trigger
@@ -52,6 +58,25 @@ def block_currency(instrument: Instrument, accounts: Mapping[str, Account]) -> s
         )
     traded_in(instrument, currencies[0])
     return currencies[0]
+
+
+def check_named(
+    key: AllocationKey, instrument: Instrument, account_id: str | None, asset_type: AssetType | None
+) -> None:
+    """An order that names its account and asset type (as the block-trading document's orders do) must name the
+    key's owner (block) account and the instrument's asset type; naming neither leaves both to the key and the
+    instrument."""
+    if account_id is not None and account_id != key.owner_account_id:
+        raise ValidationError(
+            f"a block is placed on its key's owner account {key.owner_account_id}, not on {account_id}",
+            {"field": "account_id", "account_id": account_id, "owner_account_id": key.owner_account_id},
+        )
+    if asset_type is not None and AssetType(asset_type) is not instrument.asset_type:
+        raise ValidationError(
+            f"instrument {instrument.instrument_id} is a {instrument.asset_type.value}, not a {AssetType(asset_type).value}",
+            {"field": "asset_type", "asset_type": AssetType(asset_type).value,
+             "instrument_asset_type": instrument.asset_type.value},
+        )  # fmt: skip
 
 
 def block_targets(
@@ -118,10 +143,14 @@ def place(
     block_id: str,
     ids: Iterator[str],
     now: dt.datetime,
+    named_account: str | None = None,
+    named_asset_type: AssetType | None = None,
 ) -> Decision[BlockOrder]:
     """Place a block on the key's owner account (see the module docstring for what is checked), with one NEW
-    order for every account it allocates to (the block's id as correlation key), each holding back what it needs."""
+    order for every account it allocates to (the block's id as correlation key), each holding back what it needs.
+    ``named_account`` and ``named_asset_type``: what the order named, checked by ``check_named``."""
     key = stored.key
+    check_named(key, instrument, named_account, named_asset_type)
     side, policy = Side(side), PartialFillPolicy(policy)
     amount = check_positive(amount, "amount")
     check_tradable(instrument, side, now.date())

@@ -9,7 +9,7 @@ import attrs
 from core import block_orders
 from core.blocks import DEFAULT_POLICY, PartialFillPolicy
 from core.idempotency import check_key, fingerprint
-from core.instruments import Side
+from core.instruments import AssetType, Side
 from core.records import BlockOrder, Order
 from core.tenants import OPERATOR, Scope
 from ports.driven import UnitOfWork
@@ -36,8 +36,11 @@ class Blocks(UseCases):
         policy: PartialFillPolicy = DEFAULT_POLICY,
         idempotency_key: str | None = None,
         scope: Scope = OPERATOR,
+        account_id: str | None = None,
+        asset_type: AssetType | None = None,
     ) -> BlockOrder:
-        """Place a block; everything that would make it impossible to execute is refused now."""
+        """Place a block; everything that would make it impossible to execute is refused now. ``account_id`` and
+        ``asset_type``, when given, must be the key's owner account and the instrument's asset type."""
         key = check_key(idempotency_key)
         request = fingerprint("block order", key_id, instrument_id, side, amount, policy)
         replayed = self.replay(uow, key, request)
@@ -57,6 +60,8 @@ class Blocks(UseCases):
             block_id=self.new_id(),
             ids=self.fresh_ids(),
             now=now,
+            named_account=account_id,
+            named_asset_type=asset_type,
         )
         self.remember(uow, key, request, decision.result.id)
         return self.save(uow, decision, now)

@@ -39,3 +39,10 @@ class Queries(UseCases):
         """Individual orders, all or those of one account, in one state, of one parent (oldest first)."""
         where = {"account_id": account_id, "state": state, "parent_order_id": parent_order_id}
         return list_visible(uow.orders, scope, **{k: v for k, v in where.items() if v is not None})
+
+    @transaction
+    def account_orders(self, uow: UnitOfWork, account_id: str, scope: Scope = OPERATOR) -> list[Order]:
+        """The individual orders of one account the caller may see (oldest first); an account the caller may not
+        see is ``NotFound``, like a missing one."""
+        account = require_visible(uow.accounts, account_id, "account", scope)
+        return list_visible(uow.orders, scope, account_id=account.id)

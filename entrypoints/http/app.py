@@ -13,12 +13,18 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
 
-from entrypoints.http import accounts, admin, portfolio
+from entrypoints.http import accounts, admin, portfolio, trade, webhooks
 from entrypoints.http.routing import Operation, Reply, endpoint, respond
 from ports.application import Application
 
 #: Every operation of the API, in the order the OpenAPI document lists them.
-OPERATIONS: Final[tuple[Operation, ...]] = (*accounts.OPERATIONS, *admin.OPERATIONS, *portfolio.OPERATIONS)
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    *accounts.OPERATIONS,
+    *admin.OPERATIONS,
+    *portfolio.OPERATIONS,
+    *trade.OPERATIONS,
+    *webhooks.OPERATIONS,
+)
 
 
 def routes(app: Application, operations: Iterable[Operation]) -> list[BaseRoute]:

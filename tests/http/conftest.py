@@ -3,6 +3,7 @@ API keys for the operator and for users of two clients. Started per test, stoppe
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -78,9 +79,10 @@ def client(base_url: str, key: str | None) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers=headers, timeout=10.0)
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    with sqlite_application(tmp_path / "serve.db", jitter=FixedJitter()) as app:
+@contextlib.contextmanager
+def running_api(database: Path) -> Iterator[Api]:
+    """A server over a fresh database at ``database``, with the instruments and keys described above."""
+    with sqlite_application(database, jitter=FixedJitter()) as app:
         app.instruments.add(Instrument("AAA", Decimal("10.00")))
         app.instruments.add(Instrument("BBB", Decimal("20.00")))
         keys = {
@@ -98,3 +100,9 @@ def api(tmp_path: Path) -> Iterator[Api]:
             for opened in clients.values():
                 opened.close()
             running.stop()
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    with running_api(tmp_path / "serve.db") as running:
+        yield running

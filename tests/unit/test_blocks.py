@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from core.block_orders import check_named
 from core.blocks import (
     AccountAllocation,
     BlockRequest,
@@ -13,6 +14,7 @@ from core.blocks import (
     allocate,
 )
 from core.errors import AllocationKeyNotUsable, MarginRejected, OffStep, ValidationError
+from core.instruments import AssetType, Instrument
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType, check_usable, effective_status
 from core.lifecycle import KeyStatus
 
@@ -231,3 +233,21 @@ def test_prices_need_the_currency_of_the_traded_values() -> None:
     fills = (Execution(Decimal(200), Decimal("1.1")),)
     with pytest.raises(ValidationError, match="currency"):
         allocate(BlockRequest(PERCENT_KEY, Decimal(999), filled=Decimal(200), fills=fills))
+
+
+def test_an_order_naming_its_keys_owner_account_and_its_instruments_type_or_neither_is_accepted() -> None:
+    stock = Instrument("AAA", Decimal("10"))
+    for account_id, asset_type in (("BLOCK", AssetType.STOCK), (None, None), ("BLOCK", None)):
+        check_named(UNIT_KEY, stock, account_id, asset_type)
+
+
+def test_an_order_naming_another_account_than_its_keys_owner_is_refused() -> None:
+    with pytest.raises(ValidationError) as refused:
+        check_named(UNIT_KEY, Instrument("AAA", Decimal("10")), "A1", None)
+    assert refused.value.details["owner_account_id"] == "BLOCK"
+
+
+def test_an_order_naming_another_asset_type_than_its_instruments_is_refused() -> None:
+    with pytest.raises(ValidationError) as refused:
+        check_named(UNIT_KEY, Instrument("AAA", Decimal("10")), None, AssetType.FX_SPOT)
+    assert refused.value.details["instrument_asset_type"] == "STOCK"

@@ -1,0 +1,383 @@
+"""Block trading, in the block-trading document's shape (PascalCase): allocation keys, block orders placed with one,
+and the participating accounts' allocated orders and positions (``/port/v1``).
+
+The document's names differ from the core's (``AllocationKeyName`` for a key's name, ``AccountKey`` for an account
+id, ``Uic`` for an instrument, ``BuySell`` for a side): its bodies are the small request and view types below, and
+the functions beside them only rename. Enumerations are read in either spelling (``OneTime`` or ``ONE_TIME``,
+``FxSpot`` or ``FX_SPOT``) and written as the document writes them (``OneTime``, ``Buy``). Every rule is the core's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Final, TypeVar
+
+import attrs
+
+from adapters.serialization import structure
+from core.allocation_keys import LISTED_BY_DEFAULT
+from core.blocks import DEFAULT_POLICY, AccountAllocation, BlockAllocation, PartialFillPolicy
+from core.errors import ValidationError
+from core.instruments import AssetType, Position, Side
+from core.keys import AllocationKey, MarginHandling, Participant, UnitType
+from core.lifecycle import KeyStatus
+from core.records import Order, StoredKey
+from entrypoints.http.routing import PAGING, Call, Casing, Operation, Param, Reply, as_json, page, pascal
+
+E = TypeVar("E", bound=enum.Enum)
+
+# -- enumerations as the document spells them -------------------------------------------------------------------
+
+
+def spelled(member: enum.Enum) -> str:
+    """An enumeration's value as the document writes it: ``ONE_TIME`` → ``OneTime``, ``BUY`` → ``Buy``."""
+    return pascal(str(member.value).lower())
+
+
+def member_of(kind: type[E], text: str, field: str) -> E:
+    """The member a request names, in the document's spelling or allot's, in any case (``FxSpot``, ``FX_SPOT``)."""
+    members = {str(m.value).replace("_", ""): m for m in kind}
+    found = members.get(text.replace("_", "").upper())
+    if found is None:
+        raise ValidationError(
+            f"{field} {text!r} is not one of {', '.join(spelled(m) for m in kind)}",
+            {"field": field, "value": text, "allowed": [spelled(m) for m in kind]},
+        )
+    return found
+
+
+def optional_member(kind: type[E], text: str | None, field: str) -> E | None:
+    return None if text is None else member_of(kind, text, field)
+
+
+# -- allocation keys --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ParticipatingAccountInfo:
+    """One entry of ``ParticipatingAccountsInfo``: an account and its units (or percentage). An account that
+    accepts remainders needs a ``Priority`` unique among those that do (1 = first)."""
+
+    account_key: str
+    unit_value: Decimal
+    accept_remainder_amount: bool = False
+    priority: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NewAllocationKey:
+    """``POST /trade/v1/allocationkeys``. ``ErrorAccountKey`` (allot's addition) names the account that takes
+    what the participants do not; the document's broker assigns one."""
+
+    allocation_key_name: str
+    allocation_unit_type: str
+    margin_handling: str
+    owner_account_key: str
+    error_account_key: str
+    participating_accounts_info: tuple[ParticipatingAccountInfo, ...]
+    one_time: bool = False
+
+
+def key_of(body: NewAllocationKey) -> AllocationKey:
+    """The core's allocation key for the document's body (the core validates it)."""
+    return AllocationKey(
+        name=body.allocation_key_name,
+        unit_type=member_of(UnitType, body.allocation_unit_type, "AllocationUnitType"),
+        margin_handling=member_of(MarginHandling, body.margin_handling, "MarginHandling"),
+        one_time=body.one_time,
+        owner_account_id=body.owner_account_key,
+        error_account_id=body.error_account_key,
+        participants=tuple(
+            Participant(p.account_key, p.unit_value, p.accept_remainder_amount, p.priority)
+            for p in body.participating_accounts_info
+        ),
+    )
+
+
+@attrs.frozen
+class AllocationKeyCreated:
+    allocation_key_id: str
+
+
+@attrs.frozen(kw_only=True)
+class AllocationKeyDetails:
+    """A key as ``GET /trade/v1/allocationkeys`` shows it: the fields it was created with, its ``Status``
+    (``Active``, ``OneTime``, ``Used``, ``Expired``, ``Deleted``) and when it was created."""
+
+    allocation_key_id: str
+    allocation_key_name: str
+    allocation_unit_type: str
+    margin_handling: str
+    one_time: bool
+    owner_account_key: str
+    error_account_key: str
+    participating_accounts_info: tuple[ParticipatingAccountInfo, ...]
+    status: str
+    created_at: dt.datetime
+
+
+def details(stored: StoredKey) -> AllocationKeyDetails:
+    key = stored.key
+    return AllocationKeyDetails(
+        allocation_key_id=stored.id,
+        allocation_key_name=key.name,
+        allocation_unit_type=spelled(key.unit_type),
+        margin_handling=spelled(key.margin_handling),
+        one_time=key.one_time,
+        owner_account_key=key.owner_account_id,
+        error_account_key=key.error_account_id,
+        participating_accounts_info=tuple(
+            ParticipatingAccountInfo(
+                account_key=p.account_id,
+                unit_value=p.unit_value,
+                accept_remainder_amount=p.accept_remainder,
+                priority=p.priority,
+            )
+            for p in key.participants
+        ),
+        status=spelled(stored.status),
+        created_at=stored.created_at,
+    )
+
+
+@attrs.frozen
+class Distribution:
+    account_key: str
+    amount: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class DistributionPreview:
+    """How a key would distribute ``Amount``: each participant's part (key order), what the unit values left over
+    (``RemainderAmount``) and the error account's part. Nothing is placed."""
+
+    allocation_key_id: str
+    amount: Decimal
+    remainder_amount: Decimal
+    distributions: tuple[Distribution, ...]
+    error_account: Distribution
+
+
+def distribution(part: AccountAllocation) -> Distribution:
+    return Distribution(part.account_id, part.quantity)
+
+
+def preview_of(key_id: str, result: BlockAllocation) -> DistributionPreview:
+    return DistributionPreview(
+        allocation_key_id=key_id,
+        amount=result.allocated_amount,
+        remainder_amount=result.remainder,
+        distributions=tuple(distribution(a) for a in result.allocations),
+        error_account=distribution(result.error_account),
+    )
+
+
+def statuses(call: Call) -> tuple[KeyStatus, ...]:
+    """``Statuses=Active,OneTime`` (or repeated): the statuses asked for; none: those listed by default (Active)."""
+    given = [part.strip() for value in call.query.get("Statuses", ()) for part in value.split(",")]
+    return tuple(member_of(KeyStatus, text, "Statuses") for text in given if text) or LISTED_BY_DEFAULT
+
+
+def create_key(call: Call) -> Reply:
+    stored = call.app.keys.create(key_of(call.body), scope=call.scope)
+    return Reply(201, as_json(AllocationKeyCreated(stored.id), Casing.PASCAL))
+
+
+def list_keys(call: Call) -> Reply:
+    found = call.app.keys.all(statuses(call), scope=call.scope)
+    return page(call, [details(k) for k in found], key=lambda k: k.allocation_key_id, casing=Casing.PASCAL)
+
+
+def show_key(call: Call) -> Reply:
+    stored = call.app.keys.get(call.path["allocation_key_id"], scope=call.scope)
+    return Reply(200, as_json(details(stored), Casing.PASCAL))
+
+
+def delete_key(call: Call) -> Reply:
+    stored = call.app.keys.delete(call.path["allocation_key_id"], scope=call.scope)
+    return Reply(200, as_json(details(stored), Casing.PASCAL))
+
+
+def preview(call: Call) -> Reply:
+    key_id = call.path["allocation_key_id"]
+    amount = structure(call.required("Amount"), Decimal)
+    step = structure(call.param("QuantityStep") or "1", Decimal)
+    result = call.app.keys.preview(key_id, amount, step, scope=call.scope)
+    return Reply(200, as_json(preview_of(key_id, result), Casing.PASCAL))
+
+
+# -- block orders -----------------------------------------------------------------------------------------------
+
+
+class OrderType(enum.Enum):
+    MARKET = "MARKET"  #: the simulated venue executes market orders
+
+
+class DurationType(enum.Enum):
+    DAY_ORDER = "DAY_ORDER"
+
+
+def spelled_as(kind: type[enum.Enum]) -> Callable[[object, attrs.Attribute[str], str], None]:
+    """A validator: the value names a member of ``kind`` (in the document's spelling or allot's)."""
+
+    def check(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+        member_of(kind, value, pascal(attribute.name))
+
+    return check
+
+
+@attrs.frozen
+class OrderDuration:
+    duration_type: str = attrs.field(validator=spelled_as(DurationType))
+
+
+@attrs.frozen(kw_only=True)
+class NewBlockOrder:
+    """``POST /trade/v2/orders`` with an ``AllocationKeyId``: a block of ``Amount`` units of the instrument
+    ``Uic``. ``AccountKey`` and ``AssetType``, if given, must be the key's owner account and the instrument's
+    type; ``OrderType`` is ``Market`` and ``OrderDuration`` a ``DayOrder`` (the only ones allot executes).
+    ``PartialFillPolicy`` (allot's addition): how a partial fill is shared (``ProRata`` or ``Priority``)."""
+
+    allocation_key_id: str
+    uic: str
+    buy_sell: str
+    amount: Decimal
+    account_key: str | None = None
+    asset_type: str | None = None
+    order_type: str = attrs.field(default=spelled(OrderType.MARKET), validator=spelled_as(OrderType))
+    order_duration: OrderDuration | None = None
+    partial_fill_policy: str = spelled(DEFAULT_POLICY)
+
+
+@attrs.frozen
+class OrderPlaced:
+    order_id: str
+
+
+def place_block(call: Call) -> Reply:
+    body: NewBlockOrder = call.body
+    block = call.app.blocks.place(
+        body.allocation_key_id,
+        body.uic,
+        member_of(Side, body.buy_sell, "BuySell"),
+        body.amount,
+        member_of(PartialFillPolicy, body.partial_fill_policy, "PartialFillPolicy"),
+        scope=call.scope,
+        account_id=body.account_key,
+        asset_type=optional_member(AssetType, body.asset_type, "AssetType"),
+    )
+    return Reply(202, as_json(OrderPlaced(block.id), Casing.PASCAL))
+
+
+# -- the accounts' orders and positions -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class PortOrder:
+    """An individual order as ``/port/v1/orders`` lists it. ``Amount`` is its quantity (a unit order) and
+    ``CashAmount`` its cash (a cash order); an order allocated from a block has ``CorrelationKey`` = the block's
+    ``OrderId``."""
+
+    order_id: str
+    account_key: str
+    uic: str
+    buy_sell: str
+    amount: Decimal | None
+    cash_amount: Decimal | None
+    filled_amount: Decimal
+    traded_value: Decimal
+    total_cost: Decimal
+    status: str
+    correlation_key: str | None
+    external_reference: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def port_order(order: Order) -> PortOrder:
+    return PortOrder(
+        order_id=order.id,
+        account_key=order.account_id,
+        uic=order.instrument_id,
+        buy_sell=spelled(order.side),
+        amount=order.quantity,
+        cash_amount=order.cash_amount,
+        filled_amount=order.filled_quantity,
+        traded_value=order.traded_value,
+        total_cost=order.total_cost,
+        status=spelled(order.state),
+        correlation_key=order.correlation_key,
+        external_reference=order.client_reference,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class PortPosition:
+    """A position as ``/port/v1/positions`` lists it: ``Amount`` units of ``Uic`` held by ``AccountKey``."""
+
+    position_id: str | None
+    account_key: str
+    uic: str
+    amount: Decimal
+
+
+def port_positions(account_id: str, positions: Sequence[Position]) -> list[PortPosition]:
+    return [PortPosition(position_id=p.position_id, account_key=account_id, uic=p.instrument_id,
+                         amount=p.quantity) for p in positions]  # fmt: skip
+
+
+def list_orders(call: Call) -> Reply:
+    orders = call.app.queries.account_orders(call.required("AccountKey"), scope=call.scope)
+    return page(call, [port_order(o) for o in orders], key=lambda o: o.order_id, casing=Casing.PASCAL)
+
+
+def list_positions(call: Call) -> Reply:
+    account = call.app.accounts.get(call.required("AccountKey"), scope=call.scope)
+    return page(
+        call, port_positions(account.id, account.positions), key=lambda p: p.uic, casing=Casing.PASCAL
+    )
+
+
+# -- the table --------------------------------------------------------------------------------------------------
+
+STATUSES: Final = Param(
+    "Statuses",
+    "Key statuses to list, comma-separated or repeated: Active (the default), OneTime, Used, Expired, Deleted.",
+)
+AMOUNT: Final = Param("Amount", "The block amount to distribute (a decimal).", required=True)
+QUANTITY_STEP: Final = Param("QuantityStep", "The instrument's quantity step (a decimal; default 1).")
+ACCOUNT_KEY: Final = Param("AccountKey", "The account (one the caller may see).", required=True)
+PASCAL: Final = Casing.PASCAL
+
+OPERATIONS: Final = (
+    Operation("POST", "/trade/v1/allocationkeys", create_key,
+              "Create an allocation key for the caller's client (shared by its users)", "block trading",
+              body=NewAllocationKey, response=AllocationKeyCreated, status=201, casing=PASCAL, creates_work=True,
+              errors=(404, 409, 422)),
+    Operation("GET", "/trade/v1/allocationkeys", list_keys,
+              "The client's allocation keys: Active ones unless Statuses asks for others", "block trading",
+              response=AllocationKeyDetails, casing=PASCAL, paged=True, query=(STATUSES, *PAGING)),
+    Operation("GET", "/trade/v1/allocationkeys/{allocation_key_id}", show_key,
+              "An allocation key, whatever its status", "block trading",
+              response=AllocationKeyDetails, casing=PASCAL, errors=(404,)),
+    Operation("DELETE", "/trade/v1/allocationkeys/{allocation_key_id}", delete_key,
+              "Invalidate an allocation key (it stays readable by id, and can no longer be used)", "block trading",
+              response=AllocationKeyDetails, casing=PASCAL, errors=(404, 409)),
+    Operation("GET", "/trade/v1/allocationkeys/{allocation_key_id}/distributions", preview,
+              "How the key would distribute Amount, with the remainder (nothing is placed)", "block trading",
+              response=DistributionPreview, casing=PASCAL, query=(AMOUNT, QUANTITY_STEP), errors=(404, 422)),
+    Operation("POST", "/trade/v2/orders", place_block,
+              "Place a block order with an allocation key; the market executes it and allocates it out",
+              "block trading", body=NewBlockOrder, response=OrderPlaced, status=202, casing=PASCAL,
+              creates_work=True, errors=(404, 409, 422)),
+    Operation("GET", "/port/v1/orders", list_orders,
+              "The individual orders of an account, allocated ones with their CorrelationKey", "block trading",
+              response=PortOrder, casing=PASCAL, paged=True, query=(ACCOUNT_KEY, *PAGING), errors=(404,)),
+    Operation("GET", "/port/v1/positions", list_positions, "The positions of an account", "block trading",
+              response=PortPosition, casing=PASCAL, paged=True, query=(ACCOUNT_KEY, *PAGING), errors=(404,)),
+)  # fmt: skip
