@@ -391,7 +391,7 @@ class _Page:
         for status, response in op.get("responses", {}).items():
             response = self.resolve(response)
             content: Mapping[str, Any] = response.get("content", {})
-            schema = next((media.get("schema", {}) for media in content.values()), {})
+            schema: Mapping[str, Any] = next((m.get("schema", {}) for m in content.values()), {})
             self.out.append(f"<li><b>{status}</b> {html.escape(response.get('description', ''))} "
                             f"— {self.type_of(schema)}</li>")  # fmt: skip
         self.out.append("</ul></section>")
