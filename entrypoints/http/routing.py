@@ -181,7 +181,11 @@ def _limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_LIMIT
     # ASCII digits only ("²".isdigit() is true, and int() refuses it), and few enough for int() to read.
-    if not (text.isascii() and text.isdigit()) or len(text.lstrip("0")) > 3 or not 1 <= int(text) <= MAX_LIMIT:
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(text.lstrip("0")) > 3
+        or not 1 <= int(text) <= MAX_LIMIT
+    ):
         raise ValidationError(f"limit must be a whole number from 1 to {MAX_LIMIT}", {"limit": text})
     return int(text)
 
