@@ -27,16 +27,20 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
 )
 
 
+class OperationRoute(Route):
+    """A route serving one operation of a table, which the OpenAPI document describes."""
+
+    def __init__(self, app: Application, operation: Operation) -> None:
+        super().__init__(operation.path, endpoint(app, operation), methods=[operation.method])
+        self.operation = operation
+
+
 def routes(app: Application, operations: Iterable[Operation]) -> list[BaseRoute]:
-    """One Starlette route per path, dispatching on the method to each operation's endpoint."""
+    """One Starlette route per operation, grouped by path (each dispatches on its method)."""
     by_path: dict[str, dict[str, Operation]] = {}
     for operation in operations:
         by_path.setdefault(operation.path, {})[operation.method] = operation
-    made: list[BaseRoute] = []
-    for path, methods in by_path.items():
-        for method, operation in methods.items():
-            made.append(Route(path, endpoint(app, operation), methods=[method]))
-    return made
+    return [OperationRoute(app, operation) for methods in by_path.values() for operation in methods.values()]
 
 
 async def http_error(request: Request, error: Exception) -> Response:
@@ -55,11 +59,14 @@ def create_app(
     extra: Sequence[BaseRoute] = (),
     lifespan: Lifespan[Any] | None = None,
 ) -> Starlette:
-    """The HTTP API over ``app``; ``extra`` routes (the sandbox, the store API) are added after the API's own."""
+    """The HTTP API over ``app``; ``extra`` routes (the sandbox, the store API) are added after the API's own.
+    The OpenAPI document describes every operation served, the extra ones made by ``routes`` included."""
     from entrypoints.http.openapi import document_routes
 
+    served = [*routes(app, OPERATIONS), *extra]
+    described = [route.operation for route in served if isinstance(route, OperationRoute)]
     return Starlette(
-        routes=[*routes(app, OPERATIONS), *document_routes(OPERATIONS), *extra],
+        routes=[*served, *document_routes(described)],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )

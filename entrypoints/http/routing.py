@@ -184,7 +184,12 @@ def page(call: Call, items: Sequence[Any], key: Callable[[Any], str], casing: Ca
 def _limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    # ASCII digits only ("²".isdigit() is true, and int() refuses it), and few enough for int() to read.
+    if (
+        not (text.isascii() and text.isdigit())
+        or len(text.lstrip("0")) > 3
+        or not 1 <= int(text) <= MAX_LIMIT
+    ):
         raise ValidationError(f"limit must be a whole number from 1 to {MAX_LIMIT}", {"limit": text})
     return int(text)
 
@@ -317,21 +322,8 @@ def endpoint(app: Application, operation: Operation) -> Callable[[Request], Awai
     async def serve(request: Request) -> Response:
         try:
             raw = await read_body(request)
-            scope = await run_in_threadpool(authorize, app, operation, request)
-            call = Call(
-                app=app,
-                scope=scope,
-                path=dict(request.path_params),
-                query={k: request.query_params.getlist(k) for k in request.query_params},
-                body=parsed_body(operation, raw),
-            )
-            if operation.creates_work:
-                key = request.headers.get("idempotency-key")
-                reply = await run_in_threadpool(
-                    run_idempotent, call, operation, key, fingerprint(operation, request, raw)
-                )
-            else:
-                reply = await run_in_threadpool(operation.handler, call)
+            # One hop to a worker thread per request: each hop costs about as much as a simple handler.
+            reply = await run_in_threadpool(handle, app, operation, request, raw)
         except AllotError as error:
             reply = refusal(error)
         except Exception:
@@ -340,6 +332,21 @@ def endpoint(app: Application, operation: Operation) -> Callable[[Request], Awai
         return respond(reply)
 
     return serve
+
+
+def handle(app: Application, operation: Operation, request: Request, raw: bytes) -> Reply:
+    """Authorize, read the body, and run the handler (once per idempotency key if it creates work)."""
+    call = Call(
+        app=app,
+        scope=authorize(app, operation, request),
+        path=dict(request.path_params),
+        query={k: request.query_params.getlist(k) for k in request.query_params},
+        body=parsed_body(operation, raw),
+    )
+    if operation.creates_work:
+        key = request.headers.get("idempotency-key")
+        return run_idempotent(call, operation, key, fingerprint(operation, request, raw))
+    return operation.handler(call)
 
 
 def authorize(app: Application, operation: Operation, request: Request) -> Scope:

@@ -1,0 +1,416 @@
+"""The OpenAPI document: valid OpenAPI 3.1, describing exactly the routes served, in each route's casing, and
+true of what the server answers — checked by schemathesis against a real server with an admin and a user key."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import re
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jsonschema_rs
+import pytest
+import schemathesis
+from hypothesis import given
+from hypothesis import strategies as st
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import events, from_schema
+from schemathesis.specs.openapi.definitions import OPENAPI_31
+from starlette.routing import Route
+
+from core.errors import ValidationError
+from core.numbers import parse_decimal
+from core.tenants import Scope
+from entrypoints.bootstrap import sqlite_application
+from entrypoints.http.app import OPERATIONS, create_app
+from entrypoints.http.openapi import DECIMAL_READ, document
+from entrypoints.http.routing import Access, Call, Casing, Operation, Reply
+from entrypoints.http.sandbox import OPERATIONS as SANDBOX
+from entrypoints.http.sandbox import sandbox_routes
+from tests.http.conftest import Api
+
+SPEC = document((*OPERATIONS, *SANDBOX))
+
+
+def schemas_in(node: Any) -> Iterator[Mapping[str, Any]]:
+    """Every JSON schema in the document: components, bodies, responses and parameters."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "schema" or (key == "schemas" and isinstance(value, Mapping) and "Error" in value):
+                yield from [value] if key == "schema" else value.values()
+            else:
+                yield from schemas_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from schemas_in(item)
+
+
+def refs_in(node: Any) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            yield from refs_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs_in(item)
+
+
+def test_the_document_is_valid_openapi_3_1_with_valid_json_schemas_and_no_dangling_reference() -> None:
+    jsonschema_rs.Draft202012Validator(OPENAPI_31).validate(SPEC)  # the meta-schema schemathesis bundles
+    for schema in schemas_in(SPEC):
+        jsonschema_rs.meta.validate(dict(schema))
+    for ref in refs_in(SPEC):
+        node: Any = SPEC
+        for part in ref.removeprefix("#/").split("/"):
+            assert part in node, f"{ref} points nowhere"
+            node = node[part]
+    json.dumps(SPEC)  # plain JSON data all the way down
+
+
+def served(routes: list[Any]) -> set[tuple[str, str]]:
+    return {
+        (route.path, method.lower())
+        for route in routes
+        if isinstance(route, Route)
+        for method in route.methods or ()
+        if method != "HEAD"
+    }
+
+
+def test_every_route_the_app_serves_is_described_and_every_described_route_is_served(tmp_path: Path) -> None:
+    with sqlite_application(tmp_path / "a.db") as app:
+        starlette = create_app(app, extra=sandbox_routes(app))
+    described = {(path, method) for path, methods in SPEC["paths"].items() for method in methods}
+    assert served(starlette.routes) == described
+
+
+def test_the_served_document_describes_the_sandbox_routes_when_they_are_served(api: Api) -> None:
+    answered = api.anonymous.get("/openapi.json")
+    assert answered.status_code == 200
+    assert answered.json() == SPEC
+
+
+def test_every_keyed_route_names_the_bearer_scheme_and_the_health_check_needs_none() -> None:
+    assert SPEC["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": SPEC["components"]["securitySchemes"]["bearer"]["description"]
+    }  # fmt: skip
+    for operation in (*OPERATIONS, *SANDBOX):
+        described = SPEC["paths"][operation.path][operation.method.lower()]
+        needs_key = operation.access is not Access.PUBLIC
+        assert ("security" in described) == needs_key, operation.path
+        assert ("401" in described["responses"]) == needs_key
+        assert ("403" in described["responses"]) == (
+            operation.access is Access.ADMIN or 403 in operation.errors
+        )
+    assert "security" not in SPEC["paths"]["/healthz"]["get"]
+
+
+def test_a_route_that_creates_work_requires_an_idempotency_key_header_and_others_do_not() -> None:
+    for operation in (*OPERATIONS, *SANDBOX):
+        described = SPEC["paths"][operation.path][operation.method.lower()]
+        headers = [p for p in described.get("parameters", []) if p["in"] == "header"]
+        if operation.creates_work:
+            assert [(p["name"], p["required"]) for p in headers] == [("Idempotency-Key", True)]
+        else:
+            assert headers == []
+
+
+def test_a_request_body_refuses_unknown_fields_and_requires_the_fields_without_a_default() -> None:
+    new_account = SPEC["components"]["schemas"]["NewAccount_Input"]
+    assert new_account["additionalProperties"] is False
+    assert new_account["required"] == ["currency"]
+    assert set(new_account["properties"]) == {"currency", "account_id", "cash"}
+    assert new_account["properties"]["account_id"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    assert new_account["properties"]["cash"] == {"$ref": "#/components/schemas/DecimalInput"}
+    body = SPEC["paths"]["/accounts"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/NewAccount_Input"}
+    assert set(SPEC["paths"]["/accounts"]["post"]["responses"]) == {
+        "201",
+        "400",
+        "401",
+        "409",
+        "413",
+        "422",
+        "503",
+    }
+
+
+def test_a_response_schema_requires_every_field_since_the_converter_writes_them_all() -> None:
+    account = SPEC["components"]["schemas"]["Account"]
+    assert account["required"] == list(account["properties"])
+    assert account["properties"]["cash"] == {
+        "type": "object", "additionalProperties": {"$ref": "#/components/schemas/Decimal"}
+    }  # fmt: skip
+    assert account["properties"]["status"] == {"type": "string", "enum": ["ACTIVE", "CLOSED"]}
+    assert account["properties"]["positions"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Position"},
+    }
+    assert account["properties"]["created_at"] == {
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]
+    }  # fmt: skip
+
+
+def test_a_paged_list_answers_data_and_next_and_every_error_is_the_one_error_body() -> None:
+    listed = SPEC["paths"]["/accounts"]["get"]["responses"]
+    page = listed["200"]["content"]["application/json"]["schema"]
+    assert page["required"] == ["data", "next"]
+    assert page["properties"]["data"]["items"] == {"$ref": "#/components/schemas/Account"}
+    assert [p["name"] for p in SPEC["paths"]["/accounts"]["get"]["parameters"]] == ["limit", "after"]
+    for status in ("400", "401", "409", "422", "503"):
+        response = SPEC["components"]["responses"][listed[status]["$ref"].rsplit("/", 1)[1]]
+        assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+# -- a route of another module, in PascalCase, described from the table alone ----------------------------------
+
+
+class Status(enum.Enum):
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+
+
+@attrs.frozen
+class Participant:
+    account_key: str
+    weight: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class NewKey:
+    """An allocation key."""
+
+    key_name: str
+    participants: tuple[Participant, ...]
+    status: Status = Status.ACTIVE
+    expires: dt.date | None = None
+    limits: Mapping[str, Decimal] = attrs.field(factory=dict)
+
+
+def nothing(call: Call) -> Reply:
+    return Reply(201, {})
+
+
+PASCAL = (
+    Operation("POST", "/trade/v1/allocationkeys", nothing, "Create a key", "block trading", body=NewKey,
+              response={"type": "object", "properties": {"AllocationKeyId": {"type": "string"}}}, status=201,
+              casing=Casing.PASCAL, creates_work=True),
+    Operation("GET", "/trade/v1/allocationkeys/{key_id}/participants", nothing, "Its participants",
+              "block trading", response=Participant, casing=Casing.PASCAL, paged=True),
+)  # fmt: skip
+
+
+def test_a_pascal_case_route_is_described_in_pascal_case_from_its_table_alone() -> None:
+    spec = document(PASCAL)
+    schemas = spec["components"]["schemas"]
+    key = schemas["NewKey_Pascal_Input"]
+    assert list(key["properties"]) == ["KeyName", "Participants", "Status", "Expires", "Limits"]
+    assert key["required"] == ["KeyName", "Participants"]
+    assert key["description"] == "An allocation key."
+    assert key["properties"]["Participants"]["items"] == {
+        "$ref": "#/components/schemas/Participant_Pascal_Input"
+    }
+    assert key["properties"]["Expires"] == {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}
+    assert list(schemas["Participant_Pascal"]["properties"]) == ["AccountKey", "Weight"]
+    page = spec["paths"]["/trade/v1/allocationkeys/{key_id}/participants"]["get"]
+    assert page["responses"]["200"]["content"]["application/json"]["schema"]["required"] == ["Data", "Next"]
+    assert page["parameters"][0] == {"name": "key_id", "in": "path", "required": True,
+                                     "schema": {"type": "string", "minLength": 1}}  # fmt: skip
+    assert "404" in page["responses"]
+    jsonschema_rs.Draft202012Validator(OPENAPI_31).validate(spec)
+
+
+def test_a_type_the_document_cannot_describe_is_named_rather_than_guessed() -> None:
+    @attrs.frozen
+    class Odd:
+        handle: complex
+
+    odd = Operation("POST", "/odd", nothing, "Odd", "odd", body=Odd)
+    with pytest.raises(TypeError, match="complex"):
+        document([odd])
+
+
+def test_two_body_classes_of_one_name_get_two_schemas() -> None:
+    @attrs.frozen
+    class Participant:  # another module's class of the same name
+        name: str
+
+    twins = (*PASCAL, Operation("POST", "/twins", nothing, "Twins", "twins", body=Participant))
+    schemas = document(twins)["components"]["schemas"]
+    assert list(schemas["Participant_Pascal_Input"]["properties"]) == ["AccountKey", "Weight"]
+    others = [name for name in schemas if name.endswith("Participant_Input")]
+    assert len(others) == 1
+    assert list(schemas[others[0]]["properties"]) == ["name"]
+
+
+# -- decimals: the pattern is parse_decimal's syntax, exactly ----------------------------------------------------
+
+DECIMAL_TEXT = jsonschema_rs.Draft202012Validator({"type": "string", "pattern": DECIMAL_READ})
+
+
+def parses(text: str) -> bool:
+    try:
+        parse_decimal(text, "value")
+    except ValidationError:
+        return False
+    return True
+
+
+@given(
+    st.from_regex(r"-?0{0,3}[0-9]{0,21}(\.[0-9]{0,15})?", fullmatch=True)
+    | st.text(alphabet="0123456789.-+eE ٣\n", max_size=24)
+)
+def test_the_decimal_pattern_accepts_exactly_the_strings_parse_decimal_accepts(text: str) -> None:
+    assert DECIMAL_TEXT.is_valid(text) == parses(text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "accepted"),
+    [("400.00", True), ("-0", True), ("0000123456789012345678.5", True), ("1" * 18, True), ("1" * 19, False),
+     ("1." + "0" * 12, True), ("1." + "0" * 13, False), ("1e3", False), (".5", False), ("5.", False),
+     ("1\n", False)],
+)  # fmt: skip
+def test_the_decimal_pattern_at_its_bounds(text: str, accepted: bool) -> None:
+    assert DECIMAL_TEXT.is_valid(text) is accepted is parses(text)
+
+
+# -- the page ------------------------------------------------------------------------------------------------
+
+
+def test_the_docs_page_lists_every_operation_and_fetches_nothing_from_elsewhere(api: Api) -> None:
+    answered = api.anonymous.get("/docs")
+    assert answered.status_code == 200
+    assert answered.headers["content-type"].startswith("text/html")
+    page = answered.text
+    for operation in (*OPERATIONS, *SANDBOX):
+        assert f"<span class=m>{operation.method}</span> <code>{operation.path}</code>" in page
+        assert operation.summary.replace("'", "&#x27;") in page
+    assert "<code>Idempotency-Key</code>" in page
+    assert re.search(r"<(script|link|img|iframe)\b|url\(|https?://", page) is None
+
+
+# -- what the server answers matches the document -------------------------------------------------------------
+
+
+def conforms(spec: Mapping[str, Any], method: str, path: str, status: int, body: Any) -> None:
+    """``body`` is valid against the documented response of ``method path`` with ``status``."""
+    response = spec["paths"][path][method]["responses"][str(status)]
+    if "$ref" in response:
+        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = response["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.Draft202012Validator(schema | {"components": spec["components"]})
+    errors = [e.message for e in validator.iter_errors(body)]
+    assert errors == [], f"{method.upper()} {path} {status}: {errors}"
+
+
+def test_the_answers_of_a_nominal_session_match_the_document(api: Api) -> None:
+    def check(method: str, path: str, response: Any, template: str | None = None) -> Any:
+        conforms(SPEC, method, template or path, response.status_code, response.json())
+        return response.json()
+
+    check("post", "/accounts", api.post(api.alice, "/accounts", {"currency": "EUR", "cash": 1000}))
+    opened = check(
+        "post", "/accounts", api.post(api.alice, "/accounts", {"account_id": "A-1", "currency": "EUR"})
+    )
+    assert opened["account"]["cash"] == {"EUR": "0.00"}
+    check("post", "/accounts/A-1/deposits", api.post(api.alice, "/accounts/A-1/deposits", {"amount": "250.50"}),
+          "/accounts/{account_id}/deposits")  # fmt: skip
+    check("get", "/accounts", api.alice.get("/accounts", params={"limit": 1}))
+    check("get", "/accounts/A-1", api.alice.get("/accounts/A-1"), "/accounts/{account_id}")
+    check("get", "/accounts/A-1", api.carol.get("/accounts/A-1"), "/accounts/{account_id}")
+    model = {"name": "sixty-forty", "lines": [{"instrument_id": "AAA", "weight": "0.6"},
+                                              {"instrument_id": "BBB", "weight": "0.4"}]}  # fmt: skip
+    made = check("post", "/models", api.post(api.alice, "/models", model))
+    check("get", "/models/x", api.alice.get(f"/models/{made['id']}"), "/models/{model_id}")
+    check("get", "/models", api.alice.get("/models"))
+    option = {"instrument_id": "OPT", "price": "1.5", "asset_type": "STOCK_OPTION", "expiry": "2030-01-17"}
+    check("post", "/instruments", api.post(api.admin, "/instruments", option))
+    check("put", "/instruments/x/price", api.admin.put("/instruments/AAA/price", json={"price": 11}),
+          "/instruments/{instrument_id}/price")  # fmt: skip
+    check("get", "/instruments", api.alice.get("/instruments"))
+    check("post", "/instruments", api.post(api.alice, "/instruments", option))
+    check("post", "/clients", api.post(api.admin, "/clients", {"client_id": "initech"}))
+    issued = check(
+        "post", "/apikeys", api.post(api.admin, "/apikeys", {"client_id": "initech", "user_id": "p"})
+    )
+    check("get", "/apikeys", api.admin.get("/apikeys"))
+    check("delete", "/apikeys/x", api.admin.delete(f"/apikeys/{issued['id']}"), "/apikeys/{key_id}")
+    check("post", "/sandbox/market/run", api.admin.post("/sandbox/market/run"))
+    check("get", "/accounts", api.anonymous.get("/accounts"))
+    check("post", "/accounts", api.alice.post("/accounts", content=b"{", headers={"Idempotency-Key": "k"}))
+
+
+# -- schemathesis against the real server ---------------------------------------------------------------------
+
+#: Values that let generated requests get past the first refusal now and then (known currencies, instruments
+#: and an account of alice's), so that successful answers are checked too, not only refusals.
+DICTIONARIES = {
+    "currencies": {"values": ["EUR", "USD", "JPY"]},
+    "instruments": {"values": ["AAA", "BBB"]},
+    "accounts": {"values": ["ACC-1"]},
+    "amounts": {"values": ["10.00", "1000", "0.01"]},
+    "weights": {"values": ["1", "1.0"]},
+}
+BINDINGS = {
+    "body.currency": ("currencies", 0.7),
+    "body.lines[*].instrument_id": ("instruments", 0.8),
+    "body.lines[*].weight": ("weights", 0.8),
+    "body.amount": ("amounts", 0.7),
+    "body.cash": ("amounts", 0.7),
+    "body.price": ("amounts", 0.7),
+    "path.instrument_id": ("instruments", 0.7),
+    "path.account_id": ("accounts", 0.7),
+}
+CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+)
+
+
+def schemathesis_config(base_url: str, key: str) -> SchemathesisConfig:
+    return SchemathesisConfig.from_dict({
+        "seed": 20260131,
+        "base-url": base_url,
+        "headers": {"Authorization": f"Bearer {key}"},
+        "request-timeout": 10,
+        "generation": {"max-examples": 15, "deterministic": True},
+        "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
+                   "stateful": {"enabled": False}},
+        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+        "dictionaries": DICTIONARIES,
+        "parameters": {where: {"dictionary": name, "probability": p} for where, (name, p) in BINDINGS.items()},
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("caller", ["admin", "alice"])
+def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(api: Api, caller: str) -> None:
+    api.app.accounts.open("EUR", Decimal("1000.00"), account_id="ACC-1", scope=Scope.of_user("acme", "alice"))
+    key = str(getattr(api, caller).headers["Authorization"]).removeprefix("Bearer ")
+    served_spec = api.anonymous.get("/openapi.json").json()
+    schema = schemathesis.openapi.from_dict(served_spec, config=schemathesis_config(api.base_url, key))
+    failures: list[str] = []
+    responses = 0
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            responses += sum(i.response is not None for i in event.recorder.interactions.values())
+            failures += [
+                f"{event.recorder.label}: {check.name}: {check.failure_info.failure.title}\n"
+                f"{check.failure_info.code_sample}"
+                for checks in event.recorder.checks.values()
+                for check in checks
+                if check.failure_info is not None
+            ]
+        elif isinstance(event, events.NonFatalError | events.FatalError):
+            failures.append(f"schemathesis could not run: {event!r}")
+        elif isinstance(event, events.EngineFinished):
+            assert event.stop_reason == "completed"
+    assert failures == []
+    assert responses > 20 * len(served_spec["paths"])  # it did test every operation, many times
