@@ -120,6 +120,7 @@ CAROLS_QUERY = {"AccountKey": CAROLS_ACCOUNT}
 BODIES: dict[str, Any] = {
     "Amount": {"amount": "1.00"},
     "Price": {"price": "1.00"},
+    "Requester": {},
 }
 
 
