@@ -72,6 +72,12 @@ def sqlite_application(
     )
 
 
+def store_database(path: str | Path) -> SqliteDatabase:
+    """A second connection to the database at ``path``, for the store API that ``allot serve --store-api`` serves
+    beside the public API (SQLite keeps the two consistent, as it does for two processes). ``close()`` it."""
+    return SqliteDatabase(path, create=False)
+
+
 def store_token() -> str | None:
     """The service token of the store API, from ``ALLOT_STORE_TOKEN`` (never an option: it would show in ``ps``)."""
     return os.environ.get("ALLOT_STORE_TOKEN") or None

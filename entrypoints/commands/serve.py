@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 
 import click
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
+from adapters.store_protocol import STORE_PATH
+from entrypoints.bootstrap import store_database, store_token
 from entrypoints.http.sandbox import sandbox_routes
 from entrypoints.http.server import listen, run, server_app
+from entrypoints.http.store_api import store_app
 from entrypoints.params import TEXT
 from entrypoints.session import Session, with_session
 
@@ -21,8 +26,13 @@ from entrypoints.session import Session, with_session
               help="Run the simulated venue on an interval, and accept POST /sandbox/market/run.")  # fmt: skip
 @click.option("--market-interval", type=click.FloatRange(0.05, 3600), default=1.0, show_default=True,
               help="Seconds between two market runs with --sandbox.")  # fmt: skip
+@click.option("--store-api", is_flag=True,
+              help="Also serve the storage port under /store/v1, for engine processes run with --store URL. Its "
+                   "token comes from ALLOT_STORE_TOKEN; if unset, a new one is printed once.")  # fmt: skip
 @with_session
-def serve(session: Session, host: str, port: int, sandbox: bool, market_interval: float) -> None:
+def serve(
+    session: Session, host: str, port: int, sandbox: bool, market_interval: float, store_api: bool
+) -> None:
     """Serve the HTTP API: portfolio orders and liquidations (snake_case), block trading (PascalCase),
     accounts, instruments, model portfolios, webhooks and the event feed; OpenAPI at /openapi.json, docs at
     /docs. Every route but /healthz needs Authorization: Bearer <key> (allot apikeys create). Webhooks are
@@ -30,9 +40,26 @@ def serve(session: Session, host: str, port: int, sandbox: bool, market_interval
     logging.basicConfig(level=logging.WARNING, format="allot serve: %(levelname)s %(name)s: %(message)s")
     app = session.open(writes=True)
     extra: list[BaseRoute] = list(sandbox_routes(app)) if sandbox else []
-    starlette, _ = server_app(app, market_interval if sandbox else None, extra)
-    listening = listen(host, port)
-    shown_host = f"[{host}]" if ":" in host else host
-    click.echo(f"allot serve: listening on http://{shown_host}:{listening.getsockname()[1]}", err=True)
-    run(starlette, listening)
+    with contextlib.ExitStack() as opened:
+        if store_api:
+            database = store_database(session.database_file("serve --store-api"))
+            opened.callback(database.close)
+            extra.append(Mount(STORE_PATH, app=store_app(database, chosen_token())))
+        starlette, _ = server_app(app, market_interval if sandbox else None, extra)
+        listening = listen(host, port)
+        opened.callback(listening.close)
+        shown_host = f"[{host}]" if ":" in host else host
+        click.echo(f"allot serve: listening on http://{shown_host}:{listening.getsockname()[1]}", err=True)
+        run(starlette, listening)
     click.echo("allot serve: stopped", err=True)
+
+
+def chosen_token() -> str:
+    """``ALLOT_STORE_TOKEN``, or a new token shown once (on stderr) for the engine processes to use."""
+    token = store_token()
+    if token is None:
+        token = secrets.token_urlsafe(32)
+        click.echo(
+            f"allot serve: the store API's token (set ALLOT_STORE_TOKEN to choose it): {token}", err=True
+        )
+    return token

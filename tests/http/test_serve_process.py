@@ -4,6 +4,7 @@ in use is a clear refusal. And the socket it listens on."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -46,10 +47,10 @@ class Served:
     """A running ``allot serve``: its process, its address, and what it printed on stderr (read in a thread, so
     that a full pipe never blocks it)."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, *options: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [ALLOT, "--db", str(db), "serve", "--port", "0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [ALLOT, "--db", str(db), "serve", "--port", "0", *options],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
         self.lines: list[str] = []
         self.listening = threading.Event()
@@ -192,3 +193,23 @@ def test_a_port_in_use_is_exit_2_with_address_unavailable_and_no_traceback(datab
     assert "ADDRESS_UNAVAILABLE" in ran.stderr
     assert f"127.0.0.1:{port}" in ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_serve_store_api_lets_another_engine_process_keep_its_state_on_the_server(database: Path) -> None:
+    environment = {**os.environ, "ALLOT_STORE_TOKEN": "t" * 40}
+    running = Served(database, "--store-api", env=environment)
+    try:
+        remote = [ALLOT, "--store", running.base_url, "--json"]
+        opened = subprocess.run([*remote, "accounts", "create", "--currency", "EUR", "--cash", "250.00", "--id", "REMOTE-1"],
+                                capture_output=True, text=True, timeout=60, env=environment)  # fmt: skip
+        assert opened.returncode == 0, opened.stderr
+        listed = allot(database, "--json", "accounts", "list")
+        assert "REMOTE-1" in listed.stdout
+        refused = subprocess.run([*remote, "accounts", "list"], capture_output=True, text=True, timeout=60,
+                                 env={**environment, "ALLOT_STORE_TOKEN": "wrong" * 8})  # fmt: skip
+        assert refused.returncode == 3
+        assert "STORE_UNAUTHORIZED" in refused.stderr
+        running.process.send_signal(signal.SIGTERM)
+        assert running.finish() == 0
+    finally:
+        running.kill()
