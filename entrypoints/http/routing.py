@@ -86,16 +86,21 @@ class Call:
 
     def param(self, name: str) -> str | None:
         """A query parameter given once (a repeated one is refused)."""
-        values = self.query.get(name, ())
-        if len(values) > 1:
-            raise ValidationError(f"give the query parameter {name} once", {"parameter": name})
-        return values[0] if values else None
+        return query_value(self.query, name)
 
     def required(self, name: str) -> str:
         value = self.param(name)
         if value is None or not value.strip():
             raise ValidationError(f"the query parameter {name} is required", {"parameter": name})
         return value
+
+
+def query_value(query: Mapping[str, Sequence[str]], name: str) -> str | None:
+    """A query parameter given at most once: its value, or None; given twice, refused."""
+    values = query.get(name, ())
+    if len(values) > 1:
+        raise ValidationError(f"give the query parameter {name} once", {"parameter": name})
+    return values[0] if values else None
 
 
 @attrs.frozen

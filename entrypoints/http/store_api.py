@@ -80,7 +80,7 @@ from core.errors import (
 )
 from core.journal import LedgerAccount
 from core.webhooks import EventQuery
-from entrypoints.http.routing import PayloadTooLarge, internal_error, status_of
+from entrypoints.http.routing import PayloadTooLarge, internal_error, query_value, status_of
 
 #: The largest request body read: a unit of work with its events and journal entries fits many times over.
 MAX_BODY: Final = 16 * 1024 * 1024
@@ -121,10 +121,7 @@ class StoreCall:
     body: Any
 
     def one(self, name: str) -> str | None:
-        values = self.query.get(name, ())
-        if len(values) > 1:
-            raise ValidationError(f"give the query parameter {name} once", {"parameter": name})
-        return values[0] if values else None
+        return query_value(self.query, name)
 
     def required(self, name: str) -> str:
         value = self.one(name)
