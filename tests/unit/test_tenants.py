@@ -222,3 +222,80 @@ def test_an_account_named_with_another_user_is_not_found_like_a_missing_one(name
 def test_an_account_of_no_user_named_with_a_user_is_not_found() -> None:
     with pytest.raises(NotFound):
         tenants.named_owner(account("acme", None), "alice")
+
+
+# -- what mutation testing showed untested --------------------------------------------------------------------------
+
+
+def test_a_record_the_caller_may_see_is_returned_as_it_is() -> None:
+    own = account("acme", "alice")
+    assert tenants.visible(ALICE, own, "account", "ACC-1") is own
+    assert tenants.visible(ACME, own, "account", "ACC-1") is own
+
+
+def test_a_client_scope_narrows_lists_to_the_clients_records_and_the_operator_not_at_all() -> None:
+    assert tenants.filters(ALICE) == {"client_id": "acme"}
+    assert tenants.filters(OPERATOR) == {}
+
+
+def test_a_user_acting_on_its_clients_keys_sees_the_whole_client() -> None:
+    assert tenants.client_wide(ALICE) == ACME
+    assert tenants.client_wide(OPERATOR) == OPERATOR
+
+
+def test_a_well_formed_key_parses_into_its_id_and_secret() -> None:
+    assert tenants.parse_key(" allot_0123456789abcdef_" + "s" * 43 + " ") == ("0123456789abcdef", "s" * 43)
+
+
+def test_every_refusal_of_a_key_says_the_same_thing() -> None:
+    for stored, secret in ((issue().key, "t" * 43), (None, "s" * 43)):
+        with pytest.raises(Unauthorized) as refused:
+            tenants.authenticate(stored, secret)
+        assert refused.value.message == "the API key is not valid"
+
+
+def test_revoking_a_revoked_key_changes_nothing() -> None:
+    revoked = tenants.revoke_key(issue().key, NOW).result
+    again = tenants.revoke_key(revoked, NOW + dt.timedelta(days=1))
+    assert again.result == revoked
+    assert not again.changes.updated
+
+
+def test_a_key_id_is_the_last_sixteen_hex_digits_of_a_unique_id() -> None:
+    assert tenants.key_id_from("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9") == "8695a4b3c2d1e0f9"
+    with pytest.raises(ValidationError):
+        tenants.key_id_from("not-hex")
+
+
+def test_a_client_is_registered_once_under_a_usable_name() -> None:
+    made = tenants.register_client("initech", None, NOW)
+    assert made.result.id == "initech"
+    assert made.changes.created == (made.result,)
+    with pytest.raises(AlreadyExists):
+        tenants.register_client("initech", made.result, NOW)
+    with pytest.raises(ValidationError):
+        tenants.register_client("-bad", None, NOW)
+
+
+def test_a_replayed_request_changes_nothing_and_a_finished_one_keeps_status_and_body() -> None:
+    done = idempotency.finish_request(started_request(), 202, '{"id": "P1"}').result
+    assert (done.state, done.status, done.body) == (RequestState.DONE, 202, '{"id": "P1"}')
+    assert (
+        idempotency.begin_request(done, "id", "fp", NOW).changes
+        == idempotency.begin_request(done, "id", "fp", NOW).changes
+    )
+    assert not idempotency.begin_request(done, "id", "fp", NOW).changes.created
+    assert not idempotency.begin_request(done, "id", "fp", NOW).changes.updated
+
+
+def test_the_refusals_of_idempotency_keys_tell_the_caller_what_to_do() -> None:
+    with pytest.raises(IdempotencyKeyMissing) as missing:
+        idempotency.request_key(ALICE, None)
+    assert "send an Idempotency-Key header" in missing.value.message
+    with pytest.raises(IdempotencyKeyReused) as reused:
+        idempotency.begin_request(started_request(), "client:acme:k", "other", NOW)
+    assert "use a new key" in reused.value.message
+    assert reused.value.details == {"idempotency_key": "k"}
+    with pytest.raises(ValidationError):
+        idempotency.request_key(ALICE, "k" * (idempotency.MAX_KEY_LENGTH + 1))
+    assert idempotency.request_key(ALICE, "k" * idempotency.MAX_KEY_LENGTH)
