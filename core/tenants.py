@@ -159,11 +159,6 @@ def shared_only(scope: Scope, records: Iterable[S]) -> list[S]:
     return [r for r in records if shares(scope, r.client_id)]
 
 
-def owner_of(record: Owned) -> Owner:
-    """What is made for a record (an order of an account) belongs to the record's owner."""
-    return Owner(record.client_id, record.user_id)
-
-
 # -- clients, users and API keys ---------------------------------------------------------------------------
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -299,3 +299,14 @@ def test_the_refusals_of_idempotency_keys_tell_the_caller_what_to_do() -> None:
     with pytest.raises(ValidationError):
         idempotency.request_key(ALICE, "k" * (idempotency.MAX_KEY_LENGTH + 1))
     assert idempotency.request_key(ALICE, "k" * idempotency.MAX_KEY_LENGTH)
+
+
+def test_another_user_of_the_same_client_does_not_see_an_account_either() -> None:
+    with pytest.raises(NotFound):
+        tenants.visible(Scope.of_user("acme", "bob"), account("acme", "alice"), "account", "ACC-1")
+
+
+def test_sixteen_hex_digits_are_enough_for_a_key_id() -> None:
+    assert tenants.key_id_from("0123456789abcdef") == "0123456789abcdef"
+    with pytest.raises(ValidationError):
+        tenants.key_id_from("0123456789abcde")
