@@ -48,7 +48,8 @@ MAX_KEY_LENGTH: Final = 255
 
 
 def request_key(scope: Scope, key: str | None) -> str:
-    """The stored id of an idempotency key: keys are scoped per client (the operator's apart)."""
+    """The stored id of an idempotency key: keys are scoped per caller — per client, and within a client per user
+    (the operator's apart) — so that no caller is ever answered with a response made for another."""
     if key is None or not key.strip():
         raise IdempotencyKeyMissing(
             "this request creates work: send an Idempotency-Key header (a unique string, such as a UUID)",
@@ -59,8 +60,11 @@ def request_key(scope: Scope, key: str | None) -> str:
             f"the Idempotency-Key must be at most {MAX_KEY_LENGTH} printable characters",
             {"header": "Idempotency-Key"},
         )
-    owner = "operator" if scope.operator else f"client:{scope.client_id}"
-    return f"{owner}:{key}"
+    if scope.operator:
+        return f"operator:{key}"
+    if scope.user_id is None:
+        return f"client:{scope.client_id}:{key}"
+    return f"client:{scope.client_id}:user:{scope.user_id}:{key}"
 
 
 @attrs.frozen
@@ -71,7 +75,7 @@ class Begun:
 
 
 def begin_request(
-    existing: StoredResponse | None, request_id: str, request: str, now: dt.datetime
+    existing: StoredResponse | None, key: str, request_id: str, request: str, now: dt.datetime
 ) -> Decision[Begun]:
     """Start a request made with an idempotency key, or answer it from the first one: the same key and the same
     request get the first response; the same key with another request is refused (``IDEMPOTENCY_KEY_REUSED``);
@@ -79,7 +83,7 @@ def begin_request(
     if existing is not None and existing.fingerprint != request:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used for a different request; use a new key for a new request",
-            {"idempotency_key": request_id.split(":", 2)[-1]},
+            {"idempotency_key": key},
         )
     if existing is not None and existing.state is RequestState.DONE:
         return Decision(Begun(existing), Changes.of())
@@ -90,7 +94,7 @@ def begin_request(
     ):
         raise RequestInFlight(
             "a request with this Idempotency-Key is still being processed; retry when it has finished",
-            {"idempotency_key": request_id.split(":", 2)[-1]},
+            {"idempotency_key": key},
         )
     started = StoredResponse(id=request_id, fingerprint=request, state=RequestState.IN_FLIGHT, started_at=now)
     if existing is None:

@@ -174,8 +174,17 @@ def subscribe(
     subscription_id: str,
     now: dt.datetime,
     owner: Owner = NOBODY,
+    clients_reach_private: bool = False,
 ) -> Decision[Subscription]:
-    """A subscription to the events of ``topics``; it receives the events committed from now on."""
+    """A subscription to the events of ``topics``; it receives the events committed from now on. Only the operator
+    may let a subscription reach private networks (loopback, the LAN, a cloud's metadata address): a client's
+    webhooks go to public addresses, except on a sandbox (``clients_reach_private``: a development server on the
+    developer's own machine, whose receivers listen on loopback)."""
+    if allow_private_network and owner.client_id is not None and not clients_reach_private:
+        raise UnsafeWebhookUrl(
+            "only the operator may allow a webhook to reach a private network; use a public https URL",
+            {"field": "allow_private_network"},
+        )
     check_url(url, allow_private_network)
     secret_key(secret)
     subscription = Subscription(

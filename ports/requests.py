@@ -20,7 +20,9 @@ class Requests(UseCases):
         """Start the request made with ``key`` (its fingerprint ``request``), or answer with the stored response."""
         request_id = idempotency.request_key(scope, key)
         now = self.now()
-        decision = idempotency.begin_request(uow.responses.get(request_id), request_id, request, now)
+        decision = idempotency.begin_request(
+            uow.responses.get(request_id), key or "", request_id, request, now
+        )
         return self.save(uow, decision, now)
 
     @transaction

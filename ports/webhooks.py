@@ -40,13 +40,14 @@ class Webhooks(UseCases):
         secret: str,
         allow_private_network: bool = False,
         scope: Scope = OPERATOR,
+        clients_reach_private: bool = False,
     ) -> Subscription:
         """Subscribe ``url`` to the events of ``topics`` committed from now on (a client's subscription receives
         only the events about what the client may see)."""
         now = self.now()
         decision = webhooks.subscribe(
             url, topics, secret, allow_private_network, subscription_id=self.new_id(), now=now,
-            owner=owner_for(scope, user_owned=False),
+            owner=owner_for(scope, user_owned=False), clients_reach_private=clients_reach_private,
         )  # fmt: skip
         self.ports.url_guard(url, allow_private_network)
         return self.save(uow, decision, now)

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Mount
 
 from adapters.store_protocol import STORE_PATH
 from entrypoints.bootstrap import store_database, store_token
+from entrypoints.http.routing import Settings
 from entrypoints.http.sandbox import sandbox_routes
 from entrypoints.http.server import listen, run, server_app
 from entrypoints.http.store_api import store_app
@@ -45,7 +46,8 @@ def serve(
             database = store_database(session.database_file("serve --store-api"))
             opened.callback(database.close)
             extra.append(Mount(STORE_PATH, app=store_app(database, chosen_token())))
-        starlette, _ = server_app(app, market_interval if sandbox else None, extra)
+        settings = Settings(sandbox=sandbox)
+        starlette, _ = server_app(app, market_interval if sandbox else None, extra, settings)
         listening = listen(host, port)
         opened.callback(listening.close)
         shown_host = f"[{host}]" if ":" in host else host

@@ -68,7 +68,7 @@ OPERATIONS: Final = (
     Operation("POST", "/apikeys", create_key,
               "Issue an API key, shown once in `key` (admin key); only its digest is kept", "admin",
               body=NewApiKey, response=KEY_SCHEMA, status=201, access=Access.ADMIN, creates_work=True,
-              errors=(403, 409)),
+              errors=(403, 409), shown_once=("key",)),
     Operation("GET", "/apikeys", list_keys, "Every API key, without its secret (admin key)", "admin",
               response=KEY_SCHEMA, access=Access.ADMIN, paged=True, query=PAGING, errors=(403,)),
     Operation("DELETE", "/apikeys/{key_id}", revoke_key, "Revoke an API key at once (admin key)", "admin",

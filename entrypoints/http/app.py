@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
 
 from entrypoints.http import accounts, admin, portfolio, trade, webhooks
-from entrypoints.http.routing import Operation, Reply, endpoint, respond
+from entrypoints.http.routing import Operation, Reply, Settings, endpoint, respond
 from ports.application import Application
 
 #: Every operation of the API, in the order the OpenAPI document lists them.
@@ -30,17 +30,23 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
 class OperationRoute(Route):
     """A route serving one operation of a table, which the OpenAPI document describes."""
 
-    def __init__(self, app: Application, operation: Operation) -> None:
-        super().__init__(operation.path, endpoint(app, operation), methods=[operation.method])
+    def __init__(self, app: Application, operation: Operation, settings: Settings) -> None:
+        super().__init__(operation.path, endpoint(app, operation, settings), methods=[operation.method])
         self.operation = operation
 
 
-def routes(app: Application, operations: Iterable[Operation]) -> list[BaseRoute]:
+def routes(
+    app: Application, operations: Iterable[Operation], settings: Settings = Settings()
+) -> list[BaseRoute]:
     """One Starlette route per operation, grouped by path (each dispatches on its method)."""
     by_path: dict[str, dict[str, Operation]] = {}
     for operation in operations:
         by_path.setdefault(operation.path, {})[operation.method] = operation
-    return [OperationRoute(app, operation) for methods in by_path.values() for operation in methods.values()]
+    return [
+        OperationRoute(app, operation, settings)
+        for methods in by_path.values()
+        for operation in methods.values()
+    ]
 
 
 async def http_error(request: Request, error: Exception) -> Response:
@@ -58,15 +64,18 @@ def create_app(
     *,
     extra: Sequence[BaseRoute] = (),
     lifespan: Lifespan[Any] | None = None,
+    settings: Settings = Settings(),
 ) -> Starlette:
     """The HTTP API over ``app``; ``extra`` routes (the sandbox, the store API) are added after the API's own.
     The OpenAPI document describes every operation served, the extra ones made by ``routes`` included."""
     from entrypoints.http.openapi import document_routes
 
-    served = [*routes(app, OPERATIONS), *extra]
+    served = [*routes(app, OPERATIONS, settings), *extra]
     described = [route.operation for route in served if isinstance(route, OperationRoute)]
-    return Starlette(
+    starlette = Starlette(
         routes=[*served, *document_routes(described)],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
+    starlette.router.redirect_slashes = False  # /models/ is no route (a JSON 404), not a redirect to /models
+    return starlette

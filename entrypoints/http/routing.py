@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import attrs
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from adapters.serialization import error_body, parse_json, structure, unstructure
@@ -72,6 +72,14 @@ class Param:
 
 
 @attrs.frozen
+class Settings:
+    """How the server was started, where a route's answer depends on it."""
+
+    #: A sandbox (``--sandbox``): a development server, whose clients may send webhooks to private networks.
+    sandbox: bool = False
+
+
+@attrs.frozen
 class Call:
     """What a handler gets: the application, who is calling, the path's parameters, the query and the body."""
 
@@ -80,6 +88,7 @@ class Call:
     path: Mapping[str, str]
     query: Mapping[str, Sequence[str]]
     body: Any
+    settings: Settings = Settings()
     #: For a route that creates work: the request's ``Idempotency-Key``, scoped to the caller's client, for a use
     #: case's own ``idempotency_key`` (so that a retry after a failed first attempt does not do the work twice).
     idempotency_key: str | None = None
@@ -132,6 +141,9 @@ class Operation:
     errors: tuple[int, ...] = ()
     #: A list: answers a page, with ``limit`` and ``after``.
     paged: bool = False
+    #: Fields of the answer shown only once (a new key, a signing secret): an answer sent again for the same
+    #: idempotency key leaves them out, and they are never stored.
+    shown_once: tuple[str, ...] = ()
 
 
 # -- casing ---------------------------------------------------------------------------------------------------
@@ -265,7 +277,10 @@ async def read_body(request: Request) -> bytes:
 
 
 def bearer(request: Request) -> str:
-    header = request.headers.get("authorization")
+    given = request.headers.getlist("authorization")
+    if len(given) > 1:
+        raise Unauthorized("send one Authorization header, not several", {})
+    header = given[0] if given else None
     if header is None:
         raise Unauthorized(
             "send an API key: Authorization: Bearer <key> (make one with allot apikeys create)", {}
@@ -287,8 +302,21 @@ def parsed_body(operation: Operation, raw: bytes) -> Any:
         raise ValidationError("this request needs a JSON body", {})
     data = parse_json(text)
     if operation.casing is Casing.PASCAL:
-        data = recase(data, snake)
+        try:
+            data = recase(data, from_pascal)
+        except RecursionError:
+            raise ValidationError("the request is nested too deeply to be read", {}) from None
     return structure(data, operation.body)
+
+
+def from_pascal(name: str) -> str:
+    """A field name of a PascalCase route in allot's own name; a name not written in PascalCase is not a field of
+    the route (so that ``allocation_key_id`` cannot stand in for ``AllocationKeyId``, nor both be sent)."""
+    if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", name):
+        raise ValidationError(
+            f"unknown field {name!r}: the fields of this route are written in PascalCase", {"field": name}
+        )
+    return snake(name)
 
 
 def fingerprint(operation: Operation, request: Request, raw: bytes) -> str:
@@ -317,20 +345,40 @@ def run_idempotent(call: Call, operation: Operation, key: str | None, request: s
     except Exception:
         requests.finish(call.scope, key, 500, json.dumps(internal_error().body))
         raise
-    requests.finish(call.scope, key, reply.status, json.dumps(reply.body, ensure_ascii=False, default=str))
+    kept = without(reply.body, operation.shown_once)
+    requests.finish(call.scope, key, reply.status, json.dumps(kept, ensure_ascii=False, default=str))
     return reply
 
 
-def endpoint(app: Application, operation: Operation) -> Callable[[Request], Awaitable[Response]]:
+#: What an answer sent again shows in place of a field that was shown only once.
+SHOWN_ONCE: Final = "shown only in the first answer"
+
+
+def without(body: Any, fields: Sequence[str]) -> Any:
+    """An answer as it is kept for sending again: the fields shown only once replaced by a note."""
+    if not fields or not isinstance(body, dict):
+        return body
+    return {name: SHOWN_ONCE if name in fields else value for name, value in body.items()}
+
+
+def endpoint(
+    app: Application, operation: Operation, settings: Settings = Settings()
+) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint of an operation: the one request path described in the module docstring."""
 
     async def serve(request: Request) -> Response:
         try:
             raw = await read_body(request)
             # One hop to a worker thread per request: each hop costs about as much as a simple handler.
-            reply = await run_in_threadpool(handle, app, operation, request, raw)
+            reply = await run_in_threadpool(handle, app, operation, request, raw, settings)
         except AllotError as error:
             reply = refusal(error)
+        except ClientDisconnect:
+            log.info(
+                "%s %s: the client went away before its request was read", operation.method, operation.path
+            )
+            reply = Reply(400, {"error": {"code": "CLIENT_DISCONNECTED", "message": "the request was cut short",
+                                          "details": {}}})  # fmt: skip
         except Exception:
             log.exception("%s %s failed", operation.method, operation.path)
             reply = internal_error()
@@ -339,7 +387,7 @@ def endpoint(app: Application, operation: Operation) -> Callable[[Request], Awai
     return serve
 
 
-def handle(app: Application, operation: Operation, request: Request, raw: bytes) -> Reply:
+def handle(app: Application, operation: Operation, request: Request, raw: bytes, settings: Settings) -> Reply:
     """Authorize, read the body, and run the handler (once per idempotency key if it creates work)."""
     call = Call(
         app=app,
@@ -347,6 +395,7 @@ def handle(app: Application, operation: Operation, request: Request, raw: bytes)
         path=dict(request.path_params),
         query={k: request.query_params.getlist(k) for k in request.query_params},
         body=parsed_body(operation, raw),
+        settings=settings,
     )
     if operation.creates_work:
         key = request.headers.get("idempotency-key")

@@ -7,7 +7,7 @@ from typing import Final
 from starlette.routing import BaseRoute
 
 from entrypoints.http.app import routes
-from entrypoints.http.routing import Access, Call, Operation, Reply, as_json
+from entrypoints.http.routing import Access, Call, Operation, Reply, Settings, as_json
 from ports.application import Application
 
 
@@ -23,4 +23,4 @@ OPERATIONS: Final = (
 
 
 def sandbox_routes(app: Application) -> list[BaseRoute]:
-    return routes(app, OPERATIONS)
+    return routes(app, OPERATIONS, Settings(sandbox=True))

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute
 from core.errors import ValidationError
 from core.webhooks import DEFAULT_TIMEOUT
 from entrypoints.http.app import create_app
+from entrypoints.http.routing import Settings
 from ports.application import Application
 
 #: Seconds between two rounds of webhook delivery.
@@ -74,7 +75,10 @@ def workers(app: Application, market_interval: float | None) -> list[Worker]:
 
 
 def server_app(
-    app: Application, market_interval: float | None, extra: Sequence[BaseRoute] = ()
+    app: Application,
+    market_interval: float | None,
+    extra: Sequence[BaseRoute] = (),
+    settings: Settings = Settings(),
 ) -> tuple[Starlette, list[Worker]]:
     """The API with its workers, started when the server starts and stopped when it stops."""
     running = workers(app, market_interval)
@@ -90,7 +94,7 @@ def server_app(
                 if not worker.finish(DRAIN_DEADLINE):
                     log.warning("the %s worker did not stop within %.0f s", worker.name, DRAIN_DEADLINE)
 
-    return create_app(app, extra=extra, lifespan=lifespan), running
+    return create_app(app, extra=extra, lifespan=lifespan, settings=settings), running
 
 
 def config(starlette: Starlette) -> uvicorn.Config:

@@ -88,8 +88,9 @@ def item(sequence: int, event: Event) -> dict[str, Any]:
 def subscribe(call: Call) -> Reply:
     body: NewSubscription = call.body
     subscription = call.app.webhooks.subscribe(
-        body.url, body.topics, new_secret(), body.allow_private_network, scope=call.scope
-    )
+        body.url, body.topics, new_secret(), body.allow_private_network, scope=call.scope,
+        clients_reach_private=call.settings.sandbox,
+    )  # fmt: skip
     return Reply(201, as_json(created(subscription)))
 
 
@@ -147,7 +148,8 @@ FEED_PAGE: Final = {
 OPERATIONS: Final = (
     Operation("POST", "/webhooks", subscribe,
               "Subscribe a URL to topics for the caller's client; the signing secret is shown this once", "webhooks",
-              body=NewSubscription, response=CreatedSubscription, status=201, creates_work=True, errors=(422,)),
+              body=NewSubscription, response=CreatedSubscription, status=201, creates_work=True, errors=(422,),
+              shown_once=("secret",)),
     Operation("GET", "/webhooks", list_subscriptions, "The client's webhook subscriptions (without secrets)",
               "webhooks", response=SubscriptionView, paged=True, query=PAGING),
     Operation("GET", "/webhooks/{subscription_id}", show_subscription,

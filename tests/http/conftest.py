@@ -20,6 +20,7 @@ import uvicorn
 
 from core.instruments import Instrument
 from entrypoints.bootstrap import sqlite_application
+from entrypoints.http.routing import Settings
 from entrypoints.http.sandbox import sandbox_routes
 from entrypoints.http.server import config, listen, server_app
 from ports.application import Application
@@ -60,7 +61,7 @@ class Running:
 
 def start(app: Application, sandbox: bool = False) -> tuple[Running, str]:
     """Serve ``app`` on a free loopback port in a thread; returns once it accepts connections."""
-    starlette, _ = server_app(app, None, sandbox_routes(app) if sandbox else [])
+    starlette, _ = server_app(app, None, sandbox_routes(app) if sandbox else [], Settings(sandbox=sandbox))
     listening = listen("127.0.0.1", 0)
     port = listening.getsockname()[1]
     server = uvicorn.Server(config(starlette))
@@ -80,8 +81,9 @@ def client(base_url: str, key: str | None) -> httpx.Client:
 
 
 @contextlib.contextmanager
-def running_api(database: Path) -> Iterator[Api]:
-    """A server over a fresh database at ``database``, with the instruments and keys described above."""
+def running_api(database: Path, sandbox: bool = True) -> Iterator[Api]:
+    """A server over a fresh database at ``database``, with the instruments and keys described above (a sandbox
+    server unless ``sandbox`` is false)."""
     with sqlite_application(database, jitter=FixedJitter()) as app:
         app.instruments.add(Instrument("AAA", Decimal("10.00")))
         app.instruments.add(Instrument("BBB", Decimal("20.00")))
@@ -91,7 +93,7 @@ def running_api(database: Path) -> Iterator[Api]:
             "bob": app.api_keys.create("c" * 43, client="acme", user="bob").text,
             "carol": app.api_keys.create("d" * 43, client="globex", user="carol").text,
         }
-        running, base_url = start(app, sandbox=True)
+        running, base_url = start(app, sandbox=sandbox)
         clients = {name: client(base_url, key) for name, key in keys.items()}
         clients["anonymous"] = client(base_url, None)
         try:

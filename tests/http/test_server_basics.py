@@ -7,6 +7,8 @@ import json
 import uuid
 from typing import Any
 
+import httpx
+
 from entrypoints.http.routing import MAX_BODY
 from tests.http.conftest import Api
 
@@ -138,3 +140,39 @@ def test_the_admin_issues_a_key_over_http_that_works_at_once_and_is_never_listed
     assert api.admin.delete(f"/apikeys/{issued['id']}").status_code == 200
     assert api.anonymous.get("/accounts", headers=peter).status_code == 401
     assert api.alice.get("/clients").status_code == 403
+
+
+def test_another_user_sending_the_same_key_and_body_is_not_answered_with_the_first_users_response(
+    api: Api,
+) -> None:
+    api.post(api.alice, "/accounts", ACCOUNT)
+    deposit = {"amount": "1.00"}
+    assert api.post(api.alice, "/accounts/ACC-1/deposits", deposit, "dep-xyz").status_code == 201
+    bobs = api.post(api.bob, "/accounts/ACC-1/deposits", deposit, "dep-xyz")
+    assert bobs.status_code == 404
+    assert "cash" not in bobs.text
+
+
+def test_a_pascal_case_route_refuses_deep_nesting_and_snake_case_names_as_bad_requests(api: Api) -> None:
+    deep = b"[" * 600 + b"]" * 600
+    for body in (deep, b'{"allocation_key_id": "x", "Uic": "AAA", "BuySell": "Buy", "Amount": 10}'):
+        answer = api.alice.post(
+            "/trade/v2/orders", content=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
+        assert answer.status_code == 400, answer.text
+        assert set(answer.json()["error"]) == {"code", "message", "details"}
+
+
+def test_two_authorization_headers_are_refused(api: Api) -> None:
+    headers = [
+        ("Authorization", api.carol.headers["Authorization"]),
+        ("Authorization", api.alice.headers["Authorization"]),
+    ]
+    answer = httpx.get(f"{api.base_url}/accounts", headers=headers)
+    assert answer.status_code == 401
+
+
+def test_a_path_with_a_trailing_slash_is_no_route_not_a_redirect(api: Api) -> None:
+    answer = api.alice.get("/models/")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "NOT_FOUND"

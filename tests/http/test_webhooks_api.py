@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
-from tests.http.conftest import Api
+from tests.http.conftest import Api, running_api
 from tests.integration.receivers import Receiver, receiver
 
 #: A receiver that is never reached (nothing is delivered to it in these tests): loopback, so that subscribing needs
@@ -125,3 +126,22 @@ def test_the_event_feed_refuses_what_is_not_a_sequence_number_a_page_size_or_a_t
         response = api.alice.get("/events", params=params)
         assert response.status_code == 400, params
         assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+def test_a_client_may_not_aim_a_webhook_at_a_private_network_outside_the_sandbox(tmp_path: Path) -> None:
+    with running_api(tmp_path / "production.db", sandbox=False) as production:
+        metadata = {"url": "http://169.254.169.254/latest/meta-data/", "topics": ["FUNDING"],
+                    "allow_private_network": True}  # fmt: skip
+        refused = production.post(production.alice, "/webhooks", metadata)
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == "UNSAFE_WEBHOOK_URL"
+        assert production.alice.get("/webhooks").json()["data"] == []
+
+
+def test_a_secret_is_never_shown_again_not_even_to_a_replay_of_its_request(api: Api) -> None:
+    body = {"url": "http://127.0.0.1:9/hooks", "topics": ["ORDER"], "allow_private_network": True}
+    first = api.post(api.alice, "/webhooks", body, key="hook-1")
+    again = api.post(api.alice, "/webhooks", body, key="hook-1")
+    assert first.json()["secret"].startswith("whsec_")
+    assert again.status_code == first.status_code == 201
+    assert again.json() == first.json() | {"secret": "shown only in the first answer"}

@@ -164,44 +164,45 @@ def test_a_request_without_an_idempotency_key_is_refused() -> None:
             idempotency.request_key(ALICE, missing)
 
 
-def test_idempotency_keys_are_scoped_per_client() -> None:
-    assert idempotency.request_key(ALICE, "k") == idempotency.request_key(Scope.of_user("acme", "bob"), "k")
+def test_idempotency_keys_are_scoped_per_client_and_within_it_per_user() -> None:
+    assert idempotency.request_key(ALICE, "k") != idempotency.request_key(Scope.of_user("acme", "bob"), "k")
+    assert idempotency.request_key(ALICE, "k") != idempotency.request_key(ACME, "k")
     assert idempotency.request_key(ALICE, "k") != idempotency.request_key(CAROL, "k")
     assert idempotency.request_key(OPERATOR, "k") != idempotency.request_key(ALICE, "k")
 
 
 def started_request() -> StoredResponse:
-    (started,) = idempotency.begin_request(None, "id", "fp", NOW).changes.created
+    (started,) = idempotency.begin_request(None, "k", "id", "fp", NOW).changes.created
     assert isinstance(started, StoredResponse)
     return started
 
 
 def test_a_new_key_starts_the_request_in_flight() -> None:
-    assert idempotency.begin_request(None, "id", "fp", NOW).result.replay is None
+    assert idempotency.begin_request(None, "k", "id", "fp", NOW).result.replay is None
     assert started_request().state is RequestState.IN_FLIGHT
 
 
 def test_a_key_still_in_flight_refuses_the_second_request_until_its_lease_ends() -> None:
     started = started_request()
     with pytest.raises(RequestInFlight):
-        idempotency.begin_request(started, "id", "fp", NOW + idempotency.IN_FLIGHT_LEASE / 2)
-    taken_over = idempotency.begin_request(started, "id", "fp", NOW + idempotency.IN_FLIGHT_LEASE)
+        idempotency.begin_request(started, "k", "id", "fp", NOW + idempotency.IN_FLIGHT_LEASE / 2)
+    taken_over = idempotency.begin_request(started, "k", "id", "fp", NOW + idempotency.IN_FLIGHT_LEASE)
     assert taken_over.result.replay is None
 
 
 def test_a_finished_request_is_answered_again_and_another_body_is_refused() -> None:
     started = started_request()
     done = idempotency.finish_request(started, 202, '{"id": "P1"}').result
-    assert idempotency.begin_request(done, "id", "fp", NOW).result.replay == done
+    assert idempotency.begin_request(done, "k", "id", "fp", NOW).result.replay == done
     with pytest.raises(IdempotencyKeyReused):
-        idempotency.begin_request(done, "id", "other", NOW)
+        idempotency.begin_request(done, "k", "id", "other", NOW)
 
 
 def test_a_server_failure_is_not_kept_so_the_same_key_may_try_again() -> None:
     started = started_request()
     failed = idempotency.finish_request(started, 500, "{}").result
     assert failed.state is RequestState.ABANDONED
-    assert idempotency.begin_request(failed, "id", "fp", NOW).result.replay is None
+    assert idempotency.begin_request(failed, "k", "id", "fp", NOW).result.replay is None
 
 
 def test_an_account_named_with_its_own_user_or_with_none_is_that_account() -> None:
@@ -280,12 +281,8 @@ def test_a_client_is_registered_once_under_a_usable_name() -> None:
 def test_a_replayed_request_changes_nothing_and_a_finished_one_keeps_status_and_body() -> None:
     done = idempotency.finish_request(started_request(), 202, '{"id": "P1"}').result
     assert (done.state, done.status, done.body) == (RequestState.DONE, 202, '{"id": "P1"}')
-    assert (
-        idempotency.begin_request(done, "id", "fp", NOW).changes
-        == idempotency.begin_request(done, "id", "fp", NOW).changes
-    )
-    assert not idempotency.begin_request(done, "id", "fp", NOW).changes.created
-    assert not idempotency.begin_request(done, "id", "fp", NOW).changes.updated
+    assert not idempotency.begin_request(done, "k", "id", "fp", NOW).changes.created
+    assert not idempotency.begin_request(done, "k", "id", "fp", NOW).changes.updated
 
 
 def test_the_refusals_of_idempotency_keys_tell_the_caller_what_to_do() -> None:
@@ -293,7 +290,7 @@ def test_the_refusals_of_idempotency_keys_tell_the_caller_what_to_do() -> None:
         idempotency.request_key(ALICE, None)
     assert "send an Idempotency-Key header" in missing.value.message
     with pytest.raises(IdempotencyKeyReused) as reused:
-        idempotency.begin_request(started_request(), "client:acme:k", "other", NOW)
+        idempotency.begin_request(started_request(), "k", "client:acme:k", "other", NOW)
     assert "use a new key" in reused.value.message
     assert reused.value.details == {"idempotency_key": "k"}
     with pytest.raises(ValidationError):
@@ -310,3 +307,15 @@ def test_sixteen_hex_digits_are_enough_for_a_key_id() -> None:
     assert tenants.key_id_from("0123456789abcdef") == "0123456789abcdef"
     with pytest.raises(ValidationError):
         tenants.key_id_from("0123456789abcde")
+
+
+def test_only_the_operator_lets_a_webhook_reach_a_private_network() -> None:
+    from core import webhooks
+    from core.errors import UnsafeWebhookUrl
+
+    with pytest.raises(UnsafeWebhookUrl):
+        webhooks.subscribe("http://169.254.169.254/latest/", ["ORDER"], "whsec_" + "A" * 32, True,
+                           subscription_id="S1", now=NOW, owner=Owner("acme"))  # fmt: skip
+    allowed = webhooks.subscribe("http://127.0.0.1:9/hooks", ["ORDER"], "whsec_" + "A" * 32, True,
+                                 subscription_id="S1", now=NOW)  # fmt: skip
+    assert allowed.result.allow_private_network
