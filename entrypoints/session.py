@@ -82,6 +82,15 @@ class Session:
             )
         return self._app
 
+    def choose_database(self, db: str) -> None:
+        """``--db`` given after the command (``allot serve --db PATH``): the same as before it, and not with
+        ``--store`` or a different ``--db`` before it."""
+        if self.store is not None or (self.db is not None and self.db != db):
+            raise click.UsageError(
+                "give the database once: --db PATH (or --store URL), before or after the command"
+            )
+        self.db = db
+
     def database_file(self, command: str) -> Path:
         """The database file, for a command that works on the file itself; with ``--store`` there is none here
         (a usage error: the command belongs where the database is)."""

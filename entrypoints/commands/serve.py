@@ -20,6 +20,7 @@ from entrypoints.session import Session, with_session
 
 
 @click.command()
+@click.option("--db", "db", metavar="PATH", help="The database (the same as allot --db PATH serve).")
 @click.option("--host", type=TEXT, default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="The port to listen on (0: any free port, printed at start).")  # fmt: skip
@@ -32,12 +33,20 @@ from entrypoints.session import Session, with_session
                    "token comes from ALLOT_STORE_TOKEN; if unset, a new one is printed once.")  # fmt: skip
 @with_session
 def serve(
-    session: Session, host: str, port: int, sandbox: bool, market_interval: float, store_api: bool
+    session: Session,
+    db: str | None,
+    host: str,
+    port: int,
+    sandbox: bool,
+    market_interval: float,
+    store_api: bool,
 ) -> None:
     """Serve the HTTP API: portfolio orders and liquidations (snake_case), block trading (PascalCase),
     accounts, instruments, model portfolios, webhooks and the event feed; OpenAPI at /openapi.json, docs at
     /docs. Every route but /healthz needs Authorization: Bearer <key> (allot apikeys create). Webhooks are
     delivered in the background. SIGTERM finishes the requests under way and the workers, then exits 0."""
+    if db is not None:
+        session.choose_database(db)
     logging.basicConfig(level=logging.WARNING, format="allot serve: %(levelname)s %(name)s: %(message)s")
     app = session.open(writes=True)
     extra: list[BaseRoute] = list(sandbox_routes(app)) if sandbox else []

@@ -49,7 +49,7 @@ class Served:
 
     def __init__(self, db: Path, *options: str, env: dict[str, str] | None = None) -> None:
         self.process = subprocess.Popen(
-            [ALLOT, "--db", str(db), "serve", "--port", "0", *options],
+            [ALLOT, "serve", "--db", str(db), "--port", "0", *options],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
         self.lines: list[str] = []
