@@ -23,7 +23,7 @@ from core.numbers import ZERO, as_cash, check_non_negative, check_positive, exac
 from core.portfolio import FeeSchedule
 from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order, holds
 from core.tenants import NOBODY, Owner
-from core.validators import check_text
+from core.validators import check_id
 
 
 @attrs.frozen
@@ -49,7 +49,7 @@ def open_account(
 ) -> Decision[Account]:
     """A new account; opening cash (zero or more, in the currency's minor units) is its first deposit. A management
     fee cannot have been charged after today (every liquidation would then charge it for days still to come)."""
-    check_text(account_id, "account id")
+    check_id(account_id, "account id")
     check_non_negative(cash, "cash")
     if fee_schedule is not None and fee_schedule.last_charged > now.date():
         raise ValidationError(

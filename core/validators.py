@@ -184,3 +184,25 @@ def check_text(value: str, field: str) -> str:
             {"field": field, "characters": hidden},
         )
     return value
+
+
+#: The longest id a person may choose (an account's): long enough for any broker's, short enough for a URL.
+MAX_ID_LENGTH = 128
+
+
+def check_id(value: str, field: str) -> str:
+    """An id a person chooses for a record (an account's): a ``check_text`` of at most ``MAX_ID_LENGTH`` characters
+    without ``/``, ``?``, ``#`` or ``%``, so that it can stand in a URL path as it is."""
+    check_text(value, field)
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(
+            f"{field} is {len(value)} characters long: at most {MAX_ID_LENGTH}",
+            {"field": field, "length": len(value), "maximum": MAX_ID_LENGTH},
+        )
+    reserved = sorted({c for c in value if c in "/?#%"})
+    if reserved:
+        raise ValidationError(
+            f"{field} must not contain {' '.join(reserved)} (an id stands in a URL as it is)",
+            {"field": field, "characters": reserved},
+        )
+    return value

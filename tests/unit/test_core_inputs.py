@@ -268,3 +268,13 @@ def test_a_cap_below_zero_by_less_than_a_step_is_refused_too() -> None:
 def test_booked_quantities_that_do_not_add_up_to_what_was_executed_are_refused() -> None:
     with pytest.raises(ValidationError, match="the quantities booked sum to 2, not to the 3 executed"):
         book_prices([Decimal(1), Decimal(1)], [Execution(Decimal(3), Decimal("1.1"))], Decimal(1), "EUR")
+
+
+@pytest.mark.parametrize("account_id", ["a/b", "a?b", "a#b", "50%", "x" * 129])
+def test_an_account_id_must_fit_in_a_url_path_as_it_is(account_id: str) -> None:
+    from core import accounts
+    from core.fills import CostSchedule
+
+    with pytest.raises(ValidationError):
+        accounts.open_account(account_id, "EUR", Decimal(0), None, CostSchedule(), ids=iter(["e"]), now=NOW)
+    assert accounts.open_account("x" * 128, "EUR", Decimal(0), None, CostSchedule(), ids=iter(["e"]), now=NOW)
