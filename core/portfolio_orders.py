@@ -18,6 +18,7 @@ from core.orders import from_plan
 from core.parents import cancel_by_client, followed_changes
 from core.portfolio import OrderType, Policy, PortfolioRequest, plan
 from core.records import Account, ModelPortfolio, Order, ParentKind, PortfolioOrder, announce, refs
+from core.validators import check_text
 
 
 def chosen_allocation(
@@ -52,6 +53,7 @@ def place(
     order_id: str,
     ids: Iterator[str],
     now: dt.datetime,
+    client_reference: str | None = None,
 ) -> Decision[PortfolioOrder]:
     """Plan the order over the account's available cash and holdings and split it into individual orders. The
     allocation is a model portfolio (the order names it as ``allocation_id``) or weights given with the order
@@ -97,6 +99,9 @@ def place(
         updated_at=now,
         skipped=order_plan.skipped,
         policy=policy,
+        client_reference=None
+        if client_reference is None
+        else check_text(client_reference, "client_reference"),
         client_id=account.client_id,
         user_id=account.user_id,
     )

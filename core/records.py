@@ -160,6 +160,8 @@ class PortfolioOrder:
     orders: tuple[OrderRef, ...] = ()
     skipped: tuple[Skipped, ...] = ()
     policy: Policy = Policy()
+    #: The caller's own reference for the order (the documents' ``client_reference``), as it was given.
+    client_reference: str | None = None
     #: A LIQUIDATION's management fee, known once every sell is filled.
     management_fee: Decimal | None = None
     reason: str | None = None

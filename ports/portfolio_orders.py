@@ -30,6 +30,7 @@ class PortfolioOrders(UseCases):
         scope: Scope = OPERATOR,
         weights: Sequence[AllocationLine] | None = None,
         user_id: str | None = None,
+        client_reference: str | None = None,
     ) -> PortfolioOrder:
         """Place a portfolio order over a model portfolio (``allocation``, its id or name) or over ``weights`` given
         with the order. ``user_id``, if given, must be the account's user. Placing again with the same idempotency
@@ -41,7 +42,14 @@ class PortfolioOrders(UseCases):
         model_id = model.id if model is not None else None
         ad_hoc = () if weights is None else (tuple(weights),)
         request = fingerprint(
-            "portfolio order", account_id, order_type, cash_amount, model_id, policy, *ad_hoc
+            "portfolio order",
+            account_id,
+            order_type,
+            cash_amount,
+            model_id,
+            policy,
+            client_reference,
+            *ad_hoc,
         )
         replayed = self.replay(uow, key, request)
         if replayed is not None:
@@ -51,7 +59,7 @@ class PortfolioOrders(UseCases):
         now = self.now()
         decision = portfolio_orders.place(
             account, order_type, cash_amount, chosen, policy, instruments,
-            order_id=self.new_id(), ids=self.fresh_ids(), now=now,
+            order_id=self.new_id(), ids=self.fresh_ids(), now=now, client_reference=client_reference,
         )  # fmt: skip
         self.remember(uow, key, request, decision.result.id)
         return self.save(uow, decision, now)

@@ -25,7 +25,7 @@ from entrypoints.http.routing import PAGING, Call, Operation, Param, Reply, as_j
 class NewPortfolioOrder:
     """A portfolio order: BUY and REBALANCING over a model portfolio (``allocation_id``, its id or name) or over
     instrument weights given with the order (``allocation``), SELL of ``cash_amount`` pro rata to the holdings.
-    ``user_id``, if given, must be the account's user. ``policy``: the share of NAV a sell may take (0.9), the cash
+    ``user_id``, if given, must be the account's user; ``client_reference``, the caller's own reference. ``policy``: the share of NAV a sell may take (0.9), the cash
     a rebalancing keeps and its drift band."""
 
     account_id: str
@@ -35,6 +35,7 @@ class NewPortfolioOrder:
     allocation_id: str | None = None
     allocation: tuple[AllocationLine, ...] | None = None
     policy: Policy = Policy()
+    client_reference: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +60,7 @@ def place_order(call: Call) -> Reply:
         scope=call.scope,
         weights=body.allocation,
         user_id=body.user_id,
+        client_reference=body.client_reference,
     )
     return Reply(202, as_json(order))
 

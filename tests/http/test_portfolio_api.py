@@ -483,3 +483,14 @@ def test_another_clients_subscription_receives_nothing_of_the_portfolio_order(ap
         time.sleep(1.5)  # one more delivery round
         assert theirs.received == []
     assert order["state"] == "SUBMITTED"
+
+
+def test_the_callers_client_reference_is_kept_with_the_portfolio_order(api: Api) -> None:
+    account_id = open_account(api, api.alice)
+    model_id = create_model(api, api.alice)
+    order = {"account_id": account_id, "type": "BUY", "cash_amount": "100.00", "allocation_id": model_id}
+    placed = body_of(place(api, api.alice, order | {"client_reference": "my-ref-1"}), 202)
+    assert placed["client_reference"] == "my-ref-1"
+    shown = body_of(api.alice.get(f"/portfolios/orders/{placed['id']}"), 200)
+    assert shown["client_reference"] == "my-ref-1"
+    refused(place(api, api.alice, order | {"client_reference": " padded "}), 400, "VALIDATION_ERROR")
