@@ -60,11 +60,13 @@ def request_key(scope: Scope, key: str | None) -> str:
             f"the Idempotency-Key must be at most {MAX_KEY_LENGTH} printable characters",
             {"header": "Idempotency-Key"},
         )
+    # Client and user ids have no ":", so the first "::" ends the caller's part, whatever the key holds: a client's
+    # key "user:alice:Z" ("client:acme::user:alice:Z") is not its user alice's key "Z" ("client:acme:user:alice::Z").
     if scope.operator:
-        return f"operator:{key}"
+        return f"operator::{key}"
     if scope.user_id is None:
-        return f"client:{scope.client_id}:{key}"
-    return f"client:{scope.client_id}:user:{scope.user_id}:{key}"
+        return f"client:{scope.client_id}::{key}"
+    return f"client:{scope.client_id}:user:{scope.user_id}::{key}"
 
 
 @attrs.frozen

@@ -20,6 +20,20 @@ from core.portfolio import OrderType, Policy, PortfolioRequest, plan
 from core.records import Account, ModelPortfolio, Order, ParentKind, PortfolioOrder, announce, refs
 from core.validators import check_text
 
+#: The longest ``client_reference`` kept (it is copied into every event of the order).
+MAX_REFERENCE_LENGTH = 255
+
+
+def check_reference(reference: str) -> str:
+    """The caller's own reference for an order: visible text of at most ``MAX_REFERENCE_LENGTH`` characters."""
+    check_text(reference, "client_reference")
+    if len(reference) > MAX_REFERENCE_LENGTH:
+        raise ValidationError(
+            f"client_reference is {len(reference)} characters long: at most {MAX_REFERENCE_LENGTH}",
+            {"field": "client_reference", "maximum": MAX_REFERENCE_LENGTH},
+        )
+    return reference
+
 
 def chosen_allocation(
     model: ModelPortfolio | None, weights: Sequence[AllocationLine] | None
@@ -99,9 +113,7 @@ def place(
         updated_at=now,
         skipped=order_plan.skipped,
         policy=policy,
-        client_reference=None
-        if client_reference is None
-        else check_text(client_reference, "client_reference"),
+        client_reference=None if client_reference is None else check_reference(client_reference),
         client_id=account.client_id,
         user_id=account.user_id,
     )

@@ -199,6 +199,8 @@ def check_id(value: str, field: str) -> str:
             f"{field} is {len(value)} characters long: at most {MAX_ID_LENGTH}",
             {"field": field, "length": len(value), "maximum": MAX_ID_LENGTH},
         )
+    if value in (".", ".."):
+        raise ValidationError(f"{field} must not be . or .. (a URL path step)", {"field": field})
     reserved = sorted({c for c in value if c in "/?#%"})
     if reserved:
         raise ValidationError(

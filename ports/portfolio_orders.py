@@ -8,6 +8,7 @@ from decimal import Decimal
 from core import portfolio_orders
 from core.idempotency import check_key, fingerprint
 from core.instruments import AllocationLine
+from core.lifecycle import ParentState
 from core.portfolio import OrderType, Policy
 from core.records import Order, PortfolioOrder
 from core.tenants import OPERATOR, Scope, named_owner
@@ -93,7 +94,8 @@ class PortfolioOrders(UseCases):
         asked, oldest first."""
         if account_id is not None:
             require_visible(uow.accounts, account_id, "account", scope)
-        where = {k: v for k, v in (("account_id", account_id), ("state", state)) if v is not None}
+        chosen_state = None if state is None else ParentState(state).value  # a state that is none: 400
+        where = {k: v for k, v in (("account_id", account_id), ("state", chosen_state)) if v is not None}
         return list_visible(uow.portfolio_orders, scope, **where)
 
     @transaction

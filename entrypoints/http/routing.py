@@ -398,9 +398,17 @@ def handle(app: Application, operation: Operation, request: Request, raw: bytes,
         settings=settings,
     )
     if operation.creates_work:
-        key = request.headers.get("idempotency-key")
+        key = idempotency_key(request)
         return run_idempotent(call, operation, key, fingerprint(operation, request, raw))
     return operation.handler(call)
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key``: one header at most."""
+    given = request.headers.getlist("idempotency-key")
+    if len(given) > 1:
+        raise ValidationError("send one Idempotency-Key header, not several", {"header": "Idempotency-Key"})
+    return given[0] if given else None
 
 
 def authorize(app: Application, operation: Operation, request: Request) -> Scope:

@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -194,6 +194,10 @@ def route(path: str, method: str, handler: Callable[[StoreCall], Answer], body: 
             answer = await run_in_threadpool(handler, call)
         except AllotError as error:
             answer = refusal(error)
+        except ClientDisconnect:
+            log.info("%s %s: the client went away before its request was read", method, request.url.path)
+            answer = Answer(400, {"error": {"code": "CLIENT_DISCONNECTED", "message": "the request was cut short",
+                                            "details": {}}})  # fmt: skip
         except Exception:
             log.exception("%s %s failed", method, request.url.path)
             reply = internal_error()
@@ -214,7 +218,8 @@ class BearerToken:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        kind, _, given = Headers(scope=scope).get("authorization", "").partition(" ")
+        headers = Headers(scope=scope).getlist("authorization")
+        kind, _, given = (headers[0] if len(headers) == 1 else "").partition(" ")
         if kind.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token):
             await self.app(scope, receive, send)
             return

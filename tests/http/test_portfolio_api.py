@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from adapters.webhooks import new_secret, verify
+from core.idempotency import request_key
 from core.portfolio import OrderType
 from core.tenants import Scope
 from tests.http.conftest import Api
@@ -295,7 +296,7 @@ def test_the_idempotency_key_of_the_request_is_the_use_cases_own_scoped_to_the_c
     )  # fmt: skip
     # A retry that reaches the use case again (say after the first attempt's response was lost) gets the order.
     again = api.app.portfolio_orders.place(
-        account_id, OrderType.BUY, Decimal("100.00"), model_id, idempotency_key="client:acme:user:alice:K-1",
+        account_id, OrderType.BUY, Decimal("100.00"), model_id, idempotency_key=request_key(Scope.of_user("acme", "alice"), "K-1"),
         scope=Scope.of_user("acme", "alice"),
     )  # fmt: skip
     assert again.id == placed["id"]
@@ -494,3 +495,14 @@ def test_the_callers_client_reference_is_kept_with_the_portfolio_order(api: Api)
     shown = body_of(api.alice.get(f"/portfolios/orders/{placed['id']}"), 200)
     assert shown["client_reference"] == "my-ref-1"
     refused(place(api, api.alice, order | {"client_reference": " padded "}), 400, "VALIDATION_ERROR")
+
+
+def test_a_client_reference_longer_than_255_characters_is_refused(api: Api) -> None:
+    account_id = open_account(api, api.alice)
+    model_id = create_model(api, api.alice)
+    order = {"account_id": account_id, "type": "BUY", "cash_amount": "100.00", "allocation_id": model_id}
+    refused(place(api, api.alice, order | {"client_reference": "r" * 256}), 400, "VALIDATION_ERROR")
+    assert (
+        body_of(place(api, api.alice, order | {"client_reference": "r" * 255}), 202)["client_reference"]
+        == "r" * 255
+    )

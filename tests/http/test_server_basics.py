@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from entrypoints.http.routing import MAX_BODY
 from tests.http.conftest import Api
@@ -176,3 +177,38 @@ def test_a_path_with_a_trailing_slash_is_no_route_not_a_redirect(api: Api) -> No
     answer = api.alice.get("/models/")
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_a_clients_key_cannot_reach_into_its_users_idempotency_keys(api: Api) -> None:
+    acme = api.app.api_keys.create("f" * 43, client="acme").text
+    whole_client = httpx.Client(
+        base_url=api.base_url, headers={"Authorization": f"Bearer {acme}"}, timeout=10.0
+    )
+    with whole_client:
+        api.post(api.bob, "/accounts", ACCOUNT | {"account_id": "BOB-1"})
+        assert (
+            api.post(
+                whole_client, "/accounts/BOB-1/deposits", {"amount": "5.00"}, "user:alice::Z"
+            ).status_code
+            == 201
+        )
+    alices = api.post(api.alice, "/accounts/BOB-1/deposits", {"amount": "5.00"}, "Z")
+    assert alices.status_code == 404
+    assert "cash" not in alices.text
+
+
+def test_two_idempotency_key_headers_are_refused(api: Api) -> None:
+    headers = [("Idempotency-Key", "a1"), ("Idempotency-Key", "a2")]
+    answer = api.alice.post("/accounts", json=ACCOUNT, headers=headers)
+    assert answer.status_code == 400
+    assert api.alice.get("/accounts").json()["data"] == []
+
+
+def test_an_unknown_state_filter_is_a_bad_request(api: Api) -> None:
+    assert api.alice.get("/portfolios/orders", params={"state": "bogus"}).status_code == 400
+    assert api.alice.get("/portfolios/orders", params={"state": "CANCELLED"}).status_code == 200
+
+
+@pytest.mark.parametrize("account_id", [".", ".."])
+def test_an_account_id_may_not_be_a_path_step(api: Api, account_id: str) -> None:
+    assert api.post(api.alice, "/accounts", ACCOUNT | {"account_id": account_id}).status_code == 400

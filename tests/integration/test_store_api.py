@@ -375,3 +375,27 @@ def test_two_engine_processes_on_one_server_lose_no_deposit_and_no_order(
     with http_application(served.url, served.token) as app:
         assert app.accounts.get("ACC").cash == {"EUR": Decimal("1000.00")}
     assert allot(served, "ledger", "verify").returncode == 0
+
+
+def test_two_authorization_headers_are_refused_even_if_one_holds_the_token(served: RunningStore) -> None:
+    headers = [("Authorization", f"Bearer {served.token}"), ("Authorization", "Bearer x")]
+    answer = httpx.get(f"{served.api}/records/accounts", headers=headers, timeout=10.0)
+    assert answer.status_code == 401
+
+
+def test_a_client_that_goes_away_mid_body_is_not_an_internal_error(
+    served: RunningStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="allot.store")
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10.0) as connection:
+        connection.sendall(
+            f"POST {served.api.removeprefix(served.url)}/commit HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {served.token}\r\nContent-Length: 1000\r\n\r\n{{".encode()
+        )
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and not [r for r in caplog.records if r.name == "allot.store"]:
+        time.sleep(0.02)
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "allot.store"]
+    assert logged, "the server said nothing of the request cut short"
+    assert all(level == "INFO" and "went away" in message for level, message in logged), logged
