@@ -291,16 +291,21 @@ def bearer(request: Request) -> str:
     return token.strip()
 
 
-def parsed_body(operation: Operation, raw: bytes) -> Any:
-    if operation.body is None:
-        return None
+def json_body(raw: bytes) -> Any:
+    """A request body as exact JSON data: UTF-8, not empty."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationError("the request body is not UTF-8 text", {}) from None
     if not text.strip():
         raise ValidationError("this request needs a JSON body", {})
-    data = parse_json(text)
+    return parse_json(text)
+
+
+def parsed_body(operation: Operation, raw: bytes) -> Any:
+    if operation.body is None:
+        return None
+    data = json_body(raw)
     if operation.casing is Casing.PASCAL:
         try:
             data = recase(data, from_pascal)

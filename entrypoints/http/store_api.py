@@ -47,7 +47,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.serialization import error_body, parse_json, structure, unstructure
+from adapters.serialization import error_body, structure, unstructure
 from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue, SqliteRepository
 from adapters.store_protocol import (
     POSITION_HEADER,
@@ -80,7 +80,7 @@ from core.errors import (
 )
 from core.journal import LedgerAccount
 from core.webhooks import EventQuery
-from entrypoints.http.routing import PayloadTooLarge, internal_error, query_value, status_of
+from entrypoints.http.routing import PayloadTooLarge, internal_error, json_body, query_value, status_of
 
 #: The largest request body read: a unit of work with its events and journal entries fits many times over.
 MAX_BODY: Final = 16 * 1024 * 1024
@@ -168,16 +168,6 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def parsed(raw: bytes) -> Any:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationError("the request body is not UTF-8 text", {}) from None
-    if not text.strip():
-        raise ValidationError("this request needs a JSON body", {})
-    return parse_json(text)
-
-
 def route(path: str, method: str, handler: Callable[[StoreCall], Answer], body: bool = False) -> Route:
     """A Starlette route: read and parse the body, run ``handler`` in a worker thread (SQLite blocks), answer
     JSON; every refusal in the one error body, a bug as ``INTERNAL_ERROR`` (logged, never sent)."""
@@ -189,7 +179,7 @@ def route(path: str, method: str, handler: Callable[[StoreCall], Answer], body: 
                 path=dict(request.path_params),
                 query={name: request.query_params.getlist(name) for name in request.query_params},
                 headers=request.headers,
-                body=parsed(raw) if body else None,
+                body=json_body(raw) if body else None,
             )
             answer = await run_in_threadpool(handler, call)
         except AllotError as error:
