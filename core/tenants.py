@@ -281,6 +281,29 @@ def register_client(client: str, existing: Client | None, now: dt.datetime) -> D
     return Decision(made, Changes.of(created=[made]))
 
 
+@attrs.frozen(kw_only=True)
+class KeyView:
+    """An API key as it is listed: everything but the digest of its secret."""
+
+    id: str
+    client_id: str | None
+    user_id: str | None
+    admin: bool
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def shown(key: ApiKey) -> KeyView:
+    return KeyView(
+        id=key.id,
+        client_id=key.client_id,
+        user_id=key.user_id,
+        admin=key.admin,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
 def revoke_key(key: ApiKey, now: dt.datetime) -> Decision[ApiKey]:
     """A revoked key stops working at once; revoking it again changes nothing."""
     if key.revoked_at is not None:

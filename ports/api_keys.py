@@ -4,7 +4,7 @@ request presents, checked."""
 from __future__ import annotations
 
 from core import tenants
-from core.records import ApiKey, Client, User
+from core.records import ApiKey, Client
 from core.tenants import Issued, Scope
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, require, transaction
@@ -47,10 +47,6 @@ class ApiKeys(UseCases):
     @transaction
     def clients(self, uow: UnitOfWork) -> list[Client]:
         return uow.clients.list()
-
-    @transaction
-    def users(self, uow: UnitOfWork, client: str | None = None) -> list[User]:
-        return uow.users.list(**({"client_id": client} if client is not None else {}))
 
     @transaction
     def revoke(self, uow: UnitOfWork, key_id: str) -> ApiKey:

@@ -6,9 +6,9 @@ import secrets
 
 import click
 
-from adapters.serialization import timestamp, unstructure
+from adapters.serialization import timestamp
 from core.records import ApiKey
-from core.tenants import Issued
+from core.tenants import Issued, shown
 from entrypoints.params import TEXT
 from entrypoints.session import Session, rows_table, with_session
 
@@ -70,14 +70,7 @@ def listed(keys: list[ApiKey]) -> str:
 def list_keys(session: Session) -> None:
     """Every API key (never the key itself: allot does not keep it)."""
     keys = session.open(writes=False).api_keys.all()
-    session.emit([public(key) for key in keys], lambda: listed(keys))
-
-
-def public(key: ApiKey) -> dict[str, object]:
-    """A key as shown: everything but the digest of its secret."""
-    shown: dict[str, object] = unstructure(key)
-    del shown["secret_sha256"]
-    return shown
+    session.emit([shown(key) for key in keys], lambda: listed(keys))
 
 
 @apikeys.command()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any, Final
+from typing import Final
 
 import attrs
 
-from core.records import ApiKey, Client
+from core.records import Client
+from core.tenants import KeyView, shown
 from entrypoints.http.routing import PAGING, Access, Call, Operation, Reply, as_json, page
 
 
@@ -25,13 +26,6 @@ class NewApiKey:
     admin: bool = False
 
 
-def public(key: ApiKey) -> dict[str, Any]:
-    """A key as listed: everything but the digest of its secret."""
-    shown: dict[str, Any] = as_json(key)
-    del shown["secret_sha256"]
-    return shown
-
-
 def create_client(call: Call) -> Reply:
     body: NewClient = call.body
     return Reply(201, as_json(call.app.api_keys.register_client(body.client_id)))
@@ -46,15 +40,15 @@ def create_key(call: Call) -> Reply:
     issued = call.app.api_keys.create(
         secrets.token_urlsafe(32), client=body.client_id, user=body.user_id, admin=body.admin
     )
-    return Reply(201, public(issued.key) | {"key": issued.text})
+    return Reply(201, as_json(shown(issued.key)) | {"key": issued.text})
 
 
 def list_keys(call: Call) -> Reply:
-    return page(call, [public(k) for k in call.app.api_keys.all()], key=lambda k: str(k["id"]))
+    return page(call, [shown(k) for k in call.app.api_keys.all()], key=lambda k: k.id)
 
 
 def revoke_key(call: Call) -> Reply:
-    return Reply(200, public(call.app.api_keys.revoke(call.path["key_id"])))
+    return Reply(200, as_json(shown(call.app.api_keys.revoke(call.path["key_id"]))))
 
 
 KEY_SCHEMA: Final = {"type": "object", "properties": {"key": {"type": "string"}}}
@@ -70,7 +64,7 @@ OPERATIONS: Final = (
               body=NewApiKey, response=KEY_SCHEMA, status=201, access=Access.ADMIN, creates_work=True,
               errors=(403, 409), shown_once=("key",)),
     Operation("GET", "/apikeys", list_keys, "Every API key, without its secret (admin key)", "admin",
-              response=KEY_SCHEMA, access=Access.ADMIN, paged=True, query=PAGING, errors=(403,)),
+              response=KeyView, access=Access.ADMIN, paged=True, query=PAGING, errors=(403,)),
     Operation("DELETE", "/apikeys/{key_id}", revoke_key, "Revoke an API key at once (admin key)", "admin",
-              response=KEY_SCHEMA, access=Access.ADMIN, errors=(403, 404)),
+              response=KeyView, access=Access.ADMIN, errors=(403, 404)),
 )  # fmt: skip

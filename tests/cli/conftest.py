@@ -31,6 +31,21 @@ class Ran:
         return body
 
 
+def run(
+    arguments: list[str],
+    expect: int | None,
+    stdin: str | None = None,
+    env: dict[str, str | None] | None = None,
+) -> Ran:
+    """Run ``allot`` with ``arguments``: never a traceback, and exit status ``expect`` unless it is None."""
+    result = CliRunner(env=env).invoke(main, arguments, input=stdin)
+    ran = Ran(result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    if expect is not None:
+        assert ran.code == expect, (arguments, ran)
+    return ran
+
+
 @attrs.frozen
 class Allot:
     """The command on one database file."""
@@ -38,12 +53,7 @@ class Allot:
     database: Path
 
     def __call__(self, *args: str, expect: int | None = 0, stdin: str | None = None) -> Ran:
-        result = CliRunner().invoke(main, ["--db", str(self.database), *args], input=stdin)
-        ran = Ran(result.exit_code, result.stdout, result.stderr)
-        assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
-        if expect is not None:
-            assert ran.code == expect, (args, ran)
-        return ran
+        return run(["--db", str(self.database), *args], expect, stdin=stdin)
 
     def json(self, *args: str) -> Any:
         return self(*args, "--json").data

@@ -11,10 +11,8 @@ from typing import Any
 
 import attrs
 import pytest
-from click.testing import CliRunner
 
-from entrypoints.cli import main
-from tests.cli.conftest import Ran
+from tests.cli.conftest import Ran, run
 from tests.store_server import RunningStore, store_server
 
 
@@ -27,12 +25,7 @@ class Remote:
 
     def __call__(self, *args: str, expect: int | None = 0, env: dict[str, str | None] | None = None) -> Ran:
         environment = {"ALLOT_DB": None, "ALLOT_STORE": None, "ALLOT_STORE_TOKEN": self.token, **(env or {})}
-        result = CliRunner(env=environment).invoke(main, ["--store", self.url, *args])
-        ran = Ran(result.exit_code, result.stdout, result.stderr)
-        assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
-        if expect is not None:
-            assert ran.code == expect, (args, ran)
-        return ran
+        return run(["--store", self.url, *args], expect, env=environment)
 
     def json(self, *args: str) -> Any:
         return self(*args, "--json").data
