@@ -30,12 +30,15 @@ from core.records import (
     Client,
     Event,
     IdempotencyRecord,
+    Investment,
     ModelPortfolio,
     Order,
     PortfolioOrder,
     StoredKey,
     StoredResponse,
     Subscription,
+    TradeFollower,
+    TradeLeader,
     User,
 )
 from core.webhooks import Attempt, AttemptDecision, EventQuery, receives
@@ -206,6 +209,9 @@ class MemoryUnitOfWork:
     users: MemoryRepository[User]
     api_keys: MemoryRepository[ApiKey]
     responses: MemoryRepository[StoredResponse]
+    leaders: MemoryRepository[TradeLeader]
+    followers: MemoryRepository[TradeFollower]
+    investments: MemoryRepository[Investment]
     outbox: MemoryOutbox
     journal: MemoryJournal
 

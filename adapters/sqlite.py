@@ -84,6 +84,7 @@ from core.records import (
     Client,
     Event,
     IdempotencyRecord,
+    Investment,
     ModelPortfolio,
     Order,
     ParentKind,
@@ -91,6 +92,8 @@ from core.records import (
     StoredKey,
     StoredResponse,
     Subscription,
+    TradeFollower,
+    TradeLeader,
     User,
     refs,
     topic_of,
@@ -947,6 +950,9 @@ class SqliteUnitOfWork:
     users: SqliteRepository[User]
     api_keys: SqliteRepository[ApiKey]
     responses: SqliteRepository[StoredResponse]
+    leaders: SqliteRepository[TradeLeader]
+    followers: SqliteRepository[TradeFollower]
+    investments: SqliteRepository[Investment]
     outbox: SqliteOutbox
     journal: SqliteJournal
 

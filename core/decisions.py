@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from core.instruments import Instrument
 from core.journal import JournalEntry
 from core.records import Announcement, Record
 
@@ -38,6 +39,30 @@ class Changes:
         journaled: Iterable[JournalEntry] = (),
     ) -> Changes:
         return cls(tuple(created), tuple(updated), tuple(announced), tuple(journaled))
+
+    def then(self, later: Changes) -> Changes:
+        """These changes followed by ``later``: a record both touch is stored once, in its final form (created if
+        either creates it); announcements and entries keep their order."""
+        created = {_identity(r): r for r in self.created}
+        updated = {_identity(r): r for r in self.updated}
+        for record in later.created:
+            created[_identity(record)] = record
+        for record in later.updated:
+            key = _identity(record)
+            if key in created:
+                created[key] = record
+            else:
+                updated[key] = record
+        return Changes(
+            tuple(created.values()),
+            tuple(updated.values()),
+            self.announced + later.announced,
+            self.journaled + later.journaled,
+        )
+
+
+def _identity(record: Record) -> tuple[type, str]:
+    return type(record), record.instrument_id if isinstance(record, Instrument) else record.id
 
 
 @attrs.frozen

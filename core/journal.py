@@ -108,6 +108,11 @@ class CauseKind(NamedEnum):
     MANAGEMENT_FEE = "MANAGEMENT_FEE"  #: charged when a liquidation is settled (the liquidation's id)
     OPTION_EXERCISED = "OPTION_EXERCISED"  #: an option closed by exercise (the instrument's id)
     OPTION_EXPIRED = "OPTION_EXPIRED"  #: an option closed worthless at expiry (the instrument's id)
+    INVESTMENT_FUNDING = "INVESTMENT_FUNDING"  #: funding account → investment account (the investment's id)
+    INVESTMENT_WITHDRAWAL = (
+        "INVESTMENT_WITHDRAWAL"  #: investment account → funding account (the investment's id)
+    )
+    SERVICE_FEE = "SERVICE_FEE"  #: a copy-trading service fee, charged when an investment stops (its id)
 
 
 @attrs.frozen

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import attrs
 
-from core import block_orders, orders
+from core import block_orders, copy_trading, orders
 from core.accounts import reserve
 from core.decisions import Changes, Decision
 from core.errors import AllotError, ConcurrentUpdate, StorageError, ValidationError
@@ -220,7 +220,7 @@ def execute_order(
 
 def execute_block(
     block: BlockOrder,
-    key: AllocationKey,
+    key: AllocationKey | None,
     instrument: Instrument,
     accounts: Mapping[str, Account],
     children: Sequence[Order],
@@ -238,12 +238,24 @@ def execute_block(
     check_fill(filled, block_request(block, instrument, quote, now.date()), instrument.quantity_step,
                f"block {block.id}")  # fmt: skip
     ended = not_tradable(instrument, block.side, now.date())
+    refusal = None
     if ended is not None or quote.price is None:
-        reason = ended.message if ended is not None else quote.rejection or PARTNER_REFUSED
-        failed = block_orders.fail(block, children, accounts, reason, now)
+        refusal = ended.message if ended is not None else quote.rejection or PARTNER_REFUSED
+    if key is None:  # a trade leader's block: post-allocated to its followers when the market is done with it
+        done = copy_trading.execute_block(
+            block, instrument, accounts, children, quote.price, filled, refusal, ids=ids, now=now
+        )
+        return Decision(Executed(block.id, _outcome_of(done.result, refusal), refusal), done.changes)
+    if refusal is not None or quote.price is None:
+        failed = block_orders.fail(block, children, accounts, refusal or PARTNER_REFUSED, now)
         return Decision(Executed(block.id, RunOutcome.CANCELLED, failed.result.reason), failed.changes)
     done = block_orders.execute(
         block, key, instrument, accounts, children, quote.price, filled, ids=ids, now=now
     )
-    outcome = RunOutcome.FILLED if done.result.state is OrderState.FILLED else RunOutcome.PARTLY_FILLED
-    return Decision(Executed(block.id, outcome), done.changes)
+    return Decision(Executed(block.id, _outcome_of(done.result, None)), done.changes)
+
+
+def _outcome_of(block: BlockOrder, refusal: str | None) -> RunOutcome:
+    if refusal is not None:
+        return RunOutcome.CANCELLED
+    return RunOutcome.FILLED if block.state is OrderState.FILLED else RunOutcome.PARTLY_FILLED

@@ -14,9 +14,10 @@ from typing import Final
 
 import attrs
 
-from core.blocks import DEFAULT_POLICY, PartialFillPolicy, Targets
+from core.blocks import DEFAULT_POLICY, Execution, PartialFillPolicy, Targets
 from core.fills import CostSchedule, PositionEvent
-from core.instruments import AllocationLine, Instrument, Position, Side
+from core.instruments import AllocationLine, AssetType, Instrument, Position, Side
+from core.investments import ActiveErrorCode, InvestmentState, ProcessState, Suitability
 from core.keys import AllocationKey
 from core.lifecycle import OPEN, KeyStatus, OrderState, ParentState
 from core.numbers import ZERO, check_decimal
@@ -213,10 +214,12 @@ class StoredKey:
 
 @attrs.frozen(kw_only=True)
 class BlockOrder:
-    """A block trade placed on the key's owner account and allocated out to the participants."""
+    """A block trade placed on the key's owner account and allocated out to the participants; or a trade leader's
+    block (``leader_id``), post-allocated to its followers once the market is done with it."""
 
     id: str
-    key_id: str
+    #: The allocation key it was placed with; none for a leader's block.
+    key_id: str | None
     account_id: str
     instrument_id: str
     side: Side = attrs.field(converter=Side)
@@ -238,6 +241,10 @@ class BlockOrder:
     reason: str | None = None
     #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
     client_id: str | None = None
+    #: The trade leader whose rebalance placed it (its ``account_id`` is then the leader's id); its executions
+    #: are kept in ``executions`` and allocated to the followers at their average price when it is done.
+    leader_id: str | None = None
+    executions: tuple[Execution, ...] = ()
 
     @property
     def user_id(self) -> None:
@@ -342,6 +349,112 @@ class StoredResponse:
     body: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class TradeLeader:
+    """A strategy that followers invest in: its model (weights) and the terms of following it. The operator's,
+    shared with every client."""
+
+    id: str = attrs.field(validator=non_empty)
+    name: str = attrs.field(validator=non_empty)
+    currency: str
+    lines: tuple[AllocationLine, ...]
+    minimum_investment: Decimal
+    required_suitability: Suitability = attrs.field(converter=Suitability)
+    #: 1 (lowest) to 7 (highest), as the leader's documents state it.
+    risk_level: int = 4
+    description: str | None = None
+    max_followers: int | None = None
+    max_invested: Decimal | None = None
+    #: The annual service fee on equity (0.01 = 1 % a year), charged for the days held when an investment stops.
+    service_fee_rate: Decimal = ZERO
+    #: The back office's fee profile for its investments; none: the fee-profile steps are skipped.
+    fee_profile: str | None = None
+    #: The asset types of the instruments of its model: a follower must be allowed to trade all of them.
+    asset_types: tuple[AssetType, ...] = ()
+    #: Its rebalance has placed its sells; its buys are placed once those are done.
+    rebalancing: bool = False
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    client_id: str | None = None
+
+    @property
+    def user_id(self) -> None:
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class TradeFollower:
+    """A user who invests in trade leaders: the suitability level its test gave, whether it accepted the terms and
+    conditions, and the asset types it may legally trade."""
+
+    id: str = attrs.field(validator=non_empty)
+    suitability: Suitability | None = attrs.field(
+        default=None, converter=attrs.converters.optional(Suitability)
+    )
+    terms_accepted: bool = False
+    asset_types: tuple[AssetType, ...] = ()
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    client_id: str | None = None
+    user_id: str | None = None
+
+
+def _process_of_state(
+    instance: Investment, attribute: attrs.Attribute[ProcessState], value: ProcessState
+) -> None:
+    if value is not instance.state.process:
+        raise ValueError(
+            f"an investment in {instance.state.value} is {instance.state.process.value}, not {value.value}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Investment:
+    """A follower's investment in a leader: its own account, kept a proportional replica of the leader's model,
+    funded from (and returned to) the follower's funding account."""
+
+    id: str = attrs.field(validator=non_empty)
+    leader_id: str
+    follower_id: str
+    funding_account_id: str
+    currency: str
+    #: What the investment was started with.
+    amount: Decimal
+    state: InvestmentState = attrs.field(converter=InvestmentState)
+    #: Follows from ``state``; stored so that lists can be filtered by it.
+    process_state: ProcessState = attrs.field(converter=ProcessState, validator=_process_of_state)
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    #: The investment account, once the back office created it.
+    account_id: str | None = None
+    #: Set while ACTIVE when something outside needs attention (the investment goes on).
+    error_code: ActiveErrorCode | None = attrs.field(
+        default=None, converter=attrs.converters.optional(ActiveErrorCode)
+    )
+    #: Below this equity the investment is stopped out (protection limit) and its positions are closed.
+    shield: Decimal | None = None
+    #: Whether stopping it closes its positions (the documents' ``PositionsCloseOnActivation``).
+    close_positions: bool = True
+    #: Money asked for but not yet moved from the funding account; zero once funding is completed.
+    pending_funding: Decimal = ZERO
+    #: Money asked for that a sell is raising; moved to the funding account once the sell is done.
+    pending_withdrawal: Decimal = ZERO
+    #: The portfolio order or account liquidation the investment waits for.
+    order_id: str | None = None
+    #: Attempts of the current back-office step, and when the next one is due.
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = None
+    #: What the back office last said when a step did not succeed.
+    reason: str | None = None
+    funded: Decimal = ZERO
+    withdrawn: Decimal = ZERO
+    fees: Decimal = ZERO
+    activated_at: dt.datetime | None = None
+    stopped_at: dt.datetime | None = None
+    client_id: str | None = None
+    user_id: str | None = None
+
+
 #: The records that own individual orders and move with them (``core.parents``).
 ParentRecord = PortfolioOrder | AccountLiquidation
 
@@ -361,10 +474,22 @@ Record = (
     | User
     | ApiKey
     | StoredResponse
+    | TradeLeader
+    | TradeFollower
+    | Investment
 )
 
 #: Everything an event can carry as its ``object``: the record as committed, or a position event.
-Announced = PortfolioOrder | Order | AccountLiquidation | BlockOrder | StoredKey | PositionEvent | Funding
+Announced = (
+    PortfolioOrder
+    | Order
+    | AccountLiquidation
+    | BlockOrder
+    | StoredKey
+    | PositionEvent
+    | Funding
+    | Investment
+)
 
 #: The topic of each announced type: an event's type is ``<TOPIC>.<STATE>``.
 TOPIC_OF: Final[Mapping[type, str]] = {
@@ -375,6 +500,7 @@ TOPIC_OF: Final[Mapping[type, str]] = {
     StoredKey: "ALLOCATION_KEY",
     PositionEvent: "POSITION",
     Funding: "FUNDING",
+    Investment: "INVESTMENT",
 }
 #: Which type an event of each topic carries.
 TYPE_OF_TOPIC: Final[Mapping[str, type]] = {topic: kind for kind, topic in TOPIC_OF.items()}

@@ -29,6 +29,7 @@ from core.records import (
     Client,
     Event,
     IdempotencyRecord,
+    Investment,
     ModelPortfolio,
     Order,
     PortfolioOrder,
@@ -36,6 +37,8 @@ from core.records import (
     StoredKey,
     StoredResponse,
     Subscription,
+    TradeFollower,
+    TradeLeader,
     User,
 )
 from core.webhooks import Attempt, AttemptDecision, EventQuery
@@ -135,6 +138,12 @@ class UnitOfWork(Protocol):
     def api_keys(self) -> Repository[ApiKey]: ...
     @property
     def responses(self) -> Repository[StoredResponse]: ...
+    @property
+    def leaders(self) -> Repository[TradeLeader]: ...
+    @property
+    def followers(self) -> Repository[TradeFollower]: ...
+    @property
+    def investments(self) -> Repository[Investment]: ...
     @property
     def outbox(self) -> Outbox: ...
     @property
@@ -275,6 +284,9 @@ TABLES: Final[tuple[Table, ...]] = (
     Table("users", User, "id", "user"),
     Table("api_keys", ApiKey, "id", "API key"),
     Table("responses", StoredResponse, "id", "idempotent request"),
+    Table("leaders", TradeLeader, "id", "trade leader"),
+    Table("followers", TradeFollower, "id", "trade follower"),
+    Table("investments", Investment, "id", "investment"),
 )
 #: The table of each record type.
 TABLE_OF: Final[Mapping[type, Table]] = {table.record_type: table for table in TABLES}

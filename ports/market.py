@@ -103,7 +103,7 @@ class Market(UseCases):
     def _execute_block(self, uow: UnitOfWork, block_id: str, refusal: str | None) -> Executed:
         """Execute what is left of a block and allocate it out; with a ``refusal``, cancel it instead."""
         block = require(uow.blocks, block_id, "block order")
-        key = require(uow.keys, block.key_id, "allocation key").key
+        key = None if block.key_id is None else require(uow.keys, block.key_id, "allocation key").key
         instrument = require(uow.instruments, block.instrument_id, "instrument")
         accounts = {a: require(uow.accounts, a, "account") for a in block.recipients}
         children = uow.orders.list(parent_order_id=block.id)
