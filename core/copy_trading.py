@@ -29,7 +29,7 @@ from core.accounts import available_cash, available_units, check_open, nav, rese
 from core.apportion import apportion
 from core.blocks import Execution, Targets, book_prices
 from core.decisions import Changes, Decision
-from core.errors import InsufficientFunds, NotFound, NothingToTrade, ValidationError
+from core.errors import AlreadyExists, InsufficientFunds, NotFound, NothingToTrade, ValidationError
 from core.instruments import (
     Allocation,
     AllocationLine,
@@ -59,13 +59,24 @@ from core.investments import (
     below_shield,
     check_amount,
     check_may_follow,
+    is_authorized_to_follow,
+    is_open_for_followers,
     max_withdrawal,
     retry_at,
     service_fee,
 )
 from core.journal import FEE_INCOME, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
 from core.lifecycle import BLOCK_ORDER, OPEN, OrderState, ParentState, Trigger
-from core.numbers import ZERO, check_non_negative, floor_to, fmt, from_units, minor_unit, whole_steps
+from core.numbers import (
+    ZERO,
+    check_non_negative,
+    floor_to,
+    fmt,
+    from_units,
+    half_even_to,
+    minor_unit,
+    whole_steps,
+)
 from core.orders import allocated, book, cancel_open
 from core.portfolio import OrderType, Policy
 from core.records import (
@@ -133,7 +144,13 @@ def create_leader(
     service_fee_rate: Decimal = ZERO,
     fee_profile: str | None = None,
     now: dt.datetime,
+    existing: TradeLeader | None = None,
 ) -> Decision[TradeLeader]:
+    """A new leader; its asset types are those of its model's instruments."""
+    if existing is not None:
+        raise AlreadyExists(
+            f"trade leader {leader_id} exists already", {"kind": "trade leader", "id": leader_id}
+        )
     minor_unit(currency)
     checked, asset_types = _model(lines, instruments, currency)
     check_non_negative(minimum_investment, "minimum_investment")
@@ -228,6 +245,33 @@ def capacity(investments: Sequence[Investment]) -> Capacity:
     return Capacity(len(live), sum((i.funded + i.pending_funding - i.withdrawn for i in live), ZERO))
 
 
+def no_follower(client_id: str | None, user_id: str | None) -> TradeFollower:
+    """A user who never set a suitability level nor accepted the terms: may follow no one."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return TradeFollower(id=f"{client_id}:{user_id}", created_at=epoch, updated_at=epoch, client_id=client_id,
+                         user_id=user_id)  # fmt: skip
+
+
+def authorized(leader: TradeLeader, follower: TradeFollower | None) -> bool:
+    """``IsAuthorizedToFollow``: the follower's suitability and legal asset types cover the leader's."""
+    if follower is None:
+        return False
+    return is_authorized_to_follow(follower.suitability, leader.required_suitability, follower.asset_types,
+                                   leader.asset_types)  # fmt: skip
+
+
+def open_for_followers(leader: TradeLeader, investments: Sequence[Investment]) -> bool:
+    """``IsOpenForFollowers``: the leader has room for one more follower."""
+    return is_open_for_followers(leader.max_followers, leader.max_invested, capacity(investments))
+
+
+def not_active(investment: Investment) -> InvestmentBusy:
+    return InvestmentBusy(
+        f"investment {investment.id} is {investment.state.title}; this needs an active investment",
+        {"state": investment.state.value},
+    )
+
+
 # --- investments: start, change, stop ----------------------------------------------------------------------
 
 
@@ -244,7 +288,12 @@ def start(
     now: dt.datetime,
 ) -> Decision[Investment]:
     """A new investment (NEW) of ``amount`` from ``funding_account`` in ``leader``, refused with the first reason
-    that applies (``core.investments.check_may_follow``); one follower follows a leader once at a time."""
+    that applies (``core.investments.check_may_follow``); one follower follows a leader once at a time. The
+    funding account must be the follower's own (another's answers as if it did not exist)."""
+    if (funding_account.client_id, funding_account.user_id) != (follower.client_id, follower.user_id):
+        raise NotFound(
+            f"account {funding_account.id} does not exist", {"kind": "account", "id": funding_account.id}
+        )
     check_open(funding_account)
     if funding_account.currency != leader.currency:
         raise ValidationError(
@@ -492,6 +541,16 @@ class Situation:
     instruments: Mapping[str, Instrument]
     #: The state of the order the investment waits for (a portfolio order or an account liquidation).
     order_state: ParentState | None = None
+
+
+#: The sub-states a market run ticks: all but DISABLED and the ERROR ones, where the process is blocked.
+TICKED_STATES: tuple[str, ...] = tuple(
+    sorted(
+        s.value
+        for s in InvestmentState
+        if s is not InvestmentState.DISABLED and s.process is not ProcessState.ERROR
+    )
+)
 
 
 def due_step(investment: Investment) -> BackOfficeStep | None:
@@ -837,6 +896,25 @@ class PlannedBlock:
         return sum(self.requested, ZERO)
 
 
+def book_of(account: Account, rank: int) -> FollowerBook:
+    """What a rebalance reads of an investment account: what open orders leave free."""
+    units = {p.instrument_id: p.quantity - account.held_of(p.instrument_id) for p in account.positions}
+    return FollowerBook(account.id, available_cash(account), units, rank)
+
+
+def ledger_of(account_id: str) -> LedgerAccount:
+    return LedgerAccount.client(account_id)
+
+
+def buys_due(leader: TradeLeader, open_blocks: int) -> bool:
+    """Whether the leader's rebalance may place its buys: its sells are all done."""
+    return leader.rebalancing and not open_blocks
+
+
+def rebalancing(leaders: Sequence[TradeLeader]) -> list[TradeLeader]:
+    return [leader for leader in leaders if leader.rebalancing]
+
+
 def follower_trades(
     lines: Sequence[AllocationLine], instruments: Mapping[str, Instrument], book: FollowerBook, currency: str
 ) -> FollowerTrades:
@@ -1112,3 +1190,49 @@ def execute_block(
         Changes.of(updated=[ended, *booked.values(), *changed_accounts.values()], announced=announcements,
                    journaled=entries),
     )  # fmt: skip
+
+
+# --- what a leader shows -----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Performance:
+    """A leader's record from the journal: the money its followers put in and took out, the fees, what their
+    accounts are worth now, and the return on what was put in (``None`` before any funding)."""
+
+    invested: Decimal
+    withdrawn: Decimal
+    fees: Decimal
+    value: Decimal
+    return_ratio: Decimal | None
+
+
+#: Returns are shown with this many decimals (0.0123 = 1.23 %).
+RETURN_STEP = Decimal("0.0001")
+
+
+def performance(entries: Sequence[JournalEntry], account_ids: Sequence[str], value: Decimal) -> Performance:
+    """Sum the funding, withdrawals and service fees posted to the investment accounts ``account_ids``."""
+    mine = {LedgerAccount.client(a) for a in account_ids}
+    sums = {
+        CauseKind.INVESTMENT_FUNDING: ZERO,
+        CauseKind.INVESTMENT_WITHDRAWAL: ZERO,
+        CauseKind.SERVICE_FEE: ZERO,
+    }
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.cause.kind not in sums or entry.id in seen:
+            continue
+        seen.add(entry.id)
+        sums[entry.cause.kind] += sum((abs(p.amount) for p in entry.postings if p.ledger in mine), ZERO)
+    invested = sums[CauseKind.INVESTMENT_FUNDING]
+    withdrawn = sums[CauseKind.INVESTMENT_WITHDRAWAL]
+    ratio = None
+    if invested:
+        ratio = half_even_to((value + withdrawn - invested) / invested, RETURN_STEP)
+    return Performance(invested, withdrawn, sums[CauseKind.SERVICE_FEE], value, ratio)
+
+
+def top_holdings(leader: TradeLeader, count: int = 5) -> tuple[AllocationLine, ...]:
+    """The leader's largest weights, largest first (ties in the model's order)."""
+    return tuple(sorted(leader.lines, key=lambda line: -line.weight)[:count])

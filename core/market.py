@@ -69,12 +69,25 @@ class Failure:
 
 
 @attrs.frozen
+class Advanced:
+    """Where one run of the market left an investment it moved (``core.copy_trading.tick``)."""
+
+    id: str
+    state_id: int
+    state_name: str
+    process_state: str
+
+
+@attrs.frozen
 class MarketRun:
-    """What one run of the market did, order by order and block by block."""
+    """What one run of the market did, order by order and block by block, and the investments it moved on."""
 
     orders: tuple[Executed, ...] = ()
     blocks: tuple[Executed, ...] = ()
     failures: tuple[Failure, ...] = ()
+    investments: tuple[Advanced, ...] = ()
+    #: The leaders whose rebalance placed its buys in this run (its sells were done).
+    rebalanced: tuple[str, ...] = ()
 
     def count(self, outcome: RunOutcome, blocks: bool = False) -> int:
         return sum(1 for e in (self.blocks if blocks else self.orders) if e.outcome is outcome)

@@ -27,11 +27,12 @@ from adapters.sqlite import (
     remove_if_unused,
 )
 from adapters.system import RandomJitter, SystemClock, UuidGenerator
+from adapters.back_office import SimulatedBackOffice
 from adapters.venue import SimulatedVenue
 from adapters.webhooks import HttpWebhookSender, check_webhook_url
 from core.numbers import ONE
 from ports.application import Application
-from ports.driven import Clock, DeliveryQueue, IdGenerator, Jitter, UnitOfWorkFactory, Venue
+from ports.driven import BackOffice, Clock, DeliveryQueue, IdGenerator, Jitter, UnitOfWorkFactory, Venue
 from ports.use_cases import DrivenPorts
 
 DEFAULT_DB = "allot.db"
@@ -51,6 +52,7 @@ def sqlite_application(
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
     jitter: Jitter | None = None,
+    back_office: BackOffice | None = None,
 ) -> Application:
     """The application on the SQLite database at ``path`` (created if missing, unless ``create`` is false).
 
@@ -69,6 +71,7 @@ def sqlite_application(
         ids,
         jitter,
         on_close=database.close,
+        back_office=back_office,
     )
 
 
@@ -93,6 +96,7 @@ def http_application(
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
     jitter: Jitter | None = None,
+    back_office: BackOffice | None = None,
 ) -> Application:
     """The application on the store API of the allot server at ``url`` (``allot serve --store-api``), with its
     service ``token``: this process runs the use cases, the server keeps the state, and other processes may share
@@ -100,7 +104,14 @@ def http_application(
     venue = SimulatedVenue(partial_fill_ratio, frozenset(reject))
     store = HttpStore(url, token, timeout)
     return _application(
-        store.unit_of_work, HttpDeliveryQueue(store), venue, clock, ids, jitter, on_close=store.close
+        store.unit_of_work,
+        HttpDeliveryQueue(store),
+        venue,
+        clock,
+        ids,
+        jitter,
+        on_close=store.close,
+        back_office=back_office,
     )
 
 
@@ -112,11 +123,14 @@ def memory_application(
     clock: Clock | None = None,
     ids: IdGenerator | None = None,
     jitter: Jitter | None = None,
+    back_office: BackOffice | None = None,
 ) -> Application:
     """The application on an in-memory store (a new one, or ``store`` to share it with another application)."""
     venue = SimulatedVenue(partial_fill_ratio, frozenset(reject))
     store = store or MemoryStore()
-    return _application(store.unit_of_work, MemoryDeliveryQueue(store), venue, clock, ids, jitter)
+    return _application(
+        store.unit_of_work, MemoryDeliveryQueue(store), venue, clock, ids, jitter, back_office=back_office
+    )
 
 
 def discard_if_unused(path: str | Path) -> bool:
@@ -142,6 +156,7 @@ def _application(
     ids: IdGenerator | None,
     jitter: Jitter | None,
     on_close: Callable[[], None] = lambda: None,
+    back_office: BackOffice | None = None,
 ) -> Application:
     ports = DrivenPorts(
         unit_of_work=unit_of_work,
@@ -152,5 +167,6 @@ def _application(
         sender=HttpWebhookSender(),
         url_guard=check_webhook_url,
         jitter=jitter or RandomJitter(),
+        back_office=back_office or SimulatedBackOffice(),
     )
     return Application(ports, on_close)

@@ -17,8 +17,11 @@ from ports.accounts import Accounts
 from ports.allocations import Allocations
 from ports.api_keys import ApiKeys
 from ports.blocks import Blocks
+from ports.followers import Followers
 from ports.instruments import Instruments
+from ports.investments import Investments
 from ports.keys import Keys
+from ports.leaders import Leaders
 from ports.ledger import Ledger
 from ports.liquidations import Liquidations
 from ports.market import Market
@@ -48,6 +51,9 @@ class Application:
         self.ledger = Ledger(ports)
         self.api_keys = ApiKeys(ports)
         self.requests = Requests(ports)
+        self.leaders = Leaders(ports)
+        self.followers = Followers(ports)
+        self.investments = Investments(ports)
         self._on_close = on_close
 
     def close(self) -> None:

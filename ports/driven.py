@@ -19,6 +19,7 @@ from typing import Final, Protocol, Self, TypeVar
 import attrs
 
 from core.instruments import Instrument, Side
+from core.investments import BackOfficeStep, Outcome
 from core.journal import EntryPosting, EntryRow, JournalEntry, LedgerAccount
 from core.market import Quote
 from core.records import (
@@ -254,6 +255,16 @@ class Venue(Protocol):
     def fill(self, instrument: Instrument, side: Side, quantity: Decimal) -> Decimal:
         """How much of ``quantity`` is executed now: a multiple of the quantity step, at most ``quantity``
         (nothing when asked for nothing)."""
+        ...
+
+
+class BackOffice(Protocol):
+    """The back office that carries out the steps of an investment's lifecycle (create its account, check and
+    move its funding, assign and unassign its fee profile)."""
+
+    def perform(self, step: BackOfficeStep, investment: Investment) -> Outcome:
+        """Do ``step`` for the investment: SUCCEEDED, FAILED (it may succeed later) or PENDING (accepted, not done
+        yet). An exception means the step raised: the application turns it into the step's ERROR sub-state."""
         ...
 
 

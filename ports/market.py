@@ -13,6 +13,8 @@ from core.errors import AllotError, NotFound
 from core.market import Executed, Failure, MarketRun, Quote
 from core.records import AccountLiquidation, Order, ParentKind, ParentRecord, PortfolioOrder
 from ports.driven import Repository, UnitOfWork
+from ports.investments import Investments
+from ports.leaders import Leaders
 from ports.use_cases import UseCases, require, transaction
 
 Progress = Callable[[int, int], None]
@@ -60,7 +62,27 @@ class Market(UseCases):
                 failures.append(Failure(record_id, "INTERNAL_ERROR", f"{type(error).__name__}: {error}"))
             if progress is not None:
                 progress(count, total)
-        return MarketRun(tuple(done["orders"]), tuple(done["blocks"]), tuple(failures))
+        rebalanced = self._place_buys(failures)
+        moved, stuck = Investments(self.ports).advance_all()
+        return MarketRun(
+            tuple(done["orders"]),
+            tuple(done["blocks"]),
+            tuple(failures + stuck),
+            tuple(moved),
+            tuple(rebalanced),
+        )
+
+    def _place_buys(self, failures: list[Failure]) -> list[str]:
+        """The leaders whose rebalance's sells are done place their buys (the buys execute at the next run)."""
+        leaders = Leaders(self.ports)
+        placed: list[str] = []
+        for leader_id in leaders.rebalancing():
+            try:
+                if leaders.place_buys(leader_id):
+                    placed.append(leader_id)
+            except AllotError as error:
+                failures.append(Failure(leader_id, error.code, error.message))
+        return placed
 
     @staticmethod
     def _attempt(execute: Callable[[str, str | None], Executed], record_id: str) -> Executed:

@@ -23,6 +23,7 @@ from core.records import Event, IdempotencyRecord, Record
 from core.tenants import OPERATOR, Owned, Scope, filters, only_visible, visible
 from ports.driven import (
     TABLE_OF,
+    BackOffice,
     Clock,
     DeliveryQueue,
     IdGenerator,
@@ -60,6 +61,7 @@ class DrivenPorts:
     sender: WebhookSender
     url_guard: WebhookUrlGuard
     jitter: Jitter
+    back_office: BackOffice
 
 
 def transaction(use_case: Callable[Concatenate[U, UnitOfWork, P], R]) -> Callable[Concatenate[U, P], R]:

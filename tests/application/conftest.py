@@ -27,12 +27,14 @@ class World:
     memory: MemoryStore = attrs.field(factory=MemoryStore)
     opened: list[Application] = attrs.field(factory=list)
 
-    def open(self, partial_fill_ratio: str = "1", reject: tuple[str, ...] = ()) -> Application:
+    def open(
+        self, partial_fill_ratio: str = "1", reject: tuple[str, ...] = (), back_office: Any = None
+    ) -> Application:
         """An application on this world's store; the venue executes ``partial_fill_ratio`` of each order and
         refuses the instruments in ``reject``."""
         options: dict[str, Any] = {
             "partial_fill_ratio": Decimal(partial_fill_ratio), "reject": reject,
-            "clock": self.clock, "ids": self.ids, "jitter": FixedJitter(),
+            "clock": self.clock, "ids": self.ids, "jitter": FixedJitter(), "back_office": back_office,
         }  # fmt: skip
         app = (
             memory_application(self.memory, **options)

@@ -1,0 +1,121 @@
+"""Copy trading through the application, on the in-memory store and on SQLite: start, fund, rebalance, withdraw,
+stop; the journal balances after each."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from adapters.back_office import SimulatedBackOffice
+from core.errors import AllotError
+from core.instruments import AllocationLine, AssetType, Instrument
+from core.investments import BackOfficeStep, InvestmentState, ProcessState, Suitability
+from core.lifecycle import OrderState
+from ports.application import Application
+from tests.application.conftest import World
+
+D = Decimal
+
+
+def setup(app: Application) -> None:
+    app.instruments.add(Instrument("AAA", D("10.00")))
+    app.instruments.add(Instrument("BBB", D("20.00")))
+    app.leaders.create(
+        "growth", "Growth", "EUR", [AllocationLine("AAA", D("0.6")), AllocationLine("BBB", D("0.4"))],
+        minimum_investment=D("500.00"), required_suitability=Suitability.MEDIUM, service_fee_rate=D("0.01"),
+        fee_profile="select",
+    )  # fmt: skip
+    for name, level in (("f1", Suitability.HIGH), ("f2", Suitability.MEDIUM)):
+        app.accounts.open("EUR", D("5000.00"), account_id=f"{name}-cash")
+        app.followers.set(name, suitability=level, terms_accepted=True, asset_types=[AssetType.STOCK])
+
+
+def run_until_still(app: Application, runs: int = 20) -> None:
+    for _ in range(runs):
+        result = app.market.run()
+        if not (result.orders or result.blocks or result.investments or result.rebalanced):
+            return
+
+
+def test_an_investment_goes_from_new_to_ready_and_replicates_the_leader(world: World) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    assert InvestmentState.NEW == investment.state
+    run_until_still(app)
+    ready = app.investments.get(investment.id)
+    assert (InvestmentState.READY, ProcessState.ACTIVE) == (ready.state, ready.process_state)
+    assert ready.account_id is not None
+    account = app.accounts.get(ready.account_id)
+    assert {"AAA": D(60), "BBB": D(20)} == {p.instrument_id: p.quantity for p in account.positions}
+    assert D("4000.00") == app.accounts.get("f1-cash").cash_in("EUR")
+    assert app.ledger.verify().discrepancies == ()
+
+
+def test_a_failed_funding_is_retried_on_the_schedule_and_then_succeeds(world: World) -> None:
+    app = world.open(back_office=SimulatedBackOffice(fail={BackOfficeStep.FUNDING: 1}))
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    for _ in range(4):  # creation is asked in the 2nd run, the pre-check in the 3rd, the funding in the 4th
+        app.market.run()
+    failed = app.investments.get(investment.id)
+    assert (InvestmentState.FUNDING_FAILED, ProcessState.RETRY, 1) == (
+        failed.state, failed.process_state, failed.attempts,
+    )  # fmt: skip
+    world.clock.advance(seconds=5)
+    run_until_still(app)
+    assert InvestmentState.READY == app.investments.get(investment.id).state
+
+
+def test_a_leader_rebalance_sends_one_block_per_instrument_and_side_and_allocates_it_to_every_follower(
+    world: World,
+) -> None:
+    app = world.open()
+    setup(app)
+    first = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    second = app.investments.start("growth", "f2-cash", D("2000.00"), follower_id="f2")
+    run_until_still(app)
+    app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.2")), AllocationLine("BBB", D("0.8"))])
+    run_until_still(app)
+    blocks = app.blocks.all()
+    assert [("AAA", "SELL"), ("BBB", "BUY")] == [(b.instrument_id, b.side.value) for b in blocks]
+    assert all(b.state is OrderState.FILLED for b in blocks)
+    for investment, aaa, bbb in ((first, D(20), D(40)), (second, D(40), D(80))):
+        account = app.accounts.get(app.investments.get(investment.id).account_id or "")
+        assert {"AAA": aaa, "BBB": bbb} == {p.instrument_id: p.quantity for p in account.positions}
+    assert app.ledger.verify().discrepancies == ()
+
+
+def test_a_withdrawal_sells_pro_rata_and_moves_the_cash_to_the_funding_account(world: World) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    assert D("500.00") == app.investments.max_withdrawal(investment.id)
+    with pytest.raises(AllotError) as refused:
+        app.investments.withdraw(investment.id, D("500.01"))
+    assert "ABOVE_MAX_WITHDRAWAL" == refused.value.code
+    app.investments.withdraw(investment.id, D("300.00"))
+    run_until_still(app)
+    after = app.investments.get(investment.id)
+    assert (D("300.00"), D(0)) == (after.withdrawn, after.pending_withdrawal)
+    assert D("4300.00") == app.accounts.get("f1-cash").cash_in("EUR")
+    assert app.ledger.verify().discrepancies == ()
+
+
+def test_equity_below_the_shield_stops_the_investment_out_and_returns_the_money(world: World) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start(
+        "growth", "f1-cash", D("1000.00"), follower_id="f1", shield=D("900.00")
+    )
+    run_until_still(app)
+    app.instruments.set_price("AAA", D("5.00"))
+    run_until_still(app)
+    stopped = app.investments.get(investment.id)
+    assert (InvestmentState.DISABLED, ProcessState.STOPPED) == (stopped.state, stopped.process_state)
+    account = app.accounts.get(stopped.account_id or "")
+    assert ((), D(0)) == (account.positions, account.cash_in("EUR"))
+    assert app.accounts.get("f1-cash").cash_in("EUR") == D("4000.00") + D("700.00") - stopped.fees
+    assert app.ledger.verify().discrepancies == ()
