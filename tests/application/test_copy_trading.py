@@ -42,10 +42,10 @@ def test_an_investment_goes_from_new_to_ready_and_replicates_the_leader(world: W
     app = world.open()
     setup(app)
     investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
-    assert InvestmentState.NEW == investment.state
+    assert investment.state == InvestmentState.NEW
     run_until_still(app)
     ready = app.investments.get(investment.id)
-    assert (InvestmentState.READY, ProcessState.ACTIVE) == (ready.state, ready.process_state)
+    assert (ready.state, ready.process_state) == (InvestmentState.READY, ProcessState.ACTIVE)
     assert ready.account_id is not None
     account = app.accounts.get(ready.account_id)
     assert {"AAA": D(60), "BBB": D(20)} == {p.instrument_id: p.quantity for p in account.positions}
@@ -60,12 +60,12 @@ def test_a_failed_funding_is_retried_on_the_schedule_and_then_succeeds(world: Wo
     for _ in range(4):  # creation is asked in the 2nd run, the pre-check in the 3rd, the funding in the 4th
         app.market.run()
     failed = app.investments.get(investment.id)
-    assert (InvestmentState.FUNDING_FAILED, ProcessState.RETRY, 1) == (
+    assert (
         failed.state, failed.process_state, failed.attempts,
-    )  # fmt: skip
+    ) == (InvestmentState.FUNDING_FAILED, ProcessState.RETRY, 1)  # fmt: skip
     world.clock.advance(seconds=5)
     run_until_still(app)
-    assert InvestmentState.READY == app.investments.get(investment.id).state
+    assert app.investments.get(investment.id).state == InvestmentState.READY
 
 
 def test_a_leader_rebalance_sends_one_block_per_instrument_and_side_and_allocates_it_to_every_follower(
@@ -79,7 +79,7 @@ def test_a_leader_rebalance_sends_one_block_per_instrument_and_side_and_allocate
     app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.2")), AllocationLine("BBB", D("0.8"))])
     run_until_still(app)
     blocks = app.blocks.all()
-    assert [("AAA", "SELL"), ("BBB", "BUY")] == [(b.instrument_id, b.side.value) for b in blocks]
+    assert [(b.instrument_id, b.side.value) for b in blocks] == [("AAA", "SELL"), ("BBB", "BUY")]
     assert all(b.state is OrderState.FILLED for b in blocks)
     for investment, aaa, bbb in ((first, D(20), D(40)), (second, D(40), D(80))):
         account = app.accounts.get(app.investments.get(investment.id).account_id or "")
@@ -95,7 +95,7 @@ def test_a_withdrawal_sells_pro_rata_and_moves_the_cash_to_the_funding_account(w
     assert D("500.00") == app.investments.max_withdrawal(investment.id)
     with pytest.raises(AllotError) as refused:
         app.investments.withdraw(investment.id, D("500.01"))
-    assert "ABOVE_MAX_WITHDRAWAL" == refused.value.code
+    assert refused.value.code == "ABOVE_MAX_WITHDRAWAL"
     app.investments.withdraw(investment.id, D("300.00"))
     run_until_still(app)
     after = app.investments.get(investment.id)
@@ -114,7 +114,7 @@ def test_equity_below_the_shield_stops_the_investment_out_and_returns_the_money(
     app.instruments.set_price("AAA", D("5.00"))
     run_until_still(app)
     stopped = app.investments.get(investment.id)
-    assert (InvestmentState.DISABLED, ProcessState.STOPPED) == (stopped.state, stopped.process_state)
+    assert (stopped.state, stopped.process_state) == (InvestmentState.DISABLED, ProcessState.STOPPED)
     account = app.accounts.get(stopped.account_id or "")
     assert ((), D(0)) == (account.positions, account.cash_in("EUR"))
     assert app.accounts.get("f1-cash").cash_in("EUR") == D("4000.00") + D("700.00") - stopped.fees
