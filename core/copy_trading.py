@@ -430,7 +430,12 @@ def set_shield(investment: Investment, shield: Decimal | None, now: dt.datetime)
 
 def equity(account: Account | None, instruments: Mapping[str, Instrument]) -> Decimal:
     """The investment account's value: cash and positions at the current prices (zero before it exists)."""
-    return ZERO if account is None else nav(account, instruments)
+    return ZERO if account is None else account.cash_in(account.currency) + nav(account, instruments)
+
+
+def _holds_back(account: Account) -> bool:
+    """Whether open orders (a leader's block, say) still hold back some of the account's cash or units."""
+    return bool(account.reserved_in(account.currency)) or any(account.held_units.values())
 
 
 def maximum_withdrawal(
@@ -816,6 +821,8 @@ class _Tick:
             return False
         account = self.account
         closing = self.investment.order_id is not None
+        if account is not None and not closing and _holds_back(account):
+            return False  # a leader's block still trades for the account: close once it is done
         if self.investment.close_positions and account is not None and account.positions and not closing:
             liquidation = liquidations.create(account, self.s.instruments, liquidation_id=next(self.ids),
                                               ids=self.ids, now=self.now)  # fmt: skip

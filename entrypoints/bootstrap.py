@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection
 from decimal import Decimal
 from pathlib import Path
 
+from adapters.back_office import SimulatedBackOffice
 from adapters.http_store import DEFAULT_TIMEOUT, HttpDeliveryQueue, HttpStore
 from adapters.memory import MemoryDeliveryQueue, MemoryStore
 from adapters.sqlite import (
@@ -27,7 +28,6 @@ from adapters.sqlite import (
     remove_if_unused,
 )
 from adapters.system import RandomJitter, SystemClock, UuidGenerator
-from adapters.back_office import SimulatedBackOffice
 from adapters.venue import SimulatedVenue
 from adapters.webhooks import HttpWebhookSender, check_webhook_url
 from core.numbers import ONE

@@ -19,8 +19,11 @@ from entrypoints.commands.apikeys import apikeys
 from entrypoints.commands.blocks import blocks
 from entrypoints.commands.db import database
 from entrypoints.commands.events import events
+from entrypoints.commands.followers import followers
 from entrypoints.commands.instruments import instruments
+from entrypoints.commands.investments import investments
 from entrypoints.commands.keys import keys
+from entrypoints.commands.leaders import leaders
 from entrypoints.commands.ledger import ledger
 from entrypoints.commands.liquidations import liquidations
 from entrypoints.commands.market import market
@@ -171,6 +174,9 @@ for group in (
     liquidations,
     keys,
     blocks,
+    leaders,
+    followers,
+    investments,
     market,
     events,
     webhooks,

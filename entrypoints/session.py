@@ -34,6 +34,7 @@ from entrypoints.bootstrap import (
 )
 from entrypoints.render import table
 from ports.application import Application
+from ports.driven import BackOffice
 
 EXIT_REFUSED: Final = 1
 EXIT_INVALID: Final = 2
@@ -61,7 +62,11 @@ class Session:
     _created: Path | None = None
 
     def open(
-        self, writes: bool, partial_fill_ratio: Decimal = ONE, reject: Sequence[str] = ()
+        self,
+        writes: bool,
+        partial_fill_ratio: Decimal = ONE,
+        reject: Sequence[str] = (),
+        back_office: BackOffice | None = None,
     ) -> Application:
         """The application on the database, or on the store API with ``--store``. A command that only reads
         (``writes`` false) never creates a database; one that writes creates it if missing (and says so on
@@ -71,14 +76,22 @@ class Session:
             if token is None:
                 raise click.UsageError("--store needs the store API's service token in ALLOT_STORE_TOKEN")
             self._app = http_application(
-                self.store, token, partial_fill_ratio=partial_fill_ratio, reject=reject
+                self.store,
+                token,
+                partial_fill_ratio=partial_fill_ratio,
+                reject=reject,
+                back_office=back_office,
             )
         if self._app is None:
             path = database_path(self.db)
             # Noted before opening: a database whose set-up fails (a full disk) is removed again like any other.
             self._created = None if path.exists() else path
             self._app = sqlite_application(
-                path, create=writes, partial_fill_ratio=partial_fill_ratio, reject=reject
+                path,
+                create=writes,
+                partial_fill_ratio=partial_fill_ratio,
+                reject=reject,
+                back_office=back_office,
             )
         return self._app
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core import copy_trading
-from core.errors import NotFound
+from core.errors import AlreadyExists, NotFound
 from core.instruments import AssetType
 from core.investments import Suitability
 from core.records import TradeFollower
@@ -38,16 +38,18 @@ class Followers(UseCases):
         terms_accepted: bool | None = None,
         asset_types: Sequence[AssetType] | None = None,
         scope: Scope = OPERATOR,
+        create_missing: bool = True,
     ) -> TradeFollower:
         """Create or change a follower: by id (the command line, for the user ``owner``), or the caller's own
-        (``follower_id`` None: a user's API key). Revoking the terms or the suitability stops its investments out."""
+        (``follower_id`` None: a user's API key); a missing one is created unless ``create_missing`` is false
+        (then ``NotFound``). Revoking the terms or the suitability stops its investments out."""
         if follower_id is None:
             existing = follower_of(uow, scope)
             new_id = existing.id if existing is not None else self.new_id()
             made_for = owner_for(scope, user_owned=True)
         else:
             existing = uow.followers.get(follower_id)
-            if existing is not None:
+            if existing is not None or not create_missing:
                 require_visible(uow.followers, follower_id, "trade follower", scope)
             new_id = follower_id
             made_for = owner or owner_for(scope, user_owned=True)
@@ -55,6 +57,34 @@ class Followers(UseCases):
         now = self.now()
         decision = copy_trading.save_follower(
             existing, new_id, made_for, investments, suitability=suitability, terms_accepted=terms_accepted,
+            asset_types=asset_types, now=now,
+        )  # fmt: skip
+        return self.save(uow, decision, now)
+
+    @transaction
+    def create(
+        self,
+        uow: UnitOfWork,
+        follower_id: str,
+        owner: Owner,
+        *,
+        suitability: Suitability | None = None,
+        terms_accepted: bool = False,
+        asset_types: Sequence[AssetType] = (),
+    ) -> TradeFollower:
+        """A new follower for the user ``owner`` (which must exist; no user: the operator's)."""
+        if uow.followers.get(follower_id) is not None:
+            raise AlreadyExists(
+                f"trade follower {follower_id} exists already", {"kind": "trade follower", "id": follower_id}
+            )
+        if owner.user_id is not None:
+            user = uow.users.get(owner.user_id)
+            if user is None or user.client_id != owner.client_id:
+                raise NotFound(f"user {owner.user_id} of client {owner.client_id} does not exist",
+                               {"kind": "user", "id": owner.user_id})  # fmt: skip
+        now = self.now()
+        decision = copy_trading.save_follower(
+            None, follower_id, owner, [], suitability=suitability, terms_accepted=terms_accepted,
             asset_types=asset_types, now=now,
         )  # fmt: skip
         return self.save(uow, decision, now)

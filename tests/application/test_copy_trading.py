@@ -119,3 +119,35 @@ def test_equity_below_the_shield_stops_the_investment_out_and_returns_the_money(
     assert ((), D(0)) == (account.positions, account.cash_in("EUR"))
     assert app.accounts.get("f1-cash").cash_in("EUR") == D("4000.00") + D("700.00") - stopped.fees
     assert app.ledger.verify().discrepancies == ()
+
+
+def test_a_rebalance_does_not_trip_the_shield_because_equity_counts_the_cash_the_sells_raised(
+    world: World,
+) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start(
+        "growth", "f1-cash", D("1000.00"), follower_id="f1", shield=D("800.00")
+    )
+    run_until_still(app)
+    app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.3")), AllocationLine("BBB", D("0.7"))])
+    run_until_still(app)
+    assert InvestmentState.READY == app.investments.get(investment.id).state
+
+
+def test_stopping_while_a_leader_block_trades_for_the_account_closes_everything_once_the_block_is_done(
+    world: World,
+) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.3")), AllocationLine("BBB", D("0.7"))])
+    app.market.run()  # the sells execute; the buys are placed
+    app.investments.stop(investment.id)
+    app.investments.advance(investment.id)  # a tick before the buy block has executed
+    run_until_still(app)
+    stopped = app.investments.get(investment.id)
+    account = app.accounts.get(stopped.account_id or "")
+    assert (InvestmentState.DISABLED, (), D(0)) == (stopped.state, account.positions, account.cash_in("EUR"))
+    assert app.ledger.verify().discrepancies == ()
