@@ -132,7 +132,7 @@ def test_a_rebalance_does_not_trip_the_shield_because_equity_counts_the_cash_the
     run_until_still(app)
     app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.3")), AllocationLine("BBB", D("0.7"))])
     run_until_still(app)
-    assert InvestmentState.READY == app.investments.get(investment.id).state
+    assert app.investments.get(investment.id).state == InvestmentState.READY
 
 
 def test_stopping_while_a_leader_block_trades_for_the_account_closes_everything_once_the_block_is_done(
