@@ -903,6 +903,12 @@ class PlannedBlock:
         return sum(self.requested, ZERO)
 
 
+def instruments_of(lines: Sequence[AllocationLine], accounts: Sequence[Account | None]) -> list[str]:
+    """The instruments a decision over these accounts and this model needs: the model's and those held."""
+    held = {p.instrument_id for account in accounts if account is not None for p in account.positions}
+    return sorted({line.instrument_id for line in lines} | held)
+
+
 def book_of(account: Account, rank: int) -> FollowerBook:
     """What a rebalance reads of an investment account: what open orders leave free."""
     units = {p.instrument_id: p.quantity - account.held_of(p.instrument_id) for p in account.positions}

@@ -570,3 +570,25 @@ def check_amount(value: Decimal, field: str, currency: str) -> Decimal:
             {"field": field, "value": fmt(value)},
         )
     return value
+
+
+def lifecycles_markdown() -> str:
+    """``docs/lifecycles.md``: the order-like lifecycles, then the investment's sub-states and table."""
+    from core.lifecycle import lifecycles_markdown as orders_markdown
+
+    rows = [
+        "## Investment",
+        "",
+        "Each sub-state with the number and name the documents give it, and its process state:",
+        "",
+        "| InvestmentStateId | StateName | InvestmentProcessState | allot's name |",
+        "|---:|---|---|---|",
+        *(f"| {sub.id} | {sub.name} | {sub.process.value} | `{state.value}` |"
+          for state, sub in sorted(SUB_STATES.items(), key=lambda item: item[1].id)),
+        "",
+        "```mermaid",
+        INVESTMENT.mermaid(),
+        "```",
+        "",
+    ]  # fmt: skip
+    return orders_markdown() + "\n".join(rows)

@@ -237,7 +237,8 @@ def derive_state(lifecycle: Lifecycle[S, Trigger], current: S, children: Sequenc
 
 
 def lifecycles_markdown() -> str:
-    """``docs/lifecycles.md``, generated from the tables above."""
+    """The order-like part of ``docs/lifecycles.md`` (``core.investments.lifecycles_markdown`` adds the
+    investment's), generated from the tables above."""
     parts = [
         "# Lifecycles",
         "",

@@ -42,15 +42,17 @@ def _order_state(uow: UnitOfWork, investment: Investment) -> ParentState | None:
 
 
 def _situation(uow: UnitOfWork, investment: Investment) -> Situation:
+    leader = require(uow.leaders, investment.leader_id, "trade leader")
+    account = (
+        None if investment.account_id is None else require(uow.accounts, investment.account_id, "account")
+    )
     return Situation(
         investment=investment,
-        leader=require(uow.leaders, investment.leader_id, "trade leader"),
+        leader=leader,
         follower=uow.followers.get(investment.follower_id),
         funding_account=require(uow.accounts, investment.funding_account_id, "account"),
-        account=None
-        if investment.account_id is None
-        else require(uow.accounts, investment.account_id, "account"),
-        instruments={i.instrument_id: i for i in uow.instruments.list()},
+        account=account,
+        instruments=require_all(uow.instruments, copy_trading.instruments_of(leader.lines, [account])),
         order_state=_order_state(uow, investment),
     )
 

@@ -98,8 +98,8 @@ class Leaders(UseCases):
         leader = require_leader(uow, leader_id, scope)
         investments = uow.investments.list(leader_id=leader.id)
         account_ids = [i.account_id for i in investments if i.account_id is not None]
-        instruments = {i.instrument_id: i for i in uow.instruments.list()}
         accounts = [require(uow.accounts, a, "account") for a in account_ids]
+        instruments = require_all(uow.instruments, copy_trading.instruments_of(leader.lines, accounts))
         live = [a for a, i in zip(accounts, [i for i in investments if i.account_id], strict=True)
                 if i.process_state in copy_trading.LIVE]  # fmt: skip
         value = sum((copy_trading.equity(a, instruments) for a in live), Decimal(0))
@@ -121,7 +121,8 @@ class Leaders(UseCases):
         require_operator(scope)
         leader = require(uow.leaders, leader_id, "trade leader")
         books, accounts = follower_books(uow, leader)
-        instruments = {i.instrument_id: i for i in uow.instruments.list()}
+        wanted = copy_trading.instruments_of([*leader.lines, *(lines or ())], list(accounts.values()))
+        instruments = require_all(uow.instruments, wanted)
         now = self.now()
         decision = copy_trading.rebalance(
             leader, lines, books, accounts, instruments, open_blocks=open_blocks(uow, leader),
@@ -136,7 +137,9 @@ class Leaders(UseCases):
         if not copy_trading.buys_due(leader, open_blocks(uow, leader)):
             return False
         books, accounts = follower_books(uow, leader)
-        instruments = {i.instrument_id: i for i in uow.instruments.list()}
+        instruments = require_all(
+            uow.instruments, copy_trading.instruments_of(leader.lines, list(accounts.values()))
+        )
         now = self.now()
         self.save(
             uow,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.lifecycle import lifecycles_markdown
+from core.investments import lifecycles_markdown
 
 ROOT = Path(__file__).parents[2]
 README = ROOT / "README.md"
@@ -94,5 +94,5 @@ def test_the_lifecycle_diagrams_in_the_docs_are_generated_from_the_tables() -> N
     docs = ROOT / "docs" / "lifecycles.md"
     assert docs.read_text(encoding="utf-8") == lifecycles_markdown(), (
         "docs/lifecycles.md is stale: regenerate it with "
-        "python -c 'from core.lifecycle import lifecycles_markdown; print(lifecycles_markdown(), end=\"\")' > docs/lifecycles.md"
+        "python -c 'from core.investments import lifecycles_markdown; print(lifecycles_markdown(), end=\"\")' > docs/lifecycles.md"
     )
