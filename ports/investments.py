@@ -18,7 +18,7 @@ from core.tenants import OPERATOR, Scope, require_operator
 from ports.driven import UnitOfWork
 from ports.followers import follower_of
 from ports.leaders import require_leader
-from ports.use_cases import UseCases, list_visible, require, require_visible, transaction
+from ports.use_cases import UseCases, list_visible, require, require_all, require_visible, transaction
 
 
 @attrs.frozen
