@@ -789,6 +789,12 @@ class _Tick:
         if flag != inv.error_code:
             self.investment = inv = attrs.evolve(inv, error_code=flag, updated_at=self.now)
             self._apply(Changes.of(announced=[announce_investment(inv)]))
+        if follower is not None and not follower.terms_accepted:  # revoked while the investment was starting
+            self._step(Step.REVOKE_TERMS, close_positions=True)
+            return True
+        if follower is not None and follower.suitability is None:
+            self._step(Step.REVOKE_SUITABILITY, close_positions=True)
+            return True
         if below_shield(equity(self.account, self.s.instruments), inv.shield):
             self._step(Step.STOP_OUT_PROTECTION, close_positions=True)
             return True

@@ -151,3 +151,15 @@ def test_stopping_while_a_leader_block_trades_for_the_account_closes_everything_
     account = app.accounts.get(stopped.account_id or "")
     assert (InvestmentState.DISABLED, (), D(0)) == (stopped.state, account.positions, account.cash_in("EUR"))
     assert app.ledger.verify().discrepancies == ()
+
+
+def test_terms_revoked_while_the_investment_is_starting_stop_it_out_once_it_is_ready(world: World) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    app.market.run()
+    app.followers.set("f1", terms_accepted=False)
+    run_until_still(app)
+    stopped = app.investments.get(investment.id)
+    assert (stopped.state, stopped.stopped_at is not None) == (InvestmentState.DISABLED, True)
+    assert app.ledger.verify().discrepancies == ()
