@@ -483,7 +483,7 @@ def withdraw(
         shortfall,
         Allocation(leader.lines),
         Policy(sell_nav_limit=Decimal(1)),
-        instruments,
+        needed(instruments, leader.lines, account),
         order_id=order_id,
         ids=ids,
         now=now,
@@ -730,7 +730,7 @@ class _Tick:
             amount,
             Allocation(self.s.leader.lines),
             Policy(),
-            self.s.instruments,
+            needed(self.s.instruments, self.s.leader.lines, self.account),
             order_id=next(self.ids),
             ids=self.ids,
             now=self.now,
@@ -1070,6 +1070,24 @@ def place_blocks(
     return Changes.of(created=created, updated=updated, announced=announced)
 
 
+def _priced(
+    lines: Sequence[AllocationLine], books: Sequence[FollowerBook], instruments: Mapping[str, Instrument],
+    currency: str,
+) -> dict[str, Instrument]:  # fmt: skip
+    """The instruments a rebalance trades, priced in the leader's currency: the model's and those the followers
+    hold (the store's others, in other currencies say, are none of its business)."""
+    needed = {line.instrument_id for line in lines} | {i for book in books for i in book.units}
+    return {i: traded_in(instruments[i], currency) for i in sorted(needed)}
+
+
+def needed(
+    instruments: Mapping[str, Instrument], lines: Sequence[AllocationLine], account: Account
+) -> dict[str, Instrument]:
+    """The instruments a portfolio order of a follower's account may trade: the model's and those it holds."""
+    wanted = portfolio_orders.instruments_needed(account, Allocation(tuple(lines)))
+    return {i: instruments[i] for i in wanted if i in instruments}
+
+
 def rebalance(
     leader: TradeLeader,
     lines: Sequence[AllocationLine] | None,
@@ -1092,7 +1110,7 @@ def rebalance(
         lines if lines is not None else leader.lines, instruments, leader.currency
     )
     changed = attrs.evolve(leader, lines=new_lines, asset_types=asset_types, rebalancing=True, updated_at=now)
-    priced = {i: traded_in(instrument, leader.currency) for i, instrument in instruments.items()}
+    priced = _priced(new_lines, books, instruments, leader.currency)
     trades = [follower_trades(new_lines, priced, book, leader.currency) for book in books]
     ranks = {book.account_id: book.rank for book in books}
     sells = place_blocks(changed, plan_blocks(trades, ranks, Side.SELL), accounts, priced, ids=ids, now=now)
@@ -1110,7 +1128,7 @@ def buy_phase(
 ) -> Decision[TradeLeader]:
     """Once the sells of a rebalance are done: the buys, planned from the cash the sells left."""
     done = attrs.evolve(leader, rebalancing=False, updated_at=now)
-    priced = {i: traded_in(instrument, leader.currency) for i, instrument in instruments.items()}
+    priced = _priced(leader.lines, books, instruments, leader.currency)
     trades = [follower_trades(leader.lines, priced, book, leader.currency) for book in books]
     ranks = {book.account_id: book.rank for book in books}
     buys = place_blocks(done, plan_blocks(trades, ranks, Side.BUY), accounts, priced, ids=ids, now=now)

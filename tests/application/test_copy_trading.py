@@ -151,3 +151,18 @@ def test_stopping_while_a_leader_block_trades_for_the_account_closes_everything_
     account = app.accounts.get(stopped.account_id or "")
     assert (InvestmentState.DISABLED, (), D(0)) == (stopped.state, account.positions, account.cash_in("EUR"))
     assert app.ledger.verify().discrepancies == ()
+
+
+def test_an_instrument_in_another_currency_stops_neither_an_investment_nor_a_rebalance(world: World) -> None:
+    app = world.open()
+    setup(app)
+    app.instruments.add(Instrument("EURUSD", D("1.08"), currency="USD"))
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    assert app.investments.get(investment.id).state == InvestmentState.READY
+    app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.2")), AllocationLine("BBB", D("0.8"))])
+    run_until_still(app)
+    assert [b.state for b in app.blocks.all()] == [OrderState.FILLED, OrderState.FILLED]
+    app.investments.withdraw(investment.id, D("300.00"))
+    run_until_still(app)
+    assert D("4300.00") == app.accounts.get("f1-cash").cash_in("EUR")
