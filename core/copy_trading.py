@@ -923,11 +923,13 @@ def rebalancing(leaders: Sequence[TradeLeader]) -> list[TradeLeader]:
 
 
 def follower_trades(
-    lines: Sequence[AllocationLine], instruments: Mapping[str, Instrument], book: FollowerBook, currency: str
-) -> FollowerTrades:
+    lines: Sequence[AllocationLine], instruments: Mapping[str, Instrument], book: FollowerBook, currency: str,
+    sells_pay: bool = True,
+) -> FollowerTrades:  # fmt: skip
     """Realign one follower with the leader's weights: target = weights × equity (the kernel, to the minor unit);
     sells rounded down to the step (what the model no longer holds: all of it); buys rounded down, and scaled
-    down with caps so that they never cost more than the cash and the sells' estimated proceeds."""
+    down with caps so that they never cost more than the cash and (``sells_pay``) the sells' estimated proceeds.
+    The buy phase of a rebalance places no sells: its buys are paid from the cash alone."""
     unit = minor_unit(currency)
     values = {i: instruments[i].value_of(q) for i, q in book.units.items() if q > 0}
     worth = book.cash + sum(values.values(), ZERO)
@@ -955,7 +957,7 @@ def follower_trades(
     for instrument_id, quantity in book.units.items():
         if instrument_id not in model and quantity > 0:
             sells[instrument_id] = quantity
-    proceeds = sum((instruments[i].value_of(q) for i, q in sells.items()), ZERO)
+    proceeds = sum((instruments[i].value_of(q) for i, q in sells.items()), ZERO) if sells_pay else ZERO
     budget = floor_to(max(ZERO, book.cash + proceeds), unit)
     amounts = [amount for _, amount in wanted]
     if sum(amounts, ZERO) > budget and any(amounts):
@@ -1129,7 +1131,7 @@ def buy_phase(
     """Once the sells of a rebalance are done: the buys, planned from the cash the sells left."""
     done = attrs.evolve(leader, rebalancing=False, updated_at=now)
     priced = _priced(leader.lines, books, instruments, leader.currency)
-    trades = [follower_trades(leader.lines, priced, book, leader.currency) for book in books]
+    trades = [follower_trades(leader.lines, priced, book, leader.currency, sells_pay=False) for book in books]
     ranks = {book.account_id: book.rank for book in books}
     buys = place_blocks(done, plan_blocks(trades, ranks, Side.BUY), accounts, priced, ids=ids, now=now)
     return Decision(done, Changes.of(updated=[done]).then(buys))
