@@ -483,7 +483,7 @@ def withdraw(
         shortfall,
         Allocation(leader.lines),
         Policy(sell_nav_limit=Decimal(1)),
-        instruments,
+        needed(instruments, leader.lines, account),
         order_id=order_id,
         ids=ids,
         now=now,
@@ -730,7 +730,7 @@ class _Tick:
             amount,
             Allocation(self.s.leader.lines),
             Policy(),
-            self.s.instruments,
+            needed(self.s.instruments, self.s.leader.lines, self.account),
             order_id=next(self.ids),
             ids=self.ids,
             now=self.now,
@@ -935,11 +935,13 @@ def rebalancing(leaders: Sequence[TradeLeader]) -> list[TradeLeader]:
 
 
 def follower_trades(
-    lines: Sequence[AllocationLine], instruments: Mapping[str, Instrument], book: FollowerBook, currency: str
-) -> FollowerTrades:
+    lines: Sequence[AllocationLine], instruments: Mapping[str, Instrument], book: FollowerBook, currency: str,
+    sells_pay: bool = True,
+) -> FollowerTrades:  # fmt: skip
     """Realign one follower with the leader's weights: target = weights × equity (the kernel, to the minor unit);
     sells rounded down to the step (what the model no longer holds: all of it); buys rounded down, and scaled
-    down with caps so that they never cost more than the cash and the sells' estimated proceeds."""
+    down with caps so that they never cost more than the cash and (``sells_pay``) the sells' estimated proceeds.
+    The buy phase of a rebalance places no sells: its buys are paid from the cash alone."""
     unit = minor_unit(currency)
     values = {i: instruments[i].value_of(q) for i, q in book.units.items() if q > 0}
     worth = book.cash + sum(values.values(), ZERO)
@@ -967,7 +969,7 @@ def follower_trades(
     for instrument_id, quantity in book.units.items():
         if instrument_id not in model and quantity > 0:
             sells[instrument_id] = quantity
-    proceeds = sum((instruments[i].value_of(q) for i, q in sells.items()), ZERO)
+    proceeds = sum((instruments[i].value_of(q) for i, q in sells.items()), ZERO) if sells_pay else ZERO
     budget = floor_to(max(ZERO, book.cash + proceeds), unit)
     amounts = [amount for _, amount in wanted]
     if sum(amounts, ZERO) > budget and any(amounts):
@@ -1082,6 +1084,24 @@ def place_blocks(
     return Changes.of(created=created, updated=updated, announced=announced)
 
 
+def _priced(
+    lines: Sequence[AllocationLine], books: Sequence[FollowerBook], instruments: Mapping[str, Instrument],
+    currency: str,
+) -> dict[str, Instrument]:  # fmt: skip
+    """The instruments a rebalance trades, priced in the leader's currency: the model's and those the followers
+    hold (the store's others, in other currencies say, are none of its business)."""
+    needed = {line.instrument_id for line in lines} | {i for book in books for i in book.units}
+    return {i: traded_in(instruments[i], currency) for i in sorted(needed)}
+
+
+def needed(
+    instruments: Mapping[str, Instrument], lines: Sequence[AllocationLine], account: Account
+) -> dict[str, Instrument]:
+    """The instruments a portfolio order of a follower's account may trade: the model's and those it holds."""
+    wanted = portfolio_orders.instruments_needed(account, Allocation(tuple(lines)))
+    return {i: instruments[i] for i in wanted if i in instruments}
+
+
 def rebalance(
     leader: TradeLeader,
     lines: Sequence[AllocationLine] | None,
@@ -1104,7 +1124,7 @@ def rebalance(
         lines if lines is not None else leader.lines, instruments, leader.currency
     )
     changed = attrs.evolve(leader, lines=new_lines, asset_types=asset_types, rebalancing=True, updated_at=now)
-    priced = {i: traded_in(instrument, leader.currency) for i, instrument in instruments.items()}
+    priced = _priced(new_lines, books, instruments, leader.currency)
     trades = [follower_trades(new_lines, priced, book, leader.currency) for book in books]
     ranks = {book.account_id: book.rank for book in books}
     sells = place_blocks(changed, plan_blocks(trades, ranks, Side.SELL), accounts, priced, ids=ids, now=now)
@@ -1122,8 +1142,8 @@ def buy_phase(
 ) -> Decision[TradeLeader]:
     """Once the sells of a rebalance are done: the buys, planned from the cash the sells left."""
     done = attrs.evolve(leader, rebalancing=False, updated_at=now)
-    priced = {i: traded_in(instrument, leader.currency) for i, instrument in instruments.items()}
-    trades = [follower_trades(leader.lines, priced, book, leader.currency) for book in books]
+    priced = _priced(leader.lines, books, instruments, leader.currency)
+    trades = [follower_trades(leader.lines, priced, book, leader.currency, sells_pay=False) for book in books]
     ranks = {book.account_id: book.rank for book in books}
     buys = place_blocks(done, plan_blocks(trades, ranks, Side.BUY), accounts, priced, ids=ids, now=now)
     return Decision(done, Changes.of(updated=[done]).then(buys))

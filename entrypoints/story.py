@@ -16,20 +16,38 @@ from typing import Any
 
 import attrs
 
+from adapters.back_office import SimulatedBackOffice
 from adapters.serialization import parse_json
 from adapters.webhooks import new_secret, verify
+from core.blocks import book_prices
 from core.errors import AllotError
-from core.instruments import AllocationLine, Instrument, Side
+from core.instruments import AllocationLine, AssetType, Instrument, Side
+from core.investments import BackOfficeStep, InvestmentState, ProcessState, Suitability
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.portfolio import FeeSchedule, OrderType, Policy
-from core.records import subject_of
+from core.records import Investment, subject_of, topic_of
 from core.webhooks import EventQuery
 from entrypoints.bootstrap import sqlite_application
 from entrypoints.demo import Echo, heading
 from entrypoints.render import books_balance, table
 from ports.application import Application
 
-STORY_TOPICS = ("PORTFOLIO_ORDER", "ORDER", "ACCOUNT_LIQUIDATION", "BLOCK_ORDER", "POSITION", "FUNDING")
+STORY_TOPICS = (
+    "PORTFOLIO_ORDER", "ORDER", "ACCOUNT_LIQUIDATION", "BLOCK_ORDER", "POSITION", "FUNDING", "INVESTMENT",
+)  # fmt: skip
+
+
+@attrs.define
+class StoryClock:
+    """The wall clock, which the story can move on: the copy-trading chapter waits out a retry without sleeping."""
+
+    ahead: dt.timedelta = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.ahead
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.ahead += delta
 
 
 @attrs.define
@@ -40,6 +58,8 @@ class Receiver:
     received: list[str] = attrs.field(factory=list)
     ids: list[str] = attrs.field(factory=list)
     verified: int = 0
+    #: Verified signatures by topic (``INVESTMENT``, ...).
+    verified_topics: Counter[str] = attrs.field(factory=Counter)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
 
@@ -54,6 +74,7 @@ def receiver(secret: str) -> Iterator[tuple[str, Receiver]]:
             with state.lock:
                 state.verified += ok
                 state.received.append(parse_json(body)["type"])
+                state.verified_topics[topic_of(state.received[-1])] += ok
                 state.ids.append(self.headers.get("webhook-id", ""))
             self.send_response(204 if ok else 401)
             self.end_headers()
@@ -86,17 +107,24 @@ def run_story(echo: Echo, db: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="allot-demo-") as folder:
         path = Path(db) if db else Path(folder) / "allot.db"
         secret = new_secret()
-        with receiver(secret) as (url, got), sqlite_application(path) as app:
+        clock = StoryClock()
+        with receiver(secret) as (url, got), sqlite_application(path, clock=clock) as app:
             tell(echo, app, url, secret, path)
-            while app.webhooks.due_count():
-                app.webhooks.deliver_due(limit=500, timeout=5.0)
+            follow_a_leader(echo, app, path, clock, got)
+            deliver(app)
             summarise(echo, got)
             audit(echo, app)
 
 
+def deliver(app: Application) -> None:
+    """Deliver every webhook that is due to the receiver."""
+    while app.webhooks.due_count():
+        app.webhooks.deliver_due(limit=500, timeout=5.0)
+
+
 def audit(echo: Echo, app: Application) -> None:
     """The story ends as every session should: the books checked, entry by entry and balance by balance."""
-    heading(echo, "16. The books: allot ledger verify")
+    heading(echo, "17. The books: allot ledger verify")
     house = [b for b in app.ledger.balances() if b.ledger.is_house]
     echo(table(["house account", "asset", "balance"], [[str(b.ledger), b.asset, b.amount] for b in house]))
     checked = app.ledger.verify()
@@ -223,7 +251,7 @@ def tell(echo: Echo, engine: Application, url: str, secret: str, path: Path) -> 
 
 
 def summarise(echo: Echo, got: Receiver) -> None:
-    heading(echo, "15. Webhooks received on loopback")
+    heading(echo, "16. Webhooks received on loopback")
     echo(
         f"{len(got.received)} received, {got.verified} signatures verified, {len(set(got.ids))} distinct webhook ids"
     )
@@ -234,3 +262,255 @@ def summarise(echo: Echo, got: Receiver) -> None:
         echo("  " + "  ".join(got.received[start : start + 6]))
     if got.verified != len(got.received):
         raise SystemExit("some webhook signatures did not verify")
+
+
+# --- 15. copy trading --------------------------------------------------------------------------------------
+
+#: The followers of the copy-trading chapter: name, suitability level, cash on the funding account, the amount
+#: it invests and its investment shield.
+FOLLOWERS = (
+    ("anna", Suitability.HIGH, "10000.00", "6000.00", "4000.00"),
+    ("ben", Suitability.MEDIUM, "5000.00", "3000.00", "2700.00"),
+    ("carl", Suitability.LOW, "5000.00", "2000.00", None),
+)
+
+
+@attrs.define
+class Trace:
+    """Every sub-state the investments were announced in, read from the outbox run by run."""
+
+    app: Application
+    names: dict[str, str] = attrs.field(factory=dict)  # investment id → follower
+    rows: list[list[Any]] = attrs.field(factory=list)
+    seen: int = 0
+
+    def read(self, label: str) -> None:
+        for seq, event in self.app.queries.events(
+            EventQuery(after=self.seen, limit=10_000, topic="INVESTMENT")
+        ):
+            self.seen = seq
+            investment = event.object
+            assert isinstance(investment, Investment)
+            state = investment.state
+            self.rows.append([label, self.names.get(investment.id, investment.id), state.id, state.title,
+                              investment.process_state.value])  # fmt: skip
+            label = ""
+
+    def show(self, echo: Echo) -> None:
+        echo(
+            table(
+                ["market run", "follower", "InvestmentStateId", "StateName", "InvestmentProcessState"],
+                self.rows,
+            )
+        )
+        self.rows = []
+
+
+def follow_a_leader(echo: Echo, engine: Application, path: Path, clock: StoryClock, got: Receiver) -> None:
+    heading(echo, "15. Copy trading: a leader, its followers, a rebalance post-allocated to them")
+    for instrument_id, price in (("TECH", "64.00"), ("HEALTH", "41.50"), ("ENERGY", "18.20")):
+        engine.instruments.add(
+            Instrument(instrument_id, Decimal(price), Decimal(1), Decimal("1.00"), currency="EUR")
+        )
+    leader = engine.leaders.create(
+        "steady", "Steady Growth", "EUR",
+        [AllocationLine("TECH", Decimal("0.5")), AllocationLine("HEALTH", Decimal("0.3")),
+         AllocationLine("ENERGY", Decimal("0.2"))],
+        minimum_investment=Decimal("1000.00"), required_suitability=Suitability.MEDIUM,
+        fee_profile="copy-standard", service_fee_rate=Decimal("0.01"),
+    )  # fmt: skip
+    model = ", ".join(f"{line.instrument_id} {line.weight:.0%}" for line in leader.lines)
+    echo(
+        f"leader {leader.id} ({leader.name}): {model}; minimum investment {leader.minimum_investment} EUR, "
+        f"suitability {leader.required_suitability.value} or higher, fee profile {leader.fee_profile}, "
+        f"service fee {leader.service_fee_rate:.0%} a year"
+    )
+    office = SimulatedBackOffice(fail={BackOfficeStep.FUNDING: 1})
+    echo("the simulated back office is told to fail the first funding once")
+    with sqlite_application(path, clock=clock, back_office=office) as desk:
+        trace = Trace(desk)
+        investments = start_followers(echo, desk, trace)
+        run_to_ready(echo, desk, clock, trace, investments)
+        show_replicas(echo, desk, investments)
+        rebalance_followers(echo, desk, path, clock, investments)
+        shield_stop_out(echo, desk, trace, investments)
+        withdraw_from(echo, desk, investments)
+    deliver(engine)
+    investment_hooks = sum(1 for t in got.received if topic_of(t) == "INVESTMENT")
+    echo(
+        f"INVESTMENT webhooks on loopback: {investment_hooks} received, "
+        f"{got.verified_topics['INVESTMENT']} verified by their signature"
+    )
+    checked = engine.ledger.verify()
+    if not checked.balanced:
+        raise SystemExit(f"the books do not balance: {checked.discrepancies[0].message}")
+    echo(books_balance(checked))
+
+
+def start_followers(echo: Echo, app: Application, trace: Trace) -> dict[str, str]:
+    """Three followers ask to follow the leader; the one whose suitability is too low is refused. Anna starts a
+    market run before Ben, so that hers is the funding the back office fails."""
+    started: dict[str, str] = {}
+    rows: list[list[Any]] = []
+    refusals: list[str] = []
+    for name, level, cash, amount, shield in FOLLOWERS:
+        app.accounts.open("EUR", Decimal(cash), account_id=f"{name}-cash")
+        app.followers.set(name, suitability=level, terms_accepted=True, asset_types=[AssetType.STOCK])
+        try:
+            investment = app.investments.start(
+                "steady", f"{name}-cash", Decimal(amount), follower_id=name,
+                shield=None if shield is None else Decimal(shield),
+            )  # fmt: skip
+        except AllotError as error:
+            rows.append([name, level.value, Decimal(amount), shield, f"refused: {error.code}"])
+            refusals.append(f"{name}: {error.code}: {error.message}")
+            continue
+        started[name] = investment.id
+        trace.names[investment.id] = name
+        rows.append([name, level.value, Decimal(amount), shield, investment.state.title])
+        if name == "anna":
+            app.market.run()
+            trace.read("1")
+    echo(table(["follower", "suitability", "invests (EUR)", "shield (EUR)", "investment"], rows))
+    for refusal in refusals:
+        echo(f"  refused {refusal}")
+    return started
+
+
+def run_to_ready(
+    echo: Echo, app: Application, clock: StoryClock, trace: Trace, investments: dict[str, str]
+) -> None:
+    """Market runs until every investment is ACTIVE; a failed step waits for its retry, and the clock moves on."""
+    echo("")
+    echo("every market run ticks the investments on, beside the venue:")
+    for run in range(2, 30):
+        label = str(run)
+        waiting = [app.investments.get(i) for i in investments.values()]
+        if all(i.state is InvestmentState.READY for i in waiting):
+            break
+        due = [
+            i.next_attempt_at
+            for i in waiting
+            if i.next_attempt_at is not None and i.process_state is ProcessState.RETRY
+        ]
+        if due and min(due) > clock.now():
+            wait = min(due) - clock.now()
+            clock.advance(wait)
+            label = f"{run} (+{round(wait.total_seconds())} s)"
+        app.market.run()
+        trace.read(label)
+    trace.show(echo)
+    echo(
+        "  the back office failed anna's funding once: Funding failed (RETRY), tried again 5 s later: succeeded"
+    )
+
+
+def show_replicas(echo: Echo, app: Application, investments: dict[str, str]) -> None:
+    echo("")
+    echo("each follower's account is a replica of the leader's model:")
+    rows: list[list[Any]] = []
+    for name, investment_id in investments.items():
+        view = app.investments.show(investment_id)
+        account = app.accounts.get(view.investment.account_id or "")
+        held = {p.instrument_id: p.quantity for p in account.positions}
+        rows.append([name, *(held.get(i, Decimal(0)) for i in ("TECH", "HEALTH", "ENERGY")),
+                     account.cash_in("EUR"), view.equity])  # fmt: skip
+    echo(table(["follower", "TECH", "HEALTH", "ENERGY", "cash (EUR)", "equity (EUR)"], rows))
+
+
+def run_until_still(app: Application, runs: int = 20) -> None:
+    for _ in range(runs):
+        result = app.market.run()
+        if not (result.orders or result.blocks or result.investments or result.rebalanced):
+            return
+
+
+def rebalance_followers(
+    echo: Echo, app: Application, path: Path, clock: StoryClock, investments: dict[str, str]
+) -> None:
+    """The leader's new weights make one block per instrument and side; half of the TECH sell executes at 64.00,
+    the rest at 64.80, and every follower books its share at the block's average price."""
+    echo("")
+    echo("the leader rebalances to TECH 30 %, HEALTH 30 %, ENERGY 40 %: one block per instrument and side")
+    app.leaders.rebalance(
+        "steady",
+        [AllocationLine("TECH", Decimal("0.3")), AllocationLine("HEALTH", Decimal("0.3")),
+         AllocationLine("ENERGY", Decimal("0.4"))],
+    )  # fmt: skip
+    with sqlite_application(path, clock=clock, partial_fill_ratio=Decimal("0.5")) as partial:
+        partial.market.run()  # the venue executes half of each sell at today's prices
+    app.instruments.set_price("TECH", Decimal("64.80"))
+    run_until_still(app)  # the rest of the sells at 64.80, then the buys the sells paid for
+    names = {app.investments.get(i).account_id: name for name, i in investments.items()}
+    blocks = sorted(
+        (b for b in app.blocks.all() if b.leader_id == "steady"),
+        key=lambda b: (b.side is Side.BUY, b.created_at),
+    )
+    rows: list[list[Any]] = []
+    shares: list[list[Any]] = []
+    for block in blocks:
+        executions = " + ".join(f"{e.quantity} @ {e.price}" for e in block.executions)
+        booked = book_prices(block.allocated, block.executions, Decimal(1), block.currency)
+        average = booked[0][0]
+        rows.append(
+            [
+                f"{block.side.value} {block.instrument_id}",
+                block.amount,
+                executions,
+                average,
+                block.state.value,
+            ]
+        )
+        values = {o.account_id: o.traded_value for o in app.blocks.show(block.id).orders}
+        for account_id, asked, allocated in zip(block.recipients, block.targets.participants, block.allocated, strict=True):  # fmt: skip
+            shares.append([f"{block.side.value} {block.instrument_id}", names.get(account_id, account_id), asked,
+                           allocated, average, values.get(account_id)])  # fmt: skip
+    echo(table(["block", "quantity", "executions", "average price", "state"], rows))
+    echo(table(["block", "follower", "asked", "allocated", "average price", "traded value (EUR)"], shares))
+    echo("  every follower books at its block's average price; the traded values sum to the block's exactly")
+    show_replicas(echo, app, investments)
+
+
+def shield_stop_out(echo: Echo, app: Application, trace: Trace, investments: dict[str, str]) -> None:
+    """ENERGY falls; Ben's equity drops below his 2 700.00 shield: a protection-limit stop-out."""
+    echo("")
+    app.instruments.set_price("ENERGY", Decimal("12.00"))
+    ben = app.investments.show(investments["ben"])
+    echo(
+        f"ENERGY falls from 18.20 to 12.00: ben's equity is {ben.equity} EUR, below his shield of "
+        f"{ben.investment.shield} EUR"
+    )
+    echo("the market runs after the fall:")
+    for run in range(1, 10):
+        app.market.run()
+        trace.read(str(run))
+        if app.investments.get(investments["ben"]).state is InvestmentState.DISABLED:
+            break
+    trace.show(echo)
+    stopped = app.investments.get(investments["ben"])
+    echo(
+        f"  positions closed, service fee {stopped.fees} EUR charged (1 % a year, for the day held), "
+        f"{stopped.withdrawn} EUR back on ben-cash, which now holds {app.accounts.get('ben-cash').cash_in('EUR')} EUR"
+    )
+
+
+def withdraw_from(echo: Echo, app: Application, investments: dict[str, str]) -> None:
+    """Anna takes money out: at most her equity less the larger of the minimum investment and her shield."""
+    echo("")
+    anna = investments["anna"]
+    view = app.investments.show(anna)
+    most = app.investments.max_withdrawal(anna)
+    before = app.accounts.get("anna-cash").cash_in("EUR")
+    echo(
+        f"anna's equity is {view.equity} EUR; max withdrawal = equity − max(minimum investment "
+        f"{view.leader.minimum_investment}, shield {view.investment.shield}) = {most} EUR"
+    )
+    amount = Decimal("1000.00")
+    app.investments.withdraw(anna, amount)
+    run_until_still(app)
+    after = app.investments.get(anna)
+    echo(
+        f"anna asks for {amount} EUR: the cash there is, and a pro-rata SELL in whole shares for the rest; "
+        f"{after.withdrawn} EUR paid out once it filled"
+    )
+    echo(f"anna-cash, her funding account: {before} → {app.accounts.get('anna-cash').cash_in('EUR')} EUR")

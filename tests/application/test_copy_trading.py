@@ -162,4 +162,35 @@ def test_terms_revoked_while_the_investment_is_starting_stop_it_out_once_it_is_r
     run_until_still(app)
     stopped = app.investments.get(investment.id)
     assert (stopped.state, stopped.stopped_at is not None) == (InvestmentState.DISABLED, True)
+
+
+def test_an_instrument_in_another_currency_stops_neither_an_investment_nor_a_rebalance(world: World) -> None:
+    app = world.open()
+    setup(app)
+    app.instruments.add(Instrument("EURUSD", D("1.08"), currency="USD"))
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    assert app.investments.get(investment.id).state == InvestmentState.READY
+    app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.2")), AllocationLine("BBB", D("0.8"))])
+    run_until_still(app)
+    assert [b.state for b in app.blocks.all()] == [OrderState.FILLED, OrderState.FILLED]
+    app.investments.withdraw(investment.id, D("300.00"))
+    run_until_still(app)
+    assert D("4300.00") == app.accounts.get("f1-cash").cash_in("EUR")
+
+
+def test_a_price_move_between_the_sells_and_the_buys_of_a_rebalance_still_buys_with_the_cash_there_is(
+    world: World,
+) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.2")), AllocationLine("BBB", D("0.8"))])
+    world.open(partial_fill_ratio="0.5").market.run()  # 20 of the 40 AAA sold at 10.00
+    app.instruments.set_price("AAA", D("15.00"))
+    run_until_still(app)  # the other 20 at 15.00: 500.00 cash, and AAA is now above its weight again
+    account = app.accounts.get(app.investments.get(investment.id).account_id or "")
+    assert {"AAA": D(20), "BBB": D(45)} == {p.instrument_id: p.quantity for p in account.positions}
+    assert D(0) == account.cash_in("EUR")
     assert app.ledger.verify().discrepancies == ()

@@ -230,6 +230,26 @@ def test_the_demo_walks_through_every_capability() -> None:
         assert marker in out
 
 
+def test_the_demo_follows_a_leader_from_the_refusal_to_the_withdrawal_and_the_books_balance() -> None:
+    code, out, _ = run("demo")
+    assert code == 0
+    chapter = out.split("15. Copy trading")[1].split("16. Webhooks received")[0]
+    for marker in (
+        "leader steady", "suitability MEDIUM or higher", "fee profile copy-standard",
+        "refused: NOT_SUITABLE", "refused carl: NOT_SUITABLE",
+        "7  Funding failed                  RETRY", "(+5 s)", "8  Ready                           ACTIVE",
+        "SELL TECH", "12 @ 64.00 + 13 @ 64.80", "64.41600000", "BUY ENERGY",
+        "27  Stopout protection limit", "9  Disabled", "service fee 0.07 EUR charged",
+        "max withdrawal = equity", "anna-cash, her funding account", "the books balance:",
+    ):  # fmt: skip
+        assert marker in chapter, marker
+    summary = next(
+        line for line in chapter.splitlines() if line.startswith("INVESTMENT webhooks on loopback")
+    )
+    received, verified = int(summary.split()[4]), int(summary.split(",")[1].split()[0])
+    assert received == verified > 0
+
+
 def test_help_explains_the_exit_statuses() -> None:
     code, out, _ = run("--help")
     assert code == 0
