@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import decimal
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 
@@ -70,6 +71,7 @@ from core.lifecycle import BLOCK_ORDER, OPEN, OrderState, ParentState, Trigger
 from core.numbers import (
     ZERO,
     check_non_negative,
+    divide_to,
     floor_to,
     fmt,
     from_units,
@@ -78,7 +80,7 @@ from core.numbers import (
     whole_steps,
 )
 from core.orders import allocated, book, cancel_open
-from core.portfolio import OrderType, Policy
+from core.portfolio import OrderPlan, OrderType, PlannedOrder, Policy
 from core.records import (
     Account,
     AccountStatus,
@@ -477,13 +479,16 @@ def withdraw(
     shortfall = amount - available_cash(account)
     if shortfall <= 0:
         return _pay_out(pending, account, ids=ids, now=now, funding=funding)
-    sell = portfolio_orders.place(
+    priced = {
+        i: traded_in(instrument, account.currency)
+        for i, instrument in needed(instruments, leader.lines, account).items()
+    }
+    sell = portfolio_orders.submit(
         account,
-        OrderType.SELL,
-        shortfall,
-        Allocation(leader.lines),
+        withdrawal_sells(account, priced, shortfall),
+        None,
         Policy(sell_nav_limit=Decimal(1)),
-        needed(instruments, leader.lines, account),
+        priced,
         order_id=order_id,
         ids=ids,
         now=now,
@@ -491,6 +496,36 @@ def withdraw(
     )
     waiting = attrs.evolve(pending, order_id=sell.result.id)
     return Decision(waiting, sell.changes.then(Changes.of(updated=[waiting])))
+
+
+def withdrawal_sells(
+    account: Account, instruments: Mapping[str, Instrument], shortfall: Decimal
+) -> OrderPlan:
+    """Sells that raise at least ``shortfall`` at the current prices: pro rata to the value of what open orders
+    leave free (the kernel, each share capped at its holding's value), each rounded up to the quantity step and
+    never more than is free — so that a withdrawal pays out what was asked, not what whole shares happen to
+    raise below it."""
+    unit = minor_unit(account.currency)
+    free = [(p.instrument_id, available_units(account, p.instrument_id)) for p in account.positions]
+    free = [(i, q) for i, q in free if q > 0]
+    values = [instruments[i].value_of(q) for i, q in free]
+    caps = [floor_to(v, unit) for v in values]
+    if not free or shortfall > sum(caps, ZERO):
+        raise InsufficientFunds(
+            f"account {account.id} holds {fmt(sum(caps, ZERO))} {account.currency} it can sell; "
+            f"{fmt(shortfall)} are needed",
+            {"available": fmt(sum(caps, ZERO)), "requested": fmt(shortfall)},
+        )
+    shares = apportion(shortfall, values, unit, caps=caps)
+    orders = []
+    for (instrument_id, quantity), share in zip(free, shares, strict=True):
+        if not share:
+            continue
+        instrument = instruments[instrument_id]
+        units = divide_to(share, instrument.priced() * instrument.contract_size, instrument.quantity_step,
+                          decimal.ROUND_CEILING)  # fmt: skip
+        orders.append(PlannedOrder(instrument_id, Side.SELL, quantity=min(units, quantity)))
+    return OrderPlan(OrderType.SELL, account.currency, shortfall, tuple(orders))
 
 
 # --- cash between the funding account, the investment account and fee income -----------------------------

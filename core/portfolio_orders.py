@@ -16,7 +16,7 @@ from core.lifecycle import PORTFOLIO_ORDER, PortfolioOrderState, Trigger
 from core.numbers import ZERO, exact, fmt
 from core.orders import from_plan
 from core.parents import cancel_by_client, followed_changes
-from core.portfolio import OrderType, Policy, PortfolioRequest, plan
+from core.portfolio import OrderPlan, OrderType, Policy, PortfolioRequest, plan
 from core.records import Account, ModelPortfolio, Order, ParentKind, PortfolioOrder, announce, refs
 from core.validators import check_text
 
@@ -97,6 +97,28 @@ def place(
             as_of=now.date(),
         )
     )
+    decision = submit(
+        account, order_plan, allocation.id if isinstance(allocation, ModelPortfolio) else None, policy, priced,
+        order_id=order_id, ids=ids, now=now, client_reference=client_reference,
+    )  # fmt: skip
+    adopted = [i for key, i in priced.items() if i != instruments[key]]
+    return Decision(decision.result, decision.changes.then(Changes.of(updated=adopted)))
+
+
+def submit(
+    account: Account,
+    order_plan: OrderPlan,
+    allocation_id: str | None,
+    policy: Policy,
+    instruments: Mapping[str, Instrument],
+    *,
+    order_id: str,
+    ids: Iterator[str],
+    now: dt.datetime,
+    client_reference: str | None = None,
+) -> Decision[PortfolioOrder]:
+    """A portfolio order carrying out ``order_plan`` on the account (see ``place``); ``instruments`` are priced
+    in the account's currency."""
     if not order_plan.orders:
         raise NothingToTrade(
             "the plan has no orders to place", {"skipped": [s.instrument_id for s in order_plan.skipped]}
@@ -104,10 +126,10 @@ def place(
     new = PortfolioOrder(
         id=order_id,
         account_id=account.id,
-        type=order_type,
-        currency=currency,
+        type=order_plan.type,
+        currency=account.currency,
         cash_amount=order_plan.cash_amount,
-        allocation_id=allocation.id if isinstance(allocation, ModelPortfolio) else None,
+        allocation_id=allocation_id,
         state=PortfolioOrderState.NEW,
         created_at=now,
         updated_at=now,
@@ -117,18 +139,17 @@ def place(
         client_id=account.client_id,
         user_id=account.user_id,
     )
-    children = from_plan(order_plan, account, priced, ParentKind.PORTFOLIO_ORDER, order_id, ids, now)
-    if order_type is OrderType.BUY:
+    children = from_plan(order_plan, account, instruments, ParentKind.PORTFOLIO_ORDER, order_id, ids, now)
+    if order_plan.type is OrderType.BUY:
         _check_buys_affordable(account, children)
     submitted = attrs.evolve(
         new, state=PORTFOLIO_ORDER.next(new.state, Trigger.SUBMIT), orders=refs(children), updated_at=now
     )
-    adopted = [i for key, i in priced.items() if i != instruments[key]]
     return Decision(
         submitted,
         Changes.of(
             created=[submitted, *children],
-            updated=[reserve(account, [], children), *adopted],
+            updated=[reserve(account, [], children)],
             announced=[announce(new), *(announce(c) for c in children), announce(submitted)],
         ),
     )

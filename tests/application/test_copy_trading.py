@@ -194,3 +194,17 @@ def test_a_price_move_between_the_sells_and_the_buys_of_a_rebalance_still_buys_w
     assert {"AAA": D(20), "BBB": D(45)} == {p.instrument_id: p.quantity for p in account.positions}
     assert D(0) == account.cash_in("EUR")
     assert app.ledger.verify().discrepancies == ()
+
+
+def test_a_withdrawal_pays_out_exactly_what_was_asked_though_whole_shares_raise_a_little_more(world: World) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    app.investments.withdraw(investment.id, D("333.33"))
+    run_until_still(app)
+    after = app.investments.get(investment.id)
+    account = app.accounts.get(after.account_id or "")
+    assert (after.withdrawn, app.accounts.get("f1-cash").cash_in("EUR")) == (D("333.33"), D("4333.33"))
+    assert account.cash_in("EUR") == D("6.67")  # 20 AAA and 7 BBB raised 340.00
+    assert app.ledger.verify().discrepancies == ()
