@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
@@ -60,6 +60,7 @@ from core.investments import (
     below_shield,
     check_amount,
     check_may_follow,
+    is_active,
     is_authorized_to_follow,
     is_open_for_followers,
     max_withdrawal,
@@ -277,6 +278,21 @@ def not_active(investment: Investment) -> InvestmentBusy:
 # --- investments: start, change, stop ----------------------------------------------------------------------
 
 
+def check_funding_account(funding_account: Account, owner: TradeFollower | Investment, currency: str) -> None:
+    """A funding account must be open, in the investment's currency, and the follower's own (another's answers
+    as if it did not exist)."""
+    if (funding_account.client_id, funding_account.user_id) != (owner.client_id, owner.user_id):
+        raise NotFound(
+            f"account {funding_account.id} does not exist", {"kind": "account", "id": funding_account.id}
+        )
+    check_open(funding_account)
+    if funding_account.currency != currency:
+        raise ValidationError(
+            f"funding account {funding_account.id} is in {funding_account.currency}; the investment is in {currency}",
+            {"field": "funding_account_id"},
+        )
+
+
 def start(
     leader: TradeLeader,
     follower: TradeFollower,
@@ -292,17 +308,7 @@ def start(
     """A new investment (NEW) of ``amount`` from ``funding_account`` in ``leader``, refused with the first reason
     that applies (``core.investments.check_may_follow``); one follower follows a leader once at a time. The
     funding account must be the follower's own (another's answers as if it did not exist)."""
-    if (funding_account.client_id, funding_account.user_id) != (follower.client_id, follower.user_id):
-        raise NotFound(
-            f"account {funding_account.id} does not exist", {"kind": "account", "id": funding_account.id}
-        )
-    check_open(funding_account)
-    if funding_account.currency != leader.currency:
-        raise ValidationError(
-            f"funding account {funding_account.id} is in {funding_account.currency}; leader {leader.id} invests in "
-            f"{leader.currency}",
-            {"field": "funding_account_id"},
-        )
+    check_funding_account(funding_account, follower, leader.currency)
     amount = check_amount(amount, "amount", leader.currency)
     if shield is not None:
         _check_shield(shield, leader.currency)
@@ -389,6 +395,62 @@ def resurrect(investment: Investment, amount: Decimal, now: dt.datetime) -> Deci
         investment, Step.RESURRECT, now, pending_funding=amount, stopped_at=None, attempts=0, error_code=None
     )
     return Decision(back, Changes.of(updated=[back], announced=[announce_investment(back)]))
+
+
+def change(
+    investment: Investment,
+    now: dt.datetime,
+    *,
+    active: bool | None = None,
+    close_positions: bool | None = None,
+    shield: Decimal | str | None = "unchanged",
+    funding: Decimal | None = None,
+    funding_account_id: str | None = None,
+) -> Decision[Investment]:
+    """Several changes of an investment at once, all or none: a new ``shield`` (None removes it; "unchanged"
+    keeps it), whether stopping it closes its positions (``close_positions``), additional ``funding`` (from
+    ``funding_account_id`` if given), and ``active``: false stops it, true starts a stopped one again (with
+    ``funding`` as its new money). Each is checked as it would be alone, in that order; one refusal refuses all."""
+    if funding_account_id is not None and funding is None:
+        raise ValidationError(
+            "name a funding account only with an amount of additional funding",
+            {"field": "funding_account_id"},
+        )
+    if active is False and funding is not None:
+        raise ValidationError("stop an investment or fund it, not both at once", {"field": "funding"})
+    restart = active is True and not is_active(investment.state)
+    steps: list[Callable[[Investment], Decision[Investment]]] = []
+    if not isinstance(shield, str):
+        new_shield = shield
+        steps.append(lambda i: set_shield(i, new_shield, now))
+    if close_positions is not None and active is not False:
+        steps.append(lambda i: _keep_close_positions(i, close_positions, now))
+    if funding is not None and not restart:
+        amount = funding
+        steps.append(lambda i: fund(i, amount, now, funding_account_id))
+    if active is False:
+        steps.append(lambda i: stop(i, now, close_positions))
+    if restart:
+        account_id = funding_account_id
+        steps.append(
+            lambda i: resurrect(
+                attrs.evolve(i, funding_account_id=account_id or i.funding_account_id), funding or ZERO, now
+            )
+        )
+    current, changes = investment, Changes()
+    for step in steps:
+        made = step(current)
+        current, changes = made.result, changes.then(made.changes)
+    return Decision(current, changes)
+
+
+def _keep_close_positions(
+    investment: Investment, close_positions: bool, now: dt.datetime
+) -> Decision[Investment]:
+    if investment.close_positions == close_positions:
+        return Decision(investment, Changes())
+    changed = attrs.evolve(investment, close_positions=close_positions, updated_at=now)
+    return Decision(changed, Changes.of(updated=[changed]))
 
 
 def _require_ready(investment: Investment, what: str) -> None:

@@ -326,6 +326,19 @@ STOP_OUTS: Final[Mapping[Step, InvestmentState]] = {
 STOPPING_STATES: Final = frozenset({_S.STOPPING, *STOP_OUTS.values()})
 
 
+def is_active(state: InvestmentState) -> bool:
+    """The documents' ``IsActive``: the investment is starting or following its leader, not on its way out
+    (being stopped, its fee profile unassigned) nor stopped."""
+    unassigning = next(p for p in PHASES if p.step is BackOfficeStep.UNASSIGN_FEE_PROFILE)
+    on_the_way_out = {unassigning.entry, unassigning.in_progress, unassigning.failed, unassigning.exception,
+                      unassigning.pending}  # fmt: skip
+    return (
+        state not in STOPPING_STATES
+        and state not in on_the_way_out
+        and state.process is not ProcessState.STOPPED
+    )
+
+
 def _rows() -> dict[tuple[InvestmentState, Step], InvestmentState]:
     table: dict[tuple[InvestmentState, Step], InvestmentState] = {}
     for source, target in _AFTER.items():

@@ -57,6 +57,20 @@ def _situation(uow: UnitOfWork, investment: Investment) -> Situation:
     )
 
 
+#: ``shield`` left as it is.
+UNCHANGED = "unchanged"
+
+
+def _check_funding_account(
+    uow: UnitOfWork, investment: Investment, funding_account_id: str | None, scope: Scope
+) -> None:
+    """Another funding account, if one is named: one the caller may see, the investment owner's, open, in its
+    currency."""
+    if funding_account_id is not None:
+        account = require_visible(uow.accounts, funding_account_id, "account", scope)
+        copy_trading.check_funding_account(account, investment, investment.currency)
+
+
 class Investments(UseCases):
     @transaction
     def start(
@@ -171,10 +185,33 @@ class Investments(UseCases):
     ) -> Investment:  # fmt: skip
         """Add ``amount`` (``PendingFunding``): moved from the funding account and invested at the next run."""
         investment = require_visible(uow.investments, investment_id, "investment", scope)
-        if funding_account_id is not None:
-            require_visible(uow.accounts, funding_account_id, "account", scope)
+        _check_funding_account(uow, investment, funding_account_id, scope)
         now = self.now()
         return self.save(uow, copy_trading.fund(investment, amount, now, funding_account_id), now)
+
+    @transaction
+    def change(
+        self,
+        uow: UnitOfWork,
+        investment_id: str,
+        *,
+        active: bool | None = None,
+        close_positions: bool | None = None,
+        shield: Decimal | str | None = UNCHANGED,
+        funding: Decimal | None = None,
+        funding_account_id: str | None = None,
+        scope: Scope = OPERATOR,
+    ) -> Investment:
+        """Several changes at once, all or none (``core.copy_trading.change``): the shield, whether stopping closes
+        the positions, additional funding, and stopping (``active`` false) or starting a stopped one again."""
+        investment = require_visible(uow.investments, investment_id, "investment", scope)
+        _check_funding_account(uow, investment, funding_account_id, scope)
+        now = self.now()
+        decision = copy_trading.change(
+            investment, now, active=active, close_positions=close_positions, shield=shield, funding=funding,
+            funding_account_id=funding_account_id,
+        )  # fmt: skip
+        return self.save(uow, decision, now)
 
     @transaction
     def set_shield(

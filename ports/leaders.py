@@ -26,6 +26,8 @@ class LeaderView:
     top_holdings: tuple[AllocationLine, ...]
     performance: Performance
     followers: int
+    #: Whether it has room for one more follower.
+    open_for_followers: bool
 
 
 def require_leader(uow: UnitOfWork, leader_id: str, scope: Scope = OPERATOR) -> TradeLeader:
@@ -109,6 +111,7 @@ class Leaders(UseCases):
             copy_trading.top_holdings(leader),
             copy_trading.performance(entries, account_ids, value),
             copy_trading.capacity(investments).followers,
+            copy_trading.open_for_followers(leader, investments),
         )
 
     @transaction

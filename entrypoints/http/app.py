@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Lifespan
 
-from entrypoints.http import accounts, admin, portfolio, trade, webhooks
+from entrypoints.http import accounts, admin, copy_trading, portfolio, trade, webhooks
 from entrypoints.http.routing import Operation, Reply, Settings, endpoint, respond
 from ports.application import Application
 
@@ -23,6 +23,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     *admin.OPERATIONS,
     *portfolio.OPERATIONS,
     *trade.OPERATIONS,
+    *copy_trading.OPERATIONS,
     *webhooks.OPERATIONS,
 )
 

@@ -196,7 +196,9 @@ def test_a_price_move_between_the_sells_and_the_buys_of_a_rebalance_still_buys_w
     assert app.ledger.verify().discrepancies == ()
 
 
-def test_a_withdrawal_pays_out_exactly_what_was_asked_though_whole_shares_raise_a_little_more(world: World) -> None:
+def test_a_withdrawal_pays_out_exactly_what_was_asked_though_whole_shares_raise_a_little_more(
+    world: World,
+) -> None:
     app = world.open()
     setup(app)
     investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")

@@ -24,6 +24,8 @@ import attrs
 import httpx
 import pytest
 
+from core.instruments import AllocationLine
+from core.investments import Suitability
 from core.portfolio import OrderType
 from core.tenants import Scope
 from entrypoints.http.app import OPERATIONS
@@ -34,6 +36,8 @@ ALICE = Scope.of_user("acme", "alice")
 #: Alice's accounts: one she trades and liquidates, and the block account, error account and participant of her
 #: client's allocation key (carol has one of her own).
 ACCOUNT, LIQUIDATED, BLOCK, ERROR = "ALICE-TRADES", "ALICE-LIQUIDATES", "ALICE-BLOCK", "ALICE-ERROR"
+#: The account alice funds her investment from, and the operator's trade leader she follows.
+FUNDS, LEADER = "ALICE-FUNDS", "growth"
 CAROLS_ACCOUNT = "CAROL-1"
 
 
@@ -53,7 +57,7 @@ def created(response: httpx.Response) -> Any:
 
 def make_world(api: Api) -> World:
     """One object of every kind, made by alice (over HTTP where a route exists, else with her scope)."""
-    for account_id in (ACCOUNT, LIQUIDATED, BLOCK, ERROR):
+    for account_id in (ACCOUNT, LIQUIDATED, BLOCK, ERROR, FUNDS):
         created(
             api.post(api.alice, "/accounts", {"account_id": account_id, "currency": "EUR", "cash": "5000.00"})
         )
@@ -80,6 +84,12 @@ def make_world(api: Api) -> World:
     subscription = created(api.post(api.alice, "/webhooks", {"url": "http://127.0.0.1:9/alice", "topics": ["ORDER"],
                                                              "allow_private_network": True}))["id"]  # fmt: skip
     order = api.app.queries.orders(parent_order_id=portfolio_order.id, scope=ALICE)[0].id
+    api.app.leaders.create(LEADER, "Growth", "EUR", [AllocationLine("AAA", Decimal(1))],
+                           minimum_investment=Decimal("500.00"), required_suitability=Suitability.LOW)  # fmt: skip
+    follower = {"SuitabilityLevel": "High", "TermsAndConditionsAccepted": True, "LegalAssetTypes": ["Stock"]}
+    assert api.alice.patch("/at/v3/tradefollowers/me", json=follower).status_code == 200
+    investment = created(api.post(api.alice, "/at/v3/investments", {
+        "TradeLeaderId": LEADER, "FundingAccountKey": FUNDS, "Amount": "1000.00"}))["InvestmentId"]  # fmt: skip
     api_key = next(k.id for k in api.app.api_keys.all() if k.user_id == "alice")
     ids = {
         "account_id": ACCOUNT,
@@ -93,6 +103,8 @@ def make_world(api: Api) -> World:
         "subscription_id": subscription,
         "key_id": api_key,
         "instrument_id": "AAA",
+        "investment_id": investment,
+        "trade_leader_id": LEADER,
     }
     alices = {
         *ids.values(),
@@ -100,6 +112,7 @@ def make_world(api: Api) -> World:
         LIQUIDATED,
         BLOCK,
         ERROR,
+        FUNDS,
         "alices-model",
         "alices-key",
     } - SHARED_VALUES
@@ -107,8 +120,11 @@ def make_world(api: Api) -> World:
 
 
 #: Path parameters that name reference data every tenant shares: carol reads what alice reads.
-SHARED = {"instrument_id": "instruments and their prices are the operator's, shared by every client"}
-SHARED_VALUES = frozenset({"AAA"})
+SHARED = {
+    "instrument_id": "instruments and their prices are the operator's, shared by every client",
+    "trade_leader_id": "trade leaders are the operator's, shown to every client",
+}
+SHARED_VALUES = frozenset({"AAA", LEADER})
 #: Ids for a path parameter whose name means different things on different routes: {(path, name): kind}.
 ROUTE_IDS: dict[tuple[str, str], str] = {}
 #: Required query parameters: those that filter by one of alice's objects (carol: 404), and plain values.
@@ -121,6 +137,8 @@ BODIES: dict[str, Any] = {
     "Amount": {"amount": "1.00"},
     "Price": {"price": "1.00"},
     "Requester": {},
+    "InvestmentChange": {},
+    "Withdrawal": {"Amount": "1.00"},
 }
 
 
@@ -219,3 +237,5 @@ def test_alices_objects_are_unchanged_by_carols_calls(world: World) -> None:
         == "Active"
     )
     assert api.alice.get(f"/webhooks/{world.ids['subscription_id']}").json()["disabled_reason"] is None
+    investment = api.alice.get(f"/at/v3/investments/{world.ids['investment_id']}").json()
+    assert (investment["StateName"], investment["PendingFunding"]) == ("New", "1000.00")
