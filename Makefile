@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_validation.py
 	$(BIN)/python tests/bench/bench_open.py
 	$(BIN)/python tests/bench/bench_http.py
+	$(BIN)/python tests/bench/bench_copy_trading.py
 
 # Not part of `make test`: mutates core/ and runs the fast tests (unit, property) against every mutant.
 # Results are kept in mutants/ and reused by the next run; `$(BIN)/mutmut results` lists the survivors.
