@@ -253,8 +253,12 @@ def book_prices(
         raise ValidationError("prices are booked from executions: give at least one", {"field": "executions"})
     executions = each_is(Execution, executions, "executions")
     quantities = list(quantities)
-    if not all(type(q) is Decimal and q.is_finite() for q in quantities) or (quantities and min(quantities) < 0):
-        quantities = [check_non_negative(quantity, "quantities") for quantity in quantities]  # says which and why
+    if not all(type(q) is Decimal and q.is_finite() for q in quantities) or (
+        quantities and min(quantities) < 0
+    ):
+        quantities = [
+            check_non_negative(quantity, "quantities") for quantity in quantities
+        ]  # says which and why
     contract_size = check_positive(contract_size, "contract_size")
     executed = sum((e.quantity for e in executions), ZERO)
     if sum(quantities, ZERO) != executed:

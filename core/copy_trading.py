@@ -1006,6 +1006,17 @@ class PlannedBlock:
         return sum(self.requested, ZERO)
 
 
+def to_realign(investments: Sequence[Investment]) -> list[tuple[str, int]]:
+    """The investment accounts a leader's rebalance realigns, with their ranks: those of investments that are
+    Ready and wait for no order, ranked by the order the investments started in (all of the leader's count)."""
+    ordered = sorted(investments, key=lambda i: (i.created_at, i.id))
+    return [
+        (i.account_id, rank)
+        for rank, i in enumerate(ordered)
+        if i.state is InvestmentState.READY and i.order_id is None and i.account_id is not None
+    ]
+
+
 def instruments_of(lines: Sequence[AllocationLine], accounts: Sequence[Account | None]) -> list[str]:
     """The instruments a decision over these accounts and this model needs: the model's and those held."""
     held = {p.instrument_id for account in accounts if account is not None for p in account.positions}

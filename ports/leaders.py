@@ -10,7 +10,7 @@ import attrs
 from core import copy_trading
 from core.copy_trading import FollowerBook, Performance
 from core.instruments import AllocationLine
-from core.investments import InvestmentState, Suitability
+from core.investments import Suitability
 from core.lifecycle import OPEN
 from core.records import Account, TradeLeader
 from core.tenants import OPERATOR, Scope, require_operator, shared_only
@@ -38,20 +38,12 @@ def require_leader(uow: UnitOfWork, leader_id: str, scope: Scope = OPERATOR) -> 
 def follower_books(uow: UnitOfWork, leader: TradeLeader) -> tuple[list[FollowerBook], dict[str, Account]]:
     """The accounts a rebalance realigns: those of the leader's READY investments that wait for nothing, ranked
     by the order the investments started in."""
-    investments = sorted(uow.investments.list(leader_id=leader.id), key=lambda i: (i.created_at, i.id))
-    ranks = {i.id: rank for rank, i in enumerate(investments)}
     books: list[FollowerBook] = []
     accounts: dict[str, Account] = {}
-    for investment in investments:
-        if (
-            investment.state is not InvestmentState.READY
-            or investment.order_id
-            or investment.account_id is None
-        ):
-            continue
-        account = require(uow.accounts, investment.account_id, "account")
+    for account_id, rank in copy_trading.to_realign(uow.investments.list(leader_id=leader.id)):
+        account = require(uow.accounts, account_id, "account")
         accounts[account.id] = account
-        books.append(copy_trading.book_of(account, ranks[investment.id]))
+        books.append(copy_trading.book_of(account, rank))
     return books, accounts
 
 
