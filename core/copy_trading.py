@@ -518,7 +518,7 @@ def maximum_withdrawal(
 def withdraw(
     investment: Investment,
     leader: TradeLeader,
-    account: Account,
+    account: Account | None,
     funding: Account,
     instruments: Mapping[str, Instrument],
     amount: Decimal,
@@ -529,6 +529,8 @@ def withdraw(
 ) -> Decision[Investment]:
     """Take ``amount`` out: what free cash does not cover is sold pro rata (a nominal SELL of the leader's model);
     the cash goes to the funding account once the sell is done (at once if no sell is needed)."""
+    if account is None:
+        raise not_active(investment)
     _require_ready(investment, "withdraw")
     amount = check_amount(amount, "amount", investment.currency)
     most = maximum_withdrawal(investment, leader, account, instruments)
@@ -665,12 +667,16 @@ def tick(
     outcome: Outcome | None,
     *,
     reason: str | None = None,
+    asked_in: InvestmentState | None = None,
     ids: Iterator[str],
     now: dt.datetime,
 ) -> Decision[Investment]:
     """Advance the investment: apply the back office's ``outcome`` of ``due_step`` (with its ``reason`` when it
     did not succeed), then go on through the sub-states that need no one. Every sub-state it passes through is
-    announced (``INVESTMENT.<PROCESS_STATE>``)."""
+    announced (``INVESTMENT.<PROCESS_STATE>``). ``asked_in``: the sub-state the back office was asked in; if the
+    investment has moved on meanwhile (another worker), the answer is for a step it is no longer in and is dropped."""
+    if asked_in is not None and asked_in is not situation.investment.state:
+        outcome = None
     run = _Tick(situation, ids, now)
     run.go(outcome, reason)
     return Decision(run.investment, run.changes)

@@ -242,8 +242,6 @@ class Investments(UseCases):
             return require(uow.investments, investment_id, "investment")
         investment = require_visible(uow.investments, investment_id, "investment", scope)
         situation = _situation(uow, investment)
-        if situation.account is None:
-            raise copy_trading.not_active(investment)
         now = self.now()
         decision = copy_trading.withdraw(
             investment, situation.leader, situation.account, situation.funding_account, situation.instruments,
@@ -272,11 +270,9 @@ class Investments(UseCases):
         reason: str | None,
     ) -> Investment | None:
         investment = require(uow.investments, investment_id, "investment")
-        if investment.state is not seen:  # moved on meanwhile: the answer was for a step it is no longer in
-            outcome = None
         now = self.now()
         decision = copy_trading.tick(
-            _situation(uow, investment), outcome, reason=reason, ids=self.fresh_ids(), now=now
+            _situation(uow, investment), outcome, reason=reason, asked_in=seen, ids=self.fresh_ids(), now=now
         )
         if not decision.changes.updated and not decision.changes.created:
             return None
