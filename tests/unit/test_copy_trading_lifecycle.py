@@ -527,6 +527,32 @@ def test_a_stop_closes_the_positions_unassigns_the_fee_profile_charges_the_fee_a
     )
 
 
+def test_an_investment_stopped_while_its_first_buy_is_open_closes_what_the_buy_bought() -> None:
+    driver = Driver(started())
+    driver.until(S.STARTING)
+    buy = driver.investment.order_id
+    stopped = copy_trading.stop(driver.investment, START, close_positions=True)
+    driver.situation = attrs.evolve(driver.situation, investment=stopped.result)
+    assert states(driver.tick(order_state=ParentState.PROCESSING)) == []
+    holding(driver)
+    decision = driver.tick(order_state=ParentState.FILLED)
+    created = [r.id for r in decision.changes.created if isinstance(r, AccountLiquidation)]
+    assert (driver.state, [driver.investment.order_id]) == (S.STOPPING, created)
+    assert buy not in created
+
+
+def test_an_investment_whose_liquidation_was_cancelled_goes_on_with_what_is_left() -> None:
+    driver = ready()
+    stopped = copy_trading.stop(driver.investment, START, close_positions=True)
+    driver.situation = attrs.evolve(driver.situation, investment=stopped.result)
+    liquidation_id = driver.tick().result.order_id
+    assert liquidation_id is not None
+    holding(driver)  # the venue refused the sells: the liquidation is cancelled, the positions stay
+    decision = driver.tick(order_state=ParentState.CANCELLED)
+    assert [r for r in decision.changes.created if isinstance(r, AccountLiquidation)] == []
+    assert (driver.state, driver.investment.order_id) == (S.FEE_PROFILE_UNASSIGN_IN_PROGRESS, None)
+
+
 def test_stopping_without_closing_the_positions_goes_straight_to_the_fee_profile() -> None:
     driver = ready()
     stopped = copy_trading.stop(driver.investment, START, close_positions=False)
