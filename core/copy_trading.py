@@ -930,6 +930,10 @@ class _Tick:
             return False
         account = self.account
         closing = self.investment.order_id is not None
+        if closing and self.s.order_state is ParentState.FILLED and account is not None and account.positions:
+            # A filled liquidation leaves no positions: these were bought by an order placed before the stop.
+            closing = False
+            self.investment = attrs.evolve(self.investment, order_id=None)
         if account is not None and not closing and _holds_back(account):
             return False  # a leader's block still trades for the account: close once it is done
         if self.investment.close_positions and account is not None and account.positions and not closing:
