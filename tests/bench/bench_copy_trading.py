@@ -34,7 +34,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 from core.blocks import Execution, book_prices
-from core.copy_trading import FollowerBook, FollowerTrades, PlannedBlock, follower_trades, plan_blocks, post_allocate
+from core.copy_trading import (
+    FollowerBook,
+    FollowerTrades,
+    PlannedBlock,
+    follower_trades,
+    plan_blocks,
+    post_allocate,
+)
 from core.instruments import AllocationLine, Instrument
 
 T = TypeVar("T")
@@ -57,7 +64,9 @@ def books(rng: random.Random, count: int, table: dict[str, Instrument]) -> list[
         for instrument_id, instrument in table.items():
             whole = rng.randint(0, 60)
             units[instrument_id] = (
-                Decimal(whole) if instrument.quantity_step == 1 else Decimal(whole * 1000 + rng.randint(0, 999)) / 1000
+                Decimal(whole)
+                if instrument.quantity_step == 1
+                else Decimal(whole * 1000 + rng.randint(0, 999)) / 1000
             )
         made.append(FollowerBook(f"F{n:06d}", Decimal(rng.randint(0, 400_000)) / 100, units, n))
     return made
@@ -82,7 +91,9 @@ def core_post_allocation(
         instrument = table[block.instrument_id]
         filled = filled_part(block, instrument.quantity_step, fill)
         shares = post_allocate(block.requested, block.ranks, filled, instrument.quantity_step)
-        values = book_prices(shares, [Execution(filled, instrument.priced())], instrument.contract_size, CURRENCY)
+        values = book_prices(
+            shares, [Execution(filled, instrument.priced())], instrument.contract_size, CURRENCY
+        )
         out.append([(share, value) for share, (_, value) in zip(shares, values, strict=True)])
     return out
 
@@ -112,7 +123,9 @@ def numpy_post_allocation(
         requested = np.array([int(q / step) for q in block.requested], dtype=np.int64)
         ranks = np.array(block.ranks, dtype=np.int64)
         shares = _largest_remainder(int(filled / step), requested, ranks)
-        value = (filled * instrument.priced() * instrument.contract_size).quantize(CENT, decimal.ROUND_HALF_EVEN)
+        value = (filled * instrument.priced() * instrument.contract_size).quantize(
+            CENT, decimal.ROUND_HALF_EVEN
+        )
         cents = _largest_remainder(int(value / CENT), shares, np.arange(len(shares), dtype=np.int64))
         out.append([(s * step, c * CENT) for s, c in zip(shares.tolist(), cents.tolist(), strict=True)])
     return out
@@ -160,17 +173,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio = peak_mb = 0.0
     agree = True
     print(f"leader rebalance of {len(lines)} instruments; each block filled {fill * 100:.0f} %")
-    print(f"{'followers':>10} {'blocks':>6} {'deltas s':>9} {'blocks s':>9} {'post s':>8} {'numpy s':>8} {'ratio':>6}")
+    print(
+        f"{'followers':>10} {'blocks':>6} {'deltas s':>9} {'blocks s':>9} {'post s':>8} {'numpy s':>8} {'ratio':>6}"
+    )
     for size in sizes:
         followers = books(rng, size, table)
         _, blocks, allocated, stages = rebalance(lines, table, followers, fill)
         post, ours = best_of(options.repeat, lambda: core_post_allocation(blocks, table, fill))  # noqa: B023
-        reference_time, reference = best_of(options.repeat, lambda: numpy_post_allocation(blocks, table, fill))  # noqa: B023
+        reference_time, reference = best_of(
+            options.repeat, lambda: numpy_post_allocation(blocks, table, fill)
+        )  # noqa: B023
         agree = agree and ours == reference == allocated
         stages[2] = post
         totals[size] = sum(stages)
         ratio = post / reference_time
-        print(f"{size:>10} {len(blocks):>6} {stages[0]:>9.3f} {stages[1]:>9.3f} {post:>8.3f} {reference_time:>8.3f} {ratio:>6.2f}")
+        print(
+            f"{size:>10} {len(blocks):>6} {stages[0]:>9.3f} {stages[1]:>9.3f} {post:>8.3f} {reference_time:>8.3f} {ratio:>6.2f}"
+        )
         if size == sizes[-1]:
             gc.collect()
             tracemalloc.start()
@@ -182,7 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     scale = sizes[-1] / sizes[0]
     print(f"core and NumPy agree exactly: {'yes' if agree else 'NO'}")
     print(f"post-allocation core / NumPy at {sizes[-1]} followers: {ratio:.2f} (target ≤ 5)")
-    print(f"whole rebalance {sizes[0]} → {sizes[-1]} followers: {growth:.1f}× for {scale:.0f}× (target ≤ 12×)")
+    print(
+        f"whole rebalance {sizes[0]} → {sizes[-1]} followers: {growth:.1f}× for {scale:.0f}× (target ≤ 12×)"
+    )
     print(f"peak memory of the rebalance at {sizes[-1]} followers: {peak_mb:.0f} MB (target < 2048 MB)")
     met = agree and ratio <= 5 and growth <= 12 and peak_mb < 2048
     print("targets met" if met else "a target is missed")
