@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import decimal
+import functools
 import gc
 import random
 import sys
@@ -179,10 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for size in sizes:
         followers = books(rng, size, table)
         _, blocks, allocated, stages = rebalance(lines, table, followers, fill)
-        post, ours = best_of(options.repeat, lambda: core_post_allocation(blocks, table, fill))  # noqa: B023
+        post, ours = best_of(options.repeat, functools.partial(core_post_allocation, blocks, table, fill))
         reference_time, reference = best_of(
-            options.repeat, lambda: numpy_post_allocation(blocks, table, fill)
-        )  # noqa: B023
+            options.repeat, functools.partial(numpy_post_allocation, blocks, table, fill)
+        )
         agree = agree and ours == reference == allocated
         stages[2] = post
         totals[size] = sum(stages)
