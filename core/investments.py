@@ -464,10 +464,12 @@ def is_authorized_to_follow(
 def is_open_for_followers(
     max_followers: int | None, max_invested: Decimal | None, capacity: Capacity, amount: Decimal = ZERO
 ) -> bool:
-    """Whether the leader has room for one more follower investing ``amount``."""
+    """Whether the leader has room for one more follower investing ``amount`` (no amount: any money at all)."""
     if max_followers is not None and capacity.followers >= max_followers:
         return False
-    return max_invested is None or capacity.invested + amount <= max_invested
+    if max_invested is None:
+        return True
+    return capacity.invested + amount <= max_invested if amount else capacity.invested < max_invested
 
 
 def check_may_follow(

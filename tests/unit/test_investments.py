@@ -610,3 +610,8 @@ def test_no_service_fee_at_a_zero_rate_or_without_equity() -> None:
 
 def test_the_service_fee_is_never_more_than_the_equity() -> None:
     assert D("1.00") == service_fee(D("1.00"), D("0.99"), NOW, NOW + dt.timedelta(days=3650), "EUR")
+
+
+def test_a_leader_whose_invested_total_has_reached_its_maximum_is_not_open_for_followers() -> None:
+    assert not is_open_for_followers(None, D(100), Capacity(3, D(100)))
+    assert is_open_for_followers(None, D(100), Capacity(3, D("99.99")))
