@@ -615,3 +615,39 @@ def test_the_service_fee_is_never_more_than_the_equity() -> None:
 def test_a_leader_whose_invested_total_has_reached_its_maximum_is_not_open_for_followers() -> None:
     assert not is_open_for_followers(None, D(100), Capacity(3, D(100)))
     assert is_open_for_followers(None, D(100), Capacity(3, D("99.99")))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message", "details"),
+    [
+        ({"suitability": Suitability.LOW},
+         "the follower has suitability LOW; leader growth requires MEDIUM or higher: take (or retake) the "
+         "suitability test", {"required": "MEDIUM", "suitability": "LOW"}),
+        ({"suitability": None},
+         "the follower has no suitability level; leader growth requires MEDIUM or higher: take (or retake) the "
+         "suitability test", {"required": "MEDIUM", "suitability": None}),
+        ({"terms_accepted": False},
+         "the follower has not accepted the terms and conditions; accept them first", {"leader_id": "growth"}),
+        ({"traded": [AssetType.STOCK, AssetType.CFD, AssetType.BOND], "legal": [AssetType.STOCK]},
+         "leader growth trades BOND, CFD, which the follower may not trade", {"missing": ["BOND", "CFD"]}),
+        ({"capacity": Capacity(10, D("3000.00"))},
+         "leader growth is not open for more followers (it has 10 followers and 3000.00 EUR invested)",
+         {"followers": 10, "max_followers": 10, "invested": "3000.00", "max_invested": "10000.00"}),
+        ({"amount": D("499.99")},
+         "leader growth takes at least 500.00 EUR; 499.99 is less",
+         {"minimum_investment": "500.00", "amount": "499.99"}),
+    ],
+    ids=["lower suitability", "no suitability", "terms", "asset types", "capacity", "minimum"],
+)  # fmt: skip
+def test_each_refusal_says_what_is_wrong_and_what_to_do(
+    changes: dict[str, Any], message: str, details: dict[str, Any]
+) -> None:
+    with pytest.raises(AllotError) as refused:
+        may_follow(**changes)
+    assert (refused.value.message, refused.value.details) == (message, details)
+
+
+def test_an_investment_stopped_the_instant_it_started_pays_no_service_fee() -> None:
+    moment = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
+    assert service_fee(D("10000.00"), D("0.01"), moment, moment, "EUR") == D(0)
+    assert service_fee(D("10000.00"), D("0.01"), moment, moment + dt.timedelta(seconds=1), "EUR") == D("0.27")
