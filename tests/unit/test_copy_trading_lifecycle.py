@@ -27,7 +27,15 @@ from core.investments import (
 )
 from core.journal import FEE_INCOME, Asset, CauseKind, JournalEntry, LedgerAccount, Posting
 from core.lifecycle import ParentState
-from core.records import Account, AccountLiquidation, Investment, PortfolioOrder, TradeFollower, TradeLeader
+from core.records import (
+    Account,
+    AccountLiquidation,
+    Investment,
+    Order,
+    PortfolioOrder,
+    TradeFollower,
+    TradeLeader,
+)
 from core.tenants import Owner
 from tests.fakes import ManualClock, SequentialIds
 
@@ -888,3 +896,90 @@ def test_start_takes_a_follower_at_exactly_the_required_level_and_the_minimum_am
         now=START,
     ).result
     assert (S.NEW, D("500.00")) == (investment.state, investment.amount)
+
+
+# --- withdrawals, one decision at a time --------------------------------------------------------------------
+
+
+def withdrawing(amount: str, cash: str = "0.00") -> tuple[Driver, Decision[Investment]]:
+    driver = ready()
+    holding(driver, cash=cash)
+    situation = driver.situation
+    assert situation.account is not None
+    decision = copy_trading.withdraw(
+        situation.investment, situation.leader, situation.account, situation.funding_account,
+        situation.instruments, D(amount), order_id="sell-1", ids=fresh(), now=START,
+    )  # fmt: skip
+    return driver, decision
+
+
+def test_a_withdrawal_above_the_maximum_is_refused_naming_both_amounts() -> None:
+    with pytest.raises(AllotError) as refused:
+        withdrawing("500.01")
+    assert (refused.value.code, refused.value.details) == (
+        "ABOVE_MAX_WITHDRAWAL", {"max_withdrawal": "500.00", "requested": "500.01"},
+    )  # fmt: skip
+
+
+def test_a_withdrawal_of_exactly_the_maximum_is_accepted() -> None:
+    _, decision = withdrawing("500.00")
+    assert decision.result.pending_withdrawal == D("500.00")
+
+
+def test_a_withdrawal_that_free_cash_covers_is_paid_out_at_once_in_one_journal_entry() -> None:
+    driver, decision = withdrawing("100.00", cash="100.00")
+    (entry,) = decision.changes.journaled
+    paid = {(p.ledger.name, p.amount) for p in entry.postings}
+    assert paid == {(driver.investment.account_id, D("-100.00")), ("f1-cash", D("100.00"))}
+    assert (decision.result.withdrawn, decision.result.pending_withdrawal, decision.result.order_id) == (
+        D("100.00"), D(0), None,
+    )  # fmt: skip
+
+
+def test_a_withdrawal_beyond_free_cash_places_unit_sells_that_raise_at_least_the_shortfall() -> None:
+    _, decision = withdrawing("333.33", cash="10.00")
+    assert (decision.result.order_id, decision.result.pending_withdrawal, decision.result.updated_at) == (
+        "sell-1", D("333.33"), START,
+    )  # fmt: skip
+    sells = {(o.instrument_id, o.quantity) for o in decision.changes.created if isinstance(o, Order)}
+    assert sells == {("AAA", D(20)), ("BBB", D(7))}  # 323.33 over 600 / 400 → 193.998 and 129.332, rounded up
+
+
+def test_a_withdrawal_is_refused_while_the_investment_is_not_idle() -> None:
+    driver = ready()
+    busy = attrs.evolve(driver.investment, order_id="buy-2")
+    with pytest.raises(AllotError) as refused:
+        copy_trading.withdraw(
+            busy, driver.situation.leader, driver.situation.account, driver.situation.funding_account,
+            instruments(), D("10.00"), order_id="x", ids=fresh(), now=START,
+        )  # fmt: skip
+    assert refused.value.code == "INVESTMENT_BUSY"
+
+
+def test_a_withdrawal_before_the_account_exists_is_refused() -> None:
+    situation = started()
+    with pytest.raises(AllotError) as refused:
+        copy_trading.withdraw(
+            situation.investment, situation.leader, None, situation.funding_account, instruments(), D("10.00"),
+            order_id="x", ids=fresh(), now=START,
+        )  # fmt: skip
+    assert refused.value.code == "INVESTMENT_BUSY"
+
+
+# --- post-allocation ------------------------------------------------------------------------------------------
+
+
+def test_a_full_fill_gives_every_follower_exactly_what_it_asked_for() -> None:
+    assert copy_trading.post_allocate([D(3), D(5)], [0, 1], D(8), D(1)) == [D(3), D(5)]
+
+
+def test_a_fill_larger_than_what_the_followers_asked_for_is_refused() -> None:
+    with pytest.raises(AllotError) as refused:
+        copy_trading.post_allocate([D(3), D(5)], [0, 1], D(9), D(1))
+    assert (refused.value.message, refused.value.details) == (
+        "a block cannot allocate 9: its followers asked for 8", {"filled": "9", "requested": "8"},
+    )  # fmt: skip
+
+
+def test_a_tie_of_the_post_allocation_goes_to_the_follower_that_started_first() -> None:
+    assert copy_trading.post_allocate([D(1), D(1)], [1, 0], D(1), D(1)) == [D(0), D(1)]
