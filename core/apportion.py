@@ -21,11 +21,10 @@ from typing import Final
 
 from core.errors import ApportionmentError, OffStep
 from core.numbers import (
-    MAX_DECIMAL_PLACES,
-    MAX_INTEGER_DIGITS,
     check_count,
     check_counts,
     check_decimal,
+    check_decimals,
     check_positive,
     exact,
     from_units,
@@ -191,7 +190,7 @@ def apportion(
     """
     step = check_positive(step, "step")
     total = check_decimal(total, "total")
-    amounts, scale = _claims(claims)
+    amounts, scale = check_decimals(claims, "claims")
     total_units = to_units(total, step, "total")
     claim_units = [int(claim.scaleb(scale)) for claim in amounts]
     checked_caps = None if caps is None else [check_decimal(cap, "caps") for cap in caps]
@@ -215,33 +214,3 @@ def split_off_step(total: Decimal | int, step: Decimal | int) -> tuple[Decimal, 
         raise OffStep("cannot split a negative amount into steps", {"total": str(total)})
     whole = (total // step) * step
     return whole, total - whole
-
-
-def _claims(claims: Sequence[Decimal | int]) -> tuple[list[Decimal], int]:
-    """The claims as Decimals, each checked like ``check_decimal`` does, and the number of decimals that makes
-    every one a whole number. One look at each claim's digits: the kernel's front end is on the hot path of
-    every large split."""
-    amounts: list[Decimal] = []
-    scale = 0
-    for claim in claims:
-        if type(claim) is not Decimal:
-            amounts.append(check_decimal(claim, "claims"))
-            scale = max(scale, -_exponent(amounts[-1]))
-            continue
-        _sign, digits, exponent = claim.as_tuple()
-        if (
-            not isinstance(exponent, int)
-            or -exponent > MAX_DECIMAL_PLACES
-            or len(digits) + exponent > MAX_INTEGER_DIGITS
-        ):
-            check_decimal(claim, "claims")  # raises, naming what is wrong
-        elif -exponent > scale:
-            scale = -exponent
-        amounts.append(claim)
-    return amounts, scale
-
-
-def _exponent(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
-    return min(exponent, 0)

@@ -20,7 +20,7 @@ from core.numbers import (
     ONE,
     ZERO,
     check_decimal,
-    check_non_negative,
+    check_decimals,
     check_positive,
     currency_exponent,
     decimal_input,
@@ -252,13 +252,7 @@ def book_prices(
     if not executions:
         raise ValidationError("prices are booked from executions: give at least one", {"field": "executions"})
     executions = each_is(Execution, executions, "executions")
-    quantities = list(quantities)
-    if not all(type(q) is Decimal and q.is_finite() for q in quantities) or (
-        quantities and min(quantities) < 0
-    ):
-        quantities = [
-            check_non_negative(quantity, "quantities") for quantity in quantities
-        ]  # says which and why
+    quantities, _ = check_decimals(quantities, "quantities", non_negative=True)
     contract_size = check_positive(contract_size, "contract_size")
     executed = sum((e.quantity for e in executions), ZERO)
     if sum(quantities, ZERO) != executed:
