@@ -21,14 +21,13 @@ from typing import Final
 
 from core.errors import ApportionmentError, OffStep
 from core.numbers import (
-    MAX_DECIMAL_PLACES,
-    MAX_INTEGER_DIGITS,
+    EXACT,
     check_count,
     check_counts,
     check_decimal,
+    check_decimals,
     check_positive,
     exact,
-    from_units,
     to_units,
 )
 
@@ -191,15 +190,29 @@ def apportion(
     """
     step = check_positive(step, "step")
     total = check_decimal(total, "total")
-    amounts, scale = _claims(claims)
+    amounts, scale = check_decimals(claims, "claims")
     total_units = to_units(total, step, "total")
-    claim_units = [int(claim.scaleb(scale)) for claim in amounts]
+    claim_units = units_of_claims(amounts, scale)
     checked_caps = None if caps is None else [check_decimal(cap, "caps") for cap in caps]
     if checked_caps is not None and any(cap < 0 for cap in checked_caps):  # -0.5 would round down to 0 units
         raise ApportionmentError("caps must not be negative", {"caps": [str(cap) for cap in checked_caps]})
     cap_units = None if checked_caps is None else [int(cap // step) for cap in checked_caps]
     shares = apportion_units(total_units, claim_units, ranks=ranks, caps=cap_units)
-    return [from_units(share, step) for share in shares]
+    return decimals_of_shares(shares, step)
+
+
+def units_of_claims(amounts: Sequence[Decimal], scale: int) -> list[int]:
+    """Claims checked by ``check_decimals`` as whole numbers (each × 10^``scale``, ``scale`` from the check):
+    the integer claims of ``apportion_units``, in proportion to the Decimals."""
+    if scale == 0:  # every exponent is 0 or more: each claim is a whole number already
+        return [int(claim) for claim in amounts]
+    return [int(EXACT.scaleb(claim, scale)) for claim in amounts]
+
+
+def decimals_of_shares(shares: Sequence[int], step: Decimal) -> list[Decimal]:
+    """``from_units`` of every share: the shares of ``apportion_units`` as multiples of ``step``."""
+    multiply = EXACT.multiply  # from_units inlined: this runs once per recipient of every large split
+    return [multiply(Decimal(share), step) for share in shares]
 
 
 @exact
@@ -215,33 +228,3 @@ def split_off_step(total: Decimal | int, step: Decimal | int) -> tuple[Decimal, 
         raise OffStep("cannot split a negative amount into steps", {"total": str(total)})
     whole = (total // step) * step
     return whole, total - whole
-
-
-def _claims(claims: Sequence[Decimal | int]) -> tuple[list[Decimal], int]:
-    """The claims as Decimals, each checked like ``check_decimal`` does, and the number of decimals that makes
-    every one a whole number. One look at each claim's digits: the kernel's front end is on the hot path of
-    every large split."""
-    amounts: list[Decimal] = []
-    scale = 0
-    for claim in claims:
-        if type(claim) is not Decimal:
-            amounts.append(check_decimal(claim, "claims"))
-            scale = max(scale, -_exponent(amounts[-1]))
-            continue
-        _sign, digits, exponent = claim.as_tuple()
-        if (
-            not isinstance(exponent, int)
-            or -exponent > MAX_DECIMAL_PLACES
-            or len(digits) + exponent > MAX_INTEGER_DIGITS
-        ):
-            check_decimal(claim, "claims")  # raises, naming what is wrong
-        elif -exponent > scale:
-            scale = -exponent
-        amounts.append(claim)
-    return amounts, scale
-
-
-def _exponent(value: Decimal) -> int:
-    exponent = value.as_tuple().exponent
-    assert isinstance(exponent, int)
-    return min(exponent, 0)

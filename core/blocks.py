@@ -13,14 +13,14 @@ from decimal import Decimal
 
 import attrs
 
-from core.apportion import apportion
+from core.apportion import apportion, apportion_units, decimals_of_shares, units_of_claims
 from core.errors import MarginRejected, ValidationError
 from core.keys import AllocationKey, MarginHandling, UnitType
 from core.numbers import (
     ONE,
     ZERO,
     check_decimal,
-    check_non_negative,
+    check_decimals,
     check_positive,
     currency_exponent,
     decimal_input,
@@ -252,13 +252,7 @@ def book_prices(
     if not executions:
         raise ValidationError("prices are booked from executions: give at least one", {"field": "executions"})
     executions = each_is(Execution, executions, "executions")
-    quantities = list(quantities)
-    if not all(type(q) is Decimal and q.is_finite() for q in quantities) or (
-        quantities and min(quantities) < 0
-    ):
-        quantities = [
-            check_non_negative(quantity, "quantities") for quantity in quantities
-        ]  # says which and why
+    quantities, scale = check_decimals(quantities, "quantities", non_negative=True)
     contract_size = check_positive(contract_size, "contract_size")
     executed = sum((e.quantity for e in executions), ZERO)
     if sum(quantities, ZERO) != executed:
@@ -270,8 +264,10 @@ def book_prices(
     block_value = half_even_to(notional * contract_size, minor_unit(currency))
     step = Decimal(1).scaleb(-AVERAGE_PRICE_DECIMALS)
     average = divide_to(notional, executed, step, decimal.ROUND_HALF_EVEN)
-    values = apportion(block_value, list(quantities), minor_unit(currency))
-    return [(average, value) for value in values]
+    # The kernel's integer entry over the quantities as checked above (``apportion`` would check them again).
+    unit = minor_unit(currency)
+    values = apportion_units(to_units(block_value, unit, "total"), units_of_claims(quantities, scale))
+    return [(average, value) for value in decimals_of_shares(values, unit)]
 
 
 @exact

@@ -137,6 +137,39 @@ def check_decimal(value: Decimal | int, field: str) -> Decimal:
     return value
 
 
+def check_decimals(
+    values: Iterable[Decimal | int], field: str, *, non_negative: bool = False
+) -> tuple[list[Decimal], int]:
+    """Every one of ``values`` through ``check_decimal`` (``check_non_negative`` if ``non_negative``), and the
+    number of decimals that makes each a whole number.
+
+    One look at each value's digits: large splits check their claims here. Should any value be wrong, the
+    values are checked one by one, so that the error names the first wrong one exactly as the single check does.
+    """
+    given = list(values)
+    scale = 0
+    for value in given:
+        if type(value) is not Decimal:
+            break
+        _sign, digits, exponent = value.as_tuple()
+        if (
+            not isinstance(exponent, int)
+            or -exponent > MAX_DECIMAL_PLACES
+            or len(digits) + exponent > MAX_INTEGER_DIGITS
+        ):
+            break
+        if -exponent > scale:
+            scale = -exponent
+    else:
+        decimals = cast(list[Decimal], given)  # every one a Decimal within the bounds
+        if not (non_negative and decimals and min(decimals) < 0):
+            return decimals, scale
+    check = check_non_negative if non_negative else check_decimal
+    checked = [check(value, field) for value in given]  # raises naming the first wrong value; ints converted
+    exponents = [value.as_tuple().exponent for value in checked]
+    return checked, max([0, *(-e for e in exponents if isinstance(e, int))])
+
+
 def check_count(value: int, field: str, minimum: int | None = 0, maximum: int | None = None) -> int:
     """A count (a number of days, a priority, a sequence number, a number of units): an int, never a bool, a
     float or a Decimal, from ``minimum`` to ``maximum`` (``None``: no bound)."""

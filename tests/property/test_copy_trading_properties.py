@@ -123,3 +123,112 @@ def test_the_maximum_withdrawal_keeps_the_larger_of_the_minimum_and_the_shield(
     shield = None if shield_cents is None else Decimal(shield_cents).scaleb(-2)
     kept = max(minimum_cents, shield_cents or 0)
     assert max_withdrawal(equity, minimum, shield, "EUR") == Decimal(max(0, equity_cents - kept)).scaleb(-2)
+
+
+CENT = Decimal("0.01")
+
+
+def hamilton(total: int, claims: list[int], ranks: list[int]) -> list[int]:
+    """The model: every quota rounded down, one unit more to the largest remainders (ties: lower rank, then
+    earlier), computed with Fractions so that nothing here leans on the kernel under test."""
+    asked = sum(claims)
+    quotas = [Fraction(total * claim, asked) for claim in claims]
+    shares = [int(quota) for quota in quotas]
+    order = sorted(range(len(claims)), key=lambda i: (-(quotas[i] - shares[i]), ranks[i], i))
+    for i in order[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+@st.composite
+def rebalances(draw: st.DrawFn) -> tuple[list[AllocationLine], dict[str, Instrument], list[FollowerBook]]:
+    """Instruments (whole shares or 0.001 steps, contract sizes), the leader's weights, and followers with
+    holdings, cash and ranks in any order (the order of the books is not the order of the ranks); some followers
+    are twins of others, so that their asks tie."""
+    count = draw(st.integers(1, 4))
+    table = {
+        f"I{k}": Instrument(
+            f"I{k}",
+            Decimal(draw(st.integers(1, 10**6))).scaleb(-2),
+            draw(st.sampled_from(STEPS)),
+            contract_size=draw(st.sampled_from((Decimal(1), Decimal(10), Decimal("0.5")))),
+            currency="EUR",
+        )
+        for k in range(count + draw(st.integers(0, 1)))  # perhaps one the model no longer holds
+    }
+    raw = draw(st.lists(st.integers(1, 100), min_size=count, max_size=count))
+    cents = [r * 100 // sum(raw) for r in raw]
+    cents[0] += 100 - sum(cents)
+    lines = [AllocationLine(f"I{k}", Decimal(c) / 100) for k, c in enumerate(cents) if c]
+    size = draw(st.integers(1, 8))
+    ranks = draw(st.permutations(range(0, 3 * size, 3)))  # with gaps, as when investments have stopped
+    books: list[FollowerBook] = []
+    for n, rank in enumerate(ranks):
+        if len(books) > 0 and draw(
+            st.booleans()
+        ):  # a twin of an earlier follower: equal asks, a tie to break by rank
+            twin = draw(st.sampled_from(books))
+            books.append(FollowerBook(f"F{n}", twin.cash, twin.units, rank))
+            continue
+        units = {
+            i: Decimal(draw(st.integers(0, draw(st.sampled_from((20, 10**4)))))) * table[i].quantity_step
+            for i in table
+            if draw(st.booleans())
+        }
+        books.append(FollowerBook(f"F{n}", Decimal(draw(st.integers(0, 10**8))).scaleb(-2), units, rank))
+    return lines, table, books
+
+
+@given(rebalances(), st.data())
+def test_a_rebalance_conserves_shares_and_cash_from_the_leaders_blocks_to_the_followers(
+    drawn: tuple[list[AllocationLine], dict[str, Instrument], list[FollowerBook]], data: st.DataObject
+) -> None:
+    lines, table, books = drawn
+    trades = [follower_trades(lines, table, book, "EUR") for book in books]
+    for book, trade in zip(books, trades, strict=True):
+        assert all(Decimal(0) < q <= book.units.get(i, Decimal(0)) for i, q in trade.sells.items())
+        worth = {i: q * table[i].priced() * table[i].contract_size for i, q in trade.sells.items()}
+        cost = {i: q * table[i].priced() * table[i].contract_size for i, q in trade.buys.items()}
+        assert sum(cost.values(), Decimal(0)) <= book.cash + sum(worth.values(), Decimal(0))
+    rank_of = {book.account_id: book.rank for book in books}
+    for block in plan_blocks(trades, rank_of):
+        instrument = table[block.instrument_id]
+        step, size = instrument.quantity_step, instrument.contract_size
+        asked = [int(q / step) for q in block.requested]
+        assert [Decimal(u) * step for u in asked] == list(block.requested)  # every request on the step
+        filled_units = data.draw(st.integers(0, sum(asked)), label="filled units")
+        filled = Decimal(filled_units) * step
+        # post_allocate breaks ties by rank wherever the followers stand: give them in a drawn order.
+        order = data.draw(st.permutations(range(len(asked))), label="order")
+        asked = [asked[k] for k in order]
+        requested = [block.requested[k] for k in order]
+        ranks = [block.ranks[k] for k in order]
+        shares = post_allocate(requested, ranks, filled, step)
+        # The block's fill goes to its followers entirely, each within one step of its quota, never above its ask.
+        assert sum(shares, Decimal(0)) == filled
+        expected = hamilton(filled_units, asked, ranks)
+        assert shares == [Decimal(u) * step for u in expected]
+        for share, wanted in zip(shares, requested, strict=True):
+            assert Decimal(0) <= share <= wanted
+            assert abs(
+                Fraction(share) - Fraction(filled) * Fraction(wanted) / Fraction(block.amount)
+            ) < Fraction(step)
+        if not filled_units:
+            continue
+        # The venue fills the block in one to three executions at prices of its own.
+        cuts = sorted(
+            data.draw(st.lists(st.integers(1, filled_units), max_size=2, unique=True), label="cuts")
+        )
+        parts = [b - a for a, b in zip([0, *cuts], [*cuts, filled_units], strict=True) if b > a]
+        prices = [Decimal(data.draw(st.integers(1, 10**7), label="price")).scaleb(-4) for _ in parts]
+        executions = [Execution(Decimal(p) * step, price) for p, price in zip(parts, prices, strict=True)]
+        booked = book_prices(shares, executions, size, "EUR")
+        # The followers' values sum exactly to the block's, half-even to the cent of Σ quantity × price × size.
+        notional = sum((Fraction(e.quantity) * Fraction(e.price) for e in executions), Fraction(0))
+        block_cents = round(notional * Fraction(size) * 100)  # round() of a Fraction is half-even
+        assert sum((value for _, value in booked), Decimal(0)) == Decimal(block_cents) * CENT
+        share_units = [int(s / step) for s in shares]
+        cents = hamilton(block_cents, share_units, list(range(len(shares))))
+        assert [value for _, value in booked] == [Decimal(c) * CENT for c in cents]
+        average = Decimal(round(notional / Fraction(filled) * 10**8)).scaleb(-8)
+        assert {price for price, _ in booked} == {average}

@@ -270,6 +270,20 @@ def test_booked_quantities_that_do_not_add_up_to_what_was_executed_are_refused()
         book_prices([Decimal(1), Decimal(1)], [Execution(Decimal(3), Decimal("1.1"))], Decimal(1), "EUR")
 
 
+def test_a_booked_quantity_with_too_many_decimals_is_named_as_a_quantity_even_when_the_sum_adds_up() -> None:
+    quantities = [Decimal("0.0000000000005"), Decimal("0.9999999999995")]  # 13 decimals each, summing to 1
+    with pytest.raises(ValidationError, match="quantities has too many digits") as caught:
+        book_prices(quantities, [Execution(Decimal(1), Decimal(10))], Decimal(1), "EUR")
+    assert caught.value.details == {"field": "quantities", "value": "5E-13"}
+
+
+def test_the_first_wrong_claim_is_named_whether_its_digits_or_its_type_are_wrong() -> None:
+    with pytest.raises(ValidationError, match="claims has too many digits"):
+        apportion(Decimal(1), [Decimal(1), Decimal("1E+19"), 1.5])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="claims must be a Decimal or an int, not float"):
+        apportion(Decimal(1), [Decimal(1), 1.5, Decimal("1E+19")])  # type: ignore[list-item]
+
+
 @pytest.mark.parametrize("account_id", ["a/b", "a?b", "a#b", "50%", "x" * 129])
 def test_an_account_id_must_fit_in_a_url_path_as_it_is(account_id: str) -> None:
     from core import accounts
