@@ -52,6 +52,7 @@ from core.investments import (
     FundingPending,
     InvestmentBusy,
     InvestmentState,
+    LeaderClosedForFollowers,
     Outcome,
     ProcessState,
     Step,
@@ -387,10 +388,61 @@ def stop_out(investment: Investment, reason: Step, now: dt.datetime) -> Decision
     return Decision(stopped, Changes.of(updated=[stopped], announced=[announce_investment(stopped)]))
 
 
-def resurrect(investment: Investment, amount: Decimal, now: dt.datetime) -> Decision[Investment]:
-    """Start a stopped investment again on its account, with ``amount`` more money (zero: funding is skipped)."""
+@attrs.frozen
+class FollowContext:
+    """What new money in an investment is checked against: its leader, the leader's investments, the follower and
+    the account the money comes from."""
+
+    leader: TradeLeader
+    of_leader: Sequence[Investment]
+    follower: TradeFollower | None
+    funding_account: Account
+
+
+def _check_new_money(
+    investment: Investment, amount: Decimal, context: FollowContext | None, restart: bool
+) -> None:
+    """New money must be there now, and fit the leader's capacity; a restart must also meet every condition of a
+    start (suitability, terms, asset types, the minimum)."""
+    if context is None:
+        return
+    others = [i for i in context.of_leader if i.id != investment.id]
+    leader = context.leader
+    if restart:
+        follower = context.follower or no_follower(investment.client_id, investment.user_id)
+        check_may_follow(
+            leader_id=leader.id, required=leader.required_suitability, traded=leader.asset_types,
+            minimum_investment=leader.minimum_investment, max_followers=leader.max_followers,
+            max_invested=leader.max_invested, capacity=capacity(others), suitability=follower.suitability,
+            terms_accepted=follower.terms_accepted, legal=follower.asset_types, amount=amount,
+            currency=investment.currency,
+        )  # fmt: skip
+    elif not is_open_for_followers(None, leader.max_invested, capacity([*others, investment]), amount):
+        raise LeaderClosedForFollowers(
+            f"leader {leader.id} has no room for {fmt(amount)} {investment.currency} more",
+            {
+                "amount": fmt(amount),
+                "max_invested": None if leader.max_invested is None else fmt(leader.max_invested),
+            },
+        )
+    free = available_cash(context.funding_account)
+    if amount > free:
+        raise InsufficientFunds(
+            f"funding account {context.funding_account.id} has {fmt(free)} {investment.currency} available; "
+            f"{fmt(amount)} cannot be added",
+            {"available": fmt(free), "requested": fmt(amount), "currency": investment.currency},
+        )
+
+
+def resurrect(
+    investment: Investment, amount: Decimal, now: dt.datetime, context: FollowContext | None = None
+) -> Decision[Investment]:
+    """Start a stopped investment again on its account, with ``amount`` more money (zero: funding is skipped);
+    with a ``context``, refused like a new start would be."""
     if amount:
         check_amount(amount, "amount", investment.currency)
+    INVESTMENT.next(investment.state, Step.RESURRECT)
+    _check_new_money(investment, amount, context, restart=True)
     back = _move(
         investment, Step.RESURRECT, now, pending_funding=amount, stopped_at=None, attempts=0, error_code=None
     )
@@ -406,6 +458,7 @@ def change(
     shield: Decimal | str | None = "unchanged",
     funding: Decimal | None = None,
     funding_account_id: str | None = None,
+    context: FollowContext | None = None,
 ) -> Decision[Investment]:
     """Several changes of an investment at once, all or none: a new ``shield`` (None removes it; "unchanged"
     keeps it), whether stopping it closes its positions (``close_positions``), additional ``funding`` (from
@@ -427,14 +480,17 @@ def change(
         steps.append(lambda i: _keep_close_positions(i, close_positions, now))
     if funding is not None and not restart:
         amount = funding
-        steps.append(lambda i: fund(i, amount, now, funding_account_id))
+        steps.append(lambda i: fund(i, amount, now, funding_account_id, context))
     if active is False:
         steps.append(lambda i: stop(i, now, close_positions))
     if restart:
         account_id = funding_account_id
         steps.append(
             lambda i: resurrect(
-                attrs.evolve(i, funding_account_id=account_id or i.funding_account_id), funding or ZERO, now
+                attrs.evolve(i, funding_account_id=account_id or i.funding_account_id),
+                funding or ZERO,
+                now,
+                context,
             )
         )
     current, changes = investment, Changes()
@@ -463,10 +519,16 @@ def _require_ready(investment: Investment, what: str) -> None:
 
 
 def fund(
-    investment: Investment, amount: Decimal, now: dt.datetime, funding_account_id: str | None = None
+    investment: Investment,
+    amount: Decimal,
+    now: dt.datetime,
+    funding_account_id: str | None = None,
+    context: FollowContext | None = None,
 ) -> Decision[Investment]:
     """Additional funding (``PendingFunding``): moved from the funding account at the next tick, then invested in
-    the leader's model. Refused while an earlier funding is not completed."""
+    the leader's model. Refused while an earlier funding is not completed, and (with a ``context``) when the
+    funding account does not have it now or the leader has no room for it."""
+    amount = check_amount(amount, "amount", investment.currency)
     if investment.pending_funding:
         raise FundingPending(
             f"investment {investment.id} still has {fmt(investment.pending_funding)} {investment.currency} of "
@@ -474,7 +536,7 @@ def fund(
             {"pending_funding": fmt(investment.pending_funding)},
         )
     _require_ready(investment, "fund it")
-    amount = check_amount(amount, "amount", investment.currency)
+    _check_new_money(investment, amount, context, restart=False)
     changed = attrs.evolve(
         investment,
         pending_funding=amount,
@@ -903,7 +965,15 @@ class _Tick:
             return True
         if inv.pending_funding and self.account is not None and flag is not ActiveErrorCode.JOINT_INACTIVE:
             amount = inv.pending_funding
-            if available_cash(self.funding) < amount:
+            if (
+                available_cash(self.funding) < amount
+            ):  # the cash left meanwhile: the funding is cancelled, not kept
+                self.investment = attrs.evolve(
+                    inv, pending_funding=ZERO, updated_at=self.now,
+                    reason=f"additional funding of {fmt(amount)} {inv.currency} cancelled: funding account "
+                    f"{self.funding.id} has {fmt(available_cash(self.funding))} available",
+                )  # fmt: skip
+                self._apply(Changes.of(announced=[announce_investment(self.investment)]))
                 return False
             self.funding, self.account, entry = _move_cash(
                 self.funding,

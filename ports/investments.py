@@ -71,6 +71,18 @@ def _check_funding_account(
         copy_trading.check_funding_account(account, investment, investment.currency)
 
 
+def _context(
+    uow: UnitOfWork, investment: Investment, funding_account_id: str | None
+) -> copy_trading.FollowContext:
+    """What new money in the investment is checked against."""
+    return copy_trading.FollowContext(
+        leader=require(uow.leaders, investment.leader_id, "trade leader"),
+        of_leader=uow.investments.list(leader_id=investment.leader_id),
+        follower=uow.followers.get(investment.follower_id),
+        funding_account=require(uow.accounts, funding_account_id or investment.funding_account_id, "account"),
+    )
+
+
 class Investments(UseCases):
     @transaction
     def start(
@@ -176,7 +188,8 @@ class Investments(UseCases):
     ) -> Investment:
         investment = require_visible(uow.investments, investment_id, "investment", scope)
         now = self.now()
-        return self.save(uow, copy_trading.resurrect(investment, amount, now), now)
+        context = _context(uow, investment, None)
+        return self.save(uow, copy_trading.resurrect(investment, amount, now, context), now)
 
     @transaction
     def fund(
@@ -187,7 +200,8 @@ class Investments(UseCases):
         investment = require_visible(uow.investments, investment_id, "investment", scope)
         _check_funding_account(uow, investment, funding_account_id, scope)
         now = self.now()
-        return self.save(uow, copy_trading.fund(investment, amount, now, funding_account_id), now)
+        context = _context(uow, investment, funding_account_id)
+        return self.save(uow, copy_trading.fund(investment, amount, now, funding_account_id, context), now)
 
     @transaction
     def change(
@@ -209,7 +223,7 @@ class Investments(UseCases):
         now = self.now()
         decision = copy_trading.change(
             investment, now, active=active, close_positions=close_positions, shield=shield, funding=funding,
-            funding_account_id=funding_account_id,
+            funding_account_id=funding_account_id, context=_context(uow, investment, funding_account_id),
         )  # fmt: skip
         return self.save(uow, decision, now)
 

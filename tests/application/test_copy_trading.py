@@ -210,3 +210,48 @@ def test_a_withdrawal_pays_out_exactly_what_was_asked_though_whole_shares_raise_
     assert (after.withdrawn, app.accounts.get("f1-cash").cash_in("EUR")) == (D("333.33"), D("4333.33"))
     assert account.cash_in("EUR") == D("6.67")  # 20 AAA and 7 BBB raised 340.00
     assert app.ledger.verify().discrepancies == ()
+
+
+def test_additional_funding_the_funding_account_cannot_cover_is_refused_and_nothing_is_left_pending(
+    world: World,
+) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    with pytest.raises(AllotError) as refused:
+        app.investments.fund(investment.id, D("99999999999.00"))
+    assert refused.value.code == "INSUFFICIENT_FUNDS"
+    assert app.investments.get(investment.id).pending_funding == D(0)
+
+
+def test_additional_funding_whose_cash_leaves_before_it_moves_is_cancelled_not_kept_pending(
+    world: World,
+) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    app.investments.fund(investment.id, D("500.00"))
+    app.accounts.withdraw("f1-cash", D("4000.00"))
+    run_until_still(app)
+    after = app.investments.get(investment.id)
+    assert (after.pending_funding, after.state) == (D(0), InvestmentState.READY)
+    assert after.reason is not None
+    assert app.ledger.verify().discrepancies == ()
+
+
+def test_restarting_a_stopped_investment_is_refused_like_a_start_when_the_terms_were_revoked(
+    world: World,
+) -> None:
+    app = world.open()
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    app.followers.set("f1", terms_accepted=False)
+    run_until_still(app)
+    assert app.investments.get(investment.id).state is InvestmentState.DISABLED
+    with pytest.raises(AllotError) as refused:
+        app.investments.resurrect(investment.id, D("1000.00"))
+    assert refused.value.code == "TERMS_NOT_ACCEPTED"
+    assert app.investments.get(investment.id).state is InvestmentState.DISABLED
