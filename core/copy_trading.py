@@ -20,8 +20,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import decimal
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -361,9 +362,10 @@ def _check_shield(shield: Decimal, currency: str) -> Decimal:
     return shield
 
 
-def _move(investment: Investment, step: Step, now: dt.datetime, **changes: object) -> Investment:
+def _move(investment: Investment, step: Step, now: dt.datetime, **changes: Any) -> Investment:
+    """The investment after ``step`` (through the table), with its process state and ``changes``."""
     state = INVESTMENT.next(investment.state, step)
-    return attrs.evolve(investment, state=state, process_state=state.process, updated_at=now, **changes)  # type: ignore[arg-type]
+    return attrs.evolve(investment, state=state, process_state=state.process, updated_at=now, **changes)
 
 
 def stop(
@@ -605,10 +607,7 @@ def withdraw(
     shortfall = amount - available_cash(account)
     if shortfall <= 0:
         return _pay_out(pending, account, ids=ids, now=now, funding=funding)
-    priced = {
-        i: traded_in(instrument, account.currency)
-        for i, instrument in needed(instruments, leader.lines, account).items()
-    }
+    priced = _in_currency(instruments, instruments_of(leader.lines, [account]), account.currency)
     sell = portfolio_orders.submit(
         account,
         withdrawal_sells(account, priced, shortfall),
@@ -1272,22 +1271,40 @@ def place_blocks(
     return Changes.of(created=created, updated=updated, announced=announced)
 
 
-def _priced(
-    lines: Sequence[AllocationLine], books: Sequence[FollowerBook], instruments: Mapping[str, Instrument],
-    currency: str,
-) -> dict[str, Instrument]:  # fmt: skip
-    """The instruments a rebalance trades, priced in the leader's currency: the model's and those the followers
-    hold (the store's others, in other currencies say, are none of its business)."""
-    needed = {line.instrument_id for line in lines} | {i for book in books for i in book.units}
-    return {i: traded_in(instruments[i], currency) for i in sorted(needed)}
+def _in_currency(
+    instruments: Mapping[str, Instrument], wanted: Iterable[str], currency: str
+) -> dict[str, Instrument]:
+    """The ``wanted`` instruments, priced in ``currency`` (the store's others, in other currencies say, are none
+    of a copy-trading decision's business)."""
+    return {i: traded_in(instruments[i], currency) for i in sorted(set(wanted)) if i in instruments}
 
 
 def needed(
     instruments: Mapping[str, Instrument], lines: Sequence[AllocationLine], account: Account
 ) -> dict[str, Instrument]:
     """The instruments a portfolio order of a follower's account may trade: the model's and those it holds."""
-    wanted = portfolio_orders.instruments_needed(account, Allocation(tuple(lines)))
-    return {i: instruments[i] for i in wanted if i in instruments}
+    return {i: instruments[i] for i in instruments_of(lines, [account]) if i in instruments}
+
+
+def _place_side(
+    leader: TradeLeader,
+    books: Sequence[FollowerBook],
+    accounts: Mapping[str, Account],
+    instruments: Mapping[str, Instrument],
+    side: Side,
+    *,
+    ids: Iterator[str],
+    now: dt.datetime,
+) -> Decision[TradeLeader]:
+    """The leader (as it will be stored) and the blocks of one side of its rebalance. The sells are planned with
+    the buys paid by cash and the sells' proceeds; the buys, placed once no sell is left to place, from cash alone."""
+    wanted = [*(line.instrument_id for line in leader.lines), *(i for book in books for i in book.units)]
+    priced = _in_currency(instruments, wanted, leader.currency)
+    sells_pay = side is Side.SELL
+    trades = [follower_trades(leader.lines, priced, book, leader.currency, sells_pay) for book in books]
+    ranks = {book.account_id: book.rank for book in books}
+    placed = place_blocks(leader, plan_blocks(trades, ranks, side), accounts, priced, ids=ids, now=now)
+    return Decision(leader, Changes.of(updated=[leader]).then(placed))
 
 
 def rebalance(
@@ -1312,11 +1329,7 @@ def rebalance(
         lines if lines is not None else leader.lines, instruments, leader.currency
     )
     changed = attrs.evolve(leader, lines=new_lines, asset_types=asset_types, rebalancing=True, updated_at=now)
-    priced = _priced(new_lines, books, instruments, leader.currency)
-    trades = [follower_trades(new_lines, priced, book, leader.currency) for book in books]
-    ranks = {book.account_id: book.rank for book in books}
-    sells = place_blocks(changed, plan_blocks(trades, ranks, Side.SELL), accounts, priced, ids=ids, now=now)
-    return Decision(changed, Changes.of(updated=[changed]).then(sells))
+    return _place_side(changed, books, accounts, instruments, Side.SELL, ids=ids, now=now)
 
 
 def buy_phase(
@@ -1330,11 +1343,7 @@ def buy_phase(
 ) -> Decision[TradeLeader]:
     """Once the sells of a rebalance are done: the buys, planned from the cash the sells left."""
     done = attrs.evolve(leader, rebalancing=False, updated_at=now)
-    priced = _priced(leader.lines, books, instruments, leader.currency)
-    trades = [follower_trades(leader.lines, priced, book, leader.currency, sells_pay=False) for book in books]
-    ranks = {book.account_id: book.rank for book in books}
-    buys = place_blocks(done, plan_blocks(trades, ranks, Side.BUY), accounts, priced, ids=ids, now=now)
-    return Decision(done, Changes.of(updated=[done]).then(buys))
+    return _place_side(done, books, accounts, instruments, Side.BUY, ids=ids, now=now)
 
 
 def execute_block(
