@@ -16,7 +16,7 @@ from typing import Final
 
 import attrs
 
-from core.copy_trading import top_holdings
+from core.copy_trading import Performance, top_holdings
 from core.errors import Forbidden, NotFound
 from core.instruments import AllocationLine, AssetType
 from core.investments import ProcessState, Suitability, is_active
@@ -77,19 +77,6 @@ class TradeLeaderSummary:
 
 
 @attrs.frozen(kw_only=True)
-class Performance:
-    """What the leader's followers put in (``Invested``), took out (``Withdrawn``), paid in service fees
-    (``Fees``), what their accounts are worth now (``Value``), and the return on what was put in
-    (``ReturnRatio``: 0.0123 = 1.23 %; null before any funding), from the journal."""
-
-    invested: Decimal
-    withdrawn: Decimal
-    fees: Decimal
-    value: Decimal
-    return_ratio: Decimal | None
-
-
-@attrs.frozen(kw_only=True)
 class TradeLeaderDetails:
     """A leader in detail: its terms, performance, how many follow it, and whether it has room for one more
     (``IsOpenForFollowers``: its maximum number of followers or invested amount is not reached)."""
@@ -104,6 +91,7 @@ class TradeLeaderDetails:
     asset_types: tuple[str, ...]
     top_holdings: tuple[Holding, ...]
     service_fee_rate: Decimal
+    #: What the followers put in, took out, paid in service fees, are worth now, and the return, from the journal.
     performance: Performance
     followers: int
     is_open_for_followers: bool
@@ -125,17 +113,10 @@ def summary(leader: TradeLeader, top: tuple[AllocationLine, ...]) -> TradeLeader
 
 def details(view: LeaderView) -> TradeLeaderDetails:
     terms = summary(view.leader, view.top_holdings)
-    done = view.performance
     return TradeLeaderDetails(
         **attrs.asdict(terms, recurse=False),
         service_fee_rate=view.leader.service_fee_rate,
-        performance=Performance(
-            invested=done.invested,
-            withdrawn=done.withdrawn,
-            fees=done.fees,
-            value=done.value,
-            return_ratio=done.return_ratio,
-        ),
+        performance=view.performance,
         followers=view.followers,
         is_open_for_followers=view.open_for_followers,
     )
