@@ -12,8 +12,10 @@ import datetime as dt
 import enum
 import functools
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, TypeVar, cast, get_args, get_origin
 
 import attrs
@@ -23,6 +25,7 @@ from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
 
 from core.errors import AllotError, ValidationError
+from core.fairness import FairHistory, Standing
 from core.numbers import check_decimal, fmt, parse_decimal
 from core.records import TYPE_OF_TOPIC, Event, topic_of
 
@@ -143,6 +146,40 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_FRACTION = re.compile(r"-?[0-9]+(/[0-9]+)?", re.ASCII)
+
+
+def _structure_fraction(value: object, _: Any) -> Fraction:
+    """An exact fraction is written as text: ``"7/3"``, ``"-1/3"`` or a whole number ``"2"``."""
+    if not isinstance(value, str) or not _FRACTION.fullmatch(value) or value.endswith("/0"):
+        raise ValidationError(f'expected a fraction written as text such as "7/3", got {_shown(value)}')
+    return Fraction(value)
+
+
+def _unstructure_history(history: FairHistory) -> dict[str, object]:
+    return {
+        "rounds": history.rounds,
+        "standings": [
+            {"participant": s.participant, "quota": str(s.quota), "allocated": s.allocated}
+            for s in history.standings
+        ],
+    }
+
+
+def _structure_history(value: object, _: Any) -> FairHistory:
+    """A fairness history as it is stored and sent: its rounds and each participant's standing, all checked."""
+    shape = _CONVERTER.structure(value, HistoryShape)
+    return FairHistory.of(shape.standings, shape.rounds)
+
+
+@attrs.frozen
+class HistoryShape:
+    """A fairness history as JSON: how many allocations it has seen, and each participant's standing."""
+
+    rounds: int
+    standings: tuple[Standing, ...]
+
+
 def _make() -> cattrs.Converter:
     converter = make_converter(forbid_extra_keys=True)
     converter.register_structure_hook(Decimal, _structure_decimal)
@@ -160,6 +197,10 @@ def _make() -> cattrs.Converter:
     converter.register_structure_hook(dt.date, lambda v, _: dt.date.fromisoformat(_structure_str(v, str)))
     converter.register_unstructure_hook(dt.date, dt.date.isoformat)
     converter.register_structure_hook(Event, _structure_event)
+    converter.register_structure_hook(Fraction, _structure_fraction)
+    converter.register_unstructure_hook(Fraction, str)
+    converter.register_structure_hook(FairHistory, _structure_history)
+    converter.register_unstructure_hook(FairHistory, _unstructure_history)
     return converter
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from fractions import Fraction
 
 import attrs
 
 from core.accounts import check_open
 from core.decisions import Changes, Decision
 from core.errors import CurrencyMismatch
+from core.fairness import NO_HISTORY, Fairness
 from core.keys import AllocationKey, effective_status
 from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
 from core.records import Account, Announcement, StoredKey
@@ -76,6 +78,10 @@ def replace(
     """'Change' a key: the new key is created and the old one invalidated together."""
     deleted = delete(old, now)
     created = create(key, accounts, key_id=key_id, now=now)
+    if key.fairness is Fairness.ROTATE and old.key.fairness is Fairness.ROTATE:
+        # The replacement goes on where the old key stood: its accounts keep their lead or lag.
+        kept = attrs.evolve(created.result, history=old.history)
+        created = Decision(kept, Changes.of(created=[kept], announced=[announce_key(kept)]))
     return Decision(
         created.result,
         Changes.of(
@@ -84,3 +90,30 @@ def replace(
             announced=[*deleted.changes.announced, *created.changes.announced],
         ),
     )
+
+
+@attrs.frozen
+class AccountStanding:
+    """One account's standing in a key's fairness history, in steps: ``lead`` is positive ahead, negative behind."""
+
+    account_id: str
+    quota: Fraction
+    allocated: int
+    lead: Fraction
+
+
+@attrs.frozen
+class FairnessReport:
+    """A key's fairness: how it hands out its remainder, how many blocks moved its history, who stands where."""
+
+    key_id: str
+    fairness: Fairness
+    rounds: int
+    accounts: tuple[AccountStanding, ...]
+
+
+def fairness_report(stored: StoredKey) -> FairnessReport:
+    """Where each remainder account of the key stands (nobody yet: a PLAIN key, or one never used)."""
+    history = stored.history or NO_HISTORY
+    accounts = tuple(AccountStanding(s.participant, s.quota, s.allocated, s.lag) for s in history.standings)
+    return FairnessReport(stored.id, stored.key.fairness, history.rounds, accounts)

@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 
 from core.decisions import Changes, Decision
 from core.errors import AlreadyExists, NotFound, UnknownInstrument
+from core.fairness import Fairness
 from core.instruments import Allocation, AllocationLine
 from core.records import ModelPortfolio
 from core.tenants import NOBODY, Owner
@@ -21,6 +22,7 @@ def create(
     same_id: ModelPortfolio | None,
     model_id: str,
     owner: Owner = NOBODY,
+    fairness: Fairness = Fairness.PLAIN,
 ) -> Decision[ModelPortfolio]:
     """A new model portfolio. Its name is unique, and no other model portfolio's id (``same_name``, ``same_id``:
     those that already go by it), so that orders can name it instead of quoting its id."""
@@ -37,7 +39,7 @@ def create(
             f"a model portfolio named {name!r} (or with that id) exists already; choose another name",
             {"name": name},
         )
-    model = ModelPortfolio(model_id, name, allocation.lines, client_id=owner.client_id)
+    model = ModelPortfolio(model_id, name, allocation.lines, client_id=owner.client_id, fairness=fairness)
     return Decision(model, Changes.of(created=[model]))
 
 

@@ -138,6 +138,14 @@ def _band(remainders: Sequence[int], count: int) -> tuple[int, int] | None:
 
 
 def _capped(total: int, claims: Sequence[int], ranks: Sequence[int] | None, caps: Sequence[int]) -> list[int]:
+    return capped_rounds(total, claims, ranks, caps)[0]
+
+
+def capped_rounds(
+    total: int, claims: Sequence[int], ranks: Sequence[int] | None, caps: Sequence[int]
+) -> tuple[list[int], list[int], int]:
+    """The capped split, the recipients it did not cap (input order) and what they shared in the last round
+    (what ``core.explain`` shows)."""
     if len(caps) != len(claims):
         raise ApportionmentError("give one cap per claim", {"claims": len(claims), "caps": len(caps)})
     if any(cap < 0 for cap in caps):
@@ -161,7 +169,7 @@ def _capped(total: int, claims: Sequence[int], ranks: Sequence[int] | None, caps
         if not over:
             for i, share in zip(open_, split, strict=True):
                 shares[i] = share
-            return shares
+            return shares, open_, remaining
         # Whoever would get more than the cap gets exactly the cap; the rest is split again without them.
         for i in over:
             shares[i] = caps[i]

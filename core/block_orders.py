@@ -24,12 +24,14 @@ from core.accounts import available_cash, available_units, check_open, reserve
 from core.allocation_keys import announce_key
 from core.blocks import (
     Execution,
+    KeySplit,
     PartialFillPolicy,
     Targets,
     allocate_fill,
     apply_margin,
     book_prices,
-    targets,
+    margin_stage,
+    split_by_key,
 )
 from core.decisions import Changes, Decision
 from core.errors import (
@@ -39,6 +41,7 @@ from core.errors import (
     NothingToTrade,
     ValidationError,
 )
+from core.explain import Explanation
 from core.instruments import AssetType, Instrument, Side, check_tradable, traded_in
 from core.journal import JournalEntry
 from core.keys import AllocationKey, check_usable
@@ -46,6 +49,9 @@ from core.lifecycle import BLOCK_ORDER, OPEN, OrderState, Trigger
 from core.numbers import ZERO, check_positive, fmt, to_units
 from core.orders import CLIENT_CANCELLED, allocated, book, cancel_open
 from core.records import Account, AccountStatus, Announcement, BlockOrder, Order, StoredKey, announce, refs
+
+#: What a ROTATE key announces each time a block moves its fairness history on (the key, its history included).
+ROTATED = "ROTATED"
 
 
 def block_currency(instrument: Instrument, accounts: Mapping[str, Account]) -> str:
@@ -80,18 +86,20 @@ def check_named(
 
 
 def block_targets(
-    key: AllocationKey, amount: Decimal, instrument: Instrument, side: Side, accounts: Mapping[str, Account]
-) -> Targets:
-    """What each participant of a block should get: the key's targets, and for a buy the key's margin handling,
-    with each participant's available cash as its buying power at the instrument's price (a buy block needs one:
-    ``MISSING_PRICE`` otherwise)."""
-    wanted = targets(key, amount, instrument.quantity_step)
+    stored: StoredKey, amount: Decimal, instrument: Instrument, side: Side, accounts: Mapping[str, Account]
+) -> tuple[Targets, KeySplit, Explanation]:
+    """What each participant of a block should get: the key's targets (a ROTATE key's with its history), and for a
+    buy the key's margin handling, with each participant's available cash as its buying power at the instrument's
+    price (a buy block needs one: ``MISSING_PRICE`` otherwise); with the key's split and how it came about."""
+    key, step = stored.key, instrument.quantity_step
+    split = split_by_key(key, amount, step, stored.history)
+    explanation = Explanation(split.stages)
     if side is not Side.BUY:
-        return wanted
+        return split.targets, split, explanation
     power = {p.account_id: available_cash(accounts[p.account_id]) for p in key.participants}
-    return apply_margin(
-        key, wanted, power, instrument.priced(), instrument.contract_size, instrument.quantity_step
-    )
+    wanted = apply_margin(key, split.targets, power, instrument.priced(), instrument.contract_size, step)
+    cut = margin_stage(key, split.targets, wanted, step)
+    return wanted, split, explanation if cut is None else explanation.then(cut)
 
 
 def check_holdings(
@@ -161,7 +169,7 @@ def place(
     check_open(accounts[key.owner_account_id])
     currency = block_currency(instrument, recipients)
     priced = traded_in(instrument, currency)
-    wanted = block_targets(key, amount, priced, side, recipients)
+    wanted, split, explanation = block_targets(stored, amount, priced, side, recipients)
     if wanted.total <= 0:
         raise NothingToTrade(
             "no participant can take any of the block",
@@ -194,8 +202,9 @@ def place(
         allocated=tuple(ZERO for _ in key.recipients),
         orders=refs(children),
         client_id=stored.client_id,
+        explanation=explanation,
     )
-    used = attrs.evolve(stored, status=status)
+    used = attrs.evolve(stored, status=status, history=split.history)
     key_changes = [used] if used != stored else []
     return Decision(
         block,
@@ -203,7 +212,9 @@ def place(
             created=[block, *children],
             updated=[*key_changes, *([priced] if priced != instrument else []), *holding],
             announced=[
-                announce(block), *(announce(c) for c in children), *(announce_key(k) for k in key_changes),
+                announce(block), *(announce(c) for c in children),
+                *([announce_key(used)] if used.status != stored.status else []),
+                *([Announcement.of(used, ROTATED)] if used.history != stored.history else []),
             ],
         ),
     )  # fmt: skip

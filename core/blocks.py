@@ -10,11 +10,14 @@ from __future__ import annotations
 import decimal
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from fractions import Fraction
 
 import attrs
 
 from core.apportion import apportion, apportion_units, decimals_of_shares, units_of_claims
 from core.errors import MarginRejected, ValidationError
+from core.explain import Explanation, Line, Method, Reason, Stage, hamilton, rotating
+from core.fairness import NO_HISTORY, FairHistory, Fairness
 from core.keys import AllocationKey, MarginHandling, UnitType
 from core.numbers import (
     ONE,
@@ -85,6 +88,8 @@ class BlockRequest:
     fills: tuple[Execution, ...] = attrs.field(default=(), validator=each(Execution))
     #: The currency of the traded values; needed with ``fills``.
     currency: str | None = attrs.field(default=None, validator=optional_currency)
+    #: A ROTATE key's fairness history before this block (none: the key's first block).
+    history: FairHistory | None = None
 
 
 @attrs.frozen
@@ -109,6 +114,10 @@ class BlockAllocation:
     remainder: Decimal
     allocations: tuple[AccountAllocation, ...]
     error_account: AccountAllocation
+    #: How every share came about (``allocate(..., explain=True)``).
+    explanation: Explanation | None = None
+    #: A ROTATE key's fairness history after this block (from the request's ``history``).
+    history: FairHistory | None = None
 
 
 @attrs.frozen
@@ -125,34 +134,118 @@ class Targets:
         return sum(self.participants, self.error)
 
 
+@attrs.frozen
+class KeySplit:
+    """How a key splits a block: the targets, a ROTATE key's history after it, and the explanation's stages."""
+
+    targets: Targets
+    history: FairHistory | None
+    stages: tuple[Stage, ...]
+
+
 @exact
 def targets(key: AllocationKey, amount: Decimal, step: Decimal) -> Targets:
-    """Base by unit type, then the remainder to remainder accounts (by unit value) or to the error account."""
+    """Base by unit type, then the remainder to remainder accounts (by unit value) or to the error account (a
+    ROTATE key as if it had never been used: ``split_by_key`` takes its history)."""
+    return split_by_key(key, amount, step).targets
+
+
+@exact
+def split_by_key(
+    key: AllocationKey, amount: Decimal, step: Decimal, history: FairHistory | None = None
+) -> KeySplit:
+    """Base by unit type, then the remainder to the remainder accounts in proportion to their unit values (a
+    ROTATE key rotates it with its ``history``) or, when none accepts remainders, to the error account."""
     units = to_units(amount, step, "amount")
+    unit_values = [p.unit_value for p in key.participants]
     if key.unit_type is UnitType.PERCENTAGE:
-        base_units = [int(units * p.unit_value // 100) for p in key.participants]
+        quotas = [Fraction(units) * Fraction(v) / 100 for v in unit_values]
+        base_units = [int(units * v // 100) for v in unit_values]
     else:
-        unit_values = [
-            to_units(p.unit_value, step, f"unit_value of {p.account_id}") for p in key.participants
+        steps = [
+            to_units(v, step, f"unit_value of {p.account_id}")
+            for v, p in zip(unit_values, key.participants, strict=True)
         ]
-        times = units // sum(unit_values)
-        base_units = [times * u for u in unit_values]
+        quotas = [Fraction(units * u, sum(steps)) for u in steps]
+        times = units // sum(steps)
+        base_units = [times * u for u in steps]
+    base = Stage(
+        name="base of the key",
+        method=Method.BASE,
+        total=amount,
+        step=step,
+        lines=tuple(
+            Line(
+                recipient=p.account_id, claim=p.unit_value, quota=q * Fraction(step),
+                floor=from_units(b, step), remainder=(q - b) * Fraction(step), share=from_units(b, step),
+                reason=Reason.BASE, rank=p.priority,
+            )
+            for p, q, b in zip(key.participants, quotas, base_units, strict=True)
+        ),
+        note=(
+            "percentages of the block, rounded down to the step" if key.unit_type is UnitType.PERCENTAGE
+            else "the largest whole multiple of the unit values that fits in the block"
+        ),
+    )  # fmt: skip
     remainder = units - sum(base_units)
-    error = 0
     takers = [i for i, p in enumerate(key.participants) if p.accept_remainder]
+    after: FairHistory | None = history
     if takers and remainder:
-        extra = apportion(
-            from_units(remainder, step),
-            [key.participants[i].unit_value for i in takers],
-            step,
-            ranks=[key.participants[i].rank for i in takers],
-        )
+        amounts, scale = check_decimals([unit_values[i] for i in takers], "unit values")
+        claims = units_of_claims(amounts, scale)
+        ids = [key.participants[i].account_id for i in takers]
+        ranks = [key.participants[i].rank for i in takers]
+        name = "remainder of the key over the accounts that accept remainders"
+        if key.fairness is Fairness.ROTATE:
+            extra, after, shared = rotating(
+                name, remainder, claims, step, ids, history or NO_HISTORY, shown_claims=amounts, ranks=ranks
+            )
+        else:
+            extra, shared = hamilton(name, remainder, claims, step, ids, shown_claims=amounts, ranks=ranks)
         for i, share in zip(takers, extra, strict=True):
-            base_units[i] += to_units(share, step)
+            base_units[i] += share
+        error = 0
     else:
         error = remainder
-    return Targets(
+        shared = Stage(
+            name="remainder of the key to the error account",
+            method=Method.BASE,
+            total=from_units(remainder, step),
+            step=step,
+            lines=(
+                Line(
+                    recipient=key.error_account_id, claim=ZERO, quota=Fraction(remainder) * Fraction(step),
+                    floor=from_units(remainder, step), remainder=Fraction(0), share=from_units(remainder, step),
+                    reason=Reason.ERROR_ACCOUNT,
+                ),
+            ),
+            note="no participant accepts remainders" if not takers else "",
+        )  # fmt: skip
+    wanted = Targets(
         tuple(from_units(b, step) for b in base_units), from_units(error, step), from_units(remainder, step)
+    )
+    return KeySplit(wanted, after, (base, shared))
+
+
+def margin_stage(key: AllocationKey, wanted: Targets, reduced: Targets, step: Decimal) -> Stage | None:
+    """The participants the key's margin handling cut, or ``None`` if it cut nobody."""
+    lines = tuple(
+        Line(
+            recipient=p.account_id, claim=before, quota=Fraction(before), floor=after, remainder=Fraction(0),
+            share=after, reason=Reason.MARGIN_REDUCED, rank=p.priority,
+        )
+        for p, before, after in zip(key.participants, wanted.participants, reduced.participants, strict=True)
+        if after != before
+    )  # fmt: skip
+    if not lines:
+        return None
+    return Stage(
+        name="margin: cut to what the buying power pays for",
+        method=Method.MARGIN,
+        total=reduced.total,
+        step=step,
+        lines=lines,
+        note="claim: the target before the cut; share: what the buying power pays for, rounded down to the step",
     )
 
 
@@ -271,21 +364,29 @@ def book_prices(
 
 
 @exact
-def allocate(request: BlockRequest) -> BlockAllocation:
-    """Allocate a block trade with an allocation key: targets, margin handling, the fill, prices."""
+def allocate(request: BlockRequest, *, explain: bool = False) -> BlockAllocation:
+    """Allocate a block trade with an allocation key: targets, margin handling, the fill, prices; with
+    ``explain``, how every share came about."""
     key, step = request.key, request.quantity_step
     to_units(request.amount, step, "amount")
-    wanted = targets(key, request.amount, step)
+    split = split_by_key(key, request.amount, step, request.history)
+    wanted = split.targets
+    stages = list(split.stages)
     if request.buying_power is not None:
         if request.price is None:
             raise ValidationError("margin handling needs an estimated price", {"field": "price"})
-        wanted = apply_margin(key, wanted, request.buying_power, request.price, request.contract_size, step)
+        reduced = apply_margin(key, wanted, request.buying_power, request.price, request.contract_size, step)
+        stages.extend(stage for stage in [margin_stage(key, wanted, reduced, step)] if stage is not None)
+        wanted = reduced
     block_amount = wanted.total
     filled = _filled(request, block_amount)
     quantities, error = distribute_fill(key, wanted, filled, step, request.partial_fill_policy)
+    if explain:
+        stages.extend(fill_stages(key, wanted, filled, step, request.partial_fill_policy))
 
     everyone = [*quantities, error]
     priced: list[tuple[Decimal | None, Decimal | None]] = [(None, None)] * len(everyone)
+    accounts = [p.account_id for p in key.participants] + [key.error_account_id]
     if request.fills:
         if request.currency is None:
             raise ValidationError(
@@ -293,12 +394,68 @@ def allocate(request: BlockRequest) -> BlockAllocation:
             )
         currency_exponent(request.currency)
         priced = list(book_prices(everyone, request.fills, request.contract_size, request.currency))
-    accounts = [p.account_id for p in key.participants] + [key.error_account_id]
+        if explain:
+            stages.append(value_stage(accounts, everyone, [value for _, value in priced], request.currency))
     booked = [
         AccountAllocation(account, quantity, price, value)
         for account, quantity, (price, value) in zip(accounts, everyone, priced, strict=True)
     ]
-    return BlockAllocation(block_amount, filled, wanted.remainder, tuple(booked[:-1]), booked[-1])
+    return BlockAllocation(
+        block_amount,
+        filled,
+        wanted.remainder,
+        tuple(booked[:-1]),
+        booked[-1],
+        Explanation(tuple(stages)) if explain else None,
+        split.history if key.fairness is Fairness.ROTATE else None,
+    )
+
+
+def fill_stages(
+    key: AllocationKey, wanted: Targets, filled: Decimal, step: Decimal, policy: PartialFillPolicy
+) -> list[Stage]:
+    """How a fill of ``filled`` was shared over the targets (nothing to explain when it filled them all)."""
+    target_sum = sum(wanted.participants, ZERO)
+    if filled >= target_sum or target_sum == 0:
+        return []
+    ids = [p.account_id for p in key.participants]
+    if PartialFillPolicy(policy) is PartialFillPolicy.PRO_RATA:
+        claims = [to_units(t, step) for t in wanted.participants]
+        ranks = [p.rank for p in key.participants]
+        _, stage = hamilton(
+            "partial fill, pro rata to the targets", to_units(filled, step), claims, step, ids,
+            shown_claims=list(wanted.participants), ranks=ranks,
+        )  # fmt: skip
+        return [stage]
+    quantities, _ = distribute_fill(key, wanted, filled, step, policy)
+    lines = tuple(
+        Line(
+            recipient=p.account_id, claim=target, quota=Fraction(target), floor=quantity, remainder=Fraction(0),
+            share=quantity, reason=Reason.PRIORITY_ORDER, rank=p.priority,
+        )
+        for p, target, quantity in zip(key.participants, wanted.participants, quantities, strict=True)
+    )  # fmt: skip
+    return [
+        Stage(
+            name="partial fill, in priority order", method=Method.PRIORITY, total=filled, step=step, lines=lines,
+            note="claim: the target; each is filled in full before the next, by priority, until the fill runs out",
+        )
+    ]  # fmt: skip
+
+
+def value_stage(
+    accounts: Sequence[str], quantities: Sequence[Decimal], values: Sequence[Decimal | None], currency: str
+) -> Stage:
+    """How the block's traded value was shared over the quantities (largest remainder, in minor units)."""
+    unit = minor_unit(currency)
+    block_value = sum((v for v in values if v is not None), ZERO)
+    amounts, scale = check_decimals(quantities, "quantities", non_negative=True)
+    shown = [(a, q) for a, q in zip(accounts, amounts, strict=True)]
+    _, stage = hamilton(
+        f"traded value ({currency}) over the quantities", to_units(block_value, unit, "total"),
+        units_of_claims(amounts, scale), unit, [a for a, _ in shown], shown_claims=[q for _, q in shown],
+    )  # fmt: skip
+    return stage
 
 
 def _filled(request: BlockRequest, block_amount: Decimal) -> Decimal:

@@ -43,7 +43,7 @@ import attrs
 
 from core.errors import ApportionmentError, ValidationError
 from core.numbers import check_count, check_counts
-from core.validators import check_text
+from core.validators import NamedEnum, check_text
 
 
 @attrs.frozen
@@ -150,6 +150,17 @@ class FairHistory:
         return Standing(participant, Fraction(self.quotas[index], self.denominator), self.allocated[index])
 
 
+class Fairness(NamedEnum):
+    """How an allocation key or a model portfolio hands out the steps left after rounding down."""
+
+    PLAIN = (
+        "PLAIN"  #: largest remainder; equal remainders by priority, then by order: the same way every time
+    )
+    ROTATE = (
+        "ROTATE"  #: ``apportion_fair``: the leftover steps rotate, cumulative shares stay within one step
+    )
+
+
 #: The empty history: no allocation yet.
 NO_HISTORY = FairHistory()
 
@@ -178,6 +189,10 @@ class FairSplit:
     queue: tuple[int, ...]
     #: How many leftover steps there were.
     leftover: int
+    #: Who contended for them (input positions, one entry per step a participant could take) and what ordered
+    #: them: each one's deadline (ascending), or in a catch-up how far behind it was (descending).
+    candidates: tuple[int, ...] = ()
+    keys: tuple[int, ...] = ()
 
     @property
     def places(self) -> tuple[int, ...]:
@@ -321,6 +336,7 @@ def _general(
         candidates = [i for i, (lo, u) in enumerate(zip(lower, upper, strict=True)) if u > lo]
         deadlines = [((lower[i] + 1) * common - cumulative[i]) * reach // claims[i] for i in candidates]
         queue = _queue(candidates, deadlines, ranks, descending=False)
+        keys = deadlines
     else:
         rule = Rule.CATCH_UP
         floors = low
@@ -331,6 +347,7 @@ def _general(
                 slots.append(i)
                 behind.append(cumulative[i] - (a + extra) * common)
         queue = _queue(slots, behind, ranks, descending=True)
+        candidates, keys = slots, behind
     shares = list(floors)
     leftover = total - sum(floors)
     for i in queue[:leftover]:
@@ -343,7 +360,9 @@ def _general(
         if abs(steps * common - quota) >= common
     )
     after = _normalised(tuple(names), quotas, allocated, common, history.rounds + 1, unsettled)
-    return FairSplit(tuple(shares), after, rule, tuple(floors), tuple(queue), leftover)
+    return FairSplit(
+        tuple(shares), after, rule, tuple(floors), tuple(queue), leftover, tuple(candidates), tuple(keys)
+    )
 
 
 def _queue(

@@ -14,6 +14,7 @@ from typing import Final
 import attrs
 
 from core.errors import AllocationKeyNotUsable, ValidationError
+from core.fairness import Fairness
 from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
 from core.numbers import ZERO, check_count, decimal_input, exact, fmt
 from core.validators import NamedEnum, each_is, flag, non_empty, positive
@@ -105,6 +106,9 @@ class AllocationKey:
     owner_account_id: str = attrs.field(validator=non_empty)
     error_account_id: str = attrs.field(validator=non_empty)
     participants: tuple[Participant, ...] = attrs.field(validator=_participants)
+    #: ROTATE: the key's remainder rotates over the accounts that accept remainders, block after block (the key's
+    #: history keeps each one's cumulative share); PLAIN: it goes the same way every time.
+    fairness: Fairness = attrs.field(default=Fairness.PLAIN, converter=Fairness)
 
     def __attrs_post_init__(self) -> None:
         # The block and error accounts stand apart from the participants: an account that is both would receive

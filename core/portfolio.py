@@ -1,7 +1,8 @@
 """Portfolio orders and liquidation settlement: from a client's intent to an order plan.
 
 ``plan(request)`` is the one entry point; it dispatches on the order type to ``plan_buy``, ``plan_sell``,
-``plan_liquidation`` and ``plan_rebalancing``. Every split of cash goes through ``core.apportion``.
+``plan_liquidation`` and ``plan_rebalancing``. Every split of cash goes through the apportionment kernel
+(``core.explain.split``, which also says how each share came about).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from types import MappingProxyType
 
 import attrs
 
-from core.apportion import apportion
 from core.errors import (
     BelowMinimumOrder,
     CurrencyMismatch,
@@ -25,6 +25,8 @@ from core.errors import (
     NothingToTrade,
     ValidationError,
 )
+from core.explain import Explanation, split
+from core.fairness import FairHistory, Fairness
 from core.instruments import (
     Allocation,
     AllocationLine,
@@ -112,6 +114,10 @@ class OrderPlan:
     cash_amount: Decimal | None = attrs.field(converter=optional_decimal_input, validator=optional_positive)
     orders: tuple[PlannedOrder, ...] = attrs.field(validator=each(PlannedOrder))
     skipped: tuple[Skipped, ...] = attrs.field(default=(), validator=each(Skipped))
+    #: How its cash was split, instrument by instrument (none for a liquidation: it sells everything).
+    explanation: Explanation | None = None
+    #: A ROTATE model's fairness history after this plan (a BUY's split over the weights moves it on).
+    history: FairHistory | None = None
 
 
 @attrs.frozen
@@ -145,6 +151,9 @@ class PortfolioRequest:
     #: The trading day: from the day after its expiry an option is not bought. Without it only options that have
     #: ended (exercised or expired) are refused.
     as_of: dt.date | None = attrs.field(default=None, validator=optional_date)
+    #: ROTATE: a BUY's leftover cents rotate over the instruments with ``history`` (the model's, before this order).
+    fairness: Fairness = attrs.field(default=Fairness.PLAIN, converter=Fairness)
+    history: FairHistory | None = None
 
 
 def plan(request: PortfolioRequest) -> OrderPlan:
@@ -180,8 +189,9 @@ def _plan(request: PortfolioRequest) -> OrderPlan:
         case OrderType.BUY:
             _check_model_tradable(_allocation(request), table, request.as_of)
             return plan_buy(
-                _required_cash_amount(request), request.currency, _allocation(request), table, request.cash
-            )
+                _required_cash_amount(request), request.currency, _allocation(request), table, request.cash,
+                fairness=request.fairness, history=request.history,
+            )  # fmt: skip
         case OrderType.SELL:
             return plan_sell(
                 _required_cash_amount(request), request.currency, positions, table, request.policy, held
@@ -212,8 +222,12 @@ def plan_buy(
     allocation: Allocation,
     instruments: InstrumentTable,
     available_cash: Decimal | None = None,
+    *,
+    fairness: Fairness = Fairness.PLAIN,
+    history: FairHistory | None = None,
 ) -> OrderPlan:
-    """Nominal buy: ``cash_amount`` apportioned over the weights, in minor units.
+    """Nominal buy: ``cash_amount`` apportioned over the weights, in minor units (ROTATE: the leftover cents
+    rotate over the instruments, order after order, with the model's ``history``).
 
     Instruments whose share falls below their ``min_order_amount`` are dropped and the cash is apportioned
     again over the rest, until every remaining share clears its minimum.
@@ -227,7 +241,11 @@ def plan_buy(
     lines = list(allocation.lines)
     skipped: list[Skipped] = []
     while lines:
-        shares = apportion(cash_amount, [line.weight for line in lines], minor_unit(currency))
+        shared = split(
+            "cash over the weights", cash_amount, [line.weight for line in lines], minor_unit(currency),
+            [line.instrument_id for line in lines], fairness=fairness, history=history,
+        )  # fmt: skip
+        shares = shared.shares
         below = {
             line.instrument_id
             for line, share in zip(lines, shares, strict=True)
@@ -254,7 +272,10 @@ def plan_buy(
             },
         )
     orders, empty = _cash_orders(Side.BUY, [line.instrument_id for line in lines], shares)
-    return OrderPlan(OrderType.BUY, currency, cash_amount, orders, (*skipped, *empty))
+    explanation = Explanation((shared.stage,))
+    return OrderPlan(
+        OrderType.BUY, currency, cash_amount, orders, (*skipped, *empty), explanation, shared.history
+    )
 
 
 @exact
@@ -304,9 +325,10 @@ def plan_sell(
                 "currency": currency,
             },
         )
-    shares = apportion(cash_amount, values, unit, caps=caps)
-    orders, skipped = _cash_orders(Side.SELL, [p.instrument_id for p in held], shares)
-    return OrderPlan(OrderType.SELL, currency, cash_amount, orders, skipped)
+    ids = [p.instrument_id for p in held]
+    shared = split("cash over the holdings' values", cash_amount, values, unit, ids, caps=caps)
+    orders, skipped = _cash_orders(Side.SELL, ids, shared.shares)
+    return OrderPlan(OrderType.SELL, currency, cash_amount, orders, skipped, Explanation((shared.stage,)))
 
 
 def plan_liquidation(
@@ -368,7 +390,11 @@ def plan_rebalancing(
             details,
         )
     model_ids = [line.instrument_id for line in allocation.lines]
-    targets = apportion(floor_to(investable, unit), [line.weight for line in allocation.lines], unit)
+    aimed = split(
+        "investable value over the weights", floor_to(investable, unit), [line.weight for line in allocation.lines],
+        unit, model_ids,
+    )  # fmt: skip
+    targets, stages = aimed.shares, [aimed.stage]
     sells: list[PlannedOrder] = []
     skipped: list[Skipped] = []
     wanted: list[tuple[str, Decimal]] = []
@@ -403,7 +429,11 @@ def plan_rebalancing(
     funding = floor_to(max(ZERO, cash - policy.cash_buffer + proceeds), unit)
     amounts = [amount for _, amount in wanted]
     if sum(amounts, ZERO) > funding:
-        amounts = apportion(funding, amounts, unit, caps=amounts)
+        scaled = split(
+            "buys scaled down to the cash and the sells' proceeds", funding, amounts, unit,
+            [instrument_id for instrument_id, _ in wanted], caps=amounts,
+        )  # fmt: skip
+        amounts, stages = scaled.shares, [*stages, scaled.stage]
     buys: list[PlannedOrder] = []
     for (instrument_id, _), amount in zip(wanted, amounts, strict=True):
         if amount == 0:
@@ -412,7 +442,9 @@ def plan_rebalancing(
             skipped.append(Skipped(instrument_id, SkipReason.BELOW_MINIMUM_ORDER))
         else:
             buys.append(PlannedOrder(instrument_id, Side.BUY, cash_amount=amount))
-    return OrderPlan(OrderType.REBALANCING, currency, None, tuple(sells + buys), tuple(skipped))
+    return OrderPlan(
+        OrderType.REBALANCING, currency, None, tuple(sells + buys), tuple(skipped), Explanation(tuple(stages))
+    )
 
 
 @attrs.frozen

@@ -11,6 +11,7 @@ import attrs
 from core.accounts import available_cash, check_open, reserve
 from core.decisions import Changes, Decision
 from core.errors import InsufficientFunds, NothingToTrade, ValidationError
+from core.fairness import Fairness
 from core.instruments import Allocation, AllocationLine, Instrument, Position, traded_in
 from core.lifecycle import PORTFOLIO_ORDER, PortfolioOrderState, Trigger
 from core.numbers import ZERO, exact, fmt
@@ -82,6 +83,7 @@ def place(
     order_type = OrderType(order_type)
     currency = account.currency
     priced = {i: traded_in(instrument, currency) for i, instrument in instruments.items()}
+    model = allocation if isinstance(allocation, ModelPortfolio) else None
     order_plan = plan(
         PortfolioRequest(
             order_type,
@@ -95,13 +97,17 @@ def place(
             tuple(Position(i, q) for i, q in account.held_units.items() if q),
             account.reserved_in(currency),
             as_of=now.date(),
+            fairness=model.fairness if model is not None else Fairness.PLAIN,
+            history=model.history if model is not None else None,
         )
     )
     decision = submit(
         account, order_plan, allocation.id if isinstance(allocation, ModelPortfolio) else None, policy, priced,
         order_id=order_id, ids=ids, now=now, client_reference=client_reference,
     )  # fmt: skip
-    adopted = [i for key, i in priced.items() if i != instruments[key]]
+    adopted: list[Instrument | ModelPortfolio] = [i for key, i in priced.items() if i != instruments[key]]
+    if model is not None and order_plan.history not in (None, model.history):
+        adopted.append(attrs.evolve(model, history=order_plan.history))  # a ROTATE model moves on
     return Decision(decision.result, decision.changes.then(Changes.of(updated=adopted)))
 
 
@@ -138,6 +144,7 @@ def submit(
         client_reference=None if client_reference is None else check_reference(client_reference),
         client_id=account.client_id,
         user_id=account.user_id,
+        explanation=order_plan.explanation,
     )
     children = from_plan(order_plan, account, instruments, ParentKind.PORTFOLIO_ORDER, order_id, ids, now)
     if order_plan.type is OrderType.BUY:

@@ -15,6 +15,8 @@ from typing import Final
 import attrs
 
 from core.blocks import DEFAULT_POLICY, Execution, PartialFillPolicy, Targets
+from core.explain import Explanation
+from core.fairness import FairHistory, Fairness
 from core.fills import CostSchedule, PositionEvent
 from core.instruments import AllocationLine, AssetType, Instrument, Position, Side
 from core.investments import ActiveErrorCode, InvestmentState, ProcessState, Suitability
@@ -83,6 +85,10 @@ class ModelPortfolio:
     lines: tuple[AllocationLine, ...]
     #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
     client_id: str | None = None
+    #: ROTATE: the cent left over when a buy is split over the weights rotates over the instruments, order after
+    #: order (``history`` keeps each instrument's cumulative share, in minor units); PLAIN: it goes the same way.
+    fairness: Fairness = attrs.field(default=Fairness.PLAIN, converter=Fairness)
+    history: FairHistory | None = None
 
 
 class ParentKind(NamedEnum):
@@ -169,6 +175,8 @@ class PortfolioOrder:
     #: Who it belongs to (``core.tenants``): none for what the operator made.
     client_id: str | None = None
     user_id: str | None = None
+    #: How its cash was split over the instruments, recipient by recipient (none for a liquidation).
+    explanation: Explanation | None = None
 
     @property
     def settles_when_filled(self) -> bool:
@@ -205,6 +213,8 @@ class StoredKey:
     created_at: dt.datetime
     #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
     client_id: str | None = None
+    #: A ROTATE key's fairness history: each remainder account's cumulative quota and allocation, in steps.
+    history: FairHistory | None = None
 
     @property
     def user_id(self) -> None:
@@ -245,6 +255,8 @@ class BlockOrder:
     #: are kept in ``executions`` and allocated to the followers at their average price when it is done.
     leader_id: str | None = None
     executions: tuple[Execution, ...] = ()
+    #: How the key split the block when it was placed (its base, its remainder, margin cuts), recipient by recipient.
+    explanation: Explanation | None = None
 
     @property
     def user_id(self) -> None:

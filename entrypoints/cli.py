@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from adapters.serialization import dumps, structure
+from adapters.serialization import dumps, structure, unstructure
 from core.blocks import BlockRequest, allocate
 from core.errors import DatabaseNotFound, ValidationError
 from core.portfolio import PortfolioRequest, plan
@@ -109,8 +109,9 @@ def _one_storage(ctx: click.Context, db: str, store: str) -> tuple[str | None, s
 
 @main.command()
 @click.argument("request", metavar="REQUEST")
+@click.option("--explain", is_flag=True, help='Add how each instrument\'s share came about ("explanation").')
 @click.pass_obj
-def split(session: Session, request: str) -> None:
+def split(session: Session, request: str, explain: bool) -> None:
     """Split a portfolio order into individual orders.
 
     REQUEST is a JSON file (or - for stdin) with "type" (BUY, SELL, LIQUIDATION,
@@ -118,16 +119,21 @@ def split(session: Session, request: str) -> None:
     REBALANCING), "instruments", "positions", "cash" and "policy". The plan is
     printed as JSON: orders (sells first) and skipped instruments with reasons.
 
+    A BUY with "fairness": "ROTATE" rotates the leftover cents with "history"
+    (the model's, as the previous plan returned it).
+
     \b
     Example:  allot split buy.json
+              allot split buy.json --explain
     """
-    run_json_command(session, request, PortfolioRequest, plan)
+    run_json_command(session, request, PortfolioRequest, lambda r: shown(plan(r), explain))
 
 
 @main.command(name="allocate")
 @click.argument("request", metavar="REQUEST")
+@click.option("--explain", is_flag=True, help='Add how each account\'s share came about ("explanation").')
 @click.pass_obj
-def allocate_command(session: Session, request: str) -> None:
+def allocate_command(session: Session, request: str, explain: bool) -> None:
     """Allocate a block trade over accounts with an allocation key.
 
     REQUEST is a JSON file (or - for stdin) with "key", "amount", and optionally
@@ -135,9 +141,21 @@ def allocate_command(session: Session, request: str) -> None:
     (PRO_RATA or PRIORITY), "price", "contract_size", "buying_power" (per
     account, for margin handling), "fills" (executions, for the average price)
     and "currency". Prints each account's quantity, average price and traded
-    value, and what went to the error account.
+    value, and what went to the error account. A ROTATE key rotates its
+    remainder with "history" (as the previous allocation returned it).
     """
-    run_json_command(session, request, BlockRequest, allocate)
+    run_json_command(session, request, BlockRequest, lambda r: shown(allocate(r, explain=explain), explain))
+
+
+def shown(result: object, explain: bool) -> object:
+    """A pure calculation's result as printed: its explanation only when asked for, its history only when there
+    is one (a ROTATE key or model)."""
+    data = unstructure(result)
+    if not explain:
+        data.pop("explanation", None)
+    if data.get("history") is None:
+        data.pop("history", None)
+    return data
 
 
 @main.command()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from fractions import Fraction
 
+from core.explain import Explanation
 from core.journal import Audit
 from core.numbers import fmt
 
@@ -50,3 +52,49 @@ def books_balance(audit: Audit) -> str:
         f"the cash and positions of {counted(audit.accounts, 'account')} equal to their postings, "
         f"and what they hold back to the holds of {counted(audit.orders, 'open order')}"
     )
+
+
+def explanation_text(explanation: Explanation | None) -> str:
+    """Every stage of an allocation as a table: who claimed what, its exact quota, the floor and the remainder,
+    its rank and place in the queue for the leftover steps, whether it won one and why, its share, and (for a
+    ROTATE stage) its cumulative lead (+) or lag (-) in steps afterwards."""
+    if explanation is None:
+        return "no explanation was recorded (it was made before allot recorded them)"
+    if not explanation.stages:
+        return "nothing was split: every share is whole"
+    parts = []
+    for stage in explanation.stages:
+        leftover = f", {counted(stage.leftover_steps, 'leftover step')}" if stage.leftover_steps else ""
+        title = f"{stage.name}: {fmt(stage.total)} in steps of {fmt(stage.step)} by {stage.method.value}{leftover}"
+        headers = [
+            "recipient",
+            "claim",
+            "quota",
+            "floor",
+            "remainder",
+            "rank",
+            "place",
+            "won",
+            "reason",
+            "share",
+        ]
+        rotating = any(line.lag is not None for line in stage.lines)
+        rows = [
+            [
+                line.recipient, line.claim, fraction(line.quota), line.floor, fraction(line.remainder), line.rank,
+                line.place, "yes" if line.won_step else "", line.reason, line.share,
+                *([fraction(line.lag, signed=True)] if rotating else []),
+            ]
+            for line in stage.lines
+        ]  # fmt: skip
+        note = f"\n({stage.note})" if stage.note else ""
+        parts.append(f"{title}\n{table([*headers, *(['lead/lag'] if rotating else [])], rows)}{note}")
+    return "\n\n".join(parts)
+
+
+def fraction(value: Fraction | None, signed: bool = False) -> str:
+    """An exact fraction as written (``100/3``), whole numbers as such; ``signed`` shows ``+`` on a lead."""
+    if value is None:
+        return "-"
+    sign = "+" if signed and value > 0 else ""
+    return f"{sign}{value}"

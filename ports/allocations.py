@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core import allocations
+from core.fairness import Fairness
 from core.instruments import AllocationLine
 from core.records import ModelPortfolio
 from core.tenants import OPERATOR, Scope, owner_for, shared_only
@@ -22,9 +23,15 @@ def find_model(uow: UnitOfWork, reference: str, scope: Scope = OPERATOR) -> Mode
 class Allocations(UseCases):
     @transaction
     def create(
-        self, uow: UnitOfWork, name: str, lines: Sequence[AllocationLine], scope: Scope = OPERATOR
+        self,
+        uow: UnitOfWork,
+        name: str,
+        lines: Sequence[AllocationLine],
+        scope: Scope = OPERATOR,
+        fairness: Fairness = Fairness.PLAIN,
     ) -> ModelPortfolio:
-        """A model portfolio over existing instruments, under a name no other model portfolio has."""
+        """A model portfolio over existing instruments, under a name no other model portfolio has (ROTATE: the
+        cents left over when a buy is split over its weights rotate over its instruments, order after order)."""
         decision = allocations.create(
             name,
             lines,
@@ -33,6 +40,7 @@ class Allocations(UseCases):
             same_id=uow.allocations.get(name),
             model_id=self.new_id(),
             owner=owner_for(scope, user_owned=False),
+            fairness=fairness,
         )
         return self.save(uow, decision, self.now())
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from core import allocation_keys
-from core.allocation_keys import LISTED_BY_DEFAULT
+from core.allocation_keys import LISTED_BY_DEFAULT, FairnessReport
 from core.blocks import BlockAllocation, BlockRequest, allocate
 from core.keys import AllocationKey
 from core.lifecycle import KeyStatus
@@ -76,4 +76,10 @@ class Keys(UseCases):
     ) -> BlockAllocation:
         """How the key would allocate ``amount``; nothing is placed or changed."""
         stored = require_visible(uow.keys, key_id, "allocation key", scope)
-        return allocate(BlockRequest(stored.key, amount, quantity_step))
+        return allocate(BlockRequest(stored.key, amount, quantity_step, history=stored.history), explain=True)
+
+    @transaction
+    def fairness(self, uow: UnitOfWork, key_id: str, scope: Scope = OPERATOR) -> FairnessReport:
+        """Each remainder account's cumulative quota, allocation and lead (or lag) over the key's blocks."""
+        stored = require_visible(uow.keys, key_id, "allocation key", scope)
+        return allocation_keys.fairness_report(stored)

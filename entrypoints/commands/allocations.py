@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from core.fairness import Fairness
 from core.instruments import AllocationLine
 from core.records import ModelPortfolio
-from entrypoints.params import LINE, TEXT
+from entrypoints.params import LINE, TEXT, choice
 from entrypoints.session import Session, rows_table, with_session
 
 
@@ -21,12 +22,22 @@ def allocations() -> None:
 
 @allocations.command()
 @click.argument("name", type=TEXT)
-@click.option("--line", "lines", type=LINE, multiple=True, required=True, metavar="INSTRUMENT=WEIGHT",
-              help="Repeat; the weights sum to exactly 1.")  # fmt: skip
+@click.option(
+    "--line",
+    "lines",
+    type=LINE,
+    multiple=True,
+    required=True,
+    metavar="INSTRUMENT=WEIGHT",
+    help="Repeat; the weights sum to exactly 1.",
+)
+@click.option("--fairness", type=choice(Fairness), default=Fairness.PLAIN.value, show_default=True,
+              help="ROTATE: the cents left over when a buy is split over the weights rotate over the instruments, "
+              "order after order, instead of going the same way every time.")  # fmt: skip
 @with_session
-def create(session: Session, name: str, lines: tuple[AllocationLine, ...]) -> None:
+def create(session: Session, name: str, lines: tuple[AllocationLine, ...], fairness: Fairness) -> None:
     """Create a model portfolio with a unique NAME, e.g. growth --line IE00B4L5Y983=0.6 --line IE00B3F81R35=0.4."""
-    model = session.open(writes=True).allocations.create(name, lines)
+    model = session.open(writes=True).allocations.create(name, lines, fairness=Fairness(fairness))
     session.emit(model, lambda: f"model portfolio {model.name} created: {model.id}")
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 import click
 
 from adapters.serialization import structure
-from core.allocation_keys import LISTED_BY_DEFAULT
+from core.allocation_keys import LISTED_BY_DEFAULT, FairnessReport
 from core.blocks import BlockAllocation
+from core.fairness import Fairness
 from core.instruments import Instrument
 from core.keys import AllocationKey
 from core.lifecycle import KeyStatus
@@ -29,6 +31,28 @@ def key_row(stored: StoredKey) -> list[object]:
             key.error_account_id, values]  # fmt: skip
 
 
+def fairness_table(report: FairnessReport) -> str:
+    if not report.accounts:
+        used = (
+            "a PLAIN key keeps no history"
+            if report.fairness is Fairness.PLAIN
+            else "no block has used it yet"
+        )
+        return f"key {report.key_id} ({report.fairness.value}): {used}"
+    rows = [[a.account_id, steps(a.quota), a.allocated, steps(a.lead, signed=True)] for a in report.accounts]
+    table = rows_table(["account", "exact share (steps)", "allocated (steps)", "lead (+) / lag (-)"], rows)
+    return f"key {report.key_id} ({report.fairness.value}) after {report.rounds} block(s)\n{table}"
+
+
+def steps(value: Fraction, signed: bool = False) -> str:
+    """An exact number of steps: a whole number, or the fraction with its value to three places (≈)."""
+    sign = "+" if signed and value > 0 else ""
+    if value.denominator == 1:
+        return f"{sign}{value.numerator}"
+    approx = Decimal(value.numerator) / Decimal(value.denominator)
+    return f"{sign}{value} (≈ {sign}{approx.quantize(Decimal('0.001'))})"
+
+
 def allocation_table(result: BlockAllocation) -> str:
     rows = [[a.account_id, a.quantity] for a in result.allocations]
     rows.append([f"{result.error_account.account_id} (error account)", result.error_account.quantity])
@@ -45,8 +69,9 @@ def keys() -> None:
 @with_session
 def create(session: Session, request: str) -> None:
     """Create a key from JSON (a file, or - for stdin): name, unit_type (PERCENTAGE or UNIT), margin_handling
-    (REJECT or REDUCE), one_time, owner_account_id, error_account_id, and participants
-    [{account_id, unit_value, accept_remainder, priority}]."""
+    (REJECT or REDUCE), one_time, owner_account_id, error_account_id, participants
+    [{account_id, unit_value, accept_remainder, priority}], and optionally fairness (PLAIN, the default, or
+    ROTATE: the remainder rotates over the accounts that accept remainders, block after block)."""
     key = structure(read_request(request), AllocationKey)
     stored = session.open(writes=True).keys.create(key)
     session.emit(stored, lambda: rows_table(HEADERS, [key_row(stored)]))
@@ -89,6 +114,22 @@ def replace(session: Session, key_id: str, request: str) -> None:
     key = structure(read_request(request), AllocationKey)
     stored = session.open(writes=True).keys.replace(key_id, key)
     session.emit(stored, lambda: f"key {key_id} is DELETED; its replacement is {stored.id}")
+
+
+@keys.command()
+@click.argument("key_id", type=TEXT)
+@with_session
+def fairness(session: Session, key_id: str) -> None:
+    """Each remainder account's lead (+) or lag (-) in steps over the key's blocks.
+
+    \b
+    A ROTATE key rotates its remainder over the accounts that accept remainders,
+    so each one's cumulative allocation stays within one step of its exact
+    share; this shows the exact share (a fraction of a step), what it got,
+    and the difference. A PLAIN key keeps no history.
+    """
+    report = session.open(writes=False).keys.fairness(key_id)
+    session.emit(report, lambda: fairness_table(report))
 
 
 @keys.command()

@@ -23,6 +23,7 @@ import typing
 import uuid
 from collections.abc import Mapping, Sequence, Set
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Final
 
 import attrs
@@ -30,6 +31,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from adapters.serialization import HistoryShape
+from core.fairness import FairHistory
 from core.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS
 from entrypoints.http.routing import MAX_BODY, Access, Casing, Operation, pascal
 
@@ -98,6 +101,11 @@ class Schemas:
                 "description": "A decimal number written exactly, as a string (never an exponent).",
                 "examples": ["400.00"],
             },
+            "Fraction": {
+                "description": 'An exact fraction, written as text: "7/3", "-1/3", or a whole number "2".',
+                "type": "string",
+                "pattern": "^-?[0-9]+(/[0-9]+)?$",
+            },
             "DecimalInput": {
                 "description": f"A decimal number: a string of plain digits with at most {MAX_INTEGER_DIGITS} "
                 f'before and {MAX_DECIMAL_PLACES} after the point (e.g. "400.00"). A JSON number is read '
@@ -131,6 +139,8 @@ class Schemas:
             return self._generic(origin, args, casing, request)
         if not isinstance(hint, type):
             raise TypeError(f"the OpenAPI document cannot describe {hint!r}")
+        if hint is FairHistory:  # written as its rounds and standings (``adapters.serialization``)
+            return self.of(HistoryShape, casing, request)
         if attrs.has(hint):
             return _ref(self._component(hint, casing, request))
         if issubclass(hint, enum.Enum):
@@ -146,6 +156,8 @@ class Schemas:
             return {"type": "integer"}
         if issubclass(hint, Decimal):
             return _ref("DecimalInput" if request else "Decimal")
+        if issubclass(hint, Fraction):
+            return _ref("Fraction")
         if issubclass(hint, float):
             return {"type": "number"}
         if issubclass(hint, str):
