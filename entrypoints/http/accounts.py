@@ -11,6 +11,7 @@ from typing import Final
 import attrs
 
 from core.accounts import AccountView
+from core.fairness import Fairness
 from core.instruments import AllocationLine, Instrument
 from core.numbers import ZERO
 from core.records import Account, ModelPortfolio
@@ -46,6 +47,8 @@ class NewModel:
 
     name: str
     lines: tuple[AllocationLine, ...]
+    #: ROTATE: the cents left over when a buy is split over the weights rotate over the instruments.
+    fairness: Fairness = Fairness.PLAIN
 
 
 # -- handlers -----------------------------------------------------------------------------------------------------
@@ -100,7 +103,8 @@ def set_price(call: Call) -> Reply:
 
 def create_model(call: Call) -> Reply:
     body: NewModel = call.body
-    return Reply(201, as_json(call.app.allocations.create(body.name, body.lines, scope=call.scope)))
+    model = call.app.allocations.create(body.name, body.lines, scope=call.scope, fairness=body.fairness)
+    return Reply(201, as_json(model))
 
 
 def list_models(call: Call) -> Reply:

@@ -21,6 +21,7 @@ from adapters.serialization import structure
 from core.allocation_keys import LISTED_BY_DEFAULT
 from core.blocks import DEFAULT_POLICY, AccountAllocation, BlockAllocation, PartialFillPolicy
 from core.errors import ValidationError
+from core.fairness import Fairness
 from core.instruments import AssetType, Position, Side
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import KeyStatus
@@ -79,6 +80,9 @@ class NewAllocationKey:
     error_account_key: str
     participating_accounts_info: tuple[ParticipatingAccountInfo, ...]
     one_time: bool = False
+    #: allot's addition: ``Rotate`` rotates the key's remainder over the accounts that accept remainders, block
+    #: after block; ``Plain`` (the default) gives it the same way every time.
+    fairness: str = "Plain"
 
 
 def key_of(body: NewAllocationKey) -> AllocationKey:
@@ -94,6 +98,7 @@ def key_of(body: NewAllocationKey) -> AllocationKey:
             Participant(p.account_key, p.unit_value, p.accept_remainder_amount, p.priority)
             for p in body.participating_accounts_info
         ),
+        fairness=member_of(Fairness, body.fairness, "Fairness"),
     )
 
 
@@ -117,6 +122,7 @@ class AllocationKeyDetails:
     participating_accounts_info: tuple[ParticipatingAccountInfo, ...]
     status: str
     created_at: dt.datetime
+    fairness: str
 
 
 def details(stored: StoredKey) -> AllocationKeyDetails:
@@ -140,6 +146,7 @@ def details(stored: StoredKey) -> AllocationKeyDetails:
         ),
         status=spelled(stored.status),
         created_at=stored.created_at,
+        fairness=spelled(key.fairness),
     )
 
 
