@@ -354,7 +354,7 @@ def book_prices(
             {"field": "quantities", "booked": fmt(sum(quantities, ZERO)), "executed": fmt(executed)},
         )
     notional = sum((e.quantity * e.price for e in executions), ZERO)
-    block_value = half_even_to(notional * contract_size, minor_unit(currency))
+    block_value = traded_value(executions, contract_size, currency)
     step = Decimal(1).scaleb(-AVERAGE_PRICE_DECIMALS)
     average = divide_to(notional, executed, step, decimal.ROUND_HALF_EVEN)
     # The kernel's integer entry over the quantities as checked above (``apportion`` would check them again).
@@ -395,7 +395,9 @@ def allocate(request: BlockRequest, *, explain: bool = False) -> BlockAllocation
         currency_exponent(request.currency)
         priced = list(book_prices(everyone, request.fills, request.contract_size, request.currency))
         if explain:
-            stages.append(value_stage(accounts, everyone, [value for _, value in priced], request.currency))
+            stages.append(
+                value_stage(accounts, everyone, request.fills, request.contract_size, request.currency)
+            )
     booked = [
         AccountAllocation(account, quantity, price, value)
         for account, quantity, (price, value) in zip(accounts, everyone, priced, strict=True)
@@ -444,18 +446,27 @@ def fill_stages(
 
 
 def value_stage(
-    accounts: Sequence[str], quantities: Sequence[Decimal], values: Sequence[Decimal | None], currency: str
+    accounts: Sequence[str],
+    quantities: Sequence[Decimal],
+    executions: Sequence[Execution],
+    contract_size: Decimal,
+    currency: str,
 ) -> Stage:
-    """How the block's traded value was shared over the quantities (largest remainder, in minor units)."""
+    """How the block's traded value was shared over the quantities (``book_prices``: largest remainder, in minor
+    units)."""
     unit = minor_unit(currency)
-    block_value = sum((v for v in values if v is not None), ZERO)
     amounts, scale = check_decimals(quantities, "quantities", non_negative=True)
-    shown = [(a, q) for a, q in zip(accounts, amounts, strict=True)]
     _, stage = hamilton(
-        f"traded value ({currency}) over the quantities", to_units(block_value, unit, "total"),
-        units_of_claims(amounts, scale), unit, [a for a, _ in shown], shown_claims=[q for _, q in shown],
+        f"traded value ({currency}) over the quantities", to_units(traded_value(executions, contract_size, currency), unit, "total"),
+        units_of_claims(amounts, scale), unit, list(accounts), shown_claims=amounts,
     )  # fmt: skip
     return stage
+
+
+def traded_value(executions: Sequence[Execution], contract_size: Decimal, currency: str) -> Decimal:
+    """A block's traded value: its executions' notional × the contract size, half-even to the minor unit."""
+    notional = sum((e.quantity * e.price for e in executions), ZERO)
+    return half_even_to(notional * contract_size, minor_unit(currency))
 
 
 def _filled(request: BlockRequest, block_amount: Decimal) -> Decimal:

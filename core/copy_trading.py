@@ -28,10 +28,11 @@ import attrs
 
 from core import liquidations, portfolio_orders
 from core.accounts import available_cash, available_units, check_open, nav, reserve
-from core.apportion import apportion
-from core.blocks import Execution, Targets, book_prices
+from core.apportion import apportion, units_of_claims
+from core.blocks import Execution, Targets, book_prices, value_stage
 from core.decisions import Changes, Decision
 from core.errors import AlreadyExists, InsufficientFunds, NotFound, NothingToTrade, ValidationError
+from core.explain import Explanation, hamilton
 from core.instruments import (
     Allocation,
     AllocationLine,
@@ -73,13 +74,16 @@ from core.journal import FEE_INCOME, Asset, Cause, CauseKind, JournalEntry, Ledg
 from core.lifecycle import BLOCK_ORDER, OPEN, OrderState, ParentState, Trigger
 from core.numbers import (
     ZERO,
+    check_decimals,
     check_non_negative,
     divide_to,
+    exact,
     floor_to,
     fmt,
     from_units,
     half_even_to,
     minor_unit,
+    to_units,
     whole_steps,
 )
 from core.orders import allocated, book, cancel_open
@@ -1215,6 +1219,31 @@ def post_allocate(
     if filled == asked:
         return list(requested)
     return apportion(filled, list(requested), step, ranks=list(ranks))
+
+
+@exact
+def post_allocation_explanation(block: BlockOrder, step: Decimal, contract_size: Decimal) -> Explanation:
+    """How a leader's finished block was shared over its followers — in proportion to what each asked for, ties to
+    the one that started first — and how its traded value was shared over their quantities. Computed from the
+    block as stored (the same kernel, the same inputs), so it says what happened; an unfinished block has none."""
+    if not block.executions or block.state in OPEN:
+        return Explanation()
+    requested = list(block.targets.participants)
+    asked = sum(requested, ZERO)
+    filled = block.filled_quantity
+    stages = []
+    if filled < asked:
+        amounts, scale = check_decimals(requested, "requested")
+        _, stage = hamilton(
+            "post-allocation, pro rata to what each follower asked for", to_units(filled, step, "filled"),
+            units_of_claims(amounts, scale), step, list(block.recipients), shown_claims=requested,
+            ranks=list(range(len(requested))),
+        )  # fmt: skip
+        stages.append(stage)
+    stages.append(
+        value_stage(block.recipients, block.allocated, block.executions, contract_size, block.currency)
+    )
+    return Explanation(tuple(stages))
 
 
 def place_blocks(

@@ -131,6 +131,7 @@ def hamilton(
     """``apportion_units`` (largest remainder) and its stage. ``shown_claims`` are the claims as the caller knows
     them (Decimals); the integer ``claims`` are what the kernel divides by."""
     shares = apportion_units(total, claims, ranks=ranks)
+    _one_each(recipients, claims)
     claim_sum = sum(claims)
     remainders = [total * claim % claim_sum for claim in claims]
     floors = [total * claim // claim_sum for claim in claims]
@@ -183,6 +184,7 @@ def capped(
 ) -> tuple[list[int], Stage]:
     """``apportion_units`` with caps, and its stage: who stopped at its cap, and how the others shared the rest
     (the kernel shares again without the capped recipients until nobody is over)."""
+    _one_each(recipients, claims)
     shares, open_, remaining = capped_rounds(
         total, check_counts(claims, "claims"), None, check_counts(caps, "caps")
     )
@@ -306,6 +308,13 @@ def rotation_stage(
         lines=tuple(lines),
         note="" if split.rule == Rule.DEADLINE else "catch-up: not every lag could stay within one step",
     )
+
+
+def _one_each(recipients: Sequence[str], claims: Sequence[int]) -> None:
+    if len(recipients) != len(claims):
+        raise ApportionmentError(
+            "give one recipient per claim", {"claims": len(claims), "recipients": len(recipients)}
+        )
 
 
 def _rivalry(
