@@ -54,7 +54,9 @@ def test_equal_remainders_and_ranks_go_by_position() -> None:
 
 def test_a_whole_quota_has_nothing_to_round_and_no_place_in_the_queue() -> None:
     _, stage = hamilton("q", 4, [1, 1], ONE, ["a", "b"])
-    assert [(line.share, line.reason, line.place) for line in stage.lines] == [(2, Reason.EXACT, None)] * 2
+    assert [(line.share, line.reason, line.place) for line in stage.lines] == [
+        (Decimal(2), Reason.EXACT, None)
+    ] * 2
 
 
 def test_a_recipient_over_its_cap_stops_there_and_the_rest_is_shared_again() -> None:
@@ -62,7 +64,7 @@ def test_a_recipient_over_its_cap_stops_there_and_the_rest_is_shared_again() -> 
     shares, stage = capped("q", 100, [5, 1, 1], [10, 100, 100], ONE, ["a", "b", "c"])
     assert shares == [10, 45, 45]
     assert [(line.share, line.reason) for line in stage.lines] == [
-        (10, Reason.CAPPED), (45, Reason.EXACT), (45, Reason.EXACT),
+        (Decimal(10), Reason.CAPPED), (Decimal(45), Reason.EXACT), (Decimal(45), Reason.EXACT),
     ]  # fmt: skip
     assert stage.lines[0].quota == Fraction(500, 7)
 
@@ -87,7 +89,7 @@ def test_rotation_says_who_was_ahead_and_who_caught_up_to_a_whole_step() -> None
     _, _, stage = rotating("r", 2, [1, 1, 1], ONE, ["a", "b", "c"], history)
     # quotas 2/3 each: cumulative 1 each; a already has 1 (AHEAD), b and c reach a whole step (BEHIND).
     assert [(line.share, line.reason) for line in stage.lines] == [
-        (0, Reason.AHEAD), (1, Reason.BEHIND), (1, Reason.BEHIND),
+        (Decimal(0), Reason.AHEAD), (Decimal(1), Reason.BEHIND), (Decimal(1), Reason.BEHIND),
     ]  # fmt: skip
 
 
