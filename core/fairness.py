@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
 from itertools import islice, repeat
-from operator import floordiv, le, mul, sub
+from operator import add, floordiv, le, mod, mul, sub
 
 import attrs
 
@@ -275,15 +275,24 @@ def _settled(
     leftover = sum(given) + total - sum(lower)
     if not 0 <= leftover <= len(candidates):
         return None
-    queue = _queue(candidates, deadlines, ranks, descending=False)
+    if ranks is None or all(map(le, ranks, islice(ranks, 1, None))):
+        # Ranks that never fall in input order break ties as the input order does: one sort of whole numbers,
+        # each deadline × the count + its position (so equal deadlines stay in input order), no key function.
+        size = len(claims)
+        ordered = list(map(add, map(mul, deadlines, repeat(size)), candidates))
+        ordered.sort()
+        queue = list(map(mod, ordered, repeat(size)))
+    else:
+        queue = _queue(candidates, deadlines, ranks, descending=False)
     allocated = list(lower)
     for i in queue[:leftover]:
         allocated[i] += 1
     # Not reduced to lowest terms: with the same claims the denominator stays Σclaims, and this stays cheap.
     after = FairHistory(history.participants, tuple(cumulative), tuple(allocated), common, history.rounds + 1)
     floors_given = tuple(map(sub, lower, given))
+    shares = tuple(map(sub, allocated, given))
     return FairSplit(
-        tuple(map(sub, allocated, given)), after, Rule.DEADLINE, floors_given, tuple(queue), leftover
+        shares, after, Rule.DEADLINE, floors_given, tuple(queue), leftover, tuple(candidates), tuple(deadlines)
     )
 
 

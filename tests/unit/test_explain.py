@@ -120,3 +120,16 @@ def test_an_explanation_adds_up_to_the_kernels_shares(total: int, claims: list[i
     for line in stage.lines:
         assert line.quota - Fraction(line.floor) == line.remainder
         assert line.floor + line.won_step == line.share
+
+
+def test_rotation_names_the_earliest_deadline_and_ties_between_equal_deadlines() -> None:
+    # 1 step over 1 : 2. Round one: deadlines (1 − 1/3) / (1/3) = 2 for a, (1 − 2/3) / (2/3) = 1/2 for b.
+    _, history, first = rotating("r", 1, [1, 2], ONE, ["a", "b"])
+    assert [(line.won_step, line.reason) for line in first.lines] == [
+        (False, Reason.LATER_DEADLINE), (True, Reason.EARLIEST_DEADLINE),
+    ]  # fmt: skip
+    # Round two: cumulative quotas 2/3 and 4/3; a has 0, b has 1; both next steps fall due after 1 more: a tie.
+    _, _, second = rotating("r", 1, [1, 2], ONE, ["a", "b"], history)
+    assert [(line.won_step, line.reason) for line in second.lines] == [
+        (True, Reason.TIE_BY_ORDER), (False, Reason.TIE_BY_ORDER),
+    ]  # fmt: skip
