@@ -292,7 +292,14 @@ def _settled(
     floors_given = tuple(map(sub, lower, given))
     shares = tuple(map(sub, allocated, given))
     return FairSplit(
-        shares, after, Rule.DEADLINE, floors_given, tuple(queue), leftover, tuple(candidates), tuple(deadlines)
+        shares,
+        after,
+        Rule.DEADLINE,
+        floors_given,
+        tuple(queue),
+        leftover,
+        tuple(candidates),
+        tuple(deadlines),
     )
 
 
