@@ -31,7 +31,7 @@ from core.records import Investment, subject_of, topic_of
 from core.webhooks import EventQuery
 from entrypoints.bootstrap import sqlite_application
 from entrypoints.demo import Echo, heading
-from entrypoints.render import books_balance, explanation_text, fraction, table
+from entrypoints.render import books_balance, counted, explanation_text, fraction, table
 from ports.application import Application
 
 STORY_TOPICS = (
@@ -261,10 +261,33 @@ def summarise(echo: Echo, got: Receiver) -> None:
     counts = Counter(t.split(".")[0] for t in got.received)
     echo(", ".join(f"{topic} {counts[topic]}" for topic in STORY_TOPICS))
     echo("types in the order received:")
-    for start in range(0, len(got.received), 6):
-        echo("  " + "  ".join(got.received[start : start + 6]))
+    lines = ["  " + "  ".join(got.received[start : start + 6]) for start in range(0, len(got.received), 6)]
+    for line in folded(lines):
+        echo(line)
     if got.verified != len(got.received):
         raise SystemExit("some webhook signatures did not verify")
+
+
+def folded(lines: list[str], longest: int = 8) -> list[str]:
+    """``lines`` with each group of up to ``longest`` lines that comes again straight after itself shown once, and
+    how many more times it came: the rounds of "Fair over time" send the same webhooks round after round."""
+    shown: list[str] = []
+    at = 0
+    while at < len(lines):
+        for size in range(1, longest + 1):
+            group = lines[at : at + size]
+            again = 0
+            while len(group) == size and lines[at + (again + 1) * size : at + (again + 2) * size] == group:
+                again += 1
+            if again * size > 1:  # (a line that comes once more is as short shown again)
+                what = "the line" if size == 1 else f"the {size} lines"
+                shown += [*group, f"  ({what} above, {counted(again, 'more time')})"]
+                at += (again + 1) * size
+                break
+        else:
+            shown.append(lines[at])
+            at += 1
+    return shown
 
 
 # --- 15. fair over time ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from core.lifecycle import OrderState
 from entrypoints.bootstrap import sqlite_application
 from entrypoints.cli import main
 from entrypoints.render import fraction
+from entrypoints.story import folded
 
 SAMPLES = Path(__file__).parents[2] / "entrypoints" / "samples"
 
@@ -265,6 +266,18 @@ def test_the_demo_refuses_to_write_its_story_into_an_existing_database(tmp_path:
     existing.write_bytes(b"")
     code, out, err = run("--json", "demo", "--db", str(existing))
     assert (code, out, json.loads(err)["error"]["code"]) == (2, "", "VALIDATION_ERROR")
+
+
+def test_the_webhook_listing_shows_a_group_of_lines_that_repeats_once_with_its_count() -> None:
+    assert folded(["a", "b", "c", "b", "c", "b", "c", "d"]) == [
+        "a",
+        "b",
+        "c",
+        "  (the 2 lines above, 2 more times)",
+        "d",
+    ]
+    assert folded(["a", "a", "a", "b"]) == ["a", "  (the line above, 2 more times)", "b"]
+    assert folded(["a", "a", "b", "a"]) == ["a", "a", "b", "a"]  # folding one line into one saves nothing
 
 
 def test_the_demo_ends_with_every_webhook_verified() -> None:
