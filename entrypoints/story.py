@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from adapters.serialization import parse_json
 from adapters.webhooks import new_secret, verify
 from core.blocks import book_prices
 from core.errors import AllotError
+from core.fairness import Fairness
 from core.instruments import AllocationLine, AssetType, Instrument, Side
 from core.investments import BackOfficeStep, InvestmentState, ProcessState, Suitability
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
@@ -29,7 +31,7 @@ from core.records import Investment, subject_of, topic_of
 from core.webhooks import EventQuery
 from entrypoints.bootstrap import sqlite_application
 from entrypoints.demo import Echo, heading
-from entrypoints.render import books_balance, table
+from entrypoints.render import books_balance, counted, explanation_text, fraction, table
 from ports.application import Application
 
 STORY_TOPICS = (
@@ -110,6 +112,7 @@ def run_story(echo: Echo, db: str | None) -> None:
         clock = StoryClock()
         with receiver(secret) as (url, got), sqlite_application(path, clock=clock) as app:
             tell(echo, app, url, secret, path)
+            fair_over_time(echo, app)
             follow_a_leader(echo, app, path, clock, got)
             deliver(app)
             summarise(echo, got)
@@ -124,7 +127,7 @@ def deliver(app: Application) -> None:
 
 def audit(echo: Echo, app: Application) -> None:
     """The story ends as every session should: the books checked, entry by entry and balance by balance."""
-    heading(echo, "17. The books: allot ledger verify")
+    heading(echo, "18. The books: allot ledger verify")
     house = [b for b in app.ledger.balances() if b.ledger.is_house]
     echo(table(["house account", "asset", "balance"], [[str(b.ledger), b.asset, b.amount] for b in house]))
     checked = app.ledger.verify()
@@ -251,20 +254,144 @@ def tell(echo: Echo, engine: Application, url: str, secret: str, path: Path) -> 
 
 
 def summarise(echo: Echo, got: Receiver) -> None:
-    heading(echo, "16. Webhooks received on loopback")
+    heading(echo, "17. Webhooks received on loopback")
     echo(
         f"{len(got.received)} received, {got.verified} signatures verified, {len(set(got.ids))} distinct webhook ids"
     )
     counts = Counter(t.split(".")[0] for t in got.received)
     echo(", ".join(f"{topic} {counts[topic]}" for topic in STORY_TOPICS))
     echo("types in the order received:")
-    for start in range(0, len(got.received), 6):
-        echo("  " + "  ".join(got.received[start : start + 6]))
+    lines = ["  " + "  ".join(got.received[start : start + 6]) for start in range(0, len(got.received), 6)]
+    for line in folded(lines):
+        echo(line)
     if got.verified != len(got.received):
         raise SystemExit("some webhook signatures did not verify")
 
 
-# --- 15. copy trading --------------------------------------------------------------------------------------
+def folded(lines: list[str], longest: int = 8) -> list[str]:
+    """``lines`` with each group of up to ``longest`` lines that comes again straight after itself shown once, and
+    how many more times it came: the rounds of "Fair over time" send the same webhooks round after round."""
+    shown: list[str] = []
+    at = 0
+    while at < len(lines):
+        for size in range(1, longest + 1):
+            group = lines[at : at + size]
+            again = 0
+            while len(group) == size and lines[at + (again + 1) * size : at + (again + 2) * size] == group:
+                again += 1
+            if again * size > 1:  # (a line that comes once more is as short shown again)
+                what = "the line" if size == 1 else f"the {size} lines"
+                shown += [*group, f"  ({what} above, {counted(again, 'more time')})"]
+                at += (again + 1) * size
+                break
+        else:
+            shown.append(lines[at])
+            at += 1
+    return shown
+
+
+# --- 15. fair over time ------------------------------------------------------------------------------------
+
+#: The accounts of "Fair over time", in key order: each claims 1 unit and accepts remainders, priorities 1, 2, 3.
+FAIR_ACCOUNTS = ("Fair-A", "Fair-B", "Fair-C")
+#: How many rounds: each places one block of ``FAIR_BLOCK`` with each key, then the market runs.
+FAIR_ROUNDS = 12
+FAIR_BLOCK = Decimal(10)
+
+
+@attrs.frozen
+class FairRound:
+    """Each account's lead (+) or lag (-) in steps after a round, per key (account ids in key order)."""
+
+    plain: tuple[Fraction, ...]
+    rotate: tuple[Fraction, ...]
+
+
+def fair_over_time(echo: Echo, engine: Application) -> None:
+    """The same small key used 12 times, PLAIN and ROTATE: PLAIN gives the leftover step to the same account every
+    time, ROTATE passes it round. PLAIN's leads come from its blocks' allocations against the exact shares, ROTATE's
+    from the key's fairness history (``keys.fairness``)."""
+    heading(echo, "15. Fair over time: one small key, 12 blocks, PLAIN and ROTATE")
+    for account_id in ("FairBlock", "FairError"):
+        engine.accounts.open("EUR", account_id=account_id)
+    for account_id in FAIR_ACCOUNTS:
+        engine.accounts.open("EUR", Decimal("2000.00"), account_id=account_id)
+    engine.instruments.add(Instrument("ACME", Decimal("10.00"), Decimal(1), Decimal("1.00"), currency="EUR"))
+    participants = tuple(
+        Participant(account_id, Decimal(1), True, priority)
+        for priority, account_id in enumerate(FAIR_ACCOUNTS, start=1)
+    )
+    keys = {
+        fairness: engine.keys.create(
+            AllocationKey(f"thirds-{fairness.value}", UnitType.UNIT, MarginHandling.REJECT, False, "FairBlock",
+                          "FairError", participants, fairness)
+        )
+        for fairness in (Fairness.PLAIN, Fairness.ROTATE)
+    }  # fmt: skip
+    step = Fraction(engine.instruments.get("ACME").quantity_step)
+    echo(
+        f"UNIT key 1 / 1 / 1 over {', '.join(FAIR_ACCOUNTS)}, each accepting remainders (priorities 1, 2, 3); "
+        f"each round places a BUY block of {FAIR_BLOCK} ACME with each key, and the market fills both"
+    )
+    exact = dict.fromkeys(FAIR_ACCOUNTS, Fraction(0))
+    given = dict.fromkeys(FAIR_ACCOUNTS, Fraction(0))
+    ahead = Counter[str]()  # PLAIN: the blocks in which an account got more than its exact share
+    rounds: list[FairRound] = []
+    rotated: list[str] = []
+    for _ in range(FAIR_ROUNDS):
+        plain = engine.blocks.place(keys[Fairness.PLAIN].id, "ACME", Side.BUY, FAIR_BLOCK)
+        rotated.append(engine.blocks.place(keys[Fairness.ROTATE].id, "ACME", Side.BUY, FAIR_BLOCK).id)
+        engine.market.run()
+        filled = engine.blocks.get(plain.id)
+        shares = exact_shares(keys[Fairness.PLAIN].key, filled.amount)
+        for account_id, allocated in zip(filled.recipients, filled.allocated, strict=True):
+            if account_id in shares:
+                exact[account_id] += shares[account_id] / step
+                given[account_id] += Fraction(allocated) / step
+                ahead[account_id] += Fraction(allocated) > shares[account_id]
+        standing = {a.account_id: a.lead for a in engine.keys.fairness(keys[Fairness.ROTATE].id).accounts}
+        rounds.append(
+            FairRound(
+                tuple(given[a] - exact[a] for a in FAIR_ACCOUNTS), tuple(standing[a] for a in FAIR_ACCOUNTS)
+            )
+        )
+    headers = ["round", *(f"PLAIN {a}" for a in FAIR_ACCOUNTS), *(f"ROTATE {a}" for a in FAIR_ACCOUNTS)]
+    echo("each account's lead (+) or lag (-) in steps after each round:")
+    echo(leads_table(headers, [[n, *r.plain, *r.rotate] for n, r in enumerate(rounds, start=1)]))
+    echo("")
+    echo(
+        f"how the second ROTATE block was split ({FAIR_ACCOUNTS[0]}, ahead after the first, waits its turn):"
+    )
+    echo(explanation_text(engine.blocks.get(rotated[1]).explanation))
+    last = rounds[-1]
+    worst = max(range(len(FAIR_ACCOUNTS)), key=lambda i: last.plain[i])
+    name = FAIR_ACCOUNTS[worst]
+    leads = [lead for r in rounds for lead in r.rotate]
+    echo("")
+    echo(
+        f"after {len(rounds)} blocks PLAIN's worst lead is {fraction(last.plain[worst], signed=True)} steps and "
+        f"growing ({name}, priority {participants[worst].priority}, got more than its share in {ahead[name]} of "
+        f"{len(rounds)} blocks); under ROTATE the worst lead in any round is {fraction(max(leads), signed=True)} "
+        f"and the worst lag {fraction(min(leads), signed=True)}: every account within one step of its exact share"
+    )
+
+
+def exact_shares(key: AllocationKey, amount: Decimal) -> dict[str, Fraction]:
+    """Each participant's exact share of ``amount``: in proportion to its unit value, not rounded."""
+    units = sum(Fraction(p.unit_value) for p in key.participants)
+    return {p.account_id: Fraction(amount) * Fraction(p.unit_value) / units for p in key.participants}
+
+
+def leads_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """``table`` with exact leads and lags (``+2/3``, ``-1/3``) right-aligned under their headers."""
+    text = [[row[0], *(fraction(v, signed=True) for v in row[1:])] for row in rows]
+    widths = [max([len(h)] + [len(str(r[i])) for r in text]) for i, h in enumerate(headers)]
+    return table(
+        headers, [[r[0], *(v.rjust(w) for v, w in zip(r[1:], widths[1:], strict=True))] for r in text]
+    )
+
+
+# --- 16. copy trading --------------------------------------------------------------------------------------
 
 #: The followers of the copy-trading chapter: name, suitability level, cash on the funding account, the amount
 #: it invests and its investment shield.
@@ -307,7 +434,7 @@ class Trace:
 
 
 def follow_a_leader(echo: Echo, engine: Application, path: Path, clock: StoryClock, got: Receiver) -> None:
-    heading(echo, "15. Copy trading: a leader, its followers, a rebalance post-allocated to them")
+    heading(echo, "16. Copy trading: a leader, its followers, a rebalance post-allocated to them")
     for instrument_id, price in (("TECH", "64.00"), ("HEALTH", "41.50"), ("ENERGY", "18.20")):
         engine.instruments.add(
             Instrument(instrument_id, Decimal(price), Decimal(1), Decimal("1.00"), currency="EUR")

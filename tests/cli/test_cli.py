@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from core.lifecycle import OrderState
+from entrypoints.bootstrap import sqlite_application
 from entrypoints.cli import main
+from entrypoints.render import fraction
+from entrypoints.story import folded
 
 SAMPLES = Path(__file__).parents[2] / "entrypoints" / "samples"
 
@@ -233,7 +238,7 @@ def test_the_demo_walks_through_every_capability() -> None:
 def test_the_demo_follows_a_leader_from_the_refusal_to_the_withdrawal_and_the_books_balance() -> None:
     code, out, _ = run("demo")
     assert code == 0
-    chapter = out.split("15. Copy trading")[1].split("16. Webhooks received")[0]
+    chapter = out.split("16. Copy trading")[1].split("17. Webhooks received")[0]
     for marker in (
         "leader steady", "suitability MEDIUM or higher", "fee profile copy-standard",
         "refused: NOT_SUITABLE", "refused carl: NOT_SUITABLE",
@@ -263,9 +268,90 @@ def test_the_demo_refuses_to_write_its_story_into_an_existing_database(tmp_path:
     assert (code, out, json.loads(err)["error"]["code"]) == (2, "", "VALIDATION_ERROR")
 
 
+def test_the_webhook_listing_shows_a_group_of_lines_that_repeats_once_with_its_count() -> None:
+    assert folded(["a", "b", "c", "b", "c", "b", "c", "d"]) == [
+        "a",
+        "b",
+        "c",
+        "  (the 2 lines above, 2 more times)",
+        "d",
+    ]
+    assert folded(["a", "a", "a", "b"]) == ["a", "  (the line above, 2 more times)", "b"]
+    assert folded(["a", "a", "b", "a"]) == ["a", "a", "b", "a"]  # folding one line into one saves nothing
+
+
 def test_the_demo_ends_with_every_webhook_verified() -> None:
     code, out, _ = run("demo")
     summary = next(line for line in out.splitlines() if "signatures verified" in line)
     received, verified = int(summary.split()[0]), int(summary.split(",")[1].split()[0])
     assert code == 0
     assert received == verified > 100
+
+
+def leads_by_round(chapter: str) -> tuple[list[tuple[str, str]], list[list[Fraction]]]:
+    """The columns (key, account) and the rows (each column's lead or lag after that round) of the table of
+    "Fair over time", read back from the story's output."""
+    lines = chapter.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("round "))
+    words = lines[header].split()
+    columns = list(zip(words[1::2], words[2::2], strict=True))
+    rows: list[list[Fraction]] = []
+    for number, line in enumerate(lines[header + 2 :], start=1):
+        if not line.strip():
+            break
+        cells = line.split()
+        assert int(cells[0]) == number
+        rows.append([Fraction(cell) for cell in cells[1:]])
+    return columns, rows
+
+
+def test_the_demo_shows_plain_drifting_and_rotate_staying_within_a_step_over_the_same_12_blocks(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "story.db"
+    code, out, _ = run("demo", "--db", str(db))
+    assert code == 0
+    chapter = out.split("15. Fair over time")[1].split("16. Copy trading")[0]
+    columns, rows = leads_by_round(chapter)
+    plain = [i for i, (key, _) in enumerate(columns) if key == "PLAIN"]
+    rotate = [i for i, (key, _) in enumerate(columns) if key == "ROTATE"]
+    assert len(rows) == 12
+    assert len(plain) == len(rotate) == 3
+    for row in rows:  # exact shares sum to the block, so the leads and lags of each key cancel out
+        assert sum(row[i] for i in plain) == sum(row[i] for i in rotate) == 0
+        assert all(abs(row[i]) < 1 for i in rotate)
+    worst_plain = [max(row[i] for i in plain) for row in rows]
+    assert worst_plain == sorted(set(worst_plain))  # it grows block after block
+    assert worst_plain[-1] > 1
+    worst_rotate = max(row[i] for row in rows for i in rotate)
+    summary = chapter.strip().splitlines()[-1]
+    assert f"PLAIN's worst lead is {fraction(worst_plain[-1], signed=True)} steps" in summary
+    assert f"under ROTATE the worst lead in any round is {fraction(worst_rotate, signed=True)}" in summary
+    assert "by ROTATE, 1 leftover step" in chapter  # a block's explanation, with each account's lead or lag
+    assert "lead/lag" in chapter
+
+    # The same facts from the story's database: the keys' blocks and the ROTATE key's fairness history.
+    with sqlite_application(db, create=False) as app:
+        accounts = sorted({account for _, account in columns})
+        keys = {
+            stored.key.fairness.value: stored
+            for stored in app.keys.all()
+            if sorted(p.account_id for p in stored.key.participants) == accounts
+        }
+        last = dict(zip(columns, rows[-1], strict=True))
+        for fairness in ("PLAIN", "ROTATE"):
+            key = keys[fairness].key
+            blocks = [b for b in app.blocks.all() if b.key_id == keys[fairness].id]
+            assert [b.state for b in blocks] == [OrderState.FILLED] * 12
+            units = sum(Fraction(p.unit_value) for p in key.participants)
+            for p in key.participants:
+                exact = sum(Fraction(b.amount) for b in blocks) * Fraction(p.unit_value) / units
+                given = sum(Fraction(b.allocated[b.recipients.index(p.account_id)]) for b in blocks)
+                assert given - exact == last[fairness, p.account_id]
+        report = app.keys.fairness(keys["ROTATE"].id)
+        assert report.rounds == 12
+        assert {a.account_id: a.lead for a in report.accounts} == {
+            account: lead for (key_name, account), lead in last.items() if key_name == "ROTATE"
+        }
+    books = out.split("18. The books")[1]
+    assert "the books balance:" in books
