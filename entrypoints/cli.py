@@ -19,6 +19,7 @@ from entrypoints.commands.apikeys import apikeys
 from entrypoints.commands.blocks import blocks
 from entrypoints.commands.db import database
 from entrypoints.commands.events import events
+from entrypoints.commands.explain import explain
 from entrypoints.commands.followers import followers
 from entrypoints.commands.instruments import instruments
 from entrypoints.commands.investments import investments
@@ -192,6 +193,7 @@ for group in (
     liquidations,
     keys,
     blocks,
+    explain,
     leaders,
     followers,
     investments,

@@ -1,13 +1,27 @@
-"""Reads across aggregates: committed events, journal entries, individual orders."""
+"""Reads across aggregates: committed events, journal entries, individual orders, explanations."""
 
 from __future__ import annotations
 
+import attrs
+
+from core.errors import NotFound
+from core.explain import Explanation
 from core.journal import JournalEntry, LedgerAccount
-from core.records import Event, Order
-from core.tenants import OPERATOR, Scope
+from core.records import Event, Order, ParentKind
+from core.tenants import OPERATOR, Scope, only_visible
 from core.webhooks import EventQuery, feed_of
 from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, list_visible, require_visible, transaction
+
+
+@attrs.frozen
+class Explained:
+    """What an id names (a block order or a portfolio order) and the explanation recorded when it was decided:
+    ``None`` for one that has none (decided before allot recorded them, a liquidation, a trade leader's block)."""
+
+    kind: ParentKind
+    id: str
+    explanation: Explanation | None
 
 
 class Queries(UseCases):
@@ -46,3 +60,18 @@ class Queries(UseCases):
         see is ``NotFound``, like a missing one."""
         account = require_visible(uow.accounts, account_id, "account", scope)
         return list_visible(uow.orders, scope, account_id=account.id)
+
+    @transaction
+    def explanation(self, uow: UnitOfWork, record_id: str, scope: Scope = OPERATOR) -> Explained:
+        """How the block order or portfolio order ``record_id`` was split, as it was recorded when it was decided.
+        An id that names neither (or one the caller may not see) is ``NotFound``."""
+        block = uow.blocks.get(record_id)
+        if block is not None and only_visible(scope, [block]):
+            return Explained(ParentKind.BLOCK_ORDER, block.id, block.explanation)
+        order = uow.portfolio_orders.get(record_id)
+        if order is not None and only_visible(scope, [order]):
+            return Explained(ParentKind.PORTFOLIO_ORDER, order.id, order.explanation)
+        raise NotFound(
+            f"no block order or portfolio order has the id {record_id}",
+            {"kind": "block order or portfolio order", "id": record_id},
+        )

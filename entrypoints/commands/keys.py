@@ -40,7 +40,9 @@ def fairness_table(report: FairnessReport) -> str:
         )
         return f"key {report.key_id} ({report.fairness.value}): {used}"
     rows = [[a.account_id, steps(a.quota), a.allocated, steps(a.lead, signed=True)] for a in report.accounts]
-    table = rows_table(["account", "exact share of the remainders (steps)", "allocated (steps)", "lead (+) / lag (-)"], rows)
+    table = rows_table(
+        ["account", "exact share of the remainders (steps)", "allocated (steps)", "lead (+) / lag (-)"], rows
+    )
     return f"key {report.key_id} ({report.fairness.value}) after {report.rounds} block(s)\n{table}"
 
 

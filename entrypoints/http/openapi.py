@@ -8,7 +8,8 @@ route's casing, exactly as the one cattrs converter reads and writes them (``ada
 are strings (a request may also give a whole JSON number), enums their names, tuples arrays, datetimes RFC 3339.
 
 A type is described once per casing and direction: a request's schema refuses unknown fields and requires the
-fields without a default; a response's schema requires every field, since the converter always writes them all.
+fields without a default; a response's schema requires every field, since the converter always writes them all —
+but ``explanation``, which an answer carries only when the request asks for it (``?explain=true``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from starlette.routing import BaseRoute, Route
 from adapters.serialization import HistoryShape
 from core.fairness import FairHistory
 from core.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS
-from entrypoints.http.routing import MAX_BODY, Access, Casing, Operation, pascal
+from entrypoints.http.routing import MAX_BODY, ON_REQUEST, Access, Casing, Operation, pascal
 
 TITLE: Final = "allot"
 VERSION: Final = "1"
@@ -211,7 +212,11 @@ class Schemas:
         if cls.__doc__ and not cls.__doc__.startswith(f"{cls.__name__}("):
             schema["description"] = " ".join(cls.__doc__.split())
         schema["properties"] = {named(f.name): self.of(hints[f.name], casing, request) for f in fields}
-        required = [named(f.name) for f in fields if not request or f.default is attrs.NOTHING]
+        required = [
+            named(f.name)
+            for f in fields
+            if (f.default is attrs.NOTHING if request else f.name not in ON_REQUEST)
+        ]
         if required:
             schema["required"] = required
         schema["additionalProperties"] = False

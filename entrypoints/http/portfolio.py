@@ -16,7 +16,7 @@ import attrs
 from core.instruments import AllocationLine
 from core.portfolio import OrderType, Policy
 from core.records import AccountLiquidation, Order, PortfolioOrder
-from entrypoints.http.routing import PAGING, Call, Operation, Param, Reply, as_json, page
+from entrypoints.http.routing import EXPLAIN, PAGING, Call, Operation, Param, Reply, as_json, page
 
 # -- request bodies ---------------------------------------------------------------------------------------------
 
@@ -62,13 +62,12 @@ def place_order(call: Call) -> Reply:
         user_id=body.user_id,
         client_reference=body.client_reference,
     )
-    return Reply(202, as_json(order))
+    return Reply(202, as_json(order, explain=call.explain))
 
 
 def show_order(call: Call) -> Reply:
-    return Reply(
-        200, as_json(call.app.portfolio_orders.get(call.path["portfolio_order_id"], scope=call.scope))
-    )
+    order = call.app.portfolio_orders.get(call.path["portfolio_order_id"], scope=call.scope)
+    return Reply(200, as_json(order, explain=call.explain))
 
 
 def list_orders(call: Call) -> Reply:
@@ -91,7 +90,7 @@ def request_liquidation(call: Call) -> Reply:
         scope=call.scope,
         user_id=body.user_id,
     )
-    return Reply(202, as_json(order))
+    return Reply(202, as_json(order, explain=call.explain))
 
 
 def liquidate_account(call: Call) -> Reply:
@@ -119,21 +118,22 @@ OPERATIONS: Final = (
     Operation("POST", "/portfolios/orders", place_order,
               "Place a portfolio order (BUY, SELL, REBALANCING); it is split into individual orders at once",
               "portfolio orders", body=NewPortfolioOrder, response=PortfolioOrder, status=202, creates_work=True,
-              errors=(404, 409, 422)),
+              errors=(404, 409, 422), query=(EXPLAIN,)),
     Operation("GET", "/portfolios/orders", list_orders, "The caller's portfolio orders, oldest first",
               "portfolio orders", response=PortfolioOrder, paged=True, errors=(404,),
               query=(Param("account_id", "Only this account's (404 if the caller may not see the account)."),
                      Param("state", "Only those in this state.", schema=STATES), *PAGING)),
     Operation("GET", "/portfolios/orders/{portfolio_order_id}", show_order,
               "A portfolio order with its individual orders", "portfolio orders",
-              response=PortfolioOrder, errors=(404,)),
+              response=PortfolioOrder, errors=(404,), query=(EXPLAIN,)),
     Operation("DELETE", "/portfolios/orders/{portfolio_order_id}", cancel_order,
               "Cancel a portfolio order (only while NEW or SUBMITTED) and its individual orders",
               "portfolio orders", response=PortfolioOrder, errors=(404, 409)),
     Operation("POST", "/portfolios/{account_id}/liquidation_request", request_liquidation,
               "Sell every position of the account in full: a LIQUIDATION portfolio order (its cash amount and "
               "management fee are known once every sell is filled)", "portfolio orders",
-              body=Requester, response=PortfolioOrder, status=202, creates_work=True, errors=(404, 409, 422)),
+              body=Requester, response=PortfolioOrder, status=202, creates_work=True, errors=(404, 409, 422),
+              query=(EXPLAIN,)),
     Operation("POST", "/accounts/{account_id}/liquidations", liquidate_account,
               "Liquidate an account: one unit sell per position (its cash amount is known once all are filled)",
               "liquidations", body=Requester, response=AccountLiquidation, status=202, creates_work=True,

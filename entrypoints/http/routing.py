@@ -92,6 +92,8 @@ class Call:
     #: For a route that creates work: the request's ``Idempotency-Key``, scoped to the caller's client, for a use
     #: case's own ``idempotency_key`` (so that a retry after a failed first attempt does not do the work twice).
     idempotency_key: str | None = None
+    #: ``?explain=true`` on a route that takes it: the answer carries its ``explanation``.
+    explain: bool = False
 
     def param(self, name: str) -> str | None:
         """A query parameter given once (a repeated one is refused)."""
@@ -169,10 +171,42 @@ def recase(data: Any, rename: Callable[[str], str]) -> Any:
     return data
 
 
-def as_json(value: object, casing: Casing = Casing.SNAKE) -> Any:
-    """A value (a record, a view, a list of them) as JSON data in the route's casing."""
+#: Fields an answer carries only when the request asks for them (``?explain=true``); the OpenAPI document does
+#: not require them.
+ON_REQUEST: Final = ("explanation",)
+
+
+def as_json(value: object, casing: Casing = Casing.SNAKE, explain: bool = False) -> Any:
+    """A value (a record, a view, a list of them) as JSON data in the route's casing; its ``explanation`` (how its
+    split came about, recorded when it was decided) only with ``explain``."""
     data = unstructure(value)
+    if isinstance(data, dict) and not explain:
+        for name in ON_REQUEST:
+            data.pop(name, None)
     return recase(data, pascal) if casing is Casing.PASCAL else data
+
+
+# -- ?explain= ------------------------------------------------------------------------------------------------
+
+EXPLAIN: Final = Param(
+    "explain",
+    "true: the answer also carries how each share came about (`explanation`, `Explanation` on PascalCase routes; "
+    "null when none was recorded), stage by stage and recipient by recipient; false (the default): it does not.",
+    schema={"type": "string", "enum": ["true", "false"], "default": "false"},
+)
+
+
+def explain_asked(query: Mapping[str, Sequence[str]]) -> bool:
+    """``?explain=true`` or ``false`` (or none: false); any other value is refused."""
+    value = query_value(query, EXPLAIN.name)
+    if value is None or value == "false":
+        return False
+    if value == "true":
+        return True
+    raise ValidationError(
+        f"explain must be true or false, not {value!r}",
+        {"parameter": EXPLAIN.name, "value": value, "allowed": ["true", "false"]},
+    )
 
 
 # -- pagination -----------------------------------------------------------------------------------------------
@@ -393,14 +427,18 @@ def endpoint(
 
 
 def handle(app: Application, operation: Operation, request: Request, raw: bytes, settings: Settings) -> Reply:
-    """Authorize, read the body, and run the handler (once per idempotency key if it creates work)."""
+    """Authorize, read the body and ``?explain=`` (before any work begins: a bad value does not use up an
+    Idempotency-Key), and run the handler (once per idempotency key if it creates work)."""
+    scope = authorize(app, operation, request)
+    query = {k: request.query_params.getlist(k) for k in request.query_params}
     call = Call(
         app=app,
-        scope=authorize(app, operation, request),
+        scope=scope,
         path=dict(request.path_params),
-        query={k: request.query_params.getlist(k) for k in request.query_params},
+        query=query,
         body=parsed_body(operation, raw),
         settings=settings,
+        explain=EXPLAIN in operation.query and explain_asked(query),
     )
     if operation.creates_work:
         key = idempotency_key(request)

@@ -21,12 +21,24 @@ from adapters.serialization import structure
 from core.allocation_keys import LISTED_BY_DEFAULT
 from core.blocks import DEFAULT_POLICY, AccountAllocation, BlockAllocation, PartialFillPolicy
 from core.errors import ValidationError
+from core.explain import Explanation
 from core.fairness import Fairness
 from core.instruments import AssetType, Position, Side
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import KeyStatus
 from core.records import Order, StoredKey
-from entrypoints.http.routing import PAGING, Call, Casing, Operation, Param, Reply, as_json, page, pascal
+from entrypoints.http.routing import (
+    EXPLAIN,
+    PAGING,
+    Call,
+    Casing,
+    Operation,
+    Param,
+    Reply,
+    as_json,
+    page,
+    pascal,
+)
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -261,7 +273,11 @@ class NewBlockOrder:
 
 @attrs.frozen
 class OrderPlaced:
+    """The block's ``OrderId``; with ``?explain=true`` also ``Explanation`` (allot's addition): how the key split
+    the block when it was placed, stage by stage and account by account."""
+
     order_id: str
+    explanation: Explanation | None = None
 
 
 def place_block(call: Call) -> Reply:
@@ -276,7 +292,7 @@ def place_block(call: Call) -> Reply:
         account_id=body.account_key,
         asset_type=optional_member(AssetType, body.asset_type, "AssetType"),
     )
-    return Reply(202, as_json(OrderPlaced(block.id), Casing.PASCAL))
+    return Reply(202, as_json(OrderPlaced(block.id, block.explanation), Casing.PASCAL, explain=call.explain))
 
 
 # -- the accounts' orders and positions -------------------------------------------------------------------------
@@ -381,7 +397,7 @@ OPERATIONS: Final = (
     Operation("POST", "/trade/v2/orders", place_block,
               "Place a block order with an allocation key; the market executes it and allocates it out",
               "block trading", body=NewBlockOrder, response=OrderPlaced, status=202, casing=PASCAL,
-              creates_work=True, errors=(404, 409, 422)),
+              creates_work=True, errors=(404, 409, 422), query=(EXPLAIN,)),
     Operation("GET", "/port/v1/orders", list_orders,
               "The individual orders of an account, allocated ones with their CorrelationKey", "block trading",
               response=PortOrder, casing=PASCAL, paged=True, query=(ACCOUNT_KEY, *PAGING), errors=(404,)),

@@ -26,7 +26,8 @@ from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import KeyStatus, LiquidationState, OrderState, PortfolioOrderState
 from core.market import RunOutcome
 from core.portfolio import OrderType
-from core.records import BlockOrder, Funding, Order, PortfolioOrder, subject_of
+from core.records import BlockOrder, Funding, Order, ParentKind, PortfolioOrder, subject_of
+from core.tenants import Scope
 from core.webhooks import EventQuery
 from ports.application import Application
 from tests.application.conftest import World
@@ -581,3 +582,26 @@ def test_available_cash_is_written_with_the_currencys_minor_units(app: Applicati
     app.accounts.open("EUR", account_id="ZERO")
     assert str(app.accounts.show("ZERO").available_cash) == "0.00"
     assert str(app.accounts.open("EUR", Decimal("-0"), account_id="MINUS").cash_in("EUR")) == "0.00"
+
+
+def test_an_explanation_is_found_by_the_id_of_a_block_or_of_a_portfolio_order(blocks: Application) -> None:
+    block = blocks.blocks.place(blocks.keys.create(remainder_key()).id, "FX", Side.BUY, Decimal(65000))
+    order = blocks.portfolio_orders.place("ACC", OrderType.BUY, Decimal("1000.00"), model(blocks))
+    explained = [blocks.queries.explanation(block.id), blocks.queries.explanation(order.id)]
+    assert [(e.kind, e.id, e.explanation) for e in explained] == [
+        (ParentKind.BLOCK_ORDER, block.id, block.explanation),
+        (ParentKind.PORTFOLIO_ORDER, order.id, order.explanation),
+    ]
+    assert all(e.explanation is not None and e.explanation.stages for e in explained)
+
+
+def test_another_clients_block_is_not_found_by_its_explanation_exactly_like_a_missing_one(
+    blocks: Application,
+) -> None:
+    block = blocks.blocks.place(blocks.keys.create(remainder_key()).id, "FX", Side.BUY, Decimal(65000))
+    with pytest.raises(NotFound) as hidden:
+        blocks.queries.explanation(block.id, scope=Scope.of_user("globex", "carol"))
+    with pytest.raises(NotFound) as missing:
+        blocks.queries.explanation("missing")
+    assert hidden.value.message.replace(block.id, "missing") == missing.value.message
+    assert hidden.value.details == {**missing.value.details, "id": block.id}

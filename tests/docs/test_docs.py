@@ -48,6 +48,10 @@ def test_the_readme_walkthrough_and_its_webhook_example_run_on_loopback(tmp_path
     )  # fmt: skip
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "blocks: 1 filled" in ran.stdout
+    # 5 000 left after the key's base, over 10 000 / 20 000: quotas 1 666 2/3 and 3 333 1/3, one unit left over.
+    assert "by LARGEST_REMAINDER, 1 leftover step" in ran.stdout
+    assert re.search(r"^Demo_8328394\s+10000\s+5000/3\s+1666\s+2/3\s+2\s+1\s+yes\s+LARGEST_REMAINDER\s+1667$",
+                     ran.stdout, re.MULTILINE), ran.stdout  # fmt: skip
     shown = ran.stdout.split("BLOCK_ORDER.NEW")[0]
     for account, allocated in (
         ("Demo_8328394", "11667"),

@@ -30,7 +30,7 @@ from core.tenants import Scope
 from entrypoints.bootstrap import sqlite_application
 from entrypoints.http.app import OPERATIONS, create_app
 from entrypoints.http.openapi import DECIMAL_READ, document
-from entrypoints.http.routing import Access, Call, Casing, Operation, Reply
+from entrypoints.http.routing import EXPLAIN, Access, Call, Casing, Operation, Reply
 from entrypoints.http.sandbox import OPERATIONS as SANDBOX
 from entrypoints.http.sandbox import sandbox_routes
 from tests.http.conftest import Api
@@ -167,6 +167,35 @@ def test_a_paged_list_answers_data_and_next_and_every_error_is_the_one_error_bod
     for status in ("400", "401", "409", "422", "503"):
         response = SPEC["components"]["responses"][listed[status]["$ref"].rsplit("/", 1)[1]]
         assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_explain_is_described_where_it_is_read_and_an_answers_explanation_is_not_required() -> None:
+    explained = {(o.method.lower(), o.path) for o in OPERATIONS if EXPLAIN in o.query}
+    assert explained == {
+        ("post", "/trade/v2/orders"),
+        ("post", "/portfolios/orders"),
+        ("get", "/portfolios/orders/{portfolio_order_id}"),
+        ("post", "/portfolios/{account_id}/liquidation_request"),
+    }
+    for method, path in explained:
+        (param,) = [p for p in SPEC["paths"][path][method]["parameters"] if p["name"] == "explain"]
+        assert (param["in"], param["required"], param["schema"]["enum"]) == (
+            "query",
+            False,
+            ["true", "false"],
+        )
+    order = SPEC["components"]["schemas"]["PortfolioOrder"]
+    assert order["properties"]["explanation"] == {
+        "anyOf": [{"$ref": "#/components/schemas/Explanation"}, {"type": "null"}]
+    }
+    assert order["required"] == [name for name in order["properties"] if name != "explanation"]
+    placed = SPEC["components"]["schemas"]["OrderPlaced_Pascal"]
+    assert (list(placed["properties"]), placed["required"]) == (["OrderId", "Explanation"], ["OrderId"])
+    assert list(SPEC["components"]["schemas"]["Line_Pascal"]["properties"])[:3] == [
+        "Recipient",
+        "Claim",
+        "Quota",
+    ]
 
 
 # -- a route of another module, in PascalCase, described from the table alone ----------------------------------
