@@ -1246,6 +1246,14 @@ def post_allocation_explanation(block: BlockOrder, step: Decimal, contract_size:
     return Explanation(tuple(stages))
 
 
+def block_explanation(block: BlockOrder, instrument: Instrument) -> Explanation | None:
+    """How a block was split: a key's block as recorded when it was placed; a leader's block computed from the
+    block as stored (``post_allocation_explanation``: a 100 000-follower split is not kept line by line)."""
+    if block.leader_id is None:
+        return block.explanation
+    return post_allocation_explanation(block, instrument.quantity_step, instrument.contract_size)
+
+
 def place_blocks(
     leader: TradeLeader,
     planned: Sequence[PlannedBlock],

@@ -61,7 +61,7 @@ def explanation_text(explanation: Explanation | None) -> str:
     if explanation is None:
         return "no explanation was recorded (it was made before allot recorded them)"
     if not explanation.stages:
-        return "nothing was split: every share is whole"
+        return "nothing was apportioned: every share is whole, or the block is not done yet"
     parts = []
     for stage in explanation.stages:
         leftover = f", {counted(stage.leftover_steps, 'leftover step')}" if stage.leftover_steps else ""

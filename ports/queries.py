@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from core import copy_trading
 from core.errors import NotFound
 from core.explain import Explanation
 from core.journal import JournalEntry, LedgerAccount
@@ -11,7 +12,7 @@ from core.records import Event, Order, ParentKind
 from core.tenants import OPERATOR, Scope, only_visible
 from core.webhooks import EventQuery, feed_of
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, list_visible, require_visible, transaction
+from ports.use_cases import UseCases, list_visible, require, require_visible, transaction
 
 
 @attrs.frozen
@@ -67,7 +68,10 @@ class Queries(UseCases):
         An id that names neither (or one the caller may not see) is ``NotFound``."""
         block = uow.blocks.get(record_id)
         if block is not None and only_visible(scope, [block]):
-            return Explained(ParentKind.BLOCK_ORDER, block.id, block.explanation)
+            instrument = require(uow.instruments, block.instrument_id, "instrument")
+            return Explained(
+                ParentKind.BLOCK_ORDER, block.id, copy_trading.block_explanation(block, instrument)
+            )
         order = uow.portfolio_orders.get(record_id)
         if order is not None and only_visible(scope, [order]):
             return Explained(ParentKind.PORTFOLIO_ORDER, order.id, order.explanation)

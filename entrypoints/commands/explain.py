@@ -19,8 +19,7 @@ from ports.queries import Explained
 
 #: Why a record of each kind may have no explanation.
 WITHOUT_ONE: Final = {
-    ParentKind.BLOCK_ORDER: "it was placed before allot recorded explanations, or it is a trade leader's block "
-    "(its post-allocation to the followers is not explained)",
+    ParentKind.BLOCK_ORDER: "it was placed before allot recorded explanations",
     ParentKind.PORTFOLIO_ORDER: "it was placed before allot recorded explanations, or it is a LIQUIDATION (every "
     "position is sold in full: nothing is apportioned)",
 }

@@ -87,6 +87,25 @@ def test_a_leader_rebalance_sends_one_block_per_instrument_and_side_and_allocate
     assert app.ledger.verify().discrepancies == ()
 
 
+def test_a_leader_blocks_explanation_says_how_its_traded_value_was_shared_over_the_followers(
+    world: World,
+) -> None:
+    app = world.open()
+    setup(app)
+    app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    app.investments.start("growth", "f2-cash", D("2000.00"), follower_id="f2")
+    run_until_still(app)
+    app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.2")), AllocationLine("BBB", D("0.8"))])
+    run_until_still(app)
+    block = app.blocks.all()[-1]
+    explained = app.queries.explanation(block.id)
+    assert explained.explanation is not None
+    # Filled in full: each follower got what it asked for, and only the traded value was shared, by quantity.
+    (values,) = explained.explanation.stages
+    assert [line.claim for line in values.lines] == list(block.allocated)
+    assert sum((line.share for line in values.lines), D(0)) == values.total
+
+
 def test_a_withdrawal_sells_pro_rata_and_moves_the_cash_to_the_funding_account(world: World) -> None:
     app = world.open()
     setup(app)
