@@ -149,11 +149,22 @@ def _shown(value: object) -> str:
 _FRACTION = re.compile(r"-?[0-9]+(/[0-9]+)?", re.ASCII)
 
 
+#: The most digits a fraction may be written with (Python reads at most 4 300 digits into one whole number).
+MAX_FRACTION_DIGITS = 4000
+
+
 def _structure_fraction(value: object, _: Any) -> Fraction:
     """An exact fraction is written as text: ``"7/3"``, ``"-1/3"`` or a whole number ``"2"``."""
-    if not isinstance(value, str) or not _FRACTION.fullmatch(value) or value.endswith("/0"):
+    if not isinstance(value, str) or not _FRACTION.fullmatch(value):
         raise ValidationError(f'expected a fraction written as text such as "7/3", got {_shown(value)}')
-    return Fraction(value)
+    if len(value) > MAX_FRACTION_DIGITS:
+        raise ValidationError(
+            f"a fraction of {len(value)} characters is longer than allot reads ({MAX_FRACTION_DIGITS})"
+        )
+    numerator, _slash, denominator = value.partition("/")
+    if denominator and int(denominator) == 0:
+        raise ValidationError(f"a fraction cannot have a zero denominator: {_shown(value)}")
+    return Fraction(int(numerator), int(denominator or 1))
 
 
 def _unstructure_history(history: FairHistory) -> dict[str, object]:
