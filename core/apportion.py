@@ -47,29 +47,39 @@ def apportion_units(
 
     Every number here is an int (``TypeError`` otherwise: a float would make the split inexact).
     """
-    check_count(total, "total", minimum=None)
-    claims = check_counts(claims, "claims")
-    if ranks is not None:
-        ranks = check_counts(ranks, "ranks")
+    claims, ranks = checked_split(total, claims, ranks)
     if caps is not None:
         caps = check_counts(caps, "caps")
-    if total < 0:
-        raise ApportionmentError("the total to split must not be negative", {"total": total})
-    if any(claim < 0 for claim in claims):
-        raise ApportionmentError(
-            "claims must not be negative",
-            {"negative_claims": [i for i, claim in enumerate(claims) if claim < 0]},
-        )
-    if sum(claims) == 0:
-        raise ApportionmentError(
-            "there is nothing to split by: every claim is zero",
-            {"total": total, "recipients": len(claims)},
-        )
-    if ranks is not None and len(ranks) != len(claims):
-        raise ApportionmentError("give one rank per claim", {"claims": len(claims), "ranks": len(ranks)})
     if caps is None:
         return _hamilton(total, claims, ranks)
     return _capped(total, claims, ranks, caps)
+
+
+def checked_split(
+    total: int, claims: Sequence[int], ranks: Sequence[int] | None
+) -> tuple[list[int], list[int] | None]:
+    """What every split of whole numbers needs (``apportion_units``, ``apportion_fair``): an int total not below
+    zero, int claims not below zero and not all zero, and one int rank per claim if there are ranks."""
+    check_count(total, "total", minimum=None)
+    checked = check_counts(claims, "claims")
+    checked_ranks = None if ranks is None else check_counts(ranks, "ranks")
+    if total < 0:
+        raise ApportionmentError("the total to split must not be negative", {"total": total})
+    if checked and min(checked) < 0:
+        raise ApportionmentError(
+            "claims must not be negative",
+            {"negative_claims": [i for i, claim in enumerate(checked) if claim < 0]},
+        )
+    if sum(checked) == 0:
+        raise ApportionmentError(
+            "there is nothing to split by: every claim is zero",
+            {"total": total, "recipients": len(checked)},
+        )
+    if checked_ranks is not None and len(checked_ranks) != len(checked):
+        raise ApportionmentError(
+            "give one rank per claim", {"claims": len(checked), "ranks": len(checked_ranks)}
+        )
+    return checked, checked_ranks
 
 
 def _hamilton(

@@ -41,6 +41,7 @@ from operator import add, floordiv, le, mod, mul, sub
 
 import attrs
 
+from core.apportion import checked_split
 from core.errors import ApportionmentError, ValidationError
 from core.numbers import check_count, check_counts
 from core.validators import NamedEnum, check_text
@@ -421,24 +422,9 @@ def _checked(
     history: FairHistory,
     ranks: Sequence[int] | None,
 ) -> tuple[int, list[int], list[int] | None]:
-    check_count(total, "total", minimum=None)
-    claims = check_counts(claims, "claims")
-    if ranks is not None:
-        ranks = check_counts(ranks, "ranks")
+    claims, ranks = checked_split(total, claims, ranks)
     if not isinstance(history, FairHistory):
         raise ValidationError("history must be a FairHistory", {"field": "history"})
-    if total < 0:
-        raise ApportionmentError("the total to split must not be negative", {"total": total})
-    if claims and min(claims) < 0:
-        raise ApportionmentError(
-            "claims must not be negative",
-            {"negative_claims": [i for i, claim in enumerate(claims) if claim < 0]},
-        )
-    if sum(claims) == 0:
-        raise ApportionmentError(
-            "there is nothing to split by: every claim is zero",
-            {"total": total, "recipients": len(claims)},
-        )
     if len(participants) != len(claims):
         raise ApportionmentError(
             "give one participant per claim", {"claims": len(claims), "participants": len(participants)}
@@ -451,8 +437,6 @@ def _checked(
         raise ApportionmentError(
             "each participant may appear only once", {"participants": _repeated(participants)}
         )
-    if ranks is not None and len(ranks) != len(claims):
-        raise ApportionmentError("give one rank per claim", {"claims": len(claims), "ranks": len(ranks)})
     return total, claims, ranks
 
 
