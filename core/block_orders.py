@@ -27,6 +27,7 @@ from core.blocks import (
     KeySplit,
     PartialFillPolicy,
     Targets,
+    after_margin,
     allocate_fill,
     apply_margin,
     book_prices,
@@ -99,7 +100,11 @@ def block_targets(
     power = {p.account_id: available_cash(accounts[p.account_id]) for p in key.participants}
     wanted = apply_margin(key, split.targets, power, instrument.priced(), instrument.contract_size, step)
     cut = margin_stage(key, split.targets, wanted, step)
-    return wanted, split, explanation if cut is None else explanation.then(cut)
+    return (
+        wanted,
+        after_margin(key, split, wanted, step),
+        explanation if cut is None else explanation.then(cut),
+    )
 
 
 def check_holdings(

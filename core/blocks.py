@@ -141,6 +141,8 @@ class KeySplit:
     targets: Targets
     history: FairHistory | None
     stages: tuple[Stage, ...]
+    #: Per participant (key order): the steps of the key's remainder it was given.
+    extra: tuple[int, ...] = ()
 
 
 @exact
@@ -190,6 +192,7 @@ def split_by_key(
     remainder = units - sum(base_units)
     takers = [i for i, p in enumerate(key.participants) if p.accept_remainder]
     after: FairHistory | None = history
+    extra_units = [0] * len(key.participants)
     if takers and remainder:
         amounts, scale = check_decimals([unit_values[i] for i in takers], "unit values")
         claims = units_of_claims(amounts, scale)
@@ -204,6 +207,7 @@ def split_by_key(
             extra, shared = hamilton(name, remainder, claims, step, ids, shown_claims=amounts, ranks=ranks)
         for i, share in zip(takers, extra, strict=True):
             base_units[i] += share
+            extra_units[i] = share
         error = 0
     else:
         error = remainder
@@ -224,7 +228,23 @@ def split_by_key(
     wanted = Targets(
         tuple(from_units(b, step) for b in base_units), from_units(error, step), from_units(remainder, step)
     )
-    return KeySplit(wanted, after, (base, shared))
+    return KeySplit(wanted, after, (base, shared), tuple(extra_units))
+
+
+def after_margin(key: AllocationKey, split: KeySplit, reduced: Targets, step: Decimal) -> KeySplit:
+    """The split as the margin cut left it: a ROTATE key's history counts only the remainder steps each account
+    kept. One cut below its base and remainder share gives back the steps it could not take; its exact share stays,
+    so it is behind, and due before the others next time."""
+    if split.history is None:
+        return attrs.evolve(split, targets=reduced)
+    lost = {
+        p.account_id: min(extra, to_units(wanted - cut, step))
+        for p, wanted, cut, extra in zip(
+            key.participants, split.targets.participants, reduced.participants, split.extra, strict=True
+        )
+        if extra and cut < wanted
+    }
+    return attrs.evolve(split, targets=reduced, history=split.history.given_back(lost))
 
 
 def margin_stage(key: AllocationKey, wanted: Targets, reduced: Targets, step: Decimal) -> Stage | None:
@@ -377,6 +397,7 @@ def allocate(request: BlockRequest, *, explain: bool = False) -> BlockAllocation
             raise ValidationError("margin handling needs an estimated price", {"field": "price"})
         reduced = apply_margin(key, wanted, request.buying_power, request.price, request.contract_size, step)
         stages.extend(stage for stage in [margin_stage(key, wanted, reduced, step)] if stage is not None)
+        split = after_margin(key, split, reduced, step)
         wanted = reduced
     block_amount = wanted.total
     filled = _filled(request, block_amount)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from itertools import islice, repeat
 from operator import add, floordiv, le, mod, mul, sub
@@ -142,6 +142,21 @@ class FairHistory:
                 self.participants, self.quotas, self.allocated, strict=True
             )
         )
+
+    def given_back(self, steps: Mapping[str, int]) -> FairHistory:
+        """The history with ``steps`` taken off what each named participant was given (steps it could not take
+        after all, e.g. cut by margin). Their exact quotas stay: they are behind by as much."""
+        if not steps:
+            return self
+        allocated = list(self.allocated)
+        for participant, count in steps.items():
+            allocated[self.participants.index(participant)] -= check_count(count, "steps", minimum=0)
+        unsettled = tuple(
+            p
+            for p, quota, given in zip(self.participants, self.quotas, allocated, strict=True)
+            if p in self.unsettled or abs(given * self.denominator - quota) >= self.denominator
+        )
+        return attrs.evolve(self, allocated=tuple(allocated), unsettled=unsettled)
 
     def standing(self, participant: str) -> Standing | None:
         try:
@@ -429,6 +444,8 @@ def _checked(
         raise ApportionmentError(
             "give one participant per claim", {"claims": len(claims), "participants": len(participants)}
         )
+    if ranks is not None and len(ranks) != len(claims):
+        raise ApportionmentError("give one rank per claim", {"claims": len(claims), "ranks": len(ranks)})
     if tuple(participants) == history.participants:
         return total, claims, ranks  # the same participants as last time: checked then
     for participant in participants:

@@ -141,3 +141,12 @@ def test_a_rotate_model_rotates_the_leftover_cent_over_its_instruments(app: Appl
     # hands each of the three leftover cents to a different instrument.
     assert got == dict.fromkeys("ABC", Decimal("0.10"))
     assert app.allocations.get(model.id).history is not None
+
+
+def test_a_remainder_step_cut_by_margin_is_not_counted_as_given(app: Application) -> None:
+    key = app.keys.create(attrs.evolve(thirds(Fairness.ROTATE), margin_handling=MarginHandling.REDUCE))
+    app.accounts.withdraw("P1", Decimal("99999.00"))  # P1 can pay for one unit at 1.00, no more
+    app.blocks.place(key.id, "FX", Side.BUY, Decimal(4))  # base 1 each; the one step left goes to P1 (rank 1)
+    standings = {a.account_id: (a.quota, a.allocated) for a in app.keys.fairness(key.id).accounts}
+    # The margin cut P1 back to its base: it kept no remainder step, and stays due one.
+    assert standings == {"P1": (Fraction(1, 3), 0), "P2": (Fraction(1, 3), 0), "P3": (Fraction(1, 3), 0)}
