@@ -159,6 +159,8 @@ def split_by_key(
     """Base by unit type, then the remainder to the remainder accounts in proportion to their unit values (a
     ROTATE key rotates it with its ``history``) or, when none accepts remainders, to the error account."""
     units = to_units(amount, step, "amount")
+    if history is not None and key.fairness is not Fairness.ROTATE:
+        raise ValidationError("a history is only used with a ROTATE key", {"field": "history"})
     unit_values = [p.unit_value for p in key.participants]
     if key.unit_type is UnitType.PERCENTAGE:
         quotas = [Fraction(units) * Fraction(v) / 100 for v in unit_values]

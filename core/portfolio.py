@@ -180,6 +180,7 @@ def _plan(request: PortfolioRequest) -> OrderPlan:
                 f"{request.currency}",
                 {"instrument_id": instrument.instrument_id, "currency": instrument.currency},
             )
+    _check_fairness(request)
     positions = _positions(request.positions)
     held = {p.instrument_id: p.quantity for p in _positions(request.held)}
     if request.cash is not None:
@@ -213,6 +214,17 @@ def _plan(request: PortfolioRequest) -> OrderPlan:
                 request.policy,
                 held_value,
             )
+
+
+def _check_fairness(request: PortfolioRequest) -> None:
+    """Fairness is a BUY's: its cash over the weights. Anywhere else it would be ignored, so it is refused."""
+    if request.fairness is Fairness.ROTATE and request.type is not OrderType.BUY:
+        raise ValidationError(
+            f"fairness ROTATE applies to a BUY's split over the weights, not to a {request.type.value}",
+            {"field": "fairness", "type": request.type.value},
+        )
+    if request.history is not None and request.fairness is not Fairness.ROTATE:
+        raise ValidationError("a history is only used with fairness ROTATE", {"field": "history"})
 
 
 @exact

@@ -83,7 +83,8 @@ def place(
     order_type = OrderType(order_type)
     currency = account.currency
     priced = {i: traded_in(instrument, currency) for i, instrument in instruments.items()}
-    model = allocation if isinstance(allocation, ModelPortfolio) else None
+    # A model's fairness is for its BUYs' split over the weights (``plan`` refuses it on anything else).
+    model = allocation if isinstance(allocation, ModelPortfolio) and order_type is OrderType.BUY else None
     order_plan = plan(
         PortfolioRequest(
             order_type,

@@ -31,7 +31,15 @@ NOTHING_APPORTIONED: Final = (
 def is_request(target: str) -> bool:
     """A JSON request rather than an id: ``-`` (stdin), an existing file, or a name that can only be a file's
     (ending in .json, or with a /). Block and portfolio order ids are UUIDs, which are none of these."""
-    return target == "-" or target.endswith(".json") or "/" in target or Path(target).is_file()
+    return target == "-" or target.endswith(".json") or "/" in target or _is_file(target)
+
+
+def _is_file(target: str) -> bool:
+    """Whether a file of that name exists; a name the system cannot even look up (too long) is no file."""
+    try:
+        return Path(target).is_file()
+    except OSError:
+        return False
 
 
 @click.command()

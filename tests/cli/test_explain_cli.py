@@ -178,3 +178,9 @@ def test_a_block_request_with_a_bad_key_is_a_validation_error(allot: Allot) -> N
 def test_help_says_how_a_request_is_told_apart(allot: Allot) -> None:
     shown = allot("explain", "--help").out
     assert 'A request with a "key" is a block request' in " ".join(shown.split())
+
+
+def test_an_id_too_long_to_be_a_file_name_is_not_found_rather_than_an_output_error(allot: Allot) -> None:
+    setup_portfolio(allot)
+    ran = allot("explain", "x" * 5000, "--json", expect=2)
+    assert ran.error["code"] == "NOT_FOUND"

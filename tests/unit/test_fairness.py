@@ -95,3 +95,24 @@ def test_the_history_is_only_a_fair_history() -> None:
 
 def test_no_history_is_the_empty_history() -> None:
     assert (NO_HISTORY.standings, NO_HISTORY.rounds) == ((), 0)
+
+
+def test_fairness_on_a_portfolio_request_that_does_not_split_cash_over_weights_is_refused() -> None:
+    from core.portfolio import OrderType, PortfolioRequest, plan
+
+    sell = PortfolioRequest(type=OrderType.SELL, currency="EUR", cash_amount=1, fairness="ROTATE")
+    with pytest.raises(ValidationError, match="applies to a BUY"):
+        plan(sell)
+    _, history = apportion_fair(1, ["A"], [1])
+    with pytest.raises(ValidationError, match="only used with fairness ROTATE"):
+        plan(PortfolioRequest(type=OrderType.BUY, currency="EUR", cash_amount=1, history=history))
+
+
+def test_a_history_with_a_plain_key_is_refused() -> None:
+    from core.blocks import BlockRequest, allocate
+    from core.keys import AllocationKey, Participant
+
+    key = AllocationKey("k", "UNIT", "REJECT", False, "O", "E", (Participant("A", 1, True, 1),))
+    _, history = apportion_fair(1, ["A"], [1])
+    with pytest.raises(ValidationError, match="only used with a ROTATE key"):
+        allocate(BlockRequest(key, 3, history=history))
