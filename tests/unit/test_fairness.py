@@ -116,3 +116,11 @@ def test_a_history_with_a_plain_key_is_refused() -> None:
     _, history = apportion_fair(1, ["A"], [1])
     with pytest.raises(ValidationError, match="only used with a ROTATE key"):
         allocate(BlockRequest(key, 3, history=history))
+
+
+def test_equal_deadlines_go_by_rank_on_later_allocations_too() -> None:
+    # Round one: equal deadlines, b has rank 1. Round two (the same participants): a and c tie, c has the lower rank.
+    shares, history = apportion_fair(1, ["a", "b", "c"], [1, 1, 1], ranks=[3, 1, 2])
+    assert shares == [0, 1, 0]
+    shares, history = apportion_fair(1, ["a", "b", "c"], [1, 1, 1], history, ranks=[3, 1, 2])
+    assert shares == [0, 0, 1]
