@@ -16,8 +16,8 @@ import attrs
 
 from core.apportion import apportion, apportion_units, decimals_of_shares, units_of_claims
 from core.errors import MarginRejected, ValidationError
-from core.explain import Explanation, Line, Method, Reason, Stage, hamilton, rotating
-from core.fairness import NO_HISTORY, FairHistory, Fairness
+from core.explain import Explanation, Line, Method, Reason, Stage, split
+from core.fairness import FairHistory, Fairness
 from core.keys import AllocationKey, MarginHandling, UnitType
 from core.numbers import (
     ONE,
@@ -196,20 +196,15 @@ def split_by_key(
     after: FairHistory | None = history
     extra_units = [0] * len(key.participants)
     if takers and remainder:
-        amounts, scale = check_decimals([unit_values[i] for i in takers], "unit values")
-        claims = units_of_claims(amounts, scale)
-        ids = [key.participants[i].account_id for i in takers]
-        ranks = [key.participants[i].rank for i in takers]
-        name = "remainder of the key over the accounts that accept remainders"
-        if key.fairness is Fairness.ROTATE:
-            extra, after, shared = rotating(
-                name, remainder, claims, step, ids, history or NO_HISTORY, shown_claims=amounts, ranks=ranks
-            )
-        else:
-            extra, shared = hamilton(name, remainder, claims, step, ids, shown_claims=amounts, ranks=ranks)
-        for i, share in zip(takers, extra, strict=True):
-            base_units[i] += share
-            extra_units[i] = share
+        shared_out = split(
+            "remainder of the key over the accounts that accept remainders", from_units(remainder, step),
+            [unit_values[i] for i in takers], step, [key.participants[i].account_id for i in takers],
+            ranks=[key.participants[i].rank for i in takers], fairness=key.fairness, history=history,
+        )  # fmt: skip
+        shared, after = shared_out.stage, shared_out.history
+        for i, share in zip(takers, shared_out.shares, strict=True):
+            extra_units[i] = to_units(share, step)
+            base_units[i] += extra_units[i]
         error = 0
     else:
         error = remainder
@@ -405,7 +400,7 @@ def allocate(request: BlockRequest, *, explain: bool = False) -> BlockAllocation
     filled = _filled(request, block_amount)
     quantities, error = distribute_fill(key, wanted, filled, step, request.partial_fill_policy)
     if explain:
-        stages.extend(fill_stages(key, wanted, filled, step, request.partial_fill_policy))
+        stages.extend(fill_stages(key, wanted, filled, step, request.partial_fill_policy, quantities))
 
     everyone = [*quantities, error]
     priced: list[tuple[Decimal | None, Decimal | None]] = [(None, None)] * len(everyone)
@@ -437,22 +432,25 @@ def allocate(request: BlockRequest, *, explain: bool = False) -> BlockAllocation
 
 
 def fill_stages(
-    key: AllocationKey, wanted: Targets, filled: Decimal, step: Decimal, policy: PartialFillPolicy
+    key: AllocationKey,
+    wanted: Targets,
+    filled: Decimal,
+    step: Decimal,
+    policy: PartialFillPolicy,
+    quantities: Sequence[Decimal],
 ) -> list[Stage]:
-    """How a fill of ``filled`` was shared over the targets (nothing to explain when it filled them all)."""
+    """How a fill of ``filled`` was shared over the targets into ``quantities`` (``distribute_fill``'s); nothing
+    to explain when it filled them all."""
     target_sum = sum(wanted.participants, ZERO)
     if filled >= target_sum or target_sum == 0:
         return []
     ids = [p.account_id for p in key.participants]
     if PartialFillPolicy(policy) is PartialFillPolicy.PRO_RATA:
-        claims = [to_units(t, step) for t in wanted.participants]
-        ranks = [p.rank for p in key.participants]
-        _, stage = hamilton(
-            "partial fill, pro rata to the targets", to_units(filled, step), claims, step, ids,
-            shown_claims=list(wanted.participants), ranks=ranks,
+        pro_rata = split(
+            "partial fill, pro rata to the targets", filled, wanted.participants, step, ids,
+            ranks=[p.rank for p in key.participants],
         )  # fmt: skip
-        return [stage]
-    quantities, _ = distribute_fill(key, wanted, filled, step, policy)
+        return [pro_rata.stage]
     lines = tuple(
         Line(
             recipient=p.account_id, claim=target, quota=Fraction(target), floor=quantity, remainder=Fraction(0),
@@ -477,13 +475,10 @@ def value_stage(
 ) -> Stage:
     """How the block's traded value was shared over the quantities (``book_prices``: largest remainder, in minor
     units)."""
-    unit = minor_unit(currency)
-    amounts, scale = check_decimals(quantities, "quantities", non_negative=True)
-    _, stage = hamilton(
-        f"traded value ({currency}) over the quantities", to_units(traded_value(executions, contract_size, currency), unit, "total"),
-        units_of_claims(amounts, scale), unit, list(accounts), shown_claims=amounts,
-    )  # fmt: skip
-    return stage
+    value = traded_value(executions, contract_size, currency)
+    return split(
+        f"traded value ({currency}) over the quantities", value, quantities, minor_unit(currency), accounts
+    ).stage
 
 
 def traded_value(executions: Sequence[Execution], contract_size: Decimal, currency: str) -> Decimal:

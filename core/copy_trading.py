@@ -28,11 +28,11 @@ import attrs
 
 from core import liquidations, portfolio_orders
 from core.accounts import available_cash, available_units, check_open, nav, reserve
-from core.apportion import apportion, units_of_claims
+from core.apportion import apportion
 from core.blocks import Execution, Targets, book_prices, value_stage
 from core.decisions import Changes, Decision
 from core.errors import AlreadyExists, InsufficientFunds, NotFound, NothingToTrade, ValidationError
-from core.explain import Explanation, hamilton
+from core.explain import Explanation, split
 from core.instruments import (
     Allocation,
     AllocationLine,
@@ -74,7 +74,6 @@ from core.journal import FEE_INCOME, Asset, Cause, CauseKind, JournalEntry, Ledg
 from core.lifecycle import BLOCK_ORDER, OPEN, OrderState, ParentState, Trigger
 from core.numbers import (
     ZERO,
-    check_decimals,
     check_non_negative,
     divide_to,
     exact,
@@ -83,7 +82,6 @@ from core.numbers import (
     from_units,
     half_even_to,
     minor_unit,
-    to_units,
     whole_steps,
 )
 from core.orders import allocated, book, cancel_open
@@ -1233,13 +1231,11 @@ def post_allocation_explanation(block: BlockOrder, step: Decimal, contract_size:
     filled = block.filled_quantity
     stages = []
     if filled < asked:
-        amounts, scale = check_decimals(requested, "requested")
-        _, stage = hamilton(
-            "post-allocation, pro rata to what each follower asked for", to_units(filled, step, "filled"),
-            units_of_claims(amounts, scale), step, list(block.recipients), shown_claims=requested,
+        shared = split(
+            "post-allocation, pro rata to what each follower asked for", filled, requested, step, block.recipients,
             ranks=list(range(len(requested))),
         )  # fmt: skip
-        stages.append(stage)
+        stages.append(shared.stage)
     stages.append(
         value_stage(block.recipients, block.allocated, block.executions, contract_size, block.currency)
     )

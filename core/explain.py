@@ -356,12 +356,14 @@ def split(
     step: Decimal,
     recipients: Sequence[str],
     *,
+    ranks: Sequence[int] | None = None,
     caps: Sequence[Decimal] | None = None,
     fairness: Fairness = Fairness.PLAIN,
     history: FairHistory | None = None,
 ) -> Split:
-    """``apportion(total, claims, step, caps=caps)`` — or with ``fairness`` ROTATE ``apportion_fair`` with
-    ``history`` — and how each share came about. The same checks and the same kernel as ``apportion``."""
+    """``apportion(total, claims, step, ranks=ranks, caps=caps)`` — or with ``fairness`` ROTATE ``apportion_fair``
+    with ``history`` — and how each share came about. The same checks and the same kernel as ``apportion``: the
+    Decimal front end of every split that is explained."""
     step = check_positive(step, "step")
     total_units = to_units(check_decimal(total, "total"), step, "total")
     amounts, scale = check_decimals(claims, "claims")
@@ -375,8 +377,17 @@ def split(
                                shown_claims=amounts)  # fmt: skip
     elif Fairness(fairness) is Fairness.ROTATE:
         shares, after, stage = rotating(
-            name, total_units, units, step, recipients, history or NO_HISTORY, shown_claims=amounts
+            name,
+            total_units,
+            units,
+            step,
+            recipients,
+            history or NO_HISTORY,
+            shown_claims=amounts,
+            ranks=ranks,
         )
     else:
-        shares, stage = hamilton(name, total_units, units, step, recipients, shown_claims=amounts)
+        shares, stage = hamilton(
+            name, total_units, units, step, recipients, shown_claims=amounts, ranks=ranks
+        )
     return Split(decimals_of_shares(shares, step), stage, after)

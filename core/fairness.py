@@ -63,14 +63,17 @@ class Standing:
 
 def _history_shape(instance: FairHistory, attribute: attrs.Attribute[int], value: int) -> None:
     """What every history must be (cheap, checked on every allocation); ``FairHistory.checked`` checks the rest."""
-    participants, quotas, allocated = instance.participants, instance.quotas, instance.allocated
+    _one_each(instance.participants, instance.quotas, instance.allocated)
+    check_count(value, "history.denominator", minimum=1)
+
+
+def _one_each(participants: Sequence[str], quotas: Sequence[int], allocated: Sequence[int]) -> None:
     if not len(participants) == len(quotas) == len(allocated):
         raise ValidationError(
             "a fairness history needs a quota and an allocation per participant",
             {"field": "history", "participants": len(participants), "quotas": len(quotas),
              "allocated": len(allocated)},
         )  # fmt: skip
-    check_count(value, "history.denominator", minimum=1)
 
 
 @attrs.frozen
@@ -115,10 +118,7 @@ class FairHistory:
             raise ValidationError(
                 "a fairness history holds no negative quota or allocation", {"field": "history"}
             )
-        if len(quotas) != len(participants) or len(allocated) != len(participants):
-            FairHistory(
-                tuple(participants), tuple(quotas), tuple(allocated), denominator
-            )  # says what is wrong
+        _one_each(participants, quotas, allocated)
         unsettled = tuple(
             p
             for p, quota, steps in zip(participants, quotas, allocated, strict=True)
@@ -181,12 +181,10 @@ class Fairness(NamedEnum):
 NO_HISTORY = FairHistory()
 
 
-class Rule:
-    """Which rule placed the steps of a fair allocation (what ``FairSplit.rule`` names)."""
+class Rule(NamedEnum):
+    """Which rule placed the steps of a fair allocation."""
 
-    DEADLINE = (
-        "DEADLINE"  #: every cumulative share kept within one step; the leftover steps by earliest deadline
-    )
+    DEADLINE = "DEADLINE"  #: every cumulative share kept within one step; leftover steps by earliest deadline
     CATCH_UP = "CATCH_UP"  #: that was impossible this time: the steps went to whoever was furthest behind
 
 
@@ -196,8 +194,7 @@ class FairSplit:
 
     shares: tuple[int, ...]
     history: FairHistory
-    #: ``Rule.DEADLINE`` or ``Rule.CATCH_UP``.
-    rule: str
+    rule: Rule
     #: Per participant (input order): the steps it got before the leftover steps were handed out.
     floors: tuple[int, ...]
     #: The order in which the participants (input positions) were offered the leftover steps: the first

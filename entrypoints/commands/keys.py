@@ -17,6 +17,7 @@ from core.lifecycle import KeyStatus
 from core.records import StoredKey
 from entrypoints.cli_io import read_request
 from entrypoints.params import DECIMAL, TEXT, choice
+from entrypoints.render import fraction
 from entrypoints.session import Session, rows_table, with_session
 
 #: The quantity step an instrument has unless it says otherwise.
@@ -47,12 +48,11 @@ def fairness_table(report: FairnessReport) -> str:
 
 
 def steps(value: Fraction, signed: bool = False) -> str:
-    """An exact number of steps: a whole number, or the fraction with its value to three places (≈)."""
-    sign = "+" if signed and value > 0 else ""
+    """An exact number of steps (``render.fraction``), with its value to three places beside a fraction (≈)."""
     if value.denominator == 1:
-        return f"{sign}{value.numerator}"
-    approx = Decimal(value.numerator) / Decimal(value.denominator)
-    return f"{sign}{value} (≈ {sign}{approx.quantize(Decimal('0.001'))})"
+        return fraction(value, signed)
+    approx = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal("0.001"))
+    return f"{fraction(value, signed)} (≈ {'+' if signed and value > 0 else ''}{approx})"
 
 
 def allocation_table(result: BlockAllocation) -> str:
