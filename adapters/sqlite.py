@@ -4,7 +4,10 @@
   that is not SQLite at all, or a directory is refused untouched (``NOT_AN_ALLOT_DATABASE``); a database written by
   a newer allot is ``SCHEMA_TOO_NEW``; an older one is migrated. A missing file is created only when asked to
   (``create=True``), so a command that only reads never leaves an empty database behind a mistyped path.
-- WAL journal and a busy timeout. A unit of work is one transaction that reads one snapshot; if another
+- WAL journal and a busy timeout. Durability is chosen per connection (``Durability``): ``FULL``, the default,
+  syncs the write-ahead log to disk at every commit, so a commit that returned survives a power cut or an
+  operating-system crash; ``NORMAL`` syncs only at checkpoints, so it survives the process being killed but may
+  lose the last commits to a power cut (for bulk loads and tests). A unit of work is one transaction that reads one snapshot; if another
   connection commits while it is open, its first write fails and it raises ``ConcurrentUpdate`` with nothing
   written (the application runs the use case again; that next transaction takes the write lock up front, so it
   waits its turn instead of conflicting again). A ``version`` column guards every update as well.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
+import enum
 import errno
 import itertools
 import json
@@ -111,6 +115,38 @@ INDEXED: Final = ("account_id", "state", "parent_order_id")
 BUSY_TIMEOUT_MS: Final = 30_000
 #: How long the id of an applied batch is remembered: far longer than a client goes on sending it again.
 BATCHES_KEPT: Final = dt.timedelta(days=1)
+
+
+class Durability(enum.Enum):
+    """How far a commit is kept once it has returned (SQLite's ``PRAGMA synchronous``, in WAL mode).
+
+    ``FULL`` (the default): the write-ahead log is synced to the disk at every commit, before the commit returns,
+    so what allot acknowledged survives a crash of the process, of the operating system, and a power cut.
+    ``NORMAL``: the log is synced only when it is checkpointed into the database; the database stays consistent
+    after any failure and a commit survives the process being killed, but the last commits before a power cut or
+    an operating-system crash may be lost. An explicit choice for bulk loads and tests.
+    """
+
+    FULL = "full"
+    NORMAL = "normal"
+
+    @property
+    def synchronous(self) -> str:
+        """The ``PRAGMA synchronous`` value, as SQLite names it."""
+        return self.name
+
+    @property
+    def promise(self) -> str:
+        if self is Durability.FULL:
+            return "every commit is on disk before it returns: it survives a crash and a power cut"
+        return (
+            "a commit survives the process being killed; the last ones before a power cut or a system crash may "
+            "be lost"
+        )
+
+
+#: ``PRAGMA synchronous`` reads back as a number: 1 NORMAL, 2 FULL.
+SYNCHRONOUS_LEVELS: Final = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 SCHEMA_1: Final = """
     CREATE TABLE records (
@@ -427,24 +463,47 @@ def _open(path: Path, mode: str) -> sqlite3.Connection:
     return connection
 
 
-def connect(path: str | Path, create: bool = True) -> sqlite3.Connection:
+def _set_durability(connection: sqlite3.Connection, durability: Durability, path: Path) -> None:
+    """Set ``PRAGMA synchronous`` for ``durability`` and read it back: a setting SQLite did not take is an error,
+    never a weaker promise kept in silence. With ``FULL``, ``PRAGMA fullfsync`` too: on macOS a sync then also
+    empties the drive's cache (F_FULLFSYNC); elsewhere it changes nothing. Every connection that writes gets it
+    before its first write; SQLite reads the schema to set it, so a damaged file fails here as anywhere else."""
+    connection.execute(f"PRAGMA synchronous = {durability.synchronous}")
+    connection.execute(f"PRAGMA fullfsync = {'ON' if durability is Durability.FULL else 'OFF'}")
+    level = SYNCHRONOUS_LEVELS.get(connection.execute("PRAGMA synchronous").fetchone()[0])
+    if level != durability.synchronous:
+        raise StorageError(
+            f"SQLite did not take synchronous = {durability.synchronous} for {path} (it reads {level})",
+            {"path": str(path), "durability": durability.value, "synchronous": str(level)},
+        )
+
+
+def synchronous(connection: sqlite3.Connection) -> str:
+    """The connection's ``PRAGMA synchronous``, as SQLite names it (FULL, NORMAL, ...)."""
+    value = connection.execute("PRAGMA synchronous").fetchone()[0]
+    return SYNCHRONOUS_LEVELS.get(value, str(value))
+
+
+def connect(
+    path: str | Path, create: bool = True, durability: Durability = Durability.FULL
+) -> sqlite3.Connection:
     """Open the allot database at ``path``: check what the file is and that it is not damaged (``PRAGMA
     quick_check``) before anything is written, create it (if ``create`` and it does not exist yet; readable by its
-    owner only), migrate it to the current schema."""
+    owner only, its folder synced so that the new file's name is on disk too), migrate it to the current schema.
+    Every commit on the connection is as durable as ``durability`` says."""
     path = Path(path)
     _check_location(path, create)
-    if create and not path.exists():
-        create_private(path)
+    if create and create_private(path):
+        _sync_folder(path.parent)
     _align_side_files(path)
     connection = _open(path, "rwc" if create else "rw")
     try:
         with storage_errors(path):
-            _identify_and_migrate(connection, path, create)
+            _identify_and_migrate(connection, path, create, durability)
             if (
                 create
             ):  # a command that writes finds out now, before it does anything (such as send a webhook)
                 _check_writable(connection)
-            connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
     except BaseException:
         connection.close()
@@ -517,7 +576,9 @@ def _require_sound(connection: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _identify_and_migrate(connection: sqlite3.Connection, path: Path, create: bool) -> None:
+def _identify_and_migrate(
+    connection: sqlite3.Connection, path: Path, create: bool, durability: Durability
+) -> None:
     application_id, tables = _identify(connection, path, create)
     current = 0
     if "schema_version" in tables:
@@ -529,6 +590,7 @@ def _identify_and_migrate(connection: sqlite3.Connection, path: Path, create: bo
             {"database_schema": current, "supported_schema": SCHEMA_VERSION},
         )
     _require_sound(connection, path)
+    _set_durability(connection, durability, path)
     if current == SCHEMA_VERSION and application_id == APPLICATION_ID:
         return
     connection.execute("PRAGMA journal_mode = WAL")
@@ -867,9 +929,12 @@ class SqliteJournal:
 class SqliteDatabase:
     """One connection to one database file, shared by the units of work of this process (one at a time)."""
 
-    def __init__(self, path: str | Path, create: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, create: bool = True, durability: Durability = Durability.FULL
+    ) -> None:
         self.path = Path(path)
-        self.connection = connect(self.path, create)
+        self.durability = durability
+        self.connection = connect(self.path, create, durability)
         self.lock = threading.RLock()
         #: Set when a unit of work lost a conflict: the next one takes the write lock up front.
         self.take_write_lock = False
@@ -1230,9 +1295,7 @@ def remove_if_unused(path: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=rw", uri=True)
-        ) as db:
+        with contextlib.closing(_open(path, "rw")) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if tables:
                 used = db.execute(
@@ -1240,7 +1303,7 @@ def remove_if_unused(path: Path) -> bool:
                 ).fetchone()
                 if used[0]:
                     return False
-    except sqlite3.Error:
+    except (sqlite3.Error, AllotError):
         return False
     for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         leftover.unlink(missing_ok=True)
@@ -1282,6 +1345,49 @@ def _damage(error: sqlite3.Error, path: Path) -> list[str]:
     if not (getattr(error, "sqlite_errorname", "") or "").startswith("SQLITE_CORRUPT"):
         raise translate(error, path) from error
     return [str(error)]
+
+
+@attrs.frozen
+class DatabaseInfo:
+    """How a database file is set up, as ``allot db info`` shows it. ``synchronous`` is the setting of a connection
+    opened with ``durability`` (SQLite keeps it per connection, not in the file: every process chooses its own);
+    the rest is read from the file."""
+
+    database: str
+    journal_mode: str
+    durability: Durability
+    synchronous: str
+    schema_version: int
+    supported_schema: int
+    application_id: int
+    sqlite_version: str
+
+    @property
+    def is_allot(self) -> bool:
+        return self.application_id == APPLICATION_ID
+
+
+def describe(path: str | Path, durability: Durability = Durability.FULL) -> DatabaseInfo:
+    """How the allot database at ``path`` is set up, changing nothing (an older schema is reported, not migrated);
+    opened as in ``integrity_check``, with ``durability``. A file that is not an allot database is refused."""
+    path = Path(path)
+    _check_location(path, create=False)
+    with contextlib.closing(_open(path, "rw")) as connection, storage_errors(path):
+        application_id, tables = _identify(connection, path, create=False)
+        _set_durability(connection, durability, path)
+        version = 0
+        if "schema_version" in tables:
+            version = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+        return DatabaseInfo(
+            database=str(path),
+            journal_mode=str(connection.execute("PRAGMA journal_mode").fetchone()[0]).upper(),
+            durability=durability,
+            synchronous=synchronous(connection),
+            schema_version=int(version),
+            supported_schema=SCHEMA_VERSION,
+            application_id=application_id,
+            sqlite_version=sqlite3.sqlite_version,
+        )
 
 
 @attrs.frozen
@@ -1337,6 +1443,7 @@ def _copy(source: sqlite3.Connection, partial: Path, target: Path) -> int:
     pages. The copy is a WAL database like its source; closing it leaves no ``-wal`` file beside it. Errors name
     ``target``, the file the operator asked for."""
     with storage_errors(target), contextlib.closing(_open(partial, "rw")) as copy:
+        _set_durability(copy, Durability.FULL, target)
         source.backup(copy)
         found = problems(copy, "quick_check(1)")
         if found:

@@ -6,6 +6,9 @@
 
     with sqlite_application("allot.db") as app:
         app.accounts.open("EUR", Decimal("1000.00"), account_id="ACC-1")
+
+Every commit is synced to the disk before it returns (``Durability.FULL``); a bulk load or a test that can afford
+to lose its last commits to a power cut may choose ``sqlite_application(path, durability=Durability.NORMAL)``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from adapters.http_store import DEFAULT_TIMEOUT, HttpDeliveryQueue, HttpStore
 from adapters.memory import MemoryDeliveryQueue, MemoryStore
 from adapters.sqlite import (
     BackupReport,
+    DatabaseInfo,
+    Durability,
     IntegrityReport,
     SqliteDatabase,
     SqliteDeliveryQueue,
     backup,
+    describe,
     integrity_check,
     remove_if_unused,
 )
@@ -34,6 +40,21 @@ from core.numbers import ONE
 from ports.application import Application
 from ports.driven import BackOffice, Clock, DeliveryQueue, IdGenerator, Jitter, UnitOfWorkFactory, Venue
 from ports.use_cases import DrivenPorts
+
+__all__ = [
+    "DEFAULT_DB",
+    "Durability",
+    "backup_database",
+    "check_database",
+    "database_path",
+    "describe_database",
+    "discard_if_unused",
+    "http_application",
+    "memory_application",
+    "sqlite_application",
+    "store_database",
+    "store_token",
+]
 
 DEFAULT_DB = "allot.db"
 
@@ -53,16 +74,19 @@ def sqlite_application(
     ids: IdGenerator | None = None,
     jitter: Jitter | None = None,
     back_office: BackOffice | None = None,
+    durability: Durability = Durability.FULL,
 ) -> Application:
     """The application on the SQLite database at ``path`` (created if missing, unless ``create`` is false).
 
+    ``durability``: ``FULL`` syncs every commit to the disk before it returns, so it survives a power cut;
+    ``NORMAL`` is faster but may lose the last commits to a power cut or a system crash (see ``Durability``).
     The simulated venue executes ``partial_fill_ratio`` of each order per market run and refuses the
     instruments in ``reject``. ``close()`` the application (or use it in a ``with`` block) when done.
     """
     venue = SimulatedVenue(
         partial_fill_ratio, frozenset(reject)
     )  # refuse bad settings before touching the file
-    database = SqliteDatabase(path, create)
+    database = SqliteDatabase(path, create, durability)
     return _application(
         database.unit_of_work,
         SqliteDeliveryQueue(database),
@@ -75,10 +99,10 @@ def sqlite_application(
     )
 
 
-def store_database(path: str | Path) -> SqliteDatabase:
+def store_database(path: str | Path, durability: Durability = Durability.FULL) -> SqliteDatabase:
     """A second connection to the database at ``path``, for the store API that ``allot serve --store-api`` serves
     beside the public API (SQLite keeps the two consistent, as it does for two processes). ``close()`` it."""
-    return SqliteDatabase(path, create=False)
+    return SqliteDatabase(path, create=False, durability=durability)
 
 
 def store_token() -> str | None:
@@ -141,6 +165,12 @@ def discard_if_unused(path: str | Path) -> bool:
 def check_database(path: str | Path) -> IntegrityReport:
     """SQLite's full integrity check of the database at ``path``, reading only (see ``adapters.sqlite``)."""
     return integrity_check(path)
+
+
+def describe_database(path: str | Path, durability: Durability = Durability.FULL) -> DatabaseInfo:
+    """How the database at ``path`` is set up, and the durability a connection opened with ``durability`` has
+    (see ``adapters.sqlite.describe``)."""
+    return describe(path, durability)
 
 
 def backup_database(path: str | Path, target: str | Path, *, replace: bool = False) -> BackupReport:

@@ -32,7 +32,7 @@ from entrypoints.commands.orders import orders
 from entrypoints.commands.prices import prices
 from entrypoints.commands.serve import serve
 from entrypoints.commands.webhooks import webhooks
-from entrypoints.session import AllotGroup, Session
+from entrypoints.session import AllotGroup, Session, durability_option
 
 T = TypeVar("T")
 
@@ -57,11 +57,14 @@ def run_json_command(
     help="Keep state on the allot server at URL (allot serve --store-api; its token in $ALLOT_STORE_TOKEN) "
     "instead of a database file.",
 )
+@durability_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable JSON instead of tables, errors included."
 )
 @click.pass_context
-def main(ctx: click.Context, db: str | None, store: str | None, as_json: bool) -> None:
+def main(
+    ctx: click.Context, db: str | None, store: str | None, durability: str | None, as_json: bool
+) -> None:
     """allot: split client intents into exact orders and allocate block trades, to the cent and the share.
 
     \b
@@ -70,6 +73,12 @@ def main(ctx: click.Context, db: str | None, store: str | None, as_json: bool) -
     never create it. With --store URL they keep it on an allot server
     instead, shared with other processes. Output is a table; --json (before
     or after the command) prints JSON instead, errors included.
+
+    \b
+    Every commit is synced to the disk before the command reports it
+    (--durability full, the default), so it survives a power cut;
+    --durability normal is faster but may lose the last commits to a power
+    cut or a system crash: for bulk loads and tests. allot db info shows it.
 
     \b
     Exit status: 0 done; 1 the request was refused (e.g. INSUFFICIENT_FUNDS,
@@ -92,6 +101,9 @@ def main(ctx: click.Context, db: str | None, store: str | None, as_json: bool) -
     session.db = db
     session.store = store
     session.as_json = as_json
+    if durability is not None:
+        from_environment = ctx.get_parameter_source("durability") is click.core.ParameterSource.ENVIRONMENT
+        session.choose_durability(durability, "ALLOT_DURABILITY" if from_environment else "--durability")
 
 
 def _one_storage(ctx: click.Context, db: str, store: str) -> tuple[str | None, str | None]:

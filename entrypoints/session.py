@@ -26,6 +26,7 @@ from adapters.serialization import dumps, error_body
 from core.errors import AllotError, StorageError, ValidationError
 from core.numbers import ONE
 from entrypoints.bootstrap import (
+    Durability,
     database_path,
     discard_if_unused,
     http_application,
@@ -57,6 +58,10 @@ class Session:
     store: str | None = None
     as_json: bool = False
     json_hint: bool = False
+    #: How durable each commit to the database file is (``--durability``, ``ALLOT_DURABILITY``).
+    durability: Durability = Durability.FULL
+    #: Where a durability was chosen (an option or the environment variable), if it was.
+    durability_from: str | None = None
     _app: Application | None = None
     #: The database this run created: it is removed again if the command fails.
     _created: Path | None = None
@@ -72,6 +77,7 @@ class Session:
         (``writes`` false) never creates a database; one that writes creates it if missing (and says so on
         stderr, unless ``--json``)."""
         if self._app is None and self.store is not None:
+            self._no_durability_with_store()
             token = store_token()
             if token is None:
                 raise click.UsageError("--store needs the store API's service token in ALLOT_STORE_TOKEN")
@@ -92,8 +98,29 @@ class Session:
                 partial_fill_ratio=partial_fill_ratio,
                 reject=reject,
                 back_office=back_office,
+                durability=self.durability,
             )
         return self._app
+
+    def choose_durability(self, value: str, source: str) -> None:
+        """``--durability`` (or ``ALLOT_DURABILITY``, named by ``source``): ``full`` or ``normal``, before or after
+        ``allot serve``; given twice it must say the same."""
+        durability = Durability(value.lower())
+        if self.durability_from is not None and durability is not self.durability:
+            raise click.UsageError(
+                f"{self.durability_from} says {self.durability.value} and {source} says {durability.value}: "
+                "choose one durability"
+            )
+        self.durability, self.durability_from = durability, source
+
+    def _no_durability_with_store(self) -> None:
+        """With ``--store`` the server commits, with the durability it was started with: one chosen here would
+        be ignored, so it is refused."""
+        if self.durability_from is not None:
+            raise click.UsageError(
+                f"{self.durability_from} is for a database file, and --store names a server: the server keeps its "
+                "own durability (allot serve --durability)"
+            )
 
     def choose_database(self, db: str) -> None:
         """``--db`` given after the command (``allot serve --db PATH``): the same as before it, and not with
@@ -108,6 +135,7 @@ class Session:
         """The database file, for a command that works on the file itself; with ``--store`` there is none here
         (a usage error: the command belongs where the database is)."""
         if self.store is not None:
+            self._no_durability_with_store()
             raise click.UsageError(
                 f"allot {command} works on a SQLite database file, and --store names a server: run it where the "
                 "database is, with --db PATH"
@@ -128,6 +156,16 @@ class Session:
     def emit(self, value: object, human: Callable[[], str]) -> None:
         """Print ``value`` as JSON under ``--json``, else the human-readable text."""
         click.echo(dumps(value) if self.as_json else human())
+
+
+durability_option = click.option(
+    "--durability",
+    envvar="ALLOT_DURABILITY",
+    type=click.Choice([d.value for d in Durability], case_sensitive=False),
+    help="full (the default): every commit is on disk before it is reported, and survives a power cut. normal: "
+    "faster, but the last commits before a power cut or a system crash may be lost (for bulk loads and tests). "
+    "Default: $ALLOT_DURABILITY, else full.",
+)
 
 
 def with_session(command: Callable[..., None]) -> Callable[..., None]:

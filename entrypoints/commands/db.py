@@ -1,4 +1,4 @@
-"""``allot db``: the database file itself, its full integrity check and an online backup."""
+"""``allot db``: the database file itself: how it is set up, its full integrity check and an online backup."""
 
 from __future__ import annotations
 
@@ -7,16 +7,47 @@ from pathlib import Path
 
 import click
 
-from adapters.sqlite import BackupReport, IntegrityReport
+from adapters.sqlite import BackupReport, DatabaseInfo, IntegrityReport
 from core.errors import AlreadyExists
-from entrypoints.bootstrap import backup_database, check_database
+from entrypoints.bootstrap import backup_database, check_database, describe_database
 from entrypoints.render import counted
 from entrypoints.session import EXIT_REFUSED, Session, with_session
 
 
 @click.group(name="db")
 def database() -> None:
-    """The database file: check it for damage, back it up."""
+    """The database file: how it is set up, check it for damage, back it up."""
+
+
+def described(info: DatabaseInfo) -> str:
+    identity = '"alot": an allot database' if info.is_allot else "none yet: set when allot next writes to it"
+    rows = [
+        ("database", info.database),
+        ("journal mode", info.journal_mode),
+        (
+            "durability",
+            f"{info.durability.value} (synchronous {info.synchronous}): {info.durability.promise}",
+        ),
+        ("", "chosen by each process that opens the file: --durability or ALLOT_DURABILITY, else full"),
+        ("schema version", f"{info.schema_version} (this allot: {info.supported_schema})"),
+        ("application id", f"0x{info.application_id:08X} ({identity})"),
+        ("SQLite", info.sqlite_version),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name.ljust(width)}  {value}".rstrip() for name, value in rows)
+
+
+@database.command()
+@with_session
+def info(session: Session) -> None:
+    """How the database is set up: its journal mode (WAL), the durability of a commit (PRAGMA synchronous: FULL
+    by default, NORMAL with --durability normal or ALLOT_DURABILITY=normal), the schema version and the
+    application id that marks it as allot's. Reads only: an older schema is shown, not migrated.
+
+    SQLite keeps the durability per connection, not in the file: what is shown is what commands run with the
+    same --durability and ALLOT_DURABILITY use."""
+    found = describe_database(session.database_file("db info"), session.durability)
+    session.emit(found, lambda: described(found))
 
 
 def verdict(report: IntegrityReport) -> str:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION
 from entrypoints.bootstrap import sqlite_application
-from tests.cli.conftest import Allot, setup_portfolio
+from tests.cli.conftest import Allot, run, setup_portfolio
 from tests.faults import mode_of, no_room_to_grow, read_only, truncate, zero_pages
+from tests.integration.test_sqlite import first_release_database
 
 
 def unindexed(path: Path) -> None:
@@ -177,3 +179,122 @@ def test_db_backup_will_not_replace_the_database_it_copies(allot: Allot) -> None
 def test_a_new_database_made_by_a_command_is_readable_by_its_owner_only(allot: Allot) -> None:
     allot("accounts", "create", "--currency", "EUR")
     assert mode_of(allot.database) == 0o600
+
+
+def test_db_info_shows_the_journal_mode_the_durability_the_schema_version_and_the_application_id(
+    allot: Allot,
+) -> None:
+    setup_portfolio(allot)
+
+    shown = allot("db", "info").out.splitlines()
+
+    assert shown[0] == f"database        {allot.database}"
+    assert shown[1] == "journal mode    WAL"
+    assert shown[2].startswith(
+        "durability      full (synchronous FULL): every commit is on disk before it returns"
+    )
+    assert shown[4] == f"schema version  {SCHEMA_VERSION} (this allot: {SCHEMA_VERSION})"
+    assert shown[5] == f'application id  0x{APPLICATION_ID:08X} ("alot": an allot database)'
+    assert allot.json("db", "info") == {
+        "database": str(allot.database),
+        "journal_mode": "WAL",
+        "durability": "full",
+        "synchronous": "FULL",
+        "schema_version": SCHEMA_VERSION,
+        "supported_schema": SCHEMA_VERSION,
+        "application_id": APPLICATION_ID,
+        "sqlite_version": sqlite3.sqlite_version,
+    }
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "synchronous"),
+    [
+        (["--durability", "normal"], {}, "NORMAL"),
+        (["--durability", "NORMAL"], {}, "NORMAL"),
+        ([], {"ALLOT_DURABILITY": "normal"}, "NORMAL"),
+        ([], {"ALLOT_DURABILITY": "Full"}, "FULL"),
+        (["--durability", "full"], {"ALLOT_DURABILITY": "normal"}, "FULL"),
+        ([], {"ALLOT_DURABILITY": ""}, "FULL"),
+    ],
+    ids=[
+        "option",
+        "option-in-capitals",
+        "environment",
+        "environment-full",
+        "option-over-environment",
+        "empty",
+    ],
+)
+def test_the_durability_is_chosen_with_the_option_or_the_environment_and_db_info_says_which(
+    allot: Allot, arguments: list[str], environment: dict[str, str | None], synchronous: str
+) -> None:
+    setup_portfolio(allot)
+
+    ran = run(["--db", str(allot.database), *arguments, "db", "info", "--json"], 0, env=environment)
+
+    assert (ran.data["durability"], ran.data["synchronous"]) == (synchronous.lower(), synchronous)
+
+
+def test_an_unknown_durability_is_a_usage_error_and_creates_no_database(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    ran = run(["--db", str(path), "--durability", "fast", "--json", "accounts", "list"], 2)
+    assert ran.error["code"] == "VALIDATION_ERROR"
+    assert "'fast' is not one of 'full', 'normal'" in ran.error["message"]
+    ran = run(["--db", str(path), "accounts", "create", "--currency", "EUR", "--id", "A"], 2,
+              env={"ALLOT_DURABILITY": "none"})  # fmt: skip
+    assert "Invalid value for '--durability'" in ran.err
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "source"),
+    [
+        (["--durability", "normal"], {}, "--durability"),
+        ([], {"ALLOT_DURABILITY": "normal"}, "ALLOT_DURABILITY"),
+    ],
+)
+def test_a_durability_with_store_is_refused_because_the_server_commits_with_its_own(
+    arguments: list[str], environment: dict[str, str | None], source: str
+) -> None:
+    for command in (["accounts", "list"], ["db", "info"]):
+        ran = run(["--store", "http://127.0.0.1:9", *arguments, *command], 2,
+                  env={**environment, "ALLOT_STORE_TOKEN": "t"})  # fmt: skip
+        assert f"{source} is for a database file, and --store names a server" in ran.err
+        assert "allot serve --durability" in ran.err
+
+
+def test_serve_takes_the_durability_after_the_command_too_but_not_a_different_one_before_it(
+    allot: Allot,
+) -> None:
+    ran = allot("--durability", "full", "serve", "--durability", "normal", "--port", "0", expect=2)
+    assert "--durability says full and serve --durability says normal: choose one durability" in ran.err
+
+
+def test_db_info_of_a_missing_database_creates_nothing_and_of_another_programs_database_is_refused(
+    tmp_path: Path,
+) -> None:
+    ran = Allot(tmp_path / "typo.db")("db", "info", "--json", expect=3)
+    assert ran.error["code"] == "DATABASE_NOT_FOUND"
+    assert list(tmp_path.iterdir()) == []
+    other = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(other)) as connection, connection:
+        connection.execute("CREATE TABLE notes (text)")
+    ran = Allot(other)("db", "info", "--json", expect=3)
+    assert ran.error["code"] == "NOT_AN_ALLOT_DATABASE"
+
+
+def test_db_info_shows_an_older_schema_as_it_is_and_leaves_it_to_be_migrated_by_the_next_command(
+    tmp_path: Path,
+) -> None:
+    old = Allot(tmp_path / "old.db")
+    first_release_database(old.database)
+
+    info = old.json("db", "info")
+
+    assert (info["schema_version"], info["application_id"]) == (1, 0)
+    assert "application id  0x00000000 (none yet: set when allot next writes to it)" in old("db", "info").out
+    old("accounts", "list")
+    assert (old.json("db", "info")["schema_version"], old.json("db", "info")["application_id"]) == (
+        SCHEMA_VERSION, APPLICATION_ID,
+    )  # fmt: skip
