@@ -21,6 +21,8 @@ from entrypoints.session import Session, with_session
 
 @click.command()
 @click.option("--db", "db", metavar="PATH", help="The database (the same as allot --db PATH serve).")
+@click.option("--durability", type=click.Choice(["full", "normal"], case_sensitive=False),
+              help="The same as allot --durability (full, the default, or normal) before the command.")  # fmt: skip
 @click.option("--host", type=TEXT, default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="The port to listen on (0: any free port, printed at start).")  # fmt: skip
@@ -35,6 +37,7 @@ from entrypoints.session import Session, with_session
 def serve(
     session: Session,
     db: str | None,
+    durability: str | None,
     host: str,
     port: int,
     sandbox: bool,
@@ -47,12 +50,14 @@ def serve(
     delivered in the background. SIGTERM finishes the requests under way and the workers, then exits 0."""
     if db is not None:
         session.choose_database(db)
+    if durability is not None:
+        session.choose_durability(durability, "serve --durability")
     logging.basicConfig(level=logging.WARNING, format="allot serve: %(levelname)s %(name)s: %(message)s")
     app = session.open(writes=True)
     extra: list[BaseRoute] = list(sandbox_routes(app)) if sandbox else []
     with contextlib.ExitStack() as opened:
         if store_api:
-            database = store_database(session.database_file("serve --store-api"))
+            database = store_database(session.database_file("serve --store-api"), session.durability)
             opened.callback(database.close)
             extra.append(Mount(STORE_PATH, app=store_app(database, chosen_token())))
         settings = Settings(sandbox=sandbox)
@@ -60,8 +65,9 @@ def serve(
         listening = listen(host, port)
         opened.callback(listening.close)
         shown_host = f"[{host}]" if ":" in host else host
-        click.echo(f"allot serve: listening on http://{shown_host}:{listening.getsockname()[1]}", err=True)
-        run(starlette, listening)
+        address = f"http://{shown_host}:{listening.getsockname()[1]}"
+        message = f"allot serve: listening on {address} (durability {session.durability.value})"
+        run(starlette, listening, ready=lambda: click.echo(message, err=True))
     click.echo("allot serve: stopped", err=True)
 
 

@@ -137,12 +137,17 @@ def listen(host: str, port: int) -> socket.socket:
         ) from None
 
 
-def run(starlette: Starlette, listening: socket.socket) -> None:
+def run(starlette: Starlette, listening: socket.socket, ready: Callable[[], None] = lambda: None) -> None:
     """Serve on ``listening`` until SIGTERM or Ctrl-C. Uvicorn stops taking connections, finishes the requests
     under way, runs the shutdown (which stops the workers), and raises the signal again once done: SIGTERM is
-    then ignored, so the process ends with status 0 (Ctrl-C ends it as an interruption, like every command)."""
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    then ignored, so the process ends with status 0 (Ctrl-C ends it as an interruption, like every command).
+
+    ``ready`` runs (to say where the server listens) once a SIGTERM would be honoured: one that comes before
+    uvicorn has taken the signal over is handed to it, so the server stops as soon as it has started."""
+    server = uvicorn.Server(config(starlette))
+    previous = signal.signal(signal.SIGTERM, server.handle_exit)
     try:
-        uvicorn.Server(config(starlette)).run(sockets=[listening])
+        ready()
+        server.run(sockets=[listening])
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -185,6 +185,15 @@ def test_sigterm_right_after_requests_exits_0_promptly(served: Served) -> None:
     assert "Traceback" not in served.stderr
 
 
+def test_sigterm_as_soon_as_it_says_it_is_listening_exits_0_promptly(database: Path) -> None:
+    # A SIGTERM that came before the server was under way was swallowed: the process served on, never stopping.
+    for _ in range(3):
+        running = Served(database)
+        running.process.send_signal(signal.SIGTERM)
+        assert running.finish() == 0, running.stderr
+        assert "Traceback" not in running.stderr
+
+
 def test_a_port_in_use_is_exit_2_with_address_unavailable_and_no_traceback(database: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
@@ -213,3 +222,16 @@ def test_serve_store_api_lets_another_engine_process_keep_its_state_on_the_serve
         assert running.finish() == 0
     finally:
         running.kill()
+
+
+def test_serve_says_which_durability_it_commits_with_full_unless_told_normal(database: Path) -> None:
+    for options, environment, durability in (
+        ((), {}, "full"),
+        (("--durability", "normal"), {}, "normal"),
+        ((), {"ALLOT_DURABILITY": "normal"}, "normal"),
+    ):
+        running = Served(database, *options, env={**os.environ, **environment})
+        try:
+            assert f"listening on {running.base_url} (durability {durability})" in running.stderr
+        finally:
+            running.kill()
