@@ -141,6 +141,9 @@ def hamilton(
         queue.sort(key=list(ranks).__getitem__)
     queue.sort(key=remainders.__getitem__, reverse=True)
     places = {i: place for place, i in enumerate(queue, start=1)}
+    # quota = total × claim / Σ claims steps, in the step's unit: one exact fraction each, reduced once
+    step_numerator, step_denominator = step.as_integer_ratio()
+    unit = claim_sum * step_denominator
     lines = []
     for i, recipient in enumerate(recipients):
         won = places[i] <= leftover
@@ -151,9 +154,9 @@ def hamilton(
             Line(
                 recipient=recipient,
                 claim=Decimal(claims[i]) if shown_claims is None else shown_claims[i],
-                quota=Fraction(total * claims[i], claim_sum) * Fraction(step),
+                quota=Fraction(total * claims[i] * step_numerator, unit),
                 floor=from_units(floors[i], step),
-                remainder=Fraction(remainders[i], claim_sum) * Fraction(step),
+                remainder=Fraction(remainders[i] * step_numerator, unit),
                 share=from_units(shares[i], step),
                 reason=reason,
                 won_step=won,

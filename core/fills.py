@@ -17,6 +17,7 @@ from core.numbers import (
     check_positive,
     decimal_input,
     exact,
+    from_units,
     half_even_to,
     minor_unit,
     optional_decimal_input,
@@ -84,14 +85,20 @@ def trading_costs(schedule: CostSchedule, traded_value: Decimal | int, side: Sid
     side = Side(side)
     traded_value = check_non_negative(traded_value, "traded_value")
     unit = minor_unit(currency)
-    check_cash(schedule.commission_minimum, currency, "commission_minimum")
-    commission = max(schedule.commission_minimum, half_even_to(schedule.commission_rate * traded_value, unit))
-    stamp_duty = half_even_to(schedule.stamp_duty_rate * traded_value, unit) if side is Side.BUY else ZERO
+    if schedule.commission_minimum:  # zero is a whole amount in every currency
+        check_cash(schedule.commission_minimum, currency, "commission_minimum")
+    commission = max(schedule.commission_minimum, _charge(schedule.commission_rate, traded_value, unit))
+    stamp_duty = _charge(schedule.stamp_duty_rate, traded_value, unit) if side is Side.BUY else ZERO
     return Costs(
         commission=commission.quantize(unit),
-        exchange_fee=half_even_to(schedule.exchange_fee_rate * traded_value, unit),
+        exchange_fee=_charge(schedule.exchange_fee_rate, traded_value, unit),
         stamp_duty=stamp_duty.quantize(unit),
     )
+
+
+def _charge(rate: Decimal, traded_value: Decimal, unit: Decimal) -> Decimal:
+    """``rate × traded_value`` rounded half-even to ``unit``; a zero rate charges nothing, without the rounding."""
+    return half_even_to(rate * traded_value, unit) if rate else from_units(0, unit)
 
 
 def value_date(trade_date: dt.date, settlement_days: int) -> dt.date:

@@ -80,6 +80,7 @@ def currency_exponent(currency: str) -> int:
         ) from None
 
 
+@functools.cache
 def minor_unit(currency: str) -> Decimal:
     """The smallest amount of ``currency``: 0.01 for EUR, 1 for JPY, 0.001 for KWD."""
     return Decimal(1).scaleb(-currency_exponent(currency))

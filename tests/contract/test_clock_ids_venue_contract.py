@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -24,6 +25,17 @@ def test_ids_are_unique_strings(ids: IdGenerator) -> None:
     made = [ids.new_id() for _ in range(1000)]
     assert len(set(made)) == 1000
     assert all(isinstance(i, str) and i for i in made)
+
+
+def test_the_uuid_generator_makes_version_4_uuids_written_as_uuid_writes_them() -> None:
+    made = [UuidGenerator().new_id() for _ in range(1000)]
+    parsed = [uuid.UUID(i) for i in made]
+    assert [str(u) for u in parsed] == made
+    assert {(u.version, u.variant) for u in parsed} == {(4, uuid.RFC_4122)}
+    # 122 random bits: every free hexadecimal digit takes more than one value over a thousand ids
+    free = [i for i in range(36) if i not in (8, 13, 14, 18, 19, 23)]
+    assert all(len({m[i] for m in made}) > 1 for i in free)
+    assert {m[19] for m in made} <= set("89ab")
 
 
 SHARE = Instrument("X", Decimal("12.50"), Decimal("1"))

@@ -60,6 +60,16 @@ def test_a_commission_minimum_with_more_decimals_than_the_currency_is_refused() 
         trading_costs(CostSchedule(commission_minimum=Decimal("4.995")), Decimal("100.00"), Side.BUY, "EUR")
 
 
+@pytest.mark.parametrize(("currency", "written"), [("EUR", "0.00"), ("JPY", "0"), ("KWD", "0.000")])
+def test_a_schedule_without_costs_charges_zero_written_in_the_currencys_minor_units(
+    currency: str, written: str
+) -> None:
+    costs = trading_costs(CostSchedule(), Decimal("1234"), Side.BUY, currency)
+    assert [str(c) for c in (costs.commission, costs.exchange_fee, costs.stamp_duty, costs.total)] == [
+        written
+    ] * 4
+
+
 def test_stamp_duty_is_charged_on_buys_only() -> None:
     assert trading_costs(SCHEDULE, Decimal("1000.00"), Side.SELL, "EUR").stamp_duty == Decimal("0.00")
 
