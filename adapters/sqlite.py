@@ -7,8 +7,8 @@
 - WAL journal and a busy timeout. Durability is chosen per connection (``Durability``): ``FULL``, the default,
   syncs the write-ahead log to disk at every commit, so a commit that returned survives a power cut or an
   operating-system crash; ``NORMAL`` syncs only at checkpoints, so it survives the process being killed but may
-  lose the last commits to a power cut (for bulk loads and tests). A unit of work is one transaction that reads one snapshot; if another
-  connection commits while it is open, its first write fails and it raises ``ConcurrentUpdate`` with nothing
+  lose the last commits to a power cut (for bulk loads and tests).
+- A unit of work is one transaction that reads one snapshot; if another connection commits while it is open, its first write fails and it raises ``ConcurrentUpdate`` with nothing
   written (the application runs the use case again; that next transaction takes the write lock up front, so it
   waits its turn instead of conflicting again). A ``version`` column guards every update as well.
 - Events are written to ``events`` in the same transaction as the state change and fanned out to a ``deliveries``
@@ -129,6 +129,18 @@ class Durability(enum.Enum):
 
     FULL = "full"
     NORMAL = "normal"
+
+    @classmethod
+    def of(cls, value: Durability | str) -> Durability:
+        """A durability, or its name in any case (``"normal"``, ``"FULL"``); anything else is a ``VALIDATION_ERROR``."""
+        if isinstance(value, Durability):
+            return value
+        if isinstance(value, str) and value.lower() in {d.value for d in cls}:
+            return cls(value.lower())
+        raise ValidationError(
+            f"durability must be full or normal, not {value!r}",
+            {"field": "durability", "value": str(value), "allowed": [d.value for d in cls]},
+        )
 
     @property
     def synchronous(self) -> str:
@@ -930,11 +942,11 @@ class SqliteDatabase:
     """One connection to one database file, shared by the units of work of this process (one at a time)."""
 
     def __init__(
-        self, path: str | Path, create: bool = True, durability: Durability = Durability.FULL
+        self, path: str | Path, create: bool = True, durability: Durability | str = Durability.FULL
     ) -> None:
         self.path = Path(path)
-        self.durability = durability
-        self.connection = connect(self.path, create, durability)
+        self.durability = Durability.of(durability)
+        self.connection = connect(self.path, create, self.durability)
         self.lock = threading.RLock()
         #: Set when a unit of work lost a conflict: the next one takes the write lock up front.
         self.take_write_lock = False

@@ -74,18 +74,20 @@ def sqlite_application(
     ids: IdGenerator | None = None,
     jitter: Jitter | None = None,
     back_office: BackOffice | None = None,
-    durability: Durability = Durability.FULL,
+    durability: Durability | str = Durability.FULL,
 ) -> Application:
     """The application on the SQLite database at ``path`` (created if missing, unless ``create`` is false).
 
-    ``durability``: ``FULL`` syncs every commit to the disk before it returns, so it survives a power cut;
-    ``NORMAL`` is faster but may lose the last commits to a power cut or a system crash (see ``Durability``).
+    ``durability`` (a ``Durability``, or ``"full"`` / ``"normal"``): ``FULL`` syncs every commit to the disk before
+    it returns, so it survives a power cut; ``NORMAL`` is faster but may lose the last commits to a power cut or a
+    system crash (see ``Durability``).
     The simulated venue executes ``partial_fill_ratio`` of each order per market run and refuses the
     instruments in ``reject``. ``close()`` the application (or use it in a ``with`` block) when done.
     """
     venue = SimulatedVenue(
         partial_fill_ratio, frozenset(reject)
     )  # refuse bad settings before touching the file
+    durability = Durability.of(durability)
     database = SqliteDatabase(path, create, durability)
     return _application(
         database.unit_of_work,
@@ -99,7 +101,7 @@ def sqlite_application(
     )
 
 
-def store_database(path: str | Path, durability: Durability = Durability.FULL) -> SqliteDatabase:
+def store_database(path: str | Path, durability: Durability | str = Durability.FULL) -> SqliteDatabase:
     """A second connection to the database at ``path``, for the store API that ``allot serve --store-api`` serves
     beside the public API (SQLite keeps the two consistent, as it does for two processes). ``close()`` it."""
     return SqliteDatabase(path, create=False, durability=durability)

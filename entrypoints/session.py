@@ -105,7 +105,7 @@ class Session:
     def choose_durability(self, value: str, source: str) -> None:
         """``--durability`` (or ``ALLOT_DURABILITY``, named by ``source``): ``full`` or ``normal``, before or after
         ``allot serve``; given twice it must say the same."""
-        durability = Durability(value.lower())
+        durability = Durability.of(value)
         if self.durability_from is not None and durability is not self.durability:
             raise click.UsageError(
                 f"{self.durability_from} says {self.durability.value} and {source} says {durability.value}: "

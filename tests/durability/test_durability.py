@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from adapters.sqlite import Durability, SqliteDatabase
+from core.errors import ValidationError
 from core.lifecycle import ParentState
 from entrypoints.bootstrap import sqlite_application
 
@@ -187,3 +188,22 @@ def test_the_command_syncs_its_commit_unless_told_normal_by_the_option_or_the_en
 
     # Both sync the log when the last connection closes (a checkpoint); full syncs it at the commit too.
     assert by_option == by_environment < full
+
+
+@pytest.mark.parametrize("named", ["normal", "NORMAL", Durability.NORMAL])
+def test_an_embedding_application_may_name_the_durability_in_any_case(tmp_path: Path, named: str) -> None:
+    with sqlite_application(tmp_path / "a.db", durability=named) as app:
+        app.accounts.open("EUR", Decimal("1.00"), account_id="ACC")
+    database = SqliteDatabase(tmp_path / "a.db", durability=named)
+    try:
+        assert database.durability is Durability.NORMAL
+        assert database.connection.execute("PRAGMA synchronous").fetchone()[0] == 1
+    finally:
+        database.close()
+
+
+@pytest.mark.parametrize("named", ["fast", "", None, 2])
+def test_an_unknown_durability_is_refused_before_the_file_is_touched(tmp_path: Path, named: object) -> None:
+    with pytest.raises(ValidationError, match="durability must be full or normal"):
+        sqlite_application(tmp_path / "a.db", durability=named)  # type: ignore[arg-type]  # what a caller might pass
+    assert not (tmp_path / "a.db").exists()
