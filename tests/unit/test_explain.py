@@ -34,6 +34,24 @@ def test_equal_remainders_go_to_the_lower_rank_and_the_others_lose_by_priority()
     )
 
 
+def test_each_line_names_its_recipient_its_claim_as_the_caller_gave_it_and_its_rank() -> None:
+    # 1.00 in cents over weights 0.5 : 0.3 : 0.2 given to the kernel as 5 : 3 : 2; quotas 50, 30, 20 cents.
+    weights = [Decimal("0.5"), Decimal("0.3"), Decimal("0.2")]
+    _, stage = hamilton("w", 100, [5, 3, 2], CENT, ["x", "y", "z"], shown_claims=weights, ranks=[3, 1, 2])
+    assert [(line.recipient, line.claim, line.rank, line.quota) for line in stage.lines] == [
+        ("x", Decimal("0.5"), 3, Fraction(1, 2)),
+        ("y", Decimal("0.3"), 1, Fraction(3, 10)),
+        ("z", Decimal("0.2"), 2, Fraction(1, 5)),
+    ]
+    assert (stage.name, stage.step, stage.total) == ("w", CENT, Decimal("1.00"))
+    _, unranked = hamilton("w", 100, [5, 3, 2], CENT, ["x", "y", "z"])
+    assert [(line.claim, line.rank) for line in unranked.lines] == [
+        (Decimal(5), None),
+        (Decimal(3), None),
+        (Decimal(2), None),
+    ]
+
+
 def test_distinct_remainders_are_won_by_the_largest_and_lost_by_the_smaller() -> None:
     # 10 over 1 : 2 : 4 — quotas 10/7, 20/7, 40/7; floors 1, 2, 5 leave 2 steps; remainders 3/7, 6/7, 5/7.
     shares, stage = hamilton("q", 10, [1, 2, 4], ONE, ["a", "b", "c"])
