@@ -104,9 +104,11 @@ class Session:
 
     def choose_durability(self, value: str, source: str) -> None:
         """``--durability`` (or ``ALLOT_DURABILITY``, named by ``source``): ``full`` or ``normal``, before or after
-        ``allot serve``; given twice it must say the same."""
+        ``allot serve``. An option wins over the environment variable; given twice on the command line it must say
+        the same."""
         durability = Durability.of(value)
-        if self.durability_from is not None and durability is not self.durability:
+        overrides = self.durability_from == ENVIRONMENT_DURABILITY and source != ENVIRONMENT_DURABILITY
+        if self.durability_from is not None and not overrides and durability is not self.durability:
             raise click.UsageError(
                 f"{self.durability_from} says {self.durability.value} and {source} says {durability.value}: "
                 "choose one durability"
@@ -157,6 +159,9 @@ class Session:
         """Print ``value`` as JSON under ``--json``, else the human-readable text."""
         click.echo(dumps(value) if self.as_json else human())
 
+
+#: Where a durability comes from when it is not an option.
+ENVIRONMENT_DURABILITY: Final = "ALLOT_DURABILITY"
 
 durability_option = click.option(
     "--durability",

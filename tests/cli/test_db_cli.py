@@ -264,6 +264,15 @@ def test_a_durability_with_store_is_refused_because_the_server_commits_with_its_
         assert "allot serve --durability" in ran.err
 
 
+def test_serve_durability_on_the_command_line_wins_over_the_environment(tmp_path: Path) -> None:
+    directory = tmp_path / "a-folder"  # opening it fails after the durability was accepted, before serving
+    directory.mkdir()
+    ran = run(
+        ["--db", str(directory), "serve", "--durability", "full"], 3, env={"ALLOT_DURABILITY": "normal"}
+    )
+    assert "NOT_AN_ALLOT_DATABASE" in ran.err
+
+
 def test_serve_takes_the_durability_after_the_command_too_but_not_a_different_one_before_it(
     allot: Allot,
 ) -> None:
