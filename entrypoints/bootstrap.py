@@ -169,10 +169,10 @@ def check_database(path: str | Path) -> IntegrityReport:
     return integrity_check(path)
 
 
-def describe_database(path: str | Path, durability: Durability = Durability.FULL) -> DatabaseInfo:
+def describe_database(path: str | Path, durability: Durability | str = Durability.FULL) -> DatabaseInfo:
     """How the database at ``path`` is set up, and the durability a connection opened with ``durability`` has
     (see ``adapters.sqlite.describe``)."""
-    return describe(path, durability)
+    return describe(path, Durability.of(durability))
 
 
 def backup_database(path: str | Path, target: str | Path, *, replace: bool = False) -> BackupReport:

@@ -116,9 +116,10 @@ class Session:
         self.durability, self.durability_from = durability, source
 
     def _no_durability_with_store(self) -> None:
-        """With ``--store`` the server commits, with the durability it was started with: one chosen here would
-        be ignored, so it is refused."""
-        if self.durability_from is not None:
+        """With ``--store`` the server commits, with the durability it was started with: a ``--durability`` given
+        here would be ignored, so it is refused. ``ALLOT_DURABILITY`` is the default for database files, and
+        applies to none here."""
+        if self.durability_from not in (None, ENVIRONMENT_DURABILITY):
             raise click.UsageError(
                 f"{self.durability_from} is for a database file, and --store names a server: the server keeps its "
                 "own durability (allot serve --durability)"

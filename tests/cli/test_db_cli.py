@@ -247,21 +247,19 @@ def test_an_unknown_durability_is_a_usage_error_and_creates_no_database(tmp_path
     assert not path.exists()
 
 
-@pytest.mark.parametrize(
-    ("arguments", "environment", "source"),
-    [
-        (["--durability", "normal"], {}, "--durability"),
-        ([], {"ALLOT_DURABILITY": "normal"}, "ALLOT_DURABILITY"),
-    ],
-)
-def test_a_durability_with_store_is_refused_because_the_server_commits_with_its_own(
-    arguments: list[str], environment: dict[str, str | None], source: str
-) -> None:
+def test_a_durability_option_with_store_is_refused_because_the_server_commits_with_its_own() -> None:
     for command in (["accounts", "list"], ["db", "info"]):
-        ran = run(["--store", "http://127.0.0.1:9", *arguments, *command], 2,
-                  env={**environment, "ALLOT_STORE_TOKEN": "t"})  # fmt: skip
-        assert f"{source} is for a database file, and --store names a server" in ran.err
+        ran = run(["--store", "http://127.0.0.1:9", "--durability", "normal", *command], 2,
+                  env={"ALLOT_STORE_TOKEN": "t"})  # fmt: skip
+        assert "--durability is for a database file, and --store names a server" in ran.err
         assert "allot serve --durability" in ran.err
+
+
+def test_the_durability_variable_is_for_database_files_and_leaves_store_commands_alone() -> None:
+    ran = run(["--store", "http://127.0.0.1:9", "--json", "accounts", "list"], None,
+              env={"ALLOT_DURABILITY": "normal", "ALLOT_STORE_TOKEN": "t"})  # fmt: skip
+    assert "durability" not in ran.err.lower()
+    assert ran.error["code"] == "STORE_UNREACHABLE"  # it went on to the server
 
 
 def test_serve_durability_on_the_command_line_wins_over_the_environment(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ import pytest
 from adapters.sqlite import Durability, SqliteDatabase
 from core.errors import ValidationError
 from core.lifecycle import ParentState
-from entrypoints.bootstrap import sqlite_application
+from entrypoints.bootstrap import describe_database, sqlite_application, store_database
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOT = str(Path(sys.executable).parent / "allot")
@@ -207,3 +207,36 @@ def test_an_unknown_durability_is_refused_before_the_file_is_touched(tmp_path: P
     with pytest.raises(ValidationError, match="durability must be full or normal"):
         sqlite_application(tmp_path / "a.db", durability=named)  # type: ignore[arg-type]  # what a caller might pass
     assert not (tmp_path / "a.db").exists()
+
+
+def synchronous_of(database: SqliteDatabase) -> int:
+    return int(database.connection.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_an_embedded_application_and_the_store_apis_connection_are_full_unless_told_normal(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.db"
+    with sqlite_application(path) as app:
+        engine = app.ports.unit_of_work.__self__  # type: ignore[attr-defined]  # the SqliteDatabase behind it
+        assert isinstance(engine, SqliteDatabase)
+        assert synchronous_of(engine) == 2
+    for durability, expected in ((Durability.FULL, 2), ("normal", 1)):
+        store = (
+            store_database(path, durability) if durability is not Durability.FULL else store_database(path)
+        )
+        try:
+            assert synchronous_of(store) == expected
+        finally:
+            store.close()
+
+
+@pytest.mark.parametrize(("named", "synchronous"), [(Durability.FULL, "FULL"), ("Normal", "NORMAL")])
+def test_describing_a_database_takes_the_durability_as_text_too(
+    tmp_path: Path, named: Durability | str, synchronous: str
+) -> None:
+    with sqlite_application(tmp_path / "a.db"):
+        pass
+    assert describe_database(tmp_path / "a.db", named).synchronous == synchronous
+    with pytest.raises(ValidationError, match="durability must be full or normal"):
+        describe_database(tmp_path / "a.db", "bogus")
