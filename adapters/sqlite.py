@@ -1381,11 +1381,13 @@ class DatabaseInfo:
 
 def describe(path: str | Path, durability: Durability = Durability.FULL) -> DatabaseInfo:
     """How the allot database at ``path`` is set up, changing nothing (an older schema is reported, not migrated);
-    opened as in ``integrity_check``, with ``durability``. A file that is not an allot database is refused."""
+    opened as in ``integrity_check``, with ``durability``. A file that is not an allot database is refused, and a
+    damaged one (the quick check every command runs when it opens a database) is ``DATABASE_CORRUPT``."""
     path = Path(path)
     _check_location(path, create=False)
     with contextlib.closing(_open(path, "rw")) as connection, storage_errors(path):
         application_id, tables = _identify(connection, path, create=False)
+        _require_sound(connection, path)
         _set_durability(connection, durability, path)
         version = 0
         if "schema_version" in tables:

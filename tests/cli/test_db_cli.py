@@ -305,3 +305,10 @@ def test_db_info_shows_an_older_schema_as_it_is_and_leaves_it_to_be_migrated_by_
     assert (old.json("db", "info")["schema_version"], old.json("db", "info")["application_id"]) == (
         SCHEMA_VERSION, APPLICATION_ID,
     )  # fmt: skip
+
+
+def test_db_info_of_a_damaged_database_refuses_it_as_every_command_does(allot: Allot) -> None:
+    populated(allot)
+    zero_pages(allot.database)
+    ran = allot("db", "info", "--json", expect=3)
+    assert ran.error["code"] == "DATABASE_CORRUPT"
