@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, TypeVar, cast, get_args, get_origin
+from typing import Any, Final, TypeVar, cast, get_args, get_origin
 
 import attrs
 import cattrs
@@ -241,6 +241,19 @@ def structure(data: object, type_: type[T]) -> T:
 
 def unstructure(value: object) -> Any:
     return _CONVERTER.unstructure(value)
+
+
+#: Fields an answer carries only when it is asked for (``--explain``, ``?explain=true``): how a split came about.
+ON_REQUEST: Final = ("explanation",)
+
+
+def unstructure_answer(value: object, explain: bool) -> Any:
+    """``value`` as JSON data for an answer: its ``ON_REQUEST`` fields only with ``explain``."""
+    data = unstructure(value)
+    if isinstance(data, dict) and not explain:
+        for name in ON_REQUEST:
+            data.pop(name, None)
+    return data
 
 
 def _no_constants(name: str) -> object:

@@ -370,8 +370,8 @@ def book_prices(
             f"the quantities booked sum to {fmt(sum(quantities, ZERO))}, not to the {fmt(executed)} executed",
             {"field": "quantities", "booked": fmt(sum(quantities, ZERO)), "executed": fmt(executed)},
         )
-    notional = sum((e.quantity * e.price for e in executions), ZERO)
-    block_value = traded_value(executions, contract_size, currency)
+    notional = _notional(executions)
+    block_value = _valued(notional, contract_size, currency)
     step = Decimal(1).scaleb(-AVERAGE_PRICE_DECIMALS)
     average = divide_to(notional, executed, step, decimal.ROUND_HALF_EVEN)
     # The kernel's integer entry over the quantities as checked above (``apportion`` would check them again).
@@ -483,7 +483,14 @@ def value_stage(
 
 def traded_value(executions: Sequence[Execution], contract_size: Decimal, currency: str) -> Decimal:
     """A block's traded value: its executions' notional × the contract size, half-even to the minor unit."""
-    notional = sum((e.quantity * e.price for e in executions), ZERO)
+    return _valued(_notional(executions), contract_size, currency)
+
+
+def _notional(executions: Sequence[Execution]) -> Decimal:
+    return sum((e.quantity * e.price for e in executions), ZERO)
+
+
+def _valued(notional: Decimal, contract_size: Decimal, currency: str) -> Decimal:
     return half_even_to(notional * contract_size, minor_unit(currency))
 
 

@@ -262,6 +262,7 @@ def rotation_stage(
     ranks: Sequence[int] | None = None,
 ) -> Stage:
     claim_sum = sum(claims)
+    in_steps = Fraction(step)
     places = split.places
     first_key: dict[
         int, int
@@ -291,9 +292,9 @@ def rotation_stage(
             Line(
                 recipient=recipient,
                 claim=Decimal(claims[i]) if shown_claims is None else shown_claims[i],
-                quota=quota * Fraction(step),
+                quota=quota * in_steps,
                 floor=from_units(split.floors[i], step),
-                remainder=past_floor * Fraction(step),
+                remainder=past_floor * in_steps,
                 share=from_units(split.shares[i], step),
                 reason=reason,
                 won_step=won,

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from adapters.serialization import dumps, structure, unstructure
+from adapters.serialization import dumps, structure, unstructure_answer
 from core.blocks import BlockRequest, allocate
 from core.errors import DatabaseNotFound, ValidationError
 from core.portfolio import PortfolioRequest, plan
@@ -163,9 +163,7 @@ def allocate_command(session: Session, request: str, explain: bool) -> None:
 def shown(result: object, explain: bool) -> object:
     """A pure calculation's result as printed: its explanation only when asked for, its history only when there
     is one (a ROTATE key or model)."""
-    data = unstructure(result)
-    if not explain:
-        data.pop("explanation", None)
+    data = unstructure_answer(result, explain)
     if data.get("history") is None:
         data.pop("history", None)
     return data

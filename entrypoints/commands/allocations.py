@@ -37,7 +37,7 @@ def allocations() -> None:
 @with_session
 def create(session: Session, name: str, lines: tuple[AllocationLine, ...], fairness: Fairness) -> None:
     """Create a model portfolio with a unique NAME, e.g. growth --line IE00B4L5Y983=0.6 --line IE00B3F81R35=0.4."""
-    model = session.open(writes=True).allocations.create(name, lines, fairness=Fairness(fairness))
+    model = session.open(writes=True).allocations.create(name, lines, fairness=fairness)
     session.emit(model, lambda: f"model portfolio {model.name} created: {model.id}")
 
 

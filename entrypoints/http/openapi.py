@@ -32,10 +32,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from adapters.serialization import HistoryShape
+from adapters.serialization import ON_REQUEST, HistoryShape
 from core.fairness import FairHistory
 from core.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS
-from entrypoints.http.routing import MAX_BODY, ON_REQUEST, Access, Casing, Operation, pascal
+from entrypoints.http.routing import MAX_BODY, Access, Casing, Operation, pascal
 
 TITLE: Final = "allot"
 VERSION: Final = "1"

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from adapters.serialization import error_body, parse_json, structure, unstructure
+from adapters.serialization import error_body, parse_json, structure, unstructure_answer
 from core import errors
 from core.errors import AllotError, Forbidden, Unauthorized, ValidationError
 from core.idempotency import request_key
@@ -171,18 +171,10 @@ def recase(data: Any, rename: Callable[[str], str]) -> Any:
     return data
 
 
-#: Fields an answer carries only when the request asks for them (``?explain=true``); the OpenAPI document does
-#: not require them.
-ON_REQUEST: Final = ("explanation",)
-
-
 def as_json(value: object, casing: Casing = Casing.SNAKE, explain: bool = False) -> Any:
     """A value (a record, a view, a list of them) as JSON data in the route's casing; its ``explanation`` (how its
     split came about, recorded when it was decided) only with ``explain``."""
-    data = unstructure(value)
-    if isinstance(data, dict) and not explain:
-        for name in ON_REQUEST:
-            data.pop(name, None)
+    data = unstructure_answer(value, explain)
     return recase(data, pascal) if casing is Casing.PASCAL else data
 
 
