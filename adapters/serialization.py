@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import functools
 import json
+import operator
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -20,7 +21,9 @@ from typing import Any, Final, TypeVar, cast, get_args, get_origin
 
 import attrs
 import cattrs
+import orjson
 from cattrs.cols import homogenous_tuple_structure_factory
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
 
@@ -212,6 +215,14 @@ def _make() -> cattrs.Converter:
     converter.register_unstructure_hook(Fraction, str)
     converter.register_structure_hook(FairHistory, _structure_history)
     converter.register_unstructure_hook(FairHistory, _unstructure_history)
+    # Speed only (a record is written at every change): a member's value read straight from the member, not
+    # through the ``value`` property; an optional text, number or flag written as it is, which lets cattrs
+    # write such fields without a call.
+    converter.register_unstructure_hook_func(
+        lambda t: isinstance(t, type) and issubclass(t, enum.Enum), operator.attrgetter("_value_")
+    )
+    for plain in (str | None, int | None, bool | None):
+        converter.register_unstructure_hook(plain, identity)
     return converter
 
 
@@ -283,9 +294,20 @@ def error_body(error: AllotError) -> dict[str, Any]:
     return {"error": {"code": error.code, "message": error.message, "details": unstructure(error.details)}}
 
 
+def compact_json(data: object) -> str:
+    """JSON data (dicts, lists, text, whole numbers, booleans, null) as compact text: no blanks, characters
+    beyond ASCII as they are. The text is exactly what ``json.dumps(data, separators=(",", ":"),
+    ensure_ascii=False)`` writes; orjson writes it some ten times faster, and what it refuses (a whole number
+    beyond 64 bits, a lone surrogate, a key that is not text) is written by ``json`` instead."""
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def to_json(value: object) -> str:
     """Compact JSON of any record or value object (for storage and webhook bodies)."""
-    return json.dumps(unstructure(value), separators=(",", ":"), ensure_ascii=False)
+    return compact_json(unstructure(value))
 
 
 def from_data(data: object, type_: type[T]) -> T:

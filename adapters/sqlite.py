@@ -42,7 +42,7 @@ from urllib.parse import quote
 
 import attrs
 
-from adapters.serialization import from_data, from_json, structure, timestamp, to_json
+from adapters.serialization import compact_json, from_data, from_json, structure, timestamp, to_json
 from adapters.store_protocol import Batch, Log, QueryRead, RecordRead, Stored
 from core.errors import (
     AllotError,
@@ -767,8 +767,8 @@ class SqliteOutbox:
         self._events, self._deliveries = [], []
 
     def _envelope_json(self, event: Event) -> str:
-        head = json.dumps({"id": event.id, "created_at": timestamp(event.created_at), "type": event.type})
-        return head[:-1] + ', "object": ' + self._uow.json_of(event.object) + "}"
+        head = compact_json({"id": event.id, "created_at": timestamp(event.created_at), "type": event.type})
+        return head[:-1] + ',"object":' + self._uow.json_of(event.object) + "}"
 
     def last(self) -> int:
         """The sequence number of the last committed event (0: none yet)."""

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import http.client
 import ipaddress
-import json
 import secrets
 import socket
 import threading
@@ -25,7 +24,7 @@ from typing import Final
 
 import attrs
 
-from adapters.serialization import timestamp, unstructure
+from adapters.serialization import compact_json, timestamp, unstructure
 from core.errors import AllotError, UnsafeWebhookUrl
 from core.webhooks import (
     SECRET_PREFIX,
@@ -219,7 +218,7 @@ def body_of(delivery: Delivery) -> str:
         "object": unstructure(delivery.event.object),
         "webhook_id": delivery.subscription.id,
     }
-    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+    return compact_json(envelope)
 
 
 @attrs.frozen

@@ -67,6 +67,13 @@ class CostSchedule:
     stamp_duty_rate: Decimal = attrs.field(default=ZERO, converter=decimal_input, validator=non_negative)
     settlement_days: int = attrs.field(default=2, validator=_settlement_days)
 
+    @property
+    def free(self) -> bool:
+        """No rate and no minimum: trading costs nothing."""
+        return not (
+            self.commission_rate or self.commission_minimum or self.exchange_fee_rate or self.stamp_duty_rate
+        )
+
 
 @attrs.frozen
 class Costs:
@@ -85,6 +92,9 @@ def trading_costs(schedule: CostSchedule, traded_value: Decimal | int, side: Sid
     side = Side(side)
     traded_value = check_non_negative(traded_value, "traded_value")
     unit = minor_unit(currency)
+    if schedule.free:
+        nothing = from_units(0, unit)
+        return Costs(commission=nothing, exchange_fee=nothing, stamp_duty=nothing)
     if schedule.commission_minimum:  # zero is a whole amount in every currency
         check_cash(schedule.commission_minimum, currency, "commission_minimum")
     commission = max(schedule.commission_minimum, _charge(schedule.commission_rate, traded_value, unit))

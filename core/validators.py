@@ -23,7 +23,17 @@ from core.numbers import (
 )
 
 
-class NamedEnum(enum.Enum):
+class _NamedEnumType(enum.EnumType):
+    """Calling a named enum with one of its members returns the member at once: the core converts every enum
+    field this way (every order's side and state), and the general path through ``enum`` costs twice as much."""
+
+    def __call__(cls, value: object, *args: Any, **kwargs: Any) -> Any:
+        if value.__class__ is cls:
+            return value
+        return super().__call__(value, *args, **kwargs)
+
+
+class NamedEnum(enum.Enum, metaclass=_NamedEnumType):
     """An enum of the core. Wherever one enters the core it may be given as a member or by its name
     (``Side.BUY`` or ``"BUY"``): calling the class (``Side("BUY")``) converts, and attrs fields use the class as
     their converter. A name that is no member's is a ``ValidationError`` listing the names; a value of any
@@ -177,6 +187,10 @@ def check_text(value: str, field: str) -> str:
         raise ValidationError(f"{field} must not be empty", {"field": field})
     if value != value.strip():
         raise ValidationError(f"{field} must not start or end with blanks", {"field": field})
+    if (
+        value.isascii() and value.isprintable()
+    ):  # the common case, at once: ASCII hides only control characters
+        return value
     hidden = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in _HIDDEN})
     if hidden:
         raise ValidationError(

@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.apportion import apportion, apportion_units, split_off_step
 from core.blocks import BlockRequest, Execution, PartialFillPolicy, allocate, book_prices
@@ -16,6 +19,7 @@ from core.instruments import AllocationLine, Instrument, Side
 from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.numbers import check_count, check_decimal, to_units
 from core.portfolio import FeeSchedule, OrderType, PortfolioRequest, management_fee, plan
+from core.validators import check_text
 
 NOW = dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.UTC)
 
@@ -292,3 +296,33 @@ def test_an_account_id_must_fit_in_a_url_path_as_it_is(account_id: str) -> None:
     with pytest.raises(ValidationError):
         accounts.open_account(account_id, "EUR", Decimal(0), None, CostSchedule(), ids=iter(["e"]), now=NOW)
     assert accounts.open_account("x" * 128, "EUR", Decimal(0), None, CostSchedule(), ids=iter(["e"]), now=NOW)
+
+
+INVISIBLE = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+
+
+@given(
+    st.text(st.characters(codec=None, exclude_categories=()), max_size=8)
+    | st.text(st.characters(max_codepoint=127))
+)
+def test_a_name_is_taken_when_it_is_visible_text_without_blanks_around_it(text: str) -> None:
+    taken = (
+        text.strip() == text and text != "" and not any(unicodedata.category(c) in INVISIBLE for c in text)
+    )
+    try:
+        check_text(text, "name")
+    except ValidationError:
+        assert not taken
+    else:
+        assert taken
+
+
+@pytest.mark.parametrize("name", ["a\x07b", "a\x7fb", "a\x00", "Z\u00fcrich\u200b", "\x1bx"])
+def test_a_name_with_a_control_or_invisible_character_inside_is_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match="invisible or control"):
+        check_text(name, "name")
+
+
+@pytest.mark.parametrize("name", ["I00", "a b", "Z\u00fcrich", "~!@#"])
+def test_a_visible_name_is_taken_as_it_is(name: str) -> None:
+    assert check_text(name, "name") == name

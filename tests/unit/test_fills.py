@@ -70,6 +70,20 @@ def test_a_schedule_without_costs_charges_zero_written_in_the_currencys_minor_un
     ] * 4
 
 
+def test_a_schedule_without_costs_still_refuses_a_negative_traded_value() -> None:
+    with pytest.raises(ValidationError, match="traded_value"):
+        trading_costs(CostSchedule(), Decimal("-0.01"), Side.BUY, "EUR")
+
+
+@pytest.mark.parametrize(
+    "charge", ["commission_rate", "commission_minimum", "exchange_fee_rate", "stamp_duty_rate"]
+)
+def test_any_one_rate_or_minimum_makes_trading_cost_something(charge: str) -> None:
+    schedule = CostSchedule(**{charge: Decimal("0.01")})
+    assert not schedule.free
+    assert trading_costs(schedule, Decimal("1000.00"), Side.BUY, "EUR").total > 0
+
+
 def test_stamp_duty_is_charged_on_buys_only() -> None:
     assert trading_costs(SCHEDULE, Decimal("1000.00"), Side.SELL, "EUR").stamp_duty == Decimal("0.00")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.errors import OffStep, ValidationError
 from core.numbers import MINOR_UNITS, check_cash, check_decimal, fmt, minor_unit, to_units
@@ -57,3 +59,22 @@ def test_to_units_refuses_a_value_off_the_step() -> None:
 
 def test_plain_notation_never_uses_an_exponent() -> None:
     assert fmt(Decimal("1E+3")) == "1000"
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("1E+3", "1000"),
+        ("0E+2", "0"),
+        ("1.5E-7", "0.00000015"),
+        ("0E-14", "0.00000000000000"),
+        ("-0.00", "-0.00"),
+    ],
+)
+def test_plain_notation_writes_every_exponent_out(value: str, written: str) -> None:
+    assert fmt(Decimal(value)) == written
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_plain_notation_is_the_fixed_point_format_of_any_decimal(value: Decimal) -> None:
+    assert fmt(value) == format(value, "f")
