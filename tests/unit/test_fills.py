@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -79,7 +80,8 @@ def test_a_schedule_without_costs_still_refuses_a_negative_traded_value() -> Non
     "charge", ["commission_rate", "commission_minimum", "exchange_fee_rate", "stamp_duty_rate"]
 )
 def test_any_one_rate_or_minimum_makes_trading_cost_something(charge: str) -> None:
-    schedule = CostSchedule(**{charge: Decimal("0.01")})
+    rates: dict[str, Any] = {charge: Decimal("0.01")}
+    schedule = CostSchedule(**rates)
     assert not schedule.free
     assert trading_costs(schedule, Decimal("1000.00"), Side.BUY, "EUR").total > 0
 
