@@ -188,9 +188,10 @@ def _plan(request: PortfolioRequest) -> OrderPlan:
         check_non_negative(request.cash, "cash")
     match request.type:
         case OrderType.BUY:
-            _check_model_tradable(_allocation(request), table, request.as_of)
+            allocation = _allocation(request)
+            _check_model_tradable(allocation, table, request.as_of)
             return plan_buy(
-                _required_cash_amount(request), request.currency, _allocation(request), table, request.cash,
+                _required_cash_amount(request), request.currency, allocation, table, request.cash,
                 fairness=request.fairness, history=request.history,
             )  # fmt: skip
         case OrderType.SELL:
@@ -203,11 +204,12 @@ def _plan(request: PortfolioRequest) -> OrderPlan:
         case OrderType.REBALANCING:
             _must_be_absent(request, "cash_amount")
             cash = ZERO if request.cash is None else request.cash
-            _check_model_tradable(_allocation(request), table, request.as_of)
+            allocation = _allocation(request)
+            _check_model_tradable(allocation, table, request.as_of)
             held_value = sum((table[i].value_of(q) for i, q in held.items()), request.held_cash)
             return plan_rebalancing(
                 request.currency,
-                _allocation(request),
+                allocation,
                 table,
                 _free(positions, held),
                 cash,

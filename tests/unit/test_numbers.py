@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 import pytest
@@ -7,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import OffStep, ValidationError
-from core.numbers import MINOR_UNITS, check_cash, check_decimal, fmt, minor_unit, to_units
+from core.numbers import MINOR_UNITS, check_cash, check_decimal, exact, fmt, minor_unit, to_units
 
 
 @pytest.mark.parametrize(
@@ -78,3 +79,43 @@ def test_plain_notation_writes_every_exponent_out(value: str, written: str) -> N
 @given(st.decimals(allow_nan=False, allow_infinity=False))
 def test_plain_notation_is_the_fixed_point_format_of_any_decimal(value: Decimal) -> None:
     assert fmt(value) == format(value, "f")
+
+
+@exact
+def third(value: Decimal) -> Decimal:
+    return value / 3
+
+
+@exact
+def third_in(context: decimal.Context, value: Decimal) -> Decimal:
+    """``third`` called from an exact function, in ``context``."""
+    with decimal.localcontext(context):
+        return third(value)
+
+
+@exact
+def contexts_seen() -> tuple[decimal.Context, decimal.Context]:
+    return decimal.getcontext(), inner_context()
+
+
+@exact
+def inner_context() -> decimal.Context:
+    return decimal.getcontext()
+
+
+def test_an_exact_function_refuses_to_round_whatever_context_its_caller_has() -> None:
+    with decimal.localcontext(decimal.Context(prec=3, traps=[])), pytest.raises(decimal.Inexact):
+        third(Decimal(1))
+
+
+def test_an_exact_function_called_in_another_context_by_an_exact_function_is_exact_again() -> None:
+    with pytest.raises(decimal.Inexact):
+        third_in(decimal.Context(prec=3, traps=[]), Decimal(1))
+    assert third_in(decimal.Context(prec=3, traps=[]), Decimal(3)) == 1
+
+
+def test_exact_functions_calling_each_other_share_the_context_the_outermost_entered() -> None:
+    outer, inner = contexts_seen()
+    assert outer is inner
+    assert outer is not decimal.getcontext()
+    assert outer.traps[decimal.Inexact]
