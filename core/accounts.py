@@ -220,7 +220,6 @@ def view(account: Account, instruments: Mapping[str, Instrument]) -> AccountView
     return AccountView(account, nav(account, instruments), available_cash(account))
 
 
-@exact
 def estimated_costs(account: Account, amount: Decimal, side: Side) -> Decimal:
     """The trading costs of trading ``amount`` in one fill, by the account's cost schedule."""
     return trading_costs(account.costs, amount, side, account.currency).total

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
+from typing import Final
 
 import attrs
 
@@ -118,6 +119,10 @@ class Explanation:
         return Explanation((*self.stages, *stages))
 
 
+#: The remainder of an exact quota.
+NO_REMAINDER: Final = Fraction(0)
+
+
 def hamilton(
     name: str,
     total: int,
@@ -147,16 +152,15 @@ def hamilton(
     lines = []
     for i, recipient in enumerate(recipients):
         won = places[i] <= leftover
-        reason = _rivalry(i, won, queue, leftover, remainders, ranks)
-        if remainders[i] == 0:
-            reason = Reason.EXACT
+        exact_quota = remainders[i] == 0
+        reason = Reason.EXACT if exact_quota else _rivalry(i, won, queue, leftover, remainders, ranks)
         lines.append(
             Line(
                 recipient=recipient,
                 claim=Decimal(claims[i]) if shown_claims is None else shown_claims[i],
                 quota=Fraction(total * claims[i] * step_numerator, unit),
                 floor=from_units(floors[i], step),
-                remainder=Fraction(remainders[i] * step_numerator, unit),
+                remainder=NO_REMAINDER if exact_quota else Fraction(remainders[i] * step_numerator, unit),
                 share=from_units(shares[i], step),
                 reason=reason,
                 won_step=won,

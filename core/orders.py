@@ -95,6 +95,7 @@ def carried_over(
     return account, tuple(carried)
 
 
+@exact
 def from_plan(
     plan: OrderPlan,
     account: Account,

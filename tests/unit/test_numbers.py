@@ -119,3 +119,53 @@ def test_exact_functions_calling_each_other_share_the_context_the_outermost_ente
     assert outer is inner
     assert outer is not decimal.getcontext()
     assert outer.traps[decimal.Inexact]
+
+
+def digits_of(value: Decimal) -> tuple[int, int]:
+    """(integer digits, decimals) of a finite decimal, counted off its sign, digits and exponent."""
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    return max(0, len(digits) + exponent), max(0, -exponent)
+
+
+finite_decimals = st.decimals(allow_nan=False, allow_infinity=False) | st.builds(
+    lambda sign, digits, exponent: Decimal((sign, digits, exponent)),
+    st.integers(0, 1),
+    st.lists(st.integers(0, 9), min_size=1, max_size=25).map(tuple),
+    st.integers(-30, 30),
+)
+
+
+@given(finite_decimals)
+def test_a_decimal_is_taken_exactly_when_its_digits_are_within_the_bounds(value: Decimal) -> None:
+    integer_digits, decimals = digits_of(value)
+    within = integer_digits <= 18 and decimals <= 12
+    try:
+        check_decimal(value, "amount")
+    except ValidationError:
+        assert not within
+    else:
+        assert within
+
+
+@pytest.mark.parametrize(
+    ("value", "taken"),
+    [
+        ("1E+17", True),
+        ("1E+18", False),
+        ("0E+18", False),
+        ("0E+17", True),
+        ("1.000000000000", True),
+        ("1.0000000000000", False),
+        ("1E-12", True),
+        ("1E-13", False),
+        ("-0.000000000000", True),
+    ],
+)
+def test_trailing_zeros_and_exponents_count_as_written(value: str, taken: bool) -> None:
+    try:
+        check_decimal(Decimal(value), "amount")
+    except ValidationError:
+        assert not taken
+    else:
+        assert taken
