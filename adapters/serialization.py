@@ -28,6 +28,7 @@ from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.json import make_converter
 
 from core.errors import AllotError, ValidationError
+from core.explain import Explanation
 from core.fairness import FairHistory, Standing
 from core.numbers import check_decimal, fmt, parse_decimal
 from core.records import TYPE_OF_TOPIC, Event, topic_of
@@ -229,6 +230,29 @@ def _make() -> cattrs.Converter:
 _CONVERTER = _make()
 
 
+def _writing(converter: cattrs.Converter) -> cattrs.Converter:
+    """The converter ``to_json`` unstructures with: ``converter``'s hooks, and an explanation unstructured once
+    for all the texts written of it one after the other (a portfolio order's explanation is written with the
+    order and with both its events). Safe because what ``to_json`` unstructures is written out at once and
+    never changed or handed on."""
+    writing = converter.copy()
+    plain = writing.get_unstructure_hook(Explanation)
+    last: list[tuple[Explanation, Any]] = []
+
+    def unstructure_explanation(explanation: Explanation) -> Any:
+        found = last[0] if last else None
+        if found is None or found[0] is not explanation:
+            found = (explanation, plain(explanation))
+            last[:] = [found]
+        return found[1]
+
+    writing.register_unstructure_hook(Explanation, unstructure_explanation)
+    return writing
+
+
+_WRITING = _writing(_CONVERTER)
+
+
 def _describe(exc: BaseException, type_: type | None) -> str:
     if isinstance(exc, AllotError):
         return exc.message
@@ -307,7 +331,7 @@ def compact_json(data: object) -> str:
 
 def to_json(value: object) -> str:
     """Compact JSON of any record or value object (for storage and webhook bodies)."""
-    return compact_json(unstructure(value))
+    return compact_json(_WRITING.unstructure(value))
 
 
 def from_data(data: object, type_: type[T]) -> T:
