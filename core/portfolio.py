@@ -161,8 +161,9 @@ def plan(request: PortfolioRequest) -> OrderPlan:
 
     No order of the plan trades an instrument that no longer trades (``INSTRUMENT_ENDED``): a model portfolio
     that holds an option which has ended, or which is past its expiry date, cannot be bought or rebalanced to."""
-    order_plan = _plan(request)
+    currency_exponent(request.currency)
     table = InstrumentTable.of(request.instruments)
+    order_plan = _plan(request, table)
     for order in order_plan.orders:
         instrument = table.by_id.get(order.instrument_id)
         if instrument is not None:
@@ -170,9 +171,7 @@ def plan(request: PortfolioRequest) -> OrderPlan:
     return order_plan
 
 
-def _plan(request: PortfolioRequest) -> OrderPlan:
-    currency_exponent(request.currency)
-    table = InstrumentTable.of(request.instruments)
+def _plan(request: PortfolioRequest, table: InstrumentTable) -> OrderPlan:
     for instrument in request.instruments:
         if instrument.currency is not None and instrument.currency != request.currency:
             raise CurrencyMismatch(

@@ -106,7 +106,7 @@ def place(
         account, order_plan, allocation.id if isinstance(allocation, ModelPortfolio) else None, policy, priced,
         order_id=order_id, ids=ids, now=now, client_reference=client_reference,
     )  # fmt: skip
-    adopted: list[Instrument | ModelPortfolio] = [i for key, i in priced.items() if i != instruments[key]]
+    adopted: list[Instrument | ModelPortfolio] = [i for key, i in priced.items() if i is not instruments[key]]
     if model is not None and order_plan.history not in (None, model.history):
         adopted.append(attrs.evolve(model, history=order_plan.history))  # a ROTATE model moves on
     return Decision(decision.result, decision.changes.then(Changes.of(updated=adopted)))
