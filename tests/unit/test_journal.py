@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core import orders
-from core.accounts import reserve
+from core.accounts import estimated_costs, reserve
 from core.errors import InsufficientFunds, InsufficientPosition, NotFound, ValidationError
 from core.fills import CostSchedule, Fill, price_fill
 from core.instruments import Instrument, Position, Side
@@ -38,6 +38,7 @@ from core.journal import (
     verify,
 )
 from core.lifecycle import OrderState
+from core.numbers import minor_unit
 from core.portfolio import OrderPlan, OrderType, PlannedOrder
 from core.records import Account, Order, ParentKind
 
@@ -289,6 +290,18 @@ def test_a_blocks_buy_holds_its_value_rounded_up_to_the_cent_and_its_estimated_c
     assert (order.held_cash, order.held_units, order.correlation_key) == (Decimal("4.26"), Decimal(0), "B")
     sell = orders.allocated("B", costly, Instrument("X", Decimal("1.0842")), Side.SELL, Decimal(3), "O2", NOW)
     assert (sell.held_cash, sell.held_units) == (Decimal(0), Decimal(3))
+
+
+@pytest.mark.parametrize(
+    ("currency", "value", "held"), [("EUR", "3.25", "3.25"), ("JPY", "4", "4"), ("KWD", "1.5", "1.500")]
+)
+def test_an_account_without_costs_holds_back_a_buys_value_in_its_minor_units_and_nothing_more(
+    currency: str, value: str, held: str
+) -> None:
+    free = Account("ACC", currency, {currency: Decimal(1000)})
+    order = orders.allocated("B", free, Instrument("X", Decimal(value)), Side.BUY, Decimal(1), "O1", NOW)
+    assert (str(order.held_cash), order.held_units) == (held, Decimal(0))
+    assert str(estimated_costs(free, Decimal(value), Side.BUY)) == str(minor_unit(currency) * 0)
 
 
 def test_a_buy_whose_value_fits_but_not_with_its_costs_is_refused_naming_what_it_costs() -> None:
