@@ -629,7 +629,9 @@ class SqliteRepository(Generic[T]):
 
     def _load(self, record_id: str, version: int, body: str) -> T:
         self._uow.versions[(self._kind, record_id)] = version
-        return decoded(body, self._type, f"{self._table.noun} {record_id}", self._uow.database.path)
+        record = decoded(body, self._type, f"{self._table.noun} {record_id}", self._uow.database.path)
+        self._uow.rows[(self._kind, record_id)] = (version, record)
+        return record
 
     def get(self, record_id: str) -> T | None:
         row = self._uow.read(
@@ -647,6 +649,7 @@ class SqliteRepository(Generic[T]):
         if inserted != 1:
             raise AlreadyExists(f"{self._table.noun} {record_id} already exists", {"id": record_id})
         self._uow.versions[(self._kind, record_id)] = 1
+        self._uow.rows[(self._kind, record_id)] = (1, record)
 
     def update(self, record: T) -> None:
         record_id = getattr(record, self._table.id_field)
@@ -661,11 +664,20 @@ class SqliteRepository(Generic[T]):
         """Replace the record if it is still at version ``expected``; else ``ConcurrentUpdate`` (``NotFound`` if
         there is no such record at all)."""
         record_id = getattr(record, self._table.id_field)
-        changed = self._uow.write(
-            "UPDATE records SET version = version + 1, account_id = ?, state = ?, parent_order_id = ?, body = ? "
-            "WHERE kind = ? AND id = ? AND version = ?",
-            (*self._columns(record), self._uow.json_of(record), self._kind, record_id, expected),
-        ).rowcount
+        columns = self._columns(record)
+        known = self._uow.rows.get((self._kind, record_id))
+        if known is not None and known[0] == expected and self._columns(known[1]) == columns:
+            # The indexed columns stay as they are: setting them anyway would rewrite an entry in each index.
+            changed = self._uow.write(
+                "UPDATE records SET version = version + 1, body = ? WHERE kind = ? AND id = ? AND version = ?",
+                (self._uow.json_of(record), self._kind, record_id, expected),
+            ).rowcount
+        else:
+            changed = self._uow.write(
+                "UPDATE records SET version = version + 1, account_id = ?, state = ?, parent_order_id = ?, "
+                "body = ? WHERE kind = ? AND id = ? AND version = ?",
+                (*columns, self._uow.json_of(record), self._kind, record_id, expected),
+            ).rowcount
         if changed != 1:
             if self.version(record_id) is None:
                 raise NotFound(f"{self._table.noun} {record_id} does not exist", {"id": record_id})
@@ -674,6 +686,7 @@ class SqliteRepository(Generic[T]):
                 {"kind": self._kind, "id": record_id},
             )
         self._uow.versions[(self._kind, record_id)] = expected + 1
+        self._uow.rows[(self._kind, record_id)] = (expected + 1, record)
 
     def version(self, record_id: str) -> int | None:
         """The committed version of a record (``None``: there is none), without reading the record."""
@@ -725,7 +738,7 @@ class SqliteRepository(Generic[T]):
             params.extend(values)
         return self._uow.read(sql + " ORDER BY rowid", params).fetchall()
 
-    def _columns(self, record: T) -> tuple[str | None, str | None, str | None]:
+    def _columns(self, record: object) -> tuple[str | None, str | None, str | None]:
         return (
             field_text(record, "account_id"),
             field_text(record, "state"),
@@ -1038,6 +1051,8 @@ class SqliteUnitOfWork:
         self.connection = database.connection
         self.writing = writing
         self.versions: dict[tuple[str, str], int] = {}
+        #: The records read or written in this transaction, each with its version: what their rows hold now.
+        self.rows: dict[tuple[str, str], tuple[int, object]] = {}
         #: JSON of records written in this transaction, so that their events reuse it (id → (record, json)).
         self.written: dict[int, tuple[object, str]] = {}
         for table in TABLES:
@@ -1152,6 +1167,7 @@ class SqliteUnitOfWork:
                 self.database.take_write_lock = True
                 raise
         self.versions.clear()
+        self.rows.clear()
         self.written.clear()
         self.outbox = SqliteOutbox(self)
         self.journal = SqliteJournal(self)

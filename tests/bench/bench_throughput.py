@@ -94,7 +94,7 @@ def raw_run(folder: Path, orders: int, durability: Durability) -> float:
         "INSERT INTO records (kind, id, version, body) VALUES ('accounts', 'ACC', 1, ?)", (writes[0][1],)
     )
     started = time.perf_counter()
-    for records, account, events in writes:
+    for version, (records, account, events) in enumerate(writes, start=1):
         connection.execute("BEGIN IMMEDIATE")
         for record in records:
             connection.execute(
@@ -103,8 +103,8 @@ def raw_run(folder: Path, orders: int, durability: Durability) -> float:
                 record,
             )
         connection.execute(
-            "UPDATE records SET version = version + 1, body = ? WHERE kind = 'accounts' AND id = 'ACC'",
-            (account,),
+            "UPDATE records SET version = version + 1, body = ? WHERE kind = ? AND id = ? AND version = ?",
+            (account, "accounts", "ACC", version),
         )
         connection.executemany(
             "INSERT INTO events (id, type, topic, created_at, body) VALUES (?, ?, ?, ?, ?)", events

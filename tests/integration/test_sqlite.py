@@ -3,23 +3,26 @@ killed before its commit, and every kind of file that is not an allot database."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import attrs
 import pytest
 
-from adapters.sqlite import APPLICATION_ID, SCHEMA_1, SCHEMA_VERSION, SqliteDatabase
+from adapters.sqlite import APPLICATION_ID, SCHEMA_1, SCHEMA_VERSION, SqliteDatabase, SqliteUnitOfWork
 from core.errors import DatabaseNotFound, NotAnAllotDatabase, SchemaTooNew
-from core.instruments import AllocationLine, Instrument
+from core.instruments import AllocationLine, Instrument, Side
 from core.journal import CauseKind
 from core.lifecycle import OrderState
 from core.numbers import ZERO
-from core.records import ParentKind
+from core.records import Order, ParentKind
 from core.webhooks import EventQuery
 from entrypoints.bootstrap import sqlite_application
 
@@ -270,3 +273,68 @@ def test_an_older_database_holds_exactly_what_its_open_orders_need_after_the_upg
         after = app.accounts.get("ACC")
         assert (after.reserved_in("USD"), after.held_units) == (ZERO, {})
         assert app.ledger.verify().balanced
+
+
+NOON = dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC)
+
+
+def an_order(state: OrderState = OrderState.NEW) -> Order:
+    return Order(
+        id="O1", account_id="ACC", instrument_id="X", side=Side.BUY, cash_amount=Decimal("10.00"), quantity=None,
+        state=state, created_at=NOON, updated_at=NOON, parent_kind=ParentKind.PORTFOLIO_ORDER, parent_order_id="P1",
+    )  # fmt: skip
+
+
+def pages_written(database: SqliteDatabase, change: Callable[[SqliteUnitOfWork], None]) -> int:
+    """How many pages one committed unit of work wrote to the log."""
+    database.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with database.unit_of_work() as uow:
+        change(uow)
+        uow.commit()
+    log = database.path.with_name(database.path.name + "-wal")
+    return (log.stat().st_size - 32) // (4096 + 24)
+
+
+def test_an_update_that_keeps_a_records_indexed_fields_rewrites_only_the_record(tmp_path: Path) -> None:
+    database = SqliteDatabase(tmp_path / "a.db")
+    with database.unit_of_work() as uow:
+        uow.orders.add(an_order())
+        uow.commit()
+
+    def note(uow: SqliteUnitOfWork) -> None:
+        order = uow.orders.get("O1")
+        assert order is not None
+        uow.orders.update(attrs.evolve(order, reason="a note"))
+
+    def cancel(uow: SqliteUnitOfWork) -> None:
+        order = uow.orders.get("O1")
+        assert order is not None
+        uow.orders.update(attrs.evolve(order, state=OrderState.CANCELLED))
+
+    assert pages_written(database, note) == 1
+    assert pages_written(database, cancel) > 1  # the state's index entry moves
+    database.close()
+
+
+def test_a_records_new_state_account_and_parent_are_what_its_row_is_found_by(tmp_path: Path) -> None:
+    database = SqliteDatabase(tmp_path / "a.db")
+    with database.unit_of_work() as uow:
+        uow.orders.add(an_order())
+        uow.orders.update(attrs.evolve(an_order(), state=OrderState.PROCESSING))  # added and changed at once
+        uow.commit()
+    with database.unit_of_work() as uow:
+        order = uow.orders.get("O1")
+        assert order is not None
+        uow.orders.update(attrs.evolve(order, reason="kept"))
+        uow.orders.update(
+            attrs.evolve(order, state=OrderState.CANCELLED, parent_order_id="P2", reason="moved")
+        )
+        uow.commit()
+    with database.unit_of_work() as uow:
+        assert [o.reason for o in uow.orders.list(state=OrderState.CANCELLED.value)] == ["moved"]
+        assert uow.orders.list(state=OrderState.PROCESSING.value) == []
+        assert [o.id for o in uow.orders.list(parent_order_id="P2")] == ["O1"]
+        assert uow.orders.list(parent_order_id="P1") == []
+    row = database.connection.execute("SELECT version, state, parent_order_id FROM records WHERE id = 'O1'")
+    assert row.fetchone() == (4, "CANCELLED", "P2")
+    database.close()
