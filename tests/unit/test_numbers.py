@@ -169,3 +169,12 @@ def test_trailing_zeros_and_exponents_count_as_written(value: str, taken: bool) 
         assert not taken
     else:
         assert taken
+
+
+def test_digits_and_plain_notation_do_not_depend_on_how_the_callers_context_writes_exponents() -> None:
+    with decimal.localcontext(decimal.Context(capitals=0)):
+        assert str(Decimal("1E-13")) == "1e-13"  # the caller's context writes a small e
+        with pytest.raises(ValidationError, match="too many digits"):
+            check_decimal(Decimal("1E-13"), "amount")
+        assert fmt(Decimal("1E+3")) == "1000"
+        assert fmt(Decimal("1.5E-7")) == "0.00000015"
