@@ -326,3 +326,22 @@ def test_a_name_with_a_control_or_invisible_character_inside_is_refused(name: st
 @pytest.mark.parametrize("name", ["I00", "a b", "Z\u00fcrich", "~!@#"])
 def test_a_visible_name_is_taken_as_it_is(name: str) -> None:
     assert check_text(name, "name") == name
+
+
+def test_a_name_with_hidden_characters_is_refused_naming_the_first_five_by_code_point() -> None:
+    with pytest.raises(ValidationError) as refused:
+        check_text("a\u200bb\x07c\x01\x02\x03\x04", "name")
+    codes = ["U+0001", "U+0002", "U+0003", "U+0004", "U+0007", "U+200B"]
+    assert refused.value.details == {"field": "name", "characters": codes}
+    assert refused.value.message == (
+        "name must not contain invisible or control characters (U+0001, U+0002, U+0003, U+0004, U+0007)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "says"), [("", "must not be empty"), (" a", "must not start or end with blanks")]
+)
+def test_an_empty_or_padded_name_is_refused_naming_the_field(name: str, says: str) -> None:
+    with pytest.raises(ValidationError, match=says) as refused:
+        check_text(name, "name")
+    assert refused.value.details == {"field": "name"}

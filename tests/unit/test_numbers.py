@@ -160,6 +160,8 @@ def test_a_decimal_is_taken_exactly_when_its_digits_are_within_the_bounds(value:
         ("1E-12", True),
         ("1E-13", False),
         ("-0.000000000000", True),
+        ("1234567890123", True),
+        ("123456789012345678", True),
     ],
 )
 def test_trailing_zeros_and_exponents_count_as_written(value: str, taken: bool) -> None:
