@@ -32,7 +32,7 @@ from entrypoints.commands.orders import orders
 from entrypoints.commands.prices import prices
 from entrypoints.commands.serve import serve
 from entrypoints.commands.webhooks import webhooks
-from entrypoints.session import ENVIRONMENT_DURABILITY, AllotGroup, Session, durability_option
+from entrypoints.session import AllotGroup, Session, durability_option
 
 T = TypeVar("T")
 
@@ -102,8 +102,7 @@ def main(
     session.store = store
     session.as_json = as_json
     if durability is not None:
-        from_environment = ctx.get_parameter_source("durability") is click.core.ParameterSource.ENVIRONMENT
-        session.choose_durability(durability, ENVIRONMENT_DURABILITY if from_environment else "--durability")
+        session.choose_durability(durability, "--durability")
 
 
 def _one_storage(ctx: click.Context, db: str, store: str) -> tuple[str | None, str | None]:

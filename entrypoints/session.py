@@ -58,9 +58,9 @@ class Session:
     store: str | None = None
     as_json: bool = False
     json_hint: bool = False
-    #: How durable each commit to the database file is (``--durability``, ``ALLOT_DURABILITY``).
-    durability: Durability = Durability.FULL
-    #: Where a durability was chosen (an option or the environment variable), if it was.
+    #: The durability an option chose (``--durability``, ``serve --durability``), if one did.
+    chosen_durability: Durability | None = None
+    #: The option that chose it.
     durability_from: str | None = None
     _app: Application | None = None
     #: The database this run created: it is removed again if the command fails.
@@ -103,23 +103,39 @@ class Session:
         return self._app
 
     def choose_durability(self, value: str, source: str) -> None:
-        """``--durability`` (or ``ALLOT_DURABILITY``, named by ``source``): ``full`` or ``normal``, before or after
-        ``allot serve``. An option wins over the environment variable; given twice on the command line it must say
-        the same."""
+        """``--durability`` (named by ``source``): ``full`` or ``normal``, before or after ``allot serve``; given
+        twice it must say the same."""
         durability = Durability.of(value)
-        overrides = self.durability_from == ENVIRONMENT_DURABILITY and source != ENVIRONMENT_DURABILITY
-        if self.durability_from is not None and not overrides and durability is not self.durability:
+        if self.chosen_durability is not None and durability is not self.chosen_durability:
             raise click.UsageError(
-                f"{self.durability_from} says {self.durability.value} and {source} says {durability.value}: "
+                f"{self.durability_from} says {self.chosen_durability.value} and {source} says {durability.value}: "
                 "choose one durability"
             )
-        self.durability, self.durability_from = durability, source
+        self.chosen_durability, self.durability_from = durability, source
+
+    @property
+    def durability(self) -> Durability:
+        """How durable each commit to the database file is: the option's choice, else ``ALLOT_DURABILITY``, else
+        full. The variable is read only here, when a database file is opened, so that a bad value stops only the
+        commands it would apply to, and says which input is wrong."""
+        if self.chosen_durability is not None:
+            return self.chosen_durability
+        value = os.environ.get(ENVIRONMENT_DURABILITY, "")
+        if not value:
+            return Durability.FULL
+        try:
+            return Durability.of(value)
+        except ValidationError:
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            raise click.UsageError(
+                f"{ENVIRONMENT_DURABILITY} is {shown!r}: set it to full or normal, or unset it for full"
+            ) from None
 
     def _no_durability_with_store(self) -> None:
         """With ``--store`` the server commits, with the durability it was started with: a ``--durability`` given
         here would be ignored, so it is refused. ``ALLOT_DURABILITY`` is the default for database files, and
-        applies to none here."""
-        if self.durability_from not in (None, ENVIRONMENT_DURABILITY):
+        applies to none here (it is not read)."""
+        if self.chosen_durability is not None:
             raise click.UsageError(
                 f"{self.durability_from} is for a database file, and --store names a server: the server keeps its "
                 "own durability (allot serve --durability)"
@@ -161,12 +177,11 @@ class Session:
         click.echo(dumps(value) if self.as_json else human())
 
 
-#: Where a durability comes from when it is not an option.
+#: Where a durability comes from when no option chose one.
 ENVIRONMENT_DURABILITY: Final = "ALLOT_DURABILITY"
 
 durability_option = click.option(
     "--durability",
-    envvar="ALLOT_DURABILITY",
     type=click.Choice([d.value for d in Durability], case_sensitive=False),
     help="full (the default): every commit is on disk before it is reported, and survives a power cut. normal: "
     "faster, but the last commits before a power cut or a system crash may be lost (for bulk loads and tests). "

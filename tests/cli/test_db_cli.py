@@ -12,6 +12,7 @@ import pytest
 from adapters.sqlite import APPLICATION_ID, SCHEMA_VERSION
 from entrypoints.bootstrap import sqlite_application
 from tests.cli.conftest import Allot, run, setup_portfolio
+from tests.cli.test_cli import SAMPLES
 from tests.faults import mode_of, no_room_to_grow, read_only, truncate, zero_pages
 from tests.integration.test_sqlite import first_release_database
 
@@ -243,8 +244,31 @@ def test_an_unknown_durability_is_a_usage_error_and_creates_no_database(tmp_path
     assert "'fast' is not one of 'full', 'normal'" in ran.error["message"]
     ran = run(["--db", str(path), "accounts", "create", "--currency", "EUR", "--id", "A"], 2,
               env={"ALLOT_DURABILITY": "none"})  # fmt: skip
-    assert "Invalid value for '--durability'" in ran.err
+    assert "ALLOT_DURABILITY is 'none': set it to full or normal, or unset it for full" in ran.err
+    assert "--durability" not in ran.err
     assert not path.exists()
+
+
+def test_a_bad_durability_variable_stops_only_what_opens_a_database_file_and_an_option_overrides_it(
+    allot: Allot, tmp_path: Path
+) -> None:
+    setup_portfolio(allot)
+    bad: dict[str, str | None] = {"ALLOT_DURABILITY": "bogus"}
+    assert "--durability" in run(["--help"], 0, env=bad).out
+    assert "--currency" in run(["accounts", "create", "--help"], 0, env=bad).out
+    split = run(["--json", "split", str(SAMPLES / "buy.json")], 0, env=bad)
+    assert split.data["orders"]
+    ran = run(["--db", str(allot.database), "--json", "accounts", "list"], 2, env=bad)
+    assert "ALLOT_DURABILITY is 'bogus'" in ran.error["message"]
+    info = run(["--db", str(allot.database), "--durability", "normal", "db", "info", "--json"], 0, env=bad)
+    assert info.data["durability"] == "normal"
+    directory = tmp_path / "a-folder"  # opening it fails after the durability was accepted, before serving
+    directory.mkdir()
+    served = run(["--db", str(directory), "serve", "--durability", "full"], 3, env=bad)
+    assert "NOT_AN_ALLOT_DATABASE" in served.err
+    stored = run(["--store", "http://127.0.0.1:9", "--json", "accounts", "list"], None,
+                 env={**bad, "ALLOT_STORE_TOKEN": "t"})  # fmt: skip
+    assert stored.error["code"] == "STORE_UNREACHABLE"
 
 
 def test_a_durability_option_with_store_is_refused_because_the_server_commits_with_its_own() -> None:
