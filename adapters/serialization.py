@@ -319,10 +319,11 @@ def error_body(error: AllotError) -> dict[str, Any]:
 
 
 def compact_json(data: object) -> str:
-    """JSON data (dicts, lists, text, whole numbers, booleans, null) as compact text: no blanks, characters
-    beyond ASCII as they are. The text is exactly what ``json.dumps(data, separators=(",", ":"),
-    ensure_ascii=False)`` writes; orjson writes it some ten times faster, and what it refuses (a whole number
-    beyond 64 bits, a lone surrogate, a key that is not text) is written by ``json`` instead."""
+    """JSON data (dicts, lists, text, whole numbers, booleans, null: what ``unstructure`` makes, never a float) as
+    compact text: no blanks, characters beyond ASCII as they are. The text is exactly what ``json.dumps(data,
+    separators=(",", ":"), ensure_ascii=False)`` writes; orjson writes it some ten times faster, and what it
+    refuses (a whole number beyond 64 bits, a lone surrogate, a key that is not text) is written by ``json``
+    instead. (The two differ on what allot never writes: floats, dates, NaN.)"""
     try:
         return orjson.dumps(data).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
