@@ -628,7 +628,6 @@ class SqliteRepository(Generic[T]):
         self._table = table
 
     def _load(self, record_id: str, version: int, body: str) -> T:
-        self._uow.versions[(self._kind, record_id)] = version
         record = decoded(body, self._type, f"{self._table.noun} {record_id}", self._uow.database.path)
         self._uow.rows[(self._kind, record_id)] = (version, record)
         return record
@@ -648,16 +647,14 @@ class SqliteRepository(Generic[T]):
         ).rowcount
         if inserted != 1:
             raise AlreadyExists(f"{self._table.noun} {record_id} already exists", {"id": record_id})
-        self._uow.versions[(self._kind, record_id)] = 1
         self._uow.rows[(self._kind, record_id)] = (1, record)
 
     def update(self, record: T) -> None:
         record_id = getattr(record, self._table.id_field)
-        expected = self._uow.versions.get((self._kind, record_id))
+        known = self._uow.rows.get((self._kind, record_id))
+        expected = known[0] if known is not None else self.version(record_id)
         if expected is None:
-            expected = self.version(record_id)
-            if expected is None:
-                raise NotFound(f"{self._table.noun} {record_id} does not exist", {"id": record_id})
+            raise NotFound(f"{self._table.noun} {record_id} does not exist", {"id": record_id})
         self.replace(record, expected)
 
     def replace(self, record: T, expected: int) -> None:
@@ -685,7 +682,6 @@ class SqliteRepository(Generic[T]):
                 f"{self._table.noun} {record_id} was changed by someone else since it was read; try again",
                 {"kind": self._kind, "id": record_id},
             )
-        self._uow.versions[(self._kind, record_id)] = expected + 1
         self._uow.rows[(self._kind, record_id)] = (expected + 1, record)
 
     def version(self, record_id: str) -> int | None:
@@ -1050,7 +1046,6 @@ class SqliteUnitOfWork:
         self.database = database
         self.connection = database.connection
         self.writing = writing
-        self.versions: dict[tuple[str, str], int] = {}
         #: The records read or written in this transaction, each with its version: what their rows hold now.
         self.rows: dict[tuple[str, str], tuple[int, object]] = {}
         #: JSON of records written in this transaction, so that their events reuse it (id → (record, json)).
@@ -1166,7 +1161,6 @@ class SqliteUnitOfWork:
             except ConcurrentUpdate:
                 self.database.take_write_lock = True
                 raise
-        self.versions.clear()
         self.rows.clear()
         self.written.clear()
         self.outbox = SqliteOutbox(self)

@@ -19,17 +19,7 @@ from core.fills import CostSchedule, trading_costs
 from core.instruments import Instrument, Side
 from core.journal import FUNDING, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
 from core.lifecycle import OPEN
-from core.numbers import (
-    ZERO,
-    as_cash,
-    check_non_negative,
-    check_positive,
-    exact,
-    floor_to,
-    fmt,
-    from_units,
-    minor_unit,
-)
+from core.numbers import ZERO, as_cash, check_non_negative, check_positive, exact, floor_to, fmt, minor_unit
 from core.portfolio import FeeSchedule
 from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order, holds
 from core.tenants import NOBODY, Owner
@@ -231,10 +221,7 @@ def view(account: Account, instruments: Mapping[str, Instrument]) -> AccountView
 
 
 def estimated_costs(account: Account, amount: Decimal, side: Side) -> Decimal:
-    """The trading costs of trading ``amount`` (an amount the core computed: not negative) in one fill, by the
-    account's cost schedule; zero in the account's minor units, at once, when the schedule is free."""
-    if account.costs.free:
-        return from_units(0, minor_unit(account.currency))
+    """The trading costs of trading ``amount`` in one fill, by the account's cost schedule."""
     return trading_costs(account.costs, amount, side, account.currency).total
 
 

@@ -187,9 +187,8 @@ def check_text(value: str, field: str) -> str:
         raise ValidationError(f"{field} must not be empty", {"field": field})
     if value != value.strip():
         raise ValidationError(f"{field} must not start or end with blanks", {"field": field})
-    if (
-        value.isascii() and value.isprintable()
-    ):  # the common case, at once: ASCII hides only control characters
+    # The common case, at once: in ASCII the only hidden characters are the controls, which are not printable.
+    if value.isascii() and value.isprintable():
         return value
     hidden = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in _HIDDEN})
     if hidden:

@@ -19,12 +19,14 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters.sqlite import Durability, SqliteDatabase
 from core.errors import ValidationError
 from core.lifecycle import ParentState
+from entrypoints import bootstrap
 from entrypoints.bootstrap import describe_database, sqlite_application, store_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -214,13 +216,22 @@ def synchronous_of(database: SqliteDatabase) -> int:
 
 
 def test_an_embedded_application_and_the_store_apis_connection_are_full_unless_told_normal(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "a.db"
-    with sqlite_application(path) as app:
-        engine = app.ports.unit_of_work.__self__  # type: ignore[attr-defined]  # the SqliteDatabase behind it
-        assert isinstance(engine, SqliteDatabase)
-        assert synchronous_of(engine) == 2
+    opened: list[SqliteDatabase] = []
+
+    class Recorded(SqliteDatabase):
+        """The real database, noted as the composition root opens it."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(bootstrap, "SqliteDatabase", Recorded)
+    with sqlite_application(path):
+        assert [synchronous_of(engine) for engine in opened] == [2]
+    monkeypatch.undo()
     for durability, expected in ((Durability.FULL, 2), ("normal", 1)):
         store = (
             store_database(path, durability) if durability is not Durability.FULL else store_database(path)
