@@ -292,7 +292,8 @@ def pages_written(database: SqliteDatabase, change: Callable[[SqliteUnitOfWork],
         change(uow)
         uow.commit()
     log = database.path.with_name(database.path.name + "-wal")
-    return (log.stat().st_size - 32) // (4096 + 24)
+    (page_size,) = database.connection.execute("PRAGMA page_size").fetchone()
+    return (log.stat().st_size - 32) // (page_size + 24)  # a 32-byte header, then a 24-byte header per page
 
 
 def test_an_update_that_keeps_a_records_indexed_fields_rewrites_only_the_record(tmp_path: Path) -> None:
