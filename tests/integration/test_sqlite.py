@@ -292,7 +292,7 @@ def pages_written(database: SqliteDatabase, change: Callable[[SqliteUnitOfWork],
         change(uow)
         uow.commit()
     log = database.path.with_name(database.path.name + "-wal")
-    (page_size,) = database.connection.execute("PRAGMA page_size").fetchone()
+    page_size = int(database.connection.execute("PRAGMA page_size").fetchone()[0])
     return (log.stat().st_size - 32) // (page_size + 24)  # a 32-byte header, then a 24-byte header per page
 
 
