@@ -793,8 +793,8 @@ class SqliteOutbox:
             sql += " AND json_extract(body, '$.object.client_id') = ?"
             params.append(query.client_id)
         if query.user_id is not None:
-            sql += " AND coalesce(json_extract(body, '$.object.user_id'), ?) = ?"
-            params.extend([query.user_id, query.user_id])
+            sql += " AND json_extract(body, '$.object.user_id') = ?"
+            params.append(query.user_id)
         rows = self._uow.read(sql + " ORDER BY seq LIMIT ?", [*params, query.limit]).fetchall()
         return [(seq, event_from_envelope(body, self._uow.database.path)) for seq, body in rows]
 

@@ -19,7 +19,7 @@ from core.fairness import NO_HISTORY, Fairness
 from core.keys import AllocationKey, effective_status
 from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
 from core.records import Account, Announcement, StoredKey
-from core.tenants import NOBODY, Owner, within_client
+from core.tenants import NOBODY, Owner, within
 
 
 def announce_key(stored: StoredKey) -> Announcement:
@@ -34,19 +34,20 @@ def create(
     now: dt.datetime,
     owner: Owner = NOBODY,
 ) -> Decision[StoredKey]:
-    """Store a new key; every account it names must be open, hold the same currency (a block books one) and belong
-    to the key's client (a client's key may name the accounts of any of its users)."""
+    """Store a new key; every account it names must be open, hold the same currency (a block books one) and be
+    visible to the key's owner (a user's key names the user's accounts; a client's key any of its users')."""
     named = list(accounts)
     for account in named:
+        within(owner, account)
         check_open(account)
-        within_client(owner, account)
     if len({a.currency for a in named}) > 1:
         raise CurrencyMismatch(
             "the accounts of a key must all hold the same currency: a block books one currency",
             {"currencies": {a.id: a.currency for a in named}},
         )
     stored = StoredKey(
-        id=key_id, key=key, status=key.initial_status, created_at=now, client_id=owner.client_id
+        id=key_id, key=key, status=key.initial_status, created_at=now, client_id=owner.client_id,
+        user_id=owner.user_id,
     )
     return Decision(stored, Changes.of(created=[stored], announced=[announce_key(stored)]))
 
@@ -77,7 +78,7 @@ def replace(
 ) -> Decision[StoredKey]:
     """'Change' a key: the new key is created and the old one invalidated together."""
     deleted = delete(old, now)
-    created = create(key, accounts, key_id=key_id, now=now)
+    created = create(key, accounts, key_id=key_id, now=now, owner=Owner(old.client_id, old.user_id))
     if key.fairness is Fairness.ROTATE and old.key.fairness is Fairness.ROTATE:
         # The replacement goes on where the old key stood: its accounts keep their lead or lag.
         kept = attrs.evolve(created.result, history=old.history)

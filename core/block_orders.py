@@ -207,6 +207,7 @@ def place(
         allocated=tuple(ZERO for _ in key.recipients),
         orders=refs(children),
         client_id=stored.client_id,
+        user_id=stored.user_id,
         explanation=explanation,
     )
     used = attrs.evolve(stored, status=status, history=split.history)

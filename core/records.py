@@ -211,15 +211,17 @@ class StoredKey:
     key: AllocationKey
     status: KeyStatus = attrs.field(converter=KeyStatus)
     created_at: dt.datetime
-    #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
+    #: Who it belongs to (``core.tenants``): the user who made it (none: the client's, made client-wide), none at
+    #: all for the operator's. Every account it names is visible to its owner.
     client_id: str | None = None
     #: A ROTATE key's fairness history: each remainder account's cumulative quota and allocation, in steps.
     history: FairHistory | None = None
+    user_id: str | None = None
 
     @property
-    def user_id(self) -> None:
-        """Keys are shared by the client's users."""
-        return None
+    def account_ids(self) -> tuple[str, ...]:
+        """Every account the key names: its caller must see them all (``core.tenants``)."""
+        return self.key.accounts
 
 
 @attrs.frozen(kw_only=True)
@@ -249,8 +251,9 @@ class BlockOrder:
     allocated: tuple[Decimal, ...] = ()
     orders: tuple[OrderRef, ...] = ()
     reason: str | None = None
-    #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
+    #: Who it belongs to (``core.tenants``): the owner of the key it was placed with; none for the operator's.
     client_id: str | None = None
+    user_id: str | None = None
     #: The trade leader whose rebalance placed it (its ``account_id`` is then the leader's id); its executions
     #: are kept in ``executions`` and allocated to the followers at their average price when it is done.
     leader_id: str | None = None
@@ -259,9 +262,10 @@ class BlockOrder:
     explanation: Explanation | None = None
 
     @property
-    def user_id(self) -> None:
-        """Blocks are the client's, shared by its users, like the keys they are placed on."""
-        return None
+    def account_ids(self) -> tuple[str, ...]:
+        """Every account the block names, the block account first: its caller must see them all
+        (``core.tenants``). A leader's block names accounts only through its followers' investments."""
+        return () if self.leader_id is not None else (self.account_id, *self.recipients)
 
 
 @attrs.frozen
@@ -273,12 +277,10 @@ class Subscription:
     created_at: dt.datetime
     allow_private_network: bool = False
     disabled_reason: str | None = None
-    #: The client it belongs to (``core.tenants``), shared by the client's users; none for the operator's.
+    #: Who it belongs to (``core.tenants``): the user who made it, or the client (made client-wide); none for the
+    #: operator's. It receives the events its owner may see.
     client_id: str | None = None
-
-    @property
-    def user_id(self) -> None:
-        return None
+    user_id: str | None = None
 
 
 class FundingKind(NamedEnum):

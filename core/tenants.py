@@ -2,12 +2,19 @@
 
 A **client** (a platform, an asset manager) owns **users**; a user owns **accounts**. Everything made for an account
 (its portfolio orders, liquidations, individual orders, positions, fundings) belongs to the account's owner.
-Allocation keys, block orders and webhook subscriptions belong to the client and are shared by its users.
-Model portfolios belong to the client that made them; those made by the operator are shared with everyone.
+Allocation keys, block orders and webhook subscriptions belong to whoever made them: a user's are the user's, a
+client-wide caller's are the client's. Model portfolios are reference data: they belong to the client that made
+them and every caller of that client may use them; those made by the operator are shared with everyone.
 What the operator makes (on the command line, or with an admin key) belongs to no client.
 
 A caller acts within a ``Scope``: a user of a client, a client as a whole, or the operator (who sees everything).
-Another tenant's record is answered exactly like a missing one (``NotFound``), so that a caller cannot learn
+A user sees its own records only; a client sees all of its records, its users' included.
+
+**One rule decides every access** (``visible``): a record may be used by a caller only if the caller may see it
+*and every record it names* — a key's owner, error and participant accounts, a block's key and accounts, an
+investment's funding account. So a user cannot reach another user's money through a record that names it, and
+a client's key over several users' accounts is the client's alone. Another tenant's record is answered exactly
+like a missing one (``NotFound``, naming what was asked for and nothing it names), so that a caller cannot learn
 whether an id exists.
 
 An API key is ``allot_<key id>_<secret>``. Only a digest of the secret is stored; the key id finds the record, and
@@ -20,7 +27,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final, Protocol, TypeVar
 
 import attrs
@@ -87,12 +94,12 @@ NOBODY: Final = Owner()
 
 def admits(scope: Scope, client_id: str | None, user_id: str | None) -> bool:
     """Whether the caller may see a record owned by ``client_id`` / ``user_id``: the operator sees everything; a
-    client sees its own records; a user sees its client's shared records (no user) and its own."""
+    client sees its own records and its users'; a user sees its own only (not the client's, nor another user's)."""
     if scope.operator:
         return True
     if client_id is None or client_id != scope.client_id:
         return False
-    return scope.user_id is None or user_id is None or user_id == scope.user_id
+    return scope.user_id is None or user_id == scope.user_id
 
 
 def shares(scope: Scope, client_id: str | None) -> bool:
@@ -101,16 +108,32 @@ def shares(scope: Scope, client_id: str | None) -> bool:
     return scope.operator or client_id is None or client_id == scope.client_id
 
 
-def visible(scope: Scope, record: R | None, what: str, record_id: str) -> R:
-    """The record, if it exists and the caller may see it; otherwise ``NotFound``, the same either way."""
-    if record is None or not admits(scope, record.client_id, record.user_id):
+def reaches(scope: Scope, record: Owned, names: Iterable[Owned | None] = ()) -> bool:
+    """Whether the caller may use ``record``: it may see the record and every record the record names (``names``:
+    a key's accounts, a block's key and accounts, an investment's funding account). A named record that is
+    missing (``None``) is one the caller cannot see."""
+    if scope.operator:
+        return True
+    return admits(scope, record.client_id, record.user_id) and all(
+        named is not None and admits(scope, named.client_id, named.user_id) for named in names
+    )
+
+
+def visible(
+    scope: Scope, record: R | None, what: str, record_id: str, names: Iterable[Owned | None] = ()
+) -> R:
+    """The record, if it exists and the caller may use it (``reaches``); otherwise ``NotFound`` naming the record
+    asked for, the same either way."""
+    if record is None or not reaches(scope, record, names):
         raise NotFound(f"{what} {record_id} does not exist", {"kind": what, "id": record_id})
     return record
 
 
-def only_visible(scope: Scope, records: Iterable[R]) -> list[R]:
-    """The records the caller may see, in their order."""
-    return [r for r in records if admits(scope, r.client_id, r.user_id)]
+def only_visible(
+    scope: Scope, records: Iterable[R], names: Callable[[R], Iterable[Owned | None]] = lambda _: ()
+) -> list[R]:
+    """The records the caller may use (``reaches``, with ``names`` giving what each one names), in their order."""
+    return [r for r in records if reaches(scope, r, names(r))]
 
 
 def filters(scope: Scope) -> dict[str, str]:
@@ -125,24 +148,24 @@ def require_operator(scope: Scope) -> None:
         raise Forbidden("only an admin key may do this (allot apikeys create --admin)", {})
 
 
-def client_wide(scope: Scope) -> Scope:
-    """The scope of what a client shares: a user acting on the client's allocation keys sees all the client's
-    accounts that the keys name, whichever user owns them."""
-    return scope if scope.operator else Scope.of_client(scope.client_id or "")
-
-
-def owner_for(scope: Scope, user_owned: bool) -> Owner:
-    """Who a record the caller makes belongs to: the operator's belong to no client; a user's account to the
-    user; a client's shared records (``user_owned`` false) to the client."""
+def owner_for(scope: Scope, user_owned: bool = True) -> Owner:
+    """Who a record the caller makes belongs to: the operator's belong to no client; a user's to the user (a
+    client-wide caller's to the client); reference data the client's callers share (``user_owned`` false: a model
+    portfolio) to the client."""
     if scope.operator:
         return NOBODY
     return Owner(scope.client_id, scope.user_id if user_owned else None)
 
 
-def within_client(owner: Owner, account: Account) -> None:
-    """A client's key names only its own accounts (any of its users'); the operator's may name any account."""
-    if owner.client_id is not None and account.client_id != owner.client_id:
-        raise NotFound(f"account {account.id} does not exist", {"kind": "account", "id": account.id})
+def scope_of_owner(owner: Owner) -> Scope:
+    """The scope of whoever owns a record: what a record it names must be visible to."""
+    return OPERATOR if owner.client_id is None else Scope(owner.client_id, owner.user_id)
+
+
+def within(owner: Owner, account: Account) -> None:
+    """A key names only accounts its owner may see: a user's key the user's accounts, a client's key the client's
+    (any of its users'); the operator's may name any account."""
+    visible(scope_of_owner(owner), account, "account", account.id)
 
 
 def named_owner(account: Account, user_id: str | None) -> Account:

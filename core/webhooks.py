@@ -195,6 +195,7 @@ def subscribe(
         created_at=now,
         allow_private_network=allow_private_network,
         client_id=owner.client_id,
+        user_id=owner.user_id,
     )
     return Decision(subscription, Changes.of(created=[subscription]))
 
@@ -225,13 +226,14 @@ def rotate_secret(subscription: Subscription, secret: str) -> Decision[Subscript
 
 def receives(subscription: Subscription, event: Event) -> bool:
     """Whether an event is fanned out to a subscription: it is active, subscribed to the event's topic, and its
-    client may see what the event is about (an operator's subscription, with no client, receives every event)."""
+    owner may see what the event is about (a user's subscription: the user's records; a client's: the client's;
+    an operator's subscription, with no client, receives every event)."""
     if subscription.disabled_reason is not None or event.topic not in subscription.topics:
         return False
     if subscription.client_id is None:
         return True
     about = event.object
-    return admits(Scope.of_client(subscription.client_id), about.client_id, about.user_id)
+    return admits(Scope(subscription.client_id, subscription.user_id), about.client_id, about.user_id)
 
 
 def redelivery(

@@ -13,7 +13,8 @@ from core.instruments import AssetType, Side
 from core.records import BlockOrder, Order
 from core.tenants import OPERATOR, Scope
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, list_visible, require, require_visible, transaction
+from ports.keys import require_key
+from ports.use_cases import UseCases, list_reachable, require, require_reachable, transaction
 
 
 @attrs.frozen
@@ -46,7 +47,7 @@ class Blocks(UseCases):
         replayed = self.replay(uow, key, request)
         if replayed is not None:
             return require(uow.blocks, replayed, "block order")
-        stored = require_visible(uow.keys, key_id, "allocation key", scope)
+        stored = require_key(uow, key_id, scope)
         accounts = {a: require(uow.accounts, a, "account") for a in stored.key.accounts}
         instrument = require(uow.instruments, instrument_id, "instrument")
         now = self.now()
@@ -69,7 +70,7 @@ class Blocks(UseCases):
     @transaction
     def cancel(self, uow: UnitOfWork, block_id: str, scope: Scope = OPERATOR) -> BlockOrder:
         """The client cancels a block that is not finished; what was allocated so far stays allocated."""
-        block = require_visible(uow.blocks, block_id, "block order", scope)
+        block = require_reachable(uow, uow.blocks, block_id, "block order", scope)
         children = uow.orders.list(parent_order_id=block.id)
         accounts = {a: require(uow.accounts, a, "account") for a in {c.account_id for c in children}}
         now = self.now()
@@ -77,13 +78,13 @@ class Blocks(UseCases):
 
     @transaction
     def get(self, uow: UnitOfWork, block_id: str, scope: Scope = OPERATOR) -> BlockOrder:
-        return require_visible(uow.blocks, block_id, "block order", scope)
+        return require_reachable(uow, uow.blocks, block_id, "block order", scope)
 
     @transaction
     def show(self, uow: UnitOfWork, block_id: str, scope: Scope = OPERATOR) -> BlockView:
-        block = require_visible(uow.blocks, block_id, "block order", scope)
+        block = require_reachable(uow, uow.blocks, block_id, "block order", scope)
         return BlockView(block, tuple(uow.orders.list(parent_order_id=block.id)))
 
     @transaction
     def all(self, uow: UnitOfWork, state: str | None = None, scope: Scope = OPERATOR) -> list[BlockOrder]:
-        return list_visible(uow.blocks, scope, **({"state": state} if state is not None else {}))
+        return list_reachable(uow, uow.blocks, scope, **({"state": state} if state is not None else {}))

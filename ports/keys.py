@@ -11,32 +11,38 @@ from core.blocks import BlockAllocation, BlockRequest, allocate
 from core.keys import AllocationKey
 from core.lifecycle import KeyStatus
 from core.records import Account, StoredKey
-from core.tenants import OPERATOR, Scope, client_wide, owner_for
+from core.tenants import OPERATOR, Scope, owner_for
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, list_visible, require_visible, transaction
+from ports.use_cases import UseCases, list_reachable, require_reachable, require_visible, transaction
 
 
 def key_accounts(uow: UnitOfWork, key: AllocationKey, scope: Scope) -> list[Account]:
-    """The accounts a key names, each of which the key's client must own (any of its users)."""
-    shared = client_wide(scope)
-    return [require_visible(uow.accounts, account_id, "account", shared) for account_id in key.accounts]
+    """The accounts a new key names, each of which the caller must see (a user its own, a client any of its
+    users')."""
+    return [require_visible(uow.accounts, account_id, "account", scope) for account_id in key.accounts]
+
+
+def require_key(uow: UnitOfWork, key_id: str, scope: Scope) -> StoredKey:
+    """A key the caller may use: it sees the key and every account the key names."""
+    return require_reachable(uow, uow.keys, key_id, "allocation key", scope)
 
 
 class Keys(UseCases):
     @transaction
     def create(self, uow: UnitOfWork, key: AllocationKey, scope: Scope = OPERATOR) -> StoredKey:
-        """Store a key for the caller's client; every account it names must exist, be open and be the client's."""
+        """Store a key for the caller (a user's key is the user's, a client-wide caller's the client's); every account
+        it names must exist, be open and be visible to the caller."""
         now = self.now()
         decision = allocation_keys.create(
             key, key_accounts(uow, key, scope), key_id=self.new_id(), now=now,
-            owner=owner_for(scope, user_owned=False),
+            owner=owner_for(scope),
         )  # fmt: skip
         return self.save(uow, decision, now)
 
     @transaction
     def get(self, uow: UnitOfWork, key_id: str, scope: Scope = OPERATOR) -> StoredKey:
         """The key as it stands now, whatever its status."""
-        stored = require_visible(uow.keys, key_id, "allocation key", scope)
+        stored = require_key(uow, key_id, scope)
         return allocation_keys.current(stored, self.now())
 
     @transaction
@@ -47,18 +53,18 @@ class Keys(UseCases):
         scope: Scope = OPERATOR,
     ) -> list[StoredKey]:
         """Keys in the given statuses: ACTIVE by default, one-time keys only when asked for."""
-        return allocation_keys.listed(list_visible(uow.keys, scope), statuses, self.now())
+        return allocation_keys.listed(list_reachable(uow, uow.keys, scope), statuses, self.now())
 
     @transaction
     def delete(self, uow: UnitOfWork, key_id: str, scope: Scope = OPERATOR) -> StoredKey:
         now = self.now()
-        stored = require_visible(uow.keys, key_id, "allocation key", scope)
+        stored = require_key(uow, key_id, scope)
         return self.save(uow, allocation_keys.delete(stored, now), now)
 
     @transaction
     def replace(self, uow: UnitOfWork, key_id: str, key: AllocationKey, scope: Scope = OPERATOR) -> StoredKey:
         """'Change' a key: create the new one and invalidate the old one, together."""
-        old = require_visible(uow.keys, key_id, "allocation key", scope)
+        old = require_key(uow, key_id, scope)
         now = self.now()
         decision = allocation_keys.replace(
             old, key, key_accounts(uow, key, scope), key_id=self.new_id(), now=now
@@ -75,11 +81,11 @@ class Keys(UseCases):
         scope: Scope = OPERATOR,
     ) -> BlockAllocation:
         """How the key would allocate ``amount``; nothing is placed or changed."""
-        stored = require_visible(uow.keys, key_id, "allocation key", scope)
+        stored = require_key(uow, key_id, scope)
         return allocate(BlockRequest(stored.key, amount, quantity_step, history=stored.history), explain=True)
 
     @transaction
     def fairness(self, uow: UnitOfWork, key_id: str, scope: Scope = OPERATOR) -> FairnessReport:
         """Each remainder account's cumulative quota, allocation and lead (or lag) over the key's blocks."""
-        stored = require_visible(uow.keys, key_id, "allocation key", scope)
+        stored = require_key(uow, key_id, scope)
         return allocation_keys.fairness_report(stored)

@@ -12,7 +12,7 @@ from core.records import Event, Order, ParentKind
 from core.tenants import OPERATOR, Scope, only_visible
 from core.webhooks import EventQuery, feed_of
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, list_visible, require, require_visible, transaction
+from ports.use_cases import UseCases, list_visible, named_accounts, require, require_visible, transaction
 
 
 @attrs.frozen
@@ -67,7 +67,7 @@ class Queries(UseCases):
         """How the block order or portfolio order ``record_id`` was split, as it was recorded when it was decided.
         An id that names neither (or one the caller may not see) is ``NotFound``."""
         block = uow.blocks.get(record_id)
-        if block is not None and only_visible(scope, [block]):
+        if block is not None and only_visible(scope, [block], named_accounts(uow, [block])):
             instrument = require(uow.instruments, block.instrument_id, "instrument")
             return Explained(
                 ParentKind.BLOCK_ORDER, block.id, copy_trading.block_explanation(block, instrument)

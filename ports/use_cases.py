@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator, Sequence
-from typing import Concatenate, Final, ParamSpec, TypeVar, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Concatenate, Final, ParamSpec, Protocol, TypeVar, cast
 
 import attrs
 
@@ -19,7 +19,7 @@ from core.errors import ConcurrentUpdate, NotFound
 from core.idempotency import replayed
 from core.instruments import Instrument
 from core.lifecycle import OPEN
-from core.records import Event, IdempotencyRecord, Record
+from core.records import Account, Event, IdempotencyRecord, Record
 from core.tenants import OPERATOR, Owned, Scope, filters, only_visible, visible
 from ports.driven import (
     TABLE_OF,
@@ -38,7 +38,17 @@ from ports.driven import (
 )
 
 T = TypeVar("T")
+
+
+class NamesAccounts(Owned, Protocol):
+    """A record that names accounts besides its owner: usable only by a caller who may see them all."""
+
+    @property
+    def account_ids(self) -> tuple[str, ...]: ...
+
+
 OwnedT = TypeVar("OwnedT", bound=Owned)
+NamingT = TypeVar("NamingT", bound="NamesAccounts")
 P = ParamSpec("P")
 R = TypeVar("R")
 U = TypeVar("U", bound="UseCases")
@@ -112,6 +122,43 @@ def require_visible(
 def list_visible(repository: Repository[OwnedT], scope: Scope = OPERATOR, **where: Match) -> list[OwnedT]:
     """The records matching ``where`` that the caller may see, oldest first."""
     return only_visible(scope, repository.list(**where, **filters(scope)))
+
+
+def accounts_by_id(uow: UnitOfWork, account_ids: Iterable[str]) -> dict[str, Account]:
+    """The accounts with these ids that exist, read at once."""
+    wanted = tuple(sorted(set(account_ids)))
+    return {a.id: a for a in uow.accounts.list(id=wanted)} if wanted else {}
+
+
+def require_reachable(
+    uow: UnitOfWork,
+    repository: Repository[NamingT],
+    record_id: str,
+    what: str,
+    scope: Scope = OPERATOR,
+) -> NamingT:
+    """A record that names accounts (a key, a block): ``NotFound`` unless the caller may see it and every account it
+    names (``core.tenants.visible``)."""
+    record = repository.get(record_id)
+    names = () if record is None else named_accounts(uow, [record])(record)
+    return visible(scope, record, what, record_id, names)
+
+
+def list_reachable(
+    uow: UnitOfWork, repository: Repository[NamingT], scope: Scope = OPERATOR, **where: Match
+) -> list[NamingT]:
+    """The records matching ``where`` that the caller may see with every account they name, oldest first."""
+    records = repository.list(**where, **filters(scope))
+    return only_visible(scope, records, named_accounts(uow, records))
+
+
+def named_accounts(
+    uow: UnitOfWork, records: Sequence[NamingT]
+) -> Callable[[NamingT], list[Account | None]]:
+    """What each of these records names, for ``core.tenants.only_visible``: its accounts (None: missing), read at
+    once for all of them."""
+    accounts = accounts_by_id(uow, (a for r in records for a in r.account_ids))
+    return lambda record: [accounts.get(a) for a in record.account_ids]
 
 
 @attrs.frozen

@@ -47,7 +47,7 @@ class Webhooks(UseCases):
         now = self.now()
         decision = webhooks.subscribe(
             url, topics, secret, allow_private_network, subscription_id=self.new_id(), now=now,
-            owner=owner_for(scope, user_owned=False), clients_reach_private=clients_reach_private,
+            owner=owner_for(scope), clients_reach_private=clients_reach_private,
         )  # fmt: skip
         self.ports.url_guard(url, allow_private_network)
         return self.save(uow, decision, now)

@@ -36,6 +36,7 @@ class Api:
     base_url: str
     app: Application
     admin: httpx.Client
+    desk: httpx.Client  #: client acme as a whole (a client-wide key: every one of its users' records)
     alice: httpx.Client  #: client acme, user alice
     bob: httpx.Client  #: client acme, user bob
     carol: httpx.Client  #: client globex, user carol
@@ -89,6 +90,7 @@ def running_api(database: Path, sandbox: bool = True) -> Iterator[Api]:
         app.instruments.add(Instrument("BBB", Decimal("20.00")))
         keys = {
             "admin": app.api_keys.create("a" * 43, admin=True).text,
+            "desk": app.api_keys.create("e" * 43, client="acme").text,
             "alice": app.api_keys.create("b" * 43, client="acme", user="alice").text,
             "bob": app.api_keys.create("c" * 43, client="acme", user="bob").text,
             "carol": app.api_keys.create("d" * 43, client="globex", user="carol").text,

@@ -12,7 +12,8 @@ import pytest
 from tests.http.conftest import Api
 
 #: The document's accounts: the block account and its error account (alice's), and three participants (two of
-#: alice's, one of bob's; keys are the client's, so a key may name the accounts of any of its users).
+#: alice's, one of bob's). Keys over several users' accounts are the client's: its desk (a client-wide API key)
+#: makes them and places the blocks; neither user may see or use them.
 BLOCK, ERROR = "BlockTrade8393", "ERROR_8393"
 FIRST, SECOND, THIRD = "Demo_8328394", "Demo_8328395", "Demo_8328424"
 PARTICIPANTS = (FIRST, SECOND, THIRD)
@@ -66,7 +67,7 @@ def open_accounts(api: Api) -> None:
 
 
 def create_key(api: Api, body: dict[str, Any], client: httpx.Client | None = None) -> str:
-    response = api.post(client or api.alice, "/trade/v1/allocationkeys", body)
+    response = api.post(client or api.desk, "/trade/v1/allocationkeys", body)
     assert response.status_code == 201, response.text
     assert list(response.json()) == ["AllocationKeyId"]
     key_id: str = response.json()["AllocationKeyId"]
@@ -80,7 +81,7 @@ def acme(api: Api) -> Api:
 
 
 def distribution(api: Api, key_id: str, amount: str) -> dict[str, Any]:
-    response = api.alice.get(f"/trade/v1/allocationkeys/{key_id}/distributions", params={"Amount": amount})
+    response = api.desk.get(f"/trade/v1/allocationkeys/{key_id}/distributions", params={"Amount": amount})
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -107,7 +108,7 @@ def test_a_key_without_remainder_accounts_sends_the_remainder_to_the_error_accou
 
 def test_the_documents_block_flow_allocates_orders_and_positions_that_sum_to_the_block(acme: Api) -> None:
     key_id = create_key(acme, remainder_key())
-    placed = acme.post(acme.alice, "/trade/v2/orders", block_order(key_id))
+    placed = acme.post(acme.desk, "/trade/v2/orders", block_order(key_id))
     assert placed.status_code == 202, placed.text
     block_id = placed.json()["OrderId"]
     assert acme.admin.post("/sandbox/market/run").status_code == 200
@@ -136,21 +137,21 @@ def test_a_one_time_key_is_listed_only_when_asked_for_and_reads_as_used_after_it
     active = create_key(acme, remainder_key(one_time=False))
 
     def listed(**params: str) -> list[tuple[str, str]]:
-        data = acme.bob.get("/trade/v1/allocationkeys", params=params).json()["Data"]
+        data = acme.desk.get("/trade/v1/allocationkeys", params=params).json()["Data"]
         return [(k["AllocationKeyId"], k["Status"]) for k in data]
 
     assert listed() == [(active, "Active")]
     assert listed(Statuses="OneTime,Active") == [(one_time, "OneTime"), (active, "Active")]
-    assert acme.post(acme.alice, "/trade/v2/orders", block_order(one_time, 60000)).status_code == 202
+    assert acme.post(acme.desk, "/trade/v2/orders", block_order(one_time, 60000)).status_code == 202
     assert listed(Statuses="ONE_TIME") == []
     assert listed(Statuses="Used") == [(one_time, "Used")]
-    again = acme.post(acme.alice, "/trade/v2/orders", block_order(one_time, 60000))
+    again = acme.post(acme.desk, "/trade/v2/orders", block_order(one_time, 60000))
     assert (again.status_code, again.json()["error"]["code"]) == (422, "ALLOCATION_KEY_NOT_USABLE")
 
 
 def test_a_key_reads_back_in_the_documents_fields_and_a_deleted_one_stays_readable(acme: Api) -> None:
     key_id = create_key(acme, remainder_key(one_time=False))
-    shown = acme.bob.get(f"/trade/v1/allocationkeys/{key_id}").json()
+    shown = acme.desk.get(f"/trade/v1/allocationkeys/{key_id}").json()
     assert shown["AllocationKeyId"] == key_id
     assert (shown["AllocationKeyName"], shown["AllocationUnitType"], shown["MarginHandling"]) == (
         "10-20-30WithRemainder", "Unit", "Reject",
@@ -158,12 +159,12 @@ def test_a_key_reads_back_in_the_documents_fields_and_a_deleted_one_stays_readab
     assert shown["ParticipatingAccountsInfo"][1] == {
         "AccountKey": SECOND, "UnitValue": "20000", "AcceptRemainderAmount": True, "Priority": 1,
     }  # fmt: skip
-    deleted = acme.alice.delete(f"/trade/v1/allocationkeys/{key_id}")
+    deleted = acme.desk.delete(f"/trade/v1/allocationkeys/{key_id}")
     assert (deleted.status_code, deleted.json()["Status"]) == (200, "Deleted")
-    assert acme.alice.get(f"/trade/v1/allocationkeys/{key_id}").json()["Status"] == "Deleted"
-    assert acme.alice.get("/trade/v1/allocationkeys").json()["Data"] == []
-    assert acme.alice.delete(f"/trade/v1/allocationkeys/{key_id}").status_code == 409
-    refused = acme.post(acme.alice, "/trade/v2/orders", block_order(key_id))
+    assert acme.desk.get(f"/trade/v1/allocationkeys/{key_id}").json()["Status"] == "Deleted"
+    assert acme.desk.get("/trade/v1/allocationkeys").json()["Data"] == []
+    assert acme.desk.delete(f"/trade/v1/allocationkeys/{key_id}").status_code == 409
+    refused = acme.post(acme.desk, "/trade/v2/orders", block_order(key_id))
     assert refused.status_code == 422
 
 
@@ -177,7 +178,7 @@ def test_a_block_order_naming_another_account_or_asset_type_than_its_key_and_ins
         {"BuySell": "Hold"},
         {"OrderType": "Limit"},
     ):
-        refused = acme.post(acme.alice, "/trade/v2/orders", block_order(key_id) | change)
+        refused = acme.post(acme.desk, "/trade/v2/orders", block_order(key_id) | change)
         assert refused.status_code == 400, change
     assert acme.alice.get("/port/v1/orders", params={"AccountKey": FIRST}).json()["Data"] == []
 
@@ -192,13 +193,13 @@ def test_a_key_that_breaks_the_documents_rules_is_refused_with_the_error_body(ac
         remainder_key() | {"MarginHandling": "Maybe"},
         {"AllocationKeyName": "x"},
     ):
-        refused = acme.post(acme.alice, "/trade/v1/allocationkeys", body)
+        refused = acme.post(acme.desk, "/trade/v1/allocationkeys", body)
         assert refused.status_code == 400, body
         assert set(refused.json()["error"]) == {"code", "message", "details"}
-    assert acme.alice.get("/trade/v1/allocationkeys", params={"Statuses": "Maybe"}).status_code == 400
+    assert acme.desk.get("/trade/v1/allocationkeys", params={"Statuses": "Maybe"}).status_code == 400
     key_id = create_key(acme, remainder_key())
     for amount in ("-1", "0", "1e40", "ten", "0.5"):
-        response = acme.alice.get(
+        response = acme.desk.get(
             f"/trade/v1/allocationkeys/{key_id}/distributions", params={"Amount": amount}
         )
         assert response.status_code == 400, amount
@@ -223,12 +224,12 @@ def test_another_client_gets_404_for_the_keys_and_accounts_of_acme_exactly_like_
     assert acme.post(carol, "/trade/v1/allocationkeys", remainder_key()).status_code == 404
     statuses = {"Statuses": "Active,OneTime,Used,Expired,Deleted"}
     assert carol.get("/trade/v1/allocationkeys", params=statuses).json() == {"Data": [], "Next": None}
-    assert acme.alice.get(f"/trade/v1/allocationkeys/{key_id}").json()["Status"] == "Active"
+    assert acme.desk.get(f"/trade/v1/allocationkeys/{key_id}").json()["Status"] == "Active"
 
 
 def test_a_user_sees_the_orders_of_their_own_accounts_only(acme: Api) -> None:
     key_id = create_key(acme, remainder_key())
-    assert acme.post(acme.alice, "/trade/v2/orders", block_order(key_id)).status_code == 202
+    assert acme.post(acme.desk, "/trade/v2/orders", block_order(key_id)).status_code == 202
     assert acme.bob.get("/port/v1/orders", params={"AccountKey": FIRST}).status_code == 404
     assert len(acme.bob.get("/port/v1/orders", params={"AccountKey": SECOND}).json()["Data"]) == 1
 
@@ -236,7 +237,35 @@ def test_a_user_sees_the_orders_of_their_own_accounts_only(acme: Api) -> None:
 def test_the_allocated_orders_come_in_pages(acme: Api) -> None:
     key_id = create_key(acme, remainder_key(one_time=False))
     for amount in (6000, 6000, 6000):  # below the key's units: the remainder accounts take it all
-        assert acme.post(acme.alice, "/trade/v2/orders", block_order(key_id, amount)).status_code == 202
+        assert acme.post(acme.desk, "/trade/v2/orders", block_order(key_id, amount)).status_code == 202
     first = acme.alice.get("/port/v1/orders", params={"AccountKey": FIRST, "limit": 2}).json()
     rest = acme.alice.get("/port/v1/orders", params={"AccountKey": FIRST, "after": first["Next"]}).json()
     assert (len(first["Data"]), len(rest["Data"]), rest["Next"]) == (2, 1, None)
+
+
+def test_a_clients_key_over_two_users_accounts_is_the_desks_alone(acme: Api) -> None:
+    key_id = create_key(acme, remainder_key(one_time=False))
+    for user in (acme.alice, acme.bob):
+        hidden, missing = (
+            user.get(f"/trade/v1/allocationkeys/{key_id}"),
+            user.get("/trade/v1/allocationkeys/nope"),
+        )
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.text.replace(key_id, "nope") == missing.text
+        assert user.get("/trade/v1/allocationkeys").json()["Data"] == []
+        refused = acme.post(user, "/trade/v2/orders", block_order(key_id))
+        assert refused.status_code == 404, refused.text
+    cash = acme.bob.get(f"/accounts/{SECOND}").json()
+    assert acme.admin.post("/sandbox/market/run").status_code == 200
+    assert acme.bob.get(f"/accounts/{SECOND}").json() == cash
+
+
+def test_a_user_cannot_make_a_key_over_another_users_accounts(acme: Api) -> None:
+    # Bob names alice's accounts (and one of his own): 404, exactly as for an account that does not exist.
+    refused = acme.post(acme.bob, "/trade/v1/allocationkeys", remainder_key())
+    missing = acme.post(acme.bob, "/trade/v1/allocationkeys", remainder_key() | {"OwnerAccountKey": "NOPE"})
+    assert refused.status_code == missing.status_code == 404
+    assert refused.json()["error"]["code"] == missing.json()["error"]["code"] == "NOT_FOUND"
+    assert (
+        acme.desk.get("/trade/v1/allocationkeys", params={"Statuses": "Active,OneTime"}).json()["Data"] == []
+    )

@@ -46,10 +46,20 @@ def test_a_subscriptions_secret_is_shown_once_and_never_again(api: Api) -> None:
     assert created["secret"].startswith("whsec_")
     assert created["topics"] == ["ORDER", "FUNDING"]
     shown = api.alice.get(f"/webhooks/{created['id']}").json()
-    listed = api.bob.get("/webhooks").json()
+    listed = api.alice.get("/webhooks").json()
     assert shown == {k: v for k, v in created.items() if k != "secret"}
     assert listed == {"data": [shown], "next": None}
     assert created["secret"] not in json.dumps([shown, listed])
+
+
+def test_a_users_subscription_is_the_users_and_a_client_wide_one_the_clients(api: Api) -> None:
+    alices = subscribe(api, api.alice, NOWHERE, ["ORDER"])
+    desks = subscribe(api, api.desk, NOWHERE, ["ORDER"])
+    assert [s["id"] for s in api.alice.get("/webhooks").json()["data"]] == [alices["id"]]
+    assert api.bob.get("/webhooks").json()["data"] == []
+    assert api.bob.get(f"/webhooks/{alices['id']}").status_code == 404
+    assert api.alice.get(f"/webhooks/{desks['id']}").status_code == 404
+    assert [s["id"] for s in api.desk.get("/webhooks").json()["data"]] == [alices["id"], desks["id"]]
 
 
 def test_a_removed_subscription_stays_readable_with_its_reason(api: Api) -> None:
@@ -84,21 +94,28 @@ def test_another_client_gets_404_for_a_subscription_exactly_like_a_missing_one(a
     assert api.alice.get(f"/webhooks/{created['id']}").json()["disabled_reason"] is None
 
 
-def test_each_client_receives_only_its_own_events_signed_with_the_secret_it_was_shown(api: Api) -> None:
+def test_each_subscriber_receives_only_the_events_it_may_see_signed_with_the_secret_it_was_shown(
+    api: Api,
+) -> None:
     with receiver() as hooks:
-        acme = subscribe(api, api.alice, f"{hooks.base}/acme", ["FUNDING"])
+        acme = subscribe(api, api.desk, f"{hooks.base}/acme", ["FUNDING"])
+        alice = subscribe(api, api.alice, f"{hooks.base}/alice", ["FUNDING"])
         globex = subscribe(api, api.carol, f"{hooks.base}/globex", ["FUNDING"])
         fund(api, api.alice, "ACME-1")
         fund(api, api.bob, "ACME-2")
         fund(api, api.carol, "GLOBEX-1")
         wait_for(hooks, "/acme", 2)
+        wait_for(hooks, "/alice", 1)
         wait_for(hooks, "/globex", 1)
         time.sleep(1.5)  # one more round of the worker: nothing else arrives
         received = {
             path: [Webhook(secret).verify(r.body, r.headers) for r in hooks.on(path)]
-            for path, secret in (("/acme", acme["secret"]), ("/globex", globex["secret"]))
-        }
+            for path, secret in (
+                ("/acme", acme["secret"]), ("/alice", alice["secret"]), ("/globex", globex["secret"])
+            )
+        }  # fmt: skip
     assert sorted(p["object"]["account_id"] for p in received["/acme"]) == ["ACME-1", "ACME-2"]
+    assert [p["object"]["account_id"] for p in received["/alice"]] == ["ACME-1"]
     assert [p["object"]["account_id"] for p in received["/globex"]] == ["GLOBEX-1"]
     assert {p["type"] for ps in received.values() for p in ps} == {"FUNDING.DEPOSIT"}
 

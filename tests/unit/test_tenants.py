@@ -42,10 +42,10 @@ def test_the_operator_sees_every_record(client: str | None, user: str | None) ->
 
 
 @given(scope_client=st.sampled_from(["acme", "globex"]), scope_user=users, client=names, user=users)
-def test_a_caller_sees_a_record_exactly_when_it_is_its_clients_and_not_another_users(
+def test_a_caller_sees_a_record_exactly_when_it_is_its_clients_and_a_user_only_its_own(
     scope_client: str, scope_user: str | None, client: str | None, user: str | None
 ) -> None:
-    expected = client == scope_client and (scope_user is None or user is None or user == scope_user)
+    expected = client == scope_client and (scope_user is None or user == scope_user)
     assert tenants.admits(Scope(scope_client, scope_user), client, user) is expected
 
 
@@ -57,10 +57,10 @@ def test_another_tenants_record_is_not_found_exactly_like_a_missing_one() -> Non
     assert (hidden.value.message, hidden.value.details) == (missing.value.message, missing.value.details)
 
 
-def test_a_user_sees_its_own_accounts_and_its_clients_shared_records_only() -> None:
+def test_a_user_sees_its_own_accounts_only_and_its_client_sees_every_users() -> None:
     records = [account("acme", "alice", "A"), account("acme", "bob", "B"), account("acme", None, "C"),
                account("globex", "carol", "D"), account(None, None, "E")]  # fmt: skip
-    assert [a.id for a in tenants.only_visible(ALICE, records)] == ["A", "C"]
+    assert [a.id for a in tenants.only_visible(ALICE, records)] == ["A"]
     assert [a.id for a in tenants.only_visible(ACME, records)] == ["A", "B", "C"]
     assert [a.id for a in tenants.only_visible(OPERATOR, records)] == ["A", "B", "C", "D", "E"]
 
@@ -78,10 +78,38 @@ def test_reference_data_of_the_operator_is_shared_with_every_client() -> None:
 
 
 def test_a_clients_key_may_name_any_of_its_users_accounts_but_no_one_elses() -> None:
-    tenants.within_client(Owner("acme"), account("acme", "bob"))
-    tenants.within_client(tenants.NOBODY, account("globex", "carol"))
+    tenants.within(Owner("acme"), account("acme", "bob"))
+    tenants.within(tenants.NOBODY, account("globex", "carol"))
     with pytest.raises(NotFound):
-        tenants.within_client(Owner("acme"), account("globex", "carol"))
+        tenants.within(Owner("acme"), account("globex", "carol"))
+
+
+def test_a_users_key_may_name_only_that_users_accounts() -> None:
+    tenants.within(Owner("acme", "alice"), account("acme", "alice"))
+    for other in (account("acme", "bob"), account("acme", None), account("globex", "carol")):
+        with pytest.raises(NotFound):
+            tenants.within(Owner("acme", "alice"), other)
+
+
+def test_a_record_is_usable_only_when_the_caller_sees_it_and_everything_it_names() -> None:
+    own, bobs = account("acme", "alice", "A"), account("acme", "bob", "B")
+    assert tenants.reaches(ALICE, own, [own])
+    assert not tenants.reaches(ALICE, own, [own, bobs])
+    assert not tenants.reaches(ALICE, own, [None])  # a named record that is missing is one nobody sees
+    assert tenants.reaches(ACME, own, [own, bobs])
+    assert tenants.reaches(OPERATOR, own, [None])
+
+
+def test_a_record_naming_what_the_caller_may_not_see_is_not_found_exactly_like_a_missing_one() -> None:
+    own, bobs = account("acme", "alice", "A"), account("acme", "bob", "B")
+    with pytest.raises(NotFound) as hidden:
+        tenants.visible(ALICE, own, "allocation key", "K-1", [bobs])
+    with pytest.raises(NotFound) as missing:
+        tenants.visible(ALICE, None, "allocation key", "K-1")
+    assert (hidden.value.message, hidden.value.details) == (missing.value.message, missing.value.details)
+    assert "B" not in hidden.value.message
+    listed = tenants.only_visible(ALICE, [own, own], lambda record: [bobs] if record is own else [])
+    assert listed == []
 
 
 def test_only_the_operator_manages_reference_data() -> None:
@@ -237,11 +265,6 @@ def test_a_record_the_caller_may_see_is_returned_as_it_is() -> None:
 def test_a_client_scope_narrows_lists_to_the_clients_records_and_the_operator_not_at_all() -> None:
     assert tenants.filters(ALICE) == {"client_id": "acme"}
     assert tenants.filters(OPERATOR) == {}
-
-
-def test_a_user_acting_on_its_clients_keys_sees_the_whole_client() -> None:
-    assert tenants.client_wide(ALICE) == ACME
-    assert tenants.client_wide(OPERATOR) == OPERATOR
 
 
 def test_a_well_formed_key_parses_into_its_id_and_secret() -> None:
