@@ -296,9 +296,13 @@ def _no_constants(name: str) -> object:
 
 
 def parse_json(text: str) -> Any:
-    """Parse JSON exactly: numbers with a fraction become Decimals, NaN and Infinity are refused."""
+    """Parse JSON exactly: numbers with a fraction become Decimals, NaN and Infinity are refused, a name given twice
+    in one object is refused (JSON leaves it to the reader which one counts), and so is text that cannot be written
+    back as UTF-8 or stored (``check_encodable``)."""
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+        data = json.loads(
+            text, parse_float=Decimal, parse_constant=_no_constants, object_pairs_hook=_once_each
+        )
     except json.JSONDecodeError as exc:
         raise InvalidJson(
             f"the request is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
@@ -308,6 +312,51 @@ def parse_json(text: str) -> Any:
         raise InvalidJson("the request is nested too deeply to be read", {}) from None
     except ValueError as exc:  # a whole number longer than Python converts (over 4 300 digits)
         raise InvalidJson(f"the request has a number allot cannot read: {exc}", {}) from None
+    if "\\u" in text:  # a lone surrogate or a NUL can only come in as an escape: raw, they are not valid JSON
+        check_encodable(data)
+    return data
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    made = dict(pairs)
+    if len(made) < len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise InvalidJson(
+                    f"the field {name!r} is given twice in one object: give each field once", {"field": name}
+                )
+            seen.add(name)
+    return made
+
+
+class UnencodableText(ValidationError):
+    """Text no store or answer can carry: a lone surrogate (half of a UTF-16 pair, which is no character and has
+    no UTF-8 form) or a NUL."""
+
+
+def check_encodable(data: Any, path: str = "$") -> None:
+    """Refuse, naming the field (``$.currency``, ``$.lines[0].instrument_id``), any text in JSON data that holds a
+    lone surrogate or a NUL, in a value or in a name."""
+    if isinstance(data, str):
+        _check_text(data, path)
+    elif isinstance(data, dict):
+        for name, value in data.items():
+            _check_text(name, f"a field name in {path}")
+            check_encodable(value, f"{path}.{name}")
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            check_encodable(item, f"{path}[{index}]")
+
+
+def _check_text(text: str, path: str) -> None:
+    bad = sorted({f"U+{ord(c):04X}" for c in text if c == "\0" or "\ud800" <= c <= "\udfff"})
+    if bad:
+        raise UnencodableText(
+            f"{path} holds characters that are not text ({', '.join(bad[:5])}): a lone surrogate or a NUL; "
+            "send the text as it is meant, in UTF-8",
+            {"field": path, "characters": bad},
+        )
 
 
 def dumps(value: object) -> str:

@@ -33,6 +33,7 @@ from core.errors import AllotError, Forbidden, Unauthorized, ValidationError
 from core.idempotency import request_key
 from core.tenants import Scope, require_operator
 from ports.application import Application
+from ports.requests import Requests
 
 #: The largest request body read.
 MAX_BODY: Final = 1024 * 1024
@@ -277,7 +278,13 @@ def internal_error() -> Reply:
 
 
 def respond(reply: Reply) -> Response:
-    return json_response(reply.status, json.dumps(reply.body, ensure_ascii=False, default=str))
+    text = json.dumps(reply.body, ensure_ascii=False, default=str)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # text that has no UTF-8 form: the same JSON with escapes, never a 500
+            text = json.dumps(reply.body, default=str)
+    return json_response(reply.status, text)
 
 
 def json_response(status: int, text: str) -> Response:
@@ -370,15 +377,26 @@ def run_idempotent(call: Call, operation: Operation, key: str | None, request: s
     assert key is not None  # begin refuses a request without one
     call = attrs.evolve(call, idempotency_key=request_key(call.scope, key))
     try:
-        reply = operation.handler(call)
-    except AllotError as error:
-        reply = refusal(error)
+        try:
+            reply = operation.handler(call)
+        except AllotError as error:
+            reply = refusal(error)
+        kept = without(reply.body, operation.shown_once)
+        requests.finish(call.scope, key, reply.status, json.dumps(kept, ensure_ascii=False, default=str))
     except Exception:
-        requests.finish(call.scope, key, 500, json.dumps(internal_error().body))
+        # Whatever failed (the work, or keeping its answer), the key is let go at once: a retry with it runs
+        # again instead of being told for minutes that the request is still in flight.
+        abandon(requests, call.scope, key)
         raise
-    kept = without(reply.body, operation.shown_once)
-    requests.finish(call.scope, key, reply.status, json.dumps(kept, ensure_ascii=False, default=str))
     return reply
+
+
+def abandon(requests: Requests, scope: Scope, key: str) -> None:
+    """Mark a request that failed with a server error as over, so that its key may be used again."""
+    try:
+        requests.finish(scope, key, 500, json.dumps(internal_error().body))
+    except Exception:
+        log.exception("the request with Idempotency-Key %r could not be let go", key)
 
 
 #: What an answer sent again shows in place of a field that was shown only once.

@@ -267,3 +267,19 @@ def test_a_refused_command_on_a_new_path_leaves_no_database_behind(
         ran = fresh(*command, *output, expect=None)
         assert ran.code in (1, 2), ran
         assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("escaped", "field"),
+    [('"\\ud800"', "$.name"), ('"ok\\u0000"', "$.name"), ('"\\udfff-x"', "$.name")],
+)
+def test_a_json_request_holding_a_lone_surrogate_or_a_nul_is_refused_naming_the_field(
+    ready: Allot, escaped: str, field: str
+) -> None:
+    text = json.dumps(KEY).replace(f'"{KEY["name"]}"', escaped, 1)
+    refused(ready, "keys", "create", "-", stdin=text, code="VALIDATION_ERROR", says=field)
+
+
+def test_a_json_request_giving_a_field_twice_is_refused(ready: Allot) -> None:
+    text = json.dumps(KEY)[:-1] + ', "name": "another"}'
+    refused(ready, "keys", "create", "-", stdin=text, code="INVALID_JSON", says="'name' is given twice")
