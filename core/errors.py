@@ -147,6 +147,12 @@ class Forbidden(AllotError):
     code = "FORBIDDEN"
 
 
+class LastAdminKey(AllotError):
+    """Revoking this key would leave no admin key: nobody could manage instruments, prices or clients over HTTP."""
+
+    code = "LAST_ADMIN_KEY"
+
+
 class IdempotencyKeyMissing(ValidationError):
     """A request that creates work needs an ``Idempotency-Key``."""
 

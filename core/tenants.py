@@ -33,7 +33,7 @@ from typing import Final, Protocol, TypeVar
 import attrs
 
 from core.decisions import Changes, Decision
-from core.errors import AlreadyExists, Forbidden, NotFound, Unauthorized, ValidationError
+from core.errors import AlreadyExists, Forbidden, LastAdminKey, NotFound, Unauthorized, ValidationError
 from core.records import Account, ApiKey, Client, User
 from core.validators import check_text
 
@@ -200,6 +200,24 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
+#: The shortest service token (the store API's) a server takes: as hard to guess as an API key's secret.
+MIN_SERVICE_TOKEN: Final = 32
+
+
+def check_service_token(token: str, what: str) -> str:
+    """A service token chosen by a person: at least ``MIN_SERVICE_TOKEN`` characters and no blanks around it (a
+    token that only works once stripped would be accepted at start and then match no request)."""
+    if token != token.strip():
+        raise ValidationError(f"{what} starts or ends with blanks: set it without them", {"field": what})
+    if len(token) < MIN_SERVICE_TOKEN:
+        raise ValidationError(
+            f"{what} is {len(token)} characters long: use at least {MIN_SERVICE_TOKEN} random ones "
+            "(leave it unset and one is made for you)",
+            {"field": what, "minimum": MIN_SERVICE_TOKEN},
+        )
+    return token
+
+
 def digest(secret: str) -> str:
     """The stored form of a key's secret (the secret is random and long, so a plain SHA-256 is enough)."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -327,9 +345,16 @@ def shown(key: ApiKey) -> KeyView:
     )
 
 
-def revoke_key(key: ApiKey, now: dt.datetime) -> Decision[ApiKey]:
-    """A revoked key stops working at once; revoking it again changes nothing."""
+def revoke_key(key: ApiKey, admin_keys: Iterable[ApiKey], now: dt.datetime) -> Decision[ApiKey]:
+    """A revoked key stops working at once; revoking it again changes nothing. The last admin key in force
+    (``admin_keys``: every admin key) cannot be revoked: make another one first."""
     if key.revoked_at is not None:
         return Decision(key, Changes.of())
+    if key.admin and not any(k.id != key.id and k.revoked_at is None for k in admin_keys if k.admin):
+        raise LastAdminKey(
+            f"API key {key.id} is the last admin key: make another (allot apikeys create --admin) before "
+            "revoking it",
+            {"key_id": key.id},
+        )
     revoked = attrs.evolve(key, revoked_at=now)
     return Decision(revoked, Changes.of(updated=[revoked]))

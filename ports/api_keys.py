@@ -51,7 +51,8 @@ class ApiKeys(UseCases):
     @transaction
     def revoke(self, uow: UnitOfWork, key_id: str) -> ApiKey:
         key = require(uow.api_keys, key_id, "API key")
-        return self.save(uow, tenants.revoke_key(key, self.now()), self.now())
+        now = self.now()
+        return self.save(uow, tenants.revoke_key(key, uow.api_keys.list(), now), now)
 
     @transaction
     def authenticate(self, uow: UnitOfWork, presented: str) -> Scope:

@@ -10,6 +10,7 @@ import click
 from starlette.routing import BaseRoute, Mount
 
 from adapters.store_protocol import STORE_PATH
+from core.tenants import check_service_token
 from entrypoints.bootstrap import store_database, store_token
 from entrypoints.http.routing import Settings
 from entrypoints.http.sandbox import sandbox_routes
@@ -53,13 +54,14 @@ def serve(
     if durability is not None:
         session.choose_durability(durability, "serve --durability")
     logging.basicConfig(level=logging.WARNING, format="allot serve: %(levelname)s %(name)s: %(message)s")
+    token = chosen_token() if store_api else None  # a token refused is refused before anything is opened
     app = session.open(writes=True)
     extra: list[BaseRoute] = list(sandbox_routes(app)) if sandbox else []
     with contextlib.ExitStack() as opened:
-        if store_api:
+        if token is not None:
             database = store_database(session.database_file("serve --store-api"), session.durability)
             opened.callback(database.close)
-            extra.append(Mount(STORE_PATH, app=store_app(database, chosen_token())))
+            extra.append(Mount(STORE_PATH, app=store_app(database, token)))
         settings = Settings(sandbox=sandbox)
         starlette, _ = server_app(app, market_interval if sandbox else None, extra, settings)
         listening = listen(host, port)
@@ -74,6 +76,8 @@ def serve(
 def chosen_token() -> str:
     """``ALLOT_STORE_TOKEN``, or a new token shown once (on stderr) for the engine processes to use."""
     token = store_token()
+    if token is not None:
+        check_service_token(token, "ALLOT_STORE_TOKEN")
     if token is None:
         token = secrets.token_urlsafe(32)
         click.echo(

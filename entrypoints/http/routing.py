@@ -256,6 +256,7 @@ _STATUS: Final[tuple[tuple[type[AllotError], int], ...]] = (
     (Unauthorized, 401),
     (Forbidden, 403),
     (errors.IllegalTransition, 409),
+    (errors.LastAdminKey, 409),
     (errors.AlreadyExists, 409),
     (errors.ConcurrentUpdate, 409),
     (errors.RequestInFlight, 409),

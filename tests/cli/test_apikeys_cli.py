@@ -24,10 +24,19 @@ def test_a_new_key_is_printed_once_and_only_its_digest_is_stored(allot: Allot) -
 
 
 def test_a_revoked_key_is_listed_with_the_time_it_was_revoked(allot: Allot) -> None:
-    issued = allot.json("apikeys", "create", "--admin")
+    issued = allot.json("apikeys", "create", "--client", "acme", "--user", "alice")
     assert f"API key {issued['id']} is revoked" in allot("apikeys", "revoke", issued["id"]).out
     (listed,) = allot.json("apikeys", "list")
     assert listed["revoked_at"] is not None
+
+
+def test_the_last_admin_key_cannot_be_revoked_until_another_is_made(allot: Allot) -> None:
+    first = allot.json("apikeys", "create", "--admin")
+    refused = allot("apikeys", "revoke", first["id"], expect=1)
+    assert "LAST_ADMIN_KEY" in refused.err
+    assert allot.json("apikeys", "list")[0]["revoked_at"] is None
+    allot.json("apikeys", "create", "--admin")
+    assert f"API key {first['id']} is revoked" in allot("apikeys", "revoke", first["id"]).out
 
 
 def test_a_user_of_one_client_cannot_be_given_a_key_of_another(allot: Allot) -> None:

@@ -235,3 +235,20 @@ def test_serve_says_which_durability_it_commits_with_full_unless_told_normal(dat
             assert f"listening on {running.base_url} (durability {durability})" in running.stderr
         finally:
             running.kill()
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [("t" * 31, "at least 32"), ("x", "at least 32"), (" " + "t" * 40, "blanks"), ("t" * 40 + "\n", "blanks")],
+)
+def test_a_store_token_that_is_short_or_padded_is_refused_at_start_and_nothing_is_made(
+    tmp_path: Path, token: str, says: str
+) -> None:
+    database = tmp_path / "never.db"
+    ran = subprocess.run([ALLOT, "--db", str(database), "serve", "--store-api", "--port", "0"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "ALLOT_STORE_TOKEN": token})  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert "ALLOT_STORE_TOKEN" in ran.stderr and says in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert not database.exists()

@@ -212,3 +212,15 @@ def test_an_unknown_state_filter_is_a_bad_request(api: Api) -> None:
 @pytest.mark.parametrize("account_id", [".", ".."])
 def test_an_account_id_may_not_be_a_path_step(api: Api, account_id: str) -> None:
     assert api.post(api.alice, "/accounts", ACCOUNT | {"account_id": account_id}).status_code == 400
+
+
+def test_the_last_admin_key_cannot_be_revoked_and_another_can_once_a_second_exists(api: Api) -> None:
+    admins = [k for k in api.admin.get("/apikeys").json()["data"] if k["admin"]]
+    assert len(admins) == 1
+    refused = api.admin.delete(f"/apikeys/{admins[0]['id']}")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "LAST_ADMIN_KEY")
+    assert api.admin.get("/apikeys").status_code == 200  # still in force
+    second = api.post(api.admin, "/apikeys", {"admin": True})
+    assert second.status_code == 201, second.text
+    assert api.admin.delete(f"/apikeys/{admins[0]['id']}").status_code == 200
+    assert api.admin.get("/apikeys").status_code == 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from core.errors import (
     Forbidden,
     IdempotencyKeyMissing,
     IdempotencyKeyReused,
+    LastAdminKey,
     NotFound,
     RequestInFlight,
     Unauthorized,
@@ -137,7 +139,7 @@ def test_a_key_is_given_once_in_full_and_stored_only_as_a_digest() -> None:
 
 def test_a_wrong_secret_a_revoked_key_and_an_unknown_key_are_all_unauthorized() -> None:
     key = issue().key
-    revoked = tenants.revoke_key(key, NOW).result
+    revoked = tenants.revoke_key(key, [], NOW).result
     for stored, secret in ((key, "t" * 43), (revoked, "s" * 43), (None, "s" * 43)):
         with pytest.raises(Unauthorized):
             tenants.authenticate(stored, secret)
@@ -279,8 +281,8 @@ def test_every_refusal_of_a_key_says_the_same_thing() -> None:
 
 
 def test_revoking_a_revoked_key_changes_nothing() -> None:
-    revoked = tenants.revoke_key(issue().key, NOW).result
-    again = tenants.revoke_key(revoked, NOW + dt.timedelta(days=1))
+    revoked = tenants.revoke_key(issue().key, [], NOW).result
+    again = tenants.revoke_key(revoked, [], NOW + dt.timedelta(days=1))
     assert again.result == revoked
     assert not again.changes.updated
 
@@ -342,3 +344,31 @@ def test_only_the_operator_lets_a_webhook_reach_a_private_network() -> None:
     allowed = webhooks.subscribe("http://127.0.0.1:9/hooks", ["ORDER"], "whsec_" + "A" * 32, True,
                                  subscription_id="S1", now=NOW)  # fmt: skip
     assert allowed.result.allow_private_network
+
+
+def test_the_last_admin_key_in_force_cannot_be_revoked_and_one_of_two_can() -> None:
+    only = issue(None, None, admin=True).key
+    with pytest.raises(LastAdminKey):
+        tenants.revoke_key(only, [only], NOW)
+    revoked_other = attrs.evolve(only, id="fedcba9876543210", revoked_at=NOW)
+    with pytest.raises(LastAdminKey):
+        tenants.revoke_key(only, [only, revoked_other], NOW)
+    other = attrs.evolve(only, id="fedcba9876543210")
+    assert tenants.revoke_key(only, [only, other], NOW).result.revoked_at == NOW
+    users = issue().key  # a user's key is revoked whatever admin keys there are
+    assert tenants.revoke_key(users, [only], NOW).result.revoked_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [("t" * 31, "at least 32"), ("", "at least 32"), (" " + "t" * 32, "blanks"), ("t" * 32 + "\t", "blanks")],
+)
+def test_a_service_token_is_refused_unless_32_characters_without_blanks_around(token: str, says: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        tenants.check_service_token(token, "ALLOT_STORE_TOKEN")
+    assert says in refused.value.message
+    assert "ALLOT_STORE_TOKEN" in refused.value.message
+
+
+def test_a_service_token_of_32_characters_is_taken_as_it_is() -> None:
+    assert tenants.check_service_token("t" * 32, "TOKEN") == "t" * 32
