@@ -14,7 +14,16 @@ from core.tenants import check_service_token
 from entrypoints.bootstrap import store_database, store_token
 from entrypoints.http.routing import Settings
 from entrypoints.http.sandbox import sandbox_routes
-from entrypoints.http.server import listen, run, server_app
+from entrypoints.http.server import (
+    BODY_TIMEOUT,
+    HEADER_TIMEOUT,
+    KEEP_ALIVE_TIMEOUT,
+    MAX_CONNECTIONS,
+    Limits,
+    listen,
+    run,
+    server_app,
+)
 from entrypoints.http.store_api import store_app
 from entrypoints.params import TEXT
 from entrypoints.session import Session, with_session
@@ -34,6 +43,17 @@ from entrypoints.session import Session, with_session
 @click.option("--store-api", is_flag=True,
               help="Also serve the storage port under /store/v1, for engine processes run with --store URL. Its "
                    "token comes from ALLOT_STORE_TOKEN; if unset, a new one is printed once.")  # fmt: skip
+@click.option("--max-connections", type=click.IntRange(1, 100_000), default=MAX_CONNECTIONS, show_default=True,
+              help="Connections served at once, idle ones included; a request on one more is answered 503 "
+                   "TOO_MANY_CONNECTIONS and its connection closed.")  # fmt: skip
+@click.option("--header-timeout", type=click.FloatRange(0.1, 3600), default=HEADER_TIMEOUT, show_default=True,
+              help="Seconds a connection has to send a request's line and headers (from when it opens, or from "
+                   "its previous answer); then it is closed.")  # fmt: skip
+@click.option("--body-timeout", type=click.FloatRange(0.1, 3600), default=BODY_TIMEOUT, show_default=True,
+              help="Seconds a request's body has to arrive in full after its headers; then it is answered 408 "
+                   "REQUEST_TIMEOUT and its connection closed.")  # fmt: skip
+@click.option("--keep-alive-timeout", type=click.IntRange(1, 3600), default=KEEP_ALIVE_TIMEOUT, show_default=True,
+              help="Whole seconds an idle kept-alive connection stays open after an answer.")  # fmt: skip
 @with_session
 def serve(
     session: Session,
@@ -44,11 +64,16 @@ def serve(
     sandbox: bool,
     market_interval: float,
     store_api: bool,
+    max_connections: int,
+    header_timeout: float,
+    body_timeout: float,
+    keep_alive_timeout: int,
 ) -> None:
     """Serve the HTTP API: portfolio orders and liquidations (snake_case), block trading (PascalCase),
     accounts, instruments, model portfolios, webhooks and the event feed; OpenAPI at /openapi.json, docs at
     /docs. Every route but /healthz needs Authorization: Bearer <key> (allot apikeys create). Webhooks are
-    delivered in the background. SIGTERM finishes the requests under way and the workers, then exits 0."""
+    delivered in the background. A key is checked before a body is read; slow and idle clients are cut off
+    (the limits below). SIGTERM finishes the requests under way and the workers, then exits 0."""
     if db is not None:
         session.choose_database(db)
     if durability is not None:
@@ -69,7 +94,13 @@ def serve(
         shown_host = f"[{host}]" if ":" in host else host
         address = f"http://{shown_host}:{listening.getsockname()[1]}"
         message = f"allot serve: listening on {address} (durability {session.durability.value})"
-        run(starlette, listening, ready=lambda: click.echo(message, err=True))
+        limits = Limits(
+            max_connections=max_connections,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            keep_alive_timeout=keep_alive_timeout,
+        )
+        run(starlette, listening, ready=lambda: click.echo(message, err=True), limits=limits)
     click.echo("allot serve: stopped", err=True)
 
 

@@ -5,9 +5,10 @@ who may call it, whether it creates work — and nothing else: the handler only 
 ``Scope`` and turns its result into a ``Reply``. The same table is served by Starlette (``endpoint``) and described
 by the OpenAPI document (``entrypoints.http.openapi``), so the two cannot disagree.
 
-Every request goes the same way: read the body (at most 1 MiB: else 413), authenticate the bearer key (401),
-check that the key may call the route (403), parse the body exactly (decimals never through float; unknown fields,
-bad JSON and out-of-bounds decimals: 400), run the handler in a worker thread, and answer JSON. A route that creates
+Every request goes the same way: authenticate the bearer key from the headers (401) and check that the key may call
+the route (403) before a byte of the body is read; read the body (at most 1 MiB: else 413); parse it exactly
+(decimals never through float; unknown or repeated fields, bad JSON, text that is no text and out-of-bounds
+decimals: 400); run the handler in a worker thread; and answer JSON. A route that creates
 work needs an ``Idempotency-Key``: the first response is kept and sent again for the same key and the same body
 (``ports.requests``). Every refusal is ``{"error": {"code", "message", "details"}}`` with the core's stable code.
 """
@@ -27,7 +28,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from adapters.serialization import error_body, parse_json, structure, unstructure_answer
+from adapters.serialization import (
+    error_body,
+    numbers_written,
+    parse_json,
+    structure,
+    unstructure_answer,
+    write_json,
+)
 from core import errors
 from core.errors import AllotError, Forbidden, Unauthorized, ValidationError
 from core.idempotency import request_key
@@ -207,14 +215,19 @@ def explain_asked(query: Mapping[str, Sequence[str]]) -> bool:
 
 def page(call: Call, items: Sequence[Any], key: Callable[[Any], str], casing: Casing = Casing.SNAKE) -> Reply:
     """One page of a list, oldest first: at most ``limit`` items after the one whose id is ``after``; ``next``
-    is the ``after`` of the following page (null on the last)."""
+    is the ``after`` of the following page (null on the last). An empty ``after`` is bad input; one that names
+    no item of the list (any more, or ever) is not found, like any other id that names nothing."""
     limit = _limit(call.param("limit"))
     after = call.param("after")
     start = 0
     if after is not None:
         ids = [key(item) for item in items]
-        if after not in ids:
+        if not after:
             raise ValidationError(
+                "after= needs a value: the next value of the previous page", {"after": after}
+            )
+        if after not in ids:
+            raise errors.NotFound(
                 f"after={after} is not in this list: give the next value of the previous page",
                 {"after": after},
             )
@@ -241,7 +254,8 @@ def _limit(text: str | None) -> int:
 PAGING: Final = (
     Param("limit", f"At most this many items (1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}).",
           schema={"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-    Param("after", "The `next` value of the previous page: the items after it."),
+    Param("after", "The `next` value of the previous page: the items after it (404 if it names none).",
+          schema={"type": "string", "minLength": 1}),
 )  # fmt: skip
 
 
@@ -279,12 +293,12 @@ def internal_error() -> Reply:
 
 
 def respond(reply: Reply) -> Response:
-    text = json.dumps(reply.body, ensure_ascii=False, default=str)
+    text = write_json(reply.body)
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:  # text that has no UTF-8 form: the same JSON with escapes, never a 500
-            text = json.dumps(reply.body, default=str)
+            text = numbers_written(json.dumps(reply.body, default=str))
     return json_response(reply.status, text)
 
 
@@ -414,13 +428,31 @@ def without(body: Any, fields: Sequence[str]) -> Any:
 def endpoint(
     app: Application, operation: Operation, settings: Settings = Settings()
 ) -> Callable[[Request], Awaitable[Response]]:
-    """The Starlette endpoint of an operation: the one request path described in the module docstring."""
+    """The Starlette endpoint of an operation: the one request path described in the module docstring.
+
+    The key is checked from the headers, before any body is taken in: a caller without a valid key, or without
+    the route's access, is refused without its body being read, and its connection is closed after the answer
+    (so is any connection whose refusal leaves a body unread, such as a 413), so that a client without a key
+    holds nothing. Authenticating reads the storage, so it runs in a worker thread: a request without a body
+    takes one hop there, authorized and handled at once; a request with one takes two, before and after its
+    body is read."""
+
+    def authorize_and_handle(request: Request) -> Reply:
+        return handle(app, operation, request, authorize(app, operation, request), b"", settings)
 
     async def serve(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        body_to_come = "transfer-encoding" in request.headers or (declared.isdigit() and int(declared) > 0)
+        body_read = not body_to_come
         try:
-            raw = await read_body(request)
-            # One hop to a worker thread per request: each hop costs about as much as a simple handler.
-            reply = await run_in_threadpool(handle, app, operation, request, raw, settings)
+            if body_to_come:
+                scope = await run_in_threadpool(authorize, app, operation, request)
+                raw = await read_body(request)
+                body_read = True
+                reply = await run_in_threadpool(handle, app, operation, request, scope, raw, settings)
+            else:
+                # One hop to a worker thread per request: each hop costs about as much as a simple handler.
+                reply = await run_in_threadpool(authorize_and_handle, request)
         except AllotError as error:
             reply = refusal(error)
         except ClientDisconnect:
@@ -432,15 +464,20 @@ def endpoint(
         except Exception:
             log.exception("%s %s failed", operation.method, operation.path)
             reply = internal_error()
-        return respond(reply)
+        response = respond(reply)
+        if not body_read:
+            response.headers["Connection"] = "close"
+        return response
 
     return serve
 
 
-def handle(app: Application, operation: Operation, request: Request, raw: bytes, settings: Settings) -> Reply:
-    """Authorize, read the body and ``?explain=`` (before any work begins: a bad value does not use up an
-    Idempotency-Key), and run the handler (once per idempotency key if it creates work)."""
-    scope = authorize(app, operation, request)
+def handle(
+    app: Application, operation: Operation, request: Request, scope: Scope, raw: bytes, settings: Settings
+) -> Reply:
+    """For a caller already authorized (``scope``): read the body and ``?explain=`` (before any work begins: a
+    bad value does not use up an Idempotency-Key), and run the handler (once per idempotency key if it creates
+    work)."""
     query = {k: request.query_params.getlist(k) for k in request.query_params}
     call = Call(
         app=app,
@@ -466,7 +503,7 @@ def idempotency_key(request: Request) -> str | None:
 
 
 def authorize(app: Application, operation: Operation, request: Request) -> Scope:
-    """Who is calling, and whether they may call this route."""
+    """Who is calling, and whether they may call this route: from the headers alone (the body is not read yet)."""
     if operation.access is Access.PUBLIC:
         return Scope(None)
     scope = app.api_keys.authenticate(bearer(request))

@@ -5,24 +5,37 @@ venue runs the market every ``market_interval`` seconds (and ``POST /sandbox/mar
 failed round is logged and the next round goes on: a bad endpoint or order never stops the workers. SIGTERM (or
 Ctrl-C) stops accepting connections, lets the requests under way finish, stops the workers after the round under
 way (each round has its own deadlines), and the process exits 0.
+
+No client holds the server for long: ``Limits`` says how many connections are served at once and how long a
+request's headers, its body and an idle kept-alive connection may take (``allot serve --max-connections``,
+``--header-timeout``, ``--body-timeout``, ``--keep-alive-timeout``), and ``LimitedH11Protocol`` keeps the ones
+uvicorn does not keep itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import enum
+import json
 import logging
 import signal
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Final
+from typing import Any, Final
 
 import attrs
+import h11
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
 
-from core.errors import ValidationError
+from adapters.serialization import error_body
+from core.errors import AllotError, ValidationError
 from core.webhooks import DEFAULT_TIMEOUT
 from entrypoints.http.app import create_app
 from entrypoints.http.routing import Settings
@@ -32,6 +45,17 @@ from ports.application import Application
 WEBHOOK_INTERVAL: Final = 1.0
 #: Seconds the workers get to finish their round on shutdown.
 DRAIN_DEADLINE: Final = DEFAULT_TIMEOUT + 5.0
+
+#: Connections served at once: a request on one more is answered 503 and its connection closed.
+MAX_CONNECTIONS: Final = 1000
+#: Seconds a connection has to send a request's line and headers, from when it opens or its previous answer.
+HEADER_TIMEOUT: Final = 10.0
+#: Seconds a request's body has to arrive in full, from the end of its headers.
+BODY_TIMEOUT: Final = 30.0
+#: Seconds a kept-alive connection may stay idle after an answer (whole seconds: uvicorn's unit).
+KEEP_ALIVE_TIMEOUT: Final = 5
+#: The most connections the system keeps waiting for the server to accept them.
+MAX_BACKLOG: Final = 2048
 
 log = logging.getLogger("allot.serve")
 
@@ -97,14 +121,193 @@ def server_app(
     return create_app(app, extra=extra, lifespan=lifespan, settings=settings), running
 
 
-def config(starlette: Starlette) -> uvicorn.Config:
-    return uvicorn.Config(
-        starlette,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=30,
-        lifespan="on",
-    )
+@attrs.frozen
+class Limits:
+    """How much of the server its clients may hold, and for how long: a back-office API serves a few systems
+    that send whole requests at once, so a client that sends slowly is cut off instead of waited for."""
+
+    #: Connections served at once, idle kept-alive ones included.
+    max_connections: int = attrs.field(default=MAX_CONNECTIONS, validator=attrs.validators.ge(1))
+    header_timeout: float = attrs.field(default=HEADER_TIMEOUT, validator=attrs.validators.gt(0))
+    body_timeout: float = attrs.field(default=BODY_TIMEOUT, validator=attrs.validators.gt(0))
+    keep_alive_timeout: int = attrs.field(default=KEEP_ALIVE_TIMEOUT, validator=attrs.validators.ge(1))
+
+    @property
+    def backlog(self) -> int:
+        """Connections the system may keep waiting to be accepted: no more than the server would serve."""
+        return min(self.max_connections, MAX_BACKLOG)
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+class TooManyConnections(AllotError):
+    """The server serves its most connections at once already."""
+
+    code = "TOO_MANY_CONNECTIONS"
+
+
+class RequestTimeout(AllotError):
+    """A request's body did not arrive in time."""
+
+    code = "REQUEST_TIMEOUT"
+
+
+class ServerConfig(uvicorn.Config):
+    """uvicorn's configuration of ``allot serve``, with the limits its connections keep."""
+
+    def __init__(self, starlette: Starlette, limits: Limits) -> None:
+        super().__init__(
+            starlette,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=30,
+            lifespan="on",
+            http=LimitedH11Protocol,
+            # Not uvicorn's limit_concurrency: it answers in plain text, LimitedH11Protocol in the error body.
+            limit_concurrency=None,
+            timeout_keep_alive=limits.keep_alive_timeout,
+            # asyncio listens again with this backlog when it starts serving the socket ``listen`` made.
+            backlog=limits.backlog,
+        )
+        self.limits = limits
+
+
+def config(starlette: Starlette, limits: Limits = DEFAULT_LIMITS) -> uvicorn.Config:
+    return ServerConfig(starlette, limits)
+
+
+class Waiting(enum.Enum):
+    """What a connection waits for from its client, and so which deadline runs."""
+
+    HEADERS = "headers"
+    BODY = "body"
+
+
+class LimitedH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 connection, with the limits uvicorn does not keep itself (it keeps the keep-alive
+    timeout):
+
+    - a request's line and headers must be in within ``header_timeout`` seconds of the moment the connection is
+      ready for them (when it opens, or when it has sent the previous answer); else the connection is closed
+      without an answer, since there is no request to answer;
+    - its body must be in within ``body_timeout`` seconds of its headers; else it is answered 408
+      ``REQUEST_TIMEOUT`` (unless an answer is already on its way) and the connection is closed;
+    - a request that comes while the server holds more than ``max_connections`` connections (its own and idle
+      kept-alive ones included), or while that many requests are under way already, is answered 503
+      ``TOO_MANY_CONNECTIONS`` and its connection closed.
+
+    The deadline follows h11's state of the client's side after every event read: waiting for a request
+    (``IDLE``) runs the header deadline, a body under way (``SEND_BODY``) the body deadline, anything else none:
+    once a request is in, answering it takes as long as its handler takes."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.limits = config.limits if isinstance(config, ServerConfig) else DEFAULT_LIMITS
+        self.served = self.app
+        self.app = self.within_limit
+        self.waiting: Waiting | None = None
+        self.deadline: asyncio.TimerHandle | None = None
+
+    # H11Protocol takes a Transport where asyncio's Protocol takes any BaseTransport (with the same ignore): the
+    # override keeps H11Protocol's signature, since a wider one could not be handed on to it.
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.follow()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.wait_for(None)
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        self.follow()
+
+    def follow(self) -> None:
+        """Run the deadline of what the connection now waits for from its client."""
+        state = self.conn.their_state
+        if self.transport.is_closing():
+            self.wait_for(None)
+        elif state is h11.IDLE:
+            self.wait_for(Waiting.HEADERS)
+        elif state is h11.SEND_BODY:
+            self.wait_for(Waiting.BODY)
+        else:
+            self.wait_for(None)
+
+    def wait_for(self, waiting: Waiting | None) -> None:
+        """Start the deadline of ``waiting`` (a deadline already running for it runs on)."""
+        if waiting is self.waiting:
+            return
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        self.waiting = waiting
+        if waiting is Waiting.HEADERS:
+            self.deadline = self.loop.call_later(self.limits.header_timeout, self.headers_too_late)
+        elif waiting is Waiting.BODY:
+            self.deadline = self.loop.call_later(self.limits.body_timeout, self.body_too_late)
+
+    def headers_too_late(self) -> None:
+        self.deadline = None
+        if not self.transport.is_closing():
+            self.conn.send(h11.ConnectionClosed())
+            self.transport.close()
+
+    def body_too_late(self) -> None:
+        self.deadline = None
+        if self.transport.is_closing():
+            return
+        if self.conn.our_state is h11.SEND_RESPONSE:
+            seconds = self.limits.body_timeout
+            late = RequestTimeout(
+                f"the request's body did not all arrive within {seconds:g} seconds of its headers; "
+                "send the whole body at once",
+                {"body_timeout_seconds": f"{seconds:g}"},
+            )
+            headers, body = connection_refusal(late)
+            response = h11.Response(status_code=408, headers=[*self.server_state.default_headers, *headers])
+            for event in (response, h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event) or b"")
+        # The handler waiting for the body is told that the client has gone, and its answer is not written.
+        self.cycle.disconnected = True
+        self.cycle.message_event.set()
+        self.transport.close()
+
+    async def within_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The application, unless the server holds more connections or requests than it serves at once."""
+        most = self.limits.max_connections
+        if len(self.connections) <= most and len(self.tasks) <= most:
+            await self.served(scope, receive, send)
+            return
+        log.warning("a request was refused: over %d connections or requests at once", most)
+        busy = TooManyConnections(
+            f"the server serves at most {most} connections at once; retry in a moment",
+            {"max_connections": most},
+        )
+        headers, body = connection_refusal(busy)
+        headers.append((b"retry-after", b"1"))
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def connection_refusal(error: AllotError) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The headers and body of a refusal made by the connection rather than a route, in the same error body
+    as every other; the connection is closed after it."""
+    body = json.dumps(error_body(error), ensure_ascii=False).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        (b"connection", b"close"),
+    ]
+    return headers, body
 
 
 class AddressUnavailable(ValidationError):
@@ -125,7 +328,7 @@ def listen(host: str, port: int) -> socket.socket:
         try:
             listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listening.bind(address)
-            listening.listen(2048)
+            listening.listen(MAX_BACKLOG)
         except OSError:
             listening.close()
             raise
@@ -137,14 +340,19 @@ def listen(host: str, port: int) -> socket.socket:
         ) from None
 
 
-def run(starlette: Starlette, listening: socket.socket, ready: Callable[[], None] = lambda: None) -> None:
+def run(
+    starlette: Starlette,
+    listening: socket.socket,
+    ready: Callable[[], None] = lambda: None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> None:
     """Serve on ``listening`` until SIGTERM or Ctrl-C. Uvicorn stops taking connections, finishes the requests
     under way, runs the shutdown (which stops the workers), and raises the signal again once done: SIGTERM is
     then ignored, so the process ends with status 0 (Ctrl-C ends it as an interruption, like every command).
 
     ``ready`` runs (to say where the server listens) once a SIGTERM would be honoured: one that comes before
     uvicorn has taken the signal over is handed to it, so the server stops as soon as it has started."""
-    server = uvicorn.Server(config(starlette))
+    server = uvicorn.Server(config(starlette, limits))
     previous = signal.signal(signal.SIGTERM, server.handle_exit)
     try:
         ready()

@@ -22,7 +22,7 @@ from core.instruments import Instrument
 from entrypoints.bootstrap import sqlite_application
 from entrypoints.http.routing import Settings
 from entrypoints.http.sandbox import sandbox_routes
-from entrypoints.http.server import config, listen, server_app
+from entrypoints.http.server import DEFAULT_LIMITS, Limits, config, listen, server_app
 from ports.application import Application
 from tests.fakes import FixedJitter
 
@@ -60,12 +60,12 @@ class Running:
         assert not self.thread.is_alive(), "the server did not stop in time"
 
 
-def start(app: Application, sandbox: bool = False) -> tuple[Running, str]:
-    """Serve ``app`` on a free loopback port in a thread; returns once it accepts connections."""
+def start(app: Application, sandbox: bool = False, limits: Limits = DEFAULT_LIMITS) -> tuple[Running, str]:
+    """Serve ``app`` within ``limits`` on a free loopback port in a thread; returns once it accepts connections."""
     starlette, _ = server_app(app, None, sandbox_routes(app) if sandbox else [], Settings(sandbox=sandbox))
     listening = listen("127.0.0.1", 0)
     port = listening.getsockname()[1]
-    server = uvicorn.Server(config(starlette))
+    server = uvicorn.Server(config(starlette, limits))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + START_DEADLINE
