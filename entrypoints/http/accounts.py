@@ -6,7 +6,7 @@ Each handler calls one use case with the caller's scope and answers its result; 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Final
+from typing import ClassVar, Final
 
 import attrs
 
@@ -15,6 +15,16 @@ from core.fairness import Fairness
 from core.instruments import AllocationLine, Instrument
 from core.numbers import ZERO
 from core.records import Account, ModelPortfolio
+from entrypoints.http.openapi import (
+    CURRENCY,
+    ID,
+    NON_NEGATIVE,
+    POSITIVE,
+    TEXT,
+    Rules,
+    checked,
+    in_minor_units,
+)
 from entrypoints.http.routing import PAGING, Access, Call, Operation, Reply, as_json, page
 
 # -- request bodies ---------------------------------------------------------------------------------------------
@@ -24,28 +34,29 @@ from entrypoints.http.routing import PAGING, Access, Call, Operation, Reply, as_
 class NewAccount:
     """An account to open for the caller: its id (a new one if none), currency and opening cash."""
 
-    currency: str
-    account_id: str | None = None
-    cash: Decimal = ZERO
+    currency: str = attrs.field(metadata=checked(CURRENCY))
+    account_id: str | None = attrs.field(default=None, metadata=checked(ID))
+    cash: Decimal = attrs.field(default=ZERO, metadata=checked(NON_NEGATIVE))
+    openapi_rules: ClassVar[Rules] = (in_minor_units("currency", "cash"),)
 
 
 @attrs.frozen
 class Amount:
     """A deposit or a withdrawal, in the account's currency."""
 
-    amount: Decimal
+    amount: Decimal = attrs.field(metadata=checked(POSITIVE))
 
 
 @attrs.frozen
 class Price:
-    price: Decimal
+    price: Decimal = attrs.field(metadata=checked(POSITIVE))
 
 
 @attrs.frozen
 class NewModel:
     """A model portfolio: a unique name and instrument weights summing to 1."""
 
-    name: str
+    name: str = attrs.field(metadata=checked(TEXT))
     lines: tuple[AllocationLine, ...]
     #: ROTATE: the cents left over when a buy is split over the weights rotate over the instruments.
     fairness: Fairness = Fairness.PLAIN

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import secrets
-from typing import Final
+from typing import ClassVar, Final
 
 import attrs
 
 from core.records import Client
 from core.tenants import KeyView, shown
+from entrypoints.http.openapi import NAME, Rules, checked
 from entrypoints.http.routing import PAGING, Access, Call, Operation, Reply, as_json, page
 
 
 @attrs.frozen
 class NewClient:
-    client_id: str
+    client_id: str = attrs.field(metadata=checked(NAME))
 
 
 @attrs.frozen(kw_only=True)
 class NewApiKey:
     """A key for a client's user (or the client as a whole), or an admin key."""
 
-    client_id: str | None = None
-    user_id: str | None = None
+    client_id: str | None = attrs.field(default=None, metadata=checked(NAME))
+    user_id: str | None = attrs.field(default=None, metadata=checked(NAME))
     admin: bool = False
+    #: An admin key names no client nor user; any other key names its client.
+    openapi_rules: ClassVar[Rules] = ({"anyOf": [
+        {"properties": {"admin": {"const": True}, "client_id": {"type": "null"}, "user_id": {"type": "null"}},
+         "required": ["admin"]},
+        {"properties": {"admin": {"const": False}, "client_id": {"type": "string"}}, "required": ["client_id"]},
+    ]},)  # fmt: skip
 
 
 def create_client(call: Call) -> Reply:

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Lifespan
 
 from entrypoints.http import accounts, admin, copy_trading, portfolio, trade, webhooks
@@ -51,13 +51,27 @@ def routes(
 
 
 async def http_error(request: Request, error: Exception) -> Response:
-    """A path or method that does not exist, in the same error body as every other refusal."""
+    """A path or method that does not exist, in the same error body as every other refusal; a 405 says in
+    ``Allow`` (and its details) the methods of the path: those of every route on it, not only the first's."""
     status = error.status_code if isinstance(error, HTTPException) else 500
     codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
     message = {404: f"there is no route {request.url.path}", 405: f"{request.method} is not allowed here"}
+    allowed = allowed_methods(request) if status == 405 else []
+    details = {"allowed": allowed} if allowed else {}
     body = {"error": {"code": codes.get(status, "HTTP_ERROR"), "message": message.get(status, str(error)),
-                      "details": {}}}  # fmt: skip
-    return respond(Reply(status, body))
+                      "details": details}}  # fmt: skip
+    response = respond(Reply(status, body))
+    if allowed:
+        response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the routes on the request's path answer (HEAD with GET, as Starlette serves it)."""
+    routes = request.app.router.routes
+    found = {m for r in routes if isinstance(r, Route) and r.matches(request.scope)[0] is not Match.NONE
+             for m in r.methods or ()}  # fmt: skip
+    return sorted(found)
 
 
 def create_app(

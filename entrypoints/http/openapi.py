@@ -7,9 +7,18 @@ schema. Bodies are described by walking their attrs classes field by field into 
 route's casing, exactly as the one cattrs converter reads and writes them (``adapters.serialization``): decimals
 are strings (a request may also give a whole JSON number), enums their names, tuples arrays, datetimes RFC 3339.
 
-A type is described once per casing and direction: a request's schema refuses unknown fields and requires the
-fields without a default; a response's schema requires every field, since the converter always writes them all —
-but ``explanation``, which an answer carries only when the request asks for it (``?explain=true``).
+A type is described once per casing and direction, as ``components/schemas/{Class}[Pascal][Input]`` whose
+``title`` is that name too (a client generator names its models by title: two schemas of one title are one model
+too many): a request's schema refuses unknown fields and requires the fields without a default; a response's schema
+requires every field, since the converter always writes them all — but ``explanation``, which an answer carries
+only when the request asks for it (``?explain=true``).
+
+What the server checks of a field beyond its type is in the schema too, so that a request the schema accepts is
+never refused as bad input (400) for its shape: a field's attrs validators say it for the core's value objects
+(``core.validators.positive``: a decimal greater than zero), and a ``Check`` in the field's metadata
+(``checked(TEXT)``) for a request type whose use case checks the field (a name, a currency, an enumeration a
+PascalCase route reads as text). What the schema cannot say — an id that names nothing, a rule over several
+fields or over stored records — is refused with 404, 409 or 422.
 """
 
 from __future__ import annotations
@@ -17,12 +26,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import html
 import re
+import sys
 import types
 import typing
+import unicodedata
 import uuid
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final
@@ -32,9 +44,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from adapters.serialization import ON_REQUEST, HistoryShape
+from adapters.serialization import BLANK_UNTIL_KNOWN, DOCUMENT_FIELDS, ON_REQUEST, HistoryShape, Number
+from core import validators
 from core.fairness import FairHistory
-from core.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS
+from core.instruments import MAX_UIC, AssetType, Instrument
+from core.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, MINOR_UNITS
+from core.validators import MAX_ID_LENGTH
 from entrypoints.http.routing import MAX_BODY, Access, Casing, Operation, pascal
 
 TITLE: Final = "allot"
@@ -46,6 +61,266 @@ DECIMAL_WRITTEN: Final = r"^-?[0-9]+(\.[0-9]+)?$"
 #: the point (leading zeros do not count) and 12 after it.
 DECIMAL_READ: Final = rf"^-?0*[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_DECIMAL_PLACES}}})?$"
 _LARGEST_WHOLE: Final = 10**MAX_INTEGER_DIGITS - 1
+#: Any text a request may hold: no NUL (nor a lone surrogate, which no JSON text generated in UTF-8 holds).
+NO_NUL: Final = r"^[^\x00]*$"
+
+_WHOLE: Final = rf"0*[0-9]{{1,{MAX_INTEGER_DIGITS}}}"
+_DECIMALS: Final = rf"\.[0-9]{{1,{MAX_DECIMAL_PLACES}}}"
+_MINUS_ZERO: Final = rf"-0+(\.0{{1,{MAX_DECIMAL_PLACES}}})?"
+#: Decimals that pass ``check_non_negative`` (``-0`` is not negative), ``check_positive`` (more than zero) and
+#: ``validators.fraction`` (from 0 to 1), written as ``DECIMAL_READ`` reads them. No lookahead, which not every
+#: tool reads: a fraction below 1 is spelled out by the place of its first non-zero decimal.
+DECIMAL_NON_NEGATIVE: Final = rf"^({_WHOLE}({_DECIMALS})?|{_MINUS_ZERO})$"
+DECIMAL_POSITIVE: Final = (
+    rf"^(0*[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}({_DECIMALS})?|0+\.("
+    + "|".join(
+        f"0{{{zeros}}}[1-9][0-9]{{0,{MAX_DECIMAL_PLACES - 1 - zeros}}}" for zeros in range(MAX_DECIMAL_PLACES)
+    )
+    + "))$"
+)
+DECIMAL_SHARE: Final = rf"^(0*(1(\.0{{1,{MAX_DECIMAL_PLACES}}})?|0({_DECIMALS})?)|{_MINUS_ZERO})$"
+
+#: The Unicode categories ``core.validators.check_text`` refuses anywhere in a text, and the one it refuses at
+#: either end (every other character ``str.strip`` takes off is refused anywhere).
+_HIDDEN: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+_BLANK: Final = frozenset({"Zs"})
+#: What a URL path cannot hold as it is, refused in an id (``core.validators.check_id``).
+_NOT_IN_IDS: Final = frozenset("/?#%")
+
+
+@functools.cache
+def _characters(
+    refused_categories: frozenset[str], refused: frozenset[str] = frozenset(), wanted: bool = False
+) -> str:
+    """A regular-expression class of every character but those of ``refused_categories`` and ``refused`` (with
+    ``wanted``: of those of ``refused_categories`` only), as ranges of literal characters, in the Unicode of this
+    Python (the one the server checks with)."""
+    ranges: list[list[int]] = []
+    for point in range(sys.maxunicode + 1):
+        character = chr(point)
+        refusing = unicodedata.category(character) in refused_categories or character in refused
+        if refusing is not wanted:
+            continue
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+
+    def literal(point: int) -> str:
+        return "\\" + chr(point) if chr(point) in "\\]^-[" else chr(point)
+
+    return "[" + "".join(literal(a) if a == b else f"{literal(a)}-{literal(b)}" for a, b in ranges) + "]"
+
+
+def text_pattern(refused: frozenset[str] = frozenset()) -> str:
+    """``check_text``'s characters as a pattern: visible ones (no control, format, separator, surrogate, private
+    or unassigned one), at least one; and none of ``refused``. (One class, not a class for the ends and one for
+    the rest: a generator reads each class anew for every value it makes, and this one is long.)"""
+    return f"^{_characters(_HIDDEN, refused)}+$"
+
+
+def blank_ends() -> str:
+    """A text that starts or ends with a blank (``check_text`` refuses it: a schema says so with ``not``)."""
+    blank = _characters(_BLANK, wanted=True)
+    return f"^{blank}|{blank}$"
+
+
+# -- what the server checks of a field ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Check:
+    """What the server checks of a field's values beyond their type: the JSON schema of a value as it is read
+    (``read``) and, where the answers say more than the type, as it is written (``written``; None: the type's).
+    For a field that holds several values (an array, an optional value) it is the schema of each one."""
+
+    read: Mapping[str, Any]
+    written: Mapping[str, Any] | None = None
+
+
+#: The key of attrs field metadata that holds a field's ``Check``.
+CHECK: Final = "allot.openapi.check"
+
+
+def checked(check: Check) -> dict[str, Check]:
+    """attrs field metadata: the use case checks the field with ``check`` (``attrs.field(metadata=checked(TEXT))``)."""
+    return {CHECK: check}
+
+
+def one_of(values: Sequence[str]) -> Check:
+    """A text that names one of ``values`` (the spellings the document reads and writes)."""
+    schema = {"type": "string", "enum": list(values)}
+    return Check(schema, schema)
+
+
+TEXT: Final = Check({"$ref": "#/components/schemas/Text"})
+ID: Final = Check({"$ref": "#/components/schemas/Id"})
+#: A client or user id (``core.tenants.check_name``).
+NAME: Final = Check({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"})
+CURRENCY: Final = Check({"$ref": "#/components/schemas/Currency"}, {"$ref": "#/components/schemas/Currency"})
+POSITIVE: Final = Check({"$ref": "#/components/schemas/PositiveDecimalInput"})
+NON_NEGATIVE: Final = Check({"$ref": "#/components/schemas/NonNegativeDecimalInput"})
+SHARE: Final = Check({"$ref": "#/components/schemas/ShareInput"})
+COUNT: Final = Check({"type": "integer", "minimum": 0})
+POSITIVE_COUNT: Final = Check({"type": "integer", "minimum": 1})
+
+#: The core's validators and what each checks; a field validated otherwise is described by its type alone.
+VALIDATED: Final[Mapping[Any, Check]] = {
+    validators.non_empty: TEXT,
+    validators.optional_text: TEXT,
+    validators.known_currency: CURRENCY,
+    validators.optional_currency: CURRENCY,
+    validators.positive: POSITIVE,
+    validators.optional_positive: POSITIVE,
+    validators.non_negative: NON_NEGATIVE,
+    validators.optional_non_negative: NON_NEGATIVE,
+    validators.fraction: SHARE,
+    validators.count: COUNT,
+    validators.positive_count: POSITIVE_COUNT,
+    validators.optional_positive_count: POSITIVE_COUNT,
+    attrs.fields(Instrument).uic.validator: Check({"type": "integer", "minimum": 1, "maximum": MAX_UIC}),
+}
+
+
+def check_of(field: attrs.Attribute[Any]) -> Check | None:
+    """What the server checks of ``field``: its metadata's ``Check``, else its validators' (the first known one)."""
+    if CHECK in field.metadata:
+        found: Check = field.metadata[CHECK]
+        return found
+    pending = [field.validator]
+    while pending:
+        validator = pending.pop(0)
+        if validator in VALIDATED:
+            return VALIDATED[validator]
+        pending.extend(getattr(validator, "_validators", ()))  # attrs.validators.and_, or a list of them
+    return None
+
+
+def _decimal_input(pattern: str, minimum: int, maximum: int, described: str) -> dict[str, Any]:
+    return {
+        "description": f"{described}: a string of plain digits with at most {MAX_INTEGER_DIGITS} before and "
+        f"{MAX_DECIMAL_PLACES} after the point (a JSON whole number is read too).",
+        "anyOf": [
+            {"type": "string", "pattern": pattern},
+            {"type": "integer", "minimum": minimum, "maximum": maximum},
+        ],
+    }
+
+
+# -- rules over several fields -----------------------------------------------------------------------------------
+
+#: The class attribute of a request type that holds the rules over several of its fields that its use case
+#: checks, as JSON schemas over its fields' snake_case names (recased on a PascalCase route).
+RULES: Final = "openapi_rules"
+Rules = Sequence[Mapping[str, Any]]
+
+
+def one_required(*names: str) -> dict[str, Any]:
+    """At least one of the fields ``names`` is given (not null)."""
+    return {
+        "anyOf": [{"properties": {name: {"not": {"type": "null"}}}, "required": [name]} for name in names]
+    }
+
+
+def same_if_both(first: str, second: str, values: Sequence[str]) -> dict[str, Any]:
+    """Two fields that name one of ``values`` may both be given only to name the same one."""
+    return {"anyOf": [
+        {"not": {"properties": {first: {"type": "string"}, second: {"type": "string"}}, "required": [first, second]}},
+        *({"properties": {first: {"const": value}, second: {"const": value}}} for value in values),
+    ]}  # fmt: skip
+
+
+def in_minor_units(currency: str, *amounts: str) -> dict[str, Any]:
+    """The decimals ``amounts`` have no more decimals than the currency ``currency`` (if given) allows
+    (``core.numbers.check_cash``, trailing zeros aside). One ``anyOf`` branch per number of decimals rather than
+    ``if``/``then``, which not every generator of requests follows."""
+    branches: list[dict[str, Any]] = [{"properties": {currency: {"type": "null"}}}]
+    for exponent in sorted(set(MINOR_UNITS.values())):
+        decimals = r"(\.0+)?" if exponent == 0 else rf"(\.[0-9]{{1,{exponent}}}0*)?"
+        written = {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": rf"^-?[0-9]+{decimals}$"}]}
+        currencies = sorted(c for c, e in MINOR_UNITS.items() if e == exponent)
+        branches.append({
+            "properties": {currency: {"enum": currencies}, **dict.fromkeys(amounts, written)},
+            "required": [currency],
+        })  # fmt: skip
+    return {"anyOf": branches}
+
+
+_OPTIONS: Final = [t.value for t in AssetType if t.is_option]
+
+#: The rules of the core's value objects read from requests (``core.instruments.Instrument.__attrs_post_init__``).
+CORE_RULES: Final[Mapping[type, Sequence[Mapping[str, Any]]]] = {
+    Instrument: (
+        {
+            "anyOf": [  # an option has an expiry date, nothing else has one
+                {
+                    "properties": {"asset_type": {"enum": _OPTIONS}, "expiry": {"type": "string"}},
+                    "required": ["asset_type", "expiry"],
+                },
+                {"properties": {"asset_type": {"not": {"enum": _OPTIONS}}, "expiry": {"type": "null"}}},
+            ]
+        },
+        in_minor_units("currency", "min_order_amount"),
+    ),
+}
+
+
+def rules_of(cls: type) -> Rules:
+    """The rules over several fields of a request type: the core's from ``CORE_RULES``, a request type's own."""
+    if cls in CORE_RULES:
+        return CORE_RULES[cls]
+    found: Rules = getattr(cls, RULES, ())
+    return found
+
+
+def _renamed(schema: Any, named: Callable[[str], str]) -> Any:
+    """A rule with the field names in it (the keys of ``properties``, the items of ``required``) recased."""
+    if isinstance(schema, list):
+        return [_renamed(item, named) for item in schema]
+    if not isinstance(schema, Mapping):
+        return schema
+    renamed: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "properties":
+            renamed[key] = {named(name): _renamed(field, named) for name, field in value.items()}
+        elif key == "required":
+            renamed[key] = [named(name) for name in value]
+        else:
+            renamed[key] = _renamed(value, named)
+    return renamed
+
+
+#: Components that checks refer to, added to the document where one is used.
+SHARED: Final[Mapping[str, Callable[[], dict[str, Any]]]] = {
+    "Text": lambda: {
+        "type": "string",
+        "description": "A name or id: visible characters (no control, format or unassigned ones), at least one, "
+        "no blank at either end.",
+        "pattern": text_pattern(),
+        "not": {"pattern": blank_ends()},
+    },
+    "Id": lambda: {
+        "type": "string",
+        "description": f"An id chosen for a record: a Text of at most {MAX_ID_LENGTH} characters, without / ? # "
+        "or % (it stands in a URL path as it is), and not . or ..",
+        "pattern": text_pattern(_NOT_IN_IDS),
+        "maxLength": MAX_ID_LENGTH,
+        "not": {"anyOf": [{"enum": [".", ".."]}, {"pattern": blank_ends()}]},
+    },
+    "Currency": lambda: {
+        "type": "string",
+        "description": "An ISO 4217 currency code allot knows.",
+        "enum": sorted(MINOR_UNITS),
+    },
+    "PositiveDecimalInput": lambda: _decimal_input(
+        DECIMAL_POSITIVE, 1, _LARGEST_WHOLE, "A decimal above zero"
+    ),
+    "NonNegativeDecimalInput": lambda: _decimal_input(
+        DECIMAL_NON_NEGATIVE, 0, _LARGEST_WHOLE, "A decimal of zero or more"
+    ),
+    "ShareInput": lambda: _decimal_input(DECIMAL_SHARE, 0, 1, "A share from 0 to 1 (0.9 = 90 %)"),
+}
+
 
 #: Each error status: its name in ``components/responses`` and what it means.
 ERRORS: Final[Mapping[int, tuple[str, str]]] = {
@@ -120,24 +395,27 @@ class Schemas:
         self._names: dict[tuple[type, Casing, bool], str] = {}
         self._owners: dict[str, type] = {}
 
-    def of(self, hint: Any, casing: Casing, request: bool) -> dict[str, Any]:
-        """The JSON schema of a value of type ``hint`` as the converter writes it (``request``: as it reads it)."""
+    def of(self, hint: Any, casing: Casing, request: bool, check: Check | None = None) -> dict[str, Any]:
+        """The JSON schema of a value of type ``hint`` as the converter writes it (``request``: as it reads it),
+        each text, number or decimal in it as ``check`` says, if given."""
         origin, args = typing.get_origin(hint), typing.get_args(hint)
         if hint is Any or hint is object:
             return {}
         if hint is None or hint is type(None):
             return {"type": "null"}
         if origin in (typing.Union, types.UnionType):
-            others = [self.of(arg, casing, request) for arg in args if arg is not type(None)]
+            others = [self.of(arg, casing, request, check) for arg in args if arg is not type(None)]
             if len(others) < len(args):
                 others.append({"type": "null"})
             return others[0] if len(others) == 1 else {"anyOf": others}
         if origin is typing.Literal:
             return {"enum": list(args)}
         if typing.get_origin(hint) is typing.Annotated:
-            return self.of(args[0], casing, request)
+            return self.of(args[0], casing, request, check)
         if origin is not None:
-            return self._generic(origin, args, casing, request)
+            return self._generic(origin, args, casing, request, check)
+        if hint is Number:  # a decimal the documents write as a JSON number (read from a string too)
+            return self.of(Decimal, casing, request, check) if request else {"type": "number"}
         if not isinstance(hint, type):
             raise TypeError(f"the OpenAPI document cannot describe {hint!r}")
         if hint is FairHistory:  # written as its rounds and standings (``adapters.serialization``)
@@ -148,7 +426,15 @@ class Schemas:
             values = [member.value for member in hint]
             kind = "string" if all(isinstance(v, str) for v in values) else "integer"
             return {"type": kind, "enum": values}
-        return self._scalar(hint, request)
+        checked = None if check is None else check.read if request else check.written
+        return self._scalar(hint, request) if checked is None else self.use(checked)
+
+    def use(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        """``schema``, with the shared component it refers to added to the document."""
+        name = str(schema.get("$ref", "")).rsplit("/", 1)[-1]
+        if name in SHARED and name not in self.components:
+            self.components[name] = SHARED[name]()
+        return dict(schema)
 
     def _scalar(self, hint: type, request: bool) -> dict[str, Any]:
         if issubclass(hint, bool):
@@ -161,8 +447,8 @@ class Schemas:
             return _ref("Fraction")
         if issubclass(hint, float):
             return {"type": "number"}
-        if issubclass(hint, str):
-            return {"type": "string"}
+        if issubclass(hint, str):  # in a request, no NUL (``adapters.serialization.check_encodable``)
+            return {"type": "string", "pattern": NO_NUL} if request else {"type": "string"}
         if issubclass(hint, dt.datetime):
             return {"type": "string", "format": "date-time"}
         if issubclass(hint, dt.date):
@@ -173,15 +459,17 @@ class Schemas:
             return {"type": "object" if hint is dict else "array"}
         raise TypeError(f"the OpenAPI document cannot describe the type {hint.__qualname__}")
 
-    def _generic(self, origin: Any, args: tuple[Any, ...], casing: Casing, request: bool) -> dict[str, Any]:
+    def _generic(
+        self, origin: Any, args: tuple[Any, ...], casing: Casing, request: bool, check: Check | None
+    ) -> dict[str, Any]:
         if isinstance(origin, type) and issubclass(origin, Mapping):
-            values = self.of(args[1], casing, request) if len(args) == 2 else {}
+            values = self.of(args[1], casing, request, check) if len(args) == 2 else {}
             return {"type": "object", "additionalProperties": values}
         if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            items = [self.of(arg, casing, request) for arg in args]
+            items = [self.of(arg, casing, request, check) for arg in args]
             return {"type": "array", "prefixItems": items, "minItems": len(items), "maxItems": len(items)}
         if isinstance(origin, type) and issubclass(origin, Sequence | Set):
-            schema = {"type": "array", "items": self.of(args[0], casing, request) if args else {}}
+            schema = {"type": "array", "items": self.of(args[0], casing, request, check) if args else {}}
             return schema | ({"uniqueItems": True} if issubclass(origin, Set) else {})
         raise TypeError(f"the OpenAPI document cannot describe {origin!r}{list(args)}")
 
@@ -189,36 +477,51 @@ class Schemas:
         key = (cls, casing, request)
         if key in self._names:
             return self._names[key]
-        name = (
-            self._name(cls) + ("_Pascal" if casing is Casing.PASCAL else "") + ("_Input" if request else "")
-        )
+        name = self._name(cls, ("Pascal" if casing is Casing.PASCAL else "") + ("Input" if request else ""))
         self._names[key] = name
         self.components[name] = {}  # taken before the fields, so that a class may refer to itself
         self.components[name] = self._object(cls, casing, request)
         return name
 
-    def _name(self, cls: type) -> str:
-        """The class's own name, or its dotted path when another class of that name came first."""
-        for name in (cls.__name__, f"{cls.__module__}.{cls.__qualname__}"):
-            if self._owners.setdefault(name, cls) is cls:
-                return name
+    def _name(self, cls: type, variant: str) -> str:
+        """The class's own name and ``variant`` (``PolicyInput``), or its dotted path's when another class, or
+        another class's variant, of that name came first."""
+        for base in (cls.__name__, f"{cls.__module__}.{cls.__qualname__}"):
+            if self._owners.setdefault(base + variant, cls) is cls and base + variant not in SHARED:
+                return base + variant
         raise AssertionError(f"two classes at {cls.__module__}.{cls.__qualname__}")
 
     def _object(self, cls: type, casing: Casing, request: bool) -> dict[str, Any]:
         hints = typing.get_type_hints(cls)
         fields = [f for f in attrs.fields(cls) if f.init]
         named = pascal if casing is Casing.PASCAL else str
-        schema: dict[str, Any] = {"type": "object", "title": cls.__name__}
+        schema: dict[str, Any] = {"type": "object", "title": self._names[(cls, casing, request)]}
         if cls.__doc__ and not cls.__doc__.startswith(f"{cls.__name__}("):
             schema["description"] = " ".join(cls.__doc__.split())
-        schema["properties"] = {named(f.name): self.of(hints[f.name], casing, request) for f in fields}
+        schema["properties"] = {
+            named(f.name): self.of(hints[f.name], casing, request, check_of(f)) for f in fields
+        }
         required = [
             named(f.name)
             for f in fields
             if (f.default is attrs.NOTHING if request else f.name not in ON_REQUEST)
         ]
+        if not request:  # the documents' fields, written beside the record's own (``adapters.serialization``)
+            for name in BLANK_UNTIL_KNOWN.get(cls, ()):
+                known = schema["properties"][named(name)]
+                # One flat anyOf, "" as an empty string rather than a const: a client generator reads it so.
+                schema["properties"][named(name)] = {
+                    "anyOf": [*known.get("anyOf", [known]), {"type": "string", "maxLength": 0}],
+                    "description": '"" until known',
+                }
+            for extra in DOCUMENT_FIELDS.get(cls, ()):
+                schema["properties"][named(extra.name)] = self.of(extra.type, casing, request)
+                required.append(named(extra.name))
         if required:
             schema["required"] = required
+        rules = rules_of(cls) if request else ()
+        if rules:
+            schema["allOf"] = [_renamed(rule, named) for rule in rules]
         schema["additionalProperties"] = False
         return schema
 
@@ -251,7 +554,7 @@ def error_statuses(operation: Operation) -> list[int]:
     statuses = {400, 401, 409, 422, 503, *operation.errors}
     if operation.access is Access.ADMIN:
         statuses.add(403)
-    if _PATH_PARAMETER.search(operation.path):
+    if _PATH_PARAMETER.search(operation.path) or operation.paged:  # a page's ``after`` may name nothing
         statuses.add(404)
     if operation.body is not None:
         statuses.add(413)
@@ -330,7 +633,7 @@ def document(operations: Sequence[Operation]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": schemas.components,
+            "schemas": {name: {"title": name, **schema} for name, schema in schemas.components.items()},
             "responses": errors,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
@@ -370,7 +673,8 @@ class _Page:
         if kind == "object" and isinstance(schema.get("additionalProperties"), Mapping):
             return "object of " + self.type_of(schema["additionalProperties"])
         shown = " | ".join(kind) if isinstance(kind, list) else str(kind)
-        extra = schema.get("format") or schema.get("pattern")
+        pattern = str(schema.get("pattern", ""))
+        extra = schema.get("format") or (pattern if len(pattern) <= 80 else "")  # a Text's is its description
         return html.escape(shown + (f" ({extra})" if extra else ""))
 
     def fields(self, schema: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ from typing import Final
 
 from starlette.routing import BaseRoute
 
+from core.market import MarketRun
 from entrypoints.http.app import routes
 from entrypoints.http.routing import Access, Call, Operation, Reply, Settings, as_json
 from ports.application import Application
@@ -18,7 +19,7 @@ def market_run(call: Call) -> Reply:
 OPERATIONS: Final = (
     Operation("POST", "/sandbox/market/run", market_run,
               "Run the simulated venue once: execute every open order and block (admin key; --sandbox only)",
-              "sandbox", access=Access.ADMIN, errors=(403,)),
+              "sandbox", response=MarketRun, access=Access.ADMIN, errors=(403,)),
 )  # fmt: skip
 
 

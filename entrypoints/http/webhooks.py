@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 
@@ -17,6 +17,7 @@ from adapters.webhooks import new_secret
 from core.errors import ValidationError
 from core.records import TOPICS, Event, Subscription
 from core.webhooks import EventQuery
+from entrypoints.http.openapi import TEXT, Rules, checked, one_of
 from entrypoints.http.routing import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -37,9 +38,14 @@ class NewSubscription:
     """Where to send the events of ``topics``. ``allow_private_network`` lets it deliver to a loopback or private
     address (a receiver on the same machine or network)."""
 
-    url: str
-    topics: tuple[str, ...]
+    url: str = attrs.field(metadata=checked(TEXT))
+    topics: tuple[str, ...] = attrs.field(metadata=checked(one_of(TOPICS)))
     allow_private_network: bool = False
+    #: At least one topic; an http or https URL with a host, a port from 1 (if any) and no user name.
+    openapi_rules: ClassVar[Rules] = ({"properties": {
+        "topics": {"minItems": 1},
+        "url": {"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://(\[[0-9A-Fa-f:.]+\]|[^/?#@\[\]:]+)(:0*([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#].*)?$"},
+    }},)  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
@@ -134,7 +140,7 @@ def events(call: Call) -> Reply:
 
 FEED: Final = (
     Param("after", "Only the events after this sequence number (the `next` of the previous page; default 0).",
-          schema={"type": "integer", "minimum": 0}),
+          schema={"type": "integer", "minimum": 0, "maximum": 10**18 - 1}),
     Param("topic", f"Only the events of one topic: {', '.join(TOPICS)}.",
           schema={"type": "string", "enum": list(TOPICS)}),
     Param("limit", f"At most this many events (1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}).",

@@ -25,14 +25,24 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 from starlette.routing import Route
 
 from core.errors import ValidationError
-from core.numbers import parse_decimal
+from core.lifecycle import OrderState
+from core.numbers import check_non_negative, check_positive, parse_decimal
+from core.records import TOPICS
 from core.tenants import Scope
+from core.validators import check_id, check_text
 from entrypoints.bootstrap import sqlite_application
 from entrypoints.http.app import OPERATIONS, create_app
-from entrypoints.http.openapi import DECIMAL_READ, document
+from entrypoints.http.openapi import (
+    DECIMAL_NON_NEGATIVE,
+    DECIMAL_POSITIVE,
+    DECIMAL_READ,
+    DECIMAL_SHARE,
+    document,
+)
 from entrypoints.http.routing import EXPLAIN, Access, Call, Casing, Operation, Reply
 from entrypoints.http.sandbox import OPERATIONS as SANDBOX
 from entrypoints.http.sandbox import sandbox_routes
+from entrypoints.http.trade import spelled
 from tests.http.conftest import Api
 
 SPEC = document((*OPERATIONS, *SANDBOX))
@@ -123,14 +133,16 @@ def test_a_route_that_creates_work_requires_an_idempotency_key_header_and_others
 
 
 def test_a_request_body_refuses_unknown_fields_and_requires_the_fields_without_a_default() -> None:
-    new_account = SPEC["components"]["schemas"]["NewAccount_Input"]
+    new_account = SPEC["components"]["schemas"]["NewAccountInput"]
     assert new_account["additionalProperties"] is False
     assert new_account["required"] == ["currency"]
     assert set(new_account["properties"]) == {"currency", "account_id", "cash"}
-    assert new_account["properties"]["account_id"] == {"anyOf": [{"type": "string"}, {"type": "null"}]}
-    assert new_account["properties"]["cash"] == {"$ref": "#/components/schemas/DecimalInput"}
+    assert new_account["properties"]["account_id"] == {
+        "anyOf": [{"$ref": "#/components/schemas/Id"}, {"type": "null"}]
+    }
+    assert new_account["properties"]["cash"] == {"$ref": "#/components/schemas/NonNegativeDecimalInput"}
     body = SPEC["paths"]["/accounts"]["post"]["requestBody"]
-    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/NewAccount_Input"}
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/NewAccountInput"}
     assert set(SPEC["paths"]["/accounts"]["post"]["responses"]) == {
         "201",
         "400",
@@ -189,9 +201,9 @@ def test_explain_is_described_where_it_is_read_and_an_answers_explanation_is_not
         "anyOf": [{"$ref": "#/components/schemas/Explanation"}, {"type": "null"}]
     }
     assert order["required"] == [name for name in order["properties"] if name != "explanation"]
-    placed = SPEC["components"]["schemas"]["OrderPlaced_Pascal"]
+    placed = SPEC["components"]["schemas"]["OrderPlacedPascal"]
     assert (list(placed["properties"]), placed["required"]) == (["OrderId", "Explanation"], ["OrderId"])
-    assert list(SPEC["components"]["schemas"]["Line_Pascal"]["properties"])[:3] == [
+    assert list(SPEC["components"]["schemas"]["LinePascal"]["properties"])[:3] == [
         "Recipient",
         "Claim",
         "Quota",
@@ -239,15 +251,15 @@ PASCAL = (
 def test_a_pascal_case_route_is_described_in_pascal_case_from_its_table_alone() -> None:
     spec = document(PASCAL)
     schemas = spec["components"]["schemas"]
-    key = schemas["NewKey_Pascal_Input"]
+    key = schemas["NewKeyPascalInput"]
     assert list(key["properties"]) == ["KeyName", "Participants", "Status", "Expires", "Limits"]
     assert key["required"] == ["KeyName", "Participants"]
     assert key["description"] == "An allocation key."
     assert key["properties"]["Participants"]["items"] == {
-        "$ref": "#/components/schemas/Participant_Pascal_Input"
+        "$ref": "#/components/schemas/ParticipantPascalInput"
     }
     assert key["properties"]["Expires"] == {"anyOf": [{"type": "string", "format": "date"}, {"type": "null"}]}
-    assert list(schemas["Participant_Pascal"]["properties"]) == ["AccountKey", "Weight"]
+    assert list(schemas["ParticipantPascal"]["properties"]) == ["AccountKey", "Weight"]
     page = spec["paths"]["/trade/v1/allocationkeys/{key_id}/participants"]["get"]
     assert page["responses"]["200"]["content"]["application/json"]["schema"]["required"] == ["Data", "Next"]
     assert page["parameters"][0] == {"name": "key_id", "in": "path", "required": True,
@@ -273,10 +285,11 @@ def test_two_body_classes_of_one_name_get_two_schemas() -> None:
 
     twins = (*PASCAL, Operation("POST", "/twins", nothing, "Twins", "twins", body=Participant))
     schemas = document(twins)["components"]["schemas"]
-    assert list(schemas["Participant_Pascal_Input"]["properties"]) == ["AccountKey", "Weight"]
-    others = [name for name in schemas if name.endswith("Participant_Input")]
+    assert list(schemas["ParticipantPascalInput"]["properties"]) == ["AccountKey", "Weight"]
+    others = [name for name in schemas if name.endswith("ParticipantInput")]
     assert len(others) == 1
     assert list(schemas[others[0]]["properties"]) == ["name"]
+    assert schemas[others[0]]["title"] == others[0]
 
 
 # -- decimals: the pattern is parse_decimal's syntax, exactly ----------------------------------------------------
@@ -308,6 +321,139 @@ def test_the_decimal_pattern_accepts_exactly_the_strings_parse_decimal_accepts(t
 )  # fmt: skip
 def test_the_decimal_pattern_at_its_bounds(text: str, accepted: bool) -> None:
     assert DECIMAL_TEXT.is_valid(text) is accepted is parses(text)
+
+
+# -- what the server checks, in the schema ---------------------------------------------------------------------
+
+
+def schema_validator(schema: Mapping[str, Any]) -> Any:
+    return jsonschema_rs.Draft202012Validator(dict(schema) | {"components": SPEC["components"]})
+
+
+def check_passes(check: Any, text: str) -> bool:
+    try:
+        check(parse_decimal(text, "value"), "value")
+    except ValidationError:
+        return False
+    return True
+
+
+DECIMAL_TEXTS = st.from_regex(r"-?0{0,3}[0-9]{0,20}(\.[0-9]{0,14})?", fullmatch=True) | st.sampled_from(
+    [
+        "0",
+        "-0",
+        "-0.000",
+        "0.000000000001",
+        "0.0000000000001",
+        "1",
+        "1.000000000000",
+        "1.000000000001",
+        "00.5",
+    ]
+)
+
+
+@given(DECIMAL_TEXTS)
+def test_the_positive_non_negative_and_share_patterns_accept_exactly_what_the_core_checks_accept(
+    text: str,
+) -> None:
+    def share(value: Decimal, field: str) -> None:
+        check_non_negative(value, field)
+        if value > 1:
+            raise ValidationError("above 1")
+
+    for pattern, check in ((DECIMAL_POSITIVE, check_positive), (DECIMAL_NON_NEGATIVE, check_non_negative),
+                           (DECIMAL_SHARE, share)):  # fmt: skip
+        matched = jsonschema_rs.Draft202012Validator({"type": "string", "pattern": pattern}).is_valid(text)
+        assert matched == check_passes(check, text), (pattern, text)
+
+
+def text_passes(check: Any, text: str) -> bool:
+    try:
+        check(text, "name")
+    except ValidationError:
+        return False
+    return True
+
+
+@given(
+    st.text(max_size=6)
+    | st.sampled_from(["a", " a", "a\u3000", "\u200b", "é", "😀", ".", "..", "a/b", "x" * 129])
+)
+def test_the_text_and_id_schemas_accept_exactly_what_check_text_and_check_id_accept(text: str) -> None:
+    assert schema_validator({"$ref": "#/components/schemas/Text"}).is_valid(text) == text_passes(
+        check_text, text
+    )
+    assert schema_validator({"$ref": "#/components/schemas/Id"}).is_valid(text) == text_passes(check_id, text)
+
+
+def test_a_core_value_objects_validators_and_a_request_types_checks_are_in_its_schema() -> None:
+    schemas = SPEC["components"]["schemas"]
+    instrument = schemas["InstrumentInput"]["properties"]
+    assert instrument["instrument_id"] == {"$ref": "#/components/schemas/Text"}
+    assert instrument["price"] == {
+        "anyOf": [{"$ref": "#/components/schemas/PositiveDecimalInput"}, {"type": "null"}]
+    }
+    assert instrument["min_order_amount"] == {"$ref": "#/components/schemas/NonNegativeDecimalInput"}
+    assert schemas["PolicyInput"]["properties"]["sell_nav_limit"] == {
+        "$ref": "#/components/schemas/ShareInput"
+    }
+    assert schemas["AmountInput"]["properties"]["amount"] == {
+        "$ref": "#/components/schemas/PositiveDecimalInput"
+    }
+    assert schemas["NewAccountInput"]["properties"]["currency"] == {"$ref": "#/components/schemas/Currency"}
+    block = schemas["NewBlockOrderPascalInput"]["properties"]
+    assert block["BuySell"] == {"type": "string", "enum": ["Buy", "Sell"]}
+    assert block["OrderType"] == {"type": "string", "enum": ["Market"]}
+    assert schemas["PortOrderPascal"]["properties"]["Status"]["enum"] == [
+        spelled(state) for state in OrderState
+    ]
+    assert schemas["NewSubscriptionInput"]["properties"]["topics"]["items"]["enum"] == list(TOPICS)
+    statuses = next(
+        p for p in SPEC["paths"]["/trade/v1/allocationkeys"]["get"]["parameters"] if p["name"] == "Statuses"
+    )
+    assert statuses["schema"]["items"]["enum"] == ["Active", "OneTime", "Used", "Expired", "Deleted"]
+    after = next(p for p in SPEC["paths"]["/accounts"]["get"]["parameters"] if p["name"] == "after")
+    assert after["schema"] == {"type": "string", "minLength": 1}
+    assert "404" in SPEC["paths"]["/accounts"]["get"]["responses"]  # an after that names nothing
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [({"currency": "EUR", "cash": "10.50"}, True), ({"currency": "EUR", "cash": "10.500"}, True),
+     ({"currency": "EUR", "cash": "10.505"}, False), ({"currency": "JPY", "cash": "10.5"}, False),
+     ({"currency": "JPY", "cash": 10}, True), ({"currency": "KWD", "cash": "0.125"}, True),
+     ({"currency": "EUR", "cash": "-1"}, False), ({"currency": "XXX"}, False), ({"currency": "EUR", "x": 1}, False)],
+)  # fmt: skip
+def test_a_rule_over_several_fields_is_in_the_schema_too(body: dict[str, Any], valid: bool) -> None:
+    assert schema_validator({"$ref": "#/components/schemas/NewAccountInput"}).is_valid(body) is valid
+
+
+@pytest.mark.parametrize(
+    ("body", "valid"),
+    [({"account_id": "A", "type": "SELL", "cash_amount": "5"}, True), ({"account_id": "A", "cash_amount": "5"}, False),
+     ({"account_id": "A", "side": "SELL", "type": "SELL", "cash_amount": "5"}, True),
+     ({"account_id": "A", "side": "SELL", "type": "BUY", "cash_amount": "5", "allocation_id": "m"}, False),
+     ({"account_id": "A", "type": "BUY", "cash_amount": "5"}, False),
+     ({"account_id": "A", "type": "REBALANCING", "allocation_id": "m"}, True),
+     ({"account_id": "A", "type": "REBALANCING", "allocation_id": "m", "allocation": []}, False)],
+)  # fmt: skip
+def test_a_portfolio_orders_type_side_allocation_and_cash_rules_are_in_its_schema(
+    body: dict[str, Any], valid: bool
+) -> None:
+    assert schema_validator({"$ref": "#/components/schemas/NewPortfolioOrderInput"}).is_valid(body) is valid
+
+
+def test_a_method_a_path_does_not_serve_is_405_with_allow_listing_the_paths_methods_in_the_error_body(
+    api: Api,
+) -> None:
+    refused = api.alice.put("/accounts")
+    assert refused.status_code == 405
+    assert refused.headers["Allow"] == "GET, HEAD, POST"
+    assert refused.json() == {"error": {"code": "METHOD_NOT_ALLOWED", "message": "PUT is not allowed here",
+                                        "details": {"allowed": ["GET", "HEAD", "POST"]}}}  # fmt: skip
+    assert api.alice.request("TRACE", "/portfolios/orders/x").headers["Allow"] == "DELETE, GET, HEAD"
+    assert "Allow" not in api.alice.get("/no/such/route").headers
 
 
 # -- the page ------------------------------------------------------------------------------------------------
@@ -401,8 +547,24 @@ CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
     "content_type_conformance",
+    "response_headers_conformance",
     "response_schema_conformance",
+    "positive_data_acceptance",  # ST202: a request the document accepts is not refused as bad input
+    "negative_data_rejection",  # ST201: a request it refuses is refused
+    "missing_required_header",  # ST203: no Idempotency-Key, no key: refused
+    "unsupported_method",  # ST204: a method the path does not serve is 405 with Allow
+    "allow_header_conformance",  # ST205: Allow lists the path's methods
 )
+#: What a request the document accepts may be answered: done, or refused for what no schema can know — an id that
+#: names nothing (404), a state that does not allow it (409), a business rule (422).
+ACCEPTED_ANSWERS = ["2xx", "401", "403", "404", "409", "422"]
+#: The operations whose bodies have a rule that JSON Schema cannot state, which they refuse as bad input (400).
+UNSTATABLE_RULES = {
+    "POST /models": "the weights sum to exactly 1 and name each instrument once",
+    "POST /portfolios/orders": "the same of the weights given with the order",
+    "POST /trade/v1/allocationkeys": "a key's percentages sum to exactly 100",
+    "POST /webhooks": "the URL's host resolves, to a public address unless allow_private_network",
+}
 
 
 def schemathesis_config(base_url: str, key: str) -> SchemathesisConfig:
@@ -414,14 +576,19 @@ def schemathesis_config(base_url: str, key: str) -> SchemathesisConfig:
         "generation": {"max-examples": 15, "deterministic": True},
         "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
                    "stateful": {"enabled": False}},
-        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS}},
+        "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS},
+                   "positive_data_acceptance": {"enabled": True, "expected-statuses": ACCEPTED_ANSWERS}},
+        "operations": [{"include-name": name, "checks": {"positive_data_acceptance": {
+                            "expected-statuses": [*ACCEPTED_ANSWERS, "400"]}}} for name in UNSTATABLE_RULES],
         "dictionaries": DICTIONARIES,
         "parameters": {where: {"dictionary": name, "probability": p} for where, (name, p) in BINDINGS.items()},
     })  # fmt: skip
 
 
 @pytest.mark.parametrize("caller", ["admin", "alice"])
-def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(api: Api, caller: str) -> None:
+def test_schemathesis_finds_no_server_error_no_answer_off_the_document_and_no_request_refused_off_it(
+    api: Api, caller: str
+) -> None:
     api.app.accounts.open("EUR", Decimal("1000.00"), account_id="ACC-1", scope=Scope.of_user("acme", "alice"))
     key = str(getattr(api, caller).headers["Authorization"]).removeprefix("Bearer ")
     served_spec = api.anonymous.get("/openapi.json").json()
@@ -432,7 +599,8 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(api: 
         if isinstance(event, events.ScenarioFinished):
             responses += sum(i.response is not None for i in event.recorder.interactions.values())
             failures += [
-                f"{event.recorder.label}: {check.name}: {check.failure_info.failure.title}\n"
+                f"{event.recorder.label}: {check.failure_info.failure.code} {check.name}: "
+                f"{check.failure_info.failure.title}\n"
                 f"{check.failure_info.code_sample}"
                 for checks in event.recorder.checks.values()
                 for check in checks
