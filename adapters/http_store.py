@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-import json
 import random
 import threading
 import time
@@ -34,7 +33,7 @@ from urllib.parse import quote, urlsplit
 import attrs
 import httpx
 
-from adapters.serialization import parse_json, structure, timestamp, unstructure
+from adapters.serialization import compact_json, parse_json, structure, timestamp, unstructure
 from adapters.store_protocol import (
     POSITION_HEADER,
     STORE_PATH,
@@ -281,7 +280,7 @@ class HttpStore:
 
 
 def _json_bytes(body: object) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json(body).encode()  # as the store writes it: a ``Number`` field as a JSON number
 
 
 def _path(*parts: str) -> str:

@@ -17,23 +17,39 @@ import re
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Final, TypeVar, cast, get_args, get_origin
+from typing import Any, Final, NewType, TypeVar, cast, get_args, get_origin
 
 import attrs
 import cattrs
 import orjson
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.fns import identity
-from cattrs.gen import make_dict_structure_fn
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn
 from cattrs.preconf.json import make_converter
 
 from core.errors import AllotError, ValidationError
 from core.explain import Explanation
 from core.fairness import FairHistory, Standing
+from core.fills import PositionEvent
+from core.lifecycle import OrderState, ParentState
 from core.numbers import check_decimal, fmt, parse_decimal
-from core.records import TYPE_OF_TOPIC, Event, topic_of
+from core.records import TYPE_OF_TOPIC, AccountLiquidation, Event, OrderRef, PortfolioOrder, topic_of
 
 T = TypeVar("T")
+
+#: A decimal the documents write as a JSON number (``"UnitValue": 10000``, ``"Amount": 7645.0``), where allot
+#: writes its own decimals as strings. Read like any decimal (a JSON number or a string, exactly); written as a
+#: JSON number with exactly its digits, never through float.
+Number = NewType("Number", Decimal)
+
+#: How a ``Number`` travels inside unstructured data until the text is written: a NUL (which no text allot
+#: accepts may hold) and ``#``, its plain digits, a NUL. ``numbers_written`` turns each into the bare number.
+_NUMBER_MARK: Final = "\0#"
+_MARKED: Final = re.compile(r'"\\u0000#(-?[0-9]+(?:\.[0-9]+)?)\\u0000"')
+
+
+def _unstructure_number(value: Decimal) -> str:
+    return f"{_NUMBER_MARK}{fmt(value)}\0"
 
 
 class InvalidJson(ValidationError):
@@ -75,8 +91,23 @@ def _structure_bool(value: object, _: type) -> bool:
 
 
 def _structure_int(value: object, _: type) -> int:
+    # A JSON number with a zero fraction (``4.0``, read as a Decimal) is a whole number too, as JSON Schema has it.
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() < 19
+        and value == value.to_integral()
+    ):
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"expected a whole number, got {_shown(value)}")
+    return value
+
+
+def _structure_code_or_text(value: object, _: object) -> int | str:
+    """A whole number or a text (an instrument named by its ``Uic`` or by its id); true and false are neither."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError(f"expected a whole number or a string, got {_shown(value)}")
     return value
 
 
@@ -214,6 +245,9 @@ def _make() -> cattrs.Converter:
     converter.register_structure_hook(Event, _structure_event)
     converter.register_structure_hook(Fraction, _structure_fraction)
     converter.register_unstructure_hook(Fraction, str)
+    converter.register_structure_hook(Number, _structure_decimal)
+    converter.register_structure_hook_func(lambda t: t == int | str, _structure_code_or_text)
+    converter.register_unstructure_hook(Number, _unstructure_number)
     converter.register_structure_hook(FairHistory, _structure_history)
     converter.register_unstructure_hook(FairHistory, _unstructure_history)
     # Speed only (a record is written at every change): a member's value read straight from the member, not
@@ -224,7 +258,129 @@ def _make() -> cattrs.Converter:
     )
     for plain in (str | None, int | None, bool | None):
         converter.register_unstructure_hook(plain, identity)
+    _document_shapes(converter)
     return converter
+
+
+@attrs.frozen
+class DocumentField:
+    """A field a document's object has that allot's record names otherwise: its name, its type (for the OpenAPI
+    document) and how it is read off the record. Written beside allot's own fields; ignored when read back."""
+
+    name: str
+    type: Any
+    read: Callable[[Any], Any]
+
+
+def spelled(member: enum.Enum) -> str:
+    """An enumeration's value as the documents write it: ``FX_SPOT`` → ``FxSpot``, ``OPTION_EXERCISED`` →
+    ``OptionExercised``, ``BUY`` → ``Buy``."""
+    return "".join(part[:1] + part[1:].lower() for part in str(member.value).split("_"))
+
+
+def _position_field(name: str, type_: Any, read: Callable[[PositionEvent], Any]) -> DocumentField:
+    return DocumentField(name, type_, read)
+
+
+#: A position event in the position-event document's fields and JSON types: decimals as JSON numbers,
+#: ``Uic`` a whole number (null when the instrument has none), ``SequenceId`` a string, enumerations spelled as the
+#: document does (``PositionEvent``: New, Updated, Deleted, OptionExercised, OptionExpired). Only what allot
+#: knows: a field it has no value for (``ExternalReference``, ``SourceOrderId``, who the account belongs to) is
+#: null; costs are given even when zero.
+POSITION_EVENT_FIELDS: Final = (
+    _position_field("PositionEvent", str, lambda e: spelled(e.event)),
+    _position_field("AccountId", str, operator.attrgetter("account_id")),
+    _position_field("AccountKey", str, operator.attrgetter("account_id")),
+    _position_field("ClientId", str | None, operator.attrgetter("client_id")),
+    _position_field("ClientKey", str | None, operator.attrgetter("client_id")),
+    _position_field("UserId", str | None, operator.attrgetter("user_id")),
+    _position_field("PositionId", str, operator.attrgetter("position_id")),
+    _position_field("Uic", int | None, operator.attrgetter("uic")),
+    _position_field("AssetType", str, lambda e: spelled(e.asset_type)),
+    _position_field("Symbol", str, operator.attrgetter("symbol")),
+    _position_field("BuySell", str, lambda e: spelled(e.side)),
+    _position_field("Amount", Number, operator.attrgetter("amount")),
+    _position_field("FillAmount", Number, operator.attrgetter("fill_amount")),
+    _position_field("OpenPrice", Number, operator.attrgetter("open_price")),
+    _position_field("TradedValue", Number, operator.attrgetter("traded_value")),
+    _position_field("Commission", Number, operator.attrgetter("commission")),
+    _position_field("ExchangeFee", Number, operator.attrgetter("exchange_fee")),
+    _position_field("StampDuty", Number, operator.attrgetter("stamp_duty")),
+    _position_field("TotalCost", Number, operator.attrgetter("total_cost")),
+    _position_field("CurrencyCode", str, operator.attrgetter("currency")),
+    _position_field("CorrelationKey", str | None, operator.attrgetter("correlation_key")),
+    _position_field("SourceOrderId", str | None, operator.attrgetter("source_order_id")),
+    _position_field("ExternalReference", str | None, operator.attrgetter("external_reference")),
+    _position_field("ExecutionTime", dt.datetime, operator.attrgetter("execution_time")),
+    _position_field("ValueDate", dt.date, operator.attrgetter("value_date")),
+    _position_field("SequenceId", str, lambda e: str(e.sequence_id)),
+)
+
+#: The documents' fields of each record, beside allot's own: the portfolio-order and account-liquidation documents
+#: call the state ``status`` (their nested orders have ``state``, and ``status`` in one example: both are given)
+#: and answer a placement with ``portfolio_order_id`` / ``account_liquidation_id``.
+DOCUMENT_FIELDS: Final[dict[type, tuple[DocumentField, ...]]] = {
+    OrderRef: (DocumentField("status", OrderState, operator.attrgetter("state")),),
+    PositionEvent: POSITION_EVENT_FIELDS,
+    PortfolioOrder: (
+        DocumentField("status", ParentState, operator.attrgetter("state")),
+        DocumentField("portfolio_order_id", str, operator.attrgetter("id")),
+    ),
+    AccountLiquidation: (
+        DocumentField("status", ParentState, operator.attrgetter("state")),
+        DocumentField("account_liquidation_id", str, operator.attrgetter("id")),
+    ),
+}
+#: Fields the documents write as ``""`` while they are not known (allot's records hold none): a liquidation's
+#: ``cash_amount`` until every sell is filled.
+BLANK_UNTIL_KNOWN: Final[dict[type, tuple[str, ...]]] = {
+    PortfolioOrder: ("cash_amount",),
+    AccountLiquidation: ("cash_amount",),
+}
+
+
+def _document_shapes(converter: cattrs.Converter) -> None:
+    """Write each record of ``DOCUMENT_FIELDS`` with the documents' fields beside its own (and ``""`` for what is
+    ``BLANK_UNTIL_KNOWN``), and read it back from either shape. Nested records first: a record's hook is made
+    with the hooks of its fields as they stand."""
+    for kind, extra in DOCUMENT_FIELDS.items():
+        blank = BLANK_UNTIL_KNOWN.get(kind, ())
+        converter.register_unstructure_hook(kind, _written_with(converter, kind, extra, blank))
+        converter.register_structure_hook(kind, _read_without(converter, kind, extra, blank))
+
+
+def _written_with(
+    converter: cattrs.Converter, kind: type, extra: tuple[DocumentField, ...], blank: tuple[str, ...]
+) -> Callable[[Any], dict[str, Any]]:
+    plain: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(kind, converter)
+
+    def unstructure(record: Any) -> dict[str, Any]:
+        data: dict[str, Any] = plain(record)
+        for name in blank:
+            if data[name] is None:
+                data[name] = ""
+        for field in extra:
+            data[field.name] = converter.unstructure(field.read(record), field.type)
+        return data
+
+    return unstructure
+
+
+def _read_without(
+    converter: cattrs.Converter, kind: type, extra: tuple[DocumentField, ...], blank: tuple[str, ...]
+) -> Callable[[object, Any], Any]:
+    plain = _objects_only(kind, converter)
+    names = {field.name for field in extra}
+
+    def structure(value: object, _: Any) -> Any:
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in names}
+            for name in blank:
+                if value.get(name) == "":
+                    value[name] = None
+        return plain(value, kind)
+
+    return structure
 
 
 _CONVERTER = _make()
@@ -247,6 +403,7 @@ def _writing(converter: cattrs.Converter) -> cattrs.Converter:
         return found[1]
 
     writing.register_unstructure_hook(Explanation, unstructure_explanation)
+    _document_shapes(writing)  # made again: they call the explanation's hook as it stands when they are made
     return writing
 
 
@@ -359,8 +516,19 @@ def _check_text(text: str, path: str) -> None:
         )
 
 
+def numbers_written(text: str) -> str:
+    """JSON text with every marked ``Number`` written as the bare JSON number it stands for."""
+    return _MARKED.sub(r"\1", text) if "\\u0000#" in text else text
+
+
+def write_json(data: object, indent: int | None = None) -> str:
+    """JSON data as the text allot answers with: characters beyond ASCII as they are, ``Number`` fields as JSON
+    numbers."""
+    return numbers_written(json.dumps(data, indent=indent, ensure_ascii=False, default=str))
+
+
 def dumps(value: object) -> str:
-    return json.dumps(unstructure(value), indent=2, ensure_ascii=False)
+    return write_json(unstructure(value), indent=2)
 
 
 def error_body(error: AllotError) -> dict[str, Any]:
@@ -374,9 +542,9 @@ def compact_json(data: object) -> str:
     refuses (a whole number beyond 64 bits, a lone surrogate, a key that is not text) is written by ``json``
     instead. (The two differ on what allot never writes: floats, dates, NaN.)"""
     try:
-        return orjson.dumps(data).decode()
+        return numbers_written(orjson.dumps(data).decode())
     except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return numbers_written(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
 
 
 def to_json(value: object) -> str:

@@ -16,8 +16,9 @@ from core.accounts import check_open
 from core.decisions import Changes, Decision
 from core.errors import CurrencyMismatch
 from core.fairness import NO_HISTORY, Fairness
-from core.keys import AllocationKey, effective_status
+from core.keys import AllocationKey, effective_status, owners_error_account
 from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
+from core.numbers import ZERO, minor_unit
 from core.records import Account, Announcement, StoredKey
 from core.tenants import NOBODY, Owner, within
 
@@ -33,10 +34,12 @@ def create(
     key_id: str,
     now: dt.datetime,
     owner: Owner = NOBODY,
+    opened: Account | None = None,
 ) -> Decision[StoredKey]:
     """Store a new key; every account it names must be open, hold the same currency (a block books one) and be
-    visible to the key's owner (a user's key names the user's accounts; a client's key any of its users')."""
-    named = list(accounts)
+    visible to the key's owner (a user's key names the user's accounts; a client's key any of its users').
+    ``opened``: the block account's own error account, opened with this key (``error_account_for``)."""
+    named = [*accounts, *([opened] if opened is not None else [])]
     for account in named:
         within(owner, account)
         check_open(account)
@@ -46,10 +49,31 @@ def create(
             {"currencies": {a.id: a.currency for a in named}},
         )
     stored = StoredKey(
-        id=key_id, key=key, status=key.initial_status, created_at=now, client_id=owner.client_id,
+        id=key_id,
+        key=key,
+        status=key.initial_status,
+        created_at=now,
+        client_id=owner.client_id,
         user_id=owner.user_id,
     )
-    return Decision(stored, Changes.of(created=[stored], announced=[announce_key(stored)]))
+    made: list[Account | StoredKey] = [*([opened] if opened is not None else []), stored]
+    return Decision(stored, Changes.of(created=made, announced=[announce_key(stored)]))
+
+
+def error_account_for(key: AllocationKey, block_account: Account, existing: Account | None) -> Account | None:
+    """The error account to open with a key: none when the key names its own, or when the block account's error
+    account (``owners_error_account``) is open already; else that account, new, owned like the block account,
+    in its currency, with no cash."""
+    if key.error_account_id != owners_error_account(key.owner_account_id) or existing is not None:
+        return None
+    currency = block_account.currency
+    return Account(
+        key.error_account_id,
+        currency,
+        {currency: ZERO.quantize(minor_unit(currency))},
+        client_id=block_account.client_id,
+        user_id=block_account.user_id,
+    )
 
 
 def current(stored: StoredKey, now: dt.datetime) -> StoredKey:
@@ -74,15 +98,23 @@ def delete(stored: StoredKey, now: dt.datetime) -> Decision[StoredKey]:
 
 
 def replace(
-    old: StoredKey, key: AllocationKey, accounts: Iterable[Account], *, key_id: str, now: dt.datetime
+    old: StoredKey,
+    key: AllocationKey,
+    accounts: Iterable[Account],
+    *,
+    key_id: str,
+    now: dt.datetime,
+    opened: Account | None = None,
 ) -> Decision[StoredKey]:
     """'Change' a key: the new key is created and the old one invalidated together."""
     deleted = delete(old, now)
-    created = create(key, accounts, key_id=key_id, now=now, owner=Owner(old.client_id, old.user_id))
+    owner = Owner(old.client_id, old.user_id)
+    created = create(key, accounts, key_id=key_id, now=now, owner=owner, opened=opened)
     if key.fairness is Fairness.ROTATE and old.key.fairness is Fairness.ROTATE:
         # The replacement goes on where the old key stood: its accounts keep their lead or lag.
         kept = attrs.evolve(created.result, history=old.history)
-        created = Decision(kept, Changes.of(created=[kept], announced=[announce_key(kept)]))
+        made: list[Account | StoredKey] = [*([opened] if opened is not None else []), kept]
+        created = Decision(kept, Changes.of(created=made, announced=[announce_key(kept)]))
     return Decision(
         created.result,
         Changes.of(

@@ -136,6 +136,7 @@ class Fill:
     quantity: Decimal = attrs.field(converter=decimal_input, validator=non_negative)
     price: Decimal = attrs.field(converter=decimal_input, validator=non_negative)
     execution_time: dt.datetime = attrs.field(validator=attrs.validators.instance_of(dt.datetime))
+    #: The block's id for an order allocated from a block (none otherwise: see ``correlation_key_of``).
     correlation_key: str | None = attrs.field(default=None, validator=optional_text)
     external_reference: str | None = attrs.field(default=None, validator=optional_text)
     #: The traded value to book, when it was apportioned from a block execution's value over its accounts;
@@ -185,6 +186,8 @@ class PositionEvent:
     stamp_duty: Decimal
     total_cost: Decimal
     currency: str
+    #: What relates the event to its order (``correlation_key_of``): always set on an event made now; ``None``
+    #: only on one stored before events carried it.
     correlation_key: str | None
     #: The order whose execution made the event (none for an option exercised or expired).
     source_order_id: str | None
@@ -195,6 +198,8 @@ class PositionEvent:
     #: Who it belongs to (``core.tenants``): the account's owner.
     client_id: str | None = None
     user_id: str | None = None
+    #: The instrument's ``Uic`` (``Instrument.uic``), if it has one.
+    uic: int | None = None
 
 
 @attrs.frozen
@@ -233,8 +238,11 @@ def apply_fill(book: AccountBook, fill: Fill, schedule: CostSchedule = CostSched
     movement = -(traded_value + costs.total) if fill.side is Side.BUY else traded_value - costs.total
     before = next((p for p in book.positions if p.instrument_id == instrument_id), None)
     position_id = (before.position_id if before is not None else None) or fill.fill_id or fill.order_id or "-"
+    key = before.correlation_key if before is not None else correlation_key_of(fill, position_id)
     others = tuple(p for p in book.positions if p.instrument_id != instrument_id)
-    positions = others if after == 0 else (*others, Position(instrument_id, after, position_id))
+    positions = (
+        others if after == 0 else (*others, Position(instrument_id, after, position_id, correlation_key=key))
+    )
     new_book = attrs.evolve(
         book, cash=book.cash + movement, positions=positions, next_sequence_id=book.next_sequence_id + 1
     )
@@ -285,6 +293,13 @@ def event_type(before: Decimal, after: Decimal) -> PositionEventType:
     return PositionEventType.DELETED if after == 0 else PositionEventType.UPDATED
 
 
+def correlation_key_of(fill: Fill, position_id: str) -> str:
+    """What relates a fill's position event (and the position it opens) to its order: the block's id for an order
+    allocated from a block (the fill's correlation key), else the fill's own order id; for a fill of no order and
+    no key, the position's id."""
+    return fill.correlation_key or fill.order_id or position_id
+
+
 def position_event(
     fill: Fill,
     before: Decimal,
@@ -315,7 +330,7 @@ def position_event(
         stamp_duty=costs.stamp_duty,
         total_cost=costs.total,
         currency=currency,
-        correlation_key=fill.correlation_key,
+        correlation_key=correlation_key_of(fill, position_id),
         source_order_id=fill.order_id,
         external_reference=fill.external_reference,
         execution_time=fill.execution_time,
@@ -323,4 +338,5 @@ def position_event(
         sequence_id=sequence_id,
         client_id=fill.client_id,
         user_id=fill.user_id,
+        uic=fill.instrument.uic,
     )

@@ -6,6 +6,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Final
 
 import attrs
 
@@ -62,6 +63,19 @@ class Side(NamedEnum):
     SELL = "SELL"
 
 
+#: The largest ``Uic``: a whole number that any JSON reader holds exactly (2^53 - 1).
+MAX_UIC: Final = 2**53 - 1
+
+
+def _uic(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_UIC:
+        raise ValidationError(
+            f"uic must be a whole number from 1 to {MAX_UIC}, not {value!r}", {"field": "uic", "value": value}
+        )
+
+
 @attrs.frozen
 class Instrument:
     """A tradable instrument. ``price`` is the current (estimated) price per unit; ``None`` if unknown."""
@@ -82,6 +96,8 @@ class Instrument:
     expiry: dt.date | None = attrs.field(default=None, validator=optional_date)
     #: How an option ended (exercised or expired); it is no longer traded.
     ended: OptionEnd | None = attrs.field(default=None, converter=attrs.converters.optional(OptionEnd))
+    #: The whole-number code a broker's API names it by (its ``Uic``), if it has one; unique among instruments.
+    uic: int | None = attrs.field(default=None, validator=_uic)
 
     def __attrs_post_init__(self) -> None:
         if self.currency is not None:
@@ -188,11 +204,14 @@ def repriced(instrument: Instrument, price: Decimal) -> Instrument:
 @attrs.frozen
 class Position:
     """A holding of ``quantity`` units of one instrument; ``position_id`` names it from the fill that opened it
-    until it is closed."""
+    until it is closed, and ``correlation_key`` is that fill's (the block's id, or the order's own): what relates
+    the position to the order and the position events that made it."""
 
     instrument_id: str = attrs.field(validator=non_empty)
     quantity: Decimal = attrs.field(converter=decimal_input, validator=non_negative)
     position_id: str | None = attrs.field(default=None, validator=optional_text)
+    #: None for a position not opened by a fill (units moved in) or opened before positions carried it.
+    correlation_key: str | None = attrs.field(default=None, validator=optional_text)
 
 
 @attrs.frozen

@@ -173,7 +173,8 @@ def post(account: Account, entry: JournalEntry) -> Account:
     """The account after the entry: its cached cash and positions moved by the entry's postings to it.
 
     An entry may not take the account's cash or units below zero. A position opened by the entry takes the
-    entry's id as its position id; one closed to zero disappears.
+    entry's id as its position id (and no correlation key: ``core.orders.book`` gives a fill's); one that grows or
+    shrinks keeps both; one closed to zero disappears.
     """
     mine = LedgerAccount.client(account.id)
     cash = dict(account.cash)
@@ -205,8 +206,11 @@ def post(account: Account, entry: JournalEntry) -> Account:
         if after == 0:
             positions.pop(asset.code, None)
         else:
-            position_id = before.position_id if before is not None else entry.id
-            positions[asset.code] = Position(asset.code, after, position_id)
+            positions[asset.code] = (
+                Position(asset.code, after, entry.id)
+                if before is None
+                else attrs.evolve(before, quantity=after)  # its position id and correlation key kept
+            )
     ordered = [p for p in account.positions if p.instrument_id in positions]
     opened = [p for i, p in positions.items() if i not in {q.instrument_id for q in account.positions}]
     return attrs.evolve(

@@ -94,6 +94,12 @@ def _participants(
             )
 
 
+def owners_error_account(owner_account_id: str) -> str:
+    """The id of the error account a key uses when it names none: its block account's own error account, which
+    the first such key opens beside the block account (same owner, same currency, no cash)."""
+    return f"{owner_account_id}-ERROR"
+
+
 @attrs.frozen
 class AllocationKey:
     """The definition of an allocation key: its participating accounts, the block (owner) account the block is

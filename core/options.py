@@ -107,6 +107,7 @@ def end(
             quantity=position.quantity,
             price=settlement_price,
             execution_time=now,
+            correlation_key=position.correlation_key,  # the closing event relates to the fill that opened it
             client_id=holder.client_id,
             user_id=holder.user_id,
         )

@@ -20,8 +20,8 @@ import attrs
 
 from core.accounts import check_open, estimated_costs, reserve
 from core.errors import InsufficientFunds, InsufficientPosition
-from core.fills import Fill, position_event, price_fill
-from core.instruments import Instrument, Side
+from core.fills import Fill, PositionEvent, position_event, price_fill
+from core.instruments import Instrument, Position, Side
 from core.journal import (
     FEE_INCOME,
     VENUE,
@@ -273,6 +273,21 @@ def fill_entry(
     )
 
 
+def keyed(
+    positions: tuple[Position, ...], before: Position | None, event: PositionEvent
+) -> tuple[Position, ...]:
+    """The positions after a fill, the one it opened (there was none ``before``) carrying the event's correlation
+    key; a position that was open keeps its own."""
+    if before is not None:
+        return positions
+    return tuple(
+        attrs.evolve(p, correlation_key=event.correlation_key)
+        if p.instrument_id == event.instrument_id
+        else p
+        for p in positions
+    )
+
+
 @exact
 def book(
     order: Order,
@@ -322,7 +337,11 @@ def book(
         fill, before.quantity if before else ZERO, after, position_id, value, costs, account.currency,
         account.costs, account.next_sequence_id,
     )  # fmt: skip
-    posted = attrs.evolve(posted, next_sequence_id=account.next_sequence_id + 1)
+    posted = attrs.evolve(
+        posted,
+        positions=keyed(posted.positions, before, event),
+        next_sequence_id=account.next_sequence_id + 1,
+    )
     progressed = attrs.evolve(
         started,
         filled_quantity=started.filled_quantity + quantity,

@@ -10,7 +10,7 @@ import attrs
 
 from core.accounts import available_cash, check_open, reserve
 from core.decisions import Changes, Decision
-from core.errors import InsufficientFunds, NothingToTrade, ValidationError
+from core.errors import CurrencyMismatch, InsufficientFunds, NothingToTrade, ValidationError
 from core.fairness import Fairness
 from core.instruments import Allocation, AllocationLine, Instrument, Position, traded_in
 from core.lifecycle import PORTFOLIO_ORDER, PortfolioOrderState, Trigger
@@ -69,10 +69,11 @@ def place(
     ids: Iterator[str],
     now: dt.datetime,
     client_reference: str | None = None,
+    currency: str | None = None,
 ) -> Decision[PortfolioOrder]:
     """Plan the order over the account's available cash and holdings and split it into individual orders. The
     allocation is a model portfolio (the order names it as ``allocation_id``) or weights given with the order
-    (``allocation_id`` none).
+    (``allocation_id`` none). ``currency``, if the request names one, must be the account's.
 
     Announces ``PORTFOLIO_ORDER.NEW`` (no orders yet), ``ORDER.NEW`` for each individual order, then
     ``PORTFOLIO_ORDER.SUBMITTED`` with its orders. Each order holds back what it needs from the account: a buy
@@ -81,6 +82,11 @@ def place(
     """
     check_open(account)
     order_type = OrderType(order_type)
+    if currency is not None and currency != account.currency:
+        raise CurrencyMismatch(
+            f"account {account.id} holds {account.currency}, not {currency}: give its currency or none",
+            {"field": "currency", "currency": currency, "account_currency": account.currency},
+        )
     currency = account.currency
     priced = {i: traded_in(instrument, currency) for i, instrument in instruments.items()}
     # A model's fairness is for its BUYs' split over the weights (``plan`` refuses it on anything else).

@@ -16,8 +16,10 @@ from ports.use_cases import UseCases, require, transaction
 class Instruments(UseCases):
     @transaction
     def add(self, uow: UnitOfWork, instrument: Instrument) -> Instrument:
-        """Add an instrument; an id that exists is ``ALREADY_EXISTS`` (set a new price with ``set_price``)."""
-        return self.save(uow, price_table.add(instrument), self.now())
+        """Add an instrument; an id or a uic that exists is ``ALREADY_EXISTS`` (set a new price with
+        ``set_price``)."""
+        others = uow.instruments.list() if instrument.uic is not None else []
+        return self.save(uow, price_table.add(instrument, others), self.now())
 
     @transaction
     def set_price(self, uow: UnitOfWork, instrument_id: str, price: Decimal) -> Instrument:
@@ -27,6 +29,11 @@ class Instruments(UseCases):
     @transaction
     def get(self, uow: UnitOfWork, instrument_id: str) -> Instrument:
         return require(uow.instruments, instrument_id, "instrument")
+
+    @transaction
+    def by_uic(self, uow: UnitOfWork, uic: int) -> Instrument:
+        """The instrument a broker's API names by its ``Uic``."""
+        return price_table.by_uic(uow.instruments.list(), uic)
 
     @transaction
     def all(self, uow: UnitOfWork) -> list[Instrument]:

@@ -16,10 +16,14 @@ from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, list_reachable, require_reachable, require_visible, transaction
 
 
-def key_accounts(uow: UnitOfWork, key: AllocationKey, scope: Scope) -> list[Account]:
+def key_accounts(uow: UnitOfWork, key: AllocationKey, scope: Scope) -> tuple[list[Account], Account | None]:
     """The accounts a new key names, each of which the caller must see (a user its own, a client any of its
-    users')."""
-    return [require_visible(uow.accounts, account_id, "account", scope) for account_id in key.accounts]
+    users'), and the block account's error account to open with it, if the key names that one and it is not
+    open yet."""
+    block = require_visible(uow.accounts, key.owner_account_id, "account", scope)
+    opened = allocation_keys.error_account_for(key, block, uow.accounts.get(key.error_account_id))
+    named = [a for a in key.accounts if opened is None or a != opened.id]
+    return [require_visible(uow.accounts, account_id, "account", scope) for account_id in named], opened
 
 
 def require_key(uow: UnitOfWork, key_id: str, scope: Scope) -> StoredKey:
@@ -33,9 +37,9 @@ class Keys(UseCases):
         """Store a key for the caller (a user's key is the user's, a client-wide caller's the client's); every account
         it names must exist, be open and be visible to the caller."""
         now = self.now()
+        accounts, opened = key_accounts(uow, key, scope)
         decision = allocation_keys.create(
-            key, key_accounts(uow, key, scope), key_id=self.new_id(), now=now,
-            owner=owner_for(scope),
+            key, accounts, key_id=self.new_id(), now=now, owner=owner_for(scope), opened=opened,
         )  # fmt: skip
         return self.save(uow, decision, now)
 
@@ -66,9 +70,8 @@ class Keys(UseCases):
         """'Change' a key: create the new one and invalidate the old one, together."""
         old = require_key(uow, key_id, scope)
         now = self.now()
-        decision = allocation_keys.replace(
-            old, key, key_accounts(uow, key, scope), key_id=self.new_id(), now=now
-        )
+        accounts, opened = key_accounts(uow, key, scope)
+        decision = allocation_keys.replace(old, key, accounts, key_id=self.new_id(), now=now, opened=opened)
         return self.save(uow, decision, now)
 
     @transaction

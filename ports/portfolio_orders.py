@@ -32,6 +32,7 @@ class PortfolioOrders(UseCases):
         weights: Sequence[AllocationLine] | None = None,
         user_id: str | None = None,
         client_reference: str | None = None,
+        currency: str | None = None,
     ) -> PortfolioOrder:
         """Place a portfolio order over a model portfolio (``allocation``, its id or name) or over ``weights`` given
         with the order. ``user_id``, if given, must be the account's user. Placing again with the same idempotency
@@ -51,6 +52,7 @@ class PortfolioOrders(UseCases):
             policy,
             client_reference,
             *ad_hoc,
+            *(() if currency is None else (currency,)),
         )
         replayed = self.replay(uow, key, request)
         if replayed is not None:
@@ -61,6 +63,7 @@ class PortfolioOrders(UseCases):
         decision = portfolio_orders.place(
             account, order_type, cash_amount, chosen, policy, instruments,
             order_id=self.new_id(), ids=self.fresh_ids(), now=now, client_reference=client_reference,
+            currency=currency,
         )  # fmt: skip
         self.remember(uow, key, request, decision.result.id)
         return self.save(uow, decision, now)

@@ -152,9 +152,7 @@ def list_reachable(
     return only_visible(scope, records, named_accounts(uow, records))
 
 
-def named_accounts(
-    uow: UnitOfWork, records: Sequence[NamingT]
-) -> Callable[[NamingT], list[Account | None]]:
+def named_accounts(uow: UnitOfWork, records: Sequence[NamingT]) -> Callable[[NamingT], list[Account | None]]:
     """What each of these records names, for ``core.tenants.only_visible``: its accounts (None: missing), read at
     once for all of them."""
     accounts = accounts_by_id(uow, (a for r in records for a in r.account_ids))

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import click
 
-from core.instruments import AssetType, Instrument
+from core.instruments import MAX_UIC, AssetType, Instrument
 from entrypoints.params import DECIMAL, TEXT, choice
 from entrypoints.session import Session, rows_table, with_session
 
@@ -23,6 +23,7 @@ HEADERS = [
     "contract size",
     "asset type",
     "expiry",
+    "uic",
 ]
 
 
@@ -38,6 +39,7 @@ def row(i: Instrument) -> list[object]:
         i.contract_size,
         i.asset_type,
         f"{expiry} ({i.ended.value.lower()})" if i.ended else expiry,
+        i.uic,
     ]
 
 
@@ -64,6 +66,8 @@ def instruments() -> None:
     type=click.DateTime(["%Y-%m-%d"]),
     help="Options only, and required for them: the last day it can be exercised (YYYY-MM-DD).",
 )
+@click.option("--uic", type=click.IntRange(1, MAX_UIC),
+              help="The whole-number code a broker's API names it by (Uic), unique among instruments.")  # fmt: skip
 @with_session
 def create(
     session: Session,
@@ -76,6 +80,7 @@ def create(
     asset_type: AssetType,
     symbol: str | None,
     expiry: dt.datetime | None,
+    uic: int | None,
 ) -> None:
     """Add an instrument. An option (STOCK_OPTION, STOCK_INDEX_OPTION) needs --expiry; it ends with
     ``allot instruments exercise`` or ``allot instruments expire``."""
@@ -89,6 +94,7 @@ def create(
         asset_type,
         symbol,
         expiry.date() if expiry else None,
+        uic=uic,
     )
     added = session.open(writes=True).instruments.add(instrument)
     session.emit(added, lambda: rows_table(HEADERS, [row(added)]))

@@ -16,14 +16,15 @@ from typing import Final
 
 import attrs
 
+from adapters.serialization import Number
 from core.copy_trading import Performance, top_holdings
 from core.errors import Forbidden, NotFound
 from core.instruments import AllocationLine, AssetType
-from core.investments import ProcessState, Suitability, is_active
+from core.investments import ActiveErrorCode, ProcessState, Suitability, is_active
 from core.records import TradeFollower, TradeLeader
 from core.tenants import Scope
 from entrypoints.http.routing import PAGING, Call, Casing, Operation, Param, Reply, as_json, page
-from entrypoints.http.trade import member_of, optional_member, spelled
+from entrypoints.http.trade import member_of, optional_member, spelled, spellings
 from ports.investments import UNCHANGED, InvestmentView
 from ports.leaders import LeaderView
 
@@ -70,9 +71,9 @@ class TradeLeaderSummary:
     description: str | None
     currency: str
     minimum_investment: Decimal
-    required_suitability_level: str
+    required_suitability_level: str = attrs.field(metadata=spellings(Suitability))
     risk_level: int
-    asset_types: tuple[str, ...]
+    asset_types: tuple[str, ...] = attrs.field(metadata=spellings(AssetType))
     top_holdings: tuple[Holding, ...]
 
 
@@ -86,9 +87,9 @@ class TradeLeaderDetails:
     description: str | None
     currency: str
     minimum_investment: Decimal
-    required_suitability_level: str
+    required_suitability_level: str = attrs.field(metadata=spellings(Suitability))
     risk_level: int
-    asset_types: tuple[str, ...]
+    asset_types: tuple[str, ...] = attrs.field(metadata=spellings(AssetType))
     top_holdings: tuple[Holding, ...]
     service_fee_rate: Decimal
     #: What the followers put in, took out, paid in service fees, are worth now, and the return, from the journal.
@@ -140,9 +141,9 @@ class TradeFollowerView:
     """The caller as a trade follower. Before it set anything: no ``SuitabilityLevel`` (null: take the test),
     terms not accepted, no legal asset types."""
 
-    suitability_level: str | None
+    suitability_level: str | None = attrs.field(metadata=spellings(Suitability))
     terms_and_conditions_accepted: bool
-    legal_asset_types: tuple[str, ...]
+    legal_asset_types: tuple[str, ...] = attrs.field(metadata=spellings(AssetType))
 
 
 @attrs.frozen(kw_only=True)
@@ -151,9 +152,9 @@ class TradeFollowerChange:
     null revokes it, which stops the live investments out), ``TermsAndConditionsAccepted`` (false revokes them,
     likewise), ``LegalAssetTypes`` (the asset types the follower may trade, e.g. ``Stock``, ``Etf``)."""
 
-    suitability_level: str | None = attrs.field(default=OMITTED_TEXT)
+    suitability_level: str | None = attrs.field(default=OMITTED_TEXT, metadata=spellings(Suitability))
     terms_and_conditions_accepted: bool | None = None
-    legal_asset_types: tuple[str, ...] | None = None
+    legal_asset_types: tuple[str, ...] | None = attrs.field(default=None, metadata=spellings(AssetType))
 
 
 def follower_view(follower: TradeFollower | None) -> TradeFollowerView:
@@ -248,10 +249,10 @@ class InvestmentDetails:
 
     investment_id: str
     trade_leader_id: str
-    investment_process_state: str
+    investment_process_state: str = attrs.field(metadata=spellings(ProcessState))
     investment_state_id: int
     state_name: str
-    error_code: str | None
+    error_code: str | None = attrs.field(metadata=spellings(ActiveErrorCode))
     is_authorized_to_follow: bool
     is_open_for_followers: bool
     is_active: bool
@@ -264,7 +265,8 @@ class InvestmentDetails:
     pending_funding: Decimal
     pending_withdrawal: Decimal
     positions_close_on_activation: bool
-    max_withdrawal: Decimal
+    #: A JSON number, as the copy-trading document has it.
+    max_withdrawal: Number
     created_at: dt.datetime
 
 
@@ -275,7 +277,8 @@ class MaxWithdrawal:
 
     investment_id: str
     currency: str
-    max_withdrawal: Decimal
+    #: A JSON number, as the copy-trading document has it.
+    max_withdrawal: Number
 
 
 def investment_details(view: InvestmentView) -> InvestmentDetails:
@@ -299,7 +302,7 @@ def investment_details(view: InvestmentView) -> InvestmentDetails:
         pending_funding=investment.pending_funding,
         pending_withdrawal=investment.pending_withdrawal,
         positions_close_on_activation=investment.close_positions,
-        max_withdrawal=view.max_withdrawal,
+        max_withdrawal=Number(view.max_withdrawal),
         created_at=investment.created_at,
     )
 
@@ -346,7 +349,7 @@ def max_withdrawal(call: Call) -> Reply:
     investment = call.app.investments.get(call.path["investment_id"], scope=call.scope)
     most = call.app.investments.max_withdrawal(investment.id, scope=call.scope)
     return Reply(200, as_json(MaxWithdrawal(investment_id=investment.id, currency=investment.currency,
-                                            max_withdrawal=most), PASCAL))  # fmt: skip
+                                            max_withdrawal=Number(most)), PASCAL))  # fmt: skip
 
 
 def withdraw(call: Call) -> Reply:

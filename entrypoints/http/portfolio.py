@@ -9,16 +9,24 @@ belongs to which account — is the core's.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Final
+from typing import Any, ClassVar, Final
 
 import attrs
 
+from core.errors import ValidationError
 from core.instruments import AllocationLine
 from core.portfolio import OrderType, Policy
 from core.records import AccountLiquidation, Order, PortfolioOrder
+from entrypoints.http.openapi import POSITIVE, TEXT, Rules, checked, one_required, same_if_both
 from entrypoints.http.routing import EXPLAIN, PAGING, Call, Operation, Param, Reply, as_json, page
 
 # -- request bodies ---------------------------------------------------------------------------------------------
+
+
+def not_of_type(*types: str) -> dict[str, Any]:
+    """For the OpenAPI document: a portfolio order of none of ``types``, by its ``type`` and its ``side``."""
+    others = [t.value for t in OrderType if t.value not in types]
+    return {"properties": {field: {"enum": [*others, None]} for field in ("type", "side")}}
 
 
 @attrs.frozen(kw_only=True)
@@ -26,16 +34,45 @@ class NewPortfolioOrder:
     """A portfolio order: BUY and REBALANCING over a model portfolio (``allocation_id``, its id or name) or over
     instrument weights given with the order (``allocation``), SELL of ``cash_amount`` pro rata to the holdings.
     ``user_id``, if given, must be the account's user; ``client_reference``, the caller's own reference. ``policy``: the share of NAV a sell may take (0.9), the cash
-    a rebalancing keeps and its drift band."""
+    a rebalancing keeps and its drift band. The order's type is ``type``, or ``side`` as the portfolio-order
+    document names it (``"side": "SELL"``); ``currency``, if given, must be the account's."""
 
     account_id: str
-    type: OrderType
+    type: OrderType | None = None
+    side: OrderType | None = None
+    currency: str | None = None
     user_id: str | None = None
-    cash_amount: Decimal | None = None
+    cash_amount: Decimal | None = attrs.field(default=None, metadata=checked(POSITIVE))
     allocation_id: str | None = None
     allocation: tuple[AllocationLine, ...] | None = None
     policy: Policy = Policy()
-    client_reference: str | None = None
+    client_reference: str | None = attrs.field(default=None, metadata=checked(TEXT))
+    openapi_rules: ClassVar[Rules] = (
+        one_required("type", "side"),
+        same_if_both("type", "side", [t.value for t in OrderType]),
+        {"not": {"properties": {"allocation_id": {"type": "string"}, "allocation": {"type": "array"}},
+                 "required": ["allocation_id", "allocation"]},
+         "properties": {"allocation": {"minItems": 1}}},
+        {"anyOf": [not_of_type("BUY", "REBALANCING"), one_required("allocation_id", "allocation")]},
+        {"anyOf": [not_of_type("BUY", "SELL"), one_required("cash_amount")]},
+    )  # fmt: skip
+
+    def __attrs_post_init__(self) -> None:
+        if self.type is None and self.side is None:
+            raise ValidationError(
+                "give the order's type (or side): BUY, SELL, REBALANCING", {"field": "type"}
+            )
+        if self.type is not None and self.side is not None and self.type is not self.side:
+            raise ValidationError(
+                f"type {self.type.value} and side {self.side.value} disagree: give one of them",
+                {"field": "side", "type": self.type.value, "side": self.side.value},
+            )
+
+    @property
+    def order_type(self) -> OrderType:
+        chosen = self.type or self.side
+        assert chosen is not None  # refused when made
+        return chosen
 
 
 @attrs.frozen(kw_only=True)
@@ -52,7 +89,7 @@ def place_order(call: Call) -> Reply:
     body: NewPortfolioOrder = call.body
     order = call.app.portfolio_orders.place(
         body.account_id,
-        body.type,
+        body.order_type,
         body.cash_amount,
         body.allocation_id,
         body.policy,
@@ -61,6 +98,7 @@ def place_order(call: Call) -> Reply:
         weights=body.allocation,
         user_id=body.user_id,
         client_reference=body.client_reference,
+        currency=body.currency,
     )
     return Reply(202, as_json(order, explain=call.explain))
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import json
 import logging
 import re
 import typing
@@ -47,7 +46,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.serialization import error_body, structure, unstructure
+from adapters.serialization import compact_json, error_body, structure, unstructure
 from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue, SqliteRepository
 from adapters.store_protocol import (
     POSITION_HEADER,
@@ -148,7 +147,7 @@ def refusal(error: AllotError, status: int | None = None) -> Answer:
 
 
 def respond(answer: Answer) -> Response:
-    text = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":"))
+    text = compact_json(answer.body)  # a ``Number`` field (a document's) as a JSON number
     headers = {"Cache-Control": "no-store", **answer.headers}
     return Response(text, status_code=answer.status, media_type="application/json", headers=headers)
 

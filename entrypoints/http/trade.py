@@ -11,22 +11,23 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Final, TypeVar
 
 import attrs
 
-from adapters.serialization import structure
+from adapters.serialization import Number, structure
 from core.allocation_keys import LISTED_BY_DEFAULT
 from core.blocks import DEFAULT_POLICY, AccountAllocation, BlockAllocation, PartialFillPolicy
 from core.errors import ValidationError
 from core.explain import Explanation
 from core.fairness import Fairness
 from core.instruments import AssetType, Position, Side
-from core.keys import AllocationKey, MarginHandling, Participant, UnitType
-from core.lifecycle import KeyStatus
+from core.keys import MAX_PRIORITY, AllocationKey, MarginHandling, Participant, UnitType, owners_error_account
+from core.lifecycle import KeyStatus, OrderState
 from core.records import Order, StoredKey
+from entrypoints.http.openapi import DECIMAL_POSITIVE, POSITIVE, TEXT, Check, checked, one_of
 from entrypoints.http.routing import (
     EXPLAIN,
     PAGING,
@@ -66,6 +67,11 @@ def optional_member(kind: type[E], text: str | None, field: str) -> E | None:
     return None if text is None else member_of(kind, text, field)
 
 
+def spellings(kind: type[enum.Enum]) -> dict[str, Check]:
+    """attrs field metadata of a text that names a member of ``kind``: the document lists its spellings."""
+    return checked(one_of([spelled(m) for m in kind]))
+
+
 # -- allocation keys --------------------------------------------------------------------------------------------
 
 
@@ -74,27 +80,32 @@ class ParticipatingAccountInfo:
     """One entry of ``ParticipatingAccountsInfo``: an account and its units (or percentage). An account that
     accepts remainders needs a ``Priority`` unique among those that do (1 = first)."""
 
-    account_key: str
-    unit_value: Decimal
+    account_key: str = attrs.field(metadata=checked(TEXT))
+    #: A JSON number, as the document writes it (read from a number or a string).
+    unit_value: Number = attrs.field(metadata=checked(POSITIVE))
     accept_remainder_amount: bool = False
-    priority: int | None = None
+    priority: int | None = attrs.field(
+        default=None, metadata=checked(Check({"type": "integer", "minimum": 1, "maximum": MAX_PRIORITY}))
+    )
 
 
 @attrs.frozen(kw_only=True)
 class NewAllocationKey:
     """``POST /trade/v1/allocationkeys``. ``ErrorAccountKey`` (allot's addition) names the account that takes
-    what the participants do not; the document's broker assigns one."""
+    what the participants do not; left out, as in the document's examples, it is the block account's own error
+    account ``<OwnerAccountKey>-ERROR``, opened with the first key that needs it (owned like the block account,
+    in its currency, with no cash)."""
 
     allocation_key_name: str
-    allocation_unit_type: str
-    margin_handling: str
+    allocation_unit_type: str = attrs.field(metadata=spellings(UnitType))
+    margin_handling: str = attrs.field(metadata=spellings(MarginHandling))
     owner_account_key: str
-    error_account_key: str
+    error_account_key: str | None = None
     participating_accounts_info: tuple[ParticipatingAccountInfo, ...]
     one_time: bool = False
     #: allot's addition: ``Rotate`` rotates the key's remainder over the accounts that accept remainders, block
     #: after block; ``Plain`` (the default) gives it the same way every time.
-    fairness: str = "Plain"
+    fairness: str = attrs.field(default="Plain", metadata=spellings(Fairness))
 
 
 def key_of(body: NewAllocationKey) -> AllocationKey:
@@ -105,7 +116,7 @@ def key_of(body: NewAllocationKey) -> AllocationKey:
         margin_handling=member_of(MarginHandling, body.margin_handling, "MarginHandling"),
         one_time=body.one_time,
         owner_account_id=body.owner_account_key,
-        error_account_id=body.error_account_key,
+        error_account_id=body.error_account_key or owners_error_account(body.owner_account_key),
         participants=tuple(
             Participant(p.account_key, p.unit_value, p.accept_remainder_amount, p.priority)
             for p in body.participating_accounts_info
@@ -126,15 +137,15 @@ class AllocationKeyDetails:
 
     allocation_key_id: str
     allocation_key_name: str
-    allocation_unit_type: str
-    margin_handling: str
+    allocation_unit_type: str = attrs.field(metadata=spellings(UnitType))
+    margin_handling: str = attrs.field(metadata=spellings(MarginHandling))
     one_time: bool
     owner_account_key: str
     error_account_key: str
     participating_accounts_info: tuple[ParticipatingAccountInfo, ...]
-    status: str
+    status: str = attrs.field(metadata=spellings(KeyStatus))
     created_at: dt.datetime
-    fairness: str
+    fairness: str = attrs.field(metadata=spellings(Fairness))
 
 
 def details(stored: StoredKey) -> AllocationKeyDetails:
@@ -150,7 +161,7 @@ def details(stored: StoredKey) -> AllocationKeyDetails:
         participating_accounts_info=tuple(
             ParticipatingAccountInfo(
                 account_key=p.account_id,
-                unit_value=p.unit_value,
+                unit_value=Number(p.unit_value),
                 accept_remainder_amount=p.accept_remainder,
                 priority=p.priority,
             )
@@ -250,7 +261,7 @@ def spelled_as(kind: type[enum.Enum]) -> Callable[[object, attrs.Attribute[str],
 
 @attrs.frozen
 class OrderDuration:
-    duration_type: str = attrs.field(validator=spelled_as(DurationType))
+    duration_type: str = attrs.field(validator=spelled_as(DurationType), metadata=spellings(DurationType))
 
 
 @attrs.frozen(kw_only=True)
@@ -261,14 +272,19 @@ class NewBlockOrder:
     ``PartialFillPolicy`` (allot's addition): how a partial fill is shared (``ProRata`` or ``Priority``)."""
 
     allocation_key_id: str
-    uic: str
-    buy_sell: str
+    #: The instrument: its ``Uic`` (a whole number, as in the document), or allot's instrument id (a string).
+    uic: int | str
+    buy_sell: str = attrs.field(metadata=spellings(Side))
     amount: Decimal
     account_key: str | None = None
-    asset_type: str | None = None
-    order_type: str = attrs.field(default=spelled(OrderType.MARKET), validator=spelled_as(OrderType))
+    asset_type: str | None = attrs.field(default=None, metadata=spellings(AssetType))
+    order_type: str = attrs.field(
+        default=spelled(OrderType.MARKET), validator=spelled_as(OrderType), metadata=spellings(OrderType)
+    )
     order_duration: OrderDuration | None = None
-    partial_fill_policy: str = spelled(DEFAULT_POLICY)
+    partial_fill_policy: str = attrs.field(
+        default=spelled(DEFAULT_POLICY), metadata=spellings(PartialFillPolicy)
+    )
 
 
 @attrs.frozen
@@ -280,11 +296,16 @@ class OrderPlaced:
     explanation: Explanation | None = None
 
 
+def instrument_named(call: Call, uic: int | str) -> str:
+    """The id of the instrument a request names: by its ``Uic`` (a number) or by allot's id (text)."""
+    return uic if isinstance(uic, str) else call.app.instruments.by_uic(uic).instrument_id
+
+
 def place_block(call: Call) -> Reply:
     body: NewBlockOrder = call.body
     block = call.app.blocks.place(
         body.allocation_key_id,
-        body.uic,
+        instrument_named(call, body.uic),
         member_of(Side, body.buy_sell, "BuySell"),
         body.amount,
         member_of(PartialFillPolicy, body.partial_fill_policy, "PartialFillPolicy"),
@@ -306,27 +327,30 @@ class PortOrder:
 
     order_id: str
     account_key: str
-    uic: str
-    buy_sell: str
-    amount: Decimal | None
+    #: The instrument's ``Uic`` (null if it has none), and allot's id for it.
+    uic: int | None
+    instrument_id: str
+    buy_sell: str = attrs.field(metadata=spellings(Side))
+    amount: Number | None
     cash_amount: Decimal | None
     filled_amount: Decimal
     traded_value: Decimal
     total_cost: Decimal
-    status: str
+    status: str = attrs.field(metadata=spellings(OrderState))
     correlation_key: str | None
     external_reference: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
 
-def port_order(order: Order) -> PortOrder:
+def port_order(order: Order, uics: Mapping[str, int | None]) -> PortOrder:
     return PortOrder(
         order_id=order.id,
         account_key=order.account_id,
-        uic=order.instrument_id,
+        uic=uics.get(order.instrument_id),
+        instrument_id=order.instrument_id,
         buy_sell=spelled(order.side),
-        amount=order.quantity,
+        amount=None if order.quantity is None else Number(order.quantity),
         cash_amount=order.cash_amount,
         filled_amount=order.filled_quantity,
         traded_value=order.traded_value,
@@ -341,29 +365,43 @@ def port_order(order: Order) -> PortOrder:
 
 @attrs.frozen(kw_only=True)
 class PortPosition:
-    """A position as ``/port/v1/positions`` lists it: ``Amount`` units of ``Uic`` held by ``AccountKey``."""
+    """A position as ``/port/v1/positions`` lists it: ``Amount`` units (a JSON number) of the instrument ``Uic``
+    (its whole-number code, null if it has none; allot's ``InstrumentId`` beside it) held by ``AccountKey``.
+    ``CorrelationKey`` is that of the fill that opened it (the block's ``OrderId``, or the order's own), as in its
+    position events."""
 
     position_id: str | None
+    correlation_key: str | None
     account_key: str
-    uic: str
-    amount: Decimal
+    uic: int | None
+    instrument_id: str
+    amount: Number
 
 
-def port_positions(account_id: str, positions: Sequence[Position]) -> list[PortPosition]:
-    return [PortPosition(position_id=p.position_id, account_key=account_id, uic=p.instrument_id,
-                         amount=p.quantity) for p in positions]  # fmt: skip
+def port_positions(
+    account_id: str, positions: Sequence[Position], uics: Mapping[str, int | None]
+) -> list[PortPosition]:
+    """An account's positions; ``uics``: the ``Uic`` of each instrument, by instrument id."""
+    return [PortPosition(position_id=p.position_id, correlation_key=p.correlation_key, account_key=account_id,
+                         uic=uics.get(p.instrument_id), instrument_id=p.instrument_id, amount=Number(p.quantity))
+            for p in positions]  # fmt: skip
 
 
 def list_orders(call: Call) -> Reply:
     orders = call.app.queries.account_orders(call.required("AccountKey"), scope=call.scope)
-    return page(call, [port_order(o) for o in orders], key=lambda o: o.order_id, casing=Casing.PASCAL)
+    uics = uics_of(call)
+    return page(call, [port_order(o, uics) for o in orders], key=lambda o: o.order_id, casing=Casing.PASCAL)
+
+
+def uics_of(call: Call) -> dict[str, int | None]:
+    """Each instrument's ``Uic``, by instrument id."""
+    return {i.instrument_id: i.uic for i in call.app.instruments.all()}
 
 
 def list_positions(call: Call) -> Reply:
     account = call.app.accounts.get(call.required("AccountKey"), scope=call.scope)
-    return page(
-        call, port_positions(account.id, account.positions), key=lambda p: p.uic, casing=Casing.PASCAL
-    )
+    listed = port_positions(account.id, account.positions, uics_of(call))
+    return page(call, listed, key=lambda p: p.instrument_id, casing=Casing.PASCAL)
 
 
 # -- the table --------------------------------------------------------------------------------------------------
@@ -371,10 +409,25 @@ def list_positions(call: Call) -> Reply:
 STATUSES: Final = Param(
     "Statuses",
     "Key statuses to list, comma-separated or repeated: Active (the default), OneTime, Used, Expired, Deleted.",
+    schema={"type": "array", "items": one_of([spelled(s) for s in KeyStatus]).read},
 )
-AMOUNT: Final = Param("Amount", "The block amount to distribute (a decimal).", required=True)
-QUANTITY_STEP: Final = Param("QuantityStep", "The instrument's quantity step (a decimal; default 1).")
-ACCOUNT_KEY: Final = Param("AccountKey", "The account (one the caller may see).", required=True)
+AMOUNT: Final = Param(
+    "Amount",
+    "The block amount to distribute (a decimal above zero).",
+    required=True,
+    schema={"type": "string", "pattern": DECIMAL_POSITIVE},
+)
+QUANTITY_STEP: Final = Param(
+    "QuantityStep",
+    "The instrument's quantity step (a decimal above zero; default 1).",
+    schema={"type": "string", "pattern": DECIMAL_POSITIVE},
+)
+ACCOUNT_KEY: Final = Param(
+    "AccountKey",
+    "The account (one the caller may see).",
+    required=True,
+    schema={"type": "string", "pattern": r"\S"},
+)
 PASCAL: Final = Casing.PASCAL
 
 OPERATIONS: Final = (

@@ -239,7 +239,12 @@ def test_serve_says_which_durability_it_commits_with_full_unless_told_normal(dat
 
 @pytest.mark.parametrize(
     ("token", "says"),
-    [("t" * 31, "at least 32"), ("x", "at least 32"), (" " + "t" * 40, "blanks"), ("t" * 40 + "\n", "blanks")],
+    [
+        ("t" * 31, "at least 32"),
+        ("x", "at least 32"),
+        (" " + "t" * 40, "blanks"),
+        ("t" * 40 + "\n", "blanks"),
+    ],
 )
 def test_a_store_token_that_is_short_or_padded_is_refused_at_start_and_nothing_is_made(
     tmp_path: Path, token: str, says: str
@@ -249,6 +254,7 @@ def test_a_store_token_that_is_short_or_padded_is_refused_at_start_and_nothing_i
                          capture_output=True, text=True, timeout=60,
                          env={**os.environ, "ALLOT_STORE_TOKEN": token})  # fmt: skip
     assert ran.returncode == 2, ran.stderr
-    assert "ALLOT_STORE_TOKEN" in ran.stderr and says in ran.stderr
+    assert "ALLOT_STORE_TOKEN" in ran.stderr
+    assert says in ran.stderr
     assert "Traceback" not in ran.stderr
     assert not database.exists()

@@ -234,7 +234,8 @@ def request(
 ) -> httpx.Response:
     url = operation.path.format(**path)
     headers = {"Idempotency-Key": str(uuid.uuid4())}
-    return getattr(api, intruder).request(operation.method, url, params=query, json=body, headers=headers)
+    caller: httpx.Client = getattr(api, intruder)
+    return caller.request(operation.method, url, params=query, json=body, headers=headers)
 
 
 def example_body(operation: Operation) -> Any:
@@ -338,7 +339,7 @@ def alices_bodies(world: World, intruder: str) -> dict[str, list[tuple[str, Any]
         return [{"AccountKey": a, "UnitValue": 100 // len(accounts)} for a in accounts]
 
     order = {"type": "BUY", "cash_amount": "10.00"}
-    bodies = {
+    bodies: dict[str, list[tuple[str, Any]]] = {
         "NewPortfolioOrder": [
             ("her account", order | {"account_id": ACCOUNT, "allocation_id": HOUSE_MODEL}),
             (

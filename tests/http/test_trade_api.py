@@ -3,7 +3,6 @@ and the allocated orders and positions of the participating accounts — on a re
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -126,9 +125,12 @@ def test_the_documents_block_flow_allocates_orders_and_positions_that_sum_to_the
     positions = {
         a: owners[a].get("/port/v1/positions", params={"AccountKey": a}).json()["Data"] for a in PARTICIPANTS
     }
-    held = [(p["AccountKey"], p["Uic"], p["Amount"]) for a in PARTICIPANTS for p in positions[a]]
-    assert held == [(FIRST, "AAA", "11667"), (SECOND, "AAA", "23333"), (THIRD, "AAA", "30000")]
-    assert sum(Decimal(amount) for _, _, amount in held) == Decimal(65000)
+    listed = [p for a in PARTICIPANTS for p in positions[a]]
+    held = [(p["AccountKey"], p["InstrumentId"], p["Uic"], p["Amount"]) for p in listed]
+    # AAA has no Uic; the amounts are JSON numbers, as in the document
+    assert held == [(FIRST, "AAA", None, 11667), (SECOND, "AAA", None, 23333), (THIRD, "AAA", None, 30000)]
+    assert sum(amount for *_, amount in held) == 65000
+    assert [p["CorrelationKey"] for p in listed] == [block_id] * 3
     assert acme.alice.get("/port/v1/positions", params={"AccountKey": ERROR}).json()["Data"] == []
 
 
@@ -157,7 +159,7 @@ def test_a_key_reads_back_in_the_documents_fields_and_a_deleted_one_stays_readab
         "10-20-30WithRemainder", "Unit", "Reject",
     )  # fmt: skip
     assert shown["ParticipatingAccountsInfo"][1] == {
-        "AccountKey": SECOND, "UnitValue": "20000", "AcceptRemainderAmount": True, "Priority": 1,
+        "AccountKey": SECOND, "UnitValue": 20000, "AcceptRemainderAmount": True, "Priority": 1,
     }  # fmt: skip
     deleted = acme.desk.delete(f"/trade/v1/allocationkeys/{key_id}")
     assert (deleted.status_code, deleted.json()["Status"]) == (200, "Deleted")

@@ -3,8 +3,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import attrs
 import pytest
 
+from core import allocation_keys
 from core.block_orders import check_named
 from core.blocks import (
     AccountAllocation,
@@ -15,8 +17,17 @@ from core.blocks import (
 )
 from core.errors import AllocationKeyNotUsable, MarginRejected, OffStep, ValidationError
 from core.instruments import AssetType, Instrument
-from core.keys import AllocationKey, MarginHandling, Participant, UnitType, check_usable, effective_status
+from core.keys import (
+    AllocationKey,
+    MarginHandling,
+    Participant,
+    UnitType,
+    check_usable,
+    effective_status,
+    owners_error_account,
+)
 from core.lifecycle import KeyStatus
+from core.records import Account
 
 
 def key(
@@ -251,3 +262,16 @@ def test_an_order_naming_another_asset_type_than_its_instruments_is_refused() ->
     with pytest.raises(ValidationError) as refused:
         check_named(UNIT_KEY, Instrument("AAA", Decimal("10")), None, AssetType.FX_SPOT)
     assert refused.value.details["instrument_asset_type"] == "STOCK"
+
+
+def test_a_key_naming_the_block_accounts_own_error_account_opens_it_owned_like_the_block_account() -> None:
+    block = Account("BLOCK", "USD", {"USD": Decimal("10.00")}, client_id="acme", user_id="alice")
+    named = attrs.evolve(UNIT_KEY, owner_account_id="BLOCK", error_account_id=owners_error_account("BLOCK"))
+    opened = allocation_keys.error_account_for(named, block, None)
+    assert opened is not None
+    assert (opened.id, opened.currency, opened.cash, opened.client_id, opened.user_id) == (
+        "BLOCK-ERROR", "USD", {"USD": Decimal("0.00")}, "acme", "alice",
+    )  # fmt: skip
+    assert allocation_keys.error_account_for(named, block, opened) is None  # open already: used as it is
+    own = attrs.evolve(UNIT_KEY, owner_account_id="BLOCK", error_account_id="E1")
+    assert allocation_keys.error_account_for(own, block, None) is None  # a key naming its own opens none

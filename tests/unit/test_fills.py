@@ -4,22 +4,30 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
+from core import orders
+from core.accounts import reserve
 from core.errors import InsufficientPosition, ValidationError
 from core.fills import (
     AccountBook,
     CostSchedule,
     Fill,
+    PositionEvent,
     PositionEventType,
     apply_fill,
     trading_costs,
     value_date,
 )
 from core.instruments import Instrument, Position, Side
+from core.lifecycle import OrderState
+from core.records import Account, Order, ParentKind
 
 FRIDAY = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 SHARE = Instrument("NESN", Decimal("98.50"), contract_size=Decimal(1))
+#: An instrument with a broker's whole-number code (its Uic).
+LISTED = Instrument("X", Decimal(10), uic=32160052)
 SCHEDULE = CostSchedule(
     commission_rate=Decimal("0.001"),
     commission_minimum=Decimal("5.00"),
@@ -124,3 +132,48 @@ def test_events_carry_references_and_an_increasing_sequence_id() -> None:
 def test_the_value_date_skips_the_weekend() -> None:
     assert value_date(FRIDAY.date(), 2) == dt.date(2026, 11, 24)
     assert value_date(FRIDAY.date(), 0) == FRIDAY.date()
+
+
+def test_a_fill_of_no_block_correlates_by_its_own_order_and_a_blocks_fill_by_the_block() -> None:
+    book = AccountBook("ACC", "EUR", Decimal("5000.00"))
+    own = attrs.evolve(fill(Side.BUY, "1"), correlation_key=None)
+    allocated = fill(Side.BUY, "1")  # correlation key "block-1": an order allocated out of block-1
+    assert apply_fill(book, own).event.correlation_key == "order-1"
+    assert apply_fill(book, allocated).event.correlation_key == "block-1"
+
+
+def test_a_position_keeps_the_correlation_key_of_the_fill_that_opened_it_until_it_is_closed() -> None:
+    opened = apply_fill(AccountBook("ACC", "EUR", Decimal("5000.00")), fill(Side.BUY, "3"))
+    grown = apply_fill(
+        opened.book, attrs.evolve(fill(Side.BUY, "1"), order_id="order-2", correlation_key=None)
+    )
+    assert grown.event.correlation_key == "order-2"
+    assert [(p.quantity, p.correlation_key) for p in grown.book.positions] == [(Decimal(4), "block-1")]
+    assert apply_fill(grown.book, fill(Side.SELL, "4")).book.positions == ()
+
+
+def booked_position_event(order: Order) -> tuple[PositionEvent, Position]:
+    """Book a fill of all of ``order`` (a buy of 2 X at 10) on a fresh account: its position event, and the position."""
+    account = reserve(Account("ACC", "EUR", {"EUR": Decimal("100.00")}), [], [order])
+    booked = orders.book(order, account, LISTED, Decimal(2), Decimal(10), FRIDAY, "E1")
+    events = [a.object for a in booked.announcements if isinstance(a.object, PositionEvent)]
+    position = booked.account.position("X")
+    assert len(events) == 1
+    assert position is not None
+    return events[0], position
+
+
+def test_booking_correlates_a_blocks_order_by_the_block_and_a_portfolio_order_by_itself() -> None:
+    account = Account("ACC", "EUR", {"EUR": Decimal("100.00")})
+    from_block = orders.allocated("BLOCK-1", account, LISTED, Side.BUY, Decimal(2), "O1", FRIDAY)
+    from_portfolio = Order(
+        id="O2", account_id="ACC", instrument_id="X", side=Side.BUY, cash_amount=None, quantity=Decimal(2),
+        state=OrderState.NEW, created_at=FRIDAY, updated_at=FRIDAY, parent_kind=ParentKind.PORTFOLIO_ORDER,
+        parent_order_id="PO-1", client_reference="PO-1", held_cash=Decimal("20.00"),
+    )  # fmt: skip
+    block_event, block_position = booked_position_event(from_block)
+    own_event, own_position = booked_position_event(from_portfolio)
+    assert (block_event.correlation_key, block_event.source_order_id) == ("BLOCK-1", "O1")
+    assert (own_event.correlation_key, own_event.source_order_id) == ("O2", "O2")
+    assert (block_position.correlation_key, own_position.correlation_key) == ("BLOCK-1", "O2")
+    assert block_event.uic == own_event.uic == 32160052

@@ -53,8 +53,8 @@ def test_text_beyond_ascii_is_written_as_it_is_and_controls_escaped() -> None:
 
 def test_a_record_is_written_compactly_with_its_members_by_value() -> None:
     ref = OrderRef("o-1", "BUY", "NEW")
-    assert to_json(ref) == '{"id":"o-1","side":"BUY","state":"NEW"}'
-    assert unstructure(ref) == {"id": "o-1", "side": "BUY", "state": "NEW"}
+    assert to_json(ref) == '{"id":"o-1","side":"BUY","state":"NEW","status":"NEW"}'
+    assert unstructure(ref) == {"id": "o-1", "side": "BUY", "state": "NEW", "status": "NEW"}
 
 
 def placed(total: str, state: str = "NEW") -> PortfolioOrder:
