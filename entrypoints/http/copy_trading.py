@@ -16,7 +16,7 @@ from typing import Final
 
 import attrs
 
-from adapters.serialization import Number
+from adapters.serialization import Number, spelled
 from core.copy_trading import Performance, top_holdings
 from core.errors import Forbidden, NotFound
 from core.instruments import AllocationLine, AssetType
@@ -24,7 +24,7 @@ from core.investments import ActiveErrorCode, ProcessState, Suitability, is_acti
 from core.records import TradeFollower, TradeLeader
 from core.tenants import Scope
 from entrypoints.http.routing import PAGING, Call, Casing, Operation, Param, Reply, as_json, page
-from entrypoints.http.trade import member_of, optional_member, spelled, spellings
+from entrypoints.http.trade import member_of, optional_member, spellings
 from ports.investments import UNCHANGED, InvestmentView
 from ports.leaders import LeaderView
 

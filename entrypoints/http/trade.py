@@ -17,7 +17,7 @@ from typing import Final, TypeVar
 
 import attrs
 
-from adapters.serialization import Number, structure
+from adapters.serialization import Number, spelled, structure
 from core.allocation_keys import LISTED_BY_DEFAULT
 from core.blocks import DEFAULT_POLICY, AccountAllocation, BlockAllocation, PartialFillPolicy
 from core.errors import ValidationError
@@ -44,11 +44,6 @@ from entrypoints.http.routing import (
 E = TypeVar("E", bound=enum.Enum)
 
 # -- enumerations as the document spells them -------------------------------------------------------------------
-
-
-def spelled(member: enum.Enum) -> str:
-    """An enumeration's value as the document writes it: ``ONE_TIME`` → ``OneTime``, ``BUY`` → ``Buy``."""
-    return pascal(str(member.value).lower())
 
 
 def member_of(kind: type[E], text: str, field: str) -> E:
