@@ -24,10 +24,10 @@ import attrs
 import httpx
 import pytest
 
+from adapters.serialization import spelled
 from core.instruments import Side
 from core.lifecycle import KeyStatus
 from core.numbers import MINOR_UNITS
-from entrypoints.http.trade import spelled
 from tests.http.conftest import Api, running_api
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")

@@ -24,6 +24,7 @@ from schemathesis.engine import events, from_schema
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 from starlette.routing import Route
 
+from adapters.serialization import spelled
 from core.errors import ValidationError
 from core.lifecycle import OrderState
 from core.numbers import check_non_negative, check_positive, parse_decimal
@@ -42,7 +43,6 @@ from entrypoints.http.openapi import (
 from entrypoints.http.routing import EXPLAIN, Access, Call, Casing, Operation, Reply
 from entrypoints.http.sandbox import OPERATIONS as SANDBOX
 from entrypoints.http.sandbox import sandbox_routes
-from entrypoints.http.trade import spelled
 from tests.http.conftest import Api
 
 SPEC = document((*OPERATIONS, *SANDBOX))
