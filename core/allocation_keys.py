@@ -60,7 +60,9 @@ def create(
     return Decision(stored, Changes.of(created=made, announced=[announce_key(stored)]))
 
 
-def error_account_for(key: AllocationKey, block_account: Account, existing: Account | None) -> Account | None:
+def error_account_for(
+    key: AllocationKey, block_account: Account, existing: Account | None, now: dt.datetime
+) -> Account | None:
     """The error account to open with a key: none when the key names its own, or when the block account's error
     account (``owners_error_account``) is open already; else that account, new, owned like the block account,
     in its currency, with no cash."""
@@ -73,6 +75,7 @@ def error_account_for(key: AllocationKey, block_account: Account, existing: Acco
         {currency: ZERO.quantize(minor_unit(currency))},
         client_id=block_account.client_id,
         user_id=block_account.user_id,
+        created_at=now,
     )
 
 

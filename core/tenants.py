@@ -209,6 +209,10 @@ def check_service_token(token: str, what: str) -> str:
     token that only works once stripped would be accepted at start and then match no request)."""
     if token != token.strip():
         raise ValidationError(f"{what} starts or ends with blanks: set it without them", {"field": what})
+    if not (token.isascii() and token.isprintable() and " " not in token):
+        raise ValidationError(
+            f"{what} must be printable ASCII without blanks (it travels in an HTTP header)", {"field": what}
+        )
     if len(token) < MIN_SERVICE_TOKEN:
         raise ValidationError(
             f"{what} is {len(token)} characters long: use at least {MIN_SERVICE_TOKEN} random ones "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -16,12 +17,14 @@ from ports.driven import UnitOfWork
 from ports.use_cases import UseCases, list_reachable, require_reachable, require_visible, transaction
 
 
-def key_accounts(uow: UnitOfWork, key: AllocationKey, scope: Scope) -> tuple[list[Account], Account | None]:
+def key_accounts(
+    uow: UnitOfWork, key: AllocationKey, scope: Scope, now: dt.datetime
+) -> tuple[list[Account], Account | None]:
     """The accounts a new key names, each of which the caller must see (a user its own, a client any of its
     users'), and the block account's error account to open with it, if the key names that one and it is not
     open yet."""
     block = require_visible(uow.accounts, key.owner_account_id, "account", scope)
-    opened = allocation_keys.error_account_for(key, block, uow.accounts.get(key.error_account_id))
+    opened = allocation_keys.error_account_for(key, block, uow.accounts.get(key.error_account_id), now)
     named = [a for a in key.accounts if opened is None or a != opened.id]
     return [require_visible(uow.accounts, account_id, "account", scope) for account_id in named], opened
 
@@ -37,7 +40,7 @@ class Keys(UseCases):
         """Store a key for the caller (a user's key is the user's, a client-wide caller's the client's); every account
         it names must exist, be open and be visible to the caller."""
         now = self.now()
-        accounts, opened = key_accounts(uow, key, scope)
+        accounts, opened = key_accounts(uow, key, scope, now)
         decision = allocation_keys.create(
             key, accounts, key_id=self.new_id(), now=now, owner=owner_for(scope), opened=opened,
         )  # fmt: skip
@@ -70,7 +73,7 @@ class Keys(UseCases):
         """'Change' a key: create the new one and invalidate the old one, together."""
         old = require_key(uow, key_id, scope)
         now = self.now()
-        accounts, opened = key_accounts(uow, key, scope)
+        accounts, opened = key_accounts(uow, key, scope, now)
         decision = allocation_keys.replace(old, key, accounts, key_id=self.new_id(), now=now, opened=opened)
         return self.save(uow, decision, now)
 

@@ -264,14 +264,21 @@ def test_an_order_naming_another_asset_type_than_its_instruments_is_refused() ->
     assert refused.value.details["instrument_asset_type"] == "STOCK"
 
 
+OPENED_AT = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
+
+
 def test_a_key_naming_the_block_accounts_own_error_account_opens_it_owned_like_the_block_account() -> None:
     block = Account("BLOCK", "USD", {"USD": Decimal("10.00")}, client_id="acme", user_id="alice")
     named = attrs.evolve(UNIT_KEY, owner_account_id="BLOCK", error_account_id=owners_error_account("BLOCK"))
-    opened = allocation_keys.error_account_for(named, block, None)
+    opened = allocation_keys.error_account_for(named, block, None, OPENED_AT)
     assert opened is not None
-    assert (opened.id, opened.currency, opened.cash, opened.client_id, opened.user_id) == (
-        "BLOCK-ERROR", "USD", {"USD": Decimal("0.00")}, "acme", "alice",
+    assert (opened.id, opened.currency, opened.cash, opened.client_id, opened.user_id, opened.created_at) == (
+        "BLOCK-ERROR", "USD", {"USD": Decimal("0.00")}, "acme", "alice", OPENED_AT,
     )  # fmt: skip
-    assert allocation_keys.error_account_for(named, block, opened) is None  # open already: used as it is
+    assert (
+        allocation_keys.error_account_for(named, block, opened, OPENED_AT) is None
+    )  # open already: used as it is
     own = attrs.evolve(UNIT_KEY, owner_account_id="BLOCK", error_account_id="E1")
-    assert allocation_keys.error_account_for(own, block, None) is None  # a key naming its own opens none
+    assert (
+        allocation_keys.error_account_for(own, block, None, OPENED_AT) is None
+    )  # a key naming its own opens none

@@ -361,7 +361,14 @@ def test_the_last_admin_key_in_force_cannot_be_revoked_and_one_of_two_can() -> N
 
 @pytest.mark.parametrize(
     ("token", "says"),
-    [("t" * 31, "at least 32"), ("", "at least 32"), (" " + "t" * 32, "blanks"), ("t" * 32 + "\t", "blanks")],
+    [
+        ("t" * 31, "at least 32"),
+        ("", "at least 32"),
+        (" " + "t" * 32, "blanks"),
+        ("t" * 32 + "\t", "blanks"),
+        ("é" * 32, "printable ASCII"),
+        ("t" * 16 + " " + "t" * 16, "printable ASCII"),
+    ],
 )
 def test_a_service_token_is_refused_unless_32_characters_without_blanks_around(token: str, says: str) -> None:
     with pytest.raises(ValidationError) as refused:
