@@ -31,7 +31,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
 from uvicorn.server import ServerState
 
 from adapters.serialization import error_body
@@ -193,9 +193,14 @@ class LimitedH11Protocol(H11Protocol):
       without an answer, since there is no request to answer;
     - its body must be in within ``body_timeout`` seconds of its headers; else it is answered 408
       ``REQUEST_TIMEOUT`` (unless an answer is already on its way) and the connection is closed;
-    - a request that comes while the server holds more than ``max_connections`` connections (its own and idle
-      kept-alive ones included), or while that many requests are under way already, is answered 503
-      ``TOO_MANY_CONNECTIONS`` and its connection closed.
+    - a connection that comes while the server holds ``max_connections`` already makes room: the connection that
+      has waited longest for a request's headers (one that sends nothing, sends them slowly, or idles after an
+      answer) is closed without an answer, so clients that hold connections open cannot keep out one that sends
+      whole requests, however often they reconnect;
+    - a request that comes while the server still holds more than ``max_connections`` connections (when none was
+      waiting for headers: every other one is sending a body, which takes a valid key, or being answered), or
+      while that many requests are under way already, is answered 503 ``TOO_MANY_CONNECTIONS`` and its
+      connection closed.
 
     The deadline follows h11's state of the client's side after every event read: waiting for a request
     (``IDLE``) runs the header deadline, a body under way (``SEND_BODY``) the body deadline, anything else none:
@@ -213,6 +218,8 @@ class LimitedH11Protocol(H11Protocol):
         self.served = self.app
         self.app = self.within_limit
         self.waiting: Waiting | None = None
+        #: When the connection began to wait for what it waits for (the loop's clock).
+        self.waiting_since = 0.0
         self.deadline: asyncio.TimerHandle | None = None
 
     # H11Protocol takes a Transport where asyncio's Protocol takes any BaseTransport (with the same ignore): the
@@ -220,6 +227,8 @@ class LimitedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.follow()
+        if len(self.connections) > self.limits.max_connections:
+            self.make_room()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.wait_for(None)
@@ -228,6 +237,25 @@ class LimitedH11Protocol(H11Protocol):
     def handle_events(self) -> None:
         super().handle_events()
         self.follow()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self.follow()
+
+    def make_room(self) -> None:
+        """Close the connection, other than this one, that has waited longest for a request's headers."""
+        waiting = [
+            other
+            for other in self.connections
+            if isinstance(other, LimitedH11Protocol)
+            and other is not self
+            and other.waiting is Waiting.HEADERS
+            and not other.transport.is_closing()
+        ]
+        if waiting:
+            longest = min(waiting, key=lambda other: other.waiting_since)
+            log.info("a connection waiting for headers was closed to make room for a new one")
+            longest.headers_too_late()
 
     def follow(self) -> None:
         """Run the deadline of what the connection now waits for from its client."""
@@ -249,13 +277,15 @@ class LimitedH11Protocol(H11Protocol):
             self.deadline.cancel()
             self.deadline = None
         self.waiting = waiting
+        self.waiting_since = self.loop.time()
         if waiting is Waiting.HEADERS:
             self.deadline = self.loop.call_later(self.limits.header_timeout, self.headers_too_late)
         elif waiting is Waiting.BODY:
             self.deadline = self.loop.call_later(self.limits.body_timeout, self.body_too_late)
 
     def headers_too_late(self) -> None:
-        self.deadline = None
+        """Close the connection without an answer: there is no request to answer."""
+        self.wait_for(None)
         if not self.transport.is_closing():
             self.conn.send(h11.ConnectionClosed())
             self.transport.close()
@@ -264,21 +294,42 @@ class LimitedH11Protocol(H11Protocol):
         self.deadline = None
         if self.transport.is_closing():
             return
-        if self.conn.our_state is h11.SEND_RESPONSE:
-            seconds = self.limits.body_timeout
-            late = RequestTimeout(
-                f"the request's body did not all arrive within {seconds:g} seconds of its headers; "
-                "send the whole body at once",
-                {"body_timeout_seconds": f"{seconds:g}"},
-            )
-            headers, body = connection_refusal(late)
-            response = h11.Response(status_code=408, headers=[*self.server_state.default_headers, *headers])
-            for event in (response, h11.Data(data=body), h11.EndOfMessage()):
-                self.transport.write(self.conn.send(event) or b"")
         # The handler waiting for the body is told that the client has gone, and its answer is not written.
         self.cycle.disconnected = True
         self.cycle.message_event.set()
+        if self.conn.our_state is not h11.SEND_RESPONSE:
+            self.transport.close()
+            return
+        seconds = self.limits.body_timeout
+        late = RequestTimeout(
+            f"the request's body did not all arrive within {seconds:g} seconds of its headers; "
+            "send the whole body at once",
+            {"body_timeout_seconds": f"{seconds:g}"},
+        )
+        self.answer_and_close(408, late)
+
+    def answer_and_close(self, status: int, error: AllotError) -> None:
+        """Answer ``error`` in the error body every route answers in, then close the connection."""
+        headers, body = connection_refusal(error)
+        response = h11.Response(
+            status_code=status,
+            headers=[*self.server_state.default_headers, *headers],
+            reason=STATUS_PHRASES[status],
+        )
+        for event in (response, h11.Data(data=body), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event) or b"")
         self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes h11 cannot read as a request (its ``msg`` replaced by a clearer message), in
+        the error body rather than plain text."""
+        self.wait_for(None)
+        refused = InvalidHttpRequest(
+            "what was sent is not an HTTP/1.1 request: its request line or a header is malformed or holds a byte "
+            "that is not printable ASCII (percent-encode other characters in the path and query)",
+            {},
+        )
+        self.answer_and_close(400, refused)
 
     async def within_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The application, unless the server holds more connections or requests than it serves at once."""
@@ -308,6 +359,12 @@ def connection_refusal(error: AllotError) -> tuple[list[tuple[bytes, bytes]], by
         (b"connection", b"close"),
     ]
     return headers, body
+
+
+class InvalidHttpRequest(AllotError):
+    """What a client sent is not an HTTP/1.1 request."""
+
+    code = "INVALID_HTTP_REQUEST"
 
 
 class AddressUnavailable(ValidationError):

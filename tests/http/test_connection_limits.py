@@ -6,10 +6,12 @@ are short so that the tests are too."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -152,30 +154,52 @@ def request_head(method: str, path: str, key: str | None, length: int | None = N
     return "\r\n".join([*lines, *extra, "", ""]).encode()
 
 
-def test_more_slow_clients_than_the_limit_hold_off_a_healthy_client_only_until_their_timeouts_close_them(
+def test_more_slow_clients_than_the_limit_do_not_hold_off_a_healthy_client_and_are_closed(
     tmp_path: Path,
 ) -> None:
     limits = Limits(max_connections=4, header_timeout=2.0, body_timeout=2.0, keep_alive_timeout=30)
     with serving(tmp_path / "serve.db", limits) as server, sockets() as connect:
-        # Two clients with a key that send their headers, are asked for their body, and send only part of it.
-        slow_bodies = []
-        for number in range(2):
-            head = request_head("POST", "/accounts", server.alice, len(ACCOUNT), f"Idempotency-Key: slow-{number}",
-                                "Expect: 100-continue")  # fmt: skip
-            connection = connect(server.port, head)
-            assert read_until(connection, b"\r\n\r\n").startswith(b"HTTP/1.1 100 Continue")
-            connection.sendall(ACCOUNT[:10])
-            slow_bodies.append(connection)
-        slow_headers = [connect(server.port, b"")]
-        wait_until(lambda: server.connections == 3, "the server holds the three slow clients")
-        within = server.get("/accounts", server.alice)
-        assert (within.status_code, within.json()["data"]) == (200, [])
-        slow_headers += [
+        slow_bodies = [slow_body(server, connect, number) for number in range(2)]
+        slow_headers = [
             connect(server.port, b""),
             connect(server.port, b"GET /accounts HT"),
             connect(server.port, b"GET /accounts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bea"),
         ]
-        wait_until(lambda: server.connections == 6, "the server holds the six slow clients")
+        wait_until(lambda: server.connections == 4, "the server holds four slow clients, its limit")
+
+        served = server.get("/accounts", server.alice)
+        assert (served.status_code, served.json()["data"]) == (200, [])
+        assert until_closed(slow_headers[0], within=1.0) == b"", (
+            "the connection that waited longest for its headers is closed to make room, before its header timeout"
+        )
+        for _ in range(3):
+            served = server.get("/accounts", server.alice)
+            assert (served.status_code, served.json()["data"]) == (200, [])
+        for connection in slow_headers[1:]:
+            assert until_closed(connection) == b"", (
+                "a client without its headers in is closed without an answer"
+            )
+        for connection in slow_bodies:
+            raw = until_closed(connection)
+            assert raw.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), raw
+            late = parsed(raw)
+            assert late.body["error"]["code"] == "REQUEST_TIMEOUT"
+            assert set(late.body["error"]) == {"code", "message", "details"}
+            assert late.headers["connection"] == "close"
+        wait_until(lambda: server.connections == 0, "the server lets go of every slow client")
+
+        served = server.get("/accounts", server.alice)
+        assert (served.status_code, served.json()["data"]) == (200, []), "a body cut short opened no account"
+
+
+def test_a_request_beyond_the_limit_is_refused_503_when_every_connection_is_sending_a_body(
+    tmp_path: Path,
+) -> None:
+    limits = Limits(max_connections=2, header_timeout=30, body_timeout=30, keep_alive_timeout=30)
+    with serving(tmp_path / "serve.db", limits) as server, sockets() as connect:
+        for number in range(2):
+            slow_body(server, connect, number)
+        wait_until(lambda: server.connections == 2, "the server holds two clients sending their bodies")
 
         beyond = server.get("/accounts", server.alice)
         assert beyond.status_code == 503
@@ -184,20 +208,53 @@ def test_more_slow_clients_than_the_limit_hold_off_a_healthy_client_only_until_t
         assert beyond.headers["connection"] == "close"
         assert beyond.headers["retry-after"] == "1"
 
-        for connection in slow_headers:
-            assert until_closed(connection) == b"", (
-                "a client without its headers in is closed without an answer"
-            )
-        for connection in slow_bodies:
-            late = parsed(until_closed(connection))
-            assert late.status == 408
-            assert late.body["error"]["code"] == "REQUEST_TIMEOUT"
-            assert set(late.body["error"]) == {"code", "message", "details"}
-            assert late.headers["connection"] == "close"
-        wait_until(lambda: server.connections == 0, "the server lets go of every slow client")
 
-        served = server.get("/accounts", server.alice)
-        assert (served.status_code, served.json()["data"]) == (200, []), "a body cut short opened no account"
+def test_a_client_that_keeps_reopening_more_connections_than_the_limit_does_not_keep_out_a_healthy_one(
+    tmp_path: Path,
+) -> None:
+    limits = Limits(max_connections=8, header_timeout=30, body_timeout=30, keep_alive_timeout=30)
+    with serving(tmp_path / "serve.db", limits) as server:
+        stop = threading.Event()
+        opened = 0
+
+        def flood() -> None:
+            """Keep twice the limit of connections open that send part of a request line, replacing each one as
+            soon as it is closed, until stopped."""
+            nonlocal opened
+            held: collections.deque[socket.socket] = collections.deque()
+            try:
+                while not stop.is_set():
+                    with contextlib.suppress(OSError):
+                        held.append(
+                            socket.create_connection(("127.0.0.1", server.port), timeout=CLOSE_DEADLINE)
+                        )
+                        held[-1].sendall(b"GET / HTTP/1.1\r\n")
+                        opened += 1
+                    if len(held) > 2 * limits.max_connections:
+                        held.popleft().close()
+            finally:
+                for connection in held:
+                    connection.close()
+
+        attacker = threading.Thread(target=flood, daemon=True)
+        attacker.start()
+        try:
+            wait_until(lambda: opened > 3 * limits.max_connections, "the attacker opens its connections")
+            answers = [server.get("/accounts", server.alice).status_code for _ in range(20)]
+        finally:
+            stop.set()
+            attacker.join(CLOSE_DEADLINE)
+        assert answers == [200] * 20, "every healthy request is served while the attacker reconnects"
+
+
+def slow_body(server: Limited, connect: Callable[[int, bytes], socket.socket], number: int) -> socket.socket:
+    """A client with a key that sends its headers, is asked for its body, and sends only part of it."""
+    head = request_head("POST", "/accounts", server.alice, len(ACCOUNT), f"Idempotency-Key: slow-{number}",
+                        "Expect: 100-continue")  # fmt: skip
+    connection = connect(server.port, head)
+    assert read_until(connection, b"\r\n\r\n").startswith(b"HTTP/1.1 100 Continue")
+    connection.sendall(ACCOUNT[:10])
+    return connection
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout_though_it_is_within_the_limit(
@@ -274,11 +331,10 @@ def test_allot_serve_takes_the_limits_as_options_and_refuses_values_out_of_range
     try:
         with sockets() as connect:
             silent = connect(served.port, b"")
-            beyond = httpx.get(f"{served.base_url}/healthz", timeout=CLOSE_DEADLINE)
-            assert beyond.status_code == 503, beyond.text
-            assert beyond.json()["error"]["code"] == "TOO_MANY_CONNECTIONS"
-            assert until_closed(silent) == b""
-        assert httpx.get(f"{served.base_url}/healthz", timeout=CLOSE_DEADLINE).status_code == 200
+            assert until_closed(silent) == b"", "closed by the header timeout"
+            held = connect(served.port, b"")
+            assert httpx.get(f"{served.base_url}/healthz", timeout=CLOSE_DEADLINE).status_code == 200
+            assert until_closed(held, within=0.5) == b"", "closed to make room for the one connection served"
     finally:
         served.kill()
     for option, value in (("--max-connections", "0"), ("--header-timeout", "0"), ("--body-timeout", "-1"),
@@ -290,3 +346,26 @@ def test_allot_serve_takes_the_limits_as_options_and_refuses_values_out_of_range
     shown = subprocess.run([ALLOT, "serve", "--help"], capture_output=True, text=True, timeout=60).stdout
     for option in ("--max-connections", "--header-timeout", "--body-timeout", "--keep-alive-timeout"):
         assert option in shown
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /accounts/\xff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /accounts?after=\xc3\xa9 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Note: a\x00b\r\n\r\n",
+    ],
+    ids=["no request line", "a raw byte in the path", "raw UTF-8 in the query", "a NUL in a header"],
+)
+def test_bytes_that_are_not_an_http_request_are_answered_400_in_the_error_body_and_the_connection_closed(
+    tmp_path: Path, sent: bytes
+) -> None:
+    with serving(tmp_path / "serve.db", Limits()) as server, sockets() as connect:
+        raw = until_closed(connect(server.port, sent))
+        assert raw.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        answer = parsed(raw)
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.body["error"]["code"] == "INVALID_HTTP_REQUEST"
+        assert set(answer.body["error"]) == {"code", "message", "details"}
+        assert answer.headers["connection"] == "close"
