@@ -14,7 +14,7 @@ from decimal import Decimal
 import attrs
 
 from core.decisions import Changes, Decision
-from core.errors import AccountClosed, AccountNotEmpty, InsufficientFunds, ValidationError
+from core.errors import AccountClosed, AccountNotEmpty, AlreadyExists, InsufficientFunds, ValidationError
 from core.fills import CostSchedule, trading_costs
 from core.instruments import Instrument, Side
 from core.journal import FUNDING, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
@@ -22,7 +22,7 @@ from core.lifecycle import OPEN
 from core.numbers import ZERO, as_cash, check_non_negative, check_positive, exact, floor_to, fmt, minor_unit
 from core.portfolio import FeeSchedule
 from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order, holds
-from core.tenants import NOBODY, Owner
+from core.tenants import NOBODY, Owner, admits, scope_of_owner
 from core.validators import check_id
 
 
@@ -46,10 +46,17 @@ def open_account(
     ids: Iterator[str],
     now: dt.datetime,
     owner: Owner = NOBODY,
+    partners: Iterable[Account] = (),
 ) -> Decision[Account]:
     """A new account; opening cash (zero or more, in the currency's minor units) is its first deposit. A management
-    fee cannot have been charged after today (every liquidation would then charge it for days still to come)."""
+    fee cannot have been charged after today (every liquidation would then charge it for days still to come).
+    ``partners``: the accounts of ``error_account_partners`` that exist; each must be one the owner sees, else
+    the id is answered as taken (as it is, for an error account: by the account it belongs to)."""
     check_id(account_id, "account id")
+    for partner in partners:
+        if not admits(scope_of_owner(owner), partner.client_id, partner.user_id):
+            # Worded as the store words a taken id: the caller learns no more about the partner than that.
+            raise AlreadyExists(f"account {account_id} already exists", {"id": account_id})
     check_non_negative(cash, "cash")
     if fee_schedule is not None and fee_schedule.last_charged > now.date():
         raise ValidationError(

@@ -94,10 +94,24 @@ def _participants(
             )
 
 
+#: What ends the id of a block account's own error account.
+ERROR_ACCOUNT_SUFFIX: Final = "-ERROR"
+
+
 def owners_error_account(owner_account_id: str) -> str:
     """The id of the error account a key uses when it names none: its block account's own error account, which
     the first such key opens beside the block account (same owner, same currency, no cash)."""
-    return f"{owner_account_id}-ERROR"
+    return f"{owner_account_id}{ERROR_ACCOUNT_SUFFIX}"
+
+
+def error_account_partners(account_id: str) -> tuple[str, ...]:
+    """The accounts that must belong to whoever opens ``account_id``, if they exist: its own error account and,
+    when it is one, the block account it is the error account of. So no one can take the error account id of
+    an account someone else holds, nor open an account whose error account id someone else holds."""
+    own = owners_error_account(account_id)
+    if account_id.endswith(ERROR_ACCOUNT_SUFFIX) and len(account_id) > len(ERROR_ACCOUNT_SUFFIX):
+        return own, account_id.removesuffix(ERROR_ACCOUNT_SUFFIX)
+    return (own,)
 
 
 @attrs.frozen

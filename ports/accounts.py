@@ -7,6 +7,7 @@ from decimal import Decimal
 from core import accounts
 from core.accounts import AccountView
 from core.fills import CostSchedule
+from core.keys import error_account_partners
 from core.numbers import ZERO
 from core.portfolio import FeeSchedule
 from core.records import Account
@@ -30,9 +31,10 @@ class Accounts(UseCases):
         """Open an account (its id chosen, or a new one) for the caller; an id that exists is ``ALREADY_EXISTS``."""
         now = self.now()
         chosen = account_id if account_id is not None else self.new_id()
+        partners = [uow.accounts.get(partner) for partner in error_account_partners(chosen)]
         decision = accounts.open_account(
             chosen, currency, cash, fee_schedule, costs, ids=self.fresh_ids(), now=now,
-            owner=owner_for(scope, user_owned=True),
+            owner=owner_for(scope, user_owned=True), partners=[p for p in partners if p is not None],
         )  # fmt: skip
         return self.save(uow, decision, now)
 

@@ -263,10 +263,16 @@ def assert_answered_as_missing(
     """``hidden`` named alice's ids, ``missing`` the same request with ids that do not exist (``replaced``: each of
     alice's ids by its stand-in): both 404, with the same body once the ids are swapped."""
     assert (hidden.status_code, missing.status_code) == (404, 404), hidden.text
-    as_if_missing = hidden.text
+    assert_same_answer(hidden, missing, replaced)
+
+
+def assert_same_answer(answer: httpx.Response, other: httpx.Response, replaced: Mapping[str, str]) -> None:
+    """Both answers have the same status and, once each id in ``answer`` is swapped for its stand-in, body."""
+    assert answer.status_code == other.status_code, (answer.text, other.text)
+    swapped_ids = answer.text
     for alices, stand_in in replaced.items():
-        as_if_missing = as_if_missing.replace(alices, stand_in)
-    assert json.loads(as_if_missing) == missing.json()
+        swapped_ids = swapped_ids.replace(alices, stand_in)
+    assert json.loads(swapped_ids) == other.json()
 
 
 @pytest.mark.parametrize("intruder", INTRUDERS)
@@ -480,3 +486,37 @@ def test_alices_objects_are_unchanged_by_the_intruders_calls(world: World) -> No
     investment = api.alice.get(f"/at/v3/investments/{world.ids['investment_id']}").json()
     assert (investment["StateName"], investment["PendingFunding"]) == ("New", "1000.00")
     assert {view: api.alice.get(path).json() for view, path in ALICES_VIEWS.items()} == world.before
+
+
+@pytest.mark.parametrize("intruder", INTRUDERS)
+def test_no_one_takes_the_error_account_id_of_another_tenants_block_account_before_its_key_opens_it(
+    api: Api, intruder: str
+) -> None:
+    for account_id in ("ALICE-BLOCK", "ALICE-TRADES"):
+        created(api.post(api.alice, "/accounts", {"account_id": account_id, "currency": "EUR"}))
+    squatter = getattr(api, intruder)
+    squatted = api.post(squatter, "/accounts", {"account_id": "ALICE-BLOCK-ERROR", "currency": "EUR"})
+    taken = api.post(squatter, "/accounts", {"account_id": "ALICE-TRADES", "currency": "EUR"})
+    assert squatted.status_code == 409
+    assert_same_answer(squatted, taken, {"ALICE-BLOCK-ERROR": "ALICE-TRADES"})
+
+    key = created(api.post(api.alice, "/trade/v1/allocationkeys", {
+        "AllocationKeyName": "alices-key", "AllocationUnitType": "Percentage", "MarginHandling": "Reject",
+        "OwnerAccountKey": "ALICE-BLOCK",
+        "ParticipatingAccountsInfo": [{"AccountKey": "ALICE-TRADES", "UnitValue": 100}],
+    }))["AllocationKeyId"]  # fmt: skip
+    assert api.alice.get(f"/trade/v1/allocationkeys/{key}").json()["ErrorAccountKey"] == "ALICE-BLOCK-ERROR"
+    assert api.alice.get("/accounts/ALICE-BLOCK-ERROR").status_code == 200
+    assert squatter.get("/accounts/ALICE-BLOCK-ERROR").status_code == 404
+
+
+@pytest.mark.parametrize("intruder", INTRUDERS)
+def test_an_account_whose_error_account_id_another_tenant_holds_is_refused_as_taken(
+    api: Api, intruder: str
+) -> None:
+    created(api.post(getattr(api, intruder), "/accounts", {"account_id": "DESK-ERROR", "currency": "EUR"}))
+    created(api.post(api.alice, "/accounts", {"account_id": "ALICE-TRADES", "currency": "EUR"}))
+    refused = api.post(api.alice, "/accounts", {"account_id": "DESK", "currency": "EUR"})
+    taken = api.post(api.alice, "/accounts", {"account_id": "ALICE-TRADES", "currency": "EUR"})
+    assert refused.status_code == 409
+    assert_same_answer(refused, taken, {"DESK": "ALICE-TRADES"})

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core import idempotency, tenants
+from core.accounts import open_account
 from core.errors import (
     AlreadyExists,
     Forbidden,
@@ -22,6 +23,8 @@ from core.errors import (
     Unauthorized,
     ValidationError,
 )
+from core.fills import CostSchedule
+from core.keys import error_account_partners
 from core.records import Account, RequestState, StoredResponse, User
 from core.tenants import OPERATOR, Owner, Scope
 
@@ -379,3 +382,43 @@ def test_a_service_token_is_refused_unless_32_characters_without_blanks_around(t
 
 def test_a_service_token_of_32_characters_is_taken_as_it_is() -> None:
     assert tenants.check_service_token("t" * 32, "TOKEN") == "t" * 32
+
+
+def test_an_account_and_its_error_account_name_each_other_as_partners() -> None:
+    assert error_account_partners("BLOCK") == ("BLOCK-ERROR",)
+    assert error_account_partners("BLOCK-ERROR") == ("BLOCK-ERROR-ERROR", "BLOCK")
+    assert error_account_partners("-ERROR") == ("-ERROR-ERROR",)
+
+
+@pytest.mark.parametrize(
+    ("opener", "partner_owner"),
+    [(Owner("globex", "carol"), ("acme", "alice")), (Owner("acme", "bob"), ("acme", "alice"))],
+    ids=["another client", "another user of the client"],
+)
+def test_no_one_opens_an_account_whose_partner_someone_else_holds_and_the_refusal_is_that_of_a_taken_id(
+    opener: Owner, partner_owner: tuple[str, str]
+) -> None:
+    held = account(*partner_owner, account_id="BLOCK")
+    with pytest.raises(AlreadyExists) as refused:
+        open_account("BLOCK-ERROR", "EUR", Decimal(0), None, CostSchedule(), ids=iter(["e"]), now=NOW,
+                     owner=opener, partners=[held])  # fmt: skip
+    assert (str(refused.value), refused.value.details) == (
+        "account BLOCK-ERROR already exists",
+        {"id": "BLOCK-ERROR"},
+    )
+
+
+@pytest.mark.parametrize(
+    "opener",
+    [Owner("acme", "alice"), Owner("acme"), tenants.NOBODY],
+    ids=["its owner", "its client", "the operator"],
+)
+def test_whoever_sees_the_partner_opens_the_account(opener: Owner) -> None:
+    held = account("acme", "alice", account_id="BLOCK")
+    opened = open_account("BLOCK-ERROR", "EUR", Decimal(0), None, CostSchedule(), ids=iter(["e"]), now=NOW,
+                          owner=opener, partners=[held])  # fmt: skip
+    assert (opened.result.id, opened.result.client_id, opened.result.user_id) == (
+        "BLOCK-ERROR",
+        opener.client_id,
+        opener.user_id,
+    )
