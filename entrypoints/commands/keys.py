@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from core.allocation_keys import LISTED_BY_DEFAULT, FairnessReport
 from core.blocks import BlockAllocation
 from core.fairness import Fairness
 from core.instruments import Instrument
-from core.keys import AllocationKey
+from core.keys import AllocationKey, owners_error_account
 from core.lifecycle import KeyStatus
 from core.records import StoredKey
 from entrypoints.cli_io import read_request
@@ -61,6 +62,14 @@ def allocation_table(result: BlockAllocation) -> str:
     return rows_table(["account", "quantity"], rows)
 
 
+def with_error_account(fields: Any) -> Any:
+    """A key file's fields, with the block account's own error account where the file names none (as a key
+    created over HTTP has)."""
+    if not isinstance(fields, dict) or "error_account_id" in fields or "owner_account_id" not in fields:
+        return fields
+    return {**fields, "error_account_id": owners_error_account(str(fields["owner_account_id"]))}
+
+
 @click.group()
 def keys() -> None:
     """Allocation keys: how block trades are split over accounts."""
@@ -71,10 +80,11 @@ def keys() -> None:
 @with_session
 def create(session: Session, request: str) -> None:
     """Create a key from JSON (a file, or - for stdin): name, unit_type (PERCENTAGE or UNIT), margin_handling
-    (REJECT or REDUCE), one_time, owner_account_id, error_account_id, participants
-    [{account_id, unit_value, accept_remainder, priority}], and optionally fairness (PLAIN, the default, or
-    ROTATE: the remainder rotates over the accounts that accept remainders, block after block)."""
-    key = structure(read_request(request), AllocationKey)
+    (REJECT or REDUCE), one_time, owner_account_id, participants [{account_id, unit_value, accept_remainder,
+    priority}], and optionally error_account_id (left out: the block account's own, OWNER-ERROR, opened with the
+    key) and fairness (PLAIN, the default, or ROTATE: the remainder rotates over the accounts that accept
+    remainders, block after block)."""
+    key = structure(with_error_account(read_request(request)), AllocationKey)
     stored = session.open(writes=True).keys.create(key)
     session.emit(stored, lambda: rows_table(HEADERS, [key_row(stored)]))
 

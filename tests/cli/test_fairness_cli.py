@@ -1,4 +1,5 @@
-"""``allot keys fairness`` and ROTATE keys and models on the command line."""
+"""``allot keys``: creating keys from a file, ``allot keys fairness`` and ROTATE keys and models on the command
+line."""
 
 from __future__ import annotations
 
@@ -56,3 +57,14 @@ def test_an_unknown_fairness_is_refused_before_anything_is_written(allot: Allot)
     allot("instruments", "create", "AAA", "--price", "1.00")
     allot("allocations", "create", "all-in", "--line", "AAA=1", "--fairness", "sometimes", expect=2)
     assert allot.json("allocations", "list") == []
+
+
+def test_a_key_file_without_an_error_account_uses_the_block_accounts_own_opened_with_the_key(
+    allot: Allot,
+) -> None:
+    without = {name: value for name, value in KEY.items() if name != "error_account_id"}
+    key_id = setup_key(allot, without)
+    assert allot.json("keys", "show", key_id)["key"]["error_account_id"] == "BLOCK-ERROR"
+    opened = allot.json("accounts", "show", "BLOCK-ERROR")
+    assert (opened["account"]["currency"], opened["account"]["cash"]) == ("EUR", {"EUR": "0.00"})
+    assert allot("ledger", "verify").code == 0
