@@ -12,13 +12,14 @@ from fractions import Fraction
 
 import attrs
 
-from core.accounts import check_open
+from core.accounts import check_open, open_account
 from core.decisions import Changes, Decision
 from core.errors import CurrencyMismatch
 from core.fairness import NO_HISTORY, Fairness
+from core.fills import CostSchedule
 from core.keys import AllocationKey, effective_status, owners_error_account
 from core.lifecycle import ALLOCATION_KEY, KeyStatus, KeyTrigger
-from core.numbers import ZERO, minor_unit
+from core.numbers import ZERO
 from core.records import Account, Announcement, StoredKey
 from core.tenants import NOBODY, Owner, within
 
@@ -61,22 +62,23 @@ def create(
 
 
 def error_account_for(
-    key: AllocationKey, block_account: Account, existing: Account | None, now: dt.datetime
+    key: AllocationKey,
+    block_account: Account,
+    existing: Account | None,
+    now: dt.datetime,
+    partners: Iterable[Account] = (),
 ) -> Account | None:
     """The error account to open with a key: none when the key names its own, or when the block account's error
-    account (``owners_error_account``) is open already; else that account, new, owned like the block account,
-    in its currency, with no cash."""
+    account (``owners_error_account``) is open already; else that account, opened as every account is (its id
+    checked, and ``partners``, the accounts of ``error_account_partners`` that exist, the block account's
+    owner's), owned like the block account, in its currency, with no cash."""
     if key.error_account_id != owners_error_account(key.owner_account_id) or existing is not None:
         return None
-    currency = block_account.currency
-    return Account(
-        key.error_account_id,
-        currency,
-        {currency: ZERO.quantize(minor_unit(currency))},
-        client_id=block_account.client_id,
-        user_id=block_account.user_id,
-        created_at=now,
-    )
+    opened = open_account(
+        key.error_account_id, block_account.currency, ZERO, None, CostSchedule(), ids=iter(()), now=now,
+        owner=Owner(block_account.client_id, block_account.user_id), partners=partners,
+    )  # fmt: skip
+    return opened.result
 
 
 def current(stored: StoredKey, now: dt.datetime) -> StoredKey:

@@ -104,6 +104,12 @@ def owners_error_account(owner_account_id: str) -> str:
     return f"{owner_account_id}{ERROR_ACCOUNT_SUFFIX}"
 
 
+def error_account_of(owner_account_id: str, named: str | None) -> str:
+    """The error account of a key over ``owner_account_id``: the one it names, else (``None``) the block account's
+    own. A name given empty stays empty, to be refused as such."""
+    return owners_error_account(owner_account_id) if named is None else named
+
+
 def error_account_partners(account_id: str) -> tuple[str, ...]:
     """The accounts that must belong to whoever opens ``account_id``, if they exist: its own error account and,
     when it is one, the block account it is the error account of. So no one can take the error account id of

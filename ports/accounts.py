@@ -13,7 +13,15 @@ from core.portfolio import FeeSchedule
 from core.records import Account
 from core.tenants import OPERATOR, Scope, owner_for
 from ports.driven import UnitOfWork
-from ports.use_cases import OPEN_STATES, UseCases, list_visible, require, require_visible, transaction
+from ports.use_cases import (
+    OPEN_STATES,
+    UseCases,
+    accounts_by_id,
+    list_visible,
+    require,
+    require_visible,
+    transaction,
+)
 
 
 class Accounts(UseCases):
@@ -31,10 +39,10 @@ class Accounts(UseCases):
         """Open an account (its id chosen, or a new one) for the caller; an id that exists is ``ALREADY_EXISTS``."""
         now = self.now()
         chosen = account_id if account_id is not None else self.new_id()
-        partners = [uow.accounts.get(partner) for partner in error_account_partners(chosen)]
+        partners = accounts_by_id(uow, error_account_partners(chosen)).values()
         decision = accounts.open_account(
             chosen, currency, cash, fee_schedule, costs, ids=self.fresh_ids(), now=now,
-            owner=owner_for(scope, user_owned=True), partners=[p for p in partners if p is not None],
+            owner=owner_for(scope, user_owned=True), partners=partners,
         )  # fmt: skip
         return self.save(uow, decision, now)
 

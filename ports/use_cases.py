@@ -124,10 +124,15 @@ def list_visible(repository: Repository[OwnedT], scope: Scope = OPERATOR, **wher
     return only_visible(scope, repository.list(**where, **filters(scope)))
 
 
+#: The most ids one read of accounts asks for (a store over HTTP sends them in its query string).
+IDS_PER_READ: Final = 200
+
+
 def accounts_by_id(uow: UnitOfWork, account_ids: Iterable[str]) -> dict[str, Account]:
-    """The accounts with these ids that exist, read at once."""
-    wanted = tuple(sorted(set(account_ids)))
-    return {a.id: a for a in uow.accounts.list(id=wanted)} if wanted else {}
+    """The accounts with these ids that exist, read ``IDS_PER_READ`` ids at a time."""
+    wanted = sorted(set(account_ids))
+    chunks = (tuple(wanted[start : start + IDS_PER_READ]) for start in range(0, len(wanted), IDS_PER_READ))
+    return {a.id: a for chunk in chunks for a in uow.accounts.list(id=chunk)}
 
 
 def require_reachable(

@@ -13,7 +13,7 @@ from core.allocation_keys import LISTED_BY_DEFAULT, FairnessReport
 from core.blocks import BlockAllocation
 from core.fairness import Fairness
 from core.instruments import Instrument
-from core.keys import AllocationKey, owners_error_account
+from core.keys import AllocationKey, error_account_of
 from core.lifecycle import KeyStatus
 from core.records import StoredKey
 from entrypoints.cli_io import read_request
@@ -63,11 +63,14 @@ def allocation_table(result: BlockAllocation) -> str:
 
 
 def with_error_account(fields: Any) -> Any:
-    """A key file's fields, with the block account's own error account where the file names none (as a key
-    created over HTTP has)."""
-    if not isinstance(fields, dict) or "error_account_id" in fields or "owner_account_id" not in fields:
+    """A key file's fields, with the block account's own error account where the file names none (left out or
+    null), as a key created over HTTP has."""
+    if not isinstance(fields, dict) or not isinstance(fields.get("owner_account_id"), str):
         return fields
-    return {**fields, "error_account_id": owners_error_account(str(fields["owner_account_id"]))}
+    return {
+        **fields,
+        "error_account_id": error_account_of(fields["owner_account_id"], fields.get("error_account_id")),
+    }
 
 
 @click.group()

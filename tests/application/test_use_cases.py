@@ -29,6 +29,7 @@ from core.portfolio import OrderType
 from core.records import BlockOrder, Funding, Order, ParentKind, PortfolioOrder, subject_of
 from core.tenants import Scope
 from core.webhooks import EventQuery
+from ports import use_cases
 from ports.application import Application
 from tests.application.conftest import World
 
@@ -324,6 +325,20 @@ def test_a_block_order_is_allocated_by_its_key_with_the_block_as_correlation_key
         ("P3", Decimal(30000), block.id, block.id),
     ]
     assert view.block.recipients == ("P1", "P2", "P3", "ERROR")
+
+
+def test_keys_naming_more_accounts_than_one_read_asks_for_are_listed_to_whoever_sees_them_all(
+    app: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(use_cases, "IDS_PER_READ", 2)
+    desk, alice = Scope.of_client("acme"), Scope.of_user("acme", "alice")
+    for account_id in ("BLOCK", "ERROR", "P1", "P2", "P3"):
+        app.accounts.open("EUR", Decimal("100.00"), account_id=account_id, scope=desk)
+    made = app.keys.create(remainder_key(one_time=False), scope=desk)
+    assert [k.id for k in app.keys.all(scope=desk)] == [made.id], (
+        "the desk sees the key and its five accounts"
+    )
+    assert app.keys.all(scope=alice) == [], "alice sees none of them"
 
 
 def test_partial_block_fills_add_up_to_the_keys_allocation(world: World, blocks: Application) -> None:

@@ -3,7 +3,10 @@ line."""
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
+
+import pytest
 
 from tests.cli.conftest import KEY, Allot, setup_key
 
@@ -59,12 +62,22 @@ def test_an_unknown_fairness_is_refused_before_anything_is_written(allot: Allot)
     assert allot.json("allocations", "list") == []
 
 
+@pytest.mark.parametrize("given", [{}, {"error_account_id": None}], ids=["left out", "null"])
 def test_a_key_file_without_an_error_account_uses_the_block_accounts_own_opened_with_the_key(
-    allot: Allot,
+    allot: Allot, given: dict[str, None]
 ) -> None:
-    without = {name: value for name, value in KEY.items() if name != "error_account_id"}
+    without = {name: value for name, value in KEY.items() if name != "error_account_id"} | given
     key_id = setup_key(allot, without)
     assert allot.json("keys", "show", key_id)["key"]["error_account_id"] == "BLOCK-ERROR"
     opened = allot.json("accounts", "show", "BLOCK-ERROR")
     assert (opened["account"]["currency"], opened["account"]["cash"]) == ("EUR", {"EUR": "0.00"})
     assert allot("ledger", "verify").code == 0
+
+
+def test_a_key_file_with_an_empty_error_account_is_refused(allot: Allot) -> None:
+    setup_key(allot)
+    refused = allot(
+        "keys", "create", "-", "--json", stdin=json.dumps(KEY | {"error_account_id": ""}), expect=2
+    )
+    assert refused.error["code"] == "VALIDATION_ERROR"
+    assert "error_account_id" in refused.error["message"]
