@@ -11,8 +11,9 @@ A caller acts within a ``Scope``: a user of a client, a client as a whole, or th
 A user sees its own records only; a client sees all of its records, its users' included.
 
 **One rule decides every access** (``visible``): a record may be used by a caller only if the caller may see it
-*and every record it names* — a key's owner, error and participant accounts, a block's key and accounts, an
-investment's funding account. So a user cannot reach another user's money through a record that names it, and
+*and every record it names* — a key's owner, error and participant accounts, a block's accounts (``names``);
+records that name one other record (an investment's funding account, an order's account and model) are loaded
+through ``visible`` one by one. So a user cannot reach another user's money through a record that names it, and
 a client's key over several users' accounts is the client's alone. Another tenant's record is answered exactly
 like a missing one (``NotFound``, naming what was asked for and nothing it names), so that a caller cannot learn
 whether an id exists.
@@ -137,8 +138,8 @@ def only_visible(
 
 
 def filters(scope: Scope) -> dict[str, str]:
-    """A ``list(**where)`` filter that narrows a repository to the client's records (the user's come from
-    ``only_visible``, which also keeps the client's shared ones)."""
+    """A ``list(**where)`` filter that narrows a repository to the client's records (``only_visible`` then keeps
+    a user's own)."""
     return {} if scope.operator else {"client_id": scope.client_id or ""}
 
 
