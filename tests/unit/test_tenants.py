@@ -24,7 +24,7 @@ from core.errors import (
     ValidationError,
 )
 from core.fills import CostSchedule
-from core.keys import error_account_partners
+from core.keys import error_account_of, error_account_partners
 from core.records import Account, RequestState, StoredResponse, User
 from core.tenants import OPERATOR, Owner, Scope
 
@@ -60,6 +60,10 @@ def test_another_tenants_record_is_not_found_exactly_like_a_missing_one() -> Non
     with pytest.raises(NotFound) as missing:
         tenants.visible(CAROL, None, "account", "ACC-1")
     assert (hidden.value.message, hidden.value.details) == (missing.value.message, missing.value.details)
+    assert (hidden.value.message, hidden.value.details) == (
+        "account ACC-1 does not exist",
+        {"kind": "account", "id": "ACC-1"},
+    )
 
 
 def test_a_user_sees_its_own_accounts_only_and_its_client_sees_every_users() -> None:
@@ -351,13 +355,17 @@ def test_only_the_operator_lets_a_webhook_reach_a_private_network() -> None:
 
 def test_the_last_admin_key_in_force_cannot_be_revoked_and_one_of_two_can() -> None:
     only = issue(None, None, admin=True).key
-    with pytest.raises(LastAdminKey):
+    with pytest.raises(LastAdminKey) as refused:
         tenants.revoke_key(only, [only], NOW)
+    assert "allot apikeys create --admin" in refused.value.message
+    assert refused.value.details == {"key_id": only.id}
     revoked_other = attrs.evolve(only, id="fedcba9876543210", revoked_at=NOW)
     with pytest.raises(LastAdminKey):
         tenants.revoke_key(only, [only, revoked_other], NOW)
     other = attrs.evolve(only, id="fedcba9876543210")
-    assert tenants.revoke_key(only, [only, other], NOW).result.revoked_at == NOW
+    revoked = tenants.revoke_key(only, [only, other], NOW)
+    assert revoked.result.revoked_at == NOW
+    assert revoked.changes.updated == (revoked.result,)
     users = issue().key  # a user's key is revoked whatever admin keys there are
     assert tenants.revoke_key(users, [only], NOW).result.revoked_at == NOW
 
@@ -378,6 +386,8 @@ def test_a_service_token_is_refused_unless_32_characters_without_blanks_around(t
         tenants.check_service_token(token, "ALLOT_STORE_TOKEN")
     assert says in refused.value.message
     assert "ALLOT_STORE_TOKEN" in refused.value.message
+    assert refused.value.details["field"] == "ALLOT_STORE_TOKEN"
+    assert refused.value.details.get("minimum") == (32 if says == "at least 32" else None)
 
 
 def test_a_service_token_of_32_characters_is_taken_as_it_is() -> None:
@@ -422,3 +432,15 @@ def test_whoever_sees_the_partner_opens_the_account(opener: Owner) -> None:
         opener.client_id,
         opener.user_id,
     )
+
+
+def test_a_key_naming_an_account_its_owner_may_not_see_is_refused_as_that_account_missing() -> None:
+    with pytest.raises(NotFound) as refused:
+        tenants.within(Owner("acme", "bob"), account("acme", "alice", account_id="P1"))
+    assert refused.value.details == {"kind": "account", "id": "P1"}
+
+
+def test_a_keys_error_account_is_the_one_it_names_or_else_the_block_accounts_own() -> None:
+    assert error_account_of("BLOCK", None) == "BLOCK-ERROR"
+    assert error_account_of("BLOCK", "E1") == "E1"
+    assert error_account_of("BLOCK", "") == "", "an empty name is kept, to be refused"
