@@ -14,7 +14,7 @@ import functools
 import json
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final, NewType, TypeVar, cast, get_args, get_origin
@@ -32,7 +32,7 @@ from core.explain import Explanation
 from core.fairness import FairHistory, Standing
 from core.fills import PositionEvent
 from core.lifecycle import OrderState, ParentState
-from core.numbers import check_decimal, fmt, parse_decimal
+from core.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, check_decimal, fmt, parse_decimal
 from core.records import TYPE_OF_TOPIC, AccountLiquidation, Event, OrderRef, PortfolioOrder, topic_of
 
 T = TypeVar("T")
@@ -90,8 +90,9 @@ def _structure_bool(value: object, _: type) -> bool:
     return value
 
 
-def _structure_int(value: object, _: type) -> int:
-    # A JSON number with a zero fraction (``4.0``, read as a Decimal) is a whole number too, as JSON Schema has it.
+def _whole(value: object) -> object:
+    """A JSON number with a zero fraction (``4.0``, read as a Decimal) as the whole number it is, as JSON Schema
+    has it; any other value as it is."""
     if (
         isinstance(value, Decimal)
         and value.is_finite()
@@ -99,16 +100,22 @@ def _structure_int(value: object, _: type) -> int:
         and value == value.to_integral()
     ):
         return int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"expected a whole number, got {_shown(value)}")
     return value
+
+
+def _structure_int(value: object, _: type) -> int:
+    whole = _whole(value)
+    if isinstance(whole, bool) or not isinstance(whole, int):
+        raise ValidationError(f"expected a whole number, got {_shown(value)}")
+    return whole
 
 
 def _structure_code_or_text(value: object, _: object) -> int | str:
     """A whole number or a text (an instrument named by its ``Uic`` or by its id); true and false are neither."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
+    whole = _whole(value)
+    if isinstance(whole, bool) or not isinstance(whole, int | str):
         raise ValidationError(f"expected a whole number or a string, got {_shown(value)}")
-    return value
+    return whole
 
 
 def _structure_datetime(value: object, _: type) -> dt.datetime:
@@ -316,9 +323,9 @@ POSITION_EVENT_FIELDS: Final = (
     _position_field("SequenceId", str, lambda e: str(e.sequence_id)),
 )
 
-#: The documents' fields of each record, beside allot's own: the portfolio-order and account-liquidation documents
-#: call the state ``status`` (their nested orders have ``state``, and ``status`` in one example: both are given)
-#: and answer a placement with ``portfolio_order_id`` / ``account_liquidation_id``.
+#: The names other platforms read, beside allot's own fields: a portfolio order's and an account liquidation's state
+#: is also ``status`` (and so is each of their orders'), and their id also ``portfolio_order_id`` /
+#: ``account_liquidation_id``.
 DOCUMENT_FIELDS: Final[dict[type, tuple[DocumentField, ...]]] = {
     OrderRef: (DocumentField("status", OrderState, operator.attrgetter("state")),),
     PositionEvent: POSITION_EVENT_FIELDS,
@@ -454,11 +461,30 @@ def _no_constants(name: str) -> object:
 
 def parse_json(text: str) -> Any:
     """Parse JSON exactly: numbers with a fraction become Decimals, NaN and Infinity are refused, a name given twice
-    in one object is refused (JSON leaves it to the reader which one counts), and so is text that cannot be written
-    back as UTF-8 or stored (``check_encodable``)."""
+    in one object is refused (JSON leaves it to the reader which one counts), and so is a whole number too long to
+    read and text that cannot be written back as UTF-8 or stored (``check_encodable``); each naming where it is."""
     try:
-        data = json.loads(
-            text, parse_float=Decimal, parse_constant=_no_constants, object_pairs_hook=_once_each
+        data = _loads(text, _once_each)
+    except (_GivenTwice, ValueError):  # ValueError: a whole number longer than Python reads (4 300 digits)
+        raise _first_unreadable(text) from None
+    if "\\u" in text:  # a lone surrogate or a NUL can only come in as an escape: raw, they are not valid JSON
+        check_encodable(data)
+    return data
+
+
+def _loads(
+    text: str,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any],
+    parse_int: Callable[[str], Any] = int,
+) -> Any:
+    """JSON data, numbers exactly; JSON that is malformed or nested too deeply refused."""
+    try:
+        return json.loads(
+            text,
+            parse_float=Decimal,
+            parse_int=parse_int,
+            parse_constant=_no_constants,
+            object_pairs_hook=object_pairs_hook,
         )
     except json.JSONDecodeError as exc:
         raise InvalidJson(
@@ -467,24 +493,87 @@ def parse_json(text: str) -> Any:
         ) from None
     except RecursionError:
         raise InvalidJson("the request is nested too deeply to be read", {}) from None
-    except ValueError as exc:  # a whole number longer than Python converts (over 4 300 digits)
-        raise InvalidJson(f"the request has a number allot cannot read: {exc}", {}) from None
-    if "\\u" in text:  # a lone surrogate or a NUL can only come in as an escape: raw, they are not valid JSON
-        check_encodable(data)
-    return data
+
+
+class _GivenTwice(Exception):
+    """An object gives a name twice: the text is read again to say where (``_first_unreadable``)."""
 
 
 def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     made = dict(pairs)
     if len(made) < len(pairs):
+        raise _GivenTwice
+    return made
+
+
+class NumberTooLong(InvalidJson):
+    """A whole number with more digits than any number allot reads (more than Python converts, 4 300)."""
+
+
+class _Twice(dict[str, Any]):
+    """While a text is read again: an object that gives ``name`` twice."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], name: str) -> None:
+        super().__init__(pairs)
+        self.name = name
+
+
+@attrs.frozen
+class _LongNumber:
+    """While a text is read again: a whole number of ``digits`` digits, too long to convert."""
+
+    digits: int
+
+
+def _marking_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    made = dict(pairs)
+    if len(made) < len(pairs):
         seen: set[str] = set()
         for name, _ in pairs:
             if name in seen:
-                raise InvalidJson(
-                    f"the field {name!r} is given twice in one object: give each field once", {"field": name}
-                )
+                return _Twice(pairs, name)
             seen.add(name)
     return made
+
+
+def _marking_long(digits: str) -> int | _LongNumber:
+    try:
+        return int(digits)
+    except ValueError:
+        return _LongNumber(len(digits.lstrip("-")))
+
+
+def _first_unreadable(text: str) -> ValidationError:
+    """The refusal of a JSON text that gives a name twice in one object or holds a whole number too long to read:
+    read again with each marked, it names the first one in the text's order (``$.lines[0].weight``)."""
+    data = _loads(text, _marking_twice, _marking_long)
+    for path, value in _walk(data):
+        if isinstance(value, _Twice):
+            field = f"{path}.{value.name}"
+            return InvalidJson(
+                f"the field {value.name!r} is given twice in one object ({field}): give each field once",
+                {"field": field},
+            )
+        if isinstance(value, _LongNumber):
+            return NumberTooLong(
+                f"{path} is a whole number of {value.digits} digits, a number allot cannot read: a number has at "
+                f"most {MAX_INTEGER_DIGITS} digits before the decimal point and {MAX_DECIMAL_PLACES} after it",
+                {"field": path, "digits": value.digits},
+            )
+    return InvalidJson("the request has a number allot cannot read", {})  # not reached: one is marked
+
+
+def _walk(data: Any) -> Iterator[tuple[str, Any]]:
+    """Every value in JSON data with its path (``$``, ``$.lines``, ``$.lines[0]``, …), in the text's order: an
+    object before what it holds. Without recursion: the data may be nested as deeply as JSON is read."""
+    stack: list[tuple[str, Any]] = [("$", data)]
+    while stack:
+        path, value = stack.pop()
+        yield path, value
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{name}", item) for name, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{index}]", item) for index, item in reversed(list(enumerate(value))))
 
 
 class UnencodableText(ValidationError):

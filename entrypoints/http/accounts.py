@@ -60,6 +60,8 @@ class NewModel:
     lines: tuple[AllocationLine, ...]
     #: ROTATE: the cents left over when a buy is split over the weights rotate over the instruments.
     fairness: Fairness = Fairness.PLAIN
+    #: At least one line (that the weights sum to 1 and name each instrument once, no schema can say).
+    openapi_rules: ClassVar[Rules] = ({"properties": {"lines": {"minItems": 1}}},)
 
 
 # -- handlers -----------------------------------------------------------------------------------------------------
@@ -130,7 +132,8 @@ OPERATIONS: Final = (
     Operation("GET", "/healthz", health, "Whether the server is up (no key needed)", "health",
               access=Access.PUBLIC, response={"type": "object", "properties": {"status": {"const": "ok"}}}),
     Operation("POST", "/accounts", open_account, "Open an account for the caller's user", "accounts",
-              body=NewAccount, response=AccountView, status=201, creates_work=True, errors=(409, 422)),
+              body=NewAccount, response=AccountView, status=201, creates_work=True, errors=(409, 422),
+              renamed={"account id": "account_id"}),
     Operation("GET", "/accounts", list_accounts, "The caller's accounts", "accounts",
               response=Account, paged=True, query=PAGING),
     Operation("GET", "/accounts/{account_id}", show_account,
@@ -151,7 +154,8 @@ OPERATIONS: Final = (
     Operation("PUT", "/instruments/{instrument_id}/price", set_price, "Set an instrument's price (admin key)",
               "instruments", body=Price, response=Instrument, access=Access.ADMIN, errors=(403, 404)),
     Operation("POST", "/models", create_model, "Create a model portfolio for the caller's client", "models",
-              body=NewModel, response=ModelPortfolio, status=201, creates_work=True, errors=(404, 409)),
+              body=NewModel, response=ModelPortfolio, status=201, creates_work=True, errors=(404, 409),
+              renamed={"allocation": "lines"}),
     Operation("GET", "/models", list_models, "The model portfolios the caller may use", "models",
               response=ModelPortfolio, paged=True, query=PAGING),
     Operation("GET", "/models/{model_id}", show_model, "A model portfolio, by id or by name", "models",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Final
+from typing import ClassVar, Final
 
 import attrs
 
@@ -23,6 +23,7 @@ from core.instruments import AllocationLine, AssetType
 from core.investments import ActiveErrorCode, ProcessState, Suitability, is_active
 from core.records import TradeFollower, TradeLeader
 from core.tenants import Scope
+from entrypoints.http.openapi import NON_NEGATIVE, POSITIVE, Rules, checked, one_required
 from entrypoints.http.routing import PAGING, Call, Casing, Operation, Param, Reply, as_json, page
 from entrypoints.http.trade import member_of, optional_member, spellings
 from ports.investments import UNCHANGED, InvestmentView
@@ -212,8 +213,8 @@ class NewInvestment:
 
     trade_leader_id: str
     funding_account_key: str
-    amount: Decimal
-    investment_shield_amount: Decimal | None = None
+    amount: Decimal = attrs.field(metadata=checked(POSITIVE))
+    investment_shield_amount: Decimal | None = attrs.field(default=None, metadata=checked(NON_NEGATIVE))
     positions_close_on_activation: bool = True
 
 
@@ -227,16 +228,22 @@ class InvestmentChange:
 
     is_active: bool | None = None
     positions_close_on_activation: bool | None = None
-    investment_shield_amount: Decimal | None = attrs.field(default=OMITTED)
-    pending_funding: Decimal | None = None
+    investment_shield_amount: Decimal | None = attrs.field(default=OMITTED, metadata=checked(NON_NEGATIVE))
+    pending_funding: Decimal | None = attrs.field(default=None, metadata=checked(POSITIVE))
     funding_account_key: str | None = None
+    #: A funding account only with funding, and funding only if not stopping it (``core.copy_trading.change``).
+    openapi_rules: ClassVar[Rules] = (
+        {"anyOf": [{"properties": {"funding_account_key": {"type": "null"}}}, one_required("pending_funding")]},
+        {"not": {"properties": {"is_active": {"const": False}, "pending_funding": {"not": {"type": "null"}}},
+                 "required": ["is_active", "pending_funding"]}},
+    )  # fmt: skip
 
 
 @attrs.frozen
 class Withdrawal:
     """``PUT /at/v3/investments/{id}/withdraw``: at most the investment's ``MaxWithdrawal``."""
 
-    amount: Decimal
+    amount: Decimal = attrs.field(metadata=checked(POSITIVE))
 
 
 @attrs.frozen(kw_only=True)
@@ -362,6 +369,28 @@ def withdraw(call: Call) -> Reply:
 
 # -- the table --------------------------------------------------------------------------------------------------
 
+#: The core's names of what the handlers rename, as the requests name them (for the errors, ``Operation.renamed``):
+#: of a change of the follower, of a new investment, and of a change of one (whose ``amount`` is the funding it adds).
+FOLLOWER_FIELDS: Final = {
+    "suitability": "suitability_level",
+    "terms_accepted": "terms_and_conditions_accepted",
+    "asset_types": "legal_asset_types",
+}
+INVESTMENT_FIELDS: Final = {
+    "leader_id": "trade_leader_id",
+    "funding_account_id": "funding_account_key",
+    "shield": "investment_shield_amount",
+    "close_positions": "positions_close_on_activation",
+}
+CHANGE_FIELDS: Final = {
+    "funding_account_id": "funding_account_key",
+    "shield": "investment_shield_amount",
+    "close_positions": "positions_close_on_activation",
+    "active": "is_active",
+    "funding": "pending_funding",
+    "amount": "pending_funding",
+}
+
 PROCESS_STATES: Final = [spelled(s) for s in ProcessState]
 SUITABILITY_LEVELS: Final = [spelled(s) for s in Suitability]
 TAG: Final = "copy trading"
@@ -378,11 +407,12 @@ OPERATIONS: Final = (
               TAG, response=TradeFollowerView, casing=PASCAL, errors=(403,)),
     Operation("PATCH", "/at/v3/tradefollowers/me", change_me,
               "Set the caller's suitability level, acceptance of the terms or legal asset types (only those given)",
-              TAG, body=TradeFollowerChange, response=TradeFollowerView, casing=PASCAL, errors=(403,)),
+              TAG, body=TradeFollowerChange, response=TradeFollowerView, casing=PASCAL, errors=(403,),
+              renamed=FOLLOWER_FIELDS),
     Operation("POST", "/at/v3/investments", start_investment,
               "Start an investment: follow a trade leader with money from a funding account; it runs on to Active",
               TAG, body=NewInvestment, response=InvestmentDetails, status=202, casing=PASCAL, creates_work=True,
-              errors=(404, 409, 422)),
+              errors=(404, 409, 422), renamed=INVESTMENT_FIELDS),
     Operation("GET", "/at/v3/investments", list_investments, "The caller's investments", TAG,
               response=InvestmentDetails, casing=PASCAL, paged=True,
               query=(Param("TradeLeaderId", "Only those following this leader."),
@@ -393,7 +423,8 @@ OPERATIONS: Final = (
               response=InvestmentDetails, casing=PASCAL, errors=(404,)),
     Operation("PATCH", "/at/v3/investments/{investment_id}", change_investment,
               "Stop an investment, change its shield or add funding (only the fields given, all or none)", TAG,
-              body=InvestmentChange, response=InvestmentDetails, casing=PASCAL, errors=(404, 409, 422)),
+              body=InvestmentChange, response=InvestmentDetails, casing=PASCAL, errors=(404, 409, 422),
+              renamed=CHANGE_FIELDS),
     Operation("GET", "/at/v3/investments/{investment_id}/maxwithdrawal", max_withdrawal,
               "The most that may be withdrawn from the investment now", TAG,
               response=MaxWithdrawal, casing=PASCAL, errors=(404,)),

@@ -47,6 +47,7 @@ from starlette.routing import BaseRoute, Route
 from adapters.serialization import BLANK_UNTIL_KNOWN, DOCUMENT_FIELDS, ON_REQUEST, HistoryShape, Number
 from core import validators
 from core.fairness import FairHistory
+from core.idempotency import MAX_KEY_LENGTH
 from core.instruments import MAX_UIC, AssetType, Instrument
 from core.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, MINOR_UNITS
 from core.validators import MAX_ID_LENGTH
@@ -123,6 +124,39 @@ def blank_ends() -> str:
     """A text that starts or ends with a blank (``check_text`` refuses it: a schema says so with ``not``)."""
     blank = _characters(_BLANK, wanted=True)
     return f"^{blank}|{blank}$"
+
+
+def _ipv6() -> str:
+    """An IPv6 address as ``ipaddress.ip_address`` reads it: RFC 3986's ``IPv6address`` (``::`` for one zero
+    hextet or more, once; an IPv4 address without leading zeros in the last 32 bits)."""
+    h16 = "[0-9A-Fa-f]{1,4}"
+    octet = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+    ls32 = rf"({h16}:{h16}|{octet}(\.{octet}){{3}})"
+    forms = [rf"({h16}:){{6}}{ls32}", rf"::({h16}:){{5}}{ls32}"]
+    forms += [rf"(({h16}:){{0,{4 - after}}}{h16})?::({h16}:){{{after}}}{ls32}" for after in range(4, -1, -1)]
+    forms += [rf"(({h16}:){{0,5}}{h16})?::{h16}", rf"(({h16}:){{0,6}}{h16})?::"]
+    return "(" + "|".join(forms) + ")"
+
+
+@functools.cache
+def http_url_pattern() -> str:
+    """An http or https URL as ``core.webhooks.parse_url`` reads it with ``urllib.parse.urlsplit``: the scheme in
+    any case; a host — a name without ``/ ? # @ [ ] :``, or in brackets an IPv6 address (with a zone) or an IPvFuture
+    ``v…`` — and none of the characters NFKC turns into ``/ ? # @ :`` (``urlsplit`` refuses them in a host);
+    a port from 1 to 65535 (leading zeros aside), or none after the colon; then anything from ``/``, ``?`` or ``#``.
+    (No user name: ``@`` is refused. Whether the host is public, or resolves at all, only the server can tell.)"""
+    unsafe = "".join(
+        sorted(
+            c
+            for c in map(chr, range(0x80, sys.maxunicode + 1))
+            if set(unicodedata.normalize("NFKC", c)) & set("/?#@:")
+        )
+    )
+    name = rf"[^/?#@\[\]:{unsafe}]"
+    zone = rf"%[^%/?#@\[\]{unsafe}]+"
+    future = rf"v[0-9A-Fa-f]+\.[^/?#@\[\]{unsafe}]+"
+    port = "0*([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+    return rf"^[Hh][Tt][Tt][Pp][Ss]?://(\[({_ipv6()}({zone})?|{future})\]|{name}+)(:({port})?)?([/?#].*)?$"
 
 
 # -- what the server checks of a field ---------------------------------------------------------------------------
@@ -244,6 +278,23 @@ def in_minor_units(currency: str, *amounts: str) -> dict[str, Any]:
             "required": [currency],
         })  # fmt: skip
     return {"anyOf": branches}
+
+
+def not_beyond_minor_units(currency: str, amount: str) -> dict[str, Any]:
+    """``in_minor_units`` said as one ``not``: no known currency ``currency`` with a decimal ``amount`` (written as
+    text) of more decimals than it has. For a body whose other rules leave no room for ``in_minor_units``'s
+    branches, which a generator multiplies by those of every other ``anyOf`` of the body."""
+    refused = [
+        {
+            "properties": {
+                currency: {"enum": sorted(c for c, e in MINOR_UNITS.items() if e == exponent)},
+                amount: {"type": "string", "pattern": rf"\.[0-9]{{{exponent}}}[0-9]*[1-9]"},
+            },
+            "required": [currency, amount],
+        }
+        for exponent in sorted(set(MINOR_UNITS.values()))
+    ]
+    return {"not": {"anyOf": refused}}
 
 
 _OPTIONS: Final = [t.value for t in AssetType if t.is_option]
@@ -561,23 +612,40 @@ def error_statuses(operation: Operation) -> list[int]:
     return sorted(statuses)
 
 
+def _no_nul(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A parameter's schema; a text without a pattern of its own holds no NUL (the server refuses one in a path
+    or a query parameter, like in any text it reads)."""
+    if schema.get("type") == "string" and not {"pattern", "enum", "const", "format"} & set(schema):
+        return {**schema, "pattern": NO_NUL}
+    return dict(schema)
+
+
+#: An ``Idempotency-Key`` as ``core.idempotency.request_key`` reads it: at most ``MAX_KEY_LENGTH`` printable
+#: characters (``str.isprintable``), not only blanks — of Latin-1, the characters a header carries as they are.
+IDEMPOTENCY_KEY: Final = (
+    "^[ -~\u00a1-\u00ac\u00ae-\u00ff]*[!-~\u00a1-\u00ac\u00ae-\u00ff][ -~\u00a1-\u00ac\u00ae-\u00ff]*$"
+)
+
+
 def _parameters(operation: Operation) -> list[dict[str, Any]]:
     made: list[dict[str, Any]] = []
     for match in _PATH_PARAMETER.finditer(operation.path):
         name, convertor = match.groups()
         schema = (
-            {"type": "integer", "minimum": 0} if convertor == "int" else {"type": "string", "minLength": 1}
+            {"type": "integer", "minimum": 0}
+            if convertor == "int"
+            else {"type": "string", "minLength": 1, "pattern": NO_NUL}
         )
         made.append({"name": name, "in": "path", "required": True, "schema": schema})
     for param in operation.query:
         made.append({"name": param.name, "in": "query", "required": param.required,
-                     "description": param.description, "schema": dict(param.schema)})  # fmt: skip
+                     "description": param.description, "schema": _no_nul(param.schema)})  # fmt: skip
     if operation.creates_work:
         made.append({
             "name": "Idempotency-Key", "in": "header", "required": True,
             "description": "A unique string per piece of work (a UUID, say): the same key and body get the first "
                            "response again; the same key with another body is 422; while the first runs, 409.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": IDEMPOTENCY_KEY},
         })  # fmt: skip
     return made
 

@@ -17,7 +17,15 @@ from core.errors import ValidationError
 from core.instruments import AllocationLine
 from core.portfolio import OrderType, Policy
 from core.records import AccountLiquidation, Order, PortfolioOrder
-from entrypoints.http.openapi import POSITIVE, TEXT, Rules, checked, one_required, same_if_both
+from entrypoints.http.openapi import (
+    POSITIVE,
+    TEXT,
+    Rules,
+    checked,
+    not_beyond_minor_units,
+    one_required,
+    same_if_both,
+)
 from entrypoints.http.routing import EXPLAIN, PAGING, Call, Operation, Param, Reply, as_json, page
 
 # -- request bodies ---------------------------------------------------------------------------------------------
@@ -27,6 +35,15 @@ def not_of_type(*types: str) -> dict[str, Any]:
     """For the OpenAPI document: a portfolio order of none of ``types``, by its ``type`` and its ``side``."""
     others = [t.value for t in OrderType if t.value not in types]
     return {"properties": {field: {"enum": [*others, None]} for field in ("type", "side")}}
+
+
+def of_type_giving(types: tuple[str, ...], *fields: str) -> dict[str, Any]:
+    """For the OpenAPI document: a portfolio order of one of ``types`` (by its ``type`` or its ``side``) that gives
+    one of ``fields`` (not null)."""
+    return {"anyOf": [
+        {"properties": {named: {"enum": list(types)}, field: {"not": {"type": "null"}}}, "required": [named, field]}
+        for named in ("type", "side") for field in fields
+    ]}  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
@@ -55,6 +72,11 @@ class NewPortfolioOrder:
          "properties": {"allocation": {"minItems": 1}}},
         {"anyOf": [not_of_type("BUY", "REBALANCING"), one_required("allocation_id", "allocation")]},
         {"anyOf": [not_of_type("BUY", "SELL"), one_required("cash_amount")]},
+        {"not": of_type_giving(("REBALANCING", "LIQUIDATION"), "cash_amount")},
+        {"not": of_type_giving(("LIQUIDATION",), "allocation_id", "allocation")},
+        # A currency given must be the account's: the cash amount has no more decimals than it has (and one not
+        # given, the account's, no schema can know).
+        not_beyond_minor_units("currency", "cash_amount"),
     )  # fmt: skip
 
     def __attrs_post_init__(self) -> None:
@@ -109,7 +131,8 @@ def show_order(call: Call) -> Reply:
 
 
 def list_orders(call: Call) -> Reply:
-    found = call.app.portfolio_orders.all(call.param("account_id"), call.param("state"), scope=call.scope)
+    state = call.one_of("state", STATE_NAMES)
+    found = call.app.portfolio_orders.all(call.param("account_id"), state, scope=call.scope)
     return page(call, found, key=lambda o: o.id)
 
 
@@ -150,7 +173,9 @@ def show_individual_order(call: Call) -> Reply:
     return Reply(200, as_json(call.app.queries.order(call.path["order_id"], scope=call.scope)))
 
 
-STATES: Final = {"type": "string", "enum": ["NEW", "SUBMITTED", "PROCESSING", "FILLED", "CANCELLED"]}
+#: The states a portfolio order may be listed by (``?state=``).
+STATE_NAMES: Final = ["NEW", "SUBMITTED", "PROCESSING", "FILLED", "CANCELLED"]
+STATES: Final = {"type": "string", "enum": STATE_NAMES}
 
 OPERATIONS: Final = (
     Operation("POST", "/portfolios/orders", place_order,

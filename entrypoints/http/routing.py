@@ -15,12 +15,15 @@ work needs an ``Idempotency-Key``: the first response is kept and sent again for
 
 from __future__ import annotations
 
+import copy
 import enum
 import hashlib
 import json
 import logging
 import re
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Final
 
 import attrs
@@ -39,6 +42,7 @@ from adapters.serialization import (
 from core import errors
 from core.errors import AllotError, Forbidden, Unauthorized, ValidationError
 from core.idempotency import request_key
+from core.numbers import PLAIN_DECIMAL, check_decimal
 from core.tenants import Scope, require_operator
 from ports.application import Application
 from ports.requests import Requests
@@ -70,6 +74,10 @@ class Access(enum.Enum):
     ADMIN = "admin"  #: only an admin key (instruments, prices, clients)
 
 
+#: What a query parameter may hold: text without a NUL, like any text of a request (``query_of``).
+NO_NUL: Final = r"^[^\x00]*$"
+
+
 @attrs.frozen
 class Param:
     """A query parameter, for the OpenAPI document and for reading it."""
@@ -77,7 +85,7 @@ class Param:
     name: str
     description: str
     required: bool = False
-    schema: Mapping[str, Any] = attrs.field(factory=lambda: {"type": "string"})
+    schema: Mapping[str, Any] = attrs.field(factory=lambda: {"type": "string", "pattern": NO_NUL})
 
 
 @attrs.frozen
@@ -113,6 +121,38 @@ class Call:
         if value is None or not value.strip():
             raise ValidationError(f"the query parameter {name} is required", {"parameter": name})
         return value
+
+    def one_of(self, name: str, allowed: Sequence[str]) -> str | None:
+        """A query parameter that is one of ``allowed``, written as it is there (an empty value is none), or None
+        when it is not given."""
+        value = self.param(name)
+        if value is None or value in allowed:
+            return value
+        raise ValidationError(
+            f"the query parameter {name} must be one of {', '.join(allowed)}, not {value!r}",
+            {"parameter": name, "value": value, "allowed": list(allowed)},
+        )
+
+    def decimal(self, name: str, default: Decimal | None = None) -> Decimal:
+        """A query parameter that is a decimal written plainly, within the bounds of every decimal; ``default``
+        when it is not given (none: it is required). An empty value is no decimal."""
+        text = self.param(name) if default is not None else self.required(name)
+        if text is None:
+            assert default is not None
+            return default
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        if not PLAIN_DECIMAL.fullmatch(text):
+            raise ValidationError(
+                f"the query parameter {name} must be a decimal number written with digits 0-9 and an optional "
+                f"point, e.g. 1000.50, not {shown!r}",
+                {"parameter": name, "value": shown},
+            )
+        try:
+            return check_decimal(Decimal(text), name)
+        except ValidationError as error:
+            raise ValidationError(
+                f"the query parameter {error.message}", {"parameter": name, "value": shown}
+            ) from None
 
 
 def query_value(query: Mapping[str, Sequence[str]], name: str) -> str | None:
@@ -155,6 +195,10 @@ class Operation:
     #: Fields of the answer shown only once (a new key, a signing secret): an answer sent again for the same
     #: idempotency key leaves them out, and they are never stored.
     shown_once: tuple[str, ...] = ()
+    #: What the core calls a field of this route's request otherwise than the request does: the core's name →
+    #: the request's, a body field by its snake_case name (``participating_accounts_info.priority``) or a query
+    #: parameter by its own (``Amount``). A refusal names the field as the request does (``as_sent``).
+    renamed: Mapping[str, str] = attrs.field(factory=dict)
 
 
 # -- casing ---------------------------------------------------------------------------------------------------
@@ -286,6 +330,81 @@ def refusal(error: AllotError) -> Reply:
     return Reply(status_of(error), error_body(error))
 
 
+# -- a refusal in the request's names -------------------------------------------------------------------------
+
+#: One of allot's names (``unit_value``): a PascalCase route writes it in PascalCase.
+_ALLOTS_NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
+#: The names in a path of the body (``$.participating_accounts_info[0].unit_value``).
+_PATH_NAMES: Final = re.compile(r"(?<=\.)[A-Za-z_][A-Za-z0-9_]*")
+#: The fields a problem of the converter lists (``extra fields found (foo, bar)``).
+_LISTED: Final = re.compile(r"(?<=^extra fields found \()[^()]*(?=\))")
+
+
+def cased(name: str, casing: Casing) -> str:
+    """One of allot's names in a route's casing; a name that is none of allot's (``account id``) as it is."""
+    return pascal(name) if casing is Casing.PASCAL and _ALLOTS_NAME.fullmatch(name) else name
+
+
+def sent_name(name: str, operation: Operation) -> str:
+    """A field a refusal names, as the route's request names it: a path of the body (``$.lines[0].weight``, in
+    allot's names of the body's fields) in the route's casing; a name of the core's (``name``,
+    ``participants.priority``) through the route's ``renamed`` (the whole name, or else its first part), then in
+    the route's casing."""
+    if name.startswith("$"):
+        return _PATH_NAMES.sub(lambda found: cased(found.group(), operation.casing), name)
+    head, dot, rest = name.partition(".")
+    renamed = operation.renamed.get(name) or operation.renamed.get(head, head) + dot + rest
+    return ".".join(cased(part, operation.casing) for part in renamed.split("."))
+
+
+def _sent_problem(problem: str, operation: Operation) -> str:
+    """One problem the converter found (``extra fields found (foo) @ $.lines[0]``), in the request's names."""
+    what, at, path = problem.rpartition(" @ ")
+    if not at:
+        return problem
+    what = _LISTED.sub(
+        lambda found: ", ".join(cased(n, operation.casing) for n in found.group().split(", ")), what
+    )
+    return f"{what} @ {sent_name(path, operation)}"
+
+
+def as_sent(error: ValidationError, operation: Operation) -> ValidationError:
+    """``error`` naming every field as the route's request does, in its details and its message: ``field`` (a
+    query parameter's as ``parameter``, like every refusal of one), each of the converter's ``errors``. The same
+    error when it names nothing otherwise. Only for what is read after the body was recased: a refusal of the JSON
+    text itself (a name given twice, text that is no text) names what was sent already."""
+    message, details = error.message, dict(error.details)
+    field = details.get("field")
+    if isinstance(field, str):
+        sent = sent_name(field, operation)
+        key = "parameter" if any(sent == param.name for param in operation.query) else "field"
+        details = {(key if k == "field" else k): (sent if k == "field" else v) for k, v in details.items()}
+        if sent != field and message.startswith(f"{field} "):
+            message = sent + message[len(field) :]
+    problems = details.get("errors")
+    if isinstance(problems, list) and all(isinstance(problem, str) for problem in problems):
+        sent_problems = [_sent_problem(problem, operation) for problem in problems]
+        for problem, sent_problem in zip(problems, sent_problems, strict=True):
+            message = message.replace(problem, sent_problem)
+        details["errors"] = sent_problems
+    if message == error.message and details == error.details:
+        return error
+    named = copy.copy(error)
+    named.message, named.details, named.args = message, details, (message,)
+    return named
+
+
+def run_handler(operation: Operation, call: Call) -> Reply:
+    """The handler's reply; a refusal of bad input names the fields as the route's request does (``as_sent``)."""
+    try:
+        return operation.handler(call)
+    except ValidationError as error:
+        named = as_sent(error, operation)
+        if named is error:
+            raise
+        raise named from None
+
+
 def internal_error() -> Reply:
     body = {"error": {"code": "INTERNAL_ERROR", "message": "allot failed unexpectedly; the server log says why",
                       "details": {}}}  # fmt: skip
@@ -359,7 +478,10 @@ def parsed_body(operation: Operation, raw: bytes) -> Any:
             data = recase(data, from_pascal)
         except RecursionError:
             raise ValidationError("the request is nested too deeply to be read", {}) from None
-    return structure(data, operation.body)
+    try:
+        return structure(data, operation.body)
+    except ValidationError as error:
+        raise as_sent(error, operation) from None
 
 
 def from_pascal(name: str) -> str:
@@ -392,16 +514,21 @@ def run_idempotent(call: Call, operation: Operation, key: str | None, request: s
     assert key is not None  # begin refuses a request without one
     call = attrs.evolve(call, idempotency_key=request_key(call.scope, key))
     try:
-        try:
-            reply = operation.handler(call)
-        except AllotError as error:
-            reply = refusal(error)
-        kept = without(reply.body, operation.shown_once)
+        reply = run_handler(operation, call)
+    except AllotError as error:
+        reply = refusal(error)
+    except Exception:
+        # The work failed and changed nothing (its transaction is undone): the key is let go at once, so a retry
+        # with it runs again instead of being told for minutes that the request is still in flight.
+        abandon(requests, call.scope, key)
+        raise
+    kept = without(reply.body, operation.shown_once)
+    try:
         requests.finish(call.scope, key, reply.status, json.dumps(kept, ensure_ascii=False, default=str))
     except Exception:
-        # Whatever failed (the work, or keeping its answer), the key is let go at once: a retry with it runs
-        # again instead of being told for minutes that the request is still in flight.
-        abandon(requests, call.scope, key)
+        # The work is done but its answer could not be kept: the key stays in flight until its lease ends, since
+        # letting it go would make a retry do the work (a deposit, an order) a second time.
+        log.exception("the answer to the request with Idempotency-Key %r could not be kept", key)
         raise
     return reply
 
@@ -478,11 +605,11 @@ def handle(
     """For a caller already authorized (``scope``): read the body and ``?explain=`` (before any work begins: a
     bad value does not use up an Idempotency-Key), and run the handler (once per idempotency key if it creates
     work)."""
-    query = {k: request.query_params.getlist(k) for k in request.query_params}
+    query = query_of(request)
     call = Call(
         app=app,
         scope=scope,
-        path=dict(request.path_params),
+        path=path_of(operation, request),
         query=query,
         body=parsed_body(operation, raw),
         settings=settings,
@@ -491,7 +618,60 @@ def handle(
     if operation.creates_work:
         key = idempotency_key(request)
         return run_idempotent(call, operation, key, fingerprint(operation, request, raw))
-    return operation.handler(call)
+    return run_handler(operation, call)
+
+
+def query_of(request: Request) -> dict[str, list[str]]:
+    """The query's parameters, each with its values, read like any text allot reads: percent-decoded as UTF-8
+    strictly (a byte that is not UTF-8 is refused, not read as U+FFFD), and without a NUL."""
+    query: dict[str, list[str]] = {}
+    raw: bytes = request.scope.get("query_string", b"")
+    # Every byte as one character (latin-1), so that the bytes are decoded as UTF-8 here, strictly.
+    pairs = urllib.parse.parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    for name, value in pairs:
+        shown = name.encode("latin-1").decode("utf-8", "replace")
+        named = _text_of(name, shown, "query parameter")
+        query.setdefault(named, []).append(_text_of(value, named, "query parameter"))
+    return query
+
+
+#: A parameter in a route's path (``{account_id}``).
+_PATH_PARAMETER: Final = re.compile(r"{(\w+)(?::\w+)?}")
+
+
+def path_of(operation: Operation, request: Request) -> dict[str, str]:
+    """The path's parameters, each read like a query's (``query_of``) from the path as it was sent (the server
+    reads a byte that is not UTF-8 as U+FFFD)."""
+    found = dict(request.path_params)
+    raw = request.scope.get("raw_path")
+    if found and isinstance(raw, bytes):
+        # From the end: the path as sent may start with where the application is mounted.
+        for step, part in zip(reversed(raw.split(b"/")), reversed(operation.path.split("/")), strict=False):
+            parameter = _PATH_PARAMETER.fullmatch(part)
+            if parameter is not None and parameter.group(1) in found:
+                sent = urllib.parse.unquote_to_bytes(step).decode("latin-1")
+                _text_of(sent, parameter.group(1), "path parameter")
+    for name, value in found.items():
+        _text_of(value.encode("utf-8", "surrogatepass").decode("latin-1"), name, "path parameter")
+    return found
+
+
+def _text_of(sent: str, parameter: str, where: str) -> str:
+    """A parameter's value from its bytes (``sent``, one character a byte): UTF-8 text without a NUL, else 400
+    naming the parameter."""
+    try:
+        text = sent.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(
+            f"the {where} {parameter} is not UTF-8 text: percent-encode the UTF-8 bytes of its characters",
+            {"parameter": parameter},
+        ) from None
+    if "\0" in text:
+        raise ValidationError(
+            f"the {where} {parameter} holds a NUL (%00), which no text allot reads may hold",
+            {"parameter": parameter},
+        )
+    return text
 
 
 def idempotency_key(request: Request) -> str | None:

@@ -13,21 +13,29 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Final, TypeVar
+from typing import ClassVar, Final, TypeVar
 
 import attrs
 
-from adapters.serialization import Number, spelled, structure
+from adapters.serialization import Number, spelled
 from core.allocation_keys import LISTED_BY_DEFAULT
 from core.blocks import DEFAULT_POLICY, AccountAllocation, BlockAllocation, PartialFillPolicy
 from core.errors import ValidationError
 from core.explain import Explanation
 from core.fairness import Fairness
 from core.instruments import AssetType, Position, Side
-from core.keys import MAX_PRIORITY, AllocationKey, MarginHandling, Participant, UnitType, owners_error_account
+from core.keys import MAX_PRIORITY, AllocationKey, MarginHandling, Participant, UnitType, error_account_of
 from core.lifecycle import KeyStatus, OrderState
 from core.records import Order, StoredKey
-from entrypoints.http.openapi import DECIMAL_POSITIVE, POSITIVE, TEXT, Check, checked, one_of
+from entrypoints.http.openapi import (
+    DECIMAL_POSITIVE,
+    POSITIVE,
+    TEXT,
+    Check,
+    Rules,
+    checked,
+    one_of,
+)
 from entrypoints.http.routing import (
     EXPLAIN,
     PAGING,
@@ -82,25 +90,47 @@ class ParticipatingAccountInfo:
     priority: int | None = attrs.field(
         default=None, metadata=checked(Check({"type": "integer", "minimum": 1, "maximum": MAX_PRIORITY}))
     )
+    #: One that accepts remainders has a priority (that those priorities differ, no schema can say).
+    openapi_rules: ClassVar[Rules] = ({"anyOf": [
+        {"properties": {"accept_remainder_amount": {"const": False}}},
+        {"properties": {"priority": {"type": "integer"}}, "required": ["priority"]},
+    ]},)  # fmt: skip
 
 
 @attrs.frozen(kw_only=True)
 class NewAllocationKey:
     """``POST /trade/v1/allocationkeys``. ``ErrorAccountKey`` (allot's addition) names the account that takes
-    what the participants do not; left out, as in the document's examples, it is the block account's own error
+    what the participants do not; left out (or null), it is the block account's own error
     account ``<OwnerAccountKey>-ERROR``, opened with the first key that needs it (owned like the block account,
     in its currency, with no cash)."""
 
-    allocation_key_name: str
+    allocation_key_name: str = attrs.field(metadata=checked(TEXT))
     allocation_unit_type: str = attrs.field(metadata=spellings(UnitType))
     margin_handling: str = attrs.field(metadata=spellings(MarginHandling))
-    owner_account_key: str
-    error_account_key: str | None = None
+    owner_account_key: str = attrs.field(metadata=checked(TEXT))
+    error_account_key: str | None = attrs.field(default=None, metadata=checked(TEXT))
     participating_accounts_info: tuple[ParticipatingAccountInfo, ...]
     one_time: bool = False
     #: allot's addition: ``Rotate`` rotates the key's remainder over the accounts that accept remainders, block
     #: after block; ``Plain`` (the default) gives it the same way every time.
     fairness: str = attrs.field(default="Plain", metadata=spellings(Fairness))
+    #: At least one participant (that percentages sum to 100, that each account takes part once and that the block
+    #: and error accounts are none of them, no schema can say).
+    openapi_rules: ClassVar[Rules] = ({"properties": {"participating_accounts_info": {"minItems": 1}}},)
+
+
+#: The core's names of what ``key_of`` renames, as the request names them (for the errors, ``Operation.renamed``).
+KEY_FIELDS: Final = {
+    "name": "allocation_key_name",
+    "unit_type": "allocation_unit_type",
+    "owner_account_id": "owner_account_key",
+    "error_account_id": "error_account_key",
+    "participants": "participating_accounts_info",
+    "account_id": "participating_accounts_info.account_key",
+    "unit_value": "participating_accounts_info.unit_value",
+    "accept_remainder": "participating_accounts_info.accept_remainder_amount",
+    "priority": "participating_accounts_info.priority",
+}
 
 
 def key_of(body: NewAllocationKey) -> AllocationKey:
@@ -111,7 +141,7 @@ def key_of(body: NewAllocationKey) -> AllocationKey:
         margin_handling=member_of(MarginHandling, body.margin_handling, "MarginHandling"),
         one_time=body.one_time,
         owner_account_id=body.owner_account_key,
-        error_account_id=body.error_account_key or owners_error_account(body.owner_account_key),
+        error_account_id=error_account_of(body.owner_account_key, body.error_account_key),
         participants=tuple(
             Participant(p.account_key, p.unit_value, p.accept_remainder_amount, p.priority)
             for p in body.participating_accounts_info
@@ -201,9 +231,10 @@ def preview_of(key_id: str, result: BlockAllocation) -> DistributionPreview:
 
 
 def statuses(call: Call) -> tuple[KeyStatus, ...]:
-    """``Statuses=Active,OneTime`` (or repeated): the statuses asked for; none: those listed by default (Active)."""
+    """``Statuses=Active,OneTime`` (or repeated): the statuses asked for; none: those listed by default (Active).
+    An empty one (``Statuses=``, ``Statuses=Active,``) names no status, and is refused like a misspelt one."""
     given = [part.strip() for value in call.query.get("Statuses", ()) for part in value.split(",")]
-    return tuple(member_of(KeyStatus, text, "Statuses") for text in given if text) or LISTED_BY_DEFAULT
+    return tuple(member_of(KeyStatus, text, "Statuses") for text in given) or LISTED_BY_DEFAULT
 
 
 def create_key(call: Call) -> Reply:
@@ -228,8 +259,8 @@ def delete_key(call: Call) -> Reply:
 
 def preview(call: Call) -> Reply:
     key_id = call.path["allocation_key_id"]
-    amount = structure(call.required("Amount"), Decimal)
-    step = structure(call.param("QuantityStep") or "1", Decimal)
+    amount = call.decimal("Amount")
+    step = call.decimal("QuantityStep", Decimal(1))
     result = call.app.keys.preview(key_id, amount, step, scope=call.scope)
     return Reply(200, as_json(preview_of(key_id, result), Casing.PASCAL))
 
@@ -267,10 +298,10 @@ class NewBlockOrder:
     ``PartialFillPolicy`` (allot's addition): how a partial fill is shared (``ProRata`` or ``Priority``)."""
 
     allocation_key_id: str
-    #: The instrument: its ``Uic`` (a whole number, as in the document), or allot's instrument id (a string).
+    #: The instrument: its ``Uic`` (a whole number; 21.0 is 21), or allot's instrument id (a string).
     uic: int | str
     buy_sell: str = attrs.field(metadata=spellings(Side))
-    amount: Decimal
+    amount: Decimal = attrs.field(metadata=checked(POSITIVE))
     account_key: str | None = None
     asset_type: str | None = attrs.field(default=None, metadata=spellings(AssetType))
     order_type: str = attrs.field(
@@ -294,6 +325,12 @@ class OrderPlaced:
 def instrument_named(call: Call, uic: int | str) -> str:
     """The id of the instrument a request names: by its ``Uic`` (a number) or by allot's id (text)."""
     return uic if isinstance(uic, str) else call.app.instruments.by_uic(uic).instrument_id
+
+
+#: The core's names of what ``place_block`` renames, as the request names them.
+BLOCK_FIELDS: Final = {"account_id": "account_key", "instrument_id": "uic", "side": "buy_sell"}
+#: The core's names of the query parameters of a distribution preview.
+PREVIEW_PARAMETERS: Final = {"amount": "Amount", "step": "QuantityStep"}
 
 
 def place_block(call: Call) -> Reply:
@@ -421,7 +458,7 @@ ACCOUNT_KEY: Final = Param(
     "AccountKey",
     "The account (one the caller may see).",
     required=True,
-    schema={"type": "string", "pattern": r"\S"},
+    schema={"type": "string", "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"},
 )
 PASCAL: Final = Casing.PASCAL
 
@@ -429,7 +466,7 @@ OPERATIONS: Final = (
     Operation("POST", "/trade/v1/allocationkeys", create_key,
               "Create an allocation key for the caller's client (shared by its users)", "block trading",
               body=NewAllocationKey, response=AllocationKeyCreated, status=201, casing=PASCAL, creates_work=True,
-              errors=(404, 409, 422)),
+              errors=(404, 409, 422), renamed=KEY_FIELDS),
     Operation("GET", "/trade/v1/allocationkeys", list_keys,
               "The client's allocation keys: Active ones unless Statuses asks for others", "block trading",
               response=AllocationKeyDetails, casing=PASCAL, paged=True, query=(STATUSES, *PAGING)),
@@ -441,11 +478,12 @@ OPERATIONS: Final = (
               response=AllocationKeyDetails, casing=PASCAL, errors=(404, 409)),
     Operation("GET", "/trade/v1/allocationkeys/{allocation_key_id}/distributions", preview,
               "How the key would distribute Amount, with the remainder (nothing is placed)", "block trading",
-              response=DistributionPreview, casing=PASCAL, query=(AMOUNT, QUANTITY_STEP), errors=(404, 422)),
+              response=DistributionPreview, casing=PASCAL, query=(AMOUNT, QUANTITY_STEP), errors=(404, 422),
+              renamed=PREVIEW_PARAMETERS),
     Operation("POST", "/trade/v2/orders", place_block,
               "Place a block order with an allocation key; the market executes it and allocates it out",
               "block trading", body=NewBlockOrder, response=OrderPlaced, status=202, casing=PASCAL,
-              creates_work=True, errors=(404, 409, 422), query=(EXPLAIN,)),
+              creates_work=True, errors=(404, 409, 422), query=(EXPLAIN,), renamed=BLOCK_FIELDS),
     Operation("GET", "/port/v1/orders", list_orders,
               "The individual orders of an account, allocated ones with their CorrelationKey", "block trading",
               response=PortOrder, casing=PASCAL, paged=True, query=(ACCOUNT_KEY, *PAGING), errors=(404,)),

@@ -17,7 +17,7 @@ from adapters.webhooks import new_secret
 from core.errors import ValidationError
 from core.records import TOPICS, Event, Subscription
 from core.webhooks import EventQuery
-from entrypoints.http.openapi import TEXT, Rules, checked, one_of
+from entrypoints.http.openapi import TEXT, Rules, checked, http_url_pattern, one_of
 from entrypoints.http.routing import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -41,11 +41,11 @@ class NewSubscription:
     url: str = attrs.field(metadata=checked(TEXT))
     topics: tuple[str, ...] = attrs.field(metadata=checked(one_of(TOPICS)))
     allow_private_network: bool = False
-    #: At least one topic; an http or https URL with a host, a port from 1 (if any) and no user name.
-    openapi_rules: ClassVar[Rules] = ({"properties": {
-        "topics": {"minItems": 1},
-        "url": {"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://(\[[0-9A-Fa-f:.]+\]|[^/?#@\[\]:]+)(:0*([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?([/?#].*)?$"},
-    }},)  # fmt: skip
+    #: At least one topic; an http or https URL with a host, a port from 1 (if any) and no user name, as
+    #: ``core.webhooks.parse_url`` reads it (``openapi.http_url_pattern``).
+    openapi_rules: ClassVar[Rules] = (
+        {"properties": {"topics": {"minItems": 1}, "url": {"pattern": http_url_pattern()}}},
+    )
 
 
 @attrs.frozen(kw_only=True)

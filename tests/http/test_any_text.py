@@ -116,5 +116,66 @@ def test_a_body_giving_a_field_twice_is_refused_and_nothing_is_made(api: Api) ->
     headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
     answer = api.alice.post("/accounts", content=text.encode(), headers=headers)
     assert (answer.status_code, answer.json()["error"]["code"]) == (400, "INVALID_JSON")
-    assert answer.json()["error"]["details"] == {"field": "cash"}
+    assert answer.json()["error"]["details"] == {"field": "$.cash"}
     assert api.alice.get("/accounts/TWICE").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("route", "text", "field"),
+    [
+        ("/models", '{"name": "m", "lines": [{"instrument_id": "AAA", "weight": "1", "weight": "0.5"}]}',
+         "$.lines[0].weight"),
+        ("/trade/v1/allocationkeys", '{"AllocationKeyName": "k", "ParticipatingAccountsInfo": [{"AccountKey": "A"}, '
+         '{"AccountKey": "B", "UnitValue": 1, "UnitValue": 2}]}', "$.ParticipatingAccountsInfo[1].UnitValue"),
+        ("/trade/v2/orders", '{"Uic": 1, "OrderDuration": {"DurationType": "DayOrder", "DurationType": "Day"}}',
+         "$.OrderDuration.DurationType"),
+    ],
+)  # fmt: skip
+def test_a_field_given_twice_deep_in_a_body_is_refused_naming_its_path_as_sent(
+    api: Api, route: str, text: str, field: str
+) -> None:
+    headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
+    answer = api.alice.post(route, content=text.encode(), headers=headers)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "INVALID_JSON"), answer.text
+    assert answer.json()["error"]["details"] == {"field": field}
+    assert field in answer.json()["error"]["message"]
+
+
+#: Percent-encoded bytes that are no text: a NUL (alone and inside), a byte no UTF-8 character starts with, a
+#: sequence broken off, and a surrogate (which UTF-8 may not encode).
+NOT_TEXT = ["%00", "a%00b", "%FF", "%C3%28", "%ED%A0%80"]
+PATH_PARAMETERS = [pytest.param(operation, name, id=f"{operation.method} {operation.path} {name}")
+                   for operation in OPERATIONS for name in re.findall(r"{(\w+)}", operation.path)]  # fmt: skip
+QUERY_PARAMETERS = [pytest.param(operation, param.name, id=f"{operation.method} {operation.path} {param.name}")
+                    for operation in OPERATIONS for param in operation.query]  # fmt: skip
+
+
+@pytest.mark.parametrize(("operation", "name"), PATH_PARAMETERS)
+@pytest.mark.parametrize("sent", NOT_TEXT)
+def test_a_path_parameter_that_is_no_text_is_400_naming_the_parameter_not_a_404(
+    api: Api, operation: Operation, name: str, sent: str
+) -> None:
+    client = api.admin if operation.access is Access.ADMIN else api.alice
+    url = re.sub(r"{(\w+)}", lambda found: sent if found.group(1) == name else "x", operation.path)
+    answer = client.request(operation.method, url)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR"), answer.text
+    assert answer.json()["error"]["details"] == {"parameter": name}
+    assert "\ufffd" not in answer.text
+
+
+@pytest.mark.parametrize(("operation", "name"), QUERY_PARAMETERS)
+@pytest.mark.parametrize("sent", NOT_TEXT)
+def test_a_query_parameter_that_is_no_text_is_400_naming_the_parameter(
+    api: Api, operation: Operation, name: str, sent: str
+) -> None:
+    client = api.admin if operation.access is Access.ADMIN else api.alice
+    url = re.sub(r"{\w+}", "x", operation.path) + f"?{name}={sent}"
+    answer = client.request(operation.method, url)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR"), answer.text
+    assert answer.json()["error"]["details"] == {"parameter": name}
+
+
+def test_a_query_parameters_name_that_is_no_text_is_400_too(api: Api) -> None:
+    answer = api.alice.get("/accounts?%FF=1")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR"), answer.text
+    assert answer.json()["error"]["details"] == {"parameter": "\ufffd"}

@@ -424,3 +424,24 @@ def test_a_block_order_naming_a_uic_no_instrument_has_is_404_and_nothing_is_plac
     assert refused.status_code == 404, refused.text
     assert refused.json()["error"]["details"] == {"kind": "instrument", "uic": 22}
     assert desk.get(f"/trade/v1/allocationkeys/{made}").json()["Status"] == "OneTime"
+
+
+def test_a_block_orders_uic_written_with_a_zero_fraction_is_that_whole_number(desk: httpx.Client) -> None:
+    made = key_id(desk, KEY_10_20_30)
+    placed = post(
+        desk,
+        "/trade/v2/orders",
+        BLOCK_ORDER.replace('"6014"', json.dumps(made)).replace('"Uic":21', '"Uic":21.0'),
+    )
+    assert placed.status_code == 202, placed.text
+    assert desk.get(f"/trade/v1/allocationkeys/{made}").json()["Status"] == "Used"
+
+
+def test_a_key_whose_error_account_is_given_empty_is_refused_naming_it(desk: httpx.Client) -> None:
+    refused = post(
+        desk,
+        "/trade/v1/allocationkeys",
+        KEY_10_20_30.replace('"OwnerAccountKey"', '"ErrorAccountKey":"", "OwnerAccountKey"'),
+    )
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["details"]["field"] == "ErrorAccountKey"

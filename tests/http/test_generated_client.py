@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import re
 import subprocess
 import sys
@@ -34,8 +35,12 @@ GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 PACKAGE = "allot_client"
 #: The generator takes a few seconds; past this it is taken to hang.
 DEADLINE = 120.0
-#: No post-hooks: the generated code is not formatted (that would run ruff over it, which these tests do not need).
+#: No post-hooks: the generated code is not formatted (that would run ruff over it, which these tests do not need;
+#: without ruff on the PATH the generator would warn "ruff is not in PATH").
 CONFIG = f"project_name_override: {PACKAGE}\npackage_name_override: {PACKAGE}\npost_hooks: []\n"
+#: The generator runs with the system's default PATH, as on a fresh machine where ruff is only in the venv: what
+#: it prints must not depend on what else this machine has installed.
+GENERATOR_ENV = {**os.environ, "PATH": os.defpath}
 
 
 @attrs.frozen
@@ -57,7 +62,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
     done = subprocess.run(
         [str(GENERATOR), "generate", "--path", str(folder / "openapi.json"), "--output-path",
          str(folder / PACKAGE), "--meta", "none", "--config", str(folder / "config.yaml")],
-        capture_output=True, text=True, timeout=DEADLINE, check=False, cwd=folder,
+        capture_output=True, text=True, timeout=DEADLINE, check=False, cwd=folder, env=GENERATOR_ENV,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     sys.path.insert(0, str(folder))

@@ -8,7 +8,7 @@ import enum
 import html
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
+from schemathesis.openapi.checks import RejectedPositiveData
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 from starlette.routing import Route
 
@@ -31,6 +33,7 @@ from core.numbers import check_non_negative, check_positive, parse_decimal
 from core.records import TOPICS
 from core.tenants import Scope
 from core.validators import check_id, check_text
+from core.webhooks import parse_url
 from entrypoints.bootstrap import sqlite_application
 from entrypoints.http.app import OPERATIONS, create_app
 from entrypoints.http.openapi import (
@@ -38,7 +41,9 @@ from entrypoints.http.openapi import (
     DECIMAL_POSITIVE,
     DECIMAL_READ,
     DECIMAL_SHARE,
+    NO_NUL,
     document,
+    http_url_pattern,
 )
 from entrypoints.http.routing import EXPLAIN, Access, Call, Casing, Operation, Reply
 from entrypoints.http.sandbox import OPERATIONS as SANDBOX
@@ -263,7 +268,7 @@ def test_a_pascal_case_route_is_described_in_pascal_case_from_its_table_alone() 
     page = spec["paths"]["/trade/v1/allocationkeys/{key_id}/participants"]["get"]
     assert page["responses"]["200"]["content"]["application/json"]["schema"]["required"] == ["Data", "Next"]
     assert page["parameters"][0] == {"name": "key_id", "in": "path", "required": True,
-                                     "schema": {"type": "string", "minLength": 1}}  # fmt: skip
+                                     "schema": {"type": "string", "minLength": 1, "pattern": NO_NUL}}  # fmt: skip
     assert "404" in page["responses"]
     jsonschema_rs.Draft202012Validator(OPENAPI_31).validate(spec)
 
@@ -387,6 +392,43 @@ def test_the_text_and_id_schemas_accept_exactly_what_check_text_and_check_id_acc
     assert schema_validator({"$ref": "#/components/schemas/Id"}).is_valid(text) == text_passes(check_id, text)
 
 
+URL_PATTERN = jsonschema_rs.Draft202012Validator({"type": "string", "pattern": http_url_pattern()})
+
+
+def url_passes(url: str) -> bool:
+    try:
+        parse_url(url)
+    except ValidationError:
+        return False
+    return True
+
+
+URL_PIECES = st.sampled_from(
+    ["http://", "hTtPs://", "ftp://", "http:", "[", "]", "::", ":", "1", "0", "fF", "v1.", "V1.", "%", "%25",
+     "@", "/", "?", "#", "\u2100", "\uff1a", "é", "1.2.3.4", "01.2.3.4", "::ffff:", "1:2:3:4:5:6:7:8", ":80",
+     ":0", ":65535", ":65536", ":00080", "x y", "host"]
+)  # fmt: skip
+
+
+@given(st.lists(URL_PIECES, max_size=8).map("".join))
+def test_the_webhook_url_pattern_accepts_only_urls_parse_url_accepts(url: str) -> None:
+    if URL_PATTERN.is_valid(url) and text_passes(check_text, url):
+        assert url_passes(url), url
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [("http://example.com", True), ("hTtPs://example.com:0443/a?b#c", True), ("http://host:", True),
+     ("http://[::1]", True), ("http://[fe80::1%eth0]:8080", True), ("http://[::ffff:1.2.3.4]", True),
+     ("http://[v1.x]", True), ("http://é/", True), ("hTtP://[deD29F1]", False), ("http://[1.2.3.4]", False),
+     ("http://[::01.2.3.4]", False), ("http://[1::2::3]", False), ("http://[V1.x]", False), ("http://a:0", False),
+     ("http://a:65536", False), ("http://user@a", False), ("http://a\u2100b", False), ("ftp://a", False),
+     ("http://", False)],
+)  # fmt: skip
+def test_the_webhook_url_pattern_at_its_edges(url: str, accepted: bool) -> None:
+    assert URL_PATTERN.is_valid(url) is accepted is url_passes(url)
+
+
 def test_a_core_value_objects_validators_and_a_request_types_checks_are_in_its_schema() -> None:
     schemas = SPEC["components"]["schemas"]
     instrument = schemas["InstrumentInput"]["properties"]
@@ -414,7 +456,7 @@ def test_a_core_value_objects_validators_and_a_request_types_checks_are_in_its_s
     )
     assert statuses["schema"]["items"]["enum"] == ["Active", "OneTime", "Used", "Expired", "Deleted"]
     after = next(p for p in SPEC["paths"]["/accounts"]["get"]["parameters"] if p["name"] == "after")
-    assert after["schema"] == {"type": "string", "minLength": 1}
+    assert after["schema"] == {"type": "string", "minLength": 1, "pattern": NO_NUL}
     assert "404" in SPEC["paths"]["/accounts"]["get"]["responses"]  # an after that names nothing
 
 
@@ -436,12 +478,55 @@ def test_a_rule_over_several_fields_is_in_the_schema_too(body: dict[str, Any], v
      ({"account_id": "A", "side": "SELL", "type": "BUY", "cash_amount": "5", "allocation_id": "m"}, False),
      ({"account_id": "A", "type": "BUY", "cash_amount": "5"}, False),
      ({"account_id": "A", "type": "REBALANCING", "allocation_id": "m"}, True),
-     ({"account_id": "A", "type": "REBALANCING", "allocation_id": "m", "allocation": []}, False)],
+     ({"account_id": "A", "type": "REBALANCING", "allocation_id": "m", "allocation": []}, False),
+     ({"account_id": "A", "type": "SELL", "cash_amount": "5.125"}, True),
+     ({"account_id": "A", "type": "SELL", "cash_amount": "5.125", "currency": "EUR"}, False),
+     ({"account_id": "A", "type": "SELL", "cash_amount": "5.120", "currency": "EUR"}, True),
+     ({"account_id": "A", "type": "SELL", "cash_amount": "5.125", "currency": "KWD"}, True),
+     ({"account_id": "A", "type": "SELL", "cash_amount": "5.5", "currency": "JPY"}, False),
+     ({"account_id": "A", "type": "REBALANCING", "allocation_id": "m", "currency": "JPY"}, True),
+     ({"account_id": "A", "type": "REBALANCING", "allocation_id": "m", "cash_amount": "5"}, False),
+     ({"account_id": "A", "side": "LIQUIDATION"}, True), ({"account_id": "A", "side": "LIQUIDATION", "cash_amount": 5}, False),
+     ({"account_id": "A", "type": "LIQUIDATION", "allocation_id": "m"}, False)],
 )  # fmt: skip
 def test_a_portfolio_orders_type_side_allocation_and_cash_rules_are_in_its_schema(
     body: dict[str, Any], valid: bool
 ) -> None:
     assert schema_validator({"$ref": "#/components/schemas/NewPortfolioOrderInput"}).is_valid(body) is valid
+
+
+KEY = {"AllocationKeyName": "k", "AllocationUnitType": "Unit", "MarginHandling": "Reject", "OwnerAccountKey": "B",
+       "ParticipatingAccountsInfo": [{"AccountKey": "A", "UnitValue": 1}]}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("schema", "body", "valid"),
+    [("NewModelInput", {"name": "m", "lines": [{"instrument_id": "AAA", "weight": "1"}]}, True),
+     ("NewModelInput", {"name": "m", "lines": []}, False),
+     ("NewModelInput", {"name": "m", "lines": [{"instrument_id": " AAA", "weight": "1"}]}, False),
+     ("NewAllocationKeyPascalInput", KEY, True),
+     ("NewAllocationKeyPascalInput", KEY | {"ParticipatingAccountsInfo": []}, False),
+     ("NewAllocationKeyPascalInput", KEY | {"AllocationKeyName": "k\x1c"}, False),
+     ("NewAllocationKeyPascalInput", KEY | {"OwnerAccountKey": ""}, False),
+     ("NewAllocationKeyPascalInput", KEY | {"ErrorAccountKey": ""}, False),
+     ("NewAllocationKeyPascalInput", KEY | {"ErrorAccountKey": "E "}, False),
+     ("NewAllocationKeyPascalInput", KEY | {"ParticipatingAccountsInfo": [
+         {"AccountKey": "A", "UnitValue": 1, "AcceptRemainderAmount": True}]}, False),
+     ("NewAllocationKeyPascalInput", KEY | {"ParticipatingAccountsInfo": [
+         {"AccountKey": "A", "UnitValue": 1, "AcceptRemainderAmount": True, "Priority": 1}]}, True),
+     ("NewSubscriptionInput", {"url": "https://example.com", "topics": []}, False),
+     ("NewBlockOrderPascalInput", {"AllocationKeyId": "k", "Uic": 1, "BuySell": "Buy", "Amount": "0"}, False),
+     ("NewInvestmentPascalInput", {"TradeLeaderId": "l", "FundingAccountKey": "A", "Amount": "-1"}, False),
+     ("InvestmentChangePascalInput", {"FundingAccountKey": "A"}, False),
+     ("InvestmentChangePascalInput", {"FundingAccountKey": "A", "PendingFunding": "10"}, True),
+     ("InvestmentChangePascalInput", {"IsActive": False, "PendingFunding": "10"}, False),
+     ("InvestmentChangePascalInput", {"IsActive": False, "InvestmentShieldAmount": None}, True),
+     ("WithdrawalPascalInput", {"Amount": "0.00"}, False)],
+)  # fmt: skip
+def test_non_empty_lists_checked_texts_and_the_rules_of_keys_and_investments_are_in_their_schemas(
+    schema: str, body: dict[str, Any], valid: bool
+) -> None:
+    assert schema_validator({"$ref": f"#/components/schemas/{schema}"}).is_valid(body) is valid
 
 
 def test_a_method_a_path_does_not_serve_is_405_with_allow_listing_the_paths_methods_in_the_error_body(
@@ -524,17 +609,17 @@ def test_the_answers_of_a_nominal_session_match_the_document(api: Api) -> None:
 
 # -- schemathesis against the real server ---------------------------------------------------------------------
 
-#: Values that let generated requests get past the first refusal now and then (known currencies, instruments
-#: and an account of alice's), so that successful answers are checked too, not only refusals.
+#: Values that let generated requests get past the first refusal now and then (instruments, an account of alice's,
+#: amounts), so that successful answers are checked too, not only refusals. A value is put in place of a generated
+#: one without looking at the rest of the body, so each must keep any body valid: amounts are whole numbers, which
+#: every currency allows, and no currency is put in place of another (``in_minor_units``).
 DICTIONARIES = {
-    "currencies": {"values": ["EUR", "USD", "JPY"]},
     "instruments": {"values": ["AAA", "BBB"]},
     "accounts": {"values": ["ACC-1"]},
-    "amounts": {"values": ["10.00", "1000", "0.01"]},
+    "amounts": {"values": ["10", "1000", "1"]},
     "weights": {"values": ["1", "1.0"]},
 }
 BINDINGS = {
-    "body.currency": ("currencies", 0.7),
     "body.lines[*].instrument_id": ("instruments", 0.8),
     "body.lines[*].weight": ("weights", 0.8),
     "body.amount": ("amounts", 0.7),
@@ -542,14 +627,16 @@ BINDINGS = {
     "body.price": ("amounts", 0.7),
     "path.instrument_id": ("instruments", 0.7),
     "path.account_id": ("accounts", 0.7),
+    "body.account_id": ("accounts", 0.5),
 }
+#: ``positive_data_acceptance`` (ST202) is run as ``positive_data_acceptance_but_unstatable_rules`` (below).
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
     "content_type_conformance",
     "response_headers_conformance",
     "response_schema_conformance",
-    "positive_data_acceptance",  # ST202: a request the document accepts is not refused as bad input
+    "positive_data_acceptance_but_unstatable_rules",  # ST202: a request the document accepts is not refused
     "negative_data_rejection",  # ST201: a request it refuses is refused
     "missing_required_header",  # ST203: no Idempotency-Key, no key: refused
     "unsupported_method",  # ST204: a method the path does not serve is 405 with Allow
@@ -558,41 +645,178 @@ CHECKS = (
 #: What a request the document accepts may be answered: done, or refused for what no schema can know — an id that
 #: names nothing (404), a state that does not allow it (409), a business rule (422).
 ACCEPTED_ANSWERS = ["2xx", "401", "403", "404", "409", "422"]
-#: The operations whose bodies have a rule that JSON Schema cannot state, which they refuse as bad input (400).
-UNSTATABLE_RULES = {
-    "POST /models": "the weights sum to exactly 1 and name each instrument once",
-    "POST /portfolios/orders": "the same of the weights given with the order",
-    "POST /trade/v1/allocationkeys": "a key's percentages sum to exactly 100",
-    "POST /webhooks": "the URL's host resolves, to a public address unless allow_private_network",
-}
 
 
-def schemathesis_config(base_url: str, key: str) -> SchemathesisConfig:
+@attrs.frozen
+class Unstatable:
+    """A rule of an operation's body that JSON Schema cannot state, which the server refuses as bad input (400):
+    known by its error's code and by a detail that only that rule's error carries (and ``when``, if given, holds
+    of the request's body and the error's details). Any other 400 to a request the document accepts is a failure."""
+
+    operation: str
+    rule: str
+    code: str
+    detail: str
+    when: Callable[[Mapping[str, Any], Mapping[str, Any]], bool] | None = None
+
+    def explains(self, operation: str, body: Any, error: Mapping[str, Any]) -> bool:
+        details = error.get("details")
+        return (
+            operation == self.operation
+            and error.get("code") == self.code
+            and isinstance(details, Mapping)
+            and self.detail in details
+            and (self.when is None or (isinstance(body, Mapping) and self.when(body, details)))
+        )
+
+
+def no_currency(body: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
+    return body.get("currency") is None
+
+
+def not_a_priority(body: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
+    """The error is not about priorities (a participant that accepts remainders has one: the schema says so)."""
+    return not str(details.get("field", "")).lower().endswith("priority")
+
+
+def the_balance(body: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
+    """The error is about the account's cash after the deposit (``cash in EUR``), not the amount deposited."""
+    return str(details.get("field", "")).startswith("cash in ")
+
+
+def no_private_network(body: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
+    return body.get("allow_private_network") is not True
+
+
+UNSTATABLE_RULES = (
+    Unstatable("POST /models", "the weights sum to exactly 1", "VALIDATION_ERROR", "sum"),
+    Unstatable("POST /models", "each instrument once", "VALIDATION_ERROR", "duplicates"),
+    Unstatable("POST /portfolios/orders", "the weights given with the order sum to 1", "VALIDATION_ERROR", "sum"),
+    Unstatable("POST /portfolios/orders", "each instrument once", "VALIDATION_ERROR", "duplicates"),
+    Unstatable("POST /portfolios/orders", "the cash amount in the minor units of the account's currency, when "
+               "the order names none", "VALIDATION_ERROR", "decimals", no_currency),
+    Unstatable("POST /accounts/{account_id}/deposits", "the amount in the minor units of the account's currency",
+               "VALIDATION_ERROR", "decimals"),
+    Unstatable("POST /accounts/{account_id}/withdrawals", "the amount in the minor units of the account's "
+               "currency", "VALIDATION_ERROR", "decimals"),
+    # A rule over the stored balance (which a 422 would say better than this 400): the cash after a deposit has
+    # at most 18 digits before the point, like any decimal.
+    Unstatable("POST /accounts/{account_id}/deposits", "the account's cash after the deposit within 18 digits",
+               "VALIDATION_ERROR", "value", the_balance),
+    Unstatable("POST /trade/v1/allocationkeys", "percentages sum to exactly 100", "VALIDATION_ERROR", "sum"),
+    Unstatable("POST /trade/v1/allocationkeys", "each account takes part once", "VALIDATION_ERROR", "accounts"),
+    Unstatable("POST /trade/v1/allocationkeys", "those that accept remainders have different priorities",
+               "VALIDATION_ERROR", "priorities"),
+    Unstatable("POST /trade/v1/allocationkeys", "the block and error accounts are not participants",
+               "VALIDATION_ERROR", "account_id", not_a_priority),
+    Unstatable("POST /webhooks", "the URL's host resolves (to public addresses only, unless "
+               "allow_private_network)", "UNSAFE_WEBHOOK_URL", "host"),
+    Unstatable("POST /webhooks", "an address in the URL is public, unless allow_private_network",
+               "UNSAFE_WEBHOOK_URL", "addresses", no_private_network),
+)  # fmt: skip
+
+
+def unstatable_rule(operation: str, body: Any, response: Any) -> Unstatable | None:
+    """The rule of ``UNSTATABLE_RULES`` a 400 answer refused the request by, if any."""
+    if response.status_code != 400:
+        return None
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return next((rule for rule in UNSTATABLE_RULES if rule.explains(operation, body, error)), None)
+
+
+@schemathesis.check
+def positive_data_acceptance_but_unstatable_rules(ctx: Any, response: Any, case: Any) -> bool | None:
+    """ST202 (``positive_data_acceptance``): a request the document accepts is not refused as bad input — but for
+    a 400 by a rule of ``UNSTATABLE_RULES``."""
+    try:
+        return positive_data_acceptance(ctx, response, case)
+    except RejectedPositiveData:
+        if unstatable_rule(case.operation.label, case.body, response) is None:
+            raise
+        return None
+
+
+def test_an_unstatable_rule_excuses_only_its_own_error() -> None:
+    class Answer:
+        def __init__(self, status_code: int, error: Any) -> None:
+            self.status_code, self.error = status_code, error
+
+        def json(self) -> Any:
+            return {"error": self.error}
+
+    summed = {"code": "VALIDATION_ERROR", "message": "", "details": {"field": "lines", "sum": "2"}}
+    assert unstatable_rule("POST /models", {}, Answer(400, summed)) is UNSTATABLE_RULES[0]
+    assert unstatable_rule("POST /accounts", {}, Answer(400, summed)) is None
+    assert unstatable_rule("POST /models", {}, Answer(422, summed)) is None
+    assert unstatable_rule("POST /models", {}, Answer(400, summed | {"code": "NOT_FOUND"})) is None
+    empty = {"code": "VALIDATION_ERROR", "message": "", "details": {"field": "lines"}}
+    assert unstatable_rule("POST /models", {}, Answer(400, empty)) is None
+    decimals = {"code": "VALIDATION_ERROR", "message": "", "details": {"currency": "EUR", "decimals": 2}}
+    assert unstatable_rule("POST /portfolios/orders", {}, Answer(400, decimals)) is not None
+    assert unstatable_rule("POST /portfolios/orders", {"currency": "EUR"}, Answer(400, decimals)) is None
+    priority = {"code": "VALIDATION_ERROR", "message": "", "details": {"field": "participants.priority",
+                                                                          "account_id": "A"}}  # fmt: skip
+    assert unstatable_rule("POST /trade/v1/allocationkeys", {}, Answer(400, priority)) is None
+    private = {
+        "code": "UNSAFE_WEBHOOK_URL",
+        "message": "",
+        "details": {"url": "http://[::1]", "addresses": []},
+    }
+    assert unstatable_rule("POST /webhooks", {}, Answer(400, private)) is not None
+    assert unstatable_rule("POST /webhooks", {"allow_private_network": True}, Answer(400, private)) is None
+    assert unstatable_rule("POST /webhooks", {}, Answer(400, private | {"details": {"url": "x"}})) is None
+
+
+@attrs.frozen
+class Run:
+    """One schemathesis run against a fresh server: its seed, whose key it sends and its phases — ``examples``,
+    ``coverage`` (each schema's edges, the same whatever the seed), ``fuzzing`` (random requests, by the seed) and
+    ``stateful`` (sequences of calls that feed one answer's ids into the next request: an account opened, then
+    paid into, a key made, then read and deleted)."""
+
+    seed: int
+    caller: str
+    phases: tuple[str, ...]
+
+
+#: Two fixed seeds (not the deterministic mode, which ignores the seed), so that a failure is found again by the
+#: same run: the operator's key over the coverage phase (which reaches every handler, the operator's included)
+#: and fuzzing; a user's key over fuzzing and the stateful phase. About 2 minutes in all on two cores.
+RUNS = (
+    Run(20260131, "admin", ("examples", "coverage", "fuzzing")),
+    Run(7, "alice", ("examples", "fuzzing", "stateful")),
+)
+PHASES = ("examples", "coverage", "fuzzing", "stateful")
+
+
+def schemathesis_config(base_url: str, key: str, run: Run) -> SchemathesisConfig:
+    phases: dict[str, Any] = {phase: {"enabled": phase in run.phases} for phase in PHASES}
+    phases["stateful"] |= {"max-steps": 25, "generation": {"max-examples": 8}}
     return SchemathesisConfig.from_dict({
-        "seed": 20260131,
+        "seed": run.seed,
         "base-url": base_url,
         "headers": {"Authorization": f"Bearer {key}"},
         "request-timeout": 10,
-        "generation": {"max-examples": 15, "deterministic": True},
-        "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
-                   "stateful": {"enabled": False}},
+        "generation": {"max-examples": 15},
+        "phases": phases,
         "checks": {"enabled": False, **{name: {"enabled": True} for name in CHECKS},
-                   "positive_data_acceptance": {"enabled": True, "expected-statuses": ACCEPTED_ANSWERS}},
-        "operations": [{"include-name": name, "checks": {"positive_data_acceptance": {
-                            "expected-statuses": [*ACCEPTED_ANSWERS, "400"]}}} for name in UNSTATABLE_RULES],
+                   "positive_data_acceptance": {"enabled": False, "expected-statuses": ACCEPTED_ANSWERS}},
         "dictionaries": DICTIONARIES,
         "parameters": {where: {"dictionary": name, "probability": p} for where, (name, p) in BINDINGS.items()},
     })  # fmt: skip
 
 
-@pytest.mark.parametrize("caller", ["admin", "alice"])
+@pytest.mark.parametrize("run", RUNS, ids=lambda run: f"{run.caller}-{run.seed}-{'-'.join(run.phases)}")
 def test_schemathesis_finds_no_server_error_no_answer_off_the_document_and_no_request_refused_off_it(
-    api: Api, caller: str
+    api: Api, run: Run
 ) -> None:
     api.app.accounts.open("EUR", Decimal("1000.00"), account_id="ACC-1", scope=Scope.of_user("acme", "alice"))
-    key = str(getattr(api, caller).headers["Authorization"]).removeprefix("Bearer ")
+    key = str(getattr(api, run.caller).headers["Authorization"]).removeprefix("Bearer ")
     served_spec = api.anonymous.get("/openapi.json").json()
-    schema = schemathesis.openapi.from_dict(served_spec, config=schemathesis_config(api.base_url, key))
+    schema = schemathesis.openapi.from_dict(served_spec, config=schemathesis_config(api.base_url, key, run))
     failures: list[str] = []
     responses = 0
     for event in from_schema(schema).execute():

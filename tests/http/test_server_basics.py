@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -100,6 +101,42 @@ def test_two_concurrent_requests_with_one_key_do_the_work_once(api: Api) -> None
         if answer.status_code == 409:
             assert answer.json()["error"]["code"] == "REQUEST_IN_FLIGHT"
     assert len(api.alice.get("/accounts").json()["data"]) == 1
+
+
+def test_a_request_whose_work_fails_unexpectedly_lets_its_key_go_and_changes_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = str(uuid.uuid4())
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(type(api.app.accounts), "open", broken)
+    assert api.post(api.alice, "/accounts", ACCOUNT, key).status_code == 500
+    monkeypatch.undo()
+    again = api.post(api.alice, "/accounts", ACCOUNT, key)
+    assert again.status_code == 201, "the retry with the same key runs the work"
+    assert len(api.alice.get("/accounts").json()["data"]) == 1
+
+
+def test_a_request_done_whose_answer_cannot_be_kept_keeps_its_key_so_a_retry_does_not_do_it_twice(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = api.post(api.alice, "/accounts", ACCOUNT)
+    assert created.status_code == 201
+    key = str(uuid.uuid4())
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the answer could not be stored")
+
+    monkeypatch.setattr(type(api.app.requests), "finish", failing)
+    deposit = api.post(api.alice, f"/accounts/{ACCOUNT['account_id']}/deposits", {"amount": "10.00"}, key)
+    assert deposit.status_code == 500
+    monkeypatch.undo()
+    again = api.post(api.alice, f"/accounts/{ACCOUNT['account_id']}/deposits", {"amount": "10.00"}, key)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "REQUEST_IN_FLIGHT")
+    cash = api.alice.get(f"/accounts/{ACCOUNT['account_id']}").json()["account"]["cash"]["EUR"]
+    assert Decimal(cash) == Decimal(ACCOUNT["cash"]) + Decimal("10.00"), "deposited once"
 
 
 def test_a_body_over_one_mebibyte_is_413(api: Api) -> None:
