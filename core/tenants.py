@@ -185,7 +185,8 @@ def shared_only(scope: Scope, records: Iterable[S]) -> list[S]:
 
 # -- clients, users and API keys ---------------------------------------------------------------------------
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: A client's or user's name: a letter or digit, then up to 63 letters, digits, dots, underscores or hyphens.
+NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 KEY_PREFIX: Final = "allot"
 _KEY = re.compile(r"allot_([0-9a-f]{16})_([A-Za-z0-9_-]{32,128})")
 
@@ -193,7 +194,7 @@ _KEY = re.compile(r"allot_([0-9a-f]{16})_([A-Za-z0-9_-]{32,128})")
 def check_name(value: str, what: str) -> str:
     """A client or user id: letters, digits, ``.``, ``_``, ``-``; at most 64; starting with a letter or digit."""
     check_text(value, what)
-    if not _NAME.fullmatch(value):
+    if not NAME_PATTERN.fullmatch(value):
         raise ValidationError(
             f"{what} {value!r} is not usable: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
             {"field": what, "value": value},

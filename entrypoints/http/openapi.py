@@ -50,8 +50,9 @@ from core.fairness import FairHistory
 from core.idempotency import MAX_KEY_LENGTH
 from core.instruments import MAX_UIC, AssetType, Instrument
 from core.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, MINOR_UNITS
+from core.tenants import NAME_PATTERN
 from core.validators import MAX_ID_LENGTH
-from entrypoints.http.routing import MAX_BODY, Access, Casing, Operation, pascal
+from entrypoints.http.routing import MAX_BODY, NO_NUL, Access, Casing, Operation, pascal
 
 TITLE: Final = "allot"
 VERSION: Final = "1"
@@ -62,8 +63,6 @@ DECIMAL_WRITTEN: Final = r"^-?[0-9]+(\.[0-9]+)?$"
 #: the point (leading zeros do not count) and 12 after it.
 DECIMAL_READ: Final = rf"^-?0*[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_DECIMAL_PLACES}}})?$"
 _LARGEST_WHOLE: Final = 10**MAX_INTEGER_DIGITS - 1
-#: Any text a request may hold: no NUL (nor a lone surrogate, which no JSON text generated in UTF-8 holds).
-NO_NUL: Final = r"^[^\x00]*$"
 
 _WHOLE: Final = rf"0*[0-9]{{1,{MAX_INTEGER_DIGITS}}}"
 _DECIMALS: Final = rf"\.[0-9]{{1,{MAX_DECIMAL_PLACES}}}"
@@ -190,7 +189,7 @@ def one_of(values: Sequence[str]) -> Check:
 TEXT: Final = Check({"$ref": "#/components/schemas/Text"})
 ID: Final = Check({"$ref": "#/components/schemas/Id"})
 #: A client or user id (``core.tenants.check_name``).
-NAME: Final = Check({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"})
+NAME: Final = Check({"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$"})
 CURRENCY: Final = Check({"$ref": "#/components/schemas/Currency"}, {"$ref": "#/components/schemas/Currency"})
 POSITIVE: Final = Check({"$ref": "#/components/schemas/PositiveDecimalInput"})
 NON_NEGATIVE: Final = Check({"$ref": "#/components/schemas/NonNegativeDecimalInput"})

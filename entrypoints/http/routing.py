@@ -74,7 +74,8 @@ class Access(enum.Enum):
     ADMIN = "admin"  #: only an admin key (instruments, prices, clients)
 
 
-#: What a query parameter may hold: text without a NUL, like any text of a request (``query_of``).
+#: Any text a request may hold, a query parameter's included (``query_of``): no NUL (nor a lone surrogate, which
+#: no JSON text generated in UTF-8 holds).
 NO_NUL: Final = r"^[^\x00]*$"
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -150,16 +151,23 @@ QUERY_PARAMETERS = [pytest.param(operation, param.name, id=f"{operation.method} 
                     for operation in OPERATIONS for param in operation.query]  # fmt: skip
 
 
+def refused_naming(api: Api, operation: Operation, url: str, name: str) -> httpx.Response:
+    """The answer to ``operation`` at ``url`` (by an admin where only one may call it), which must be 400
+    ``VALIDATION_ERROR`` naming parameter ``name`` and nothing else."""
+    client = api.admin if operation.access is Access.ADMIN else api.alice
+    answer = client.request(operation.method, url)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR"), answer.text
+    assert answer.json()["error"]["details"] == {"parameter": name}
+    return answer
+
+
 @pytest.mark.parametrize(("operation", "name"), PATH_PARAMETERS)
 @pytest.mark.parametrize("sent", NOT_TEXT)
 def test_a_path_parameter_that_is_no_text_is_400_naming_the_parameter_not_a_404(
     api: Api, operation: Operation, name: str, sent: str
 ) -> None:
-    client = api.admin if operation.access is Access.ADMIN else api.alice
     url = re.sub(r"{(\w+)}", lambda found: sent if found.group(1) == name else "x", operation.path)
-    answer = client.request(operation.method, url)
-    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR"), answer.text
-    assert answer.json()["error"]["details"] == {"parameter": name}
+    answer = refused_naming(api, operation, url, name)
     assert "\ufffd" not in answer.text
 
 
@@ -168,11 +176,8 @@ def test_a_path_parameter_that_is_no_text_is_400_naming_the_parameter_not_a_404(
 def test_a_query_parameter_that_is_no_text_is_400_naming_the_parameter(
     api: Api, operation: Operation, name: str, sent: str
 ) -> None:
-    client = api.admin if operation.access is Access.ADMIN else api.alice
     url = re.sub(r"{\w+}", "x", operation.path) + f"?{name}={sent}"
-    answer = client.request(operation.method, url)
-    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR"), answer.text
-    assert answer.json()["error"]["details"] == {"parameter": name}
+    refused_naming(api, operation, url, name)
 
 
 def test_a_query_parameters_name_that_is_no_text_is_400_too(api: Api) -> None:

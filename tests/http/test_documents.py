@@ -412,15 +412,20 @@ def test_the_documents_percentage_key_is_taken_as_written_and_reads_back_in_its_
     ]
 
 
+def place_with_uic(desk: httpx.Client, made: str, uic: str) -> httpx.Response:
+    """The document's block order on key ``made``, with its ``Uic`` written as ``uic``."""
+    return post(
+        desk,
+        "/trade/v2/orders",
+        BLOCK_ORDER.replace('"6014"', json.dumps(made)).replace('"Uic":21', f'"Uic":{uic}'),
+    )
+
+
 def test_a_block_order_naming_a_uic_no_instrument_has_is_404_and_nothing_is_placed(
     desk: httpx.Client,
 ) -> None:
     made = key_id(desk, KEY_10_20_30)
-    refused = post(
-        desk,
-        "/trade/v2/orders",
-        BLOCK_ORDER.replace('"6014"', json.dumps(made)).replace('"Uic":21', '"Uic":22'),
-    )
+    refused = place_with_uic(desk, made, "22")
     assert refused.status_code == 404, refused.text
     assert refused.json()["error"]["details"] == {"kind": "instrument", "uic": 22}
     assert desk.get(f"/trade/v1/allocationkeys/{made}").json()["Status"] == "OneTime"
@@ -428,11 +433,7 @@ def test_a_block_order_naming_a_uic_no_instrument_has_is_404_and_nothing_is_plac
 
 def test_a_block_orders_uic_written_with_a_zero_fraction_is_that_whole_number(desk: httpx.Client) -> None:
     made = key_id(desk, KEY_10_20_30)
-    placed = post(
-        desk,
-        "/trade/v2/orders",
-        BLOCK_ORDER.replace('"6014"', json.dumps(made)).replace('"Uic":21', '"Uic":21.0'),
-    )
+    placed = place_with_uic(desk, made, "21.0")
     assert placed.status_code == 202, placed.text
     assert desk.get(f"/trade/v1/allocationkeys/{made}").json()["Status"] == "Used"
 

@@ -41,11 +41,10 @@ from entrypoints.http.openapi import (
     DECIMAL_POSITIVE,
     DECIMAL_READ,
     DECIMAL_SHARE,
-    NO_NUL,
     document,
     http_url_pattern,
 )
-from entrypoints.http.routing import EXPLAIN, Access, Call, Casing, Operation, Reply
+from entrypoints.http.routing import EXPLAIN, NO_NUL, Access, Call, Casing, Operation, Reply
 from entrypoints.http.sandbox import OPERATIONS as SANDBOX
 from entrypoints.http.sandbox import sandbox_routes
 from tests.http.conftest import Api
