@@ -62,21 +62,18 @@ def create(
 
 
 def error_account_for(
-    key: AllocationKey,
-    block_account: Account,
-    existing: Account | None,
-    now: dt.datetime,
-    partners: Iterable[Account] = (),
+    key: AllocationKey, block_account: Account, existing: Account | None, now: dt.datetime
 ) -> Account | None:
     """The error account to open with a key: none when the key names its own, or when the block account's error
     account (``owners_error_account``) is open already; else that account, opened as every account is (its id
-    checked, and ``partners``, the accounts of ``error_account_partners`` that exist, the block account's
-    owner's), owned like the block account, in its currency, with no cash."""
+    checked), owned like the block account, in its currency, with no cash. Its own partners are not asked for:
+    the block account is its owner's, and an id further down the chain taken before the block account existed
+    must not keep the block account's key from its error account."""
     if key.error_account_id != owners_error_account(key.owner_account_id) or existing is not None:
         return None
     opened = open_account(
         key.error_account_id, block_account.currency, ZERO, None, CostSchedule(), ids=iter(()), now=now,
-        owner=Owner(block_account.client_id, block_account.user_id), partners=partners,
+        owner=Owner(block_account.client_id, block_account.user_id),
     )  # fmt: skip
     return opened.result
 

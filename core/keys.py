@@ -112,12 +112,15 @@ def error_account_of(owner_account_id: str, named: str | None) -> str:
 
 def error_account_partners(account_id: str) -> tuple[str, ...]:
     """The accounts that must belong to whoever opens ``account_id``, if they exist: its own error account and,
-    when it is one, the block account it is the error account of. So no one can take the error account id of
-    an account someone else holds, nor open an account whose error account id someone else holds."""
-    own = owners_error_account(account_id)
-    if account_id.endswith(ERROR_ACCOUNT_SUFFIX) and len(account_id) > len(ERROR_ACCOUNT_SUFFIX):
-        return own, account_id.removesuffix(ERROR_ACCOUNT_SUFFIX)
-    return (own,)
+    when it is one, every account up its chain (``B-ERROR-ERROR``: ``B-ERROR`` and ``B``). So no one can take an
+    error account id of an account someone else holds, however far down the chain, nor open an account whose
+    error account id someone else holds."""
+    partners = [owners_error_account(account_id)]
+    base = account_id
+    while base.endswith(ERROR_ACCOUNT_SUFFIX) and len(base) > len(ERROR_ACCOUNT_SUFFIX):
+        base = base.removesuffix(ERROR_ACCOUNT_SUFFIX)
+        partners.append(base)
+    return tuple(partners)
 
 
 @attrs.frozen

@@ -9,14 +9,13 @@ from decimal import Decimal
 from core import allocation_keys
 from core.allocation_keys import LISTED_BY_DEFAULT, FairnessReport
 from core.blocks import BlockAllocation, BlockRequest, allocate
-from core.keys import AllocationKey, error_account_partners
+from core.keys import AllocationKey
 from core.lifecycle import KeyStatus
 from core.records import Account, StoredKey
 from core.tenants import OPERATOR, Scope, owner_for
 from ports.driven import UnitOfWork
 from ports.use_cases import (
     UseCases,
-    accounts_by_id,
     list_reachable,
     require_reachable,
     require_visible,
@@ -31,10 +30,7 @@ def key_accounts(
     users'), and the block account's error account to open with it, if the key names that one and it is not
     open yet."""
     block = require_visible(uow.accounts, key.owner_account_id, "account", scope)
-    partners = accounts_by_id(uow, error_account_partners(key.error_account_id)).values()
-    opened = allocation_keys.error_account_for(
-        key, block, uow.accounts.get(key.error_account_id), now, partners
-    )
+    opened = allocation_keys.error_account_for(key, block, uow.accounts.get(key.error_account_id), now)
     named = [a for a in key.accounts if opened is None or a != opened.id]
     return [require_visible(uow.accounts, account_id, "account", scope) for account_id in named], opened
 

@@ -520,3 +520,29 @@ def test_an_account_whose_error_account_id_another_tenant_holds_is_refused_as_ta
     taken = api.post(api.alice, "/accounts", {"account_id": "ALICE-TRADES", "currency": "EUR"})
     assert refused.status_code == 409
     assert_same_answer(refused, taken, {"DESK": "ALICE-TRADES"})
+
+
+@pytest.mark.parametrize("intruder", INTRUDERS)
+def test_no_one_takes_an_id_further_down_the_error_account_chain_of_another_tenants_account(
+    api: Api, intruder: str
+) -> None:
+    for account_id in ("ALICE-BLOCK", "ALICE-TRADES"):
+        created(api.post(api.alice, "/accounts", {"account_id": account_id, "currency": "EUR"}))
+    squatted = api.post(
+        getattr(api, intruder), "/accounts", {"account_id": "ALICE-BLOCK-ERROR-ERROR", "currency": "EUR"}
+    )
+    taken = api.post(getattr(api, intruder), "/accounts", {"account_id": "ALICE-TRADES", "currency": "EUR"})
+    assert squatted.status_code == 409
+    assert_same_answer(squatted, taken, {"ALICE-BLOCK-ERROR-ERROR": "ALICE-TRADES"})
+
+
+def test_an_id_down_the_chain_taken_before_the_block_account_existed_does_not_stop_its_key(api: Api) -> None:
+    created(api.post(api.carol, "/accounts", {"account_id": "EARLY-ERROR-ERROR", "currency": "EUR"}))
+    for account_id in ("EARLY", "ALICE-TRADES"):
+        created(api.post(api.alice, "/accounts", {"account_id": account_id, "currency": "EUR"}))
+    key = api.post(api.alice, "/trade/v1/allocationkeys", {
+        "AllocationKeyName": "alices-key", "AllocationUnitType": "Percentage", "MarginHandling": "Reject",
+        "OwnerAccountKey": "EARLY", "ParticipatingAccountsInfo": [{"AccountKey": "ALICE-TRADES", "UnitValue": 100}],
+    })  # fmt: skip
+    assert key.status_code == 201, key.text
+    assert api.alice.get("/accounts/EARLY-ERROR").status_code == 200

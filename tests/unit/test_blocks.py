@@ -15,7 +15,7 @@ from core.blocks import (
     PartialFillPolicy,
     allocate,
 )
-from core.errors import AllocationKeyNotUsable, AlreadyExists, MarginRejected, OffStep, ValidationError
+from core.errors import AllocationKeyNotUsable, MarginRejected, OffStep, ValidationError
 from core.fills import CostSchedule
 from core.instruments import AssetType, Instrument
 from core.keys import (
@@ -268,17 +268,12 @@ def test_an_order_naming_another_asset_type_than_its_instruments_is_refused() ->
 OPENED_AT = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
 
 
-def test_the_block_accounts_own_error_account_is_not_opened_when_its_partner_is_another_owners() -> None:
+def test_the_block_accounts_own_error_account_is_opened_with_no_trading_costs_of_its_own() -> None:
     block = Account("BLOCK", "USD", {"USD": Decimal("10.00")}, client_id="acme", user_id="alice")
     named = attrs.evolve(UNIT_KEY, owner_account_id="BLOCK", error_account_id=owners_error_account("BLOCK"))
-    theirs = Account(
-        "BLOCK-ERROR-ERROR", "USD", {"USD": Decimal("0.00")}, client_id="globex", user_id="carol"
-    )
-    with pytest.raises(AlreadyExists):
-        allocation_keys.error_account_for(named, block, None, OPENED_AT, [theirs])
-    opened = allocation_keys.error_account_for(named, block, None, OPENED_AT, [block])
+    opened = allocation_keys.error_account_for(named, block, None, OPENED_AT)
     assert opened is not None
-    assert opened.costs == CostSchedule(), "no trading costs of its own"
+    assert opened.costs == CostSchedule()
 
 
 def test_a_key_naming_the_block_accounts_own_error_account_opens_it_owned_like_the_block_account() -> None:

@@ -400,6 +400,10 @@ def test_an_account_and_its_error_account_name_each_other_as_partners() -> None:
     assert error_account_partners("-ERROR") == ("-ERROR-ERROR",)
 
 
+def test_an_error_account_of_an_error_account_names_every_account_up_its_chain() -> None:
+    assert error_account_partners("BLOCK-ERROR-ERROR") == ("BLOCK-ERROR-ERROR-ERROR", "BLOCK-ERROR", "BLOCK")
+
+
 @pytest.mark.parametrize(
     ("opener", "partner_owner"),
     [(Owner("globex", "carol"), ("acme", "alice")), (Owner("acme", "bob"), ("acme", "alice"))],
