@@ -80,9 +80,10 @@ def begin_request(
     existing: StoredResponse | None, key: str, request_id: str, request: str, now: dt.datetime
 ) -> Decision[Begun]:
     """Start a request made with an idempotency key, or answer it from the first one: the same key and the same
-    request get the first response; the same key with another request is refused (``IDEMPOTENCY_KEY_REUSED``);
+    request get the first response; the same key with another request is refused (``IDEMPOTENCY_KEY_REUSED``)
+    unless the first was not kept (``finish_request``);
     a first request still running makes the second wait its turn (``REQUEST_IN_FLIGHT``)."""
-    if existing is not None and existing.fingerprint != request:
+    if existing is not None and existing.state is not RequestState.ABANDONED and existing.fingerprint != request:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used for a different request; use a new key for a new request",
             {"idempotency_key": key},
@@ -104,9 +105,14 @@ def begin_request(
     return Decision(Begun(None), Changes.of(updated=[started]))
 
 
+#: The status of a refusal of bad input, which is not kept (``finish_request``).
+BAD_INPUT: Final = 400
+
+
 def finish_request(started: StoredResponse, status: int, body: str) -> Decision[StoredResponse]:
-    """Keep the response to send again for the same key; a failure of the server's own (5xx) is not kept, so
-    that the caller may retry with the same key."""
-    state = RequestState.ABANDONED if status >= 500 else RequestState.DONE
+    """Keep the response to send again for the same key. Neither a failure of the server's own (5xx) nor a refusal
+    of bad input (400) is kept: both changed nothing, so the caller may send the request again, or corrected,
+    with the same key (as when the body could not even be read)."""
+    state = RequestState.ABANDONED if status >= 500 or status == BAD_INPUT else RequestState.DONE
     done = attrs.evolve(started, state=state, status=status, body=body)
     return Decision(done, Changes.of(updated=[done]))

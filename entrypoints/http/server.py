@@ -227,7 +227,7 @@ class LimitedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.follow()
-        if len(self.connections) > self.limits.max_connections:
+        if self.held() > self.limits.max_connections:
             self.make_room()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -241,6 +241,11 @@ class LimitedH11Protocol(H11Protocol):
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self.follow()
+
+    def held(self) -> int:
+        """The connections the server holds, not counting those it is closing (a burst of new ones may come before
+        the closed ones are let go)."""
+        return sum(1 for connection in self.connections if not connection.transport.is_closing())
 
     def make_room(self) -> None:
         """Close the connection, other than this one, that has waited longest for a request's headers."""
@@ -334,7 +339,9 @@ class LimitedH11Protocol(H11Protocol):
     async def within_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The application, unless the server holds more connections or requests than it serves at once."""
         most = self.limits.max_connections
-        if len(self.connections) <= most and len(self.tasks) <= most:
+        if self.held() > most:
+            self.make_room()
+        if self.held() <= most and len(self.tasks) <= most:
             await self.served(scope, receive, send)
             return
         log.warning("a request was refused: over %d connections or requests at once", most)

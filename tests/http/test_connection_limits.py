@@ -209,6 +209,10 @@ def test_a_request_beyond_the_limit_is_refused_503_when_every_connection_is_send
         assert beyond.headers["retry-after"] == "1"
 
 
+#: Threads reopening connections at once: a burst of new connections comes before the closed ones are let go.
+ATTACKERS = 4
+
+
 def test_a_client_that_keeps_reopening_more_connections_than_the_limit_does_not_keep_out_a_healthy_one(
     tmp_path: Path,
 ) -> None:
@@ -236,14 +240,16 @@ def test_a_client_that_keeps_reopening_more_connections_than_the_limit_does_not_
                 for connection in held:
                     connection.close()
 
-        attacker = threading.Thread(target=flood, daemon=True)
-        attacker.start()
+        attackers = [threading.Thread(target=flood, daemon=True) for _ in range(ATTACKERS)]
+        for attacker in attackers:
+            attacker.start()
         try:
             wait_until(lambda: opened > 3 * limits.max_connections, "the attacker opens its connections")
             answers = [server.get("/accounts", server.alice).status_code for _ in range(20)]
         finally:
             stop.set()
-            attacker.join(CLOSE_DEADLINE)
+            for attacker in attackers:
+                attacker.join(CLOSE_DEADLINE)
         assert answers == [200] * 20, "every healthy request is served while the attacker reconnects"
 
 

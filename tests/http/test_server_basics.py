@@ -77,6 +77,15 @@ def test_the_same_key_with_another_body_is_422_and_changes_nothing(api: Api) -> 
     assert api.alice.get("/accounts/ACC-2").status_code == 404
 
 
+def test_a_request_refused_as_bad_input_leaves_its_key_for_the_corrected_request(api: Api) -> None:
+    key = str(uuid.uuid4())
+    refused = api.post(api.alice, "/accounts", ACCOUNT | {"cash": "-1.00"}, key)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (400, "VALIDATION_ERROR")
+    corrected = api.post(api.alice, "/accounts", ACCOUNT, key)
+    assert corrected.status_code == 201, corrected.text
+    assert api.post(api.alice, "/accounts", ACCOUNT, key).json() == corrected.json(), "kept once it is done"
+
+
 def test_a_request_that_creates_work_without_a_key_is_400(api: Api) -> None:
     response = api.alice.post("/accounts", json=ACCOUNT)
     assert response.status_code == 400

@@ -242,6 +242,20 @@ def test_a_server_failure_is_not_kept_so_the_same_key_may_try_again() -> None:
     assert idempotency.begin_request(failed, "k", "id", "fp", NOW).result.replay is None
 
 
+def test_bad_input_is_not_kept_so_the_same_key_may_carry_the_corrected_request() -> None:
+    started = started_request()
+    refused = idempotency.finish_request(started, 400, '{"error": {}}').result
+    assert refused.state is RequestState.ABANDONED
+    assert idempotency.begin_request(refused, "k", "id", "corrected", NOW).result.replay is None
+
+
+def test_a_refusal_by_a_rule_is_kept_and_answered_again() -> None:
+    refused = idempotency.finish_request(started_request(), 422, '{"error": {}}').result
+    assert idempotency.begin_request(refused, "k", "id", "fp", NOW).result.replay == refused
+    with pytest.raises(IdempotencyKeyReused):
+        idempotency.begin_request(refused, "k", "id", "other", NOW)
+
+
 def test_an_account_named_with_its_own_user_or_with_none_is_that_account() -> None:
     owned = account("acme", "alice")
     assert tenants.named_owner(owned, "alice") is owned
