@@ -83,7 +83,11 @@ def begin_request(
     request get the first response; the same key with another request is refused (``IDEMPOTENCY_KEY_REUSED``)
     unless the first was not kept (``finish_request``);
     a first request still running makes the second wait its turn (``REQUEST_IN_FLIGHT``)."""
-    if existing is not None and existing.state is not RequestState.ABANDONED and existing.fingerprint != request:
+    if (
+        existing is not None
+        and existing.state is not RequestState.ABANDONED
+        and existing.fingerprint != request
+    ):
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used for a different request; use a new key for a new request",
             {"idempotency_key": key},
