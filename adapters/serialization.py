@@ -63,7 +63,7 @@ class UnreadableInput(ValidationError):
 def _structure_decimal(value: object, _: type) -> Decimal:
     """A decimal from a JSON string written plainly (as on the command line), or from a JSON number."""
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise ValidationError(f"expected a decimal number written as a string, got {_shown(value)}")
+        raise ValidationError(f'expected a decimal number (such as 10.5 or "10.5"), got {_shown(value)}')
     if isinstance(value, str):
         return parse_decimal(value, "value")
     return check_decimal(Decimal(value), "value")
@@ -184,7 +184,9 @@ def _objects_only(type_: Any, converter: cattrs.Converter) -> Callable[[object, 
 
 def _shown(value: object) -> str:
     """A value as JSON, cut short if long, for an error message."""
-    text = json.dumps(value, default=str)
+    text = (
+        str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)
+    )  # 1.5 as the client wrote it
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -472,6 +474,10 @@ def parse_json(text: str) -> Any:
     return data
 
 
+#: JSON text may not hold a control character as it is, only escaped.
+_RAW_CONTROL: Final = "a control character written as it is (inside a string write it escaped, as \\u0000)"
+
+
 def _loads(
     text: str,
     object_pairs_hook: Callable[[list[tuple[str, Any]]], Any],
@@ -487,8 +493,10 @@ def _loads(
             object_pairs_hook=object_pairs_hook,
         )
     except json.JSONDecodeError as exc:
+        # The json module ends this one message with "at" (its own text adds the place after it).
+        said = _RAW_CONTROL if exc.msg.startswith("Invalid control character") else exc.msg
         raise InvalidJson(
-            f"the request is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+            f"the request is not valid JSON: {said} at line {exc.lineno}, column {exc.colno}",
             {"line": exc.lineno, "column": exc.colno},
         ) from None
     except RecursionError:

@@ -108,8 +108,9 @@ def store_database(path: str | Path, durability: Durability | str = Durability.F
 
 
 def store_token() -> str | None:
-    """The service token of the store API, from ``ALLOT_STORE_TOKEN`` (never an option: it would show in ``ps``)."""
-    return os.environ.get("ALLOT_STORE_TOKEN") or None
+    """The service token of the store API, from ``ALLOT_STORE_TOKEN`` (never an option: it would show in ``ps``).
+    Set but empty is a token (and too short), not "unset": a mistyped export must not make a new token silently."""
+    return os.environ.get("ALLOT_STORE_TOKEN")
 
 
 def http_application(

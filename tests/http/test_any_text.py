@@ -142,6 +142,17 @@ def test_a_field_given_twice_deep_in_a_body_is_refused_naming_its_path_as_sent(
     assert field in answer.json()["error"]["message"]
 
 
+def test_a_raw_control_character_in_a_body_is_invalid_json_saying_where_and_how_to_write_it(api: Api) -> None:
+    text = '{"account_id": "RAW\x00NUL", "currency": "EUR", "cash": "1.00"}'
+    headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
+    answer = api.alice.post("/accounts", content=text.encode(), headers=headers)
+    refused = answer.json()["error"]
+    assert (answer.status_code, refused["code"]) == (400, "INVALID_JSON")
+    assert refused["details"] == {"line": 1, "column": 20}
+    assert "at at" not in refused["message"]
+    assert "\\u0000" in refused["message"]
+
+
 #: Percent-encoded bytes that are no text: a NUL (alone and inside), a byte no UTF-8 character starts with, a
 #: sequence broken off, and a surrogate (which UTF-8 may not encode).
 NOT_TEXT = ["%00", "a%00b", "%FF", "%C3%28", "%ED%A0%80"]

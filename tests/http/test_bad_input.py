@@ -339,3 +339,18 @@ def test_a_whole_number_too_long_to_read_is_refused_naming_its_field_and_not_pyt
         assert "of 5000 digits, a number allot cannot read" in error["message"]
         assert "sys" not in error["message"]
         assert "4300" not in error["message"]
+
+
+def test_a_value_of_the_wrong_type_is_shown_as_the_client_wrote_it_and_a_decimal_may_be_a_number(
+    api: Api,
+) -> None:
+    participant = {"AccountKey": "ACC-1", "UnitValue": True, "Priority": Decimal("1.5")}
+    body = {"AllocationKeyName": "k", "AllocationUnitType": "Percentage", "OwnerAccountKey": "ACC-1",
+            "MarginHandling": "Reject", "ParticipatingAccountsInfo": [participant]}  # fmt: skip
+    text = json.dumps(body, default=float)
+    answer = api.alice.post("/trade/v1/allocationkeys", content=text.encode(),
+                            headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+    assert answer.json()["error"]["details"]["errors"] == [
+        'expected a decimal number (such as 10.5 or "10.5"), got true @ $.ParticipatingAccountsInfo[0].UnitValue',
+        "expected a whole number, got 1.5 @ $.ParticipatingAccountsInfo[0].Priority",
+    ]

@@ -242,6 +242,7 @@ def test_serve_says_which_durability_it_commits_with_full_unless_told_normal(dat
     [
         ("t" * 31, "at least 32"),
         ("x", "at least 32"),
+        ("", "at least 32"),
         (" " + "t" * 40, "blanks"),
         ("t" * 40 + "\n", "blanks"),
     ],
