@@ -159,12 +159,6 @@ class IdempotencyKeyMissing(ValidationError):
     code = "IDEMPOTENCY_KEY_MISSING"
 
 
-class RequestInFlight(AllotError):
-    """A request with the same idempotency key is still being processed; try again when it has finished."""
-
-    code = "REQUEST_IN_FLIGHT"
-
-
 class ConcurrentUpdate(AllotError):
     """Someone else changed the record since it was read; nothing was written. Try again."""
 

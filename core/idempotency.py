@@ -6,10 +6,8 @@ import datetime as dt
 import hashlib
 from typing import Final
 
-import attrs
-
 from core.decisions import Changes, Decision
-from core.errors import IdempotencyKeyMissing, IdempotencyKeyReused, RequestInFlight, ValidationError
+from core.errors import IdempotencyKeyMissing, IdempotencyKeyReused, ValidationError
 from core.records import IdempotencyRecord, RequestState, StoredResponse
 from core.tenants import Scope
 from core.validators import check_text
@@ -40,9 +38,6 @@ def replayed(record: IdempotencyRecord | None, key: str, request: str) -> str | 
 
 # -- idempotent HTTP requests --------------------------------------------------------------------------------
 
-#: A request still marked in flight after this long is taken to have died with its server: the key may be used
-#: again (the use cases' own idempotency keeps a retry from creating the work twice).
-IN_FLIGHT_LEASE: Final = dt.timedelta(minutes=5)
 #: The longest idempotency key accepted.
 MAX_KEY_LENGTH: Final = 255
 
@@ -69,54 +64,52 @@ def request_key(scope: Scope, key: str | None) -> str:
     return f"client:{scope.client_id}:user:{scope.user_id}::{key}"
 
 
-@attrs.frozen
-class Begun:
-    """What to do with an idempotent request: run it (``replay`` None), or answer with the stored response."""
+def kept_answer(existing: StoredResponse | None, key: str, request: str) -> StoredResponse | None:
+    """The answer kept for the first request made with this key, to send again for the same request; ``None``:
+    run the request (a new key, or a first request whose answer was not kept). The same key with another request
+    is refused (``IDEMPOTENCY_KEY_REUSED``).
 
-    replay: StoredResponse | None
-
-
-def begin_request(
-    existing: StoredResponse | None, key: str, request_id: str, request: str, now: dt.datetime
-) -> Decision[Begun]:
-    """Start a request made with an idempotency key, or answer it from the first one: the same key and the same
-    request get the first response; the same key with another request is refused (``IDEMPOTENCY_KEY_REUSED``)
-    unless the first was not kept (``finish_request``);
-    a first request still running makes the second wait its turn (``REQUEST_IN_FLIGHT``)."""
-    if (
-        existing is not None
-        and existing.state is not RequestState.ABANDONED
-        and existing.fingerprint != request
-    ):
+    Nothing marks a request as running before its work: the use case that does the work keeps the key in the
+    work's own transaction, so two requests with one key at once, or a retry after a server died between the work
+    and its answer, do the work once and get its result."""
+    if existing is None or existing.state is not RequestState.DONE:
+        return None  # IN_FLIGHT and ABANDONED are left by earlier releases: their work was keyed too
+    if existing.fingerprint != request:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used for a different request; use a new key for a new request",
             {"idempotency_key": key},
         )
-    if existing is not None and existing.state is RequestState.DONE:
-        return Decision(Begun(existing), Changes.of())
-    if (
-        existing is not None
-        and existing.state is RequestState.IN_FLIGHT
-        and now - existing.started_at < IN_FLIGHT_LEASE
-    ):
-        raise RequestInFlight(
-            "a request with this Idempotency-Key is still being processed; retry when it has finished",
-            {"idempotency_key": key},
-        )
-    started = StoredResponse(id=request_id, fingerprint=request, state=RequestState.IN_FLIGHT, started_at=now)
-    if existing is None:
-        return Decision(Begun(None), Changes.of(created=[started]))
-    return Decision(Begun(None), Changes.of(updated=[started]))
+    return existing
 
 
-#: The status of a refusal of bad input, which is not kept (``finish_request``).
+#: The status of a refusal of bad input, which is not kept (``keep_answer``).
 BAD_INPUT: Final = 400
 
 
-def finish_request(started: StoredResponse, status: int, body: str) -> Decision[StoredResponse]:
-    """Keep the response to send again for the same key. Neither a failure of the server's own (5xx) nor a refusal
-    of bad input (400) is kept: both changed nothing, so the caller may send the request again, or corrected,
-    with the same key (as when the body could not even be read)."""
-    state = RequestState.ABANDONED if status >= 500 or status == BAD_INPUT else RequestState.DONE
-    done = attrs.evolve(started, state=state, status=status, body=body)
+def worth_keeping(status: int, code: str | None) -> bool:
+    """Whether an answer is kept for its key. Neither a failure of the server's own (5xx) nor a refusal of bad
+    input (400) is: both changed nothing, so the caller may send the request again, or corrected, with the same
+    key (as when the body could not even be read). Nor is the refusal of a key already used for another request:
+    it answers this request, not the key's."""
+    return status < 500 and status != BAD_INPUT and code != IdempotencyKeyReused.code
+
+
+def keep_answer(
+    existing: StoredResponse | None,
+    request_id: str,
+    request: str,
+    status: int,
+    code: str | None,
+    body: str,
+    now: dt.datetime,
+) -> Decision[StoredResponse | None]:
+    """Keep the answer to send again for the same key (``worth_keeping``), unless one is kept already: the first
+    kept answer stays the key's, whichever of two requests at once finished last."""
+    if not worth_keeping(status, code) or (existing is not None and existing.state is RequestState.DONE):
+        return Decision(None, Changes.of())
+    done = StoredResponse(
+        id=request_id, fingerprint=request, state=RequestState.DONE, started_at=now, status=status, body=body
+    )
+    if existing is None:
+        return Decision(done, Changes.of(created=[done]))
     return Decision(done, Changes.of(updated=[done]))

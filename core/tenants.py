@@ -268,9 +268,14 @@ def authenticate(stored: ApiKey | None, secret: str) -> Scope:
     return scope_of(stored)
 
 
+#: What an answer given again shows in place of what is shown only once (a new API key, a webhook's secret).
+SHOWN_ONCE: Final = "shown only in the first answer"
+
+
 @attrs.frozen
 class Issued:
-    """A new key with its text, which is shown once and never stored."""
+    """A new key with its text, which is shown once and never stored (``SHOWN_ONCE`` when the key is given again
+    to a retry of the request that made it)."""
 
     key: ApiKey
     text: str

@@ -7,6 +7,7 @@ from decimal import Decimal
 from core import accounts
 from core.accounts import AccountView
 from core.fills import CostSchedule
+from core.idempotency import check_key, fingerprint
 from core.keys import error_account_partners
 from core.numbers import ZERO
 from core.portfolio import FeeSchedule
@@ -35,8 +36,15 @@ class Accounts(UseCases):
         costs: CostSchedule = CostSchedule(),
         account_id: str | None = None,
         scope: Scope = OPERATOR,
+        idempotency_key: str | None = None,
     ) -> Account:
-        """Open an account (its id chosen, or a new one) for the caller; an id that exists is ``ALREADY_EXISTS``."""
+        """Open an account (its id chosen, or a new one) for the caller; an id that exists is ``ALREADY_EXISTS``.
+        Opening again with the same idempotency key and request returns the account the first opened."""
+        key = check_key(idempotency_key)
+        request = fingerprint("account", currency, cash, fee_schedule, costs, account_id)
+        opened = self.done_before(uow, key, request, uow.accounts, "account")
+        if opened is not None:
+            return opened
         now = self.now()
         chosen = account_id if account_id is not None else self.new_id()
         partners = accounts_by_id(uow, error_account_partners(chosen)).values()
@@ -44,22 +52,37 @@ class Accounts(UseCases):
             chosen, currency, cash, fee_schedule, costs, ids=self.fresh_ids(), now=now,
             owner=owner_for(scope, user_owned=True), partners=partners,
         )  # fmt: skip
+        self.remember(uow, key, request, decision.result.id)
         return self.save(uow, decision, now)
 
     @transaction
-    def deposit(self, uow: UnitOfWork, account_id: str, amount: Decimal, scope: Scope = OPERATOR) -> Account:
+    def deposit(
+        self, uow: UnitOfWork, account_id: str, amount: Decimal, scope: Scope = OPERATOR,
+        idempotency_key: str | None = None,
+    ) -> Account:  # fmt: skip
+        """The deposit is made once per idempotency key: the same key and request again return the account."""
+        account = require_visible(uow.accounts, account_id, "account", scope)
+        key, request = check_key(idempotency_key), fingerprint("deposit", account_id, amount)
+        if self.replay(uow, key, request) is not None:
+            return account
         now = self.now()
-        decision = accounts.deposit(
-            require_visible(uow.accounts, account_id, "account", scope), amount, ids=self.fresh_ids(), now=now
-        )
+        decision = accounts.deposit(account, amount, ids=self.fresh_ids(), now=now)
+        self.remember(uow, key, request, account.id)
         return self.save(uow, decision, now)
 
     @transaction
-    def withdraw(self, uow: UnitOfWork, account_id: str, amount: Decimal, scope: Scope = OPERATOR) -> Account:
+    def withdraw(
+        self, uow: UnitOfWork, account_id: str, amount: Decimal, scope: Scope = OPERATOR,
+        idempotency_key: str | None = None,
+    ) -> Account:  # fmt: skip
+        """The withdraw is made once per idempotency key: the same key and request again return the account."""
+        account = require_visible(uow.accounts, account_id, "account", scope)
+        key, request = check_key(idempotency_key), fingerprint("withdraw", account_id, amount)
+        if self.replay(uow, key, request) is not None:
+            return account
         now = self.now()
-        decision = accounts.withdraw(
-            require_visible(uow.accounts, account_id, "account", scope), amount, ids=self.fresh_ids(), now=now
-        )
+        decision = accounts.withdraw(account, amount, ids=self.fresh_ids(), now=now)
+        self.remember(uow, key, request, account.id)
         return self.save(uow, decision, now)
 
     @transaction

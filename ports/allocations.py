@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from core import allocations
 from core.fairness import Fairness
+from core.idempotency import check_key, fingerprint
 from core.instruments import AllocationLine
 from core.records import ModelPortfolio
 from core.tenants import OPERATOR, Scope, owner_for, shared_only
@@ -29,9 +30,18 @@ class Allocations(UseCases):
         lines: Sequence[AllocationLine],
         scope: Scope = OPERATOR,
         fairness: Fairness = Fairness.PLAIN,
+        idempotency_key: str | None = None,
     ) -> ModelPortfolio:
         """A model portfolio over existing instruments, under a name no other model portfolio has (ROTATE: the
-        cents left over when a buy is split over its weights rotate over its instruments, order after order)."""
+        cents left over when a buy is split over its weights rotate over its instruments, order after order).
+        Creating again with the same idempotency key and request returns the model portfolio."""
+        key, request = (
+            check_key(idempotency_key),
+            fingerprint("model portfolio", name, tuple(lines), fairness),
+        )
+        made = self.done_before(uow, key, request, uow.allocations, "model portfolio")
+        if made is not None:
+            return made
         decision = allocations.create(
             name,
             lines,
@@ -42,6 +52,7 @@ class Allocations(UseCases):
             owner=owner_for(scope, user_owned=False),
             fairness=fairness,
         )
+        self.remember(uow, key, request, decision.result.id)
         return self.save(uow, decision, self.now())
 
     @transaction

@@ -4,6 +4,7 @@ request presents, checked."""
 from __future__ import annotations
 
 from core import tenants
+from core.idempotency import check_key, fingerprint
 from core.records import ApiKey, Client
 from core.tenants import Issued, Scope
 from ports.driven import UnitOfWork
@@ -19,9 +20,15 @@ class ApiKeys(UseCases):
         client: str | None = None,
         user: str | None = None,
         admin: bool = False,
+        idempotency_key: str | None = None,
     ) -> Issued:
         """A new key for ``user`` of ``client`` (both registered with their first key), or an admin key. The
-        ``secret`` is random (made by the caller); only its digest is stored."""
+        ``secret`` is random (made by the caller); only its digest is stored. Asked again with the same idempotency
+        key and request: the key made first, its text ``SHOWN_ONCE``."""
+        key, request = check_key(idempotency_key), fingerprint("API key", client, user, admin)
+        made = self.done_before(uow, key, request, uow.api_keys, "API key")
+        if made is not None:
+            return Issued(made, tenants.SHOWN_ONCE)
         now = self.now()
         decision = tenants.issue_key(
             client,
@@ -33,6 +40,7 @@ class ApiKeys(UseCases):
             secret=secret,
             now=now,
         )
+        self.remember(uow, key, request, decision.result.key.id)
         return self.save(uow, decision, now)
 
     @transaction
@@ -40,8 +48,14 @@ class ApiKeys(UseCases):
         return uow.api_keys.list()
 
     @transaction
-    def register_client(self, uow: UnitOfWork, client: str) -> Client:
+    def register_client(self, uow: UnitOfWork, client: str, idempotency_key: str | None = None) -> Client:
+        """Register a client; registering again with the same idempotency key returns it."""
+        key, request = check_key(idempotency_key), fingerprint("client", client)
+        registered = self.done_before(uow, key, request, uow.clients, "client")
+        if registered is not None:
+            return registered
         now = self.now()
+        self.remember(uow, key, request, client)
         return self.save(uow, tenants.register_client(client, uow.clients.get(client), now), now)
 
     @transaction

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from core import options, price_table
+from core.idempotency import check_key, fingerprint
 from core.instruments import Instrument, OptionEnd, check_known
 from core.market import RUN_STATES
 from core.numbers import ZERO
@@ -15,10 +16,15 @@ from ports.use_cases import UseCases, require, transaction
 
 class Instruments(UseCases):
     @transaction
-    def add(self, uow: UnitOfWork, instrument: Instrument) -> Instrument:
+    def add(self, uow: UnitOfWork, instrument: Instrument, idempotency_key: str | None = None) -> Instrument:
         """Add an instrument; an id or a uic that exists is ``ALREADY_EXISTS`` (set a new price with
-        ``set_price``)."""
+        ``set_price``). Adding again with the same idempotency key and request returns the instrument."""
+        key, request = check_key(idempotency_key), fingerprint("instrument", instrument)
+        added = self.done_before(uow, key, request, uow.instruments, "instrument")
+        if added is not None:
+            return added
         others = uow.instruments.list() if instrument.uic is not None else []
+        self.remember(uow, key, request, instrument.instrument_id)
         return self.save(uow, price_table.add(instrument, others), self.now())
 
     @transaction

@@ -9,6 +9,7 @@ from decimal import Decimal
 from core import allocation_keys
 from core.allocation_keys import LISTED_BY_DEFAULT, FairnessReport
 from core.blocks import BlockAllocation, BlockRequest, allocate
+from core.idempotency import check_key, fingerprint
 from core.keys import AllocationKey
 from core.lifecycle import KeyStatus
 from core.records import Account, StoredKey
@@ -42,14 +43,22 @@ def require_key(uow: UnitOfWork, key_id: str, scope: Scope) -> StoredKey:
 
 class Keys(UseCases):
     @transaction
-    def create(self, uow: UnitOfWork, key: AllocationKey, scope: Scope = OPERATOR) -> StoredKey:
+    def create(
+        self, uow: UnitOfWork, key: AllocationKey, scope: Scope = OPERATOR, idempotency_key: str | None = None
+    ) -> StoredKey:
         """Store a key for the caller (a user's key is the user's, a client-wide caller's the client's); every account
-        it names must exist, be open and be visible to the caller."""
+        it names must exist, be open and be visible to the caller. Created again with the same idempotency key and
+        request: the key created first."""
+        once, request = check_key(idempotency_key), fingerprint("allocation key", key)
+        made = self.done_before(uow, once, request, uow.keys, "allocation key")
+        if made is not None:
+            return made
         now = self.now()
         accounts, opened = key_accounts(uow, key, scope, now)
         decision = allocation_keys.create(
             key, accounts, key_id=self.new_id(), now=now, owner=owner_for(scope), opened=opened,
         )  # fmt: skip
+        self.remember(uow, once, request, decision.result.id)
         return self.save(uow, decision, now)
 
     @transaction

@@ -1,33 +1,35 @@
-"""Idempotent HTTP requests: a request that creates work is run once per idempotency key, and its response kept.
+"""Idempotent HTTP requests: the answer to a request that creates work is kept for its idempotency key, and sent
+again for the same request with the same key.
 
-``begin`` is committed before the work starts, so that a second request with the same key, arriving while the
-first runs, is told so (``REQUEST_IN_FLIGHT``) instead of doing the work twice; ``finish`` keeps the response.
+Nothing is written before the work: each use case that creates work keeps the key in the work's own transaction
+(``UseCases.replay`` / ``remember``), so the work is done at most once per key whatever happens between the work
+and its answer; ``kept`` and ``keep`` only spare a retry the work of rebuilding the first answer.
 """
 
 from __future__ import annotations
 
 from core import idempotency
-from core.idempotency import Begun
 from core.records import StoredResponse
 from core.tenants import Scope
 from ports.driven import UnitOfWork
-from ports.use_cases import UseCases, require, transaction
+from ports.use_cases import UseCases, transaction
 
 
 class Requests(UseCases):
     @transaction
-    def begin(self, uow: UnitOfWork, scope: Scope, key: str | None, request: str) -> Begun:
-        """Start the request made with ``key`` (its fingerprint ``request``), or answer with the stored response."""
+    def kept(self, uow: UnitOfWork, scope: Scope, key: str | None, request: str) -> StoredResponse | None:
+        """The answer kept for the request made with ``key`` (its fingerprint ``request``), or None: run it."""
         request_id = idempotency.request_key(scope, key)
-        now = self.now()
-        decision = idempotency.begin_request(
-            uow.responses.get(request_id), key or "", request_id, request, now
-        )
-        return self.save(uow, decision, now)
+        return idempotency.kept_answer(uow.responses.get(request_id), key or "", request)
 
     @transaction
-    def finish(self, uow: UnitOfWork, scope: Scope, key: str, status: int, body: str) -> StoredResponse:
-        """Keep the response to the request begun with ``key``."""
+    def keep(
+        self, uow: UnitOfWork, scope: Scope, key: str, request: str, status: int, code: str | None, body: str
+    ) -> StoredResponse | None:
+        """Keep the answer to the request made with ``key``, if it is worth keeping and none is kept yet."""
         request_id = idempotency.request_key(scope, key)
-        started = require(uow.responses, request_id, "idempotent request")
-        return self.save(uow, idempotency.finish_request(started, status, body), self.now())
+        now = self.now()
+        decision = idempotency.keep_answer(
+            uow.responses.get(request_id), request_id, request, status, code, body, now
+        )
+        return self.save(uow, decision, now)

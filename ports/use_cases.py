@@ -205,8 +205,18 @@ class UseCases:
         return replayed(uow.idempotency.get(key), key, request)
 
     def remember(self, uow: UnitOfWork, key: str | None, request: str, result_id: str) -> None:
+        """Keep what ``key`` made (``result_id``) in the work's own transaction: the work and its key are committed
+        together or not at all, so no crash can let a retry do the work again."""
         if key is not None:
             uow.idempotency.add(IdempotencyRecord(key, request, result_id))
+
+    def done_before(
+        self, uow: UnitOfWork, key: str | None, request: str, repository: Repository[T], what: str
+    ) -> T | None:
+        """The record ``key`` already made (or last changed) for this same request, as it is now; ``None``: do
+        the work, and ``remember`` it."""
+        made = self.replay(uow, key, request)
+        return None if made is None else require(repository, made, what)
 
 
 def repository(uow: UnitOfWork, record: Record) -> Repository[Record]:

@@ -9,10 +9,13 @@ import threading
 from collections.abc import Sequence
 from typing import Final
 
+import attrs
+
 from core import webhooks
 from core.errors import NotFound
+from core.idempotency import check_key, fingerprint
 from core.records import Subscription
-from core.tenants import OPERATOR, Scope, owner_for
+from core.tenants import OPERATOR, SHOWN_ONCE, Scope, owner_for
 from core.webhooks import (
     DEFAULT_ROUND,
     DEFAULT_SCHEDULE,
@@ -41,15 +44,23 @@ class Webhooks(UseCases):
         allow_private_network: bool = False,
         scope: Scope = OPERATOR,
         clients_reach_private: bool = False,
+        idempotency_key: str | None = None,
     ) -> Subscription:
         """Subscribe ``url`` to the events of ``topics`` committed from now on (a client's subscription receives
-        only the events about what the client may see)."""
+        only the events about what the client may see). Asked again with the same idempotency key and request: the
+        subscription made first, its secret ``SHOWN_ONCE``."""
+        key = check_key(idempotency_key)
+        request = fingerprint("webhook subscription", url, tuple(topics), allow_private_network)
+        made = self.done_before(uow, key, request, uow.subscriptions, "webhook subscription")
+        if made is not None:
+            return attrs.evolve(made, secret=SHOWN_ONCE)
         now = self.now()
         decision = webhooks.subscribe(
             url, topics, secret, allow_private_network, subscription_id=self.new_id(), now=now,
             owner=owner_for(scope), clients_reach_private=clients_reach_private,
         )  # fmt: skip
         self.ports.url_guard(url, allow_private_network)
+        self.remember(uow, key, request, decision.result.id)
         return self.save(uow, decision, now)
 
     @transaction

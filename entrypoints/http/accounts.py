@@ -73,7 +73,13 @@ def health(call: Call) -> Reply:
 
 def open_account(call: Call) -> Reply:
     body: NewAccount = call.body
-    account = call.app.accounts.open(body.currency, body.cash, account_id=body.account_id, scope=call.scope)
+    account = call.app.accounts.open(
+        body.currency,
+        body.cash,
+        account_id=body.account_id,
+        scope=call.scope,
+        idempotency_key=call.idempotency_key,
+    )
     return Reply(201, as_json(call.app.accounts.show(account.id, scope=call.scope)))
 
 
@@ -87,18 +93,22 @@ def show_account(call: Call) -> Reply:
 
 def deposit(call: Call) -> Reply:
     body: Amount = call.body
-    account = call.app.accounts.deposit(call.path["account_id"], body.amount, scope=call.scope)
+    account = call.app.accounts.deposit(
+        call.path["account_id"], body.amount, scope=call.scope, idempotency_key=call.idempotency_key
+    )
     return Reply(201, as_json(call.app.accounts.show(account.id, scope=call.scope)))
 
 
 def withdraw(call: Call) -> Reply:
     body: Amount = call.body
-    account = call.app.accounts.withdraw(call.path["account_id"], body.amount, scope=call.scope)
+    account = call.app.accounts.withdraw(
+        call.path["account_id"], body.amount, scope=call.scope, idempotency_key=call.idempotency_key
+    )
     return Reply(201, as_json(call.app.accounts.show(account.id, scope=call.scope)))
 
 
 def add_instrument(call: Call) -> Reply:
-    return Reply(201, as_json(call.app.instruments.add(call.body)))
+    return Reply(201, as_json(call.app.instruments.add(call.body, idempotency_key=call.idempotency_key)))
 
 
 def list_instruments(call: Call) -> Reply:
@@ -116,7 +126,9 @@ def set_price(call: Call) -> Reply:
 
 def create_model(call: Call) -> Reply:
     body: NewModel = call.body
-    model = call.app.allocations.create(body.name, body.lines, scope=call.scope, fairness=body.fairness)
+    model = call.app.allocations.create(
+        body.name, body.lines, scope=call.scope, fairness=body.fairness, idempotency_key=call.idempotency_key
+    )
     return Reply(201, as_json(model))
 
 

@@ -35,7 +35,9 @@ class NewApiKey:
 
 def create_client(call: Call) -> Reply:
     body: NewClient = call.body
-    return Reply(201, as_json(call.app.api_keys.register_client(body.client_id)))
+    return Reply(
+        201, as_json(call.app.api_keys.register_client(body.client_id, idempotency_key=call.idempotency_key))
+    )
 
 
 def list_clients(call: Call) -> Reply:
@@ -45,7 +47,11 @@ def list_clients(call: Call) -> Reply:
 def create_key(call: Call) -> Reply:
     body: NewApiKey = call.body
     issued = call.app.api_keys.create(
-        secrets.token_urlsafe(32), client=body.client_id, user=body.user_id, admin=body.admin
+        secrets.token_urlsafe(32),
+        client=body.client_id,
+        user=body.user_id,
+        admin=body.admin,
+        idempotency_key=call.idempotency_key,
     )
     return Reply(201, as_json(shown(issued.key)) | {"key": issued.text})
 

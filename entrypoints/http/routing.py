@@ -43,9 +43,8 @@ from core import errors
 from core.errors import AllotError, Forbidden, Unauthorized, ValidationError
 from core.idempotency import request_key
 from core.numbers import PLAIN_DECIMAL, check_decimal
-from core.tenants import Scope, require_operator
+from core.tenants import SHOWN_ONCE, Scope, require_operator
 from ports.application import Application
-from ports.requests import Requests
 
 #: The largest request body read.
 MAX_BODY: Final = 1024 * 1024
@@ -269,12 +268,13 @@ def page(call: Call, items: Sequence[Any], key: Callable[[Any], str], casing: Ca
         ids = [key(item) for item in items]
         if not after:
             raise ValidationError(
-                "after= needs a value: the next value of the previous page", {"after": after}
+                "after= needs a value: the next value of the previous page",
+                {"parameter": "after", "value": after},
             )
         if after not in ids:
             raise errors.NotFound(
                 f"after={after} is not in this list: give the next value of the previous page",
-                {"after": after},
+                {"parameter": "after", "value": after},
             )
         start = ids.index(after) + 1
     chosen = items[start : start + limit]
@@ -292,7 +292,9 @@ def _limit(text: str | None) -> int:
         or len(text.lstrip("0")) > 3
         or not 1 <= int(text) <= MAX_LIMIT
     ):
-        raise ValidationError(f"limit must be a whole number from 1 to {MAX_LIMIT}", {"limit": text})
+        raise ValidationError(
+            f"limit must be a whole number from 1 to {MAX_LIMIT}", {"parameter": "limit", "value": text}
+        )
     return int(text)
 
 
@@ -318,7 +320,6 @@ _STATUS: Final[tuple[tuple[type[AllotError], int], ...]] = (
     (errors.LastAdminKey, 409),
     (errors.AlreadyExists, 409),
     (errors.ConcurrentUpdate, 409),
-    (errors.RequestInFlight, 409),
     (errors.StorageError, 503),
 )
 
@@ -507,43 +508,31 @@ def fingerprint(operation: Operation, request: Request, raw: bytes) -> str:
 
 
 def run_idempotent(call: Call, operation: Operation, key: str | None, request: str) -> Reply:
-    """Run a request that creates work once per idempotency key; the same key and body get the first response."""
+    """Run a request that creates work once per idempotency key; the same key and body get the first answer.
+    The work itself is done at most once per key by its use case, which keeps the key in the work's transaction;
+    the answer kept here is what a retry is sent."""
     requests = call.app.requests
-    begun = requests.begin(call.scope, key, request)
-    if begun.replay is not None:
-        return Reply(begun.replay.status or 200, json.loads(begun.replay.body or "null"))
-    assert key is not None  # begin refuses a request without one
-    call = attrs.evolve(call, idempotency_key=request_key(call.scope, key))
+    kept = requests.kept(call.scope, key, request)
+    if kept is not None:
+        return Reply(kept.status or 200, json.loads(kept.body or "null"))
+    assert key is not None  # request_key refuses a request without one
     try:
-        reply = run_handler(operation, call)
+        reply = run_handler(operation, attrs.evolve(call, idempotency_key=request_key(call.scope, key)))
     except AllotError as error:
         reply = refusal(error)
-    except Exception:
-        # The work failed and changed nothing (its transaction is undone): the key is let go at once, so a retry
-        # with it runs again instead of being told for minutes that the request is still in flight.
-        abandon(requests, call.scope, key)
-        raise
-    kept = without(reply.body, operation.shown_once)
+    body = json.dumps(without(reply.body, operation.shown_once), ensure_ascii=False, default=str)
     try:
-        requests.finish(call.scope, key, reply.status, json.dumps(kept, ensure_ascii=False, default=str))
+        requests.keep(call.scope, key, request, reply.status, error_code(reply), body)
     except Exception:
-        # The work is done but its answer could not be kept: the key stays in flight until its lease ends, since
-        # letting it go would make a retry do the work (a deposit, an order) a second time.
+        # The work is done (or refused) and its answer stands; a retry is answered by the use case's own record.
         log.exception("the answer to the request with Idempotency-Key %r could not be kept", key)
-        raise
     return reply
 
 
-def abandon(requests: Requests, scope: Scope, key: str) -> None:
-    """Mark a request that failed with a server error as over, so that its key may be used again."""
-    try:
-        requests.finish(scope, key, 500, json.dumps(internal_error().body))
-    except Exception:
-        log.exception("the request with Idempotency-Key %r could not be let go", key)
-
-
-#: What an answer sent again shows in place of a field that was shown only once.
-SHOWN_ONCE: Final = "shown only in the first answer"
+def error_code(reply: Reply) -> str | None:
+    """The ``code`` of a refusal's answer; None for an answer that is no refusal."""
+    error = reply.body.get("error") if isinstance(reply.body, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
 
 
 def without(body: Any, fields: Sequence[str]) -> Any:

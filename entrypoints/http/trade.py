@@ -238,7 +238,7 @@ def statuses(call: Call) -> tuple[KeyStatus, ...]:
 
 
 def create_key(call: Call) -> Reply:
-    stored = call.app.keys.create(key_of(call.body), scope=call.scope)
+    stored = call.app.keys.create(key_of(call.body), scope=call.scope, idempotency_key=call.idempotency_key)
     return Reply(201, as_json(AllocationKeyCreated(stored.id), Casing.PASCAL))
 
 
@@ -344,6 +344,7 @@ def place_block(call: Call) -> Reply:
         scope=call.scope,
         account_id=body.account_key,
         asset_type=optional_member(AssetType, body.asset_type, "AssetType"),
+        idempotency_key=call.idempotency_key,
     )
     return Reply(202, as_json(OrderPlaced(block.id, block.explanation), Casing.PASCAL, explain=call.explain))
 

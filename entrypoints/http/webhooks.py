@@ -95,7 +95,7 @@ def subscribe(call: Call) -> Reply:
     body: NewSubscription = call.body
     subscription = call.app.webhooks.subscribe(
         body.url, body.topics, new_secret(), body.allow_private_network, scope=call.scope,
-        clients_reach_private=call.settings.sandbox,
+        clients_reach_private=call.settings.sandbox, idempotency_key=call.idempotency_key,
     )  # fmt: skip
     return Reply(201, as_json(created(subscription)))
 
@@ -131,7 +131,10 @@ def events(call: Call) -> Reply:
     the ``after`` asked for when nothing newer was committed yet): an empty page means the caller is up to date."""
     after, limit = whole(call, "after", 0), whole(call, "limit", DEFAULT_LIMIT)
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(f"limit must be a whole number from 1 to {MAX_LIMIT}", {"limit": limit})
+        raise ValidationError(
+            f"limit must be a whole number from 1 to {MAX_LIMIT}",
+            {"parameter": "limit", "value": call.param("limit")},
+        )
     found = call.app.queries.events(EventQuery(after, limit, call.param("topic")), scope=call.scope)
     return Reply(200, {"data": [item(n, e) for n, e in found], "next": found[-1][0] if found else after})
 

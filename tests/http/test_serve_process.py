@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -47,9 +47,11 @@ class Served:
     """A running ``allot serve``: its process, its address, and what it printed on stderr (read in a thread, so
     that a full pipe never blocks it)."""
 
-    def __init__(self, db: Path, *options: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, db: Path, *options: str, env: dict[str, str] | None = None, program: Sequence[str] = (ALLOT,)
+    ) -> None:
         self.process = subprocess.Popen(
-            [ALLOT, "serve", "--db", str(db), "--port", "0", *options],
+            [*program, "serve", "--db", str(db), "--port", "0", *options],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
         self.lines: list[str] = []

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from core import idempotency, tenants
 from core.accounts import open_account
+from core.decisions import Changes
 from core.errors import (
     AlreadyExists,
     Forbidden,
@@ -19,7 +20,6 @@ from core.errors import (
     IdempotencyKeyReused,
     LastAdminKey,
     NotFound,
-    RequestInFlight,
     Unauthorized,
     ValidationError,
 )
@@ -208,52 +208,61 @@ def test_idempotency_keys_are_scoped_per_client_and_within_it_per_user() -> None
     assert idempotency.request_key(OPERATOR, "k") != idempotency.request_key(ALICE, "k")
 
 
-def started_request() -> StoredResponse:
-    (started,) = idempotency.begin_request(None, "k", "id", "fp", NOW).changes.created
-    assert isinstance(started, StoredResponse)
-    return started
+def kept(
+    status: int, code: str | None = None, existing: StoredResponse | None = None
+) -> StoredResponse | None:
+    """What ``keep_answer`` keeps of an answer to request "fp" with key "k"."""
+    return idempotency.keep_answer(existing, "k", "fp", status, code, '{"id": "P1"}', NOW).result
 
 
-def test_a_new_key_starts_the_request_in_flight() -> None:
-    assert idempotency.begin_request(None, "k", "id", "fp", NOW).result.replay is None
-    assert started_request().state is RequestState.IN_FLIGHT
+def test_a_new_key_has_no_answer_kept_so_its_request_is_run() -> None:
+    assert idempotency.kept_answer(None, "k", "fp") is None
 
 
-def test_a_key_still_in_flight_refuses_the_second_request_until_its_lease_ends() -> None:
-    started = started_request()
-    with pytest.raises(RequestInFlight):
-        idempotency.begin_request(started, "k", "id", "fp", NOW + idempotency.IN_FLIGHT_LEASE / 2)
-    taken_over = idempotency.begin_request(started, "k", "id", "fp", NOW + idempotency.IN_FLIGHT_LEASE)
-    assert taken_over.result.replay is None
-
-
-def test_a_finished_request_is_answered_again_and_another_body_is_refused() -> None:
-    started = started_request()
-    done = idempotency.finish_request(started, 202, '{"id": "P1"}').result
-    assert idempotency.begin_request(done, "k", "id", "fp", NOW).result.replay == done
+def test_a_kept_answer_is_sent_again_for_the_same_request_and_another_request_is_refused() -> None:
+    done = kept(202)
+    assert done is not None
+    assert (done.state, done.status, done.body) == (RequestState.DONE, 202, '{"id": "P1"}')
+    assert idempotency.kept_answer(done, "k", "fp") == done
     with pytest.raises(IdempotencyKeyReused):
-        idempotency.begin_request(done, "k", "id", "other", NOW)
+        idempotency.kept_answer(done, "k", "other")
 
 
-def test_a_server_failure_is_not_kept_so_the_same_key_may_try_again() -> None:
-    started = started_request()
-    failed = idempotency.finish_request(started, 500, "{}").result
-    assert failed.state is RequestState.ABANDONED
-    assert idempotency.begin_request(failed, "k", "id", "fp", NOW).result.replay is None
-
-
-def test_bad_input_is_not_kept_so_the_same_key_may_carry_the_corrected_request() -> None:
-    started = started_request()
-    refused = idempotency.finish_request(started, 400, '{"error": {}}').result
-    assert refused.state is RequestState.ABANDONED
-    assert idempotency.begin_request(refused, "k", "id", "corrected", NOW).result.replay is None
+@pytest.mark.parametrize("status", [500, 502, 503, 400])
+def test_a_server_failure_or_bad_input_is_not_kept_so_the_same_key_may_carry_the_request_again(
+    status: int,
+) -> None:
+    assert kept(status) is None
+    assert idempotency.keep_answer(None, "k", "fp", status, None, "{}", NOW).changes == Changes.of()
 
 
 def test_a_refusal_by_a_rule_is_kept_and_answered_again() -> None:
-    refused = idempotency.finish_request(started_request(), 422, '{"error": {}}').result
-    assert idempotency.begin_request(refused, "k", "id", "fp", NOW).result.replay == refused
+    refused = kept(422, "INSUFFICIENT_FUNDS")
+    assert idempotency.kept_answer(refused, "k", "fp") == refused
     with pytest.raises(IdempotencyKeyReused):
-        idempotency.begin_request(refused, "k", "id", "other", NOW)
+        idempotency.kept_answer(refused, "k", "other")
+
+
+def test_the_refusal_of_a_key_used_for_another_request_is_not_kept_as_that_keys_answer() -> None:
+    assert kept(422, IdempotencyKeyReused.code) is None
+
+
+def test_the_first_kept_answer_stays_the_keys_when_two_requests_with_it_finish() -> None:
+    first = kept(202)
+    second = idempotency.keep_answer(first, "k", "fp", 201, None, '{"id": "P2"}', NOW)
+    assert (second.result, second.changes) == (None, Changes.of())
+
+
+@pytest.mark.parametrize("left", [RequestState.IN_FLIGHT, RequestState.ABANDONED])
+def test_a_request_an_earlier_release_left_running_or_abandoned_is_run_and_its_answer_kept(
+    left: RequestState,
+) -> None:
+    earlier = StoredResponse(id="k", fingerprint="other", state=left, started_at=NOW)
+    assert idempotency.kept_answer(earlier, "k", "fp") is None
+    replaced = idempotency.keep_answer(earlier, "k", "fp", 202, None, "{}", NOW)
+    assert replaced.changes.updated == (replaced.result,)
+    assert replaced.result is not None
+    assert replaced.result.fingerprint == "fp"
 
 
 def test_an_account_named_with_its_own_user_or_with_none_is_that_account() -> None:
@@ -324,19 +333,12 @@ def test_a_client_is_registered_once_under_a_usable_name() -> None:
         tenants.register_client("-bad", None, NOW)
 
 
-def test_a_replayed_request_changes_nothing_and_a_finished_one_keeps_status_and_body() -> None:
-    done = idempotency.finish_request(started_request(), 202, '{"id": "P1"}').result
-    assert (done.state, done.status, done.body) == (RequestState.DONE, 202, '{"id": "P1"}')
-    assert not idempotency.begin_request(done, "k", "id", "fp", NOW).changes.created
-    assert not idempotency.begin_request(done, "k", "id", "fp", NOW).changes.updated
-
-
 def test_the_refusals_of_idempotency_keys_tell_the_caller_what_to_do() -> None:
     with pytest.raises(IdempotencyKeyMissing) as missing:
         idempotency.request_key(ALICE, None)
     assert "send an Idempotency-Key header" in missing.value.message
     with pytest.raises(IdempotencyKeyReused) as reused:
-        idempotency.begin_request(started_request(), "k", "client:acme:k", "other", NOW)
+        idempotency.kept_answer(kept(202), "k", "other")
     assert "use a new key" in reused.value.message
     assert reused.value.details == {"idempotency_key": "k"}
     with pytest.raises(ValidationError):
