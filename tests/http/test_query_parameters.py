@@ -18,7 +18,7 @@ from tests.http.conftest import Api
 def test_a_limit_that_is_not_ascii_digits_is_400(api: Api, limit: str) -> None:
     response = api.alice.get("/accounts", params={"limit": limit})
     assert response.status_code == 400
-    assert response.json()["error"]["details"] == {"limit": limit}
+    assert response.json()["error"]["details"] == {"parameter": "limit", "value": limit}
 
 
 DECIMALS = (DECIMAL_POSITIVE, DECIMAL_NON_NEGATIVE, DECIMAL_SHARE, DECIMAL_READ)
