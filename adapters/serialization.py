@@ -184,9 +184,8 @@ def _objects_only(type_: Any, converter: cattrs.Converter) -> Callable[[object, 
 
 def _shown(value: object) -> str:
     """A value as JSON, cut short if long, for an error message."""
-    text = (
-        str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)
-    )  # 1.5 as the client wrote it
+    # A number as the client wrote it (1.5), not as a string ("1.5").
+    text = str(value) if isinstance(value, Decimal) else json.dumps(value, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
+from typing import Protocol
 
 from core import accounts
 from core.accounts import AccountView
+from core.decisions import Decision
 from core.fills import CostSchedule
 from core.idempotency import check_key, fingerprint
 from core.keys import error_account_partners
@@ -23,6 +27,16 @@ from ports.use_cases import (
     require_visible,
     transaction,
 )
+
+
+class CashMovement(Protocol):
+    """A core rule that moves cash in or out of an account (``accounts.deposit``, ``accounts.withdraw``)."""
+
+    __name__: str
+
+    def __call__(
+        self, account: Account, amount: Decimal, *, ids: Iterator[str], now: dt.datetime
+    ) -> Decision[Account]: ...
 
 
 class Accounts(UseCases):
@@ -60,28 +74,27 @@ class Accounts(UseCases):
         self, uow: UnitOfWork, account_id: str, amount: Decimal, scope: Scope = OPERATOR,
         idempotency_key: str | None = None,
     ) -> Account:  # fmt: skip
-        """The deposit is made once per idempotency key: the same key and request again return the account."""
-        account = require_visible(uow.accounts, account_id, "account", scope)
-        key, request = check_key(idempotency_key), fingerprint("deposit", account_id, amount)
-        if self.replay(uow, key, request) is not None:
-            return account
-        now = self.now()
-        decision = accounts.deposit(account, amount, ids=self.fresh_ids(), now=now)
-        self.remember(uow, key, request, account.id)
-        return self.save(uow, decision, now)
+        """Cash in, once per idempotency key: the same key and request again return the account."""
+        return self._move_cash(uow, accounts.deposit, account_id, amount, scope, idempotency_key)
 
     @transaction
     def withdraw(
         self, uow: UnitOfWork, account_id: str, amount: Decimal, scope: Scope = OPERATOR,
         idempotency_key: str | None = None,
     ) -> Account:  # fmt: skip
-        """The withdraw is made once per idempotency key: the same key and request again return the account."""
+        """Cash out, once per idempotency key: the same key and request again return the account."""
+        return self._move_cash(uow, accounts.withdraw, account_id, amount, scope, idempotency_key)
+
+    def _move_cash(
+        self, uow: UnitOfWork, move: CashMovement, account_id: str, amount: Decimal, scope: Scope,
+        idempotency_key: str | None,
+    ) -> Account:  # fmt: skip
         account = require_visible(uow.accounts, account_id, "account", scope)
-        key, request = check_key(idempotency_key), fingerprint("withdraw", account_id, amount)
+        key, request = check_key(idempotency_key), fingerprint(move.__name__, account_id, amount)
         if self.replay(uow, key, request) is not None:
             return account
         now = self.now()
-        decision = accounts.withdraw(account, amount, ids=self.fresh_ids(), now=now)
+        decision = move(account, amount, ids=self.fresh_ids(), now=now)
         self.remember(uow, key, request, account.id)
         return self.save(uow, decision, now)
 

@@ -516,23 +516,18 @@ def run_idempotent(call: Call, operation: Operation, key: str | None, request: s
     if kept is not None:
         return Reply(kept.status or 200, json.loads(kept.body or "null"))
     assert key is not None  # request_key refuses a request without one
+    code: str | None = None
     try:
         reply = run_handler(operation, attrs.evolve(call, idempotency_key=request_key(call.scope, key)))
     except AllotError as error:
-        reply = refusal(error)
+        reply, code = refusal(error), error.code
     body = json.dumps(without(reply.body, operation.shown_once), ensure_ascii=False, default=str)
     try:
-        requests.keep(call.scope, key, request, reply.status, error_code(reply), body)
+        requests.keep(call.scope, key, request, reply.status, code, body)
     except Exception:
         # The work is done (or refused) and its answer stands; a retry is answered by the use case's own record.
         log.exception("the answer to the request with Idempotency-Key %r could not be kept", key)
     return reply
-
-
-def error_code(reply: Reply) -> str | None:
-    """The ``code`` of a refusal's answer; None for an answer that is no refusal."""
-    error = reply.body.get("error") if isinstance(reply.body, dict) else None
-    return error.get("code") if isinstance(error, dict) else None
 
 
 def without(body: Any, fields: Sequence[str]) -> Any:

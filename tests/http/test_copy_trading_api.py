@@ -23,16 +23,25 @@ LEADER, FUNDS = "growth", "ALICE-FUNDS"
 DELIVERY_DEADLINE = 15.0
 
 
-@pytest.fixture
-def growth(api: Api) -> Api:
-    """The operator's leader (60 % AAA, 40 % BBB, at least 500.00 EUR, Medium suitability) and alice's funds."""
+def create_growth(api: Api) -> None:
+    """The operator's leader: 60 % AAA, 40 % BBB, at least 500.00 EUR, Medium suitability."""
     api.app.leaders.create(
         LEADER, "Growth", "EUR", [AllocationLine("AAA", D("0.6")), AllocationLine("BBB", D("0.4"))],
         minimum_investment=D("500.00"), required_suitability=Suitability.MEDIUM, risk_level=5,
         description="Stocks for the long run",
     )  # fmt: skip
-    opened = api.post(api.alice, "/accounts", {"account_id": FUNDS, "currency": "EUR", "cash": "5000.00"})
+
+
+def open_funds(api: Api, client: httpx.Client, account_id: str) -> None:
+    opened = api.post(client, "/accounts", {"account_id": account_id, "currency": "EUR", "cash": "5000.00"})
     assert opened.status_code == 201, opened.text
+
+
+@pytest.fixture
+def growth(api: Api) -> Api:
+    """The operator's leader (``create_growth``) and alice's funds."""
+    create_growth(api)
+    open_funds(api, api.alice, FUNDS)
     return api
 
 

@@ -12,7 +12,6 @@ import sqlite3
 import sys
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,16 @@ import attrs
 import httpx
 import pytest
 
-from core.instruments import AllocationLine
-from core.investments import Suitability
 from entrypoints.http.app import OPERATIONS
 from tests.http.conftest import Api, running_api
-from tests.http.test_copy_trading_api import become_follower, run_until
+from tests.http.test_copy_trading_api import (
+    FUNDS,
+    become_follower,
+    create_growth,
+    open_funds,
+    run_until,
+    start,
+)
 from tests.http.test_portfolio_api import invested
 from tests.http.test_serve_process import STOP_DEADLINE, Served
 from tests.http.test_trade_api import FIRST, block_order, create_key, open_accounts, remainder_key
@@ -117,17 +121,11 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
 
 def following(api: Api) -> str:
     """An investment of alice's in the operator's leader, Ready to withdraw from; and bob, a follower with funds."""
-    api.app.leaders.create(
-        "growth", "Growth", "EUR", [AllocationLine("AAA", Decimal("0.6")), AllocationLine("BBB", Decimal("0.4"))],
-        minimum_investment=Decimal("500.00"), required_suitability=Suitability.MEDIUM, risk_level=5,
-        description="Stocks for the long run",
-    )  # fmt: skip
-    for client, funds in ((api.alice, "ALICE-FUNDS"), (api.bob, "BOB-FUNDS")):
-        opened = api.post(client, "/accounts", {"account_id": funds, "currency": "EUR", "cash": "5000.00"})
-        assert opened.status_code == 201, opened.text
+    create_growth(api)
+    for client, funds in ((api.alice, FUNDS), (api.bob, "BOB-FUNDS")):
+        open_funds(api, client, funds)
         become_follower(api, client)
-    body = {"TradeLeaderId": "growth", "FundingAccountKey": "ALICE-FUNDS", "Amount": "1000.00"}
-    started = api.post(api.alice, "/at/v3/investments", body)
+    started = start(api)
     assert started.status_code == 202, started.text
     investment_id: str = started.json()["InvestmentId"]
     run_until(api, investment_id, "Ready")
