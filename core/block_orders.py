@@ -44,7 +44,7 @@ from core.errors import (
 )
 from core.explain import Explanation
 from core.instruments import AssetType, Instrument, Side, check_tradable, traded_in
-from core.journal import JournalEntry
+from core.journal import Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
 from core.keys import AllocationKey, check_usable
 from core.lifecycle import BLOCK_ORDER, OPEN, OrderState, Trigger
 from core.numbers import ZERO, check_positive, fmt, to_units
@@ -125,9 +125,48 @@ def check_holdings(
         )
 
 
-def check_cash(children: Sequence[Order], accounts: Mapping[str, Account], currency: str) -> None:
+def fund_error_account(
+    key: AllocationKey,
+    children: Sequence[Order],
+    accounts: Mapping[str, Account],
+    currency: str,
+    *,
+    block_id: str,
+    ids: Iterator[str],
+    now: dt.datetime,
+) -> tuple[JournalEntry, Account, Account] | None:
+    """What the error account of a buy block cannot pay for itself, its block account pays: the block is the block
+    account's trade, and what it cannot distribute stays the block account's, parked in the error account. The
+    shortfall moves from the block account's free cash to the error account in one journal entry (the entry, and
+    both accounts after it); none when the error account takes nothing or can pay, or when the block account holds
+    another currency or too little (``check_cash`` then refuses, naming the error account)."""
+    part = next((c for c in children if c.account_id == key.error_account_id), None)
+    error_account, owner = accounts[key.error_account_id], accounts[key.owner_account_id]
+    if part is None or owner.currency != currency:
+        return None
+    shortfall = part.held_cash - available_cash(error_account)
+    if shortfall <= 0 or shortfall > available_cash(owner):
+        return None
+    cash = Asset.cash(currency)
+    entry = JournalEntry(
+        id=next(ids),
+        at=now,
+        cause=Cause(CauseKind.ERROR_ACCOUNT_FUNDING, block_id),
+        postings=transfer(
+            LedgerAccount.client(owner.id), LedgerAccount.client(error_account.id), cash, shortfall
+        ),
+        memo=f"block account {owner.id} pays {fmt(shortfall)} {currency} of error account {error_account.id}'s "
+        f"part of block {block_id}",
+    )
+    return entry, post(owner, entry), post(error_account, entry)
+
+
+def check_cash(
+    key: AllocationKey, children: Sequence[Order], accounts: Mapping[str, Account], currency: str
+) -> None:
     """A buy block may not ask an account (the error account included) to hold back more cash than it has free:
-    its part's value at the current price, rounded up, and the estimated costs."""
+    its part's value at the current price, rounded up, and the estimated costs. A short error account is named
+    with its block account's free cash, which pays what the error account cannot (``fund_error_account``)."""
     short = [
         (child.account_id, child.held_cash, free)
         for child in children
@@ -135,13 +174,21 @@ def check_cash(children: Sequence[Order], accounts: Mapping[str, Account], curre
     ]
     if short:
         named = ", ".join(f"{a} needs {fmt(need)} and has {fmt(free)}" for a, need, free in short)
+        details: dict[str, object] = {
+            "currency": currency,
+            "accounts": [{"account_id": a, "to_hold": fmt(n), "free": fmt(f)} for a, n, f in short],
+        }
+        if key.error_account_id in {a for a, _, _ in short}:
+            backer = accounts[key.owner_account_id]
+            free = available_cash(backer) if backer.currency == currency else ZERO
+            named += (
+                f" (its block account {backer.id}, which pays what its error account cannot, has {fmt(free)})"
+            )
+            details["block_account"] = {"account_id": backer.id, "free": fmt(free)}
         raise InsufficientFunds(
             f"{len(short)} account(s) of the key have less {currency} free than their part of the block would hold "
             f"back: {named}",
-            {
-                "currency": currency,
-                "accounts": [{"account_id": a, "to_hold": fmt(n), "free": fmt(f)} for a, n, f in short],
-            },
+            details,
         )
 
 
@@ -187,8 +234,18 @@ def place(
         for account_id, part in zip(key.recipients, (*wanted.participants, wanted.error), strict=True)
         if part
     ]
+    funded: list[Account] = []
+    entries: list[JournalEntry] = []
     if side is Side.BUY:
-        check_cash(children, recipients, currency)
+        funding = fund_error_account(key, children, accounts, currency, block_id=block_id, ids=ids, now=now)
+        if funding is not None:
+            entry, owner, error_account = funding
+            entries.append(entry)
+            funded.append(owner)
+            recipients[error_account.id] = error_account
+        check_cash(
+            key, children, {**recipients, key.owner_account_id: accounts[key.owner_account_id]}, currency
+        )
     holding = [reserve(recipients[child.account_id], [], [child]) for child in children]
     block = BlockOrder(
         id=block_id,
@@ -216,12 +273,13 @@ def place(
         block,
         Changes.of(
             created=[block, *children],
-            updated=[*key_changes, *([priced] if priced != instrument else []), *holding],
+            updated=[*key_changes, *([priced] if priced != instrument else []), *funded, *holding],
             announced=[
                 announce(block), *(announce(c) for c in children),
                 *([announce_key(used)] if used.status != stored.status else []),
                 *([Announcement.of(used, ROTATED)] if used.history != stored.history else []),
             ],
+            journaled=entries,
         ),
     )  # fmt: skip
 

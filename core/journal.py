@@ -113,6 +113,7 @@ class CauseKind(NamedEnum):
         "INVESTMENT_WITHDRAWAL"  #: investment account → funding account (the investment's id)
     )
     SERVICE_FEE = "SERVICE_FEE"  #: a copy-trading service fee, charged when an investment stops (its id)
+    ERROR_ACCOUNT_FUNDING = "ERROR_ACCOUNT_FUNDING"  #: block account → its key's error account, for the error account's part (the block's id)
 
 
 @attrs.frozen

@@ -22,7 +22,7 @@ from core.errors import (
     ValidationError,
 )
 from core.instruments import AllocationLine, Instrument, Side
-from core.keys import AllocationKey, MarginHandling, Participant, UnitType
+from core.keys import AllocationKey, MarginHandling, Participant, UnitType, error_account_of
 from core.lifecycle import KeyStatus, LiquidationState, OrderState, PortfolioOrderState
 from core.market import RunOutcome
 from core.portfolio import OrderType
@@ -554,6 +554,48 @@ def test_an_account_whose_block_order_is_open_cannot_be_closed(blocks: Applicati
         blocks.accounts.withdraw("SMALL", Decimal("100.00"))
     with pytest.raises(AccountNotEmpty):
         blocks.accounts.close("SMALL")
+
+
+def unfunded_error_key() -> AllocationKey:
+    """The block-trading document's first key on the block account ``DESK``, with the error account a key naming
+    none gets: ``DESK-ERROR``, opened with the key, with no cash."""
+    return AllocationKey(
+        "10-20-30", UnitType.UNIT, MarginHandling.REJECT, True, "DESK", error_account_of("DESK", None),
+        (Participant("P1", Decimal(10000)), Participant("P2", Decimal(20000)), Participant("P3", Decimal(30000))),
+    )  # fmt: skip
+
+
+def test_what_an_unfunded_error_account_must_buy_is_paid_by_its_block_account_in_the_journal(
+    blocks: Application,
+) -> None:
+    blocks.accounts.open("EUR", Decimal("6000.00"), account_id="DESK")
+    key = blocks.keys.create(unfunded_error_key())
+    block = blocks.blocks.place(key.id, "FX", Side.BUY, Decimal(65000))
+    paid = [e for e in blocks.ledger.statement("DESK-ERROR") if e.cause.kind.value == "ERROR_ACCOUNT_FUNDING"]
+    assert [(e.cause.id, e.amount) for e in paid] == [(block.id, Decimal("5000.00"))]
+    assert blocks.accounts.show("DESK").available_cash == Decimal("1000.00")
+    blocks.market.run()
+    assert blocks.blocks.get(block.id).state is OrderState.FILLED
+    error = blocks.accounts.get("DESK-ERROR")
+    assert (error.cash_in("EUR"), [(p.instrument_id, p.quantity) for p in error.positions]) == (
+        Decimal("0.00"), [("FX", Decimal(5000))],
+    )  # fmt: skip
+    assert blocks.ledger.verify().balanced
+
+
+def test_a_block_whose_error_account_and_block_account_cannot_pay_the_remainder_is_refused_naming_both(
+    blocks: Application,
+) -> None:
+    blocks.accounts.open("EUR", Decimal("4999.99"), account_id="DESK")
+    key = blocks.keys.create(unfunded_error_key())
+    with pytest.raises(
+        InsufficientFunds, match="block account DESK, which pays what its error account"
+    ) as refused:
+        blocks.blocks.place(key.id, "FX", Side.BUY, Decimal(65000))
+    assert refused.value.details["block_account"] == {"account_id": "DESK", "free": "4999.99"}
+    assert blocks.blocks.all() == []
+    assert blocks.accounts.show("DESK").available_cash == Decimal("4999.99")
+    assert blocks.ledger.statement("DESK-ERROR") == []
 
 
 def test_a_buy_block_needs_a_price_to_check_buying_power(blocks: Application) -> None:

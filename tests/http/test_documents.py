@@ -355,9 +355,6 @@ def test_the_documents_first_key_and_block_order_allocate_ten_twenty_thirty_and_
     shown = desk.get(f"/trade/v1/allocationkeys/{made}").json()
     assert shown["ErrorAccountKey"] == f"{BLOCK_ACCOUNT}-ERROR"
     assert [p["UnitValue"] for p in shown["ParticipatingAccountsInfo"]] == [10000, 20000, 30000]
-    if error_part is not None:  # the error account opens empty: what it takes of a buy, it pays for
-        funded = api.post(desk, f"/accounts/{BLOCK_ACCOUNT}-ERROR/deposits", {"amount": "10000.00"})
-        assert funded.status_code == 201, funded.text
     placed = post(
         desk,
         "/trade/v2/orders",
@@ -370,6 +367,8 @@ def test_the_documents_first_key_and_block_order_allocate_ten_twenty_thirty_and_
     assert held == [[(10000, 21)], [(20000, 21)], [(30000, 21)]]
     error = positions(desk, f"{BLOCK_ACCOUNT}-ERROR")
     assert [p["Amount"] for p in error] == ([] if error_part is None else [error_part])
+    paid = desk.get(f"/accounts/{BLOCK_ACCOUNT}").json()["available_cash"]  # the error account opens empty
+    assert Decimal(paid) == Decimal("100000.00") - (0 if error_part is None else Decimal("5421.00"))
     for account_id in PARTICIPANTS:
         (order,) = desk.get("/port/v1/orders", params={"AccountKey": account_id}).json()["Data"]
         assert (order["CorrelationKey"], order["Uic"], order["Status"]) == (
@@ -410,6 +409,22 @@ def test_the_documents_percentage_key_is_taken_as_written_and_reads_back_in_its_
     assert [(p["AccountKey"], p["UnitValue"]) for p in shown["ParticipatingAccountsInfo"]] == [
         (p["AccountKey"], p["UnitValue"]) for p in written["ParticipatingAccountsInfo"]
     ]
+
+
+def test_the_documents_percentage_key_reduces_an_account_short_of_cash_and_parks_the_odd_unit_in_the_error_account(
+    api: Api, desk: httpx.Client
+) -> None:
+    made = key_id(desk, KEY_PERCENTAGE)
+    first = PARTICIPANTS[0]
+    taken = api.post(desk, f"/accounts/{first}/withdrawals", {"amount": "99800.00"})
+    assert taken.status_code == 201, taken.text  # 200.00 USD left: 184 units at 1.0842, not its 250
+    placed = post(
+        desk, "/trade/v2/orders", BLOCK_ORDER.replace('"6014"', json.dumps(made)).replace("60000", "1001")
+    )
+    assert placed.status_code == 202, placed.text
+    assert api.admin.post("/sandbox/market/run").status_code == 200
+    held = [[p["Amount"] for p in positions(desk, a)] for a in (*PARTICIPANTS, f"{BLOCK_ACCOUNT}-ERROR")]
+    assert held == [[184], [350], [400], [1]]
 
 
 def place_with_uic(desk: httpx.Client, made: str, uic: str) -> httpx.Response:

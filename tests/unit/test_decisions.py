@@ -349,6 +349,9 @@ def test_an_order_allocated_out_of_a_block_is_not_executed_on_its_own() -> None:
 def test_a_buy_block_is_refused_when_an_account_cannot_cover_what_its_part_would_hold_back() -> None:
     accounts_ = block_accounts()
     accounts_["ERR"] = account("ERR", "0")  # the remainder goes to the error account, which has no cash
+    accounts_["BLK"] = account(
+        "BLK", "16.64"
+    )  # and its block account, which pays what it cannot, a cent too little
     with pytest.raises(InsufficientFunds) as refused:
         block_orders.place(
             key(Participant("A1", Decimal(10)), Participant("A2", Decimal(20))), accounts_,
@@ -357,7 +360,32 @@ def test_a_buy_block_is_refused_when_an_account_cannot_cover_what_its_part_would
         )  # fmt: skip
     # a UNIT key: 10 and 20 units to the participants, the 5 left over to the error account, 5 × 3.33 to hold back
     assert refused.value.details["accounts"] == [{"account_id": "ERR", "to_hold": "16.65", "free": "0.00"}]
-    assert "ERR needs 16.65 and has 0.00" in refused.value.message
+    assert (
+        "ERR needs 16.65 and has 0.00 (its block account BLK, which pays what its error account cannot, has 16.64)"
+        in (refused.value.message)
+    )
+
+
+def test_a_buy_blocks_error_account_short_of_cash_is_paid_by_its_block_account_in_one_balanced_entry() -> (
+    None
+):
+    accounts_ = block_accounts()
+    accounts_["ERR"] = account("ERR", "6.65")
+    accounts_["BLK"] = account("BLK", "10.00")
+    decision = block_orders.place(
+        key(Participant("A1", Decimal(10)), Participant("A2", Decimal(20))), accounts_,
+        Instrument("X", Decimal("3.33")), Side.BUY, Decimal(35), PartialFillPolicy.PRO_RATA, block_id="B",
+        ids=fresh(), now=NOW,
+    )  # fmt: skip
+    (entry,) = decision.changes.journaled
+    assert (entry.cause.kind.value, entry.cause.id) == ("ERROR_ACCOUNT_FUNDING", "B")
+    assert sorted((p.ledger.name, p.amount) for p in entry.postings) == [
+        ("BLK", Decimal("-10.00")),
+        ("ERR", Decimal("10.00")),
+    ]
+    stored = {a.id: a for a in decision.changes.updated if isinstance(a, Account)}
+    assert (stored["BLK"].cash_in("EUR"), stored["ERR"].cash_in("EUR")) == (Decimal("0.00"), Decimal("16.65"))
+    assert stored["ERR"].reserved_in("EUR") == Decimal("16.65")
 
 
 # -- what a portfolio order is placed over ---------------------------------------------------------------------
