@@ -466,7 +466,7 @@ def create_private(path: Path) -> bool:
 
 
 def _open(path: Path, mode: str) -> sqlite3.Connection:
-    uri = f"file:{quote(str(path.resolve()))}?mode={mode}"
+    uri = f"file:{quote(os.fsencode(path.resolve()))}?mode={mode}"  # the bytes: a name need not be UTF-8
     with storage_errors(path):
         connection = sqlite3.connect(
             uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -336,3 +337,12 @@ def test_db_info_of_a_damaged_database_refuses_it_as_every_command_does(allot: A
     zero_pages(allot.database)
     ran = allot("db", "info", "--json", expect=3)
     assert ran.error["code"] == "DATABASE_CORRUPT"
+
+
+def test_a_database_whose_file_name_is_not_utf8_is_created_and_read_under_that_very_name(
+    tmp_path: Path,
+) -> None:
+    named = Allot(tmp_path / os.fsdecode(b"ops\xff.db"))  # a byte no UTF-8 name has, as Linux allows
+    named("accounts", "create", "--currency", "EUR", "--id", "ACC")
+    assert [a["id"] for a in named.json("accounts", "list")] == ["ACC"]
+    assert os.listdir(os.fsencode(tmp_path)) == [b"ops\xff.db"]
