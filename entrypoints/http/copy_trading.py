@@ -11,6 +11,7 @@ the operator's and shown to every caller; creating them stays on the command lin
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import ClassVar, Final
 
@@ -51,14 +52,21 @@ OMITTED_TEXT: Final = _OmittedText(UNCHANGED)
 
 @attrs.frozen
 class Holding:
-    """One of a leader's largest weights: the instrument ``Uic`` and its weight (0.6 = 60 %)."""
+    """One of a leader's largest weights: the instrument's ``Uic`` (a number, as every ``Uic`` is; null for an
+    instrument given none), its ``InstrumentId``, and its weight (0.6 = 60 %)."""
 
-    uic: str
+    uic: int | None
+    instrument_id: str
     weight: Decimal
 
 
-def holdings(lines: tuple[AllocationLine, ...]) -> tuple[Holding, ...]:
-    return tuple(Holding(line.instrument_id, line.weight) for line in lines)
+def holdings(lines: tuple[AllocationLine, ...], uics: Mapping[str, int | None]) -> tuple[Holding, ...]:
+    return tuple(Holding(uics.get(line.instrument_id), line.instrument_id, line.weight) for line in lines)
+
+
+def uics(call: Call) -> dict[str, int | None]:
+    """Each instrument's ``Uic``, by instrument id."""
+    return {i.instrument_id: i.uic for i in call.app.instruments.all()}
 
 
 @attrs.frozen(kw_only=True)
@@ -99,7 +107,9 @@ class TradeLeaderDetails:
     is_open_for_followers: bool
 
 
-def summary(leader: TradeLeader, top: tuple[AllocationLine, ...]) -> TradeLeaderSummary:
+def summary(
+    leader: TradeLeader, top: tuple[AllocationLine, ...], uics: Mapping[str, int | None]
+) -> TradeLeaderSummary:
     return TradeLeaderSummary(
         trade_leader_id=leader.id,
         name=leader.name,
@@ -109,12 +119,12 @@ def summary(leader: TradeLeader, top: tuple[AllocationLine, ...]) -> TradeLeader
         required_suitability_level=spelled(leader.required_suitability),
         risk_level=leader.risk_level,
         asset_types=tuple(spelled(t) for t in leader.asset_types),
-        top_holdings=holdings(top),
+        top_holdings=holdings(top, uics),
     )
 
 
-def details(view: LeaderView) -> TradeLeaderDetails:
-    terms = summary(view.leader, view.top_holdings)
+def details(view: LeaderView, uics: Mapping[str, int | None]) -> TradeLeaderDetails:
+    terms = summary(view.leader, view.top_holdings, uics)
     return TradeLeaderDetails(
         **attrs.asdict(terms, recurse=False),
         service_fee_rate=view.leader.service_fee_rate,
@@ -125,13 +135,16 @@ def details(view: LeaderView) -> TradeLeaderDetails:
 
 
 def list_leaders(call: Call) -> Reply:
-    shown = [summary(leader, top_holdings(leader)) for leader in call.app.leaders.all(scope=call.scope)]
+    known = uics(call)
+    shown = [
+        summary(leader, top_holdings(leader), known) for leader in call.app.leaders.all(scope=call.scope)
+    ]
     return page(call, shown, key=lambda s: s.trade_leader_id, casing=PASCAL)
 
 
 def show_leader(call: Call) -> Reply:
     view = call.app.leaders.show(call.path["trade_leader_id"], scope=call.scope)
-    return Reply(200, as_json(details(view), PASCAL))
+    return Reply(200, as_json(details(view, uics(call)), PASCAL))
 
 
 # -- the caller as a trade follower -----------------------------------------------------------------------------

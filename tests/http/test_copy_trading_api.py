@@ -13,7 +13,7 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from core.instruments import AllocationLine
+from core.instruments import AllocationLine, Instrument
 from core.investments import Suitability
 from tests.http.conftest import Api
 from tests.integration.receivers import Receiver, receiver
@@ -85,6 +85,18 @@ def refusal(response: httpx.Response) -> tuple[int, str]:
     return response.status_code, response.json()["error"]["code"]
 
 
+def test_a_leaders_top_holdings_name_each_instrument_by_its_uic_number_beside_its_id(api: Api) -> None:
+    api.app.instruments.add(Instrument("MBTN1", D("5.00"), uic=32160052))
+    api.app.leaders.create(
+        "SWISS", "Swiss", "EUR", [AllocationLine("MBTN1", D("1"))],
+        minimum_investment=D("500.00"), required_suitability=Suitability.LOW,
+    )  # fmt: skip
+    (listed,) = api.carol.get("/at/v3/tradeleaders").json()["Data"]
+    shown = api.carol.get("/at/v3/tradeleaders/SWISS").json()
+    expected = [{"Uic": 32160052, "InstrumentId": "MBTN1", "Weight": "1"}]
+    assert (listed["TopHoldings"], shown["TopHoldings"]) == (expected, expected)
+
+
 def test_a_follower_reads_its_settings_and_changes_only_what_it_sends(growth: Api) -> None:
     api = growth
     assert api.alice.get("/at/v3/tradefollowers/me").json() == {
@@ -112,7 +124,9 @@ def test_every_caller_reads_the_leaders_with_their_terms_performance_and_room(gr
     assert listed["Data"] == [{
         "TradeLeaderId": LEADER, "Name": "Growth", "Description": "Stocks for the long run", "Currency": "EUR",
         "MinimumInvestment": "500.00", "RequiredSuitabilityLevel": "Medium", "RiskLevel": 5, "AssetTypes": ["Stock"],
-        "TopHoldings": [{"Uic": "AAA", "Weight": "0.6"}, {"Uic": "BBB", "Weight": "0.4"}],
+        "TopHoldings": [
+            {"Uic": None, "InstrumentId": "AAA", "Weight": "0.6"}, {"Uic": None, "InstrumentId": "BBB", "Weight": "0.4"},
+        ],
     }]  # fmt: skip
     shown = api.alice.get(f"/at/v3/tradeleaders/{LEADER}").json()
     assert shown["Performance"] == {
