@@ -614,8 +614,8 @@ def query_of(request: Request) -> dict[str, list[str]]:
     # Every byte as one character (latin-1), so that the bytes are decoded as UTF-8 here, strictly.
     pairs = urllib.parse.parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
     for name, value in pairs:
-        shown = name.encode("latin-1").decode("utf-8", "replace")
-        named = _text_of(name, shown, "query parameter")
+        # A name that is no text is named by its bytes, percent-encoded as sent (not with U+FFFD in them).
+        named = _text_of(name, urllib.parse.quote(name.encode("latin-1"), safe=""), "query parameter")
         query.setdefault(named, []).append(_text_of(value, named, "query parameter"))
     return query
 

@@ -329,15 +329,15 @@ class LimitedH11Protocol(H11Protocol):
         """uvicorn's answer to bytes h11 cannot read as a request (its ``msg`` replaced by a clearer message), in
         the error body rather than plain text."""
         self.wait_for(None)
-        refused = InvalidHttpRequest(
-            "what was sent is not an HTTP/1.1 request: its request line or a header is malformed or holds a byte "
-            "that is not printable ASCII (percent-encode other characters in the path and query)",
-            {},
-        )
-        self.answer_and_close(400, refused)
+        self.answer_and_close(400, not_http())
 
     async def within_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The application, unless the server holds more connections or requests than it serves at once."""
+        """The application, unless a header holds a byte that is not ASCII (h11 lets bytes 0x80–0xFF through
+        as obsolete text, which no header allot reads may hold), or the server holds more connections or requests
+        than it serves at once."""
+        if not all(value.isascii() for _, value in scope["headers"]):
+            await refuse(send, 400, not_http())
+            return
         most = self.limits.max_connections
         if self.held() > most:
             self.make_room()
@@ -349,10 +349,22 @@ class LimitedH11Protocol(H11Protocol):
             f"the server serves at most {most} connections at once; retry in a moment",
             {"max_connections": most},
         )
-        headers, body = connection_refusal(busy)
-        headers.append((b"retry-after", b"1"))
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await refuse(send, 503, busy, (b"retry-after", b"1"))
+
+
+def not_http() -> InvalidHttpRequest:
+    return InvalidHttpRequest(
+        "what was sent is not an HTTP/1.1 request: its request line or a header is malformed or holds a byte "
+        "that is not printable ASCII (percent-encode other characters in the path and query)",
+        {},
+    )
+
+
+async def refuse(send: Send, status: int, error: AllotError, *extra: tuple[bytes, bytes]) -> None:
+    """Answer ``error`` from the connection (``connection_refusal``), with ``extra`` headers."""
+    headers, body = connection_refusal(error)
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, *extra]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def connection_refusal(error: AllotError) -> tuple[list[tuple[bytes, bytes]], bytes]:

@@ -191,7 +191,13 @@ def test_a_query_parameter_that_is_no_text_is_400_naming_the_parameter(
     refused_naming(api, operation, url, name)
 
 
-def test_a_query_parameters_name_that_is_no_text_is_400_too(api: Api) -> None:
-    answer = api.alice.get("/accounts?%FF=1")
+@pytest.mark.parametrize(
+    ("sent", "shown"), [("%FF", "%FF"), ("a%C3%28b", "a%C3%28b"), ("caf%C3%A9%00", "caf%C3%A9%00")]
+)
+def test_a_query_parameters_name_that_is_no_text_is_400_naming_it_percent_encoded_as_sent(
+    api: Api, sent: str, shown: str
+) -> None:
+    answer = api.alice.get(f"/accounts?{sent}=1")
     assert (answer.status_code, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR"), answer.text
-    assert answer.json()["error"]["details"] == {"parameter": "\ufffd"}
+    assert answer.json()["error"]["details"] == {"parameter": shown}
+    assert shown in answer.json()["error"]["message"]

@@ -361,8 +361,17 @@ def test_allot_serve_takes_the_limits_as_options_and_refuses_values_out_of_range
         b"GET /accounts/\xff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
         b"GET /accounts?after=\xc3\xa9 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
         b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Note: a\x00b\r\n\r\n",
+        b"POST /accounts HTTP/1.1\r\nHost: 127.0.0.1\r\nIdempotency-Key: caf\xc3\xa9\r\nContent-Length: 2\r\n\r\n{}",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Note: \xff\r\n\r\n",
     ],
-    ids=["no request line", "a raw byte in the path", "raw UTF-8 in the query", "a NUL in a header"],
+    ids=[
+        "no request line",
+        "a raw byte in the path",
+        "raw UTF-8 in the query",
+        "a NUL in a header",
+        "raw UTF-8 in an Idempotency-Key",
+        "a byte over 0x7f in any header",
+    ],
 )
 def test_bytes_that_are_not_an_http_request_are_answered_400_in_the_error_body_and_the_connection_closed(
     tmp_path: Path, sent: bytes
