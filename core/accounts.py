@@ -14,12 +14,29 @@ from decimal import Decimal
 import attrs
 
 from core.decisions import Changes, Decision
-from core.errors import AccountClosed, AccountNotEmpty, AlreadyExists, InsufficientFunds, ValidationError
+from core.errors import (
+    AccountClosed,
+    AccountNotEmpty,
+    AlreadyExists,
+    BalanceLimitExceeded,
+    InsufficientFunds,
+    ValidationError,
+)
 from core.fills import CostSchedule, trading_costs
 from core.instruments import Instrument, Side
 from core.journal import FUNDING, Asset, Cause, CauseKind, JournalEntry, LedgerAccount, post, transfer
 from core.lifecycle import OPEN
-from core.numbers import ZERO, as_cash, check_non_negative, check_positive, exact, floor_to, fmt, minor_unit
+from core.numbers import (
+    MAX_INTEGER_DIGITS,
+    ZERO,
+    as_cash,
+    check_non_negative,
+    check_positive,
+    exact,
+    floor_to,
+    fmt,
+    minor_unit,
+)
 from core.portfolio import FeeSchedule
 from core.records import Account, AccountStatus, Announcement, Funding, FundingKind, Order, holds
 from core.tenants import NOBODY, Owner, admits, scope_of_owner
@@ -97,7 +114,16 @@ def deposit(account: Account, amount: Decimal, *, ids: Iterator[str], now: dt.da
     """Add cash (greater than zero, in the account's minor units) from the outside world."""
     check_open(account)
     check_positive(amount, "amount")
-    return _fund(account, as_cash(amount, account.currency, "amount"), FundingKind.DEPOSIT, ids=ids, now=now)
+    added = as_cash(amount, account.currency, "amount")
+    balance = account.cash_in(account.currency) + added
+    if max(0, balance.adjusted() + 1) > MAX_INTEGER_DIGITS:
+        raise BalanceLimitExceeded(
+            f"a deposit of {fmt(added)} {account.currency} would give account {account.id} a cash balance of "
+            f"{fmt(balance)}, over the {MAX_INTEGER_DIGITS} digits before the decimal point an amount may have",
+            {"field": "amount", "amount": fmt(added), "cash": fmt(money(account, account.cash_in(account.currency))),
+             "currency": account.currency},
+        )  # fmt: skip
+    return _fund(account, added, FundingKind.DEPOSIT, ids=ids, now=now)
 
 
 @exact

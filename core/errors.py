@@ -56,6 +56,12 @@ class NavLimitExceeded(AllotError):
     code = "NAV_LIMIT_EXCEEDED"
 
 
+class BalanceLimitExceeded(AllotError):
+    """A deposit would give the account more cash than any amount allot keeps can hold."""
+
+    code = "BALANCE_LIMIT_EXCEEDED"
+
+
 class BelowMinimumOrder(AllotError):
     code = "BELOW_MINIMUM_ORDER"
 

@@ -11,6 +11,7 @@ from core.errors import (
     AccountNotEmpty,
     AllocationKeyNotUsable,
     AlreadyExists,
+    BalanceLimitExceeded,
     CurrencyMismatch,
     IdempotencyKeyReused,
     IllegalTransition,
@@ -613,11 +614,17 @@ def test_a_key_over_accounts_of_different_currencies_is_refused(blocks: Applicat
         blocks.keys.create(mixed)
 
 
-def test_a_deposit_beyond_eighteen_digits_is_refused_and_the_account_stays_readable(app: Application) -> None:
+def test_a_deposit_beyond_eighteen_digits_is_refused_naming_the_amount_and_the_account_stays_readable(
+    app: Application,
+) -> None:
     app.accounts.deposit("ACC", Decimal("999999999999989999.00"))
-    with pytest.raises(ValidationError, match="too many digits"):
+    with pytest.raises(BalanceLimitExceeded, match="would give account ACC a cash balance of") as refused:
         app.accounts.deposit("ACC", Decimal("1.00"))
+    assert refused.value.details == {
+        "field": "amount", "amount": "1.00", "cash": "999999999999999999.00", "currency": "EUR",
+    }  # fmt: skip
     assert [a.id for a in app.accounts.all()] == ["ACC"]
+    assert app.accounts.show("ACC").available_cash == Decimal("999999999999999999.00")
 
 
 def test_a_model_portfolio_cannot_be_named_after_another_ones_id(app: Application) -> None:
