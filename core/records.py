@@ -138,6 +138,12 @@ class Order:
     client_id: str | None = None
     user_id: str | None = None
 
+    @property
+    def traced_by(self) -> str:
+        """The correlation key the outside world traces the order by, always one, as its fills and the positions
+        they open carry it: its block's id for an allocated order, else its own id."""
+        return self.correlation_key or self.id
+
 
 def holds(order: Order) -> tuple[Decimal, Decimal]:
     """What an order holds back from its account while it is open: (cash, units)."""

@@ -355,8 +355,8 @@ def place_block(call: Call) -> Reply:
 @attrs.frozen(kw_only=True)
 class PortOrder:
     """An individual order as ``/port/v1/orders`` lists it. ``Amount`` is its quantity (a unit order) and
-    ``CashAmount`` its cash (a cash order); an order allocated from a block has ``CorrelationKey`` = the block's
-    ``OrderId``."""
+    ``CashAmount`` its cash (a cash order); ``CorrelationKey`` is always given: the block's ``OrderId`` for an order
+    allocated from a block, else the order's own id (as its fills and positions carry it)."""
 
     order_id: str
     account_key: str
@@ -370,7 +370,7 @@ class PortOrder:
     traded_value: Decimal
     total_cost: Decimal
     status: str = attrs.field(metadata=spellings(OrderState))
-    correlation_key: str | None
+    correlation_key: str
     external_reference: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -389,7 +389,7 @@ def port_order(order: Order, uics: Mapping[str, int | None]) -> PortOrder:
         traded_value=order.traded_value,
         total_cost=order.total_cost,
         status=spelled(order.state),
-        correlation_key=order.correlation_key,
+        correlation_key=order.traced_by,
         external_reference=order.client_reference,
         created_at=order.created_at,
         updated_at=order.updated_at,

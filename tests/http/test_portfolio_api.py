@@ -507,3 +507,14 @@ def test_a_client_reference_longer_than_255_characters_is_refused(api: Api) -> N
         body_of(place(api, api.alice, order | {"client_reference": "r" * 255}), 202)["client_reference"]
         == "r" * 255
     )
+
+
+def test_an_order_not_from_a_block_is_traced_by_its_own_id_in_port_orders_as_its_position_is(
+    api: Api,
+) -> None:
+    account_id, _ = invested(api, api.alice)
+    orders = api.alice.get("/port/v1/orders", params={"AccountKey": account_id}).json()["Data"]
+    positions = api.alice.get("/port/v1/positions", params={"AccountKey": account_id}).json()["Data"]
+    assert len(orders) == 2
+    assert [o["CorrelationKey"] for o in orders] == [o["OrderId"] for o in orders]
+    assert {p["CorrelationKey"] for p in positions} == {o["OrderId"] for o in orders}
