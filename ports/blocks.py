@@ -14,7 +14,14 @@ from core.records import BlockOrder, Order
 from core.tenants import OPERATOR, Scope
 from ports.driven import UnitOfWork
 from ports.keys import require_key
-from ports.use_cases import UseCases, list_reachable, require, require_reachable, transaction
+from ports.use_cases import (
+    UseCases,
+    list_reachable,
+    require,
+    require_reachable,
+    require_visible,
+    transaction,
+)
 
 
 @attrs.frozen
@@ -84,6 +91,14 @@ class Blocks(UseCases):
     def show(self, uow: UnitOfWork, block_id: str, scope: Scope = OPERATOR) -> BlockView:
         block = require_reachable(uow, uow.blocks, block_id, "block order", scope)
         return BlockView(block, tuple(uow.orders.list(parent_order_id=block.id)))
+
+    @transaction
+    def placed_on(self, uow: UnitOfWork, account_id: str, scope: Scope = OPERATOR) -> list[BlockView]:
+        """The blocks placed on one block account the caller may see, oldest first, each with its orders; an
+        account the caller may not see is ``NotFound``, like a missing one."""
+        account = require_visible(uow.accounts, account_id, "account", scope)
+        blocks = list_reachable(uow, uow.blocks, scope, account_id=account.id)
+        return [BlockView(b, tuple(uow.orders.list(parent_order_id=b.id))) for b in blocks]
 
     @transaction
     def all(self, uow: UnitOfWork, state: str | None = None, scope: Scope = OPERATOR) -> list[BlockOrder]:

@@ -26,7 +26,7 @@ from core.records import TradeFollower, TradeLeader
 from core.tenants import Scope
 from entrypoints.http.openapi import NON_NEGATIVE, POSITIVE, Rules, checked, one_required
 from entrypoints.http.routing import PAGING, Call, Casing, Operation, Param, Reply, as_json, page
-from entrypoints.http.trade import member_of, optional_member, spellings
+from entrypoints.http.trade import member_of, optional_member, spellings, uics_of
 from ports.investments import UNCHANGED, InvestmentView
 from ports.leaders import LeaderView
 
@@ -62,11 +62,6 @@ class Holding:
 
 def holdings(lines: tuple[AllocationLine, ...], uics: Mapping[str, int | None]) -> tuple[Holding, ...]:
     return tuple(Holding(uics.get(line.instrument_id), line.instrument_id, line.weight) for line in lines)
-
-
-def uics(call: Call) -> dict[str, int | None]:
-    """Each instrument's ``Uic``, by instrument id."""
-    return {i.instrument_id: i.uic for i in call.app.instruments.all()}
 
 
 @attrs.frozen(kw_only=True)
@@ -135,7 +130,7 @@ def details(view: LeaderView, uics: Mapping[str, int | None]) -> TradeLeaderDeta
 
 
 def list_leaders(call: Call) -> Reply:
-    known = uics(call)
+    known = uics_of(call)
     shown = [
         summary(leader, top_holdings(leader), known) for leader in call.app.leaders.all(scope=call.scope)
     ]
@@ -144,7 +139,7 @@ def list_leaders(call: Call) -> Reply:
 
 def show_leader(call: Call) -> Reply:
     view = call.app.leaders.show(call.path["trade_leader_id"], scope=call.scope)
-    return Reply(200, as_json(details(view, uics(call)), PASCAL))
+    return Reply(200, as_json(details(view, uics_of(call)), PASCAL))
 
 
 # -- the caller as a trade follower -----------------------------------------------------------------------------

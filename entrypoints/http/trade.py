@@ -26,6 +26,7 @@ from core.fairness import Fairness
 from core.instruments import AssetType, Position, Side
 from core.keys import MAX_PRIORITY, AllocationKey, MarginHandling, Participant, UnitType, error_account_of
 from core.lifecycle import KeyStatus, OrderState
+from core.numbers import ZERO
 from core.records import Order, StoredKey
 from entrypoints.http.openapi import (
     DECIMAL_POSITIVE,
@@ -48,6 +49,7 @@ from entrypoints.http.routing import (
     page,
     pascal,
 )
+from ports.blocks import BlockView
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -420,10 +422,79 @@ def port_positions(
             for p in positions]  # fmt: skip
 
 
+def port_block(view: BlockView, uics: Mapping[str, int | None]) -> PortOrder:
+    """A block as its block account's ``/port/v1/orders`` lists it: its amount, what the market filled, and the
+    traded value and costs of the orders it was allocated to; traced by its own id."""
+    block = view.block
+    return PortOrder(
+        order_id=block.id,
+        account_key=block.account_id,
+        uic=uics.get(block.instrument_id),
+        instrument_id=block.instrument_id,
+        buy_sell=spelled(block.side),
+        amount=Number(block.amount),
+        cash_amount=None,
+        filled_amount=block.filled_quantity,
+        traded_value=sum((o.traded_value for o in view.orders), ZERO),
+        total_cost=sum((o.total_cost for o in view.orders), ZERO),
+        status=spelled(block.state),
+        correlation_key=block.id,
+        external_reference=None,
+        created_at=block.created_at,
+        updated_at=block.updated_at,
+    )
+
+
 def list_orders(call: Call) -> Reply:
-    orders = call.app.queries.account_orders(call.required("AccountKey"), scope=call.scope)
+    """An account's individual orders and the blocks placed on it (a block account's), oldest first."""
+    account_id = call.required("AccountKey")
+    orders = call.app.queries.account_orders(account_id, scope=call.scope)
+    blocks = call.app.blocks.placed_on(account_id, scope=call.scope)
     uics = uics_of(call)
-    return page(call, [port_order(o, uics) for o in orders], key=lambda o: o.order_id, casing=Casing.PASCAL)
+    listed = sorted(
+        [*(port_order(o, uics) for o in orders), *(port_block(b, uics) for b in blocks)],
+        key=lambda o: o.created_at,
+    )
+    return page(call, listed, key=lambda o: o.order_id, casing=Casing.PASCAL)
+
+
+@attrs.frozen(kw_only=True)
+class BlockOrderDetails:
+    """``GET /trade/v2/orders/{OrderId}``: a block as its block account lists it (``PortOrder``), with the key it
+    was placed with, why it ended if it was cancelled, and the orders it was allocated to (each with the block's
+    ``OrderId`` as ``CorrelationKey``)."""
+
+    order_id: str
+    account_key: str
+    allocation_key_id: str | None
+    uic: int | None
+    instrument_id: str
+    buy_sell: str = attrs.field(metadata=spellings(Side))
+    amount: Number
+    filled_amount: Decimal
+    traded_value: Decimal
+    total_cost: Decimal
+    status: str = attrs.field(metadata=spellings(OrderState))
+    correlation_key: str
+    reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    allocated_orders: tuple[PortOrder, ...]
+
+
+def show_block(call: Call) -> Reply:
+    view = call.app.blocks.show(call.path["order_id"], scope=call.scope)
+    uics = uics_of(call)
+    listed = port_block(view, uics)
+    shown = BlockOrderDetails(
+        order_id=listed.order_id, account_key=listed.account_key, allocation_key_id=view.block.key_id,
+        uic=listed.uic, instrument_id=listed.instrument_id, buy_sell=listed.buy_sell,
+        amount=Number(view.block.amount), filled_amount=listed.filled_amount, traded_value=listed.traded_value, total_cost=listed.total_cost,
+        status=listed.status, correlation_key=listed.correlation_key, reason=view.block.reason,
+        created_at=listed.created_at, updated_at=listed.updated_at,
+        allocated_orders=tuple(port_order(o, uics) for o in view.orders),
+    )  # fmt: skip
+    return Reply(200, as_json(shown, Casing.PASCAL))
 
 
 def uics_of(call: Call) -> dict[str, int | None]:
@@ -465,7 +536,7 @@ PASCAL: Final = Casing.PASCAL
 
 OPERATIONS: Final = (
     Operation("POST", "/trade/v1/allocationkeys", create_key,
-              "Create an allocation key for the caller's client (shared by its users)", "block trading",
+              "Create an allocation key for the caller (a client-wide key's is the client's, seen by none of its users)", "block trading",
               body=NewAllocationKey, response=AllocationKeyCreated, status=201, casing=PASCAL, creates_work=True,
               errors=(404, 409, 422), renamed=KEY_FIELDS),
     Operation("GET", "/trade/v1/allocationkeys", list_keys,
@@ -485,8 +556,12 @@ OPERATIONS: Final = (
               "Place a block order with an allocation key; the market executes it and allocates it out",
               "block trading", body=NewBlockOrder, response=OrderPlaced, status=202, casing=PASCAL,
               creates_work=True, errors=(404, 409, 422), query=(EXPLAIN,), renamed=BLOCK_FIELDS),
+    Operation("GET", "/trade/v2/orders/{order_id}", show_block,
+              "A block order: its amount, what was filled, its key, and the orders it was allocated to",
+              "block trading", response=BlockOrderDetails, casing=PASCAL, errors=(404,)),
     Operation("GET", "/port/v1/orders", list_orders,
-              "The individual orders of an account, allocated ones with their CorrelationKey", "block trading",
+              "The individual orders of an account (allocated ones with their block's CorrelationKey), and the "
+              "blocks placed on it", "block trading",
               response=PortOrder, casing=PASCAL, paged=True, query=(ACCOUNT_KEY, *PAGING), errors=(404,)),
     Operation("GET", "/port/v1/positions", list_positions, "The positions of an account", "block trading",
               response=PortPosition, casing=PASCAL, paged=True, query=(ACCOUNT_KEY, *PAGING), errors=(404,)),

@@ -174,7 +174,7 @@ SHARED_WITHIN_CLIENT = {
 }
 SHARED_VALUES = frozenset({"AAA", LEADER})
 #: Ids for a path parameter whose name means different things on different routes: {(path, name): kind}.
-ROUTE_IDS: dict[tuple[str, str], str] = {}
+ROUTE_IDS: dict[tuple[str, str], str] = {("/trade/v2/orders/{order_id}", "order_id"): "block_order_id"}
 #: Required query parameters: those that filter by one of alice's objects (carol: 404), and plain values.
 QUERY_IDS = {"AccountKey": "account_id"}
 QUERY_VALUES = {"Amount": "10"}

@@ -3,6 +3,7 @@ and the allocated orders and positions of the participating accounts — on a re
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -132,6 +133,37 @@ def test_the_documents_block_flow_allocates_orders_and_positions_that_sum_to_the
     assert sum(amount for *_, amount in held) == 65000
     assert [p["CorrelationKey"] for p in listed] == [block_id] * 3
     assert acme.alice.get("/port/v1/positions", params={"AccountKey": ERROR}).json()["Data"] == []
+
+
+def test_a_block_reads_by_its_order_id_with_its_allocated_orders_and_is_listed_on_its_block_account(
+    acme: Api,
+) -> None:
+    key_id = create_key(acme, remainder_key())
+    placed = acme.post(acme.desk, "/trade/v2/orders", block_order(key_id))
+    assert placed.status_code == 202, placed.text
+    block_id = placed.json()["OrderId"]
+    assert acme.admin.post("/sandbox/market/run").status_code == 200
+    shown = acme.desk.get(f"/trade/v2/orders/{block_id}")
+    assert shown.status_code == 200, shown.text
+    block = shown.json()
+    assert (block["OrderId"], block["AccountKey"], block["AllocationKeyId"], block["CorrelationKey"]) == (
+        block_id, BLOCK, key_id, block_id,
+    )  # fmt: skip
+    assert (block["BuySell"], block["Amount"], block["FilledAmount"], block["Status"]) == (
+        "Buy", 65000, "65000", "Filled",
+    )  # fmt: skip
+    allocated = block["AllocatedOrders"]
+    assert [(o["AccountKey"], o["FilledAmount"], o["CorrelationKey"]) for o in allocated] == [
+        (FIRST, "11667", block_id), (SECOND, "23333", block_id), (THIRD, "30000", block_id),
+    ]  # fmt: skip
+    assert block["TradedValue"] == str(sum(Decimal(o["TradedValue"]) for o in allocated))
+    (listed,) = acme.desk.get("/port/v1/orders", params={"AccountKey": BLOCK}).json()["Data"]
+    assert {k: listed[k] for k in ("OrderId", "Amount", "FilledAmount", "Status", "TradedValue")} == {
+        k: block[k] for k in ("OrderId", "Amount", "FilledAmount", "Status", "TradedValue")
+    }
+    for outsider in (acme.alice, acme.bob):  # neither user sees every account the block names
+        assert outsider.get(f"/trade/v2/orders/{block_id}").status_code == 404
+    assert acme.desk.get("/trade/v2/orders/nothing").json()["error"]["code"] == "NOT_FOUND"
 
 
 def test_a_one_time_key_is_listed_only_when_asked_for_and_reads_as_used_after_its_block(acme: Api) -> None:
