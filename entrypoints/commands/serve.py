@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Mount
 from adapters.store_protocol import STORE_PATH
 from core.tenants import check_service_token
 from entrypoints.bootstrap import store_database, store_token
-from entrypoints.http.routing import Settings
+from entrypoints.http.routing import MAX_BODIES_PER_CALLER, Settings
 from entrypoints.http.sandbox import sandbox_routes
 from entrypoints.http.server import (
     BODY_TIMEOUT,
@@ -52,6 +52,11 @@ from entrypoints.session import Session, with_session
 @click.option("--body-timeout", type=click.FloatRange(0.1, 3600), default=BODY_TIMEOUT, show_default=True,
               help="Seconds a request's body has to arrive in full after its headers; then it is answered 408 "
                    "REQUEST_TIMEOUT and its connection closed.")  # fmt: skip
+@click.option("--max-bodies-per-caller", type=click.IntRange(1, 100_000), default=MAX_BODIES_PER_CALLER,
+              show_default=True,
+              help="Request bodies one caller (a user, a client-wide key, the operator) may be sending at once; one "
+                   "more is answered 429 TOO_MANY_REQUESTS (Retry-After: 1) before its body is read, so that no "
+                   "key holder sending slowly can hold every connection.")  # fmt: skip
 @click.option("--keep-alive-timeout", type=click.IntRange(1, 3600), default=KEEP_ALIVE_TIMEOUT, show_default=True,
               help="Whole seconds an idle kept-alive connection stays open after an answer.")  # fmt: skip
 @with_session
@@ -67,6 +72,7 @@ def serve(
     max_connections: int,
     header_timeout: float,
     body_timeout: float,
+    max_bodies_per_caller: int,
     keep_alive_timeout: int,
 ) -> None:
     """Serve the HTTP API: portfolio orders and liquidations (snake_case), block trading (PascalCase),
@@ -87,7 +93,7 @@ def serve(
             database = store_database(session.database_file("serve --store-api"), session.durability)
             opened.callback(database.close)
             extra.append(Mount(STORE_PATH, app=store_app(database, token)))
-        settings = Settings(sandbox=sandbox)
+        settings = Settings(sandbox=sandbox, max_bodies_per_caller=max_bodies_per_caller)
         starlette, _ = server_app(app, market_interval if sandbox else None, extra, settings)
         listening = listen(host, port)
         opened.callback(listening.close)

@@ -379,9 +379,11 @@ ERRORS: Final[Mapping[int, tuple[str, str]]] = {
     401: ("Unauthorized", "No API key, or an unknown or revoked one: send Authorization: Bearer <key>."),
     403: ("Forbidden", "This key may not call this route (it needs an admin key)."),
     404: ("NotFound", "No such object, or one of another tenant's (the two answer alike)."),
-    409: ("Conflict", "It exists already, its state does not allow this, it changed meanwhile, or a request with "
-                      "this Idempotency-Key is still running."),
+    409: ("Conflict", "It exists already, its state does not allow this, or it changed meanwhile."),
     413: ("PayloadTooLarge", f"The request body is over {MAX_BODY} bytes."),
+    429: ("TooManyRequests", "This caller is sending as many request bodies at once as it may "
+                             "(allot serve --max-bodies-per-caller): retry after Retry-After seconds with the same "
+                             "Idempotency-Key."),
     422: ("Unprocessable", "Refused by a business rule (insufficient funds, the NAV limit, ...), or this "
                            "Idempotency-Key was used for another request."),
     503: ("Unavailable", "The storage is unavailable for now: retry later with the same Idempotency-Key."),
@@ -607,7 +609,7 @@ def error_statuses(operation: Operation) -> list[int]:
     if _PATH_PARAMETER.search(operation.path) or operation.paged:  # a page's ``after`` may name nothing
         statuses.add(404)
     if operation.body is not None:
-        statuses.add(413)
+        statuses.update({413, 429})
     return sorted(statuses)
 
 

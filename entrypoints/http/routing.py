@@ -15,6 +15,7 @@ work needs an ``Idempotency-Key``: the first response is kept and sent again for
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
 import hashlib
@@ -22,7 +23,7 @@ import json
 import logging
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
@@ -48,6 +49,8 @@ from ports.application import Application
 
 #: The largest request body read.
 MAX_BODY: Final = 1024 * 1024
+#: Request bodies one caller may be sending at once (``allot serve --max-bodies-per-caller``).
+MAX_BODIES_PER_CALLER: Final = 32
 #: Page sizes of every list.
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 500
@@ -94,6 +97,45 @@ class Settings:
 
     #: A sandbox (``--sandbox``): a development server, whose clients may send webhooks to private networks.
     sandbox: bool = False
+    #: Request bodies one caller (one scope: a user, a client-wide caller, the operator) may be sending at once.
+    max_bodies_per_caller: int = attrs.field(default=MAX_BODIES_PER_CALLER, validator=attrs.validators.ge(1))
+    #: The bodies each caller is sending now (the server's own count, not part of how it was started).
+    bodies: BodiesUnderWay = attrs.field(factory=lambda: BodiesUnderWay(), eq=False, repr=False)
+
+
+class TooManyRequests(AllotError):
+    """A caller is sending as many request bodies at once as it may."""
+
+    code = "TOO_MANY_REQUESTS"
+
+
+@attrs.define
+class BodiesUnderWay:
+    """How many request bodies each caller is sending at once. Counted on the event loop only, where every body
+    is read, so no lock is needed."""
+
+    counts: dict[Scope, int] = attrs.field(factory=dict)
+
+    @contextlib.contextmanager
+    def reading(self, caller: Scope, most: int) -> Iterator[None]:
+        """One more body of ``caller`` while it is read; ``TooManyRequests`` if it sends ``most`` already, so
+        that no caller, sending slowly, can hold every connection the server serves."""
+        under_way = self.counts.get(caller, 0)
+        if under_way >= most:
+            raise TooManyRequests(
+                f"this caller is sending {most} request bodies at once already, as many as it may; "
+                "retry when one has arrived",
+                {"max_bodies_per_caller": most},
+            )
+        self.counts[caller] = under_way + 1
+        try:
+            yield
+        finally:
+            left = self.counts[caller] - 1
+            if left:
+                self.counts[caller] = left
+            else:
+                del self.counts[caller]
 
 
 @attrs.frozen
@@ -321,6 +363,7 @@ _STATUS: Final[tuple[tuple[type[AllotError], int], ...]] = (
     (errors.AlreadyExists, 409),
     (errors.ConcurrentUpdate, 409),
     (errors.StorageError, 503),
+    (TooManyRequests, 429),
 )
 
 
@@ -556,10 +599,12 @@ def endpoint(
         declared = request.headers.get("content-length", "")
         body_to_come = "transfer-encoding" in request.headers or (declared.isdigit() and int(declared) > 0)
         body_read = not body_to_come
+        retry_after = False
         try:
             if body_to_come:
                 scope = await run_in_threadpool(authorize, app, operation, request)
-                raw = await read_body(request)
+                with settings.bodies.reading(scope, settings.max_bodies_per_caller):
+                    raw = await read_body(request)
                 body_read = True
                 reply = await run_in_threadpool(handle, app, operation, request, scope, raw, settings)
             else:
@@ -567,6 +612,7 @@ def endpoint(
                 reply = await run_in_threadpool(authorize_and_handle, request)
         except AllotError as error:
             reply = refusal(error)
+            retry_after = isinstance(error, TooManyRequests)
         except ClientDisconnect:
             log.info(
                 "%s %s: the client went away before its request was read", operation.method, operation.path
@@ -579,6 +625,8 @@ def endpoint(
         response = respond(reply)
         if not body_read:
             response.headers["Connection"] = "close"
+        if retry_after:
+            response.headers["Retry-After"] = "1"
         return response
 
     return serve

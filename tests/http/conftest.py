@@ -60,9 +60,12 @@ class Running:
         assert not self.thread.is_alive(), "the server did not stop in time"
 
 
-def start(app: Application, sandbox: bool = False, limits: Limits = DEFAULT_LIMITS) -> tuple[Running, str]:
+def start(
+    app: Application, sandbox: bool = False, limits: Limits = DEFAULT_LIMITS, settings: Settings | None = None
+) -> tuple[Running, str]:
     """Serve ``app`` within ``limits`` on a free loopback port in a thread; returns once it accepts connections."""
-    starlette, _ = server_app(app, None, sandbox_routes(app) if sandbox else [], Settings(sandbox=sandbox))
+    chosen = Settings(sandbox=sandbox) if settings is None else settings
+    starlette, _ = server_app(app, None, sandbox_routes(app) if sandbox else [], chosen)
     listening = listen("127.0.0.1", 0)
     port = listening.getsockname()[1]
     server = uvicorn.Server(config(starlette, limits))

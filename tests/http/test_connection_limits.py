@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from entrypoints.bootstrap import sqlite_application
+from entrypoints.http.routing import Settings
 from entrypoints.http.server import Limits
 from tests.fakes import FixedJitter
 from tests.http.conftest import Running, start
@@ -40,6 +41,7 @@ class Limited:
     base_url: str
     port: int
     alice: str
+    bob: str
 
     @property
     def connections(self) -> int:
@@ -54,13 +56,14 @@ class Limited:
 
 
 @contextlib.contextmanager
-def serving(database: Path, limits: Limits) -> Iterator[Limited]:
+def serving(database: Path, limits: Limits, settings: Settings = Settings()) -> Iterator[Limited]:
     with sqlite_application(database, jitter=FixedJitter()) as app:
         alice = app.api_keys.create("b" * 43, client="acme", user="alice").text
-        running, base_url = start(app, limits=limits)
+        bob = app.api_keys.create("c" * 43, client="acme", user="bob").text
+        running, base_url = start(app, limits=limits, settings=settings)
         try:
             port = running.listening.getsockname()[1]
-            yield Limited(running=running, base_url=base_url, port=port, alice=alice)
+            yield Limited(running=running, base_url=base_url, port=port, alice=alice, bob=bob)
         finally:
             running.stop()
 
@@ -209,6 +212,29 @@ def test_a_request_beyond_the_limit_is_refused_503_when_every_connection_is_send
         assert beyond.headers["retry-after"] == "1"
 
 
+def test_one_caller_sending_bodies_slowly_cannot_hold_every_connection_and_another_is_served(
+    tmp_path: Path,
+) -> None:
+    limits = Limits(max_connections=6, header_timeout=30, body_timeout=30, keep_alive_timeout=30)
+    with (
+        serving(tmp_path / "serve.db", limits, Settings(max_bodies_per_caller=3)) as server,
+        sockets() as connect,
+    ):
+        for number in range(3):
+            slow_body(server, connect, number)
+        head = request_head("POST", "/accounts", server.alice, len(ACCOUNT), "Idempotency-Key: one-more")
+        beyond = connect(server.port, head)
+        answer = parsed(until_closed(beyond))  # answered from its headers: its body is never asked for
+        assert (answer.status, answer.body["error"]["code"]) == (429, "TOO_MANY_REQUESTS")
+        assert (answer.headers["retry-after"], answer.headers["connection"]) == ("1", "close")
+        assert answer.body["error"]["details"] == {"max_bodies_per_caller": 3}
+        headers = {"Authorization": f"Bearer {server.bob}", "Idempotency-Key": "bobs"}
+        with httpx.Client(base_url=server.base_url, headers=headers, timeout=CLOSE_DEADLINE) as bob:
+            opened = bob.post("/accounts", content=ACCOUNT.replace(b"ACC-1", b"BOB-1"))
+        assert opened.status_code == 201, opened.text
+        assert server.get("/accounts", server.alice).status_code == 200, "alice may still read"
+
+
 #: Threads reopening connections at once: a burst of new connections comes before the closed ones are let go.
 ATTACKERS = 4
 
@@ -344,13 +370,14 @@ def test_allot_serve_takes_the_limits_as_options_and_refuses_values_out_of_range
     finally:
         served.kill()
     for option, value in (("--max-connections", "0"), ("--header-timeout", "0"), ("--body-timeout", "-1"),
-                          ("--keep-alive-timeout", "0.5")):  # fmt: skip
+                          ("--keep-alive-timeout", "0.5"), ("--max-bodies-per-caller", "0")):  # fmt: skip
         ran = subprocess.run([ALLOT, "--db", str(database), "serve", option, value], capture_output=True,
                              text=True, timeout=60)  # fmt: skip
         assert ran.returncode == 2, (option, ran.stderr)
         assert option in ran.stderr
     shown = subprocess.run([ALLOT, "serve", "--help"], capture_output=True, text=True, timeout=60).stdout
-    for option in ("--max-connections", "--header-timeout", "--body-timeout", "--keep-alive-timeout"):
+    for option in ("--max-connections", "--header-timeout", "--body-timeout", "--keep-alive-timeout",
+                   "--max-bodies-per-caller"):  # fmt: skip
         assert option in shown
 
 

@@ -154,6 +154,7 @@ def test_a_request_body_refuses_unknown_fields_and_requires_the_fields_without_a
         "409",
         "413",
         "422",
+        "429",
         "503",
     }
 
