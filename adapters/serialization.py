@@ -32,7 +32,14 @@ from core.explain import Explanation
 from core.fairness import FairHistory, Standing
 from core.fills import PositionEvent
 from core.lifecycle import OrderState, ParentState
-from core.numbers import MAX_DECIMAL_PLACES, MAX_INTEGER_DIGITS, check_decimal, fmt, parse_decimal
+from core.numbers import (
+    MAX_DECIMAL_PLACES,
+    MAX_INTEGER_DIGITS,
+    MINOR_UNITS,
+    check_decimal,
+    fmt,
+    parse_decimal,
+)
 from core.records import TYPE_OF_TOPIC, AccountLiquidation, Event, OrderRef, PortfolioOrder, topic_of
 
 T = TypeVar("T")
@@ -290,6 +297,24 @@ def _position_field(name: str, type_: Any, read: Callable[[PositionEvent], Any])
     return DocumentField(name, type_, read)
 
 
+#: What the position-event document's ``ActivityType`` says of every position event.
+POSITIONS_ACTIVITY: Final = "Positions"
+#: The ``OriginatingToolId`` of every event allot originates (the document's "system that originally initiated the
+#: event"): allot is one system, its number 1.
+ALLOT_TOOL_ID: Final = 1
+#: The ``ClientName`` of an event: the document's field is PII "when allowed", and allot sends no client's name (it
+#: keeps none), masked as the document's own sample is.
+MASKED_NAME: Final = "***"
+
+
+def display_and_format(event: PositionEvent) -> dict[str, Any]:
+    """The document's ``DisplayAndFormat`` group: the instrument's currency and symbol, allot's instrument id as
+    its description, and its prices' decimals (the currency's minor units, in which allot books every price)."""
+    decimals = MINOR_UNITS.get(event.currency, 2)
+    return {"Currency": event.currency, "Decimals": decimals, "Description": event.instrument_id,
+            "OrderDecimals": decimals, "Symbol": event.symbol}  # fmt: skip
+
+
 #: A position event in the position-event document's fields and JSON types: decimals as JSON numbers,
 #: ``Uic`` a whole number (null when the instrument has none), ``SequenceId`` a string, enumerations spelled as the
 #: document does (``PositionEvent``: New, Updated, Deleted, OptionExercised, OptionExpired). Only what allot
@@ -322,6 +347,17 @@ POSITION_EVENT_FIELDS: Final = (
     _position_field("ExecutionTime", dt.datetime, operator.attrgetter("execution_time")),
     _position_field("ValueDate", dt.date, operator.attrgetter("value_date")),
     _position_field("SequenceId", str, lambda e: str(e.sequence_id)),
+    _position_field("ActivityTime", dt.datetime, operator.attrgetter("execution_time")),
+    _position_field("ActivityType", str, lambda e: POSITIONS_ACTIVITY),
+    _position_field("ClientName", str, lambda e: MASKED_NAME),
+    _position_field("DisplayAndFormat", dict[str, Any], display_and_format),
+    #: allot keeps no option terms on an event (its instrument has them): an empty group, as in the sample.
+    _position_field("OptionData", dict[str, Any], lambda e: {}),
+    _position_field("OriginatingToolId", int, lambda e: ALLOT_TOOL_ID),
+    #: allot's prices are amounts per unit, never percentages of a face value.
+    _position_field("PriceType", str, lambda e: "Amount"),
+    #: The settlement date: the event's value date.
+    _position_field("SpotDate", dt.date, operator.attrgetter("value_date")),
 )
 
 #: The names other platforms read, beside allot's own fields: a portfolio order's and an account liquidation's state

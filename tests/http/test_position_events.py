@@ -66,11 +66,6 @@ SAMPLE_TEXT = """{
 "ValueDate": "2022-11-03"
 }"""
 SAMPLE: dict[str, Any] = json.loads(SAMPLE_TEXT, parse_float=Decimal)
-#: The sample's fields allot has no value for: the activity feed's own envelope (``ActivityTime``, ``ActivityType``),
-#: the client's name (PII), the ``DisplayAndFormat`` and ``OptionData`` field groups, the tool that placed the order,
-#: the price type, and an FX spot date.
-NOT_KNOWN = {"ActivityTime", "ActivityType", "ClientName", "DisplayAndFormat", "OptionData", "OriginatingToolId",
-             "PriceType", "SpotDate"}  # fmt: skip
 #: Fields of the document's table that the sample does not show, with the JSON type of the table's type (Decimal: a
 #: number; String: a string).
 TABLE_ONLY = {"FillAmount": "number", "OpenPrice": "number", "Commission": "number", "ExchangeFee": "number",
@@ -114,11 +109,17 @@ def json_type(value: object) -> str:
 
 
 def check_document_fields(event: dict[str, Any]) -> None:
-    """The event has every field of the sample allot knows, and the table's others, each of the document's type."""
+    """The event has every field of the sample (a group's with every field of the sample's group), and the table's
+    others, each of the document's type."""
     for name, value in SAMPLE.items():
-        if name not in NOT_KNOWN:
-            assert name in event, name
-            assert json_type(event[name]) == json_type(value), (name, event[name])
+        assert name in event, name
+        assert json_type(event[name]) == json_type(value), (name, event[name])
+        if isinstance(value, dict):
+            assert {k: json_type(v) for k, v in event[name].items()} == {
+                k: json_type(v) for k, v in value.items()
+            }
+    assert event["ActivityTime"] == event["ExecutionTime"]
+    assert (event["SpotDate"], event["DisplayAndFormat"]["Symbol"]) == (event["ValueDate"], event["Symbol"])
     for name, kind in TABLE_ONLY.items():
         assert json_type(event[name]) == kind, (name, event[name])
     assert event["PositionEvent"] in DOCUMENT_EVENTS
