@@ -679,11 +679,6 @@ def not_a_priority(body: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
     return not str(details.get("field", "")).lower().endswith("priority")
 
 
-def the_balance(body: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
-    """The error is about the account's cash after the deposit (``cash in EUR``), not the amount deposited."""
-    return str(details.get("field", "")).startswith("cash in ")
-
-
 def no_private_network(body: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
     return body.get("allow_private_network") is not True
 
@@ -699,10 +694,16 @@ UNSTATABLE_RULES = (
                "VALIDATION_ERROR", "decimals"),
     Unstatable("POST /accounts/{account_id}/withdrawals", "the amount in the minor units of the account's "
                "currency", "VALIDATION_ERROR", "decimals"),
-    # A rule over the stored balance (which a 422 would say better than this 400): the cash after a deposit has
-    # at most 18 digits before the point, like any decimal.
-    Unstatable("POST /accounts/{account_id}/deposits", "the account's cash after the deposit within 18 digits",
-               "VALIDATION_ERROR", "value", the_balance),
+    Unstatable("GET /trade/v1/allocationkeys/{allocation_key_id}/distributions", "the amount a whole number of "
+               "QuantityStep", "NOT_A_MULTIPLE_OF_STEP", "step"),
+    Unstatable("POST /trade/v2/orders", "the amount a whole number of the instrument's quantity steps",
+               "NOT_A_MULTIPLE_OF_STEP", "step"),
+    Unstatable("POST /at/v3/investments", "the amount in the minor units of the leader's currency",
+               "VALIDATION_ERROR", "decimals"),
+    Unstatable("PATCH /at/v3/investments/{investment_id}", "the pending funding and the shield in the minor "
+               "units of the investment's currency", "VALIDATION_ERROR", "decimals"),
+    Unstatable("PUT /at/v3/investments/{investment_id}/withdraw", "the amount in the minor units of the "
+               "investment's currency", "VALIDATION_ERROR", "decimals"),
     Unstatable("POST /trade/v1/allocationkeys", "percentages sum to exactly 100", "VALIDATION_ERROR", "sum"),
     Unstatable("POST /trade/v1/allocationkeys", "each account takes part once", "VALIDATION_ERROR", "accounts"),
     Unstatable("POST /trade/v1/allocationkeys", "those that accept remainders have different priorities",
@@ -768,6 +769,9 @@ def test_an_unstatable_rule_excuses_only_its_own_error() -> None:
     assert unstatable_rule("POST /webhooks", {}, Answer(400, private)) is not None
     assert unstatable_rule("POST /webhooks", {"allow_private_network": True}, Answer(400, private)) is None
     assert unstatable_rule("POST /webhooks", {}, Answer(400, private | {"details": {"url": "x"}})) is None
+    off_step = {"code": "NOT_A_MULTIPLE_OF_STEP", "message": "", "details": {"field": "amount", "step": "1"}}
+    assert unstatable_rule("POST /trade/v2/orders", {}, Answer(400, off_step)) is not None
+    assert unstatable_rule("POST /portfolios/orders", {}, Answer(400, off_step)) is None
 
 
 @attrs.frozen
