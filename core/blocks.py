@@ -170,8 +170,9 @@ def split_by_key(
             to_units(v, step, f"unit_value of {p.account_id}")
             for v, p in zip(unit_values, key.participants, strict=True)
         ]
-        quotas = [Fraction(units * u, sum(steps)) for u in steps]
-        times = units // sum(steps)
+        whole = sum(steps)  # once: summed for each participant, a key of n participants took n² additions
+        quotas = [Fraction(units * u, whole) for u in steps]
+        times = units // whole
         base_units = [times * u for u in steps]
     base = Stage(
         name="base of the key",

@@ -274,6 +274,7 @@ def rotation_stage(
     for i, key in zip(split.candidates, split.keys, strict=True):
         first_key.setdefault(i, key)
     keys = [first_key.get(i, 0) for i in range(len(claims))]
+    standings = {s.participant: s for s in split.history.standings}  # once, not a search per recipient
     lines = []
     for i, recipient in enumerate(recipients):
         quota = Fraction(total * claims[i], claim_sum)
@@ -289,8 +290,7 @@ def rotation_stage(
                 reason = Reason.EARLIEST_DEADLINE
             elif reason is Reason.SMALLER_REMAINDER:
                 reason = Reason.LATER_DEADLINE
-        standing = split.history.standing(recipient)
-        assert standing is not None  # every participant of an allocation is in the history after it
+        standing = standings[recipient]  # every participant of an allocation is in the history after it
         past_floor = standing.quota - (standing.allocated - split.shares[i] + split.floors[i])
         lines.append(
             Line(

@@ -149,12 +149,14 @@ class FairHistory:
         if not steps:
             return self
         allocated = list(self.allocated)
+        position = {p: i for i, p in enumerate(self.participants)}  # not .index() per step: linear, not n × m
         for participant, count in steps.items():
-            allocated[self.participants.index(participant)] -= check_count(count, "steps", minimum=0)
+            allocated[position[participant]] -= check_count(count, "steps", minimum=0)
+        was_unsettled = set(self.unsettled)
         unsettled = tuple(
             p
             for p, quota, given in zip(self.participants, self.quotas, allocated, strict=True)
-            if p in self.unsettled or abs(given * self.denominator - quota) >= self.denominator
+            if p in was_unsettled or abs(given * self.denominator - quota) >= self.denominator
         )
         return attrs.evolve(self, allocated=tuple(allocated), unsettled=unsettled)
 
