@@ -911,12 +911,31 @@ class _Tick:
         return floor_to(available_cash(self.account), minor_unit(self.investment.currency))
 
     def _synchronise(self) -> bool:
+        """Buy the leader's model once, then be active with what it bought. The order is never placed again: a
+        share that buys less than one step of its instrument is not bought (its order is cancelled, and with it
+        the portfolio order), and buying again would put that cash into the other instruments, run after run. The
+        cash it did not spend stays in the account, said in ``reason``, until the leader's next rebalance."""
         if self._waiting():
             return False
-        filled = self.investment.order_id is not None and self.s.order_state is ParentState.FILLED
+        finished = self.investment.order_id is not None and self.s.order_state in (
+            ParentState.FILLED,
+            ParentState.CANCELLED,
+        )
         cash = self._investable()
-        if filled or not cash:
-            self._step(Step.SYNCHRONISE, order_id=None, activated_at=self.investment.activated_at or self.now)
+        if finished or not cash:
+            kept = (
+                f"{fmt(cash)} {self.investment.currency} stays cash: the order that bought the leader's model "
+                f"could not spend it (a share too small for a whole step of its instrument, or a refusal at the "
+                f"market); the leader's next rebalance invests it"
+                if finished and cash
+                else self.investment.reason
+            )
+            self._step(
+                Step.SYNCHRONISE,
+                order_id=None,
+                activated_at=self.investment.activated_at or self.now,
+                reason=kept,
+            )
             return True
         try:
             self._invest(cash)

@@ -274,3 +274,33 @@ def test_restarting_a_stopped_investment_is_refused_like_a_start_when_the_terms_
         app.investments.resurrect(investment.id, D("1000.00"))
     assert refused.value.code == "TERMS_NOT_ACCEPTED"
     assert app.investments.get(investment.id).state is InvestmentState.DISABLED
+
+
+def test_an_investment_whose_share_of_an_instrument_buys_less_than_one_step_becomes_active_with_that_cash_kept(
+    world: World,
+) -> None:
+    app = world.open()
+    app.instruments.add(Instrument("BBB", D("40.00"), D("0.01")))
+    app.instruments.add(Instrument("AAA", D("100.00"), D("1")))
+    app.leaders.create(
+        "halves", "Halves", "EUR", [AllocationLine("BBB", D("0.5")), AllocationLine("AAA", D("0.5"))],
+        minimum_investment=D("100.00"), required_suitability=Suitability.LOW,
+    )  # fmt: skip
+    app.accounts.open("EUR", D("1000.00"), account_id="f1-cash")
+    app.followers.set("f1", suitability=Suitability.HIGH, terms_accepted=True, asset_types=[AssetType.STOCK])
+    investment = app.investments.start("halves", "f1-cash", D("150.00"), follower_id="f1")
+    run_until_still(app)
+    ready = app.investments.get(investment.id)
+    assert (ready.state, ready.process_state) == (InvestmentState.READY, ProcessState.ACTIVE)
+    assert ready.account_id is not None
+    account = app.accounts.get(ready.account_id)
+    # BBB's half, 75.00, buys 1.87 at 40.00; AAA's half, 75.00, buys no whole share at 100.00 and stays cash
+    assert {p.instrument_id: p.quantity for p in account.positions} == {"BBB": D("1.87")}
+    assert account.cash_in("EUR") == D("150.00") - D("74.80")
+    assert ready.reason is not None and ready.reason.startswith("75.20 EUR stays cash"), ready.reason
+    placed = len(app.queries.orders(account_id=ready.account_id))
+    for _ in range(3):
+        app.market.run()
+    assert len(app.queries.orders(account_id=ready.account_id)) == placed, "no order placed run after run"
+    assert app.investments.get(investment.id).process_state is ProcessState.ACTIVE
+    assert app.ledger.verify().discrepancies == ()
