@@ -40,7 +40,15 @@ from core.numbers import (
     fmt,
     parse_decimal,
 )
-from core.records import TYPE_OF_TOPIC, AccountLiquidation, Event, OrderRef, PortfolioOrder, topic_of
+from core.records import (
+    TYPE_OF_TOPIC,
+    AccountLiquidation,
+    Event,
+    Investment,
+    OrderRef,
+    PortfolioOrder,
+    topic_of,
+)
 
 T = TypeVar("T")
 
@@ -366,6 +374,11 @@ POSITION_EVENT_FIELDS: Final = (
 DOCUMENT_FIELDS: Final[dict[type, tuple[DocumentField, ...]]] = {
     OrderRef: (DocumentField("status", OrderState, operator.attrgetter("state")),),
     PositionEvent: POSITION_EVENT_FIELDS,
+    #: The copy-trading document's sub-state, which investors track: its number and its name.
+    Investment: (
+        DocumentField("InvestmentStateId", int, lambda i: i.state.id),
+        DocumentField("StateName", str, lambda i: i.state.title),
+    ),
     PortfolioOrder: (
         DocumentField("status", ParentState, operator.attrgetter("state")),
         DocumentField("portfolio_order_id", str, operator.attrgetter("id")),

@@ -297,7 +297,7 @@ def test_an_investment_whose_share_of_an_instrument_buys_less_than_one_step_beco
     # BBB's half, 75.00, buys 1.87 at 40.00; AAA's half, 75.00, buys no whole share at 100.00 and stays cash
     assert {p.instrument_id: p.quantity for p in account.positions} == {"BBB": D("1.87")}
     assert account.cash_in("EUR") == D("150.00") - D("74.80")
-    assert ready.reason is not None and ready.reason.startswith("75.20 EUR stays cash"), ready.reason
+    assert (ready.reason or "").startswith("75.20 EUR stays cash"), ready.reason
     placed = len(app.queries.orders(account_id=ready.account_id))
     for _ in range(3):
         app.market.run()

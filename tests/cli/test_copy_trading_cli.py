@@ -50,6 +50,11 @@ def test_an_investment_is_started_funded_after_a_failure_and_becomes_ready(allot
     shown = allot("investments", "show", started["id"]).out
     assert "8 Ready" in shown
     assert "ACTIVE" in shown
+    as_json = allot.json("investments", "show", started["id"])
+    assert (as_json["investment"]["InvestmentStateId"], as_json["investment"]["StateName"]) == (8, "Ready")
+    announced = [e["event"]["object"] for e in allot.json("events", "list", "--topic", "investment")]
+    assert [(o["InvestmentStateId"], o["StateName"]) for o in announced][-1] == (8, "Ready")
+    assert all(o["StateName"] and isinstance(o["InvestmentStateId"], int) for o in announced)
     assert "the books balance" in allot("ledger", "verify").out
 
 
