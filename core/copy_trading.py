@@ -401,13 +401,17 @@ class FollowContext:
     of_leader: Sequence[Investment]
     follower: TradeFollower | None
     funding_account: Account
+    #: What the investment's own account still holds, at the current prices (``equity``): the positions a stopped
+    #: investment kept. A restart invests them again, with any new money.
+    kept: Decimal = ZERO
 
 
 def _check_new_money(
     investment: Investment, amount: Decimal, context: FollowContext | None, restart: bool
 ) -> None:
     """New money must be there now, and fit the leader's capacity; a restart must also meet every condition of a
-    start (suitability, terms, asset types, the minimum)."""
+    start (suitability, terms, asset types, the minimum), with what the investment account kept counted beside
+    the new money: positions kept when it stopped are invested again."""
     if context is None:
         return
     others = [i for i in context.of_leader if i.id != investment.id]
@@ -418,7 +422,7 @@ def _check_new_money(
             leader_id=leader.id, required=leader.required_suitability, traded=leader.asset_types,
             minimum_investment=leader.minimum_investment, max_followers=leader.max_followers,
             max_invested=leader.max_invested, capacity=capacity(others), suitability=follower.suitability,
-            terms_accepted=follower.terms_accepted, legal=follower.asset_types, amount=amount,
+            terms_accepted=follower.terms_accepted, legal=follower.asset_types, amount=amount + context.kept,
             currency=investment.currency,
         )  # fmt: skip
     elif not is_open_for_followers(None, leader.max_invested, capacity([*others, investment]), amount):
@@ -575,7 +579,7 @@ def maximum_withdrawal(
     instruments: Mapping[str, Instrument],
 ) -> Decimal:
     if investment.state is not InvestmentState.READY:
-        return ZERO
+        return floor_to(ZERO, minor_unit(investment.currency))
     return max_withdrawal(
         equity(account, instruments), leader.minimum_investment, investment.shield, investment.currency
     )
@@ -628,10 +632,13 @@ def withdraw(
 def withdrawal_sells(
     account: Account, instruments: Mapping[str, Instrument], shortfall: Decimal
 ) -> OrderPlan:
-    """Sells that raise at least ``shortfall`` at the current prices: pro rata to the value of what open orders
-    leave free (the kernel, each share capped at its holding's value), each rounded up to the quantity step and
-    never more than is free — so that a withdrawal pays out what was asked, not what whole shares happen to
-    raise below it."""
+    """Sells that raise at least ``shortfall`` at the current prices, and as little more as whole steps allow:
+    pro rata to the value of what open orders leave free (the kernel, each share capped at its holding's value),
+    each share rounded down to the quantity step; then, while short, one more step of the holding whose step
+    covers what is missing at the least cost (or, when no step covers it, of the costliest step, and again), and
+    last every step that has become needless is left unsold. So no step of the sell could be left unsold: it
+    raises less than one step of any holding it sells above the shortfall, and a withdrawal pays out what was
+    asked, not what whole shares happen to raise below it."""
     unit = minor_unit(account.currency)
     free = [(p.instrument_id, available_units(account, p.instrument_id)) for p in account.positions]
     free = [(i, q) for i, q in free if q > 0]
@@ -644,14 +651,35 @@ def withdrawal_sells(
             {"available": fmt(sum(caps, ZERO)), "requested": fmt(shortfall)},
         )
     shares = apportion(shortfall, values, unit, caps=caps)
-    orders = []
-    for (instrument_id, quantity), share in zip(free, shares, strict=True):
-        if not share:
-            continue
-        instrument = instruments[instrument_id]
-        units = divide_to(share, instrument.priced() * instrument.contract_size, instrument.quantity_step,
-                          decimal.ROUND_CEILING)  # fmt: skip
-        orders.append(PlannedOrder(instrument_id, Side.SELL, quantity=min(units, quantity)))
+    held = [instruments[i] for i, _ in free]
+    unit_prices = [i.priced() * i.contract_size for i in held]
+    steps = [i.quantity_step for i in held]
+    units = [
+        min(divide_to(share, price, step, decimal.ROUND_FLOOR), quantity)
+        for share, price, step, (_, quantity) in zip(shares, unit_prices, steps, free, strict=True)
+    ]
+    missing = shortfall - sum((q * p for q, p in zip(units, unit_prices, strict=True)), ZERO)
+    while missing > 0:  # the caps leave enough to sell: the loop ends before every holding is sold out
+        more = {k: min(steps[k], q - units[k]) for k, (_, q) in enumerate(free) if units[k] < q}
+        costs = {k: more[k] * unit_prices[k] for k in more}
+        covering = [k for k in more if costs[k] >= missing]
+        pick = (
+            min(covering, key=lambda k: (costs[k], k))
+            if covering
+            else max(more, key=lambda k: (costs[k], -k))
+        )
+        units[pick] += more[pick]
+        missing -= costs[pick]
+    # A step the covering step made needless is not sold: the costliest first, while what is raised stays enough.
+    for k in sorted(range(len(free)), key=lambda k: (-(steps[k] * unit_prices[k]), k)):
+        while units[k] and -missing >= (less := min(steps[k], units[k]) * unit_prices[k]):
+            units[k] -= min(steps[k], units[k])
+            missing += less
+    orders = [
+        PlannedOrder(instrument_id, Side.SELL, quantity=quantity)
+        for (instrument_id, _), quantity in zip(free, units, strict=True)
+        if quantity
+    ]
     return OrderPlan(OrderType.SELL, account.currency, shortfall, tuple(orders))
 
 

@@ -553,7 +553,7 @@ def max_withdrawal(
 ) -> Decimal:
     """What may be taken out: ``max(0, equity − max(minimum investment, shield))``, down to the minor unit."""
     floor = max(minimum_investment, shield if shield is not None else ZERO)
-    return max(ZERO, floor_to(equity - floor, minor_unit(currency)))
+    return floor_to(max(ZERO, equity - floor), minor_unit(currency))
 
 
 def below_shield(equity: Decimal, shield: Decimal | None) -> bool:

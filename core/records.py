@@ -22,7 +22,7 @@ from core.instruments import AllocationLine, AssetType, Instrument, Position, Si
 from core.investments import ActiveErrorCode, InvestmentState, ProcessState, Suitability
 from core.keys import AllocationKey
 from core.lifecycle import OPEN, KeyStatus, OrderState, ParentState
-from core.numbers import ZERO, check_decimal
+from core.numbers import ZERO, check_decimal, minor_unit
 from core.portfolio import FeeSchedule, OrderType, Policy, Skipped
 from core.validators import NamedEnum, non_empty
 
@@ -38,6 +38,16 @@ def _balances(
     """Balances stay within the bounds of every decimal allot reads, so a record it writes can always be read."""
     for currency, amount in value.items():
         check_decimal(amount, f"{attribute.name} in {currency}")
+
+
+def in_minor_units(value: Decimal, currency: str) -> Decimal:
+    """A money amount with its currency's minor units written out: no cash is ``0.00`` in EUR, not ``0``. Only
+    padded, never rounded: an amount with more decimals than the currency has is kept as it is (and refused where
+    it is made)."""
+    unit = minor_unit(currency)
+    places, exponent = unit.as_tuple().exponent, value.as_tuple().exponent
+    assert isinstance(places, int)
+    return value.quantize(unit) if isinstance(exponent, int) and exponent > places else value
 
 
 @attrs.frozen
@@ -473,6 +483,11 @@ class Investment:
     stopped_at: dt.datetime | None = None
     client_id: str | None = None
     user_id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        """Its money in its currency's minor units (``in_minor_units``): the zeros it starts with included."""
+        for name in ("pending_funding", "pending_withdrawal", "funded", "withdrawn", "fees"):
+            object.__setattr__(self, name, in_minor_units(getattr(self, name), self.currency))
 
 
 #: The records that own individual orders and move with them (``core.parents``).

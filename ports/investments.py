@@ -74,12 +74,15 @@ def _check_funding_account(
 def _context(
     uow: UnitOfWork, investment: Investment, funding_account_id: str | None
 ) -> copy_trading.FollowContext:
-    """What new money in the investment is checked against."""
+    """What new money in the investment is checked against, with what its own account still holds."""
+    account = None if investment.account_id is None else uow.accounts.get(investment.account_id)
+    held = [] if account is None else [p.instrument_id for p in account.positions]
     return copy_trading.FollowContext(
         leader=require(uow.leaders, investment.leader_id, "trade leader"),
         of_leader=uow.investments.list(leader_id=investment.leader_id),
         follower=uow.followers.get(investment.follower_id),
         funding_account=require(uow.accounts, funding_account_id or investment.funding_account_id, "account"),
+        kept=copy_trading.equity(account, require_all(uow.instruments, held)),
     )
 
 

@@ -132,6 +132,18 @@ def stop(session: Session, investment_id: str, keep_positions: bool | None) -> N
 
 @investments.command()
 @click.argument("investment_id", metavar="ID", type=TEXT)
+@click.option("--amount", type=DECIMAL, default=Decimal(0), show_default=True,
+              help="New money from the funding account; with none, funding is skipped (Funding skipped, 16) and "
+                   "what the investment account kept is invested again.")  # fmt: skip
+@with_session
+def resurrect(session: Session, investment_id: str, amount: Decimal) -> None:
+    """Start a stopped investment again on its account (Resurrected, 10), checked like a new start: the positions
+    it kept when it stopped, at today's prices, count towards the leader's minimum with the new money."""
+    shown(session, session.open(writes=True).investments.resurrect(investment_id, amount))
+
+
+@investments.command()
+@click.argument("investment_id", metavar="ID", type=TEXT)
 @click.argument("amount", type=DECIMAL)
 @click.option(
     "--from", "funding_account", type=TEXT, default=None, help="Another funding account of the follower."

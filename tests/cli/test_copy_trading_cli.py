@@ -80,3 +80,41 @@ def test_a_leader_rebalance_is_placed_and_shown(allot: Allot) -> None:
     shown = allot("leaders", "show", "growth").out
     assert "BBB 0.7, AAA 0.3" in shown
     assert allot.json("investments", "max-withdrawal", started["id"])["max_withdrawal"] == "500.00"
+
+
+def test_a_stopped_investment_that_kept_its_positions_is_resurrected_without_new_money_skipping_funding(
+    allot: Allot,
+) -> None:
+    setup(allot)
+    started = allot.json("investments", "start", "growth", "--follower", "f1", "--from", "f1-cash", "--amount",
+                         "1000", "--keep-positions")  # fmt: skip
+    runs(allot, 7)
+    allot("investments", "stop", started["id"])
+    runs(allot, 6)
+    stopped = allot.json("investments", "show", started["id"])["investment"]
+    assert stopped["process_state"] == "STOPPED"
+    assert (stopped["pending_funding"], stopped["pending_withdrawal"]) == ("0.00", "0.00")
+    assert allot.json("investments", "max-withdrawal", started["id"])["max_withdrawal"] == "0.00"
+    back = allot.json("investments", "resurrect", started["id"])
+    assert (back["InvestmentStateId"], back["StateName"]) == (10, "Resurrected")
+    assert runs(allot, 8)[-1] == "8 Ready"
+    announced = [e["event"]["object"] for e in allot.json("events", "list", "--topic", "investment", "--limit",
+                                                            "1000")]  # fmt: skip
+    after = [f"{o['InvestmentStateId']} {o['StateName']}" for o in announced]
+    assert "16 Funding skipped" in after[after.index("10 Resurrected") :]
+    assert "the books balance" in allot("ledger", "verify").out
+
+
+def test_resurrecting_with_too_little_kept_and_no_new_money_is_refused_below_the_minimum(
+    allot: Allot,
+) -> None:
+    setup(allot)
+    started = allot.json(
+        "investments", "start", "growth", "--follower", "f1", "--from", "f1-cash", "--amount", "1000"
+    )
+    runs(allot, 7)
+    allot("investments", "stop", started["id"])  # its positions closed: nothing is kept
+    runs(allot, 6)
+    refused = allot("investments", "resurrect", started["id"], "--json", expect=1)
+    assert refused.error["code"] == "BELOW_MINIMUM_INVESTMENT"
+    assert allot.json("investments", "show", started["id"])["investment"]["process_state"] == "STOPPED"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from core.blocks import Execution, book_prices
-from core.copy_trading import FollowerBook, follower_trades, plan_blocks, post_allocate
-from core.instruments import AllocationLine, Instrument
+from core.copy_trading import FollowerBook, follower_trades, plan_blocks, post_allocate, withdrawal_sells
+from core.instruments import AllocationLine, Instrument, Position
 from core.investments import max_withdrawal
+from core.records import Account
 
 STEPS = (Decimal(1), Decimal("0.001"))
 
@@ -232,3 +233,40 @@ def test_a_rebalance_conserves_shares_and_cash_from_the_leaders_blocks_to_the_fo
         assert [value for _, value in booked] == [Decimal(c) * CENT for c in cents]
         average = Decimal(round(notional / Fraction(filled) * 10**8)).scaleb(-8)
         assert {price for price, _ in booked} == {average}
+
+
+@st.composite
+def holdings(draw: st.DrawFn) -> tuple[Account, dict[str, Instrument], Decimal]:
+    """An investment account's positions (whole steps, prices in cents) and a shortfall its holdings can raise."""
+    count = draw(st.integers(1, 6))
+    instruments, positions = {}, []
+    for number in range(count):
+        step = draw(st.sampled_from(STEPS))
+        price = Decimal(draw(st.integers(1, 20_000))).scaleb(-2)
+        instruments[f"I{number}"] = Instrument(f"I{number}", price, step)
+        positions.append(Position(f"I{number}", Decimal(draw(st.integers(1, 5_000))) * step))
+    account = Account("INV", "EUR", {"EUR": Decimal("0.00")}, tuple(positions))
+    can_raise = sum((instruments[p.instrument_id].value_of(p.quantity) for p in positions), Decimal(0))
+    most = int(can_raise.scaleb(2)) - count  # the caps round each holding's value down to the cent
+    shortfall = Decimal(draw(st.integers(1, max(1, most)))).scaleb(-2)
+    assume(most >= 1)
+    return account, instruments, shortfall
+
+
+@given(holdings())
+def test_a_withdrawals_sells_raise_the_shortfall_and_no_step_of_them_could_be_left_unsold(
+    drawn: tuple[Account, dict[str, Instrument], Decimal],
+) -> None:
+    account, instruments, shortfall = drawn
+    plan = withdrawal_sells(account, instruments, shortfall)
+    held = {p.instrument_id: p.quantity for p in account.positions}
+    assert all(o.quantity is not None and o.cash_amount is None for o in plan.orders), "unit sells"
+    sold = {o.instrument_id: o.quantity or Decimal(0) for o in plan.orders}
+    raised = sum((instruments[i].value_of(q) for i, q in sold.items()), Decimal(0))
+    assert raised >= shortfall
+    for instrument_id, quantity in sold.items():
+        instrument = instruments[instrument_id]
+        assert 0 < quantity <= held[instrument_id]
+        assert quantity % instrument.quantity_step == 0
+        one_step_less = raised - instrument.value_of(min(instrument.quantity_step, quantity))
+        assert one_step_less < shortfall, f"{instrument_id}: a step more than needed is sold"

@@ -942,7 +942,9 @@ def test_a_withdrawal_beyond_free_cash_places_unit_sells_that_raise_at_least_the
         "sell-1", D("333.33"), START,
     )  # fmt: skip
     sells = {(o.instrument_id, o.quantity) for o in decision.changes.created if isinstance(o, Order)}
-    assert sells == {("AAA", D(20)), ("BBB", D(7))}  # 323.33 over 600 / 400 → 193.998 and 129.332, rounded up
+    # 323.33 over 600 / 400 → 194.00 and 129.33: 19 AAA and 6 BBB (310.00) rounded down, and the 13.33 missing is
+    # covered by one more BBB (20.00) rather than one AAA (10.00, too little): 330.00, not 340.00 rounding both up
+    assert sells == {("AAA", D(19)), ("BBB", D(7))}
 
 
 def test_a_withdrawal_is_refused_while_the_investment_is_not_idle() -> None:
