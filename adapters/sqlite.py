@@ -344,12 +344,27 @@ def _schema_4(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE INDEX batches_applied ON batches (applied_at)")
 
 
+def _schema_5(connection: sqlite3.Connection) -> None:
+    """Each investment's account says which investment manages it (``managed_by``), so that its owner can no
+    longer move its money round the investment's rules. Written on the stored JSON itself, not through today's
+    record classes, so that the migration reads old rows as they are."""
+    connection.execute(
+        "UPDATE records SET body = json_set(body, '$.managed_by', ("
+        "  SELECT investment.id FROM records AS investment"
+        "  WHERE investment.kind = 'investments' AND json_extract(investment.body, '$.account_id') = records.id"
+        "  ORDER BY investment.rowid LIMIT 1)) "
+        "WHERE kind = 'accounts' AND id IN ("
+        "  SELECT json_extract(body, '$.account_id') FROM records WHERE kind = 'investments')"
+    )
+
+
 #: Each schema version's migration from the one before; the last one's number is the current schema.
 MIGRATIONS: Final[tuple[Callable[[sqlite3.Connection], None], ...]] = (
     _schema_1,
     _schema_2,
     _schema_3,
     _schema_4,
+    _schema_5,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

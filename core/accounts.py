@@ -16,6 +16,7 @@ import attrs
 from core.decisions import Changes, Decision
 from core.errors import (
     AccountClosed,
+    AccountManaged,
     AccountNotEmpty,
     AlreadyExists,
     BalanceLimitExceeded,
@@ -110,9 +111,24 @@ def check_open(account: Account) -> Account:
     return account
 
 
+def check_managed(account: Account, by: str | None = None) -> Account:
+    """An account an investment manages moves only through that investment (``by``: the investment moving it;
+    none for its owner or anyone else). Its owner may read it, but not deposit into it, withdraw from it, trade,
+    liquidate or close it, name it in an allocation key, or fund an investment from it: each would get round the
+    investment's rules (its maximum withdrawal, its minimum) and change what its leader's performance shows."""
+    if account.managed_by is not None and account.managed_by != by:
+        raise AccountManaged(
+            f"account {account.id} is investment {account.managed_by}'s: its money moves only through the "
+            "investment (fund it, withdraw from it or stop it)",
+            {"account_id": account.id, "investment_id": account.managed_by},
+        )
+    return account
+
+
 def deposit(account: Account, amount: Decimal, *, ids: Iterator[str], now: dt.datetime) -> Decision[Account]:
     """Add cash (greater than zero, in the account's minor units) from the outside world."""
     check_open(account)
+    check_managed(account)
     check_positive(amount, "amount")
     added = as_cash(amount, account.currency, "amount")
     balance = account.cash_in(account.currency) + added
@@ -130,6 +146,7 @@ def deposit(account: Account, amount: Decimal, *, ids: Iterator[str], now: dt.da
 def withdraw(account: Account, amount: Decimal, *, ids: Iterator[str], now: dt.datetime) -> Decision[Account]:
     """Take cash out: never more than is available, i.e. not what open orders hold back."""
     check_open(account)
+    check_managed(account)
     check_positive(amount, "amount")
     taken = as_cash(amount, account.currency, "amount")
     available = available_cash(account)
@@ -179,6 +196,7 @@ def close(account: Account, open_orders: Sequence[Order]) -> Decision[Account]:
     """Close an account that holds nothing: no positions, no cash, no open orders (``open_orders``: the
     account's), nothing held back for them. A refusal names what it still holds and what to do about each."""
     check_open(account)
+    check_managed(account)
     orders = [order.id for order in open_orders if order.state in OPEN]
     holding = {
         "positions": [p.instrument_id for p in account.positions],

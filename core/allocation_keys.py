@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import attrs
 
-from core.accounts import check_open, open_account
+from core.accounts import check_managed, check_open, open_account
 from core.decisions import Changes, Decision
 from core.errors import CurrencyMismatch
 from core.fairness import NO_HISTORY, Fairness
@@ -44,6 +44,7 @@ def create(
     for account in named:
         within(owner, account)
         check_open(account)
+        check_managed(account)
     if len({a.currency for a in named}) > 1:
         raise CurrencyMismatch(
             "the accounts of a key must all hold the same currency: a block books one currency",

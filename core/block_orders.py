@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import attrs
 
-from core.accounts import available_cash, available_units, check_open, reserve
+from core.accounts import available_cash, available_units, check_managed, check_open, reserve
 from core.allocation_keys import announce_key
 from core.blocks import (
     Execution,
@@ -219,6 +219,8 @@ def place(
     closed = [a.id for a in recipients.values() if a.status is not AccountStatus.ACTIVE]
     status = check_usable(key, stored.status, stored.created_at, now, closed)
     check_open(accounts[key.owner_account_id])
+    for account in (accounts[key.owner_account_id], *recipients.values()):
+        check_managed(account)  # a key made before its account became an investment's
     currency = block_currency(instrument, recipients)
     priced = traded_in(instrument, currency)
     wanted, split, explanation = block_targets(stored, amount, priced, side, recipients)

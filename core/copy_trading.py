@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from core import liquidations, portfolio_orders
-from core.accounts import available_cash, available_units, check_open, nav, reserve
+from core.accounts import available_cash, available_units, check_managed, check_open, nav, reserve
 from core.apportion import apportion
 from core.blocks import Execution, Targets, book_prices, value_stage
 from core.decisions import Changes, Decision
@@ -283,13 +283,14 @@ def not_active(investment: Investment) -> InvestmentBusy:
 
 
 def check_funding_account(funding_account: Account, owner: TradeFollower | Investment, currency: str) -> None:
-    """A funding account must be open, in the investment's currency, and the follower's own (another's answers
-    as if it did not exist)."""
+    """A funding account must be open, in the investment's currency, the follower's own (another's answers as
+    if it did not exist), and no investment's account (its own included: ``check_managed``)."""
     if (funding_account.client_id, funding_account.user_id) != (owner.client_id, owner.user_id):
         raise NotFound(
             f"account {funding_account.id} does not exist", {"kind": "account", "id": funding_account.id}
         )
     check_open(funding_account)
+    check_managed(funding_account)
     if funding_account.currency != currency:
         raise ValidationError(
             f"funding account {funding_account.id} is in {funding_account.currency}; the investment is in {currency}",
@@ -849,6 +850,7 @@ class _Tick:
                 created_at=self.now,
                 client_id=self.investment.client_id,
                 user_id=self.investment.user_id,
+                managed_by=self.investment.id,
             )
             self.investment = attrs.evolve(self.investment, account_id=self.account.id)
         if step is BackOfficeStep.FUNDING:
@@ -929,6 +931,7 @@ class _Tick:
             ids=self.ids,
             now=self.now,
             client_reference=self.investment.id,
+            by=self.investment.id,
         )
         self._apply(order.changes)
         self.account = next(r for r in order.changes.updated if isinstance(r, Account))
@@ -1056,7 +1059,7 @@ class _Tick:
             return False  # a leader's block still trades for the account: close once it is done
         if self.investment.close_positions and account is not None and account.positions and not closing:
             liquidation = liquidations.create(account, self.s.instruments, liquidation_id=next(self.ids),
-                                              ids=self.ids, now=self.now)  # fmt: skip
+                                              ids=self.ids, now=self.now, by=self.investment.id)  # fmt: skip
             self._apply(liquidation.changes)
             self.account = next(r for r in liquidation.changes.updated if isinstance(r, Account))
             self.investment = attrs.evolve(

@@ -129,6 +129,12 @@ class AccountClosed(AllotError):
     code = "ACCOUNT_CLOSED"
 
 
+class AccountManaged(AllotError):
+    """The account is an investment's: its money moves only through the investment."""
+
+    code = "ACCOUNT_MANAGED"
+
+
 class AccountNotEmpty(AllotError):
     """An account is closed only once it holds nothing."""
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 
 import attrs
 
-from core.accounts import check_open, reserve
+from core.accounts import check_managed, check_open, reserve
 from core.decisions import Changes, Decision
 from core.errors import NotFound
 from core.instruments import Instrument, check_tradable
@@ -25,11 +25,14 @@ def create(
     liquidation_id: str,
     ids: Iterator[str],
     now: dt.datetime,
+    by: str | None = None,
 ) -> Decision[AccountLiquidation]:
     """A liquidation in NEW with one unit sell per position, each holding back its units; announces
     ``ACCOUNT_LIQUIDATION.NEW`` and each ``ORDER.NEW``. It moves to PROCESSING with its first order. A position in
-    an option that has ended cannot be sold (``INSTRUMENT_ENDED``)."""
+    an option that has ended cannot be sold (``INSTRUMENT_ENDED``). ``by``: the investment closing the account
+    it manages (``check_managed``)."""
     check_open(account)
+    check_managed(account, by)
     order_plan = plan_liquidation(account.currency, account.positions, account.held_units)
     for planned in order_plan.orders:
         check_tradable(instruments[planned.instrument_id], planned.side, now.date())

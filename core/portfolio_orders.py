@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import attrs
 
-from core.accounts import available_cash, check_open, reserve
+from core.accounts import available_cash, check_managed, check_open, reserve
 from core.decisions import Changes, Decision
 from core.errors import CurrencyMismatch, InsufficientFunds, NothingToTrade, ValidationError
 from core.fairness import Fairness
@@ -70,6 +70,7 @@ def place(
     now: dt.datetime,
     client_reference: str | None = None,
     currency: str | None = None,
+    by: str | None = None,
 ) -> Decision[PortfolioOrder]:
     """Plan the order over the account's available cash and holdings and split it into individual orders. The
     allocation is a model portfolio (the order names it as ``allocation_id``) or weights given with the order
@@ -78,9 +79,11 @@ def place(
     Announces ``PORTFOLIO_ORDER.NEW`` (no orders yet), ``ORDER.NEW`` for each individual order, then
     ``PORTFOLIO_ORDER.SUBMITTED`` with its orders. Each order holds back what it needs from the account: a buy
     its amount and estimated costs (which must be available), a sell its units (which others do not hold).
-    Instruments added without a currency take the account's.
+    Instruments added without a currency take the account's. ``by``: the investment placing it, on the account
+    it manages (``check_managed``).
     """
     check_open(account)
+    check_managed(account, by)
     order_type = OrderType(order_type)
     if currency is not None and currency != account.currency:
         raise CurrencyMismatch(

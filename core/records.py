@@ -69,6 +69,9 @@ class Account:
     #: Who it belongs to (``core.tenants``): none for what the operator made.
     client_id: str | None = None
     user_id: str | None = None
+    #: The investment whose account it is (``core.accounts.check_managed``): its cash and positions move only
+    #: through that investment's rules — funding, withdrawals within the maximum, the leader's rebalances, a stop.
+    managed_by: str | None = None
 
     def cash_in(self, currency: str) -> Decimal:
         return self.cash.get(currency, ZERO)

@@ -3,15 +3,18 @@ stop; the journal balances after each."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
 
 from adapters.back_office import SimulatedBackOffice
-from core.errors import AllotError
+from core.errors import AccountManaged, AllotError
 from core.instruments import AllocationLine, AssetType, Instrument
 from core.investments import BackOfficeStep, InvestmentState, ProcessState, Suitability
+from core.keys import AllocationKey, MarginHandling, Participant, UnitType
 from core.lifecycle import OrderState
+from core.portfolio import OrderType
 from ports.application import Application
 from tests.application.conftest import World
 
@@ -303,4 +306,50 @@ def test_an_investment_whose_share_of_an_instrument_buys_less_than_one_step_beco
         app.market.run()
     assert len(app.queries.orders(account_id=ready.account_id)) == placed, "no order placed run after run"
     assert app.investments.get(investment.id).process_state is ProcessState.ACTIVE
+    assert app.ledger.verify().discrepancies == ()
+
+
+def ready_investment(app: Application) -> tuple[str, str]:
+    """f1's investment in growth, Ready: its id and its account's."""
+    setup(app)
+    investment = app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    account_id = app.investments.get(investment.id).account_id
+    assert account_id is not None
+    return investment.id, account_id
+
+
+def test_an_investments_account_moves_only_through_the_investment_and_its_owner_is_told_so(
+    world: World,
+) -> None:
+    app = world.open()
+    investment_id, account_id = ready_investment(app)
+    before = (app.accounts.get(account_id), app.ledger.statement(account_id))
+    attempts: dict[str, Callable[[], object]] = {
+        "deposit": lambda: app.accounts.deposit(account_id, D("5000.00")),
+        "withdrawal": lambda: app.accounts.withdraw(account_id, D("150.00")),
+        "portfolio order": lambda: app.portfolio_orders.place(account_id, OrderType.SELL, D("100.00")),
+        "account liquidation": lambda: app.liquidations.create(account_id),
+        "closing": lambda: app.accounts.close(account_id),
+        "funding from it": lambda: app.investments.fund(investment_id, D("100.00"), account_id),
+        "a key naming it": lambda: app.keys.create(
+            AllocationKey(
+                "k",
+                UnitType.UNIT,
+                MarginHandling.REJECT,
+                False,
+                "f1-cash",
+                "f2-cash",
+                (Participant(account_id, D(1)),),
+            )
+        ),
+    }
+    for what, attempt in attempts.items():
+        with pytest.raises(AccountManaged) as refused:
+            attempt()
+        assert refused.value.details == {"account_id": account_id, "investment_id": investment_id}, what
+    assert (app.accounts.get(account_id), app.ledger.statement(account_id)) == before
+    app.investments.withdraw(investment_id, D("100.00"))  # through the investment, within its maximum
+    run_until_still(app)
+    assert app.investments.get(investment_id).withdrawn == D("100.00")
     assert app.ledger.verify().discrepancies == ()

@@ -317,3 +317,20 @@ def test_every_change_of_state_is_a_signed_investment_webhook_to_the_investors_c
     assert types[0] == "INVESTMENT.PROCESSING"
     assert "INVESTMENT.ACTIVE" in types
     assert {p["object"]["id"] for p in payloads} == {investment_id}
+
+
+def test_an_investments_own_account_refuses_its_owners_withdrawals_and_cannot_fund_the_investment(
+    growth: Api,
+) -> None:
+    api = growth
+    investment_id = active_investment(api)
+    shown = api.alice.get(f"/at/v3/investments/{investment_id}").json()
+    account_id = shown["AccountKey"]
+    before = api.alice.get(f"/accounts/{account_id}").json()
+    taken = api.post(api.alice, f"/accounts/{account_id}/withdrawals", {"amount": "150.00"})
+    assert refusal(taken) == (422, "ACCOUNT_MANAGED")
+    self_funded = api.alice.patch(f"/at/v3/investments/{investment_id}",
+                                  json={"PendingFunding": "100.00", "FundingAccountKey": account_id})  # fmt: skip
+    assert refusal(self_funded) == (422, "ACCOUNT_MANAGED")
+    assert api.alice.get(f"/accounts/{account_id}").json() == before
+    assert api.alice.get(f"/at/v3/investments/{investment_id}").json()["FundingAccountKey"] == FUNDS

@@ -17,8 +17,9 @@ import attrs
 import pytest
 
 from adapters.sqlite import APPLICATION_ID, SCHEMA_1, SCHEMA_VERSION, SqliteDatabase, SqliteUnitOfWork
-from core.errors import DatabaseNotFound, NotAnAllotDatabase, SchemaTooNew
-from core.instruments import AllocationLine, Instrument, Side
+from core.errors import AccountManaged, DatabaseNotFound, NotAnAllotDatabase, SchemaTooNew
+from core.instruments import AllocationLine, AssetType, Instrument, Side
+from core.investments import Suitability
 from core.journal import CauseKind
 from core.lifecycle import OrderState
 from core.numbers import ZERO
@@ -339,3 +340,33 @@ def test_a_records_new_state_account_and_parent_are_what_its_row_is_found_by(tmp
     row = database.connection.execute("SELECT version, state, parent_order_id FROM records WHERE id = 'O1'")
     assert row.fetchone() == (4, "CANCELLED", "P2")
     database.close()
+
+
+def test_an_investments_account_of_an_older_database_is_marked_as_the_investments_by_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "old.db"
+    with sqlite_application(database) as app:
+        app.instruments.add(Instrument("AAA", Decimal("10.00")))
+        app.leaders.create("lead", "Lead", "EUR", [AllocationLine("AAA", Decimal(1))],
+                           minimum_investment=Decimal("100.00"), required_suitability=Suitability.LOW)  # fmt: skip
+        app.accounts.open("EUR", Decimal("500.00"), account_id="CASH")
+        app.followers.set(
+            "f", suitability=Suitability.LOW, terms_accepted=True, asset_types=[AssetType.STOCK]
+        )
+        investment = app.investments.start("lead", "CASH", Decimal("200.00"), follower_id="f")
+        for _ in range(10):
+            app.market.run()
+        account_id = app.investments.get(investment.id).account_id
+        assert account_id is not None
+    with sqlite3.connect(database) as connection:  # as schema 4 wrote it: no account says whose it is
+        connection.execute(
+            "UPDATE records SET body = json_remove(body, '$.managed_by') WHERE kind = 'accounts'"
+        )
+        connection.execute("DELETE FROM schema_version WHERE version = 5")
+    connection.close()
+    with sqlite_application(database) as app:
+        assert app.accounts.get(account_id).managed_by == investment.id
+        assert app.accounts.get("CASH").managed_by is None
+        with pytest.raises(AccountManaged):
+            app.accounts.withdraw(account_id, Decimal("1.00"))
