@@ -317,8 +317,10 @@ MASKED_NAME: Final = "***"
 
 def display_and_format(event: PositionEvent) -> dict[str, Any]:
     """The document's ``DisplayAndFormat`` group: the instrument's currency and symbol, allot's instrument id as
-    its description, and its prices' decimals (the currency's minor units, in which allot books every price)."""
-    decimals = MINOR_UNITS.get(event.currency, 2)
+    its description, and its prices' decimals: the currency's minor units, or the price's own decimals where it
+    has more (EURUSD at 1.0842: 4)."""
+    exponent = event.open_price.as_tuple().exponent
+    decimals = max(MINOR_UNITS.get(event.currency, 2), -exponent if isinstance(exponent, int) else 0)
     return {"Currency": event.currency, "Decimals": decimals, "Description": event.instrument_id,
             "OrderDecimals": decimals, "Symbol": event.symbol}  # fmt: skip
 
@@ -343,6 +345,8 @@ POSITION_EVENT_FIELDS: Final = (
     _position_field("Amount", Number, operator.attrgetter("amount")),
     _position_field("FillAmount", Number, operator.attrgetter("fill_amount")),
     _position_field("OpenPrice", Number, operator.attrgetter("open_price")),
+    #: The document's table: the price of the transaction (the fill's, which is the open price of its units).
+    _position_field("Price", Number, operator.attrgetter("open_price")),
     _position_field("TradedValue", Number, operator.attrgetter("traded_value")),
     _position_field("Commission", Number, operator.attrgetter("commission")),
     _position_field("ExchangeFee", Number, operator.attrgetter("exchange_fee")),

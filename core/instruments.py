@@ -67,13 +67,18 @@ class Side(NamedEnum):
 MAX_UIC: Final = 2**53 - 1
 
 
-def _uic(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
-    if value is None:
-        return
+def check_uic(value: object) -> int:
+    """A ``Uic``: a whole number from 1 to ``MAX_UIC``."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_UIC:
         raise ValidationError(
             f"uic must be a whole number from 1 to {MAX_UIC}, not {value!r}", {"field": "uic", "value": value}
         )
+    return value
+
+
+def _uic(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None:
+        check_uic(value)
 
 
 @attrs.frozen

@@ -507,8 +507,12 @@ def json_body(raw: bytes) -> Any:
     """A request body as exact JSON data: UTF-8, not empty."""
     try:
         text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationError("the request body is not UTF-8 text", {}) from None
+    except UnicodeDecodeError as error:
+        raise ValidationError(
+            f"the request body is not UTF-8 text: byte {error.start} (0x{raw[error.start]:02x}) is not; send JSON "
+            "in UTF-8",
+            {"field": "body", "position": error.start},
+        ) from None
     if not text.strip():
         raise ValidationError("this request needs a JSON body", {})
     return parse_json(text)

@@ -335,8 +335,9 @@ class LimitedH11Protocol(H11Protocol):
         """The application, unless a header holds a byte that is not ASCII (h11 lets bytes 0x80–0xFF through
         as obsolete text, which no header allot reads may hold), or the server holds more connections or requests
         than it serves at once."""
-        if not all(value.isascii() for _, value in scope["headers"]):
-            await refuse(send, 400, not_http())
+        named = next((name for name, value in scope["headers"] if not value.isascii()), None)
+        if named is not None:
+            await refuse(send, 400, not_http(named.decode("ascii", "replace")))
             return
         most = self.limits.max_connections
         if self.held() > most:
@@ -352,7 +353,13 @@ class LimitedH11Protocol(H11Protocol):
         await refuse(send, 503, busy, (b"retry-after", b"1"))
 
 
-def not_http() -> InvalidHttpRequest:
+def not_http(header: str | None = None) -> InvalidHttpRequest:
+    """What was sent is not an HTTP/1.1 request; ``header``: the header known to hold a byte over 0x7F."""
+    if header is not None:
+        return InvalidHttpRequest(
+            f"what was sent is not an HTTP/1.1 request: header {header} holds a byte that is not printable ASCII",
+            {"header": header},
+        )
     return InvalidHttpRequest(
         "what was sent is not an HTTP/1.1 request: its request line or a header is malformed or holds a byte "
         "that is not printable ASCII (percent-encode other characters in the path and query)",

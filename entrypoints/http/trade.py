@@ -23,7 +23,7 @@ from core.blocks import DEFAULT_POLICY, AccountAllocation, BlockAllocation, Part
 from core.errors import ValidationError
 from core.explain import Explanation
 from core.fairness import Fairness
-from core.instruments import AssetType, Position, Side
+from core.instruments import MAX_UIC, AssetType, Position, Side, check_uic
 from core.keys import MAX_PRIORITY, AllocationKey, MarginHandling, Participant, UnitType, error_account_of
 from core.lifecycle import KeyStatus, OrderState
 from core.numbers import ZERO
@@ -300,7 +300,7 @@ class NewBlockOrder:
     ``PartialFillPolicy`` (allot's addition): how a partial fill is shared (``ProRata`` or ``Priority``)."""
 
     allocation_key_id: str
-    #: The instrument: its ``Uic`` (a whole number; 21.0 is 21), or allot's instrument id (a string).
+    #: The instrument: its ``Uic`` (a whole number from 1 to 2^53 - 1; 21.0 is 21), or allot's instrument id.
     uic: int | str
     buy_sell: str = attrs.field(metadata=spellings(Side))
     amount: Decimal = attrs.field(metadata=checked(POSITIVE))
@@ -313,6 +313,8 @@ class NewBlockOrder:
     partial_fill_policy: str = attrs.field(
         default=spelled(DEFAULT_POLICY), metadata=spellings(PartialFillPolicy)
     )
+    #: A ``Uic`` given as a number is one an instrument can have (a string names allot's instrument id).
+    openapi_rules: ClassVar[Rules] = ({"properties": {"uic": {"minimum": 1, "maximum": MAX_UIC}}},)
 
 
 @attrs.frozen
@@ -326,7 +328,7 @@ class OrderPlaced:
 
 def instrument_named(call: Call, uic: int | str) -> str:
     """The id of the instrument a request names: by its ``Uic`` (a number) or by allot's id (text)."""
-    return uic if isinstance(uic, str) else call.app.instruments.by_uic(uic).instrument_id
+    return uic if isinstance(uic, str) else call.app.instruments.by_uic(check_uic(uic)).instrument_id
 
 
 #: The core's names of what ``place_block`` renames, as the request names them.

@@ -354,3 +354,14 @@ def test_a_value_of_the_wrong_type_is_shown_as_the_client_wrote_it_and_a_decimal
         'expected a decimal number (such as 10.5 or "10.5"), got true @ $.ParticipatingAccountsInfo[0].UnitValue',
         "expected a whole number, got 1.5 @ $.ParticipatingAccountsInfo[0].Priority",
     ]
+
+
+def test_a_body_that_is_not_utf8_is_refused_saying_where_its_first_bad_byte_is(api: Api) -> None:
+    headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
+    sent = b'{"account_id": "x\xff\xfe", "currency": "EUR"}'
+    before = api.alice.get("/accounts").json()["data"]
+    answer = api.alice.post("/accounts", content=sent, headers=headers)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert answer.json()["error"]["details"] == {"field": "body", "position": sent.index(b"\xff")}
+    assert "byte 17 (0xff)" in answer.json()["error"]["message"]
+    assert api.alice.get("/accounts").json()["data"] == before

@@ -357,6 +357,14 @@ def test_a_caller_with_a_key_whose_body_comes_in_pieces_within_the_body_timeout_
         assert server.get("/accounts/ACC-1", server.alice).json()["account"]["id"] == "ACC-1"
 
 
+def test_a_header_with_a_byte_over_0x7f_is_refused_naming_the_header(tmp_path: Path) -> None:
+    sent = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nIdempotency-Key: \xc3\xa9t\xc3\xa9\r\n\r\n"
+    with serving(tmp_path / "serve.db", Limits()) as server, sockets() as connect:
+        answer = parsed(until_closed(connect(server.port, sent)))
+    assert (answer.status, answer.body["error"]["code"]) == (400, "INVALID_HTTP_REQUEST")
+    assert answer.body["error"]["details"] == {"header": "idempotency-key"}
+
+
 def test_allot_serve_takes_the_limits_as_options_and_refuses_values_out_of_range(tmp_path: Path) -> None:
     database = tmp_path / "serve.db"
     served = Served(database, "--max-connections", "1", "--header-timeout", "1")

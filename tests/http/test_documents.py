@@ -461,3 +461,11 @@ def test_a_key_whose_error_account_is_given_empty_is_refused_naming_it(desk: htt
     )
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"]["details"]["field"] == "ErrorAccountKey"
+
+
+@pytest.mark.parametrize("uic", ["0", "-21", "9007199254740992"])
+def test_a_block_orders_uic_no_instrument_could_have_is_400_naming_it(desk: httpx.Client, uic: str) -> None:
+    made = key_id(desk, KEY_10_20_30)
+    answer = place_with_uic(desk, made, uic)
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "VALIDATION_ERROR"), answer.text
+    assert answer.json()["error"]["details"]["field"] == "Uic"

@@ -68,7 +68,7 @@ SAMPLE_TEXT = """{
 SAMPLE: dict[str, Any] = json.loads(SAMPLE_TEXT, parse_float=Decimal)
 #: Fields of the document's table that the sample does not show, with the JSON type of the table's type (Decimal: a
 #: number; String: a string).
-TABLE_ONLY = {"FillAmount": "number", "OpenPrice": "number", "Commission": "number", "ExchangeFee": "number",
+TABLE_ONLY = {"FillAmount": "number", "OpenPrice": "number", "Price": "number", "Commission": "number", "ExchangeFee": "number",
               "StampDuty": "number", "TotalCost": "number", "SourceOrderId": "string", "UserId": "string"}  # fmt: skip
 #: The document's ``PositionEvent`` values.
 DOCUMENT_EVENTS = {"New", "Updated", "Deleted", "OptionExercised", "OptionExpired"}
