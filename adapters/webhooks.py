@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.utils
 import hashlib
 import hmac
 import http.client
@@ -166,9 +167,10 @@ class _CheckedHTTPSConnection(http.client.HTTPSConnection, _CheckedHTTPConnectio
 
 def post(
     url: str, body: str, headers: Mapping[str, str], timeout: float, allow_private_network: bool = False
-) -> int:
-    """POST once, within ``timeout`` seconds in all, to an address checked when it is connected to; returns the
-    status code (redirects are returned, not followed)."""
+) -> tuple[int, float | None]:
+    """POST once, within ``timeout`` seconds in all — the answer's whole body included: one that does not end
+    in time is no answer, whatever its status line said — to an address checked when it is connected to; returns
+    the status code (redirects are returned, not followed) and the answer's ``Retry-After`` in seconds, if any."""
     parts = parse_url(url)
     host, port = parts.hostname or "", parts.port or _DEFAULT_PORT[parts.scheme]
     deadline = _Deadline(timeout)
@@ -198,7 +200,9 @@ def post(
         )
         response = connection.getresponse()
         response.read()  # the whole answer counts against the deadline
-        return response.status
+        if deadline.overdue:  # the watchdog ended a body that would not end: read() saw that as its end
+            raise DeadlineExceeded(f"no whole answer within the deadline of {timeout:g} s")
+        return response.status, retry_after(response.getheader("retry-after"))
     except (OSError, http.client.HTTPException):
         if deadline.overdue:
             raise DeadlineExceeded(f"no answer within the deadline of {timeout:g} s") from None
@@ -207,6 +211,23 @@ def post(
         deadline.finish()
         watchdog.cancel()
         connection.close()
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """A ``Retry-After`` header in seconds: delay-seconds, or an HTTP date (seconds from ``now``, the clock's if
+    not given); None when there is none or it cannot be read."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def body_of(delivery: Delivery) -> str:
@@ -238,8 +259,8 @@ class HttpWebhookSender:
                 "webhook-signature": sign(delivery.subscription.secret, delivery.event.id, sent_at, body),
             }
             subscription = delivery.subscription
-            status = post(subscription.url, body, headers, timeout, subscription.allow_private_network)
+            status, wait = post(subscription.url, body, headers, timeout, subscription.allow_private_network)
             error = None
         except (OSError, http.client.HTTPException, ValueError, AllotError) as exc:
-            status, error = None, f"{type(exc).__name__}: {exc}"
-        return SendResult(status, error, int((time.monotonic() - started) * 1000))
+            status, wait, error = None, None, f"{type(exc).__name__}: {exc}"
+        return SendResult(status, error, int((time.monotonic() - started) * 1000), wait)

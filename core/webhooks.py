@@ -33,6 +33,8 @@ MAX_EVENT_PAGE: Final = 10_000
 DEFAULT_TIMEOUT: Final = 10.0
 #: Endpoints served at the same time.
 DEFAULT_WORKERS: Final = 8
+#: The longest ``Retry-After`` (seconds) an endpoint's 429 or 503 is obeyed for: a day.
+MAX_RETRY_AFTER: Final = 86_400.0
 #: Deliveries one round attempts at most.
 DEFAULT_ROUND: Final = 100
 #: Attempts the delivery log shows unless asked for more.
@@ -337,19 +339,23 @@ def after_attempt(
     attempts: int,
     schedule: tuple[float, ...] = DEFAULT_SCHEDULE,
     jitter: float = 0.0,
+    retry_after: float | None = None,
 ) -> AttemptDecision:
     """Decide after the ``attempts``-th attempt (1 = the first) that got ``status_code`` (None: no answer,
-    a timeout or a connection error). ``jitter`` in [-1, 1] spreads the delay by up to ±20 %.
-    Redirects are failures: a webhook is never followed to another address."""
+    a timeout or a connection error). ``jitter`` in [-1, 1] spreads the delay by up to ±20 %. An endpoint that
+    answered 429 or 503 with ``retry_after`` seconds is not tried again sooner (at most ``MAX_RETRY_AFTER``
+    later: an endpoint cannot put its events off for ever). Redirects are failures: a webhook is never followed
+    to another address."""
     if status_code is not None and 200 <= status_code < 300:
         return AttemptDecision(DeliveryOutcome.DELIVERED)
     if status_code == 410:
         return AttemptDecision(DeliveryOutcome.GONE, disable_reason="the endpoint answered 410 Gone")
     if attempts > len(schedule):
         return AttemptDecision(DeliveryOutcome.GIVE_UP, disable_reason=f"gave up after {attempts} attempts")
-    return AttemptDecision(
-        DeliveryOutcome.RETRY, schedule[attempts - 1] * (1 + 0.2 * max(-1.0, min(1.0, jitter)))
-    )
+    delay = schedule[attempts - 1] * (1 + 0.2 * max(-1.0, min(1.0, jitter)))
+    if status_code in (429, 503) and retry_after is not None and retry_after > 0:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return AttemptDecision(DeliveryOutcome.RETRY, delay)
 
 
 @attrs.frozen
@@ -398,10 +404,11 @@ def judge_attempt(
     at: dt.datetime,
     schedule: tuple[float, ...] = DEFAULT_SCHEDULE,
     jitter: float = 0.0,
+    retry_after: float | None = None,
 ) -> tuple[Attempt, AttemptDecision]:
     """What one more attempt of a delivery that had ``attempts_before`` got, and what follows from it."""
     number = attempts_before + 1
-    decision = after_attempt(status_code, number, schedule, jitter)
+    decision = after_attempt(status_code, number, schedule, jitter, retry_after)
     attempt = Attempt(
         event_id=event_id,
         subscription_id=subscription_id,

@@ -181,6 +181,8 @@ class SendResult:
     status_code: int | None
     error: str | None
     duration_ms: int
+    #: Seconds the endpoint asked to be left alone (``Retry-After`` on a 429 or a 503), if it said.
+    retry_after: float | None = None
 
 
 class DeliveryQueue(Protocol):

@@ -31,6 +31,9 @@ from ports.use_cases import UseCases, list_visible, require, require_visible, tr
 
 #: Seconds a claimed delivery stays taken beyond its attempt's deadline (time to record the attempt).
 LEASE_MARGIN: Final = 60.0
+#: Seconds between two reads of the queue while every attempt under way is slow: how long an event made meanwhile
+#: may wait for a free worker.
+QUEUE_POLL: Final = 0.1
 
 
 class Webhooks(UseCases):
@@ -108,40 +111,78 @@ class Webhooks(UseCases):
         workers: int = DEFAULT_WORKERS,
         stop: threading.Event | None = None,
     ) -> DeliveryReport:
-        """One attempt for each due delivery (at most ``limit``); each attempt is logged and decides the next:
+        """Attempt due deliveries (at most ``limit`` in this call); each attempt is logged and decides the next:
         delivered, retried after a backoff, or the subscription disabled.
 
-        Each endpoint (subscription) gets its deliveries one after another, oldest first; different endpoints are
-        served at the same time by up to ``workers`` threads. Every attempt has one deadline of ``timeout`` seconds
+        Each endpoint (subscription) is a lane: its deliveries one after another, oldest first, one at a time;
+        up to ``workers`` lanes are served at once, so a slow endpoint holds one worker, never the others. A lane
+        whose attempt fails rests for the rest of the call (its other deliveries stay due: a dead endpoint costs
+        one deadline per call, not one per delivery). While attempts are under way and a worker is free, the
+        queue is read again, so deliveries that fell due meanwhile — a healthy endpoint's new events — start at
+        once instead of waiting for the slowest attempt. Every attempt has one deadline of ``timeout`` seconds
         (less if ``until`` comes sooner). No attempt starts after ``until`` or once ``stop`` is set; the attempts
-        under way are finished and recorded, the others stay due for the next round."""
+        under way are finished and recorded, the others stay due for the next call."""
         queue = self.ports.deliveries
         lanes: dict[str, collections.deque[Delivery]] = {}
-        for due in queue.due(self.now(), limit):
-            lanes.setdefault(due.subscription.id, collections.deque()).append(due)
+        queued: set[tuple[int, str]] = (
+            set()
+        )  # (event sequence, subscription): in a lane, or tried in this call
+        resting: set[str] = set()
+        claimed = 0
         report = DeliveryReport()
+
+        def read_queue() -> bool:
+            """Add what is due now to the lanes; whether anything new came."""
+            added = False
+            for due in queue.due(self.now(), limit):
+                found = (due.sequence, due.subscription.id)
+                if found not in queued and due.subscription.id not in resting:
+                    queued.add(found)
+                    lanes.setdefault(due.subscription.id, collections.deque()).append(due)
+                    added = True
+            return added
+
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
             running: dict[concurrent.futures.Future[SendResult], Delivery] = {}
+            busy: set[str] = set()
 
-            def start_next(lane: collections.deque[Delivery]) -> None:
-                while lane and not (stop is not None and stop.is_set()):
-                    budget = timeout if until is None else min(timeout, (until - self.now()).total_seconds())
-                    if budget <= 0:
-                        return
-                    # None: its subscription was disabled meanwhile, or another worker took it
-                    delivery = queue.claim(lane.popleft(), self.now(), budget + LEASE_MARGIN)
-                    if delivery is not None:
-                        running[pool.submit(self._send, delivery, budget)] = delivery
-                        return
+            def start_lanes() -> None:
+                nonlocal claimed
+                for subscription_id, lane in lanes.items():
+                    while (
+                        lane and subscription_id not in busy and len(running) < workers and claimed < limit
+                        and not (stop is not None and stop.is_set())
+                    ):  # fmt: skip
+                        budget = (
+                            timeout if until is None else min(timeout, (until - self.now()).total_seconds())
+                        )
+                        if budget <= 0:
+                            return
+                        # None: its subscription was disabled meanwhile, or another worker took it
+                        delivery = queue.claim(lane.popleft(), self.now(), budget + LEASE_MARGIN)
+                        if delivery is not None:
+                            claimed += 1
+                            busy.add(subscription_id)
+                            running[pool.submit(self._send, delivery, budget)] = delivery
 
-            for lane in lanes.values():
-                start_next(lane)
+            read_queue()
+            start_lanes()
             while running:
-                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                done, _ = concurrent.futures.wait(
+                    running, timeout=QUEUE_POLL, return_when=concurrent.futures.FIRST_COMPLETED
+                )
                 for future in done:
                     delivery = running.pop(future)
-                    report = report.counting(self._record(delivery, future.result(), schedule))
-                    start_next(lanes[delivery.subscription.id])
+                    busy.discard(delivery.subscription.id)
+                    outcome = self._record(delivery, future.result(), schedule)
+                    report = report.counting(outcome)
+                    if outcome is not DeliveryOutcome.DELIVERED:
+                        resting.add(delivery.subscription.id)
+                        lanes.pop(delivery.subscription.id, None)
+                startable = any(lane for s, lane in lanes.items() if s not in busy)
+                if len(running) < workers and claimed < limit and not startable:
+                    read_queue()
+                start_lanes()
         return report
 
     def _send(self, delivery: Delivery, budget: float) -> SendResult:
@@ -162,6 +203,7 @@ class Webhooks(UseCases):
             at=self.now(),
             schedule=schedule,
             jitter=self.ports.jitter.draw(),
+            retry_after=result.retry_after,
         )
         self.ports.deliveries.record_attempt(delivery, attempt, decision)
         return decision.outcome

@@ -58,6 +58,26 @@ def receiver() -> Iterator[Receiver]:
                 time.sleep(state.hang_seconds)
             elif self.path == "/slow":
                 time.sleep(state.slow_seconds)
+            elif self.path == "/busy":  # too many requests: come back in two minutes
+                self.send_response(429)
+                self.send_header("retry-after", "120")
+                self.end_headers()
+                return
+            elif (
+                self.path == "/endless"
+            ):  # 200 at once, then a body that never ends (no length: read to close)
+                self.send_response(200)
+                self.send_header("connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                for _ in range(200):
+                    try:
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(0.05)
+                return
             self.send_response(status)
             self.end_headers()
 

@@ -199,7 +199,7 @@ def test_one_subscription_with_a_broken_secret_and_port_does_not_stop_the_others
     with sqlite_application(path, jitter=FixedJitter()) as app:
         report = app.webhooks.deliver_due()
         errors = {a.error for a in app.webhooks.log() if a.subscription_id == broken}
-    assert (report.delivered, report.retrying) == (2, 2)
+    assert (report.delivered, report.retrying) == (2, 1)  # the broken one rests after its first failure
     assert len(hooks.on("/ok")) == 2
     assert all(e is not None and "secret" in e for e in errors), errors
     assert good != broken
@@ -242,7 +242,7 @@ def test_a_name_that_resolves_elsewhere_at_delivery_than_at_subscription_is_refu
     answers["now"] = "127.0.0.1"
     announce(app)
     report = app.webhooks.deliver_due()
-    assert report.retrying == 2
+    assert report.retrying == 1  # its other event rests with it until the next call
     assert hooks.received == []
     assert "127.0.0.1 is not a public address" in (app.webhooks.log()[0].error or "")
 
@@ -298,3 +298,66 @@ def test_two_workers_at_once_never_send_the_same_delivery_twice(tmp_path: Path) 
     assert len(server.paths) == 4
     assert sorted((a.event_id, a.attempt) for a in attempts) == sorted({(a.event_id, 1) for a in attempts})
     assert len(attempts) == 4
+
+
+def test_a_dead_endpoint_costs_one_deadline_a_call_and_the_healthy_one_gets_every_event_in_it(
+    app: Application, hooks: Receiver
+) -> None:
+    hooks.hang_seconds = 3.0
+    dead = subscribe(app, f"{hooks.base}/hang")
+    subscribe(app, f"{hooks.base}/ok")
+    announce(app, 10)  # 20 events for each endpoint
+    report = app.webhooks.deliver_due(timeout=0.5)
+    assert len(hooks.on("/ok")) == 20
+    assert (report.delivered, report.retrying) == (20, 1)
+    assert [a.subscription_id for a in app.webhooks.log(100) if a.outcome.value != "DELIVERED"] == [dead], (
+        "one attempt to the dead endpoint; its 19 other events wait for the next call, not 19 more deadlines"
+    )
+
+
+def test_events_made_while_a_slow_attempt_runs_reach_a_healthy_endpoint_before_it_ends(
+    app: Application, hooks: Receiver
+) -> None:
+    hooks.slow_seconds = 2.0
+    subscribe(app, f"{hooks.base}/slow")
+    subscribe(app, f"{hooks.base}/ok")
+    announce(app, 1)
+    delivering = threading.Thread(target=lambda: app.webhooks.deliver_due(timeout=5.0))
+    delivering.start()
+    deadline = time.monotonic() + 5
+    while len(hooks.on("/ok")) < 2:
+        assert time.monotonic() < deadline, "the first events did not arrive"
+        time.sleep(0.01)
+    announce(app, 2)  # while the slow endpoint still holds its attempt: four events more
+    delivering.join(30)
+    assert not delivering.is_alive()
+    paths = [r.path for r in hooks.received]
+    assert paths.count("/ok") == 6
+    second_slow = [i for i, path in enumerate(paths) if path == "/slow"][1]
+    assert paths[:second_slow].count("/ok") == 6, "the new events waited for the slow attempt to end"
+
+
+def test_a_429_with_retry_after_is_not_tried_again_before_the_endpoint_asked(
+    app: Application, hooks: Receiver, clock: ManualClock
+) -> None:
+    subscribe(app, f"{hooks.base}/busy")
+    announce(app, 1)
+    app.webhooks.deliver_due()
+    assert len(hooks.on("/busy")) == 1  # the other event of the order rests with its endpoint
+    clock.advance(seconds=60)  # past the first retry's 5 s, within the endpoint's 120 s
+    app.webhooks.deliver_due()
+    assert len(hooks.on("/busy")) == 2, "only the event not tried yet"
+    clock.advance(seconds=61)
+    app.webhooks.deliver_due()
+    assert len(hooks.on("/busy")) == 3
+
+
+def test_a_200_whose_body_never_ends_is_no_answer_and_is_tried_again(
+    app: Application, hooks: Receiver
+) -> None:
+    subscribe(app, f"{hooks.base}/endless")
+    announce(app, 1)
+    report = app.webhooks.deliver_due(timeout=0.5, limit=1)
+    assert (report.delivered, report.retrying) == (0, 1)
+    (attempt,) = app.webhooks.log()
+    assert str(attempt.error).startswith("DeadlineExceeded"), attempt.error

@@ -54,7 +54,13 @@ def test_a_receiver_that_fails_once_gets_the_same_webhook_again_after_the_backof
     subscribe(app, hooks, "/flaky")
     announce_something(app)
     first = app.webhooks.deliver_due(schedule=(60.0, 120.0))
-    assert (first.delivered, first.retrying) == (1, 1)
+    assert (first.delivered, first.retrying) == (
+        0,
+        1,
+    )  # the endpoint failed: its other event waits for the next call
+    assert (
+        app.webhooks.deliver_due(schedule=(60.0, 120.0)).delivered == 1
+    )  # that one; the first is backing off
     assert app.webhooks.deliver_due(schedule=(60.0, 120.0)).delivered == 0  # not due yet: backoff
     clock.advance(seconds=80)
     assert app.webhooks.deliver_due(schedule=(60.0, 120.0)).delivered == 1
@@ -79,7 +85,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(app: Applicat
     subscribe(app, hooks, "/redirect")
     announce_something(app)
     report = app.webhooks.deliver_due()
-    assert report.retrying == 2
+    assert report.retrying == 1  # the endpoint rests after a failure: its other event waits for the next call
     assert hooks.on("/ok") == []
 
 
@@ -89,7 +95,7 @@ def test_a_receiver_that_hangs_past_the_timeout_is_retried_later(app: Applicatio
     announce_something(app)
     started = time.monotonic()
     report = app.webhooks.deliver_due(timeout=0.3)
-    assert report.retrying == 2
+    assert report.retrying == 1  # one deadline a call for an endpoint that does not answer
     assert time.monotonic() - started < 1.9
     assert "no answer within the deadline of 0.3 s" in (app.webhooks.log()[0].error or "")
 

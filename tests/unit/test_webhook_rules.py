@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from adapters.webhooks import retry_after
 from core import webhooks
 from core.errors import IllegalTransition, NotFound, UnsafeWebhookUrl, ValidationError
 from core.records import Event, Funding, FundingKind, Subscription
@@ -149,3 +150,29 @@ def test_a_secret_of_24_to_64_bytes_is_accepted_and_one_byte_more_or_less_is_not
         else:
             with pytest.raises(ValidationError):
                 webhooks.secret_key(secret)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "delay"),
+    [(429, 120.0, 120.0), (503, 120.0, 120.0), (429, 1.0, 5.0), (429, None, 5.0), (500, 120.0, 5.0),
+     (429, 10**9, webhooks.MAX_RETRY_AFTER), (429, -3.0, 5.0)],
+    ids=["429 asks for longer", "503 asks for longer", "asks for less than the schedule", "says nothing",
+         "a 500 is not obeyed", "capped at a day", "a negative one is nothing"],
+)  # fmt: skip
+def test_an_endpoints_retry_after_on_429_or_503_delays_the_next_attempt_within_a_day(
+    status: int, retry_after: float | None, delay: float
+) -> None:
+    decided = webhooks.after_attempt(status, 1, (5.0, 60.0), 0.0, retry_after)
+    assert decided == webhooks.AttemptDecision(webhooks.DeliveryOutcome.RETRY, delay)
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("120", 120.0), (" 7 ", 7.0), ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0), ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
+     ("soon", None), ("-5", None), (None, None), ("1.5", None)],
+)  # fmt: skip
+def test_a_retry_after_header_is_read_as_seconds_or_as_an_http_date(
+    header: str | None, seconds: float | None
+) -> None:
+    now = dt.datetime(2015, 10, 21, 7, 28, tzinfo=dt.UTC).timestamp()
+    assert retry_after(header, now) == seconds
