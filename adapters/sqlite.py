@@ -520,13 +520,14 @@ def connect(
     Every commit on the connection is as durable as ``durability`` says."""
     path = Path(path)
     _check_location(path, create)
-    if create and create_private(path):
+    fresh = create and create_private(path)
+    if fresh:
         _sync_folder(path.parent)
     _align_side_files(path)
     connection = _open(path, "rwc" if create else "rw")
     try:
         with storage_errors(path):
-            _identify_and_migrate(connection, path, create, durability)
+            _identify_and_migrate(connection, path, fresh, durability)
             if (
                 create
             ):  # a command that writes finds out now, before it does anything (such as send a webhook)
@@ -559,16 +560,20 @@ def _align_side_files(path: Path) -> None:
                 side.chmod(path.stat().st_mode & 0o777)
 
 
-def _identify(connection: sqlite3.Connection, path: Path, create: bool) -> tuple[int, set[str]]:
-    """The file's application id and tables; a file that is not an allot database is refused."""
+def _identify(connection: sqlite3.Connection, path: Path, fresh: bool) -> tuple[int, set[str]]:
+    """The file's application id and tables; a file that is not an allot database is refused. An empty file is
+    set up only if this very opening created it (``fresh``): an empty file found at the path may be a database
+    that lost its contents (truncated to 0 bytes), and taking it for a new one would hide that — every later
+    check would then find nothing missing."""
     application_id: int = connection.execute("PRAGMA application_id").fetchone()[0]
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     # Databases of the first allot release carried no application id; they are recognised by their tables.
     first_release = application_id == 0 and {"schema_version", "records", "events", "deliveries"} <= tables
     empty = application_id == 0 and not tables
-    if empty and not create:
+    if empty and not fresh:
         raise NotAnAllotDatabase(
-            f"{path} is empty, not an allot database yet (a command that changes something sets it up)",
+            f"{path} is an empty file, not an allot database: it may be a database that lost its contents, so "
+            "allot left it untouched; restore it from a backup, or remove it to start a new database",
             {"path": str(path)},
         )
     if application_id != APPLICATION_ID and not (first_release or empty):
@@ -604,9 +609,9 @@ def _require_sound(connection: sqlite3.Connection, path: Path) -> None:
 
 
 def _identify_and_migrate(
-    connection: sqlite3.Connection, path: Path, create: bool, durability: Durability
+    connection: sqlite3.Connection, path: Path, fresh: bool, durability: Durability
 ) -> None:
-    application_id, tables = _identify(connection, path, create)
+    application_id, tables = _identify(connection, path, fresh)
     current = 0
     if "schema_version" in tables:
         current = connection.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
@@ -1367,7 +1372,7 @@ def integrity_check(path: str | Path) -> IntegrityReport:
     _check_location(path, create=False)
     with contextlib.closing(_open(path, "rw")) as connection:
         try:
-            _identify(connection, path, create=False)
+            _identify(connection, path, fresh=False)
             found = problems(connection, "integrity_check")
         except sqlite3.Error as error:
             found = _damage(error, path)
@@ -1411,7 +1416,7 @@ def describe(path: str | Path, durability: Durability = Durability.FULL) -> Data
     path = Path(path)
     _check_location(path, create=False)
     with contextlib.closing(_open(path, "rw")) as connection, storage_errors(path):
-        application_id, tables = _identify(connection, path, create=False)
+        application_id, tables = _identify(connection, path, fresh=False)
         _require_sound(connection, path)
         _set_durability(connection, durability, path)
         version = 0
@@ -1463,7 +1468,7 @@ def backup(path: str | Path, target: str | Path, replace: bool = False) -> Backu
         )
     with contextlib.closing(_open(path, "rw")) as source:
         with storage_errors(path):
-            _identify(source, path, create=False)
+            _identify(source, path, fresh=False)
             _require_sound(source, path)
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.partial")
         create_private(partial)

@@ -66,6 +66,8 @@ class Failure:
     id: str
     code: str
     message: str
+    #: The store could not be written (a full disk, a read-only file): the run did not do what it was asked.
+    storage: bool = False
 
 
 @attrs.frozen
@@ -88,6 +90,12 @@ class MarketRun:
     investments: tuple[Advanced, ...] = ()
     #: The leaders whose rebalance placed its buys in this run (its sells were done).
     rebalanced: tuple[str, ...] = ()
+
+    @property
+    def storage_failed(self) -> bool:
+        """Whether the store failed for some order or block: the run could not do its work, which the command
+        line says with its exit status."""
+        return any(f.storage for f in self.failures)
 
     def count(self, outcome: RunOutcome, blocks: bool = False) -> int:
         return sum(1 for e in (self.blocks if blocks else self.orders) if e.outcome is outcome)

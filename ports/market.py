@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from core import market
-from core.errors import AllotError, NotFound
+from core.errors import AllotError, NotFound, StorageError
 from core.market import Executed, Failure, MarketRun, Quote
 from core.records import AccountLiquidation, Order, ParentKind, ParentRecord, PortfolioOrder
 from ports.driven import Repository, UnitOfWork
@@ -57,7 +57,9 @@ class Market(UseCases):
             try:
                 done[kind].append(self._attempt(execute, record_id))
             except AllotError as error:
-                failures.append(Failure(record_id, error.code, error.message))
+                failures.append(
+                    Failure(record_id, error.code, error.message, isinstance(error, StorageError))
+                )
             except Exception as error:  # one broken record must not stop the run for the others
                 failures.append(Failure(record_id, "INTERNAL_ERROR", f"{type(error).__name__}: {error}"))
             if progress is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from core.investments import BackOfficeStep
 from core.market import MarketRun, RunOutcome
 from core.numbers import ONE
 from entrypoints.params import DECIMAL, TEXT, choice
-from entrypoints.session import Session, with_session
+from entrypoints.session import EXIT_STORAGE, Session, with_session
 
 
 def progress(done: int, total: int) -> None:
@@ -65,7 +66,8 @@ def run(
     """Execute every open order and block order once at the price table, then move every investment on by one
     step of its lifecycle (the back office is simulated; STEP is one of CREATE_ACCOUNT, FUNDING_PRE_CHECK,
     FUNDING, FUNDING_POST_CHECK, ASSIGN_FEE_PROFILE, UNASSIGN_FEE_PROFILE). What the venue refuses is
-    cancelled with its reason; the rest of the run goes on. Exit status 0 even when some orders were cancelled."""
+    cancelled with its reason; the rest of the run goes on. Exit status 0 even when some orders were cancelled;
+    3 when the store could not be written for some of them (a full disk: DISK_FULL), which stay as they were."""
     back_office = SimulatedBackOffice(fail=Counter(fail), raise_at=Counter(raise_at))
     app = session.open(
         writes=True, partial_fill_ratio=partial_fill_ratio, reject=reject, back_office=back_office
@@ -73,3 +75,5 @@ def run(
     app.instruments.check_known(reject)
     result = app.market.run(None if session.as_json else progress)
     session.emit(result, lambda: summary(result))
+    if result.storage_failed:
+        sys.exit(EXIT_STORAGE)

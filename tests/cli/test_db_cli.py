@@ -346,3 +346,13 @@ def test_a_database_whose_file_name_is_not_utf8_is_created_and_read_under_that_v
     named("accounts", "create", "--currency", "EUR", "--id", "ACC")
     assert [a["id"] for a in named.json("accounts", "list")] == ["ACC"]
     assert os.listdir(os.fsencode(tmp_path)) == [b"ops\xff.db"]
+
+
+def test_a_database_truncated_to_nothing_is_not_taken_for_a_new_one_and_stays_as_it_is(allot: Allot) -> None:
+    setup_portfolio(allot)
+    allot.database.write_bytes(b"")  # what a failed copy or a full disk can leave
+    for command in (["accounts", "deposit", "ACC", "10.00"], ["ledger", "verify"], ["accounts", "list"]):
+        ran = allot(*command, "--json", expect=3)
+        assert ran.error["code"] == "NOT_AN_ALLOT_DATABASE", command
+        assert "may be a database that lost its contents" in ran.error["message"]
+        assert allot.database.stat().st_size == 0, "nothing is written into it"

@@ -197,9 +197,26 @@ def test_a_damaged_block_does_not_stop_the_market_run_for_the_other_orders(allot
             "UPDATE records SET body = json_set(body, '$.targets', json('null')) WHERE kind = 'blocks' AND id = ?",
             (block["id"],),
         )
-    summary = allot("market", "run").out
+    summary = allot("market", "run", expect=3).out  # the store failed for one block: the run says so
     assert "orders: 2 filled" in summary
     assert f"not executed {block['id']}: the stored block order {block['id']}" in summary
+
+
+def test_a_damaged_order_does_not_stop_the_market_run_for_the_others_and_is_named(allot: Allot) -> None:
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "100", "--allocation", "60/40")
+    first, _ = allot.json("orders", "list", "--individual")  # its sibling is read with it, and waits with it
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "100", "--allocation", "60/40")
+    *_, second = allot.json("orders", "list", "--individual")
+    with contextlib.closing(sqlite3.connect(allot.database)) as connection, connection:
+        connection.execute(
+            "UPDATE records SET body = json_set(body, '$.side', 'SIDEWAYS') WHERE kind = 'orders' AND id = ?",
+            (first["id"],),
+        )
+    ran = allot("market", "run", expect=3)
+    assert f"not executed {first['id']}" in ran.out
+    assert "orders: 2 filled" in ran.out  # the other portfolio order's
+    assert allot.json("orders", "show", second["id"])["state"] == "FILLED"
 
 
 def test_a_full_output_device_is_said_in_one_sentence(tmp_path: Path) -> None:
@@ -236,3 +253,20 @@ def test_a_webhook_secret_is_shown_once_and_then_only_hinted_at(allot: Allot) ->
     shown = allot.json("webhooks", "show", created["id"])
     assert [s["secret"] for s in listed] == [shown["secret"]] == [secret[:10] + "…"]
     assert secret not in allot("webhooks", "list").out
+
+
+def test_a_market_run_that_meets_a_full_disk_says_so_with_exit_status_3_and_leaves_the_orders_open(
+    allot: Allot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_portfolio(allot)
+    allot("orders", "create", "ACC", "--type", "BUY", "--amount", "1000.00", "--allocation", "60/40")
+    with sqlite3.connect(allot.database) as connection:  # no free page left: the run's first write needs one
+        connection.execute("VACUUM")
+    connection.close()
+    no_room_to_grow(monkeypatch)
+    ran = allot("market", "run", "--json", expect=3)
+    assert {f["code"] for f in ran.data["failures"]} == {"DISK_FULL"}
+    monkeypatch.undo()
+    assert {o["state"] for o in allot.json("orders", "list", "--individual")} == {"NEW"}
+    allot("market", "run")  # room again: the same orders are executed
+    assert {o["state"] for o in allot.json("orders", "list", "--individual")} == {"FILLED"}

@@ -89,12 +89,15 @@ def test_a_database_in_a_missing_folder_is_refused_before_anything_is_created(tm
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_an_empty_file_is_set_up_by_a_writer_but_refused_to_a_reader(tmp_path: Path) -> None:
+def test_an_empty_file_allot_did_not_create_is_refused_to_a_reader_and_a_writer_alike(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
-    path.write_bytes(b"")
-    with pytest.raises(NotAnAllotDatabase, match="empty"):
-        SqliteDatabase(path, create=False)
-    SqliteDatabase(path).close()
+    path.write_bytes(b"")  # a database truncated to nothing looks just like this
+    for create in (False, True):
+        with pytest.raises(NotAnAllotDatabase, match="may be a database that lost its contents"):
+            SqliteDatabase(path, create=create)
+    assert path.stat().st_size == 0
+    path.unlink()
+    SqliteDatabase(path).close()  # a file allot creates itself is set up
     SqliteDatabase(path, create=False).close()
 
 
