@@ -26,6 +26,10 @@ SECRET = "whsec_" + "A" * 32
         ("169.254.169.254", "not a public address"),  # cloud metadata
         ("100.64.0.1", "not a public address"),  # shared address space (carrier-grade NAT)
         ("198.18.0.1", "not a public address"),  # benchmarking
+        ("198.19.255.254", "not a public address"),  # benchmarking, the end of its /15
+        ("192.0.0.8", "not a public address"),  # IETF protocol assignments
+        ("240.0.0.1", "not a public address"),  # reserved
+        ("0.1.2.3", "not a public address"),  # "this network"
         ("0.0.0.0", "not a public address"),
         ("255.255.255.255", "not a public address"),
         ("224.0.0.1", "224.0.0.1 is a multicast address"),
