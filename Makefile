@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_http.py
 	$(BIN)/python tests/bench/bench_copy_trading.py
 	$(BIN)/python tests/bench/bench_fairness.py
+	$(BIN)/python tests/bench/bench_deliveries.py
 
 # Not part of `make test`: mutates core/ and runs the fast tests (unit, property) against every mutant.
 # Results are kept in mutants/ and reused by the next run; `$(BIN)/mutmut results` lists the survivors.
