@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import socket
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -284,3 +286,30 @@ def test_the_last_admin_key_cannot_be_revoked_and_another_can_once_a_second_exis
     assert second.status_code == 201, second.text
     assert api.admin.delete(f"/apikeys/{admins[0]['id']}").status_code == 200
     assert api.admin.get("/apikeys").status_code == 401
+
+
+def test_a_chunked_body_over_one_mebibyte_is_413_and_nothing_is_made(api: Api) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"currency": "EUR", "account_id": "BIG", "x": "'
+        for _ in range(MAX_BODY // 65536 + 1):
+            yield b"a" * 65536
+        yield b'"}'
+
+    response = api.alice.post("/accounts", content=chunks(), headers={"Idempotency-Key": "big-chunked"})
+    assert "content-length" not in {k.lower() for k in response.request.headers}, "sent chunked"
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+    assert api.alice.get("/accounts/BIG").status_code == 404
+
+
+def test_a_body_declared_over_one_mebibyte_is_413_before_it_is_sent(api: Api) -> None:
+    with socket.create_connection(
+        ("127.0.0.1", int(api.base_url.rsplit(":", 1)[1])), timeout=10
+    ) as connection:
+        key = str(api.alice.headers["Authorization"])
+        connection.sendall(
+            f"POST /accounts HTTP/1.1\r\nHost: x\r\nAuthorization: {key}\r\nIdempotency-Key: big-declared\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {MAX_BODY + 1}\r\n\r\n".encode()
+        )  # and no byte of the body
+        answer = connection.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"PAYLOAD_TOO_LARGE" in answer

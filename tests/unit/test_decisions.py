@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,6 +21,7 @@ from core.errors import (
     CurrencyMismatch,
     InsufficientFunds,
     InsufficientPosition,
+    MarginRejected,
     NotFound,
     StorageError,
     ValidationError,
@@ -427,3 +429,23 @@ def test_a_liquidation_read_under_another_account_does_not_exist() -> None:
     assert liquidations.of_account(liquidation, "ACC") is liquidation
     with pytest.raises(NotFound, match="account liquidation L does not exist"):
         liquidations.of_account(liquidation, "ACC-2")
+
+
+@pytest.mark.parametrize(("free", "placed"), [("33.30", True), ("33.29", False)])
+def test_a_buy_block_is_placed_when_an_account_can_pay_exactly_for_its_part_and_refused_a_cent_short(
+    free: str, placed: bool
+) -> None:
+    accounts_ = block_accounts()
+    accounts_["A1"] = account("A1", free)  # 10 of X at 3.33
+    place = functools.partial(
+        block_orders.place, key(Participant("A1", Decimal(10)), Participant("A2", Decimal(20))), accounts_,
+        Instrument("X", Decimal("3.33")), Side.BUY, Decimal(30), PartialFillPolicy.PRO_RATA, block_id="B",
+        ids=fresh(), now=NOW,
+    )  # fmt: skip
+    if placed:
+        held = {a.id: a.reserved_in("EUR") for a in place().changes.updated if isinstance(a, Account)}
+        assert held["A1"] == Decimal("33.30")
+    else:
+        with pytest.raises(MarginRejected) as refused:  # the key's margin handling: REJECT
+            place()
+        assert "A1" in str(refused.value.details)

@@ -651,3 +651,10 @@ def test_an_investment_stopped_the_instant_it_started_pays_no_service_fee() -> N
     moment = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
     assert service_fee(D("10000.00"), D("0.01"), moment, moment, "EUR") == D(0)
     assert service_fee(D("10000.00"), D("0.01"), moment, moment + dt.timedelta(seconds=1), "EUR") == D("0.27")
+
+
+def test_the_retry_schedule_is_the_documented_one_5_s_30_s_2_min_10_min_and_30_min() -> None:
+    minutes = [dt.timedelta(minutes=m) for m in (2, 10, 30)]
+    assert [retry_at(n, NOW) for n in range(1, 7)] == [
+        NOW + dt.timedelta(seconds=5), NOW + dt.timedelta(seconds=30), *(NOW + m for m in minutes), None,
+    ]  # fmt: skip

@@ -180,3 +180,11 @@ def test_a_retry_after_header_is_read_as_seconds_or_as_an_http_date(
 ) -> None:
     now = dt.datetime(2015, 10, 21, 7, 28, tzinfo=dt.UTC).timestamp()
     assert retry_after(header, now) == seconds
+
+
+def test_a_failed_delivery_is_retried_on_the_documented_schedule_and_then_given_up() -> None:
+    delays = [webhooks.after_attempt(500, n).delay for n in range(1, 7)]
+    assert delays == [5.0, 5 * 60.0, 30 * 60.0, 2 * 3600.0, 5 * 3600.0, 10 * 3600.0]
+    assert webhooks.after_attempt(500, 7).outcome is webhooks.DeliveryOutcome.GIVE_UP
+    assert webhooks.after_attempt(500, 1, jitter=1.0).delay == 6.0  # + 20 %
+    assert webhooks.after_attempt(500, 1, jitter=-5.0).delay == 4.0  # - 20 % at most
