@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Concatenate, Final, ParamSpec, Protocol, TypeVar, cast
 
@@ -55,6 +56,8 @@ U = TypeVar("U", bound="UseCases")
 
 #: How many times a use case runs before a conflict with other writers is reported.
 ATTEMPTS: Final = 8
+#: Seconds the first retry after a ConcurrentUpdate waits (doubled at each next one: 1, 2, 4 … 64 ms).
+RETRY_PAUSE: Final = 0.001
 #: The states of open orders, as a ``list(state=...)`` filter takes them.
 OPEN_STATES: Final = tuple(sorted(state.value for state in OPEN))
 
@@ -88,6 +91,9 @@ def transaction(use_case: Callable[Concatenate[U, UnitOfWork, P], R]) -> Callabl
             except ConcurrentUpdate:
                 if attempt == ATTEMPTS:
                     raise
+                # Two writers that collided and retried at once would collide again, attempt after attempt: each
+                # waits a little, twice as long each time, spread by the jitter so that they fall apart.
+                time.sleep(RETRY_PAUSE * 2 ** (attempt - 1) * (1 + 0.5 * self.ports.jitter.draw()))
         raise AssertionError("unreachable")
 
     return in_unit_of_work
