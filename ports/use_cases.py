@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Concatenate, Final, ParamSpec, Protocol, TypeVar, cast
 
@@ -93,7 +92,9 @@ def transaction(use_case: Callable[Concatenate[U, UnitOfWork, P], R]) -> Callabl
                     raise
                 # Two writers that collided and retried at once would collide again, attempt after attempt: each
                 # waits a little, twice as long each time, spread by the jitter so that they fall apart.
-                time.sleep(RETRY_PAUSE * 2 ** (attempt - 1) * (1 + 0.5 * self.ports.jitter.draw()))
+                self.ports.jitter.pause(
+                    RETRY_PAUSE * 2 ** (attempt - 1) * (1 + 0.5 * self.ports.jitter.draw())
+                )
         raise AssertionError("unreachable")
 
     return in_unit_of_work
