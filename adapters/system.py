@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import time
 
 
 class SystemClock:
@@ -31,6 +30,3 @@ class RandomJitter:
 
     def draw(self) -> float:
         return self._rng.uniform(-1.0, 1.0)
-
-    def pause(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds))

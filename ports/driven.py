@@ -248,10 +248,6 @@ class Jitter(Protocol):
         """A random number in [-1, 1] that spreads retry delays."""
         ...
 
-    def pause(self, seconds: float) -> None:
-        """Wait ``seconds`` before a retry (the application layer reads no clock and sleeps through this)."""
-        ...
-
 
 class Venue(Protocol):
     """An execution venue: quotes a price, then fills some or all of a quantity at it."""

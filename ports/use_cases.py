@@ -53,10 +53,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 U = TypeVar("U", bound="UseCases")
 
-#: How many times a use case runs before a conflict with other writers is reported.
-ATTEMPTS: Final = 8
-#: Seconds the first retry after a ConcurrentUpdate waits (doubled at each next one: 1, 2, 4 … 64 ms).
-RETRY_PAUSE: Final = 0.001
+#: How many times a use case runs before a conflict with other writers is reported. Through the HTTP store a long
+#: use case sharing a record with another process's short ones can lose many times in a row (it cannot take the
+#: write lock up front as on SQLite); the store's own pause after each loss keeps the whole wait to a few seconds.
+ATTEMPTS: Final = 20
 #: The states of open orders, as a ``list(state=...)`` filter takes them.
 OPEN_STATES: Final = tuple(sorted(state.value for state in OPEN))
 
@@ -90,11 +90,6 @@ def transaction(use_case: Callable[Concatenate[U, UnitOfWork, P], R]) -> Callabl
             except ConcurrentUpdate:
                 if attempt == ATTEMPTS:
                     raise
-                # Two writers that collided and retried at once would collide again, attempt after attempt: each
-                # waits a little, twice as long each time, spread by the jitter so that they fall apart.
-                self.ports.jitter.pause(
-                    RETRY_PAUSE * 2 ** (attempt - 1) * (1 + 0.5 * self.ports.jitter.draw())
-                )
         raise AssertionError("unreachable")
 
     return in_unit_of_work

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import time
 
 import attrs
 
@@ -41,6 +40,3 @@ class FixedJitter:
 
     def draw(self) -> float:
         return self.value
-
-    def pause(self, seconds: float) -> None:
-        time.sleep(max(0.0, seconds))  # a real wait: the processes it spreads apart are real
