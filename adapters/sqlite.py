@@ -1196,10 +1196,24 @@ def _stale(read: object, details: dict[str, Any]) -> ConcurrentUpdate:
 
 
 class SqliteDeliveryQueue:
-    """The delivery queue kept in the same database as the outbox."""
+    """The delivery queue kept in the same database as the outbox. A committed event never changes, so the
+    events of recent deliveries are kept decoded (the queue is read again and again while they wait)."""
+
+    #: How many decoded events are kept: about two rounds of deliveries.
+    EVENTS_KEPT: Final = 4096
 
     def __init__(self, database: SqliteDatabase) -> None:
         self._database = database
+        self._events: dict[int, Event] = {}
+
+    def _event(self, sequence: int, body: str) -> Event:
+        event = self._events.get(sequence)
+        if event is None:
+            event = event_from_envelope(body, self._database.path)
+            if len(self._events) >= self.EVENTS_KEPT:
+                self._events.pop(next(iter(self._events)))
+            self._events[sequence] = event
+        return event
 
     _SELECT: Final = (
         "SELECT d.event_seq, d.attempts, e.body, s.body FROM deliveries d "
@@ -1214,7 +1228,7 @@ class SqliteDeliveryQueue:
             return None
         return Delivery(
             sequence=row[0],
-            event=event_from_envelope(row[2], path),
+            event=self._event(row[0], row[2]),
             subscription=subscription,
             attempts=row[1],
         )
