@@ -38,9 +38,8 @@ from adapters.store_protocol import (
     POSITION_HEADER,
     STORE_PATH,
     AttemptLog,
-    AttemptRequest,
+    AttemptsRequest,
     Batch,
-    Claimed,
     ClaimRequest,
     Deliveries,
     DisableRequest,
@@ -63,8 +62,8 @@ from adapters.store_protocol import (
 from core.errors import AllotError, AlreadyExists, ConcurrentUpdate, NotFound, StorageError, ValidationError
 from core.journal import EntryPosting, EntryRow, JournalEntry, LedgerAccount
 from core.records import Event
-from core.webhooks import Attempt, AttemptDecision, EventQuery
-from ports.driven import TABLES, Delivery, Match, Table, matches
+from core.webhooks import Attempt, EventQuery
+from ports.driven import TABLES, Delivery, DeliveryKey, Match, RecordedAttempt, Table, matches
 
 T = TypeVar("T")
 
@@ -570,13 +569,15 @@ class HttpDeliveryQueue:
         response = self._store.send("GET", "/deliveries/due", params=params, retry=True)
         return list(self._store.answer(response, Deliveries).deliveries)
 
-    def claim(self, delivery: Delivery, now: dt.datetime, lease: float) -> Delivery | None:
-        body = unstructure(ClaimRequest(delivery, now, lease))
+    def claim(self, keys: Sequence[DeliveryKey], now: dt.datetime, lease: float) -> list[Delivery]:
+        body = unstructure(ClaimRequest(tuple(keys), now, lease))
         response = self._store.send("POST", "/deliveries/claim", body=body, retry=False)
-        return self._store.answer(response, Claimed).delivery
+        return list(self._store.answer(response, Deliveries).deliveries)
 
-    def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:
-        body = unstructure(AttemptRequest(delivery, attempt, decision))
+    def record(
+        self, attempts: Sequence[RecordedAttempt], released: Sequence[DeliveryKey], now: dt.datetime
+    ) -> None:
+        body = unstructure(AttemptsRequest(tuple(attempts), tuple(released), now))
         self._store.data(self._store.send("POST", "/deliveries/attempts", body=body, retry=False))
 
     def disable(self, subscription_id: str, reason: str) -> None:

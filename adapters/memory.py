@@ -41,8 +41,8 @@ from core.records import (
     TradeLeader,
     User,
 )
-from core.webhooks import Attempt, AttemptDecision, EventQuery, receives
-from ports.driven import TABLES, Delivery, Match, Table, matches
+from core.webhooks import Attempt, EventQuery, receives
+from ports.driven import TABLES, Delivery, DeliveryKey, Match, RecordedAttempt, Table, matches
 
 T = TypeVar("T")
 #: One table: record id → (version, record), in insertion order.
@@ -278,26 +278,36 @@ class MemoryDeliveryQueue:
             found = [self._delivery(key, self._store.deliveries[key]) for key in ready]
         return [d for d in found if d is not None][:limit]
 
-    def claim(self, delivery: Delivery, now: dt.datetime, lease: float) -> Delivery | None:
-        key = (delivery.sequence, delivery.subscription.id)
+    def claim(self, keys: Sequence[DeliveryKey], now: dt.datetime, lease: float) -> list[Delivery]:
+        taken: list[Delivery] = []
         with self._store.lock:
-            state = self._store.deliveries.get(key)
-            if state is None or state.next_attempt_at > now:
-                return None
-            claimed = self._delivery(key, state)
-            if claimed is not None:
-                state.next_attempt_at = now + dt.timedelta(seconds=lease)
-            return claimed
+            for key in keys:
+                state = self._store.deliveries.get((key.sequence, key.subscription_id))
+                if state is None or state.next_attempt_at > now:
+                    continue
+                claimed = self._delivery((key.sequence, key.subscription_id), state)
+                if claimed is not None:
+                    taken.append(claimed)
+                    state.next_attempt_at = now + dt.timedelta(seconds=lease)
+        return taken
 
-    def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:
+    def record(
+        self, attempts: Sequence[RecordedAttempt], released: Sequence[DeliveryKey], now: dt.datetime
+    ) -> None:
         with self._store.lock:
-            self._store.attempts.append(attempt)
-            state = self._store.deliveries[(delivery.sequence, delivery.subscription.id)]
-            state.attempts = attempt.attempt
-            state.status = decision.delivery_status
-            state.next_attempt_at = attempt.at + dt.timedelta(seconds=decision.delay)
-            if decision.disable_reason is not None:
-                self.disable(delivery.subscription.id, decision.disable_reason)
+            for recorded in attempts:
+                attempt, decision = recorded.attempt, recorded.decision
+                self._store.attempts.append(attempt)
+                state = self._store.deliveries[(recorded.key.sequence, recorded.key.subscription_id)]
+                state.attempts = attempt.attempt
+                state.status = decision.delivery_status
+                state.next_attempt_at = attempt.at + dt.timedelta(seconds=decision.delay)
+                if decision.disable_reason is not None:
+                    self.disable(recorded.key.subscription_id, decision.disable_reason)
+            for key in released:
+                state = self._store.deliveries[(key.sequence, key.subscription_id)]
+                if state.status == "PENDING":
+                    state.next_attempt_at = now
 
     def disable(self, subscription_id: str, reason: str) -> None:
         with self._store.lock:

@@ -102,8 +102,8 @@ from core.records import (
     refs,
     topic_of,
 )
-from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery, receives
-from ports.driven import TABLES, Delivery, Match, Table, field_text
+from core.webhooks import Attempt, DeliveryOutcome, EventQuery, receives
+from ports.driven import TABLES, Delivery, DeliveryKey, Match, RecordedAttempt, Table, field_text
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -1242,48 +1242,57 @@ class SqliteDeliveryQueue:
             ).fetchall()
         return [d for d in (self._delivery(row) for row in rows) if d is not None]
 
-    def claim(self, delivery: Delivery, now: dt.datetime, lease: float) -> Delivery | None:
+    def claim(self, keys: Sequence[DeliveryKey], now: dt.datetime, lease: float) -> list[Delivery]:
+        taken: list[Delivery] = []
         with self._database.transaction():
-            row = self._database.run(
-                self._SELECT + "WHERE d.event_seq = ? AND d.subscription_id = ? AND d.status = 'PENDING' "
-                "AND d.next_attempt_at <= ?",
-                (delivery.sequence, delivery.subscription.id, sortable(now)),
-            ).fetchone()
-            claimed = None if row is None else self._delivery(row)
-            if claimed is not None:
+            for key in keys:
+                row = self._database.run(
+                    self._SELECT + "WHERE d.event_seq = ? AND d.subscription_id = ? AND d.status = 'PENDING' "
+                    "AND d.next_attempt_at <= ?",
+                    (key.sequence, key.subscription_id, sortable(now)),
+                ).fetchone()
+                claimed = None if row is None else self._delivery(row)
+                if claimed is not None:
+                    taken.append(claimed)
+                    self._database.run(
+                        "UPDATE deliveries SET next_attempt_at = ? WHERE event_seq = ? AND subscription_id = ?",
+                        (sortable(now + dt.timedelta(seconds=lease)), key.sequence, key.subscription_id),
+                    )
+        return taken
+
+    def record(
+        self, attempts: Sequence[RecordedAttempt], released: Sequence[DeliveryKey], now: dt.datetime
+    ) -> None:
+        with self._database.transaction():
+            for recorded in attempts:
+                attempt, decision, key = recorded.attempt, recorded.decision, recorded.key
                 self._database.run(
-                    "UPDATE deliveries SET next_attempt_at = ? WHERE event_seq = ? AND subscription_id = ?",
+                    "INSERT INTO delivery_log (event_id, subscription_id, attempt, at, status_code, error, "
+                    "duration_ms, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        sortable(now + dt.timedelta(seconds=lease)),
-                        delivery.sequence,
-                        delivery.subscription.id,
+                        attempt.event_id, attempt.subscription_id, attempt.attempt, timestamp(attempt.at),
+                        attempt.status_code, attempt.error, attempt.duration_ms, attempt.outcome.value,
+                    ),
+                )  # fmt: skip
+                self._database.run(
+                    "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ? "
+                    "WHERE event_seq = ? AND subscription_id = ?",
+                    (
+                        decision.delivery_status,
+                        attempt.attempt,
+                        sortable(attempt.at + dt.timedelta(seconds=decision.delay)),
+                        key.sequence,
+                        key.subscription_id,
                     ),
                 )
-        return claimed
-
-    def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:
-        with self._database.transaction():
-            self._database.run(
-                "INSERT INTO delivery_log (event_id, subscription_id, attempt, at, status_code, error, duration_ms, "
-                "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    attempt.event_id, attempt.subscription_id, attempt.attempt, timestamp(attempt.at),
-                    attempt.status_code, attempt.error, attempt.duration_ms, attempt.outcome.value,
-                ),
-            )  # fmt: skip
-            self._database.run(
-                "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ? "
-                "WHERE event_seq = ? AND subscription_id = ?",
-                (
-                    decision.delivery_status,
-                    attempt.attempt,
-                    sortable(attempt.at + dt.timedelta(seconds=decision.delay)),
-                    delivery.sequence,
-                    delivery.subscription.id,
-                ),
-            )
-            if decision.disable_reason is not None:
-                self._disable(delivery.subscription.id, decision.disable_reason)
+                if decision.disable_reason is not None:
+                    self._disable(key.subscription_id, decision.disable_reason)
+            for key in released:
+                self._database.run(
+                    "UPDATE deliveries SET next_attempt_at = ? "
+                    "WHERE event_seq = ? AND subscription_id = ? AND status = 'PENDING'",
+                    (sortable(now), key.sequence, key.subscription_id),
+                )
 
     def disable(self, subscription_id: str, reason: str) -> None:
         with self._database.transaction():

@@ -39,8 +39,8 @@ from adapters.serialization import structure, unstructure
 from core.errors import ValidationError
 from core.journal import EntryRow, JournalEntry, Posting
 from core.records import Event
-from core.webhooks import Attempt, AttemptDecision
-from ports.driven import TABLES, Delivery, Table
+from core.webhooks import Attempt
+from ports.driven import TABLES, Delivery, DeliveryKey, RecordedAttempt, Table
 
 T = TypeVar("T")
 
@@ -266,23 +266,16 @@ class Deliveries:
 
 @attrs.frozen
 class ClaimRequest:
-    delivery: Delivery
+    keys: tuple[DeliveryKey, ...]
     now: dt.datetime
     lease: float
 
 
 @attrs.frozen
-class Claimed:
-    """The delivery as it stands now, taken for one attempt; ``None``: it was not there to take."""
-
-    delivery: Delivery | None
-
-
-@attrs.frozen
-class AttemptRequest:
-    delivery: Delivery
-    attempt: Attempt
-    decision: AttemptDecision
+class AttemptsRequest:
+    attempts: tuple[RecordedAttempt, ...]
+    released: tuple[DeliveryKey, ...]
+    now: dt.datetime
 
 
 @attrs.frozen

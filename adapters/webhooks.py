@@ -13,14 +13,17 @@ import base64
 import contextlib
 import email.utils
 import hashlib
+import heapq
 import hmac
 import http.client
 import ipaddress
+import itertools
+import math
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 import attrs
@@ -32,6 +35,7 @@ from core.webhooks import (
     IPAddress,
     address_refusal,
     check_url,
+    delivered,
     literal_address,
     parse_url,
     secret_key,
@@ -150,6 +154,42 @@ class _Deadline:
             self.finished = True
 
 
+class _Watchdog:
+    """One thread that ends every attempt whose deadline has passed (a thread per attempt cost more than the
+    attempt itself on a kept-alive connection). Finished attempts are dropped when their deadline comes up."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._due: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: _Deadline) -> None:
+        with self._changed:
+            heapq.heappush(self._due, (deadline.started + deadline.seconds, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():  # not yet started, or in a forked child
+                self._thread = threading.Thread(target=self._run, name="webhook-watchdog", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                when, _, deadline = self._due[0]
+                left = when - time.monotonic()
+                if left > 0 and not deadline.finished:
+                    self._changed.wait(left)
+                    continue
+                heapq.heappop(self._due)
+                deadline.expire()  # does nothing to an attempt already finished
+
+
+WATCHDOG: Final = _Watchdog()
+
+
 class _CheckedHTTPConnection(http.client.HTTPConnection):
     """An HTTP connection whose socket comes from ``open_socket`` (which connects only to a checked address)
     rather than from resolving the host again. No proxy tunnel: webhooks go straight to their endpoint."""
@@ -165,52 +205,88 @@ class _CheckedHTTPSConnection(http.client.HTTPSConnection, _CheckedHTTPConnectio
     wraps it, verifying the certificate for the URL's host name."""
 
 
-def post(
-    url: str, body: str, headers: Mapping[str, str], timeout: float, allow_private_network: bool = False
-) -> tuple[int, float | None]:
-    """POST once, within ``timeout`` seconds in all — the answer's whole body included: one that does not end
-    in time is no answer, whatever its status line said — to an address checked when it is connected to; returns
-    the status code (redirects are returned, not followed) and the answer's ``Retry-After`` in seconds, if any."""
-    parts = parse_url(url)
-    host, port = parts.hostname or "", parts.port or _DEFAULT_PORT[parts.scheme]
-    deadline = _Deadline(timeout)
-    watchdog = threading.Timer(timeout, deadline.expire)
-    watchdog.daemon = True
-    watchdog.start()
+class Endpoint:
+    """POSTs to one webhook URL, one request after another, over one connection while the endpoint keeps it
+    open (a new one, checked again, after it closes). Each request has one deadline for connecting, sending and
+    reading the whole answer."""
 
-    def connect() -> socket.socket:
-        last: OSError = OSError(f"webhook host {host} has no address")
-        for candidate in resolve(host, port, allow_private_network):
+    #: Errors of a kept-alive connection the endpoint closed between two requests: sent again once, on a new one.
+    STALE: Final = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+    def __init__(self, url: str, allow_private_network: bool) -> None:
+        parts = parse_url(url)
+        self.host, self.port = parts.hostname or "", parts.port or _DEFAULT_PORT[parts.scheme]
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.https = parts.scheme == "https"
+        self.allow_private_network = allow_private_network
+        self.connection: _CheckedHTTPConnection | None = None
+        self.deadline = _Deadline(0.0)
+
+    def _connect(self) -> socket.socket:
+        last: OSError = OSError(f"webhook host {self.host} has no address")
+        for candidate in resolve(self.host, self.port, self.allow_private_network):
             try:
-                sock = socket.create_connection((str(candidate), port), deadline.left())
+                sock = socket.create_connection((str(candidate), self.port), self.deadline.left())
             except OSError as error:
                 last = error
                 continue
-            deadline.watch(sock)
+            # the request's headers and body go out in two writes: without this, the body of a request on a
+            # kept-alive connection waits for the endpoint's delayed acknowledgement of the headers (40 ms)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.deadline.watch(sock)
             return sock
         raise last
 
-    connection_type = _CheckedHTTPSConnection if parts.scheme == "https" else _CheckedHTTPConnection
-    connection = connection_type(host, port, timeout=timeout)
-    connection.open_socket = connect
-    try:
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection.request(
-            "POST", path, body=body.encode(), headers={**headers, "content-type": "application/json"}
-        )
-        response = connection.getresponse()
-        response.read()  # the whole answer counts against the deadline
-        if deadline.overdue:  # the watchdog ended a body that would not end: read() saw that as its end
+    def post(self, body: str, headers: Mapping[str, str], timeout: float) -> tuple[int, float | None]:
+        """POST once within ``timeout`` seconds in all — the answer's whole body included: one that does not end
+        in time is no answer, whatever its status line said; returns the status code (redirects are returned,
+        not followed) and the answer's ``Retry-After`` in seconds, if any."""
+        self.deadline = _Deadline(timeout)
+        WATCHDOG.watch(self.deadline)
+        try:
+            reused = self.connection is not None
+            try:
+                return self._exchange(body, headers, timeout)
+            except self.STALE:
+                if not reused or self.deadline.overdue:
+                    raise
+                return self._exchange(body, headers, timeout)
+        except (OSError, http.client.HTTPException):
+            self.close()
+            if self.deadline.overdue:
+                raise DeadlineExceeded(f"no answer within the deadline of {timeout:g} s") from None
+            raise
+        finally:
+            self.deadline.finish()
+
+    def _exchange(self, body: str, headers: Mapping[str, str], timeout: float) -> tuple[int, float | None]:
+        connection = self.connection
+        if connection is None:
+            connection_type = _CheckedHTTPSConnection if self.https else _CheckedHTTPConnection
+            connection = self.connection = connection_type(self.host, self.port, timeout=timeout)
+            connection.open_socket = self._connect
+        elif connection.sock is not None:
+            connection.sock.settimeout(timeout)
+            self.deadline.watch(connection.sock)
+        try:
+            connection.request(
+                "POST", self.path, body=body.encode(), headers={**headers, "content-type": "application/json"}
+            )
+            response = connection.getresponse()
+            response.read()  # the whole answer counts against the deadline
+        except self.STALE:
+            self.close()
+            raise
+        if self.deadline.overdue:  # the watchdog ended a body that would not end: read() saw that as its end
             raise DeadlineExceeded(f"no whole answer within the deadline of {timeout:g} s")
+        if response.will_close:
+            self.close()
         return response.status, retry_after(response.getheader("retry-after"))
-    except (OSError, http.client.HTTPException):
-        if deadline.overdue:
-            raise DeadlineExceeded(f"no answer within the deadline of {timeout:g} s") from None
-        raise
-    finally:
-        deadline.finish()
-        watchdog.cancel()
-        connection.close()
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -244,23 +320,46 @@ def body_of(delivery: Delivery) -> str:
 
 @attrs.frozen
 class HttpWebhookSender:
-    """Signs a delivery (Standard Webhooks) and POSTs it. A problem of the endpoint or of the subscription's own
+    """Signs deliveries (Standard Webhooks) and POSTs them. A problem of the endpoint or of the subscription's own
     settings (a bad URL, a bad secret) comes back as the attempt's error, never as an exception, so that one bad
     subscription cannot stop the deliveries of the others."""
 
-    def send(self, delivery: Delivery, timeout: float) -> SendResult:
-        started = time.monotonic()
+    def send(
+        self,
+        deliveries: Sequence[Delivery],
+        timeout: float,
+        within: float = math.inf,
+        stop: threading.Event | None = None,
+    ) -> list[SendResult]:
+        results: list[SendResult] = []
+        if not deliveries:
+            return results
+        subscription = deliveries[0].subscription
+        ends = time.monotonic() + within
+        endpoint: Endpoint | None = None
         try:
-            body = body_of(delivery)
-            sent_at = int(time.time())
-            headers = {
-                "webhook-id": delivery.event.id,
-                "webhook-timestamp": str(sent_at),
-                "webhook-signature": sign(delivery.subscription.secret, delivery.event.id, sent_at, body),
-            }
-            subscription = delivery.subscription
-            status, wait = post(subscription.url, body, headers, timeout, subscription.allow_private_network)
-            error = None
-        except (OSError, http.client.HTTPException, ValueError, AllotError) as exc:
-            status, wait, error = None, None, f"{type(exc).__name__}: {exc}"
-        return SendResult(status, error, int((time.monotonic() - started) * 1000), wait)
+            for delivery in deliveries:
+                left = ends - time.monotonic()
+                if left <= 0 or (results and stop is not None and stop.is_set()):
+                    break
+                started = time.monotonic()
+                try:
+                    body = body_of(delivery)
+                    sent_at = int(time.time())
+                    headers = {
+                        "webhook-id": delivery.event.id,
+                        "webhook-timestamp": str(sent_at),
+                        "webhook-signature": sign(subscription.secret, delivery.event.id, sent_at, body),
+                    }
+                    endpoint = endpoint or Endpoint(subscription.url, subscription.allow_private_network)
+                    status, wait = endpoint.post(body, headers, min(timeout, left))
+                    error = None
+                except (OSError, http.client.HTTPException, ValueError, AllotError) as exc:
+                    status, wait, error = None, None, f"{type(exc).__name__}: {exc}"
+                results.append(SendResult(status, error, int((time.monotonic() - started) * 1000), wait))
+                if not delivered(status):
+                    break  # the endpoint's next deliveries wait for this one's retry
+        finally:
+            if endpoint is not None:
+                endpoint.close()
+        return results

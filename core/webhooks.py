@@ -334,6 +334,11 @@ class AttemptDecision:
         )
 
 
+def delivered(status_code: int | None) -> bool:
+    """Whether an answer with ``status_code`` (None: no answer) delivers the event: a 2xx, and only a 2xx."""
+    return status_code is not None and 200 <= status_code < 300
+
+
 def after_attempt(
     status_code: int | None,
     attempts: int,
@@ -346,7 +351,7 @@ def after_attempt(
     answered 429 or 503 with ``retry_after`` seconds is not tried again sooner (at most ``MAX_RETRY_AFTER``
     later: an endpoint cannot put its events off for ever). Redirects are failures: a webhook is never followed
     to another address."""
-    if status_code is not None and 200 <= status_code < 300:
+    if delivered(status_code):
         return AttemptDecision(DeliveryOutcome.DELIVERED)
     if status_code == 410:
         return AttemptDecision(DeliveryOutcome.GONE, disable_reason="the endpoint answered 410 Gone")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import math
+import threading
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
@@ -165,6 +167,14 @@ class UnitOfWorkFactory(Protocol):
 
 
 @attrs.frozen
+class DeliveryKey:
+    """Which delivery: the event's sequence number and the subscription."""
+
+    sequence: int
+    subscription_id: str
+
+
+@attrs.frozen
 class Delivery:
     """One event to deliver to one subscription, and how many attempts it has had."""
 
@@ -172,6 +182,19 @@ class Delivery:
     event: Event
     subscription: Subscription
     attempts: int
+
+    @property
+    def key(self) -> DeliveryKey:
+        return DeliveryKey(self.sequence, self.subscription.id)
+
+
+@attrs.frozen
+class RecordedAttempt:
+    """An attempt at one delivery and what follows it."""
+
+    key: DeliveryKey
+    attempt: Attempt
+    decision: AttemptDecision
 
 
 @attrs.frozen
@@ -192,15 +215,18 @@ class DeliveryQueue(Protocol):
         """Pending deliveries whose next attempt is due, oldest event first."""
         ...
 
-    def claim(self, delivery: Delivery, now: dt.datetime, lease: float) -> Delivery | None:
-        """Take the delivery for one attempt: the delivery as it stands now if it is still pending and due for an
-        active subscription, made not due for ``lease`` seconds so that no other worker takes it meanwhile (if
-        this one dies, it is due again when the lease ends); None if it is not there to take."""
+    def claim(self, keys: Sequence[DeliveryKey], now: dt.datetime, lease: float) -> list[Delivery]:
+        """Take deliveries for an attempt each, in one transaction: of ``keys``, in their order, those still
+        pending and due for an active subscription, as they stand now, each made not due for ``lease`` seconds so
+        that no other worker takes it meanwhile (if this one dies, it is due again when the lease ends)."""
         ...
 
-    def record_attempt(self, delivery: Delivery, attempt: Attempt, decision: AttemptDecision) -> None:
-        """Log the attempt and carry out the decision: delivered, retried after ``decision.delay``, or given up;
-        a ``disable_reason`` disables the subscription and drops its pending deliveries (in one transaction)."""
+    def record(
+        self, attempts: Sequence[RecordedAttempt], released: Sequence[DeliveryKey], now: dt.datetime
+    ) -> None:
+        """In one transaction: log each attempt and carry out its decision (delivered, retried after
+        ``decision.delay``, or given up; a ``disable_reason`` disables the subscription and drops its pending
+        deliveries), and make the ``released`` deliveries — taken but not tried — due again at ``now``."""
 
     def disable(self, subscription_id: str, reason: str) -> None:
         """Stop delivering to a subscription: it is marked disabled and its pending deliveries are dropped."""
@@ -219,11 +245,22 @@ class DeliveryQueue(Protocol):
 
 
 class WebhookSender(Protocol):
-    """Sends one delivery over HTTP, signed, within ``timeout`` seconds in all; never raises for a problem of the
-    endpoint (it is in the result). It connects only to addresses the core calls public, checked on the address
-    actually connected to, unless the subscription allows private networks. Called from several threads."""
+    """Sends deliveries over HTTP, signed; never raises for a problem of the endpoint (it is in the result). It
+    connects only to addresses the core calls public, checked on the address actually connected to, unless the
+    subscription allows private networks. Called from several threads."""
 
-    def send(self, delivery: Delivery, timeout: float) -> SendResult: ...
+    def send(
+        self,
+        deliveries: Sequence[Delivery],
+        timeout: float,
+        within: float = math.inf,
+        stop: threading.Event | None = None,
+    ) -> list[SendResult]:
+        """Send deliveries to one subscription one after another, each within ``timeout`` seconds in all, over one
+        connection while the endpoint keeps it open; stop after the first that gets no 2xx answer, start none
+        once ``within`` seconds have passed since the call (nor let one last beyond that), and none after the
+        first once ``stop`` is set. One result for each delivery tried, in order."""
+        ...
 
 
 class WebhookUrlGuard(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import datetime as dt
+import math
 import threading
 from collections.abc import Sequence
 from typing import Final
@@ -26,11 +27,14 @@ from core.webhooks import (
     DeliveryOutcome,
     DeliveryReport,
 )
-from ports.driven import Delivery, SendResult, UnitOfWork
+from ports.driven import Delivery, RecordedAttempt, SendResult, UnitOfWork
 from ports.use_cases import UseCases, list_visible, require, require_visible, transaction
 
-#: Seconds a claimed delivery stays taken beyond its attempt's deadline (time to record the attempt).
-LEASE_MARGIN: Final = 60.0
+#: Seconds a run's deliveries stay taken beyond one attempt's deadline: the run starts no attempt after the first
+#: half of it, so that its last attempt ends and the run is recorded before the lease does.
+LEASE_MARGIN: Final = 5.0
+#: How many deliveries of one endpoint are taken, sent and recorded together (a run).
+RUN: Final = 64
 #: Seconds between two reads of the queue while every attempt under way is slow: how long an event made meanwhile
 #: may wait for a free worker.
 QUEUE_POLL: Final = 0.1
@@ -116,54 +120,54 @@ class Webhooks(UseCases):
 
         Each endpoint (subscription) is a lane: its deliveries one after another, oldest first, one at a time;
         up to ``workers`` lanes are served at once, so a slow endpoint holds one worker, never the others. A lane
-        whose attempt fails rests for the rest of the call (its other deliveries stay due: a dead endpoint costs
-        one deadline per call, not one per delivery). While attempts are under way and a worker is free, the
-        queue is read again, so deliveries that fell due meanwhile — a healthy endpoint's new events — start at
-        once instead of waiting for the slowest attempt. Every attempt has one deadline of ``timeout`` seconds
-        (less if ``until`` comes sooner). No attempt starts after ``until`` or once ``stop`` is set; the attempts
-        under way are finished and recorded, the others stay due for the next call."""
+        sends a run of up to ``RUN`` deliveries at a time, taken in one transaction (leased together for one
+        attempt's deadline and ``LEASE_MARGIN``), sent over one connection, starting no attempt after half the
+        margin, and recorded in one transaction. A run stops at the first attempt that fails, and its lane rests for the rest
+        of the call (the run's other deliveries are due again at once: a dead endpoint costs one deadline per
+        call, not one per delivery). While attempts are under way and a worker is free, the queue is read again,
+        so deliveries that fell due meanwhile — a healthy endpoint's new events — start at once instead of waiting
+        for the slowest attempt. Every attempt has one deadline of ``timeout`` seconds (less if ``until`` comes
+        sooner). No attempt starts after ``until``, and no run once ``stop`` is set; the attempts under way are
+        finished and recorded, the others stay due for the next call."""
         queue = self.ports.deliveries
         lanes: dict[str, collections.deque[Delivery]] = {}
-        queued: set[tuple[int, str]] = (
-            set()
-        )  # (event sequence, subscription): in a lane, or tried in this call
+        # (event sequence, subscription): in a lane, or tried in this call
+        queued: set[tuple[int, str]] = set()
         resting: set[str] = set()
         claimed = 0
         report = DeliveryReport()
 
-        def read_queue() -> bool:
-            """Add what is due now to the lanes; whether anything new came."""
-            added = False
+        def read_queue() -> None:
+            """Add what is due now to the lanes."""
             for due in queue.due(self.now(), limit):
                 found = (due.sequence, due.subscription.id)
                 if found not in queued and due.subscription.id not in resting:
                     queued.add(found)
                     lanes.setdefault(due.subscription.id, collections.deque()).append(due)
-                    added = True
-            return added
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
-            running: dict[concurrent.futures.Future[SendResult], Delivery] = {}
+            running: dict[concurrent.futures.Future[list[SendResult]], list[Delivery]] = {}
             busy: set[str] = set()
 
             def start_lanes() -> None:
                 nonlocal claimed
                 for subscription_id, lane in lanes.items():
-                    while (
-                        lane and subscription_id not in busy and len(running) < workers and claimed < limit
-                        and not (stop is not None and stop.is_set())
-                    ):  # fmt: skip
-                        budget = (
-                            timeout if until is None else min(timeout, (until - self.now()).total_seconds())
-                        )
-                        if budget <= 0:
-                            return
-                        # None: its subscription was disabled meanwhile, or another worker took it
-                        delivery = queue.claim(lane.popleft(), self.now(), budget + LEASE_MARGIN)
-                        if delivery is not None:
-                            claimed += 1
-                            busy.add(subscription_id)
-                            running[pool.submit(self._send, delivery, budget)] = delivery
+                    if not lane or subscription_id in busy:
+                        continue
+                    if len(running) >= workers or claimed >= limit or (stop is not None and stop.is_set()):
+                        return
+                    within = math.inf if until is None else (until - self.now()).total_seconds()
+                    budget = min(timeout, within)
+                    if budget <= 0:
+                        return
+                    run = [lane.popleft() for _ in range(min(RUN, len(lane), limit - claimed))]
+                    # fewer than asked: a subscription was disabled meanwhile, or another worker took some
+                    taken = queue.claim([d.key for d in run], self.now(), budget + LEASE_MARGIN)
+                    if taken:
+                        claimed += len(taken)
+                        busy.add(subscription_id)
+                        window = min(within, LEASE_MARGIN / 2)
+                        running[pool.submit(self._send, taken, budget, window, stop)] = taken
 
             read_queue()
             start_lanes()
@@ -172,41 +176,51 @@ class Webhooks(UseCases):
                     running, timeout=QUEUE_POLL, return_when=concurrent.futures.FIRST_COMPLETED
                 )
                 for future in done:
-                    delivery = running.pop(future)
-                    busy.discard(delivery.subscription.id)
-                    outcome = self._record(delivery, future.result(), schedule)
-                    report = report.counting(outcome)
-                    if outcome is not DeliveryOutcome.DELIVERED:
-                        resting.add(delivery.subscription.id)
-                        lanes.pop(delivery.subscription.id, None)
+                    run = running.pop(future)
+                    busy.discard(run[0].subscription.id)
+                    outcomes = self._record(run, future.result(), schedule)
+                    for outcome in outcomes:
+                        report = report.counting(outcome)
+                    if any(outcome is not DeliveryOutcome.DELIVERED for outcome in outcomes):
+                        resting.add(run[0].subscription.id)
+                        lanes.pop(run[0].subscription.id, None)
                 startable = any(lane for s, lane in lanes.items() if s not in busy)
                 if len(running) < workers and claimed < limit and not startable:
                     read_queue()
                 start_lanes()
         return report
 
-    def _send(self, delivery: Delivery, budget: float) -> SendResult:
-        """One attempt; whatever goes wrong is the attempt's error, never the worker's."""
+    def _send(
+        self, run: list[Delivery], budget: float, within: float, stop: threading.Event | None
+    ) -> list[SendResult]:
+        """A run's attempts; whatever goes wrong is the first attempt's error, never the worker's."""
         try:
-            return self.ports.sender.send(delivery, budget)
+            return self.ports.sender.send(run, budget, within, stop)
         except Exception as error:  # a bug in a sender must not stop the deliveries of the others
-            return SendResult(None, f"{type(error).__name__}: {error}", 0)
+            return [SendResult(None, f"{type(error).__name__}: {error}", 0)]
 
-    def _record(self, delivery: Delivery, result: SendResult, schedule: tuple[float, ...]) -> DeliveryOutcome:
-        attempt, decision = webhooks.judge_attempt(
-            delivery.event.id,
-            delivery.subscription.id,
-            delivery.attempts,
-            result.status_code,
-            result.error,
-            result.duration_ms,
-            at=self.now(),
-            schedule=schedule,
-            jitter=self.ports.jitter.draw(),
-            retry_after=result.retry_after,
-        )
-        self.ports.deliveries.record_attempt(delivery, attempt, decision)
-        return decision.outcome
+    def _record(
+        self, run: list[Delivery], results: list[SendResult], schedule: tuple[float, ...]
+    ) -> list[DeliveryOutcome]:
+        """Record a run's attempts in one transaction (those it did not try are due again); their outcomes."""
+        recorded = []
+        for delivery, result in zip(run, results, strict=False):
+            attempt, decision = webhooks.judge_attempt(
+                delivery.event.id,
+                delivery.subscription.id,
+                delivery.attempts,
+                result.status_code,
+                result.error,
+                result.duration_ms,
+                at=self.now(),
+                schedule=schedule,
+                jitter=self.ports.jitter.draw(),
+                retry_after=result.retry_after,
+            )
+            recorded.append(RecordedAttempt(delivery.key, attempt, decision))
+        untried = [delivery.key for delivery in run[len(results) :]]
+        self.ports.deliveries.record(recorded, untried, self.now())
+        return [r.decision.outcome for r in recorded]
 
     def due_count(self, limit: int = 1) -> int:
         """How many deliveries are due now (up to ``limit``)."""

@@ -51,8 +51,7 @@ from adapters.sqlite import SqliteDatabase, SqliteDeliveryQueue, SqliteRepositor
 from adapters.store_protocol import (
     POSITION_HEADER,
     AttemptLog,
-    AttemptRequest,
-    Claimed,
+    AttemptsRequest,
     ClaimRequest,
     Deliveries,
     DisableRequest,
@@ -394,14 +393,13 @@ class StoreApi:
 
     def claim(self, call: StoreCall) -> Answer:
         request = structure(call.body, ClaimRequest)
-        return Answer(
-            200, unstructure(Claimed(self._queue.claim(request.delivery, request.now, request.lease)))
-        )
+        taken = self._queue.claim(request.keys, request.now, request.lease)
+        return Answer(200, unstructure(Deliveries(tuple(taken))))
 
-    def record_attempt(self, call: StoreCall) -> Answer:
-        request = structure(call.body, AttemptRequest)
-        self._queue.record_attempt(request.delivery, request.attempt, request.decision)
-        return Answer(200, {"recorded": True})
+    def record_attempts(self, call: StoreCall) -> Answer:
+        request = structure(call.body, AttemptsRequest)
+        self._queue.record(request.attempts, request.released, request.now)
+        return Answer(200, {"recorded": len(request.attempts)})
 
     def disable(self, call: StoreCall) -> Answer:
         request = structure(call.body, DisableRequest)
@@ -440,7 +438,7 @@ def store_app(database: SqliteDatabase, token: str) -> Starlette:
         route("/events/{id:path}", "GET", api.event),
         route("/deliveries/due", "GET", api.due),
         route("/deliveries/claim", "POST", api.claim, body=True),
-        route("/deliveries/attempts", "POST", api.record_attempt, body=True),
+        route("/deliveries/attempts", "POST", api.record_attempts, body=True),
         route("/deliveries/redeliver", "POST", api.redeliver, body=True),
         route("/deliveries/log", "GET", api.log),
         route("/subscriptions/{id:path}/disable", "POST", api.disable, body=True),

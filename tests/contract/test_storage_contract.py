@@ -23,7 +23,7 @@ from core.journal import FUNDING, Asset, Cause, CauseKind, EntryRow, JournalEntr
 from core.lifecycle import OrderState
 from core.records import Account, Event, Order, ParentKind, Subscription
 from core.webhooks import Attempt, AttemptDecision, DeliveryOutcome, EventQuery, after_attempt
-from ports.driven import DeliveryQueue, UnitOfWorkFactory
+from ports.driven import Delivery, DeliveryKey, DeliveryQueue, RecordedAttempt, UnitOfWorkFactory
 from tests.store_server import store_server
 
 NOW = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
@@ -384,12 +384,24 @@ class StorageContract:
     ) -> Attempt:
         return Attempt(delivery_event, subscription_id, number, NOW, 500, None, 3, outcome)
 
+    def record_one(
+        self, store: Handle, delivery: Delivery, attempt: Attempt, decision: AttemptDecision
+    ) -> None:
+        store.deliveries.record([RecordedAttempt(delivery.key, attempt, decision)], [], NOW)
+
+    def claim_one(self, store: Handle, delivery: Delivery, at: dt.datetime, lease: float) -> Delivery | None:
+        taken = store.deliveries.claim([delivery.key], at, lease)
+        return taken[0] if taken else None
+
     def test_a_delivery_to_retry_is_due_again_only_after_its_delay(self, store: Handle) -> None:
         self.deliver_one(store)
         first = store.deliveries.due(NOW, 1)[0]
         decision = AttemptDecision(DeliveryOutcome.RETRY, 60.0)
-        store.deliveries.record_attempt(
-            first, self.attempt(first.event.id, first.subscription.id, 1, DeliveryOutcome.RETRY), decision
+        self.record_one(
+            store,
+            first,
+            self.attempt(first.event.id, first.subscription.id, 1, DeliveryOutcome.RETRY),
+            decision,
         )
         waiting = [
             (d.event.id, d.subscription.id) for d in store.deliveries.due(NOW + dt.timedelta(seconds=59), 100)
@@ -409,14 +421,15 @@ class StorageContract:
     def test_a_delivered_delivery_is_never_due_again(self, store: Handle) -> None:
         self.deliver_one(store)
         first = store.deliveries.due(NOW, 1)[0]
-        store.deliveries.record_attempt(
+        self.record_one(
+            store,
             first,
             self.attempt(first.event.id, first.subscription.id, 1, DeliveryOutcome.DELIVERED),
             after_attempt(200, 1),
         )
         later = store.deliveries.due(NOW + dt.timedelta(days=30), 100)
         assert (first.event.id, first.subscription.id) not in [(d.event.id, d.subscription.id) for d in later]
-        assert store.deliveries.claim(first, NOW + dt.timedelta(days=30), 10) is None
+        assert self.claim_one(store, first, NOW + dt.timedelta(days=30), 10) is None
         assert len(later) == 3
 
     def test_a_gone_endpoint_disables_its_subscription_and_drops_its_pending_deliveries(
@@ -425,9 +438,7 @@ class StorageContract:
         self.deliver_one(store)
         first = next(d for d in store.deliveries.due(NOW, 100) if d.subscription.id == "S1")
         decision = after_attempt(410, 1)
-        store.deliveries.record_attempt(
-            first, self.attempt(first.event.id, "S1", 1, decision.outcome), decision
-        )
+        self.record_one(store, first, self.attempt(first.event.id, "S1", 1, decision.outcome), decision)
         assert {d.subscription.id for d in store.deliveries.due(NOW, 100)} == {"S2"}
         with store.unit_of_work() as work:
             disabled = work.subscriptions.get("S1")
@@ -438,7 +449,7 @@ class StorageContract:
         self.deliver_one(store)
         due = store.deliveries.due(NOW, 100)
         store.deliveries.disable("S2", "removed by a test")
-        assert [d.subscription.id for d in due if store.deliveries.claim(d, NOW, 10) is not None] == [
+        assert [d.subscription.id for d in store.deliveries.claim([d.key for d in due], NOW, 10)] == [
             "S1",
             "S1",
         ]
@@ -446,18 +457,62 @@ class StorageContract:
     def test_a_claimed_delivery_is_taken_once_and_due_again_when_its_lease_ends(self, store: Handle) -> None:
         self.deliver_one(store)
         first = store.deliveries.due(NOW, 1)[0]
-        claimed = store.deliveries.claim(first, NOW, 30)
+        claimed = self.claim_one(store, first, NOW, 30)
         assert claimed is not None
         assert claimed.attempts == 0
-        assert store.deliveries.claim(first, NOW, 30) is None  # a second worker does not get it
+        assert self.claim_one(store, first, NOW, 30) is None  # a second worker does not get it
         assert first not in store.deliveries.due(NOW + dt.timedelta(seconds=29), 100)
-        assert store.deliveries.claim(first, NOW + dt.timedelta(seconds=30), 30) == claimed  # its worker died
+        assert self.claim_one(store, first, NOW + dt.timedelta(seconds=30), 30) == claimed  # its worker died
+
+    def test_deliveries_taken_together_are_all_taken_for_the_lease_and_due_again_after_it(
+        self, store: Handle
+    ) -> None:
+        self.deliver_one(store)
+        run = [d for d in store.deliveries.due(NOW, 100) if d.subscription.id == "S1"]
+        taken = store.deliveries.claim([d.key for d in run], NOW, 15)
+        assert [d.key for d in taken] == [d.key for d in run]
+        assert store.deliveries.claim([d.key for d in run], NOW, 15) == []  # no other worker gets them
+
+        def due_of_s1(seconds: float) -> list[DeliveryKey]:
+            due = store.deliveries.due(NOW + dt.timedelta(seconds=seconds), 100)
+            return [d.key for d in due if d.subscription.id == "S1"]
+
+        assert due_of_s1(14.999) == []
+        assert due_of_s1(15) == [d.key for d in run]  # its worker died
+
+    def test_deliveries_taken_but_not_tried_are_due_again_when_the_run_is_recorded(
+        self, store: Handle
+    ) -> None:
+        self.deliver_one(store)
+        first, second = [d for d in store.deliveries.due(NOW, 100) if d.subscription.id == "S1"]
+        store.deliveries.claim([first.key, second.key], NOW, 70)
+        later = NOW + dt.timedelta(seconds=3)
+        tried = RecordedAttempt(
+            first.key,
+            self.attempt(first.event.id, "S1", 1, DeliveryOutcome.RETRY),
+            AttemptDecision(DeliveryOutcome.RETRY, 30.0),
+        )
+        store.deliveries.record([tried], [second.key], later)
+        due = [d for d in store.deliveries.due(later, 100) if d.subscription.id == "S1"]
+        assert [(d.key, d.attempts) for d in due] == [(second.key, 0)]
+        assert [a.event_id for a in store.deliveries.log(10)] == [first.event.id]
+
+    def test_a_delivery_released_after_it_was_delivered_stays_delivered(self, store: Handle) -> None:
+        self.deliver_one(store)
+        first = store.deliveries.due(NOW, 1)[0]
+        done = RecordedAttempt(
+            first.key,
+            self.attempt(first.event.id, first.subscription.id, 1, DeliveryOutcome.DELIVERED),
+            after_attempt(200, 1),
+        )
+        store.deliveries.record([done], [first.key], NOW)
+        assert first.key not in [d.key for d in store.deliveries.due(NOW + dt.timedelta(days=1), 100)]
 
     def test_the_log_lists_attempts_newest_first(self, store: Handle) -> None:
         self.deliver_one(store)
         for number, delivery in enumerate(store.deliveries.due(NOW, 2), 1):
             attempt = self.attempt(delivery.event.id, delivery.subscription.id, number, DeliveryOutcome.RETRY)
-            store.deliveries.record_attempt(delivery, attempt, AttemptDecision(DeliveryOutcome.RETRY, 5.0))
+            self.record_one(store, delivery, attempt, AttemptDecision(DeliveryOutcome.RETRY, 5.0))
         assert [a.attempt for a in store.deliveries.log(10)] == [2, 1]
         assert len(store.deliveries.log(1)) == 1
 

@@ -217,12 +217,13 @@ def test_the_address_is_checked_when_connecting_not_only_when_subscribing(hooks:
     # a subscription made while the name pointed at a public address, now resolving to loopback (DNS rebinding)
     port = hooks.base.rsplit(":", 1)[1]
     for host in ("127.0.0.1", "localhost"):
-        result = HttpWebhookSender().send(sent_to(f"http://{host}:{port}/ok", False), 2.0)
+        [result] = HttpWebhookSender().send([sent_to(f"http://{host}:{port}/ok", False)], 2.0, 2.0)
         assert result.status_code is None
         assert result.error is not None
         assert "not a public address" in result.error
     assert hooks.received == []
-    assert HttpWebhookSender().send(sent_to(f"http://localhost:{port}/ok", True), 2.0).status_code == 204
+    [result] = HttpWebhookSender().send([sent_to(f"http://localhost:{port}/ok", True)], 2.0, 2.0)
+    assert result.status_code == 204
 
 
 def test_a_name_that_resolves_elsewhere_at_delivery_than_at_subscription_is_refused(
