@@ -362,3 +362,79 @@ def test_a_200_whose_body_never_ends_is_no_answer_and_is_tried_again(
     assert (report.delivered, report.retrying) == (0, 1)
     (attempt,) = app.webhooks.log()
     assert str(attempt.error).startswith("DeadlineExceeded"), attempt.error
+
+
+@attrs.define
+class KeepAlive:
+    """An HTTP/1.1 endpoint that keeps connections open; it may close one after every ``close_after`` requests
+    without saying so (as an endpoint whose idle timeout ran out does)."""
+
+    base: str = ""
+    connections: list[int] = attrs.field(factory=list)  # the client port of each request
+    ids: list[str] = attrs.field(factory=list)
+    close_after: int = 0
+
+
+@contextmanager
+def keep_alive() -> Iterator[KeepAlive]:
+    state = KeepAlive()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        served = 0
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            state.connections.append(self.client_address[1])
+            state.ids.append(self.headers["webhook-id"])
+            self.send_response(204)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            self.served += 1
+            if state.close_after and self.served % state.close_after == 0:
+                self.close_connection = (
+                    True  # closed with no "Connection: close": the client finds out on reuse
+                )
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with serving(Handler) as base:
+        state.base = base
+        yield state
+
+
+def test_an_endpoints_webhooks_go_one_after_another_over_one_kept_alive_connection(app: Application) -> None:
+    with keep_alive() as endpoint:
+        subscribe(app, endpoint.base + "/ok")
+        announce(app, count=5)
+        report = app.webhooks.deliver_due()
+    assert report.delivered == 10
+    assert len(endpoint.ids) == len(set(endpoint.ids)) == 10
+    assert len(set(endpoint.connections)) == 1
+
+
+def test_a_kept_alive_connection_the_endpoint_closed_is_opened_again_and_every_webhook_arrives_once(
+    app: Application,
+) -> None:
+    with keep_alive() as endpoint:
+        endpoint.close_after = 3
+        subscribe(app, endpoint.base + "/ok")
+        announce(app, count=5)
+        report = app.webhooks.deliver_due()
+    assert (report.delivered, report.retrying) == (10, 0)
+    assert len(endpoint.ids) == len(set(endpoint.ids)) == 10
+    assert len(set(endpoint.connections)) == 4  # 3 + 3 + 3 + 1
+
+
+def test_a_run_stops_at_its_first_failure_and_what_it_had_not_sent_is_due_again_at_once(
+    app: Application, hooks: Receiver
+) -> None:
+    subscribe(app, hooks.base + "/flaky")  # fails its first attempt only
+    announce(app, count=2)
+    report = app.webhooks.deliver_due()
+    assert (report.delivered, report.retrying) == (0, 1)
+    assert len(hooks.on("/flaky")) == 1
+    assert app.webhooks.due_count(limit=10) == 3  # the other three; the failed one waits for its retry
+    again = app.webhooks.deliver_due()
+    assert again.delivered == 3
