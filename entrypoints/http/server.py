@@ -332,12 +332,11 @@ class LimitedH11Protocol(H11Protocol):
         self.answer_and_close(400, not_http())
 
     async def within_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The application, unless a header holds a byte that is not ASCII (h11 lets bytes 0x80–0xFF through
-        as obsolete text, which no header allot reads may hold), or the server holds more connections or requests
-        than it serves at once."""
-        named = next((name for name, value in scope["headers"] if not value.isascii()), None)
-        if named is not None:
-            await refuse(send, 400, not_http(named.decode("ascii", "replace")))
+        """The application, unless the request is framed in a way allot does not take (``framing_refusal``), or
+        the server holds more connections or requests than it serves at once."""
+        malformed = framing_refusal(scope)
+        if malformed is not None:
+            await refuse(send, *malformed)
             return
         most = self.limits.max_connections
         if self.held() > most:
@@ -351,6 +350,30 @@ class LimitedH11Protocol(H11Protocol):
             {"max_connections": most},
         )
         await refuse(send, 503, busy, (b"retry-after", b"1"))
+
+
+def framing_refusal(scope: Scope) -> tuple[int, InvalidHttpRequest] | None:
+    """The status and error of a request h11 let through that allot does not take, if it is one: another HTTP
+    version than 1.0 or 1.1 (505); a header holding a byte that is not ASCII (h11 lets bytes 0x80–0xFF through as
+    obsolete text, which no header allot reads may hold); both ``Content-Length`` and ``Transfer-Encoding``
+    (which says how long the body is would depend on who reads it: behind a proxy that reads the other one, a
+    second request could be smuggled in the first one's body)."""
+    version = str(scope.get("http_version", "1.1"))
+    if version not in ("1.0", "1.1"):
+        return 505, InvalidHttpRequest(
+            f"HTTP/{version} is not spoken here; send the request as HTTP/1.1", {"http_version": version}
+        )
+    named = next((name for name, value in scope["headers"] if not value.isascii()), None)
+    if named is not None:
+        return 400, not_http(named.decode("ascii", "replace"))
+    names = {name.lower() for name, _ in scope["headers"]}
+    if b"content-length" in names and b"transfer-encoding" in names:
+        return 400, InvalidHttpRequest(
+            "a request may say how long its body is with Content-Length or with Transfer-Encoding, not both; "
+            "send one of them",
+            {"headers": ["Content-Length", "Transfer-Encoding"]},
+        )
+    return None
 
 
 def not_http(header: str | None = None) -> InvalidHttpRequest:

@@ -365,6 +365,28 @@ def test_a_header_with_a_byte_over_0x7f_is_refused_naming_the_header(tmp_path: P
     assert answer.body["error"]["details"] == {"header": "idempotency-key"}
 
 
+def test_a_request_with_both_a_content_length_and_a_chunked_body_is_refused_at_once(tmp_path: Path) -> None:
+    # Read by Content-Length the body is 18 bytes; read as chunks it has not ended: the server must not guess.
+    limits = Limits(max_connections=100, header_timeout=60, body_timeout=60, keep_alive_timeout=60)
+    with serving(tmp_path / "serve.db", limits) as server, sockets() as connect:
+        head = request_head("POST", "/accounts", server.alice, 18, "Transfer-Encoding: chunked")
+        started = time.monotonic()
+        answer = parsed(until_closed(connect(server.port, head + b'{"amount": "1.00"}')))
+        assert time.monotonic() - started < 30, "answered without waiting for the body"
+        assert server.get("/accounts", server.alice).json()["data"] == []
+    assert (answer.status, answer.body["error"]["code"]) == (400, "INVALID_HTTP_REQUEST")
+    assert answer.body["error"]["details"] == {"headers": ["Content-Length", "Transfer-Encoding"]}
+    assert answer.headers["connection"] == "close"
+
+
+def test_a_request_in_another_http_version_than_1_is_refused_with_505(tmp_path: Path) -> None:
+    sent = b"GET /healthz HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n"
+    with serving(tmp_path / "serve.db", Limits()) as server, sockets() as connect:
+        answer = parsed(until_closed(connect(server.port, sent)))
+    assert (answer.status, answer.body["error"]["code"]) == (505, "INVALID_HTTP_REQUEST")
+    assert answer.body["error"]["details"] == {"http_version": "2.0"}
+
+
 def test_allot_serve_takes_the_limits_as_options_and_refuses_values_out_of_range(tmp_path: Path) -> None:
     database = tmp_path / "serve.db"
     served = Served(database, "--max-connections", "1", "--header-timeout", "1")
