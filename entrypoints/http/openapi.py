@@ -87,6 +87,14 @@ _BLANK: Final = frozenset({"Zs"})
 #: What a URL path cannot hold as it is, refused in an id (``core.validators.check_id``).
 _NOT_IN_IDS: Final = frozenset("/?#%")
 
+#: A decimal written as a JSON number (the documents' shape): its digits are exact, a float may lose some.
+EXACT_NUMBER: Final = {
+    "type": "number",
+    "format": "decimal",
+    "description": "An exact decimal written as a JSON number: read it with a decimal parser (Python: "
+    "json.loads(text, parse_float=Decimal)), not as a float, which may lose digits.",
+}
+
 
 @functools.cache
 def _characters(
@@ -467,7 +475,7 @@ class Schemas:
         if origin is not None:
             return self._generic(origin, args, casing, request, check)
         if hint is Number:  # a decimal the documents write as a JSON number (read from a string too)
-            return self.of(Decimal, casing, request, check) if request else {"type": "number"}
+            return self.of(Decimal, casing, request, check) if request else dict(EXACT_NUMBER)
         if not isinstance(hint, type):
             raise TypeError(f"the OpenAPI document cannot describe {hint!r}")
         if hint is FairHistory:  # written as its rounds and standings (``adapters.serialization``)

@@ -840,3 +840,9 @@ def test_schemathesis_finds_no_server_error_no_answer_off_the_document_and_no_re
             assert event.stop_reason == "completed"
     assert failures == []
     assert responses > 20 * len(served_spec["paths"])  # it did test every operation, many times
+
+
+def test_a_decimal_written_as_a_json_number_is_marked_exact_so_a_client_knows_not_to_read_a_float() -> None:
+    position = SPEC["components"]["schemas"]["PortPositionPascal"]["properties"]["Amount"]
+    assert (position["type"], position["format"]) == ("number", "decimal")
+    assert "parse_float=Decimal" in position["description"]
