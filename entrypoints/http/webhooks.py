@@ -83,6 +83,28 @@ def created(subscription: Subscription) -> CreatedSubscription:
     return CreatedSubscription(**attrs.asdict(view(subscription), recurse=False), secret=subscription.secret)
 
 
+@attrs.frozen(kw_only=True)
+class FeedEvent:
+    """An event of the feed: its sequence number (the order it was committed in), then the event as a webhook
+    carries it: ``id`` (the ``webhook-id`` of its deliveries), ``created_at``, ``type`` (``TOPIC.STATE``, as
+    ``PORTFOLIO_ORDER.FILLED``) and ``object``, the record as it stood (its shape is that of the record of the
+    topic: a portfolio order, an individual order, a position event, …)."""
+
+    sequence: int
+    id: str
+    created_at: dt.datetime
+    type: str
+    object: dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class FeedPage:
+    """A page of the feed, oldest first; ``next``: the ``after`` of the following page."""
+
+    data: list[FeedEvent]
+    next: int
+
+
 def item(sequence: int, event: Event) -> dict[str, Any]:
     shown: dict[str, Any] = as_json(event)
     return {"sequence": sequence, **shown}
@@ -149,11 +171,6 @@ FEED: Final = (
     Param("limit", f"At most this many events (1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}).",
           schema={"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
 )  # fmt: skip
-FEED_PAGE: Final = {
-    "type": "object",
-    "properties": {"data": {"type": "array", "items": {"type": "object"}}, "next": {"type": "integer"}},
-}
-
 OPERATIONS: Final = (
     Operation("POST", "/webhooks", subscribe,
               "Subscribe a URL to topics for the caller's client; the signing secret is shown this once", "webhooks",
@@ -168,5 +185,5 @@ OPERATIONS: Final = (
               response=SubscriptionView, errors=(404,)),
     Operation("GET", "/events", events,
               "Committed events the caller may see, oldest first, with their sequence numbers (for polling)",
-              "webhooks", response=FEED_PAGE, query=FEED),
+              "webhooks", response=FeedPage, query=FEED),
 )  # fmt: skip

@@ -263,3 +263,22 @@ def test_a_block_order_is_placed_with_a_desks_key_and_allocated_through_the_gene
         ("FIRST-1", "AAA", "Buy", "Filled", placed.order_id, "101"),
         ("SECOND-1", "AAA", "Buy", "Filled", placed.order_id, "200"),
     ]
+
+
+def test_the_event_feed_comes_back_as_typed_events_through_the_generated_client(
+    generated: Generated, api: Api, clients: Callable[[httpx.Client], Any]
+) -> None:
+    models = generated_module("models")
+    alice = clients(api.alice)
+    operation_module("accounts", "post_accounts").sync(
+        client=alice, idempotency_key=new_key(),
+        body=models.NewAccountInput(currency=models.Currency.EUR, account_id="ACC-8", cash="5.00"),
+    )  # fmt: skip
+    page = operation_module("webhooks", "get_events").sync(client=alice)
+    assert isinstance(page, models.FeedPage)
+    assert page.data, "opening an account with cash is an event"
+    assert all(isinstance(event, models.FeedEvent) for event in page.data)
+    assert page.next_ == page.data[-1].sequence
+    assert all(event.type_.split(".")[0] in {"ACCOUNT", "FUNDING"} for event in page.data), [
+        event.type_ for event in page.data
+    ]
