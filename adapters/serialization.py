@@ -528,6 +528,11 @@ def parse_json(text: str) -> Any:
 
 #: JSON text may not hold a control character as it is, only escaped.
 _RAW_CONTROL: Final = "a control character written as it is (inside a string write it escaped, as \\u0000)"
+#: What the json module's own messages mean, in the words of the other refusals (by the start of its message).
+_SAID: Final = {
+    "Invalid control character": _RAW_CONTROL,
+    "Unexpected UTF-8 BOM": "a byte order mark (U+FEFF: send UTF-8 without one)",
+}
 
 
 def _loads(
@@ -546,7 +551,7 @@ def _loads(
         )
     except json.JSONDecodeError as exc:
         # The json module ends this one message with "at" (its own text adds the place after it).
-        said = _RAW_CONTROL if exc.msg.startswith("Invalid control character") else exc.msg
+        said = next((words for start, words in _SAID.items() if exc.msg.startswith(start)), exc.msg)
         raise InvalidJson(
             f"the request is not valid JSON: {said} at line {exc.lineno}, column {exc.colno}",
             {"line": exc.lineno, "column": exc.colno},

@@ -153,6 +153,17 @@ def test_a_raw_control_character_in_a_body_is_invalid_json_saying_where_and_how_
     assert "\\u0000" in refused["message"]
 
 
+def test_a_body_that_starts_with_a_byte_order_mark_is_invalid_json_saying_so_in_plain_words(api: Api) -> None:
+    text = '\ufeff{"account_id": "BOM", "currency": "EUR", "cash": "1.00"}'
+    headers = {"Idempotency-Key": str(uuid.uuid4()), "Content-Type": "application/json"}
+    answer = api.alice.post("/accounts", content=text.encode(), headers=headers)
+    refused = answer.json()["error"]
+    assert (answer.status_code, refused["code"]) == (400, "INVALID_JSON")
+    assert "byte order mark" in refused["message"]
+    assert "utf-8-sig" not in refused["message"]
+    assert api.alice.get("/accounts/BOM").status_code == 404
+
+
 #: Percent-encoded bytes that are no text: a NUL (alone and inside), a byte no UTF-8 character starts with, a
 #: sequence broken off, and a surrogate (which UTF-8 may not encode).
 NOT_TEXT = ["%00", "a%00b", "%FF", "%C3%28", "%ED%A0%80"]
