@@ -202,6 +202,40 @@ def test_the_management_fee_is_pro_rata_temporis_and_rounded_half_even() -> None
     assert management_fee(Decimal("1234.56"), schedule, dt.date(2026, 1, 11), "EUR") == Decimal("0.34")
 
 
+@pytest.mark.parametrize(("balance", "fee"), [("2.50", "0.02"), ("3.50", "0.04")])
+def test_a_management_fee_of_exactly_half_a_cent_rounds_to_the_even_cent(balance: str, fee: str) -> None:
+    # a year at 1 %: 0.025 goes down to 0.02 and 0.035 up to 0.04 (half-up would give 0.03 and 0.04)
+    schedule = FeeSchedule(Decimal("0.01"), dt.date(2026, 1, 1))
+    assert management_fee(Decimal(balance), schedule, dt.date(2027, 1, 1), "EUR") == Decimal(fee)
+
+
+def test_a_fee_last_charged_after_the_liquidation_date_is_refused_and_one_charged_that_day_is_nothing() -> (
+    None
+):
+    schedule = FeeSchedule(Decimal("0.01"), dt.date(2026, 3, 16))
+    with pytest.raises(ValidationError) as refused:
+        management_fee(Decimal("1000.00"), schedule, dt.date(2026, 3, 15), "EUR")
+    assert refused.value.details == {"last_charged": "2026-03-16", "as_of": "2026-03-15"}
+    assert management_fee(Decimal("1000.00"), schedule, dt.date(2026, 3, 16), "EUR") == Decimal("0.00")
+
+
+@pytest.mark.parametrize("amount", ["0", "0.00", "-0.01"])
+def test_a_buy_or_a_sell_of_nothing_or_less_is_refused_naming_the_cash_amount(amount: str) -> None:
+    for request in (buy(amount, lines(A="0.5", B="0.5"), A, B), sell(amount)):
+        with pytest.raises(ValidationError) as refused:
+            plan(request)
+        assert refused.value.details["field"] == "cash_amount"
+
+
+@pytest.mark.parametrize("kind", [OrderType.SELL, OrderType.LIQUIDATION])
+def test_two_positions_in_one_instrument_are_refused_naming_it(kind: OrderType) -> None:
+    twice = (Position("A", Decimal("3")), Position("B", Decimal("1")), Position("A", Decimal("2")))
+    cash = Decimal("10.00") if kind is OrderType.SELL else None
+    with pytest.raises(ValidationError) as refused:
+        plan(PortfolioRequest(kind, "EUR", cash, instruments=(A, B), positions=twice))
+    assert refused.value.details == {"field": "positions", "instrument_id": "A"}
+
+
 def test_the_liquidation_cash_amount_is_proceeds_minus_costs_minus_fee() -> None:
     settled = settle_liquidation(
         Decimal("1000.00"),
