@@ -111,6 +111,24 @@ class StorageContract:
             assert work.accounts.get("A1") is None
             assert work.outbox.list(EventQuery()) == []
 
+    def test_what_a_unit_of_work_writes_after_its_commit_is_kept_only_if_it_commits_again(
+        self, store: Handle
+    ) -> None:
+        with store.unit_of_work() as work:
+            work.accounts.add(account("A1"))
+            work.commit()
+            work.accounts.add(account("A2"))
+            work.outbox.add(order_event("E2"))
+        with store.unit_of_work() as work:
+            assert [a.id for a in work.accounts.list()] == ["A1"]
+            assert work.outbox.list(EventQuery()) == []
+            work.accounts.add(account("A3"))
+            work.commit()
+            work.accounts.add(account("A4"))
+            work.commit()
+        with store.unit_of_work() as work:
+            assert [a.id for a in work.accounts.list()] == ["A1", "A3", "A4"]
+
     def test_an_error_inside_the_unit_of_work_rolls_everything_back(self, store: Handle) -> None:
         def fail_midway() -> None:
             with store.unit_of_work() as work:
