@@ -90,6 +90,25 @@ def test_a_leader_rebalance_sends_one_block_per_instrument_and_side_and_allocate
     assert app.ledger.verify().discrepancies == ()
 
 
+def test_a_leader_rebalance_places_its_sells_first_and_its_buys_only_once_the_sells_are_filled(
+    world: World,
+) -> None:
+    app = world.open()
+    setup(app)
+    app.investments.start("growth", "f1-cash", D("1000.00"), follower_id="f1")
+    run_until_still(app)
+    app.leaders.rebalance("growth", [AllocationLine("AAA", D("0.2")), AllocationLine("BBB", D("0.8"))])
+    assert app.leaders.place_buys("growth") is False  # asked early: the sell is not done
+    placed = app.blocks.all()
+    assert [(b.instrument_id, b.side.value, b.state) for b in placed] == [("AAA", "SELL", OrderState.NEW)]
+    run_until_still(app)
+    blocks = app.blocks.all()
+    assert [(b.instrument_id, b.side.value) for b in blocks] == [
+        ("AAA", "SELL"),
+        ("BBB", "BUY"),
+    ]  # oldest first
+
+
 def test_a_leader_blocks_explanation_says_how_its_traded_value_was_shared_over_the_followers(
     world: World,
 ) -> None:
