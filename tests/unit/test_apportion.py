@@ -148,3 +148,21 @@ def test_a_refused_cap_list_says_what_is_wrong_with_it() -> None:
     with pytest.raises(ApportionmentError, match="caps must not be negative") as negative:
         apportion_units(1, [1, 1], caps=[-1, 1])
     assert negative.value.details == {"caps": [-1, 1]}
+
+
+def test_a_total_one_step_below_zero_is_refused_not_split() -> None:
+    with pytest.raises(ApportionmentError) as refused:
+        apportion(Decimal("-0.01"), [Decimal(1), Decimal(1)], Decimal("0.01"))
+    assert refused.value.details == {"total": -1}
+
+
+def test_a_cap_just_below_zero_is_refused_rather_than_rounded_to_nothing() -> None:
+    with pytest.raises(ApportionmentError) as refused:
+        apportion(Decimal(1), [Decimal(1), Decimal(1)], Decimal(1), caps=[Decimal("-0.5"), Decimal(5)])
+    assert refused.value.details == {"caps": ["-0.5", "5"]}
+
+
+def test_a_leftover_of_a_negative_amount_is_refused() -> None:
+    with pytest.raises(OffStep) as refused:
+        split_off_step(Decimal("-0.01"), Decimal("0.01"))
+    assert refused.value.details == {"total": "-0.01"}
