@@ -371,7 +371,8 @@ def _rows() -> dict[tuple[InvestmentState, Step], InvestmentState]:
 #: The investment lifecycle: ``INVESTMENT.next(state, step)``; an illegal step raises ``IllegalTransition``.
 INVESTMENT: Final[Lifecycle[InvestmentState, Step]] = Lifecycle("investment", _S.NEW, _rows())
 
-#: How long to wait before each new attempt of a failed (or pending) step; after the last, the step is an error.
+#: How long to wait before each new attempt of a failed step (after the last, the step is an error) and before
+#: asking again about a pending one (pending is no failure: after the fifth time it is asked every 30 minutes).
 RETRY_SCHEDULE: Final[tuple[dt.timedelta, ...]] = tuple(
     dt.timedelta(seconds=s) for s in (5, 30, 120, 600, 1800)
 )

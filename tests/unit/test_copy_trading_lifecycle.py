@@ -344,6 +344,35 @@ def test_a_back_office_step_left_pending_is_asked_again_when_due() -> None:
     assert (driver.state, driver.investment.attempts) == (S.STARTING, 0)
 
 
+def test_a_step_left_pending_more_times_than_the_schedule_has_delays_is_asked_again_at_its_last_delay() -> (
+    None
+):
+    driver = Driver(started())
+    driver.until(S.FEE_PROFILE_ASSIGN_IN_PROGRESS)
+    for attempt, delay in enumerate(RETRY_SCHEDULE, start=1):
+        driver.tick(Outcome.PENDING)
+        assert (S.FEE_PROFILE_ASSIGN_PENDING, attempt, driver.clock.now() + delay) == (
+            driver.state,
+            driver.investment.attempts,
+            driver.investment.next_attempt_at,
+        )
+        driver.clock.moment += delay
+        driver.tick()
+        assert driver.state is S.FEE_PROFILE_ASSIGN_IN_PROGRESS
+    for attempt in (6, 7):  # the schedule is spent: pending is no failure, it is asked again every 30 minutes
+        driver.tick(Outcome.PENDING)
+        assert (S.FEE_PROFILE_ASSIGN_PENDING, attempt, driver.clock.now() + RETRY_SCHEDULE[-1]) == (
+            driver.state,
+            driver.investment.attempts,
+            driver.investment.next_attempt_at,
+        )
+        assert driver.investment.process_state is ProcessState.PROCESSING
+        driver.clock.moment += RETRY_SCHEDULE[-1]
+        driver.tick()
+    driver.tick(Outcome.SUCCEEDED)
+    assert (driver.state, driver.investment.attempts) == (S.STARTING, 0)
+
+
 # --- failures, retries, exceptions ------------------------------------------------------------------------
 
 
