@@ -125,3 +125,32 @@ def test_equal_deadlines_go_by_rank_on_later_allocations_too() -> None:
     assert shares == [0, 1, 0]
     shares, history = apportion_fair(1, ["a", "b", "c"], [1, 1, 1], history, ranks=[3, 1, 2])
     assert shares == [0, 0, 1]
+
+
+def test_steps_given_back_after_a_margin_cut_leave_the_exact_share_so_the_participant_is_behind() -> None:
+    # A is due 1.5 steps and got 2; B is due 0.5 and got none: both within a step of their share
+    history = FairHistory.checked(["A", "B"], [3, 1], [2, 0], 2)
+    back = history.given_back({"A": 1})
+    assert [(s.participant, s.quota, s.allocated) for s in back.standings] == [
+        ("A", Fraction(3, 2), 1),
+        ("B", Fraction(1, 2), 0),
+    ]
+    assert back.unsettled == ()
+
+
+def test_a_participant_given_back_a_step_or_more_below_its_share_is_unsettled() -> None:
+    history = FairHistory.checked(["A", "B"], [3, 1], [2, 0], 2)
+    assert history.given_back({"A": 2}).unsettled == ("A",)
+
+
+def test_an_unsettled_participant_stays_unsettled_even_when_what_it_gives_back_brings_it_level() -> None:
+    # A is due 1 step and was given 3 (two ahead): giving 2 back levels it, but its history was not settled
+    history = FairHistory.checked(["A", "B"], [2, 2], [3, 1], 2)
+    assert history.unsettled == ("A",)
+    assert history.given_back({"A": 2}).unsettled == ("A",)
+
+
+def test_giving_back_a_negative_number_of_steps_is_refused() -> None:
+    history = FairHistory.checked(["A", "B"], [3, 1], [2, 0], 2)
+    with pytest.raises(ValidationError):
+        history.given_back({"A": -1})
