@@ -156,7 +156,7 @@ class _Deadline:
 
 class _Watchdog:
     """One thread that ends every attempt whose deadline has passed (a thread per attempt cost more than the
-    attempt itself on a kept-alive connection). Finished attempts are dropped when their deadline comes up."""
+    attempt itself on a kept-alive connection). A finished attempt is dropped once it is the next one due."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -250,6 +250,7 @@ class Endpoint:
             except self.STALE:
                 if not reused or self.deadline.overdue:
                     raise
+                self.close()  # the endpoint closed it after the last answer: once more, on a new connection
                 return self._exchange(body, headers, timeout)
         except (OSError, http.client.HTTPException):
             self.close()
@@ -268,15 +269,11 @@ class Endpoint:
         elif connection.sock is not None:
             connection.sock.settimeout(timeout)
             self.deadline.watch(connection.sock)
-        try:
-            connection.request(
-                "POST", self.path, body=body.encode(), headers={**headers, "content-type": "application/json"}
-            )
-            response = connection.getresponse()
-            response.read()  # the whole answer counts against the deadline
-        except self.STALE:
-            self.close()
-            raise
+        connection.request(
+            "POST", self.path, body=body.encode(), headers={**headers, "content-type": "application/json"}
+        )
+        response = connection.getresponse()
+        response.read()  # the whole answer counts against the deadline
         if self.deadline.overdue:  # the watchdog ended a body that would not end: read() saw that as its end
             raise DeadlineExceeded(f"no whole answer within the deadline of {timeout:g} s")
         if response.will_close:

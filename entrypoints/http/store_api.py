@@ -265,9 +265,12 @@ def _event_query(call: StoreCall) -> EventQuery:
 
 @attrs.frozen
 class StoreApi:
-    """The handlers, over one database."""
+    """The handlers, over one database (and its one delivery queue, which keeps recent events decoded)."""
 
     database: SqliteDatabase
+    _queue: SqliteDeliveryQueue = attrs.field(
+        init=False, default=attrs.Factory(lambda api: SqliteDeliveryQueue(api.database), takes_self=True)
+    )
 
     def _repository(self, work: object, call: StoreCall) -> SqliteRepository[Any]:
         repository: SqliteRepository[Any] = getattr(work, table_named(call.path["table"]).name)
@@ -375,10 +378,6 @@ class StoreApi:
         return Answer(200, unstructure(EventsPage(tuple(NumberedEvent(n, e) for n, e in found), last)))
 
     # -- the delivery queue ----------------------------------------------------------------------------------
-
-    @property
-    def _queue(self) -> SqliteDeliveryQueue:
-        return SqliteDeliveryQueue(self.database)
 
     def event(self, call: StoreCall) -> Answer:
         found = self._queue.event(call.path["id"])
